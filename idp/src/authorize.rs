@@ -1,0 +1,333 @@
+//! The authorization endpoint (OpenID Connect Core §3.1.2): validates the request, decides
+//! whether the user must sign in or consent, and answers the app with a code or an error.
+//!
+//! Until the app's redirect URI is known to be registered, errors are shown as a page; after
+//! that they go back to the app, always with `iss` (RFC 9207).
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::{Deserialize, Serialize};
+
+use crate::client::ClientExt;
+use crate::crypto::{now, random_id, random_secret, sha256};
+use crate::error::{Error, Result};
+use crate::scope;
+use crate::server::AppState;
+use crate::store::{ClientRow, CodeRow, GrantRow, SessionRow};
+
+/// The parameters of an authorization request, as received (and as kept while the user signs
+/// in or consents).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct AuthorizationRequest {
+    /// The app.
+    pub client_id: Option<String>,
+    /// Where to send the answer; must be registered exactly.
+    pub redirect_uri: Option<String>,
+    /// Must be `code`.
+    pub response_type: Option<String>,
+    /// Requested scopes.
+    pub scope: Option<String>,
+    /// Opaque value echoed to the app.
+    pub state: Option<String>,
+    /// Echoed in the ID token.
+    pub nonce: Option<String>,
+    /// PKCE challenge.
+    pub code_challenge: Option<String>,
+    /// PKCE method; only `S256`.
+    pub code_challenge_method: Option<String>,
+    /// `none`, `login`, `consent`, `select_account`.
+    pub prompt: Option<String>,
+    /// Maximum age of the sign-in, in seconds.
+    pub max_age: Option<String>,
+    /// Username to pre-fill.
+    pub login_hint: Option<String>,
+    /// Preferred page languages.
+    pub ui_locales: Option<String>,
+    /// Only `query` is supported.
+    pub response_mode: Option<String>,
+    /// Request objects are not supported.
+    pub request: Option<String>,
+    /// Request objects by reference are not supported.
+    pub request_uri: Option<String>,
+    /// When the request arrived (set by us when it is kept).
+    #[serde(default)]
+    pub received_at: i64,
+}
+
+/// An authorization request that passed validation.
+pub struct ValidRequest {
+    /// The request as received.
+    pub raw: AuthorizationRequest,
+    /// The app.
+    pub client: ClientRow,
+    /// The registered redirect URI.
+    pub redirect_uri: String,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// `prompt` values.
+    pub prompt: Vec<String>,
+    /// `max_age`.
+    pub max_age: Option<i64>,
+}
+
+/// An error to return to the app at its redirect URI.
+pub struct Refusal {
+    code: &'static str,
+    description: String,
+}
+
+fn refuse(code: &'static str, description: impl Into<String>) -> Refusal {
+    Refusal { code, description: description.into() }
+}
+
+/// `GET /authorize`.
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, Query(request): Query<AuthorizationRequest>) -> Response {
+    begin(state, headers, request).await
+}
+
+/// `POST /authorize` (form-encoded, as OpenID Connect Core §3.1.2.1 allows).
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, Form(request): Form<AuthorizationRequest>) -> Response {
+    begin(state, headers, request).await
+}
+
+async fn begin(state: AppState, headers: HeaderMap, mut request: AuthorizationRequest) -> Response {
+    request.received_at = now();
+    let result = async {
+        let valid = match validate(&state, request).await? {
+            Ok(valid) => valid,
+            Err((redirect, refusal)) => return Ok(redirect_error(&state, &redirect, &refusal)),
+        };
+        let session = crate::session::current(&state, &headers).await?;
+        proceed(&state, valid, session, None).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Checks the request. `Err(page)` for errors that must not be redirected, `Ok(Err(..))` for
+/// errors to send to the (verified) redirect URI of the client.
+pub async fn validate(
+    state: &AppState,
+    raw: AuthorizationRequest,
+) -> Result<std::result::Result<ValidRequest, (RedirectTarget, Refusal)>> {
+    let client_id = raw.client_id.as_deref().filter(|id| !id.is_empty()).ok_or_else(|| {
+        Error::page(
+            StatusCode::BAD_REQUEST,
+            "アプリの指定（client_id）がありません。アプリの提供者に連絡してください。",
+            "The request names no app (client_id is missing). Please contact the app's provider.",
+        )
+    })?;
+    let client = state.store.client(client_id).await?.ok_or_else(|| {
+        Error::page(
+            StatusCode::BAD_REQUEST,
+            "このアプリは登録されていません。教育委員会の管理者に連絡してください。",
+            "This app is not registered. Please contact your school board's administrator.",
+        )
+    })?;
+    let redirect_uri = match raw.redirect_uri.as_deref() {
+        Some(uri) if client.has_redirect_uri(uri) => uri.to_owned(),
+        Some(_) => {
+            return Err(Error::page(
+                StatusCode::BAD_REQUEST,
+                "アプリの戻り先（redirect_uri）が登録と一致しません。アプリの提供者に連絡してください。",
+                "The app's redirect_uri does not exactly match a registered one. Please contact the app's provider.",
+            ));
+        }
+        None => {
+            return Err(Error::page(
+                StatusCode::BAD_REQUEST,
+                "アプリの戻り先（redirect_uri）がありません。アプリの提供者に連絡してください。",
+                "The request has no redirect_uri. Please contact the app's provider.",
+            ));
+        }
+    };
+    let target = RedirectTarget { redirect_uri: redirect_uri.clone(), state: raw.state.clone() };
+    let fail = |refusal: Refusal| Ok(Err((target.clone(), refusal)));
+    if raw.request.is_some() {
+        return fail(refuse("request_not_supported", "request objects are not supported"));
+    }
+    if raw.request_uri.is_some() {
+        return fail(refuse("request_uri_not_supported", "request_uri is not supported"));
+    }
+    match raw.response_type.as_deref() {
+        Some("code") => {}
+        None => return fail(refuse("invalid_request", "response_type is required and must be code")),
+        Some(other) => {
+            return fail(refuse("unsupported_response_type", format!("response_type {other:?} is not supported; use code")));
+        }
+    }
+    if !client.allows_grant("authorization_code") {
+        return fail(refuse("unauthorized_client", "this client is not registered for the authorization code flow"));
+    }
+    if raw.response_mode.as_deref().is_some_and(|mode| mode != "query") {
+        return fail(refuse("invalid_request", "response_mode must be query"));
+    }
+    let scopes = scope::parse(raw.scope.as_deref().unwrap_or(""));
+    if scopes.is_empty() {
+        return fail(refuse("invalid_scope", "scope is required (at least openid)"));
+    }
+    if let Some(unknown) = scopes.iter().find(|s| !client.allows_scope(s)) {
+        return fail(refuse("invalid_scope", format!("scope {unknown:?} is not allowed for this client")));
+    }
+    match (raw.code_challenge.as_deref(), raw.code_challenge_method.as_deref()) {
+        (None, None) if client.is_public() => {
+            return fail(refuse("invalid_request", "code_challenge is required (PKCE with S256) for public clients"));
+        }
+        (None, None) => {}
+        (None, Some(_)) => return fail(refuse("invalid_request", "code_challenge_method without code_challenge")),
+        (Some(_), method) if method != Some("S256") => {
+            return fail(refuse("invalid_request", "code_challenge_method must be S256 (plain is not allowed)"));
+        }
+        (Some(challenge), _) => {
+            let well_formed = challenge.len() == 43
+                && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !well_formed {
+                return fail(refuse("invalid_request", "code_challenge must be the base64url SHA-256 of the verifier (43 characters)"));
+            }
+        }
+    }
+    let prompt = scope::parse(raw.prompt.as_deref().unwrap_or(""));
+    if let Some(unknown) = prompt.iter().find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
+        return fail(refuse("invalid_request", format!("unknown prompt value {unknown:?}")));
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return fail(refuse("invalid_request", "prompt=none cannot be combined with other values"));
+    }
+    let max_age = match raw.max_age.as_deref() {
+        None => None,
+        Some(value) => match value.parse::<i64>() {
+            Ok(age) if age >= 0 => Some(age),
+            _ => return fail(refuse("invalid_request", "max_age must be a non-negative number of seconds")),
+        },
+    };
+    Ok(Ok(ValidRequest { raw, client, redirect_uri, scopes, prompt, max_age }))
+}
+
+/// Decides the next step for a valid request: sign-in page, consent page, or code.
+/// `pending` is the id under which the request is already kept, if it is.
+pub async fn proceed(
+    state: &AppState,
+    request: ValidRequest,
+    session: Option<SessionRow>,
+    pending: Option<String>,
+) -> Result<Response> {
+    let target = RedirectTarget { redirect_uri: request.redirect_uri.clone(), state: request.raw.state.clone() };
+    let has = |p: &str| request.prompt.iter().any(|v| v == p);
+    let received = request.raw.received_at;
+    let session = session.filter(|s| {
+        let fresh_enough = request.max_age.is_none_or(|age| now() - s.auth_time <= age);
+        let reauthenticated = !(has("login") || has("select_account")) || s.auth_time >= received;
+        fresh_enough && reauthenticated
+    });
+    let Some(session) = session else {
+        if has("none") {
+            return Ok(redirect_error(state, &target, &refuse("login_required", "the user is not signed in")));
+        }
+        let id = keep(state, &request.raw, pending).await?;
+        return Ok(crate::http::see_other(&format!("/login?request={id}"), []));
+    };
+    let approved = state.store.approval(&session.user_id, &request.client.id).await?;
+    let needs_consent = has("consent") || !approved.is_some_and(|granted| scope::covers(&granted, &request.scopes));
+    if needs_consent {
+        if has("none") {
+            return Ok(redirect_error(state, &target, &refuse("consent_required", "the user has not approved this app")));
+        }
+        let id = keep(state, &request.raw, pending).await?;
+        return Ok(crate::http::see_other(&format!("/consent?request={id}"), []));
+    }
+    if let Some(id) = pending {
+        state.store.delete_auth_request(&id).await?;
+    }
+    issue_code(state, &request, &session).await
+}
+
+/// Keeps the request while the user signs in or consents; returns its id.
+async fn keep(state: &AppState, raw: &AuthorizationRequest, pending: Option<String>) -> Result<String> {
+    if let Some(id) = pending {
+        return Ok(id);
+    }
+    let id = random_secret();
+    let params = serde_json::to_string(raw).map_err(|e| Error::internal(e.to_string()))?;
+    state.store.insert_auth_request(&id, &params, now() + state.config.auth_request_ttl).await?;
+    Ok(id)
+}
+
+/// Loads a kept request and validates it again (the client may have changed meanwhile).
+pub async fn resume(state: &AppState, id: &str) -> Result<Option<std::result::Result<ValidRequest, (RedirectTarget, Refusal)>>> {
+    let Some(params) = state.store.auth_request(id, now()).await? else {
+        return Ok(None);
+    };
+    let raw: AuthorizationRequest = serde_json::from_str(&params).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(Some(validate(state, raw).await?))
+}
+
+/// Creates the grant and a single-use code, and sends the code to the app.
+pub async fn issue_code(state: &AppState, request: &ValidRequest, session: &SessionRow) -> Result<Response> {
+    let code = random_secret();
+    let now = now();
+    let grant = GrantRow {
+        id: random_id(),
+        client_id: request.client.id.clone(),
+        user_id: session.user_id.clone(),
+        scope: request.scopes.join(" "),
+        sid: Some(session.sid.clone()),
+        nonce: request.raw.nonce.clone(),
+        auth_time: session.auth_time,
+        amr: session.amr.clone(),
+        acr: session.acr.clone(),
+        created_at: now,
+        expires_at: now + state.config.refresh_token_ttl,
+        revoked_at: None,
+    };
+    let code_row = CodeRow {
+        code_hash: sha256(code.as_bytes()),
+        grant_id: grant.id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.raw.code_challenge.clone(),
+        expires_at: now + state.config.code_ttl,
+    };
+    state.store.insert_grant_with_code(&grant, &code_row).await?;
+    let target = RedirectTarget { redirect_uri: request.redirect_uri.clone(), state: request.raw.state.clone() };
+    Ok(target.send(state, &[("code", &code)]))
+}
+
+/// Where an answer to the app goes.
+#[derive(Clone, Debug)]
+pub struct RedirectTarget {
+    redirect_uri: String,
+    state: Option<String>,
+}
+
+impl RedirectTarget {
+    /// Redirects the browser to the app with `params`, `state` and `iss` added to the query.
+    pub fn send(&self, state: &AppState, params: &[(&str, &str)]) -> Response {
+        let mut url = match url::Url::parse(&self.redirect_uri) {
+            Ok(url) => url,
+            Err(_) => return Error::internal("registered redirect URI no longer parses").into_response(),
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            for (key, value) in params {
+                query.append_pair(key, value);
+            }
+            if let Some(app_state) = &self.state {
+                query.append_pair("state", app_state);
+            }
+            query.append_pair("iss", &state.config.issuer);
+        }
+        crate::http::see_other(url.as_str(), [])
+    }
+}
+
+/// Sends an error to the app.
+pub fn redirect_error(state: &AppState, target: &RedirectTarget, refusal: &Refusal) -> Response {
+    target.send(state, &[("error", refusal.code), ("error_description", &refusal.description)])
+}
+
+/// Sends `access_denied` to the app (the user chose not to allow it).
+pub fn deny(state: &AppState, request: &ValidRequest) -> Response {
+    let target = RedirectTarget { redirect_uri: request.redirect_uri.clone(), state: request.raw.state.clone() };
+    redirect_error(state, &target, &refuse("access_denied", "the user did not allow the app"))
+}

@@ -1,0 +1,98 @@
+//! The consent page of the sign-in flow: names the app and what it asks for; approve
+//! remembers the grant, deny answers the app with `access_denied`.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::authorize::{self, ValidRequest, redirect_error};
+use crate::crypto::now;
+use crate::error::{Error, Result};
+use crate::login::{LoginQuery, expired_request};
+use crate::pages::{ConsentPage, LANG_COOKIE, Locale, render, toggle_href};
+use crate::server::AppState;
+use crate::store::SessionRow;
+use crate::user::display_name;
+
+/// Form of `POST /consent`.
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    csrf_token: String,
+    request: String,
+    decision: String,
+}
+
+/// The pending request and the session it continues in, or the response to send instead.
+async fn load(state: &AppState, headers: &HeaderMap, request: &str) -> Result<std::result::Result<(ValidRequest, SessionRow), Response>> {
+    let Some(session) = crate::session::current(state, headers).await? else {
+        return Ok(Err(crate::http::see_other(&format!("/login?request={request}"), [])));
+    };
+    match authorize::resume(state, request).await? {
+        Some(Ok(valid)) => Ok(Ok((valid, session))),
+        Some(Err((target, refusal))) => Ok(Err(redirect_error(state, &target, &refusal))),
+        None => Err(expired_request()),
+    }
+}
+
+/// `GET /consent`.
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+    let result = async {
+        let (valid, session) = match load(&state, &headers, &query.request).await? {
+            Ok(loaded) => loaded,
+            Err(response) => return Ok(response),
+        };
+        let locale = Locale::negotiate(query.lang.as_deref(), valid.raw.ui_locales.as_deref(), &headers);
+        let t = locale.texts();
+        let user = state.store.user(&session.user_id).await?.ok_or_else(|| Error::internal("session of a deleted user"))?;
+        let (csrf_token, csrf_cookie) = state.csrf.token(&headers);
+        let page = ConsentPage {
+            t,
+            toggle_href: toggle_href(t, "/consent", &[("request", &query.request)]),
+            app_name: &valid.client.name,
+            scopes: valid.scopes.iter().map(|s| t.scope(s)).collect(),
+            user_name: &display_name(&user),
+            csrf_token: &csrf_token,
+            request: &query.request,
+        };
+        let mut cookies: Vec<_> = csrf_cookie.into_iter().collect();
+        if query.lang.is_some() {
+            cookies.push(state.cookies.set(LANG_COOKIE, locale.tag(), Some(365 * 86400)));
+        }
+        Ok::<_, Error>(crate::http::with_cookies(render(&page), cookies))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /consent`.
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<ConsentForm>) -> Response {
+    let result = async {
+        if !state.csrf.verify(&headers, &form.csrf_token) {
+            return Err(Error::page(
+                StatusCode::FORBIDDEN,
+                "ページの有効期限が切れました。アプリに戻って、もう一度ためしてください。",
+                "This page has expired. Please go back to the app and try again.",
+            ));
+        }
+        let (valid, session) = match load(&state, &headers, &form.request).await? {
+            Ok(loaded) => loaded,
+            Err(response) => return Ok(response),
+        };
+        state.store.delete_auth_request(&form.request).await?;
+        match form.decision.as_str() {
+            "approve" => {
+                let mut scopes = valid.scopes.clone();
+                if let Some(before) = state.store.approval(&session.user_id, &valid.client.id).await? {
+                    scopes.extend(crate::scope::parse(&before).into_iter().filter(|s| !valid.scopes.contains(s)));
+                }
+                state.store.upsert_approval(&session.user_id, &valid.client.id, &scopes.join(" "), now()).await?;
+                authorize::issue_code(&state, &valid, &session).await
+            }
+            _ => Ok(authorize::deny(&state, &valid)),
+        }
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,209 @@
+//! HTTP plumbing shared by the handlers: cookies, CSRF tokens, security headers, client
+//! addresses and redirects.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::crypto::{constant_time_eq, random_secret};
+
+/// Reads one cookie from the request headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then_some(value)
+        })
+}
+
+/// Cookie names and attributes: `__Host-` prefixed and `Secure` when the issuer is https.
+#[derive(Clone, Debug)]
+pub struct CookiePolicy {
+    secure: bool,
+}
+
+impl CookiePolicy {
+    /// Policy for an issuer served over https (`secure`) or plain http (local development).
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    /// The name a cookie has under this policy.
+    pub fn name(&self, base: &str) -> String {
+        if self.secure { format!("__Host-{base}") } else { base.to_owned() }
+    }
+
+    /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure behind https.
+    pub fn set(&self, base: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+        let mut cookie = format!("{}={value}; Path=/; HttpOnly; SameSite=Lax", self.name(base));
+        if self.secure {
+            cookie.push_str("; Secure");
+        }
+        if let Some(age) = max_age {
+            cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        HeaderValue::from_str(&cookie).expect("cookie values are base64url or fixed words")
+    }
+
+    /// A `Set-Cookie` value that deletes the cookie.
+    pub fn clear(&self, base: &str) -> HeaderValue {
+        self.set(base, "", Some(0))
+    }
+}
+
+/// Name of the cookie that binds CSRF tokens to one browser.
+const CSRF_COOKIE: &str = "renkei_csrf";
+
+/// CSRF protection for every form (signed double-submit): the browser holds a random cookie,
+/// each form carries an HMAC of it, and a POST must present both. Cross-site POSTs are also
+/// refused by `Sec-Fetch-Site` and `Origin`.
+pub struct Csrf {
+    key: Vec<u8>,
+    cookies: CookiePolicy,
+    origin: String,
+}
+
+impl Csrf {
+    /// CSRF protection with the installation's secret `key`, for pages served from `origin`.
+    pub fn new(key: Vec<u8>, cookies: CookiePolicy, origin: String) -> Self {
+        Self { key, cookies, origin }
+    }
+
+    fn sign(&self, binding: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(binding.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The token to put in a form, and the cookie to set if the browser has none yet.
+    pub fn token(&self, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+        match cookie(headers, &self.cookies.name(CSRF_COOKIE)) {
+            Some(binding) if binding.len() >= 32 => (self.sign(binding), None),
+            _ => {
+                let binding = random_secret();
+                (self.sign(&binding), Some(self.cookies.set(CSRF_COOKIE, &binding, None)))
+            }
+        }
+    }
+
+    /// Whether a submitted form is genuine: same-site request and a token matching the cookie.
+    pub fn verify(&self, headers: &HeaderMap, token: &str) -> bool {
+        let header_str = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        if header_str(HeaderName::from_static("sec-fetch-site"))
+            .is_some_and(|site| site != "same-origin" && site != "none")
+        {
+            return false;
+        }
+        if header_str(header::ORIGIN).is_some_and(|origin| origin != self.origin) {
+            return false;
+        }
+        let Some(binding) = cookie(headers, &self.cookies.name(CSRF_COOKIE)) else {
+            return false;
+        };
+        constant_time_eq(self.sign(binding).as_bytes(), token.as_bytes())
+    }
+}
+
+/// Adds the security headers every response carries (CSP, framing, sniffing, referrer).
+pub async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");
+    response
+}
+
+/// Adds `Strict-Transport-Security` (only used when the issuer is https).
+pub async fn strict_transport_security(request: Request<axum::body::Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    response
+}
+
+/// The address of the client, for per-address rate limits.
+pub fn client_ip(connect_info: Option<&ConnectInfo<SocketAddr>>) -> Option<IpAddr> {
+    connect_info.map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// A 303 redirect (after a form POST) that may also set cookies.
+pub fn see_other(location: &str, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    *response.status_mut() = axum::http::StatusCode::SEE_OTHER;
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Appends `Set-Cookie` headers to a response.
+pub fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn csrf_token_binds_to_cookie_and_origin() {
+        let csrf = Csrf::new(vec![7; 32], CookiePolicy::new(false), "http://127.0.0.1:8080".into());
+        let (token, set_cookie) = csrf.token(&HeaderMap::new());
+        let cookie_value = set_cookie.unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+        let good = headers(&[(header::COOKIE, &cookie_value)]);
+        assert!(csrf.verify(&good, &token));
+        assert!(!csrf.verify(&good, "forged"));
+        assert!(!csrf.verify(&HeaderMap::new(), &token));
+        let cross = headers(&[(header::COOKIE, &cookie_value), (header::ORIGIN, "https://evil.example")]);
+        assert!(!csrf.verify(&cross, &token));
+        let site = headers(&[(header::COOKIE, &cookie_value), (HeaderName::from_static("sec-fetch-site"), "cross-site")]);
+        assert!(!csrf.verify(&site, &token));
+    }
+
+    #[test]
+    fn cookies_are_read_from_any_cookie_header() {
+        let map = headers(&[(header::COOKIE, "a=1; b=2"), (header::COOKIE, "c=3")]);
+        assert_eq!(cookie(&map, "b"), Some("2"));
+        assert_eq!(cookie(&map, "c"), Some("3"));
+        assert_eq!(cookie(&map, "d"), None);
+    }
+
+    #[test]
+    fn secure_cookies_use_host_prefix() {
+        let value = CookiePolicy::new(true).set("renkei_session", "x", None);
+        assert_eq!(value, "__Host-renkei_session=x; Path=/; HttpOnly; SameSite=Lax; Secure");
+    }
+}

@@ -1,0 +1,278 @@
+//! Token signing keys: generation, rotation, the in-memory key ring and the published JWKS.
+//!
+//! Keys live in the database so that every process signs with the same key and a rotation on
+//! one process reaches the others at their next refresh. The newest key of an algorithm signs;
+//! retired keys stay published until every token they signed has expired.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use rand::rngs::OsRng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::crypto::{now, random_id};
+use crate::error::Error;
+use crate::store::{SigningKeyRow, Store};
+
+/// Signing algorithms Renkei offers for ID tokens; RS256 is the default and the one used for
+/// access tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (2048-bit keys): mandatory to implement in OpenID Connect.
+    Rs256,
+    /// Ed25519.
+    EdDsa,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+}
+
+impl SigningAlg {
+    /// Every algorithm, in the order discovery lists them.
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::EdDsa, SigningAlg::Es256];
+
+    /// The JOSE name (`alg` header value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::EdDsa => "EdDSA",
+            SigningAlg::Es256 => "ES256",
+        }
+    }
+
+    /// Parses a JOSE algorithm name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|alg| alg.as_str() == name)
+    }
+
+    fn jwt_algorithm(self) -> Algorithm {
+        match self {
+            SigningAlg::Rs256 => Algorithm::RS256,
+            SigningAlg::EdDsa => Algorithm::EdDSA,
+            SigningAlg::Es256 => Algorithm::ES256,
+        }
+    }
+
+    /// Generates a fresh private key as PKCS#8 PEM.
+    fn generate_pem(self) -> String {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let pem = match self {
+            SigningAlg::Rs256 => rsa::RsaPrivateKey::new(&mut OsRng, 2048)
+                .expect("RSA key generation")
+                .to_pkcs8_pem(LineEnding::LF),
+            SigningAlg::EdDsa => {
+                ed25519_dalek::SigningKey::generate(&mut OsRng).to_pkcs8_pem(LineEnding::LF)
+            }
+            SigningAlg::Es256 => p256::SecretKey::random(&mut OsRng).to_pkcs8_pem(LineEnding::LF),
+        };
+        pem.expect("PKCS#8 encoding of a fresh key").to_string()
+    }
+}
+
+/// One usable key: how to sign with it, how to verify with it, and its public JWK.
+struct LoadedKey {
+    kid: String,
+    alg: SigningAlg,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    jwk: Value,
+    retired_at: Option<i64>,
+}
+
+impl LoadedKey {
+    fn from_row(row: &SigningKeyRow) -> Result<Self, Error> {
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let alg = SigningAlg::parse(&row.alg)
+            .ok_or_else(|| Error::internal(format!("signing key {} has unknown algorithm {}", row.kid, row.alg)))?;
+        let bad = |e: &dyn std::fmt::Display| Error::internal(format!("signing key {} is unreadable: {e}", row.kid));
+        let pem = row.private_pem.as_bytes();
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let common = json!({"kid": row.kid, "alg": alg.as_str(), "use": "sig"});
+        let (encoding, decoding, mut jwk) = match alg {
+            SigningAlg::Rs256 => {
+                let key = rsa::RsaPrivateKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
+                let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
+                (
+                    EncodingKey::from_rsa_pem(pem).map_err(|e| bad(&e))?,
+                    DecodingKey::from_rsa_raw_components(&n, &e),
+                    json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)}),
+                )
+            }
+            SigningAlg::EdDsa => {
+                let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
+                let x = b64(key.verifying_key().as_bytes());
+                (
+                    EncodingKey::from_ed_pem(pem).map_err(|e| bad(&e))?,
+                    DecodingKey::from_ed_components(&x).map_err(|e| bad(&e))?,
+                    json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
+                )
+            }
+            SigningAlg::Es256 => {
+                let key = p256::SecretKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
+                let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
+                let (x, y) = (b64(point.x().expect("uncompressed")), b64(point.y().expect("uncompressed")));
+                (
+                    EncodingKey::from_ec_pem(pem).map_err(|e| bad(&e))?,
+                    DecodingKey::from_ec_components(&x, &y).map_err(|e| bad(&e))?,
+                    json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
+                )
+            }
+        };
+        jwk.as_object_mut()
+            .expect("object")
+            .extend(common.as_object().expect("object").clone());
+        Ok(Self { kid: row.kid.clone(), alg, encoding, decoding, jwk, retired_at: row.retired_at })
+    }
+}
+
+/// The keys loaded at one moment.
+struct KeySet {
+    by_kid: HashMap<String, Arc<LoadedKey>>,
+    active: HashMap<SigningAlg, Arc<LoadedKey>>,
+    jwks: Arc<Value>,
+}
+
+/// The process's view of the signing keys, refreshed from the database.
+pub struct KeyRing {
+    current: RwLock<Arc<KeySet>>,
+    /// Longest lifetime of any token we sign: retired keys stay published this long.
+    max_token_lifetime: i64,
+}
+
+impl KeyRing {
+    /// Loads the keys, first creating an active key for every algorithm that has none (the
+    /// first start of a new installation).
+    pub async fn load(store: &dyn Store, max_token_lifetime: i64) -> Result<Self, Error> {
+        let rows = store.signing_keys().await?;
+        for alg in SigningAlg::ALL {
+            if !rows.iter().any(|row| row.alg == alg.as_str() && row.retired_at.is_none()) {
+                add_key(store, alg).await?;
+            }
+        }
+        let ring = Self { current: RwLock::new(Arc::new(KeySet::empty())), max_token_lifetime };
+        ring.refresh(store).await?;
+        Ok(ring)
+    }
+
+    /// Re-reads the keys from the database (after a rotation by any process).
+    pub async fn refresh(&self, store: &dyn Store) -> Result<(), Error> {
+        let rows = store.signing_keys().await?;
+        let publish_after = now() - self.max_token_lifetime;
+        let old = self.snapshot();
+        let mut by_kid = HashMap::new();
+        let mut active = HashMap::new();
+        let mut published = Vec::new();
+        for row in &rows {
+            if row.retired_at.is_some_and(|retired| retired < publish_after) {
+                continue;
+            }
+            let key = match old.by_kid.get(&row.kid) {
+                Some(key) if key.retired_at == row.retired_at => key.clone(),
+                _ => Arc::new(LoadedKey::from_row(row)?),
+            };
+            if key.retired_at.is_none() {
+                active.insert(key.alg, key.clone());
+            }
+            published.push(key.jwk.clone());
+            by_kid.insert(key.kid.clone(), key);
+        }
+        let jwks = Arc::new(json!({ "keys": published }));
+        *self.current.write().expect("key ring lock") = Arc::new(KeySet { by_kid, active, jwks });
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Arc<KeySet> {
+        self.current.read().expect("key ring lock").clone()
+    }
+
+    /// The public JWK set (`/jwks`).
+    pub fn jwks(&self) -> Arc<Value> {
+        self.snapshot().jwks.clone()
+    }
+
+    /// Signs `claims` as a JWT with the active key of `alg`, with the given `typ` header.
+    pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, Error> {
+        let set = self.snapshot();
+        let key = set
+            .active
+            .get(&alg)
+            .ok_or_else(|| Error::internal(format!("no active {} signing key", alg.as_str())))?;
+        let mut header = Header::new(alg.jwt_algorithm());
+        header.kid = Some(key.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| Error::internal(format!("signing failed: {e}")))
+    }
+
+    /// Verifies a JWT we signed: signature by a published key, `typ`, issuer, audience and
+    /// (unless `check_expiry` is false, as for a logout's `id_token_hint`) expiry. Returns
+    /// `None` for anything that does not verify.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        audience: Option<&str>,
+        check_expiry: bool,
+    ) -> Option<T> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(typ)) {
+            return None;
+        }
+        let set = self.snapshot();
+        let key = set.by_kid.get(header.kid.as_deref()?)?;
+        if header.alg != key.alg.jwt_algorithm() {
+            return None;
+        }
+        let mut validation = jsonwebtoken::Validation::new(key.alg.jwt_algorithm());
+        validation.leeway = 5;
+        validation.set_issuer(&[issuer]);
+        match audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        validation.validate_exp = check_expiry;
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        jsonwebtoken::decode::<T>(token, &key.decoding, &validation).ok().map(|data| data.claims)
+    }
+}
+
+impl KeySet {
+    fn empty() -> Self {
+        Self { by_kid: HashMap::new(), active: HashMap::new(), jwks: Arc::new(json!({"keys": []})) }
+    }
+}
+
+/// Creates a new key for `alg` and makes it the active one; the previous key is retired.
+pub async fn add_key(store: &dyn Store, alg: SigningAlg) -> Result<String, Error> {
+    let pem = tokio::task::spawn_blocking(move || alg.generate_pem())
+        .await
+        .map_err(|e| Error::internal(format!("key generation failed: {e}")))?;
+    let kid = random_id();
+    store
+        .add_signing_key(&SigningKeyRow {
+            kid: kid.clone(),
+            alg: alg.as_str().to_owned(),
+            private_pem: pem,
+            created_at: now(),
+            retired_at: None,
+        })
+        .await?;
+    Ok(kid)
+}
+
+/// Rotates every algorithm's key (`renkei keys rotate`) and forgets keys whose tokens have all
+/// expired. Returns the new key ids.
+pub async fn rotate(store: &dyn Store, max_token_lifetime: i64) -> Result<Vec<String>, Error> {
+    let mut kids = Vec::new();
+    for alg in SigningAlg::ALL {
+        kids.push(add_key(store, alg).await?);
+    }
+    store.delete_retired_keys(now() - max_token_lifetime).await?;
+    Ok(kids)
+}

@@ -1,0 +1,182 @@
+//! The sign-in page: username and password, with a uniform failure message, rate limits per
+//! account and per address (kept in the database so that they hold across processes), and
+//! Argon2id verification on the blocking pool.
+
+use std::net::SocketAddr;
+
+use axum::{Extension, Form};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::authorize::{self, redirect_error};
+use crate::crypto::{decoy_password_hash, now, verify_password};
+use crate::error::{Error, Result};
+use crate::pages::{LANG_COOKIE, Locale, LoginPage, render, toggle_href};
+use crate::server::AppState;
+use crate::session::{self, ACR_PASSWORD};
+
+/// Query of `GET /login`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    /// Pending authorization request.
+    #[serde(default)]
+    pub request: String,
+    /// Language toggle.
+    pub lang: Option<String>,
+}
+
+/// Form of `POST /login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    csrf_token: String,
+    #[serde(default)]
+    request: String,
+    username: String,
+    password: String,
+}
+
+/// What the page needs to know about the pending request.
+struct Context {
+    app_name: Option<String>,
+    login_hint: Option<String>,
+    ui_locales: Option<String>,
+}
+
+async fn context(state: &AppState, request: &str) -> Result<Context> {
+    let empty = Context { app_name: None, login_hint: None, ui_locales: None };
+    if request.is_empty() {
+        return Ok(empty);
+    }
+    match authorize::resume(state, request).await? {
+        Some(Ok(valid)) => Ok(Context {
+            app_name: Some(valid.client.name.clone()),
+            login_hint: valid.raw.login_hint.clone(),
+            ui_locales: valid.raw.ui_locales.clone(),
+        }),
+        _ => Err(expired_request()),
+    }
+}
+
+/// The page shown when a kept authorization request has expired or was already finished.
+pub fn expired_request() -> Error {
+    Error::page(
+        StatusCode::BAD_REQUEST,
+        "ログインの手続きの有効期限が切れました。アプリに戻って、もう一度ログインしてください。",
+        "This sign-in has expired. Please go back to the app and sign in again.",
+    )
+}
+
+/// `GET /login`.
+pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+    let result = async {
+        let context = context(&state, &query.request).await?;
+        let locale = Locale::negotiate(query.lang.as_deref(), context.ui_locales.as_deref(), &headers);
+        let mut cookies = Vec::new();
+        if query.lang.is_some() {
+            cookies.push(state.cookies.set(LANG_COOKIE, locale.tag(), Some(365 * 86400)));
+        }
+        Ok::<_, Error>(show(&state, &headers, locale, &query.request, &context, context.login_hint.as_deref().unwrap_or(""), None, StatusCode::OK, cookies))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn show(
+    state: &AppState,
+    headers: &HeaderMap,
+    locale: Locale,
+    request: &str,
+    context: &Context,
+    username: &str,
+    error: Option<&'static str>,
+    status: StatusCode,
+    mut cookies: Vec<HeaderValue>,
+) -> Response {
+    let t = locale.texts();
+    let (csrf_token, csrf_cookie) = state.csrf.token(headers);
+    cookies.extend(csrf_cookie);
+    let page = LoginPage {
+        t,
+        toggle_href: toggle_href(t, "/login", &[("request", request)]),
+        app_name: context.app_name.as_deref(),
+        error,
+        csrf_token: &csrf_token,
+        request,
+        username,
+    };
+    let mut response = render(&page);
+    *response.status_mut() = status;
+    crate::http::with_cookies(response, cookies)
+}
+
+/// `POST /login`.
+pub async fn submit(
+    State(state): State<AppState>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let result = async {
+        let context = context(&state, &form.request).await?;
+        let locale = Locale::negotiate(None, context.ui_locales.as_deref(), &headers);
+        let t = locale.texts();
+        let again = |error, status| show(&state, &headers, locale, &form.request, &context, &form.username, Some(error), status, vec![]);
+        if !state.csrf.verify(&headers, &form.csrf_token) {
+            return Ok(again(t.form_expired, StatusCode::FORBIDDEN));
+        }
+        let username = form.username.trim();
+        let account_key = format!("account:{}", username.to_lowercase());
+        let address_key = crate::http::client_ip(connect_info.as_ref().map(|Extension(info)| info)).map(|ip| format!("address:{ip}"));
+        let since = now() - state.config.login_window;
+        let over_limit = state.store.login_failures(&account_key, since).await? >= state.config.login_failures_per_account
+            || match &address_key {
+                Some(key) => state.store.login_failures(key, since).await? >= state.config.login_failures_per_address,
+                None => false,
+            };
+        if over_limit {
+            tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
+            return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
+        }
+        let user = state.store.user_by_username(username).await?.filter(|u| u.enabled);
+        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+        let password = form.password.clone();
+        let verified = tokio::task::spawn_blocking(move || match stored {
+            Some(hash) => verify_password(&password, &hash),
+            None => {
+                verify_password(&password, decoy_password_hash());
+                false
+            }
+        })
+        .await
+        .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
+        let Some(user) = user.filter(|_| verified) else {
+            let now = now();
+            state.store.record_login_failure(&account_key, since, now).await?;
+            if let Some(key) = &address_key {
+                state.store.record_login_failure(key, since, now).await?;
+            }
+            return Ok(again(t.sign_in_failed, StatusCode::OK));
+        };
+        state.store.clear_login_failures(&account_key).await?;
+        if let Some(old) = session::current(&state, &headers).await? {
+            session::end(&state, &old.sid).await?;
+        }
+        let (session, cookie) = session::start(&state, &user.id, &["pwd"], ACR_PASSWORD).await?;
+        let cookies = [cookie];
+        tracing::info!(user = %user.id, "signed in");
+        if form.request.is_empty() {
+            return Ok(crate::http::see_other("/", cookies));
+        }
+        let response = match authorize::resume(&state, &form.request).await? {
+            Some(Ok(valid)) => authorize::proceed(&state, valid, Some(session), Some(form.request.clone())).await?,
+            Some(Err((target, refusal))) => redirect_error(&state, &target, &refusal),
+            None => return Err(expired_request()),
+        };
+        Ok(crate::http::with_cookies(response, cookies))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}

@@ -1,0 +1,344 @@
+//! The provider's HTML pages (sign-in, consent, messages, errors) and their two languages.
+//!
+//! Japanese is the default; English is chosen by a toggle link, the `ui_locales` of the
+//! authorization request, a remembered choice (cookie) or `Accept-Language`, in that order.
+
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+
+/// A page language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locale {
+    /// 日本語 (default).
+    Ja,
+    /// English.
+    En,
+}
+
+/// Name of the cookie that remembers the language toggle.
+pub const LANG_COOKIE: &str = "renkei_lang";
+
+impl Locale {
+    /// Parses a language tag (`ja`, `ja-JP`, `en-US`, …).
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "ja" => Some(Locale::Ja),
+            "en" => Some(Locale::En),
+            _ => None,
+        }
+    }
+
+    /// The first supported language of a space-separated `ui_locales` list.
+    pub fn from_ui_locales(list: &str) -> Option<Self> {
+        list.split_whitespace().find_map(Self::from_tag)
+    }
+
+    /// The supported language with the highest `q` in an `Accept-Language` header.
+    pub fn from_accept_language(header: &str) -> Option<Self> {
+        header
+            .split(',')
+            .filter_map(|item| {
+                let mut parts = item.split(';');
+                let locale = Self::from_tag(parts.next()?)?;
+                let q = parts
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                (q > 0.0).then_some((locale, q))
+            })
+            .fold(None, |best: Option<(Locale, f32)>, (locale, q)| match best {
+                Some((_, best_q)) if best_q >= q => best,
+                _ => Some((locale, q)),
+            })
+            .map(|(locale, _)| locale)
+    }
+
+    /// Chooses the page language: explicit toggle, then `ui_locales`, then the remembered
+    /// choice, then the browser's preference, then Japanese.
+    pub fn negotiate(toggle: Option<&str>, ui_locales: Option<&str>, headers: &HeaderMap) -> Self {
+        toggle
+            .and_then(Self::from_tag)
+            .or_else(|| ui_locales.and_then(Self::from_ui_locales))
+            .or_else(|| crate::http::cookie(headers, LANG_COOKIE).and_then(Self::from_tag))
+            .or_else(|| {
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(Self::from_accept_language)
+            })
+            .unwrap_or(Locale::Ja)
+    }
+
+    /// The language tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::Ja => "ja",
+            Locale::En => "en",
+        }
+    }
+
+    /// The words of the pages in this language.
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Locale::Ja => &JA,
+            Locale::En => &EN,
+        }
+    }
+}
+
+/// Every fixed string the pages show, in one language.
+pub struct Texts {
+    /// `lang` attribute.
+    pub lang: &'static str,
+    /// Language the toggle switches to.
+    pub other_lang: &'static str,
+    /// Name of that language, written in it.
+    pub other_lang_name: &'static str,
+    /// Product name.
+    pub brand: &'static str,
+    /// Sign-in page title.
+    pub sign_in: &'static str,
+    /// Before the app's name on the sign-in page.
+    pub sign_in_to: &'static str,
+    /// Username label.
+    pub username: &'static str,
+    /// Password label.
+    pub password: &'static str,
+    /// Sign-in button.
+    pub sign_in_button: &'static str,
+    /// Help under the form.
+    pub sign_in_hint: &'static str,
+    /// The one message for every failed sign-in (no account enumeration).
+    pub sign_in_failed: &'static str,
+    /// Shown when too many attempts failed.
+    pub sign_in_throttled: &'static str,
+    /// Shown when the form expired or the CSRF check failed.
+    pub form_expired: &'static str,
+    /// Consent page title.
+    pub consent_title: &'static str,
+    /// After the app's name on the consent page.
+    pub consent_asks: &'static str,
+    /// Before the user's name.
+    pub signed_in_as: &'static str,
+    /// Approve button.
+    pub approve: &'static str,
+    /// Deny button.
+    pub deny: &'static str,
+    /// Home page title.
+    pub home_title: &'static str,
+    /// Sign-out button and page title.
+    pub sign_out: &'static str,
+    /// Question on the sign-out page.
+    pub sign_out_question: &'static str,
+    /// Shown after signing out.
+    pub signed_out: &'static str,
+    /// Link to sign in from the home page.
+    pub not_signed_in: &'static str,
+    /// Name and description of each scope.
+    pub scopes: &'static [(&'static str, &'static str, &'static str)],
+}
+
+static JA: Texts = Texts {
+    lang: "ja",
+    other_lang: "en",
+    other_lang_name: "English",
+    brand: "連携 Renkei",
+    sign_in: "ログイン",
+    sign_in_to: "ログインして次のアプリを使います：",
+    username: "ユーザー名",
+    password: "パスワード",
+    sign_in_button: "ログイン",
+    sign_in_hint: "ユーザー名やパスワードがわからないときは、先生に聞いてください。",
+    sign_in_failed: "ユーザー名またはパスワードがちがいます。",
+    sign_in_throttled: "ログインの失敗が多すぎます。しばらく待ってから、もう一度ためしてください。",
+    form_expired: "ページの有効期限が切れました。もう一度ためしてください。",
+    consent_title: "アプリへの情報の提供",
+    consent_asks: "が、次の情報を使いたいと言っています。",
+    signed_in_as: "ログイン中：",
+    approve: "許可する",
+    deny: "許可しない",
+    home_title: "連携 Renkei",
+    sign_out: "ログアウト",
+    sign_out_question: "ログアウトしますか？",
+    signed_out: "ログアウトしました。",
+    not_signed_in: "ログインしていません。",
+    scopes: &[
+        ("openid", "あなたがだれか", "ログインした人がだれかをアプリが確認します。"),
+        ("profile", "名前", "名前とそのよみがな。"),
+        ("email", "メールアドレス", "登録されているメールアドレス。"),
+        ("school", "学校・学年・役割", "所属する学校、学年、児童生徒・教職員などの役割。"),
+        ("offline_access", "ログアウト後の利用", "ログアウトしたあとも、アプリが続けて情報を使えるようにします。"),
+    ],
+};
+
+static EN: Texts = Texts {
+    lang: "en",
+    other_lang: "ja",
+    other_lang_name: "日本語",
+    brand: "Renkei 連携",
+    sign_in: "Sign in",
+    sign_in_to: "Sign in to continue to",
+    username: "Username",
+    password: "Password",
+    sign_in_button: "Sign in",
+    sign_in_hint: "If you do not know your username or password, ask your teacher.",
+    sign_in_failed: "The username or password is incorrect.",
+    sign_in_throttled: "Too many failed sign-ins. Please wait a while and try again.",
+    form_expired: "This page has expired. Please try again.",
+    consent_title: "Share information with an app",
+    consent_asks: "would like to use the following information.",
+    signed_in_as: "Signed in as",
+    approve: "Allow",
+    deny: "Don't allow",
+    home_title: "Renkei",
+    sign_out: "Sign out",
+    sign_out_question: "Do you want to sign out?",
+    signed_out: "You have signed out.",
+    not_signed_in: "You are not signed in.",
+    scopes: &[
+        ("openid", "Who you are", "The app confirms who has signed in."),
+        ("profile", "Your name", "Your name and its kana reading."),
+        ("email", "E-mail address", "Your registered e-mail address."),
+        ("school", "School, grade and role", "Your school, grade and role (student, teacher, …)."),
+        ("offline_access", "Use after sign-out", "The app may keep using this information after you sign out."),
+    ],
+};
+
+impl Texts {
+    /// Name and description of a scope, or the scope itself for scopes without a text.
+    pub fn scope(&self, scope: &str) -> (String, String) {
+        self.scopes
+            .iter()
+            .find(|(name, _, _)| *name == scope)
+            .map(|(_, title, description)| ((*title).to_owned(), (*description).to_owned()))
+            .unwrap_or_else(|| (scope.to_owned(), String::new()))
+    }
+}
+
+/// The sign-in page.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    /// Words.
+    pub t: &'static Texts,
+    /// Link that switches the language.
+    pub toggle_href: String,
+    /// App the user signs in to, when in an authorization flow.
+    pub app_name: Option<&'a str>,
+    /// Message after a failed attempt.
+    pub error: Option<&'static str>,
+    /// CSRF token for the form.
+    pub csrf_token: &'a str,
+    /// Pending authorization request id, or empty.
+    pub request: &'a str,
+    /// Username to pre-fill (`login_hint` or the last attempt).
+    pub username: &'a str,
+}
+
+/// The consent page.
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage<'a> {
+    /// Words.
+    pub t: &'static Texts,
+    /// Link that switches the language.
+    pub toggle_href: String,
+    /// The asking app.
+    pub app_name: &'a str,
+    /// Name and description of each requested scope.
+    pub scopes: Vec<(String, String)>,
+    /// The signed-in user's display name.
+    pub user_name: &'a str,
+    /// CSRF token for the form.
+    pub csrf_token: &'a str,
+    /// Pending authorization request id.
+    pub request: &'a str,
+}
+
+/// A form button on a message page.
+pub struct PageAction {
+    /// Where the form posts.
+    pub path: &'static str,
+    /// Button label.
+    pub label: &'static str,
+    /// Hidden fields.
+    pub fields: Vec<(&'static str, String)>,
+}
+
+/// A page with a title, a few lines of text and optionally one button.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    /// Words.
+    pub t: &'static Texts,
+    /// Link that switches the language.
+    pub toggle_href: String,
+    /// Heading.
+    pub title: String,
+    /// Paragraphs.
+    pub lines: Vec<String>,
+    /// Optional link styled as a button (href, label).
+    pub link: Option<(String, &'static str)>,
+    /// Optional button.
+    pub action: Option<PageAction>,
+    /// CSRF token for the button's form.
+    pub csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    ja: &'a str,
+    en: &'a str,
+}
+
+/// Renders a template as an HTML response that is never cached.
+pub fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = Html(html).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => crate::error::Error::internal(format!("template failed: {error}")).into_response(),
+    }
+}
+
+/// The error page, in Japanese and English.
+pub fn error_page(ja: &str, en: &str) -> Response {
+    render(&ErrorPage { ja, en })
+}
+
+/// The link that switches `path?query` to the other language.
+pub fn toggle_href(t: &Texts, path: &str, params: &[(&str, &str)]) -> String {
+    let mut query: Vec<(&str, &str)> = params.iter().copied().filter(|(_, v)| !v.is_empty()).collect();
+    query.push(("lang", t.other_lang));
+    format!("{path}?{}", serde_urlencoded::to_string(query).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_highest_quality() {
+        assert_eq!(Locale::from_accept_language("en-US,en;q=0.9,ja;q=0.8"), Some(Locale::En));
+        assert_eq!(Locale::from_accept_language("fr, ja;q=0.5, en;q=0.4"), Some(Locale::Ja));
+        assert_eq!(Locale::from_accept_language("fr, de"), None);
+        assert_eq!(Locale::from_accept_language("en;q=0"), None);
+    }
+
+    #[test]
+    fn negotiation_order_is_toggle_ui_locales_cookie_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en"));
+        assert_eq!(Locale::negotiate(None, None, &HeaderMap::new()), Locale::Ja);
+        assert_eq!(Locale::negotiate(None, None, &headers), Locale::En);
+        headers.insert(header::COOKIE, HeaderValue::from_static("renkei_lang=ja"));
+        assert_eq!(Locale::negotiate(None, None, &headers), Locale::Ja);
+        assert_eq!(Locale::negotiate(None, Some("de en-GB"), &headers), Locale::En);
+        assert_eq!(Locale::negotiate(Some("ja"), Some("en"), &headers), Locale::Ja);
+    }
+}

@@ -1,0 +1,154 @@
+//! The HTTP server: shared state, routes, middleware, background upkeep and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::crypto::{now, random_secret};
+use crate::error::Result;
+use crate::http::{CookiePolicy, Csrf};
+use crate::keys::KeyRing;
+use crate::store::Store;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
+    /// Settings.
+    pub config: Config,
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Signing keys.
+    pub keys: KeyRing,
+    /// CSRF protection for forms.
+    pub csrf: Csrf,
+    /// Cookie names and attributes.
+    pub cookies: CookiePolicy,
+    /// The discovery document, computed once.
+    pub metadata: Value,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Prepares the provider on `store`: applies migrations, creates signing keys on first
+    /// start and loads the installation's secrets.
+    pub async fn new(store: Arc<dyn Store>, config: Config) -> Result<Self> {
+        store.migrate().await?;
+        let keys = KeyRing::load(store.as_ref(), config.max_token_lifetime()).await?;
+        let csrf_key = store.setting_or_insert("csrf_key", random_secret().as_bytes()).await?;
+        let cookies = CookiePolicy::new(config.is_https());
+        let csrf = Csrf::new(csrf_key, cookies.clone(), config.origin());
+        let metadata = crate::discovery::metadata(&config);
+        Ok(AppState(Arc::new(Shared { config, store, keys, csrf, cookies, metadata })))
+    }
+}
+
+/// All routes of the provider.
+pub fn router(state: AppState) -> Router {
+    let https = state.config.is_https();
+    let mut router = Router::new()
+        .route("/", get(crate::logout::home))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/static/renkei.css", get(stylesheet))
+        .route("/.well-known/openid-configuration", get(crate::discovery::configuration))
+        .route("/.well-known/oauth-authorization-server", get(crate::discovery::configuration))
+        .route("/jwks", get(crate::discovery::jwks))
+        .route("/authorize", get(crate::authorize::get).post(crate::authorize::post))
+        .route("/login", get(crate::login::page).post(crate::login::submit))
+        .route("/consent", get(crate::consent::page).post(crate::consent::submit))
+        .route("/token", post(crate::token::endpoint))
+        .route("/userinfo", get(crate::userinfo::endpoint).post(crate::userinfo::endpoint))
+        .route("/introspect", post(crate::introspection::endpoint))
+        .route("/revoke", post(crate::revocation::endpoint))
+        .route("/logout", get(crate::logout::endpoint).post(crate::logout::endpoint))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(crate::http::security_headers))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http());
+    if https {
+        router = router.layer(axum::middleware::from_fn(crate::http::strict_transport_security));
+    }
+    router
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::error!(%error, "database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+        ],
+        include_str!("../static/renkei.css"),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    crate::error::Error::page(StatusCode::NOT_FOUND, "ページが見つかりません。", "Page not found.").into_response()
+}
+
+/// Serves until `shutdown` completes, then stops accepting and drains open requests. Keys are
+/// re-read every minute (rotations by other processes) and expired rows purged every ten.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let upkeep = tokio::spawn(upkeep(state.clone()));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    upkeep.abort();
+    result
+}
+
+async fn upkeep(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.tick().await;
+    let mut minutes = 0u64;
+    loop {
+        tick.tick().await;
+        minutes += 1;
+        if let Err(error) = state.keys.refresh(state.store.as_ref()).await {
+            tracing::error!(%error, "could not refresh signing keys");
+        }
+        if minutes % 10 == 0 {
+            match state.store.purge_expired(now()).await {
+                Ok(purged) => tracing::debug!(purged, "expired rows purged"),
+                Err(error) => tracing::error!(%error, "could not purge expired rows"),
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Storage: one interface ([`Store`]) with a SQLite and a PostgreSQL implementation.
+//!
+//! Domain code only ever sees `Arc<dyn Store>`; the two implementations are generated from
+//! one body of portable SQL (see `sql.rs`), and each database has its own migrations folder
+//! (`migrations/sqlite`, `migrations/postgres`). Times are Unix seconds; secrets are stored
+//! only as SHA-256 digests.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Errors the storage layer reports; domain code maps them to its own errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (for example a username that already exists).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database URL names a database Renkei does not support.
+    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+}
+
+/// Result of storage calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A signing key as stored: the private key in PEM, its algorithm and lifetime.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SigningKeyRow {
+    /// Key identifier published in JWKS and in token headers.
+    pub kid: String,
+    /// JOSE algorithm name (`RS256`, `EdDSA`, `ES256`).
+    pub alg: String,
+    /// PKCS#8 PEM of the private key.
+    pub private_pem: String,
+    /// When the key was created; the newest key of an algorithm signs.
+    pub created_at: i64,
+    /// When a newer key replaced it; it stays published until its tokens have expired.
+    pub retired_at: Option<i64>,
+}
+
+/// An organisation of the school board: the board itself or one of its schools.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OrgRow {
+    /// Stable identifier (the OneRoster `sourcedId` once rosters are imported).
+    pub id: String,
+    /// Display name, e.g. 「みなと区立桜小学校」.
+    pub name: String,
+    /// OneRoster org type: `district`, `school`, …
+    pub org_type: String,
+    /// The organisation above it (board → school).
+    pub parent_id: Option<String>,
+}
+
+/// A person who can sign in.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UserRow {
+    /// Opaque stable identifier; also the `sub` claim.
+    pub id: String,
+    /// Sign-in name.
+    pub username: String,
+    /// `student`, `teacher`, `guardian` or `administrator`.
+    pub role: String,
+    /// Given name (名).
+    pub given_name: Option<String>,
+    /// Family name (姓).
+    pub family_name: Option<String>,
+    /// Kana reading of the given name.
+    pub given_name_kana: Option<String>,
+    /// Kana reading of the family name.
+    pub family_name_kana: Option<String>,
+    /// E-mail address where known.
+    pub email: Option<String>,
+    /// Argon2id PHC string; `None` until a password is set.
+    pub password_hash: Option<String>,
+    /// The school the person belongs to.
+    pub school_id: Option<String>,
+    /// Grade code (P1–P6, J1–J3, H1–H3, …) for students.
+    pub grade: Option<String>,
+    /// Disabled accounts cannot sign in and their tokens stop working.
+    pub enabled: bool,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// A registered application (OAuth client).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ClientRow {
+    /// Public client identifier.
+    pub id: String,
+    /// Name shown to users on the consent page.
+    pub name: String,
+    /// SHA-256 of the client secret; `None` for public and `private_key_jwt` clients.
+    pub secret_hash: Option<Vec<u8>>,
+    /// JWK set (JSON) for `private_key_jwt` client authentication.
+    pub jwks: Option<String>,
+    /// Registered redirect URIs, space-separated (URIs cannot contain spaces).
+    pub redirect_uris: String,
+    /// Registered post-logout redirect URIs, space-separated.
+    pub post_logout_redirect_uris: String,
+    /// Allowed grant types, space-separated.
+    pub grant_types: String,
+    /// Scopes the client may request, space-separated.
+    pub scopes: String,
+    /// Algorithm for this client's ID tokens.
+    pub id_token_alg: String,
+    /// Registration time.
+    pub created_at: i64,
+}
+
+/// A single-sign-on session with the user it belongs to.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    /// Public session identifier (the `sid` claim).
+    pub sid: String,
+    /// The signed-in user.
+    pub user_id: String,
+    /// When the user last authenticated.
+    pub auth_time: i64,
+    /// Authentication methods (RFC 8176), space-separated.
+    pub amr: String,
+    /// Authentication context class reference.
+    pub acr: String,
+    /// When the session ends.
+    pub expires_at: i64,
+}
+
+/// A grant: what one user allowed one client, and the family of tokens issued under it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct GrantRow {
+    /// Grant identifier (carried in access tokens as `gid`).
+    pub id: String,
+    /// The client the grant was made to.
+    pub client_id: String,
+    /// The user who made it.
+    pub user_id: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// Session the grant was made in.
+    pub sid: Option<String>,
+    /// Nonce of the authentication request, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// Authentication time of the session.
+    pub auth_time: i64,
+    /// Authentication methods, space-separated.
+    pub amr: String,
+    /// Authentication context class.
+    pub acr: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Absolute end of the grant (and of its refresh tokens).
+    pub expires_at: i64,
+    /// Set when the grant and all its tokens were revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// An authorization code as stored (by digest) with its grant.
+#[derive(Clone, Debug)]
+pub struct CodeRow {
+    /// SHA-256 of the code.
+    pub code_hash: Vec<u8>,
+    /// The grant the code redeems.
+    pub grant_id: String,
+    /// Redirect URI the code was sent to; the token request must repeat it.
+    pub redirect_uri: String,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// End of the code's life (at most 60 s after issue).
+    pub expires_at: i64,
+}
+
+/// What happened when a client tried to redeem a single-use secret (code or refresh token).
+#[derive(Clone, Debug)]
+pub enum Redemption<T> {
+    /// First use: here is what it stands for.
+    Fresh(T),
+    /// It was used before: the grant named here must be revoked.
+    Replayed {
+        /// Grant whose tokens must all be revoked.
+        grant_id: String,
+    },
+    /// No such secret.
+    Unknown,
+}
+
+/// A refresh token as stored (by digest).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// The grant (token family) it belongs to.
+    pub grant_id: String,
+    /// Scopes it may obtain (a subset of the grant's).
+    pub scope: String,
+    /// End of its life.
+    pub expires_at: i64,
+}
+
+/// The storage interface of the identity provider.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Returns the named setting, storing `default` first if it does not exist yet (so that
+    /// processes sharing one database agree on it).
+    async fn setting_or_insert(&self, name: &str, default: &[u8]) -> StoreResult<Vec<u8>>;
+
+    /// All signing keys, oldest first.
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>>;
+    /// Adds a signing key and retires every older active key of the same algorithm.
+    async fn add_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()>;
+    /// Deletes keys retired before `before` (their tokens have all expired).
+    async fn delete_retired_keys(&self, before: i64) -> StoreResult<u64>;
+
+    /// Adds an organisation.
+    async fn insert_org(&self, org: &OrgRow) -> StoreResult<()>;
+    /// Finds an organisation.
+    async fn org(&self, id: &str) -> StoreResult<Option<OrgRow>>;
+
+    /// Adds a user; a taken username is a [`StoreError::Conflict`].
+    async fn insert_user(&self, user: &UserRow) -> StoreResult<()>;
+    /// Finds a user by id.
+    async fn user(&self, id: &str) -> StoreResult<Option<UserRow>>;
+    /// Finds a user by sign-in name.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
+    /// Number of users (the demo board is only seeded into an empty database).
+    async fn count_users(&self) -> StoreResult<i64>;
+
+    /// Registers a client.
+    async fn insert_client(&self, client: &ClientRow) -> StoreResult<()>;
+    /// Finds a client.
+    async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>>;
+
+    /// Keeps an authorization request while the user signs in or consents.
+    async fn insert_auth_request(&self, id: &str, params: &str, expires_at: i64)
+    -> StoreResult<()>;
+    /// Returns a pending authorization request that has not expired.
+    async fn auth_request(&self, id: &str, now: i64) -> StoreResult<Option<String>>;
+    /// Forgets a finished authorization request.
+    async fn delete_auth_request(&self, id: &str) -> StoreResult<()>;
+
+    /// Starts a single-sign-on session, stored under the digest of its cookie value.
+    async fn insert_session(&self, token_hash: &[u8], session: &SessionRow) -> StoreResult<()>;
+    /// Finds a live session of an enabled user by the digest of its cookie value.
+    async fn session(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<SessionRow>>;
+    /// Ends a session by its `sid`.
+    async fn delete_session(&self, sid: &str) -> StoreResult<()>;
+
+    /// Scopes the user has already approved for the client.
+    async fn approval(&self, user_id: &str, client_id: &str) -> StoreResult<Option<String>>;
+    /// Records (or replaces) the scopes a user approved for a client.
+    async fn upsert_approval(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Creates a grant and the authorization code that redeems it, in one transaction.
+    async fn insert_grant_with_code(&self, grant: &GrantRow, code: &CodeRow) -> StoreResult<()>;
+    /// Redeems a code once: marks it used and returns it with its grant.
+    async fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Redemption<(CodeRow, GrantRow)>>;
+    /// Finds a grant.
+    async fn grant(&self, id: &str) -> StoreResult<Option<GrantRow>>;
+    /// Revokes a grant with all its tokens. Returns whether it was active.
+    async fn revoke_grant(&self, id: &str, now: i64) -> StoreResult<bool>;
+
+    /// Stores a new refresh token.
+    async fn insert_refresh_token(&self, token: &RefreshTokenRow) -> StoreResult<()>;
+    /// Rotates a refresh token once: marks `old_hash` used and stores its successor (digest
+    /// `new_hash`, same grant, scope and expiry), which is returned. A token used before
+    /// reports [`Redemption::Replayed`].
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        now: i64,
+    ) -> StoreResult<Redemption<RefreshTokenRow>>;
+    /// Finds a refresh token that has not been used.
+    async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshTokenRow>>;
+
+    /// Puts an access token on the deny list until it expires.
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
+    /// Whether an access token (by its `jti` and grant) has been revoked.
+    async fn access_token_revoked(&self, jti: &str, grant_id: Option<&str>) -> StoreResult<bool>;
+
+    /// Records a client assertion's identifier; false if it was seen before (a replay).
+    async fn use_client_assertion(&self, id: &str, expires_at: i64) -> StoreResult<bool>;
+
+    /// Failed sign-ins counted for `key` in the window starting at `since`.
+    async fn login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;
+    /// Counts one failed sign-in for `key`; a window older than `since` starts again.
+    async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<()>;
+    /// Forgets failures for `key` after a successful sign-in.
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+
+    /// Deletes expired codes, sessions, requests, deny-list entries and grants.
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
+}
+
+/// Opens the database named by `url` (`sqlite://FILE` or `postgres://…`), creating a SQLite
+/// file if missing. Migrations are not applied here: call [`Store::migrate`].
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] naming `what`.
+fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(error),
+    }
+}

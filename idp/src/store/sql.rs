@@ -1,0 +1,478 @@
+//! The SQL behind [`Store`](super::Store), written once in the portable dialect that SQLite and
+//! PostgreSQL share (`$n` parameters, `ON CONFLICT`, `RETURNING`) and instantiated for each
+//! database by [`sql_store!`]. Dialect differences live in the migrations, not here.
+
+/// Implements [`Store`](super::Store) for `$store`, a struct with a `pool: sqlx::Pool<$db>`
+/// field, using `$migrator` for its migrations.
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $migrator:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn migrate(&self) -> StoreResult<()> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn setting_or_insert(&self, name: &str, default: &[u8]) -> StoreResult<Vec<u8>> {
+                sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(name)
+                    .bind(default)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
+                Ok(sqlx::query_as::<$db, SigningKeyRow>(
+                    "SELECT kid, alg, private_pem, created_at, retired_at FROM signing_keys ORDER BY created_at, kid",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn add_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL")
+                    .bind(key.created_at)
+                    .bind(&key.alg)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO signing_keys (kid, alg, private_pem, created_at, retired_at) VALUES ($1, $2, $3, $4, NULL)")
+                    .bind(&key.kid)
+                    .bind(&key.alg)
+                    .bind(&key.private_pem)
+                    .bind(key.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_retired_keys(&self, before: i64) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn insert_org(&self, org: &OrgRow) -> StoreResult<()> {
+                sqlx::query("INSERT INTO orgs (id, name, org_type, parent_id) VALUES ($1, $2, $3, $4)")
+                    .bind(&org.id)
+                    .bind(&org.name)
+                    .bind(&org.org_type)
+                    .bind(&org.parent_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict_as("organisation"))?;
+                Ok(())
+            }
+
+            async fn org(&self, id: &str) -> StoreResult<Option<OrgRow>> {
+                Ok(sqlx::query_as::<$db, OrgRow>("SELECT id, name, org_type, parent_id FROM orgs WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_user(&self, user: &UserRow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO users (id, username, role, given_name, family_name, given_name_kana, family_name_kana, \
+                     email, password_hash, school_id, grade, enabled, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(&user.id)
+                .bind(&user.username)
+                .bind(&user.role)
+                .bind(&user.given_name)
+                .bind(&user.family_name)
+                .bind(&user.given_name_kana)
+                .bind(&user.family_name_kana)
+                .bind(&user.email)
+                .bind(&user.password_hash)
+                .bind(&user.school_id)
+                .bind(&user.grade)
+                .bind(user.enabled)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(conflict_as("user"))?;
+                Ok(())
+            }
+
+            async fn user(&self, id: &str) -> StoreResult<Option<UserRow>> {
+                Ok(sqlx::query_as::<$db, UserRow>(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>> {
+                Ok(sqlx::query_as::<$db, UserRow>(concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"))
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn count_users(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+            }
+
+            async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO clients (id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, \
+                     grant_types, scopes, id_token_alg, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&client.id)
+                .bind(&client.name)
+                .bind(&client.secret_hash)
+                .bind(&client.jwks)
+                .bind(&client.redirect_uris)
+                .bind(&client.post_logout_redirect_uris)
+                .bind(&client.grant_types)
+                .bind(&client.scopes)
+                .bind(&client.id_token_alg)
+                .bind(client.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(conflict_as("client"))?;
+                Ok(())
+            }
+
+            async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>> {
+                Ok(sqlx::query_as::<$db, ClientRow>(
+                    "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
+                     id_token_alg, created_at FROM clients WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn insert_auth_request(&self, id: &str, params: &str, expires_at: i64) -> StoreResult<()> {
+                sqlx::query("INSERT INTO auth_requests (id, params, expires_at) VALUES ($1, $2, $3)")
+                    .bind(id)
+                    .bind(params)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn auth_request(&self, id: &str, now: i64) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT params FROM auth_requests WHERE id = $1 AND expires_at > $2")
+                    .bind(id)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn delete_auth_request(&self, id: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM auth_requests WHERE id = $1").bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn insert_session(&self, token_hash: &[u8], session: &SessionRow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, sid, user_id, auth_time, amr, acr, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(token_hash)
+                .bind(&session.sid)
+                .bind(&session.user_id)
+                .bind(session.auth_time)
+                .bind(&session.amr)
+                .bind(&session.acr)
+                .bind(session.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<SessionRow>> {
+                Ok(sqlx::query_as::<$db, SessionRow>(
+                    "SELECT s.sid, s.user_id, s.auth_time, s.amr, s.acr, s.expires_at FROM sessions s \
+                     JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.enabled",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn delete_session(&self, sid: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE sid = $1").bind(sid).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn approval(&self, user_id: &str, client_id: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT scope FROM approvals WHERE user_id = $1 AND client_id = $2")
+                    .bind(user_id)
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn upsert_approval(&self, user_id: &str, client_id: &str, scope: &str, now: i64) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO approvals (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .bind(scope)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_grant_with_code(&self, grant: &GrantRow, code: &CodeRow) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO grants (id, client_id, user_id, scope, sid, nonce, auth_time, amr, acr, created_at, expires_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
+                )
+                .bind(&grant.id)
+                .bind(&grant.client_id)
+                .bind(&grant.user_id)
+                .bind(&grant.scope)
+                .bind(&grant.sid)
+                .bind(&grant.nonce)
+                .bind(grant.auth_time)
+                .bind(&grant.amr)
+                .bind(&grant.acr)
+                .bind(grant.created_at)
+                .bind(grant.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO authorization_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at, used_at) \
+                     VALUES ($1, $2, $3, $4, $5, NULL)",
+                )
+                .bind(&code.code_hash)
+                .bind(&code.grant_id)
+                .bind(&code.redirect_uri)
+                .bind(&code.code_challenge)
+                .bind(code.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn redeem_code(&self, code_hash: &[u8], now: i64) -> StoreResult<Redemption<(CodeRow, GrantRow)>> {
+                let fresh: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
+                    "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+                     RETURNING grant_id, redirect_uri, code_challenge, expires_at",
+                )
+                .bind(code_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((grant_id, redirect_uri, code_challenge, expires_at)) = fresh else {
+                    let used: Option<String> =
+                        sqlx::query_scalar("SELECT grant_id FROM authorization_codes WHERE code_hash = $1")
+                            .bind(code_hash)
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    return Ok(match used {
+                        Some(grant_id) => Redemption::Replayed { grant_id },
+                        None => Redemption::Unknown,
+                    });
+                };
+                let Some(grant) = self.grant(&grant_id).await? else {
+                    return Ok(Redemption::Unknown);
+                };
+                let code = CodeRow { code_hash: code_hash.to_vec(), grant_id, redirect_uri, code_challenge, expires_at };
+                Ok(Redemption::Fresh((code, grant)))
+            }
+
+            async fn grant(&self, id: &str) -> StoreResult<Option<GrantRow>> {
+                Ok(sqlx::query_as::<$db, GrantRow>(
+                    "SELECT id, client_id, user_id, scope, sid, nonce, auth_time, amr, acr, created_at, expires_at, revoked_at \
+                     FROM grants WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn revoke_grant(&self, id: &str, now: i64) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let revoked = sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE grant_id = $1 AND used_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(revoked > 0)
+            }
+
+            async fn insert_refresh_token(&self, token: &RefreshTokenRow) -> StoreResult<()> {
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, scope, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)")
+                    .bind(&token.token_hash)
+                    .bind(&token.grant_id)
+                    .bind(&token.scope)
+                    .bind(token.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                old_hash: &[u8],
+                new_hash: &[u8],
+                now: i64,
+            ) -> StoreResult<Redemption<RefreshTokenRow>> {
+                let mut tx = self.pool.begin().await?;
+                let fresh: Option<RefreshTokenRow> = sqlx::query_as::<$db, RefreshTokenRow>(
+                    "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+                     RETURNING token_hash, grant_id, scope, expires_at",
+                )
+                .bind(old_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(old) = fresh else {
+                    let used: Option<String> =
+                        sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
+                            .bind(old_hash)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    tx.rollback().await?;
+                    return Ok(match used {
+                        Some(grant_id) => Redemption::Replayed { grant_id },
+                        None => Redemption::Unknown,
+                    });
+                };
+                let rotated = RefreshTokenRow {
+                    token_hash: new_hash.to_vec(),
+                    grant_id: old.grant_id.clone(),
+                    scope: old.scope.clone(),
+                    expires_at: old.expires_at,
+                };
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, scope, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)")
+                    .bind(&rotated.token_hash)
+                    .bind(&rotated.grant_id)
+                    .bind(&rotated.scope)
+                    .bind(rotated.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Redemption::Fresh(rotated))
+            }
+
+            async fn refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshTokenRow>> {
+                Ok(sqlx::query_as::<$db, RefreshTokenRow>(
+                    "SELECT token_hash, grant_id, scope, expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+                sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn access_token_revoked(&self, jti: &str, grant_id: Option<&str>) -> StoreResult<bool> {
+                let hits: i64 = sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM revoked_access_tokens WHERE jti = $1) \
+                     + (SELECT COUNT(*) FROM grants WHERE id = $2 AND revoked_at IS NOT NULL)",
+                )
+                .bind(jti)
+                .bind(grant_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(hits > 0)
+            }
+
+            async fn use_client_assertion(&self, id: &str, expires_at: i64) -> StoreResult<bool> {
+                Ok(sqlx::query("INSERT INTO used_client_assertions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(id)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1)
+            }
+
+            async fn login_failures(&self, key: &str, since: i64) -> StoreResult<i64> {
+                let failures: Option<i64> =
+                    sqlx::query_scalar("SELECT failures FROM login_throttle WHERE key = $1 AND window_start >= $2")
+                        .bind(key)
+                        .bind(since)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(failures.unwrap_or(0))
+            }
+
+            async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, $3, 1) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                     failures = CASE WHEN login_throttle.window_start < $2 THEN 1 ELSE login_throttle.failures + 1 END, \
+                     window_start = CASE WHEN login_throttle.window_start < $2 THEN $3 ELSE login_throttle.window_start END",
+                )
+                .bind(key)
+                .bind(since)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+                let mut purged = 0;
+                for statement in [
+                    "DELETE FROM auth_requests WHERE expires_at < $1",
+                    "DELETE FROM sessions WHERE expires_at < $1",
+                    "DELETE FROM grants WHERE expires_at < $1",
+                    "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
+                    "DELETE FROM used_client_assertions WHERE expires_at < $1",
+                    "DELETE FROM login_throttle WHERE window_start < $1 - 86400",
+                ] {
+                    purged += sqlx::query(statement).bind(now).execute(&self.pool).await?.rows_affected();
+                }
+                Ok(purged)
+            }
+        }
+    };
+}
+
+/// The columns of [`UserRow`](super::UserRow), in its field order.
+macro_rules! user_columns {
+    () => {
+        "id, username, role, given_name, family_name, given_name_kana, family_name_kana, email, \
+         password_hash, school_id, grade, enabled, created_at, updated_at"
+    };
+}
+
+pub(super) use {sql_store, user_columns};

@@ -1,0 +1,129 @@
+//! Accounts: creation with validated input, display names, and the identity claims an app
+//! receives for each scope.
+
+use serde_json::{Map, Value, json};
+
+use crate::crypto::{hash_password, now};
+use crate::error::{Error, Result};
+use crate::store::{Store, UserRow};
+
+/// Roles a person can have in a school board.
+pub const ROLES: [&str; 4] = ["student", "teacher", "guardian", "administrator"];
+
+/// What is needed to create an account.
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    /// Sign-in name.
+    pub username: String,
+    /// One of [`ROLES`].
+    pub role: String,
+    /// 名.
+    pub given_name: Option<String>,
+    /// 姓.
+    pub family_name: Option<String>,
+    /// よみ of the given name.
+    pub given_name_kana: Option<String>,
+    /// よみ of the family name.
+    pub family_name_kana: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Initial password; `None` leaves the account waiting for one.
+    pub password: Option<String>,
+    /// School.
+    pub school_id: Option<String>,
+    /// Grade code.
+    pub grade: Option<String>,
+}
+
+/// Minimum password length (NIST SP 800-63B).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Validates and stores a new account; the password is hashed with Argon2id.
+pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
+    let username = new.username.trim();
+    if username.is_empty() || username.len() > 128 || username.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::Invalid(format!(
+            "username {username:?} is not usable: give 1–128 characters without spaces"
+        )));
+    }
+    if !ROLES.contains(&new.role.as_str()) {
+        return Err(Error::Invalid(format!("unknown role {:?}; choose from {}", new.role, ROLES.join(", "))));
+    }
+    let password_hash = match new.password {
+        Some(password) if password.chars().count() < MIN_PASSWORD_CHARS => {
+            return Err(Error::Invalid(format!("the password is too short: use at least {MIN_PASSWORD_CHARS} characters")));
+        }
+        Some(password) => Some(
+            tokio::task::spawn_blocking(move || hash_password(&password))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let now = now();
+    let user = UserRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: username.to_owned(),
+        role: new.role,
+        given_name: new.given_name,
+        family_name: new.family_name,
+        given_name_kana: new.given_name_kana,
+        family_name_kana: new.family_name_kana,
+        email: new.email,
+        password_hash,
+        school_id: new.school_id,
+        grade: new.grade,
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_user(&user).await.map_err(|e| match e {
+        crate::store::StoreError::Conflict(_) => Error::Invalid(format!("the username {username:?} is already taken")),
+        other => other.into(),
+    })?;
+    Ok(user)
+}
+
+/// How a person is shown: 姓 名 in Japanese order, or the username.
+pub fn display_name(user: &UserRow) -> String {
+    match (&user.family_name, &user.given_name) {
+        (Some(family), Some(given)) => format!("{family} {given}"),
+        (Some(one), None) | (None, Some(one)) => one.clone(),
+        (None, None) => user.username.clone(),
+    }
+}
+
+/// The identity claims released for the granted `scope` (ID token and UserInfo alike).
+pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Map<String, Value>> {
+    let mut claims = Map::new();
+    let mut put = |name: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            claims.insert(name.to_owned(), value);
+        }
+    };
+    let text = |value: &Option<String>| value.as_ref().map(|v| json!(v));
+    if crate::scope::contains(scope, "profile") {
+        put("name", Some(json!(display_name(user))));
+        put("given_name", text(&user.given_name));
+        put("family_name", text(&user.family_name));
+        put("given_name#ja-Kana-JP", text(&user.given_name_kana));
+        put("family_name#ja-Kana-JP", text(&user.family_name_kana));
+        if let (Some(family), Some(given)) = (&user.family_name_kana, &user.given_name_kana) {
+            put("name#ja-Kana-JP", Some(json!(format!("{family} {given}"))));
+        }
+        put("preferred_username", Some(json!(user.username)));
+        put("updated_at", Some(json!(user.updated_at)));
+    }
+    if crate::scope::contains(scope, "email") {
+        put("email", text(&user.email));
+    }
+    if crate::scope::contains(scope, "school") {
+        put("role", Some(json!(user.role)));
+        if let Some(school_id) = &user.school_id {
+            let name = store.org(school_id).await?.map(|org| org.name);
+            put("school", Some(json!({"id": school_id, "name": name})));
+        }
+        put("grade", text(&user.grade));
+    }
+    Ok(claims)
+}

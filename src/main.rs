@@ -1,0 +1,282 @@
+//! `renkei`: the one binary of Renkei (連携), the identity and consent hub for school boards.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use renkei_idp::client::{NewClient, register};
+use renkei_idp::store::{Store, connect};
+use renkei_idp::user::{NewUser, create};
+use renkei_idp::{AppState, Config, Error};
+
+#[derive(Parser)]
+#[command(name = "renkei", version, about = "Renkei (連携): identity and consent hub for Japanese school boards")]
+struct Cli {
+    /// Database: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "RENKEI_DATABASE_URL", default_value = "sqlite://renkei.db")]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the OpenID Connect provider until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "RENKEI_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Issuer URL that apps see (the public origin of this server).
+        #[arg(long, env = "RENKEI_ISSUER", default_value = "http://127.0.0.1:8080")]
+        issuer: String,
+        /// Seed a demo board into an empty database and print how to try it.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage registered apps (OAuth clients).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Manage token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input.
+    Add(UserAdd),
+}
+
+#[derive(Args)]
+struct UserAdd {
+    /// Sign-in name.
+    #[arg(long)]
+    username: String,
+    /// student, teacher, guardian or administrator.
+    #[arg(long)]
+    role: String,
+    /// Given name (名).
+    #[arg(long)]
+    given_name: Option<String>,
+    /// Family name (姓).
+    #[arg(long)]
+    family_name: Option<String>,
+    /// Kana reading of the given name.
+    #[arg(long)]
+    given_name_kana: Option<String>,
+    /// Kana reading of the family name.
+    #[arg(long)]
+    family_name_kana: Option<String>,
+    /// E-mail address.
+    #[arg(long)]
+    email: Option<String>,
+    /// Grade code (P1–P6, J1–J3, H1–H3).
+    #[arg(long)]
+    grade: Option<String>,
+    /// Read the password from standard input (one line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register an app; prints {"client_id": …, "client_secret": …}.
+    Add(ClientAdd),
+}
+
+#[derive(Args)]
+struct ClientAdd {
+    /// Name users see on the consent page.
+    #[arg(long)]
+    name: String,
+    /// Exact redirect URI (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A public client (tablet or browser app): no secret, PKCE required.
+    #[arg(long)]
+    public: bool,
+    /// Grant type (repeatable): authorization_code, refresh_token, client_credentials.
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// Scope the app may ask for (repeatable); default: all sign-in scopes.
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// ID-token signing algorithm: RS256 (default), EdDSA or ES256.
+    #[arg(long)]
+    id_token_alg: Option<String>,
+    /// File with the app's JWK set, for private_key_jwt instead of a secret.
+    #[arg(long)]
+    jwks_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make new signing keys active; old ones stay published until their tokens expire.
+    Rotate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RENKEI_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, Error> {
+    let store = connect(url).await.map_err(|e| Error::Invalid(format!("cannot open the database {url}: {e}")))?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Serve { listen, issuer, demo } => serve(&cli.database_url, &listen, &issuer, demo).await,
+        Command::Migrate => {
+            open(&cli.database_url).await?;
+            println!("migrations applied to {}", cli.database_url);
+            Ok(())
+        }
+        Command::User { command: UserCommand::Add(args) } => {
+            let store = open(&cli.database_url).await?;
+            let password = read_password()?;
+            let user = create(
+                store.as_ref(),
+                NewUser {
+                    username: args.username,
+                    role: args.role,
+                    given_name: args.given_name,
+                    family_name: args.family_name,
+                    given_name_kana: args.given_name_kana,
+                    family_name_kana: args.family_name_kana,
+                    email: args.email,
+                    password: Some(password),
+                    school_id: None,
+                    grade: args.grade,
+                },
+            )
+            .await?;
+            println!("{}", serde_json::json!({"id": user.id, "username": user.username, "role": user.role}));
+            Ok(())
+        }
+        Command::Client { command: ClientCommand::Add(args) } => {
+            let store = open(&cli.database_url).await?;
+            let jwks = match args.jwks_file {
+                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?),
+                None => None,
+            };
+            let registered = register(
+                store.as_ref(),
+                NewClient {
+                    name: args.name,
+                    redirect_uris: args.redirect_uris,
+                    post_logout_redirect_uris: args.post_logout_redirect_uris,
+                    public: args.public,
+                    grant_types: args.grant_types,
+                    scopes: args.scopes,
+                    id_token_alg: args.id_token_alg,
+                    jwks,
+                },
+            )
+            .await?;
+            let mut out = serde_json::json!({"client_id": registered.client.id});
+            if let Some(secret) = registered.secret {
+                out["client_secret"] = secret.into();
+            }
+            println!("{out}");
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Rotate } => {
+            let store = open(&cli.database_url).await?;
+            let config = Config::new("http://localhost")?;
+            let kids = renkei_idp::keys::rotate(store.as_ref(), config.max_token_lifetime()).await?;
+            println!("{}", serde_json::json!({"active_kids": kids}));
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> Result<String, Error> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| Error::Invalid(format!("cannot read the password from standard input: {e}")))?;
+    let password = input.lines().next().unwrap_or("").to_owned();
+    if password.is_empty() {
+        return Err(Error::Invalid("no password on standard input: pipe it in, e.g. `echo \"$PW\" | renkei user add … --password-stdin`".into()));
+    }
+    Ok(password)
+}
+
+async fn serve(database_url: &str, listen: &str, issuer: &str, demo: bool) -> Result<(), Error> {
+    let config = Config::new(issuer)?;
+    let store = connect(database_url).await.map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?;
+    let state = AppState::new(store.clone(), config).await?;
+    let seeded = if demo { renkei_idp::demo::seed(store.as_ref()).await? } else { None };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Invalid(format!("cannot listen on {listen}: {e}")))?;
+    let issuer = state.config.issuer.clone();
+    println!("Renkei is serving {issuer} (listening on {listen}, database {database_url})");
+    println!("  discovery: {issuer}/.well-known/openid-configuration");
+    println!("  sign in:   {issuer}/login");
+    if let Some(board) = seeded {
+        println!("\nDemo board seeded. Every demo account's password is: {}", renkei_idp::demo::DEMO_PASSWORD);
+        for (username, role, name) in &board.accounts {
+            println!("  {username:<10} {role:<14} {name}");
+        }
+        println!("\nDemo app (confidential client, redirect URI {}):", renkei_idp::demo::DEMO_REDIRECT_URI);
+        println!("  client_id:     {}", board.client_id);
+        println!("  client_secret: {}", board.client_secret);
+    } else if demo {
+        println!("(--demo: the database already has accounts, so no demo data was added)");
+    }
+    renkei_idp::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| Error::internal(format!("server failed: {e}")))?;
+    println!("Renkei stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
