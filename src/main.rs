@@ -10,10 +10,19 @@ use renkei_idp::user::{NewUser, create};
 use renkei_idp::{AppState, Config, Error};
 
 #[derive(Parser)]
-#[command(name = "renkei", version, about = "Renkei (連携): identity and consent hub for Japanese school boards")]
+#[command(
+    name = "renkei",
+    version,
+    about = "Renkei (連携): identity and consent hub for Japanese school boards"
+)]
 struct Cli {
     /// Database: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
-    #[arg(long, global = true, env = "RENKEI_DATABASE_URL", default_value = "sqlite://renkei.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_DATABASE_URL",
+        default_value = "sqlite://renkei.db"
+    )]
     database_url: String,
     #[command(subcommand)]
     command: Command,
@@ -149,20 +158,28 @@ async fn main() -> ExitCode {
 }
 
 async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, Error> {
-    let store = connect(url).await.map_err(|e| Error::Invalid(format!("cannot open the database {url}: {e}")))?;
+    let store = connect(url)
+        .await
+        .map_err(|e| Error::Invalid(format!("cannot open the database {url}: {e}")))?;
     store.migrate().await?;
     Ok(store)
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Serve { listen, issuer, demo } => serve(&cli.database_url, &listen, &issuer, demo).await,
+        Command::Serve {
+            listen,
+            issuer,
+            demo,
+        } => serve(&cli.database_url, &listen, &issuer, demo).await,
         Command::Migrate => {
             open(&cli.database_url).await?;
             println!("migrations applied to {}", cli.database_url);
             Ok(())
         }
-        Command::User { command: UserCommand::Add(args) } => {
+        Command::User {
+            command: UserCommand::Add(args),
+        } => {
             let store = open(&cli.database_url).await?;
             let password = read_password()?;
             let user = create(
@@ -181,15 +198,23 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 },
             )
             .await?;
-            println!("{}", serde_json::json!({"id": user.id, "username": user.username, "role": user.role}));
+            println!(
+                "{}",
+                serde_json::json!({"id": user.id, "username": user.username, "role": user.role})
+            );
             Ok(())
         }
-        Command::Client { command: ClientCommand::Add(args) } => {
+        Command::Client {
+            command: ClientCommand::Add(args),
+        } => {
             let store = open(&cli.database_url).await?;
-            let jwks = match args.jwks_file {
-                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?),
-                None => None,
-            };
+            let jwks =
+                match args.jwks_file {
+                    Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                        Error::Invalid(format!("cannot read {}: {e}", path.display()))
+                    })?),
+                    None => None,
+                };
             let registered = register(
                 store.as_ref(),
                 NewClient {
@@ -211,10 +236,13 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{out}");
             Ok(())
         }
-        Command::Keys { command: KeysCommand::Rotate } => {
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
             let store = open(&cli.database_url).await?;
             let config = Config::new("http://localhost")?;
-            let kids = renkei_idp::keys::rotate(store.as_ref(), config.max_token_lifetime()).await?;
+            let kids =
+                renkei_idp::keys::rotate(store.as_ref(), config.max_token_lifetime()).await?;
             println!("{}", serde_json::json!({"active_kids": kids}));
             Ok(())
         }
@@ -223,9 +251,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
 
 fn read_password() -> Result<String, Error> {
     let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .map_err(|e| Error::Invalid(format!("cannot read the password from standard input: {e}")))?;
+    std::io::stdin().read_to_string(&mut input).map_err(|e| {
+        Error::Invalid(format!("cannot read the password from standard input: {e}"))
+    })?;
     let password = input.lines().next().unwrap_or("").to_owned();
     if password.is_empty() {
         return Err(Error::Invalid("no password on standard input: pipe it in, e.g. `echo \"$PW\" | renkei user add … --password-stdin`".into()));
@@ -235,9 +263,15 @@ fn read_password() -> Result<String, Error> {
 
 async fn serve(database_url: &str, listen: &str, issuer: &str, demo: bool) -> Result<(), Error> {
     let config = Config::new(issuer)?;
-    let store = connect(database_url).await.map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?;
+    let store = connect(database_url)
+        .await
+        .map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?;
     let state = AppState::new(store.clone(), config).await?;
-    let seeded = if demo { renkei_idp::demo::seed(store.as_ref()).await? } else { None };
+    let seeded = if demo {
+        renkei_idp::demo::seed(store.as_ref()).await?
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Error::Invalid(format!("cannot listen on {listen}: {e}")))?;
@@ -246,11 +280,17 @@ async fn serve(database_url: &str, listen: &str, issuer: &str, demo: bool) -> Re
     println!("  discovery: {issuer}/.well-known/openid-configuration");
     println!("  sign in:   {issuer}/login");
     if let Some(board) = seeded {
-        println!("\nDemo board seeded. Every demo account's password is: {}", renkei_idp::demo::DEMO_PASSWORD);
+        println!(
+            "\nDemo board seeded. Every demo account's password is: {}",
+            renkei_idp::demo::DEMO_PASSWORD
+        );
         for (username, role, name) in &board.accounts {
             println!("  {username:<10} {role:<14} {name}");
         }
-        println!("\nDemo app (confidential client, redirect URI {}):", renkei_idp::demo::DEMO_REDIRECT_URI);
+        println!(
+            "\nDemo app (confidential client, redirect URI {}):",
+            renkei_idp::demo::DEMO_REDIRECT_URI
+        );
         println!("  client_id:     {}", board.client_id);
         println!("  client_secret: {}", board.client_secret);
     } else if demo {
@@ -269,7 +309,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

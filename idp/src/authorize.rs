@@ -4,10 +4,10 @@
 //! Until the app's redirect URI is known to be registered, errors are shown as a page; after
 //! that they go back to the app, always with `iss` (RFC 9207).
 
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use serde::{Deserialize, Serialize};
 
 use crate::client::ClientExt;
@@ -79,16 +79,27 @@ pub struct Refusal {
 }
 
 fn refuse(code: &'static str, description: impl Into<String>) -> Refusal {
-    Refusal { code, description: description.into() }
+    Refusal {
+        code,
+        description: description.into(),
+    }
 }
 
 /// `GET /authorize`.
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, Query(request): Query<AuthorizationRequest>) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(request): Query<AuthorizationRequest>,
+) -> Response {
     begin(state, headers, request).await
 }
 
 /// `POST /authorize` (form-encoded, as OpenID Connect Core §3.1.2.1 allows).
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, Form(request): Form<AuthorizationRequest>) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(request): Form<AuthorizationRequest>,
+) -> Response {
     begin(state, headers, request).await
 }
 
@@ -143,66 +154,136 @@ pub async fn validate(
             ));
         }
     };
-    let target = RedirectTarget { redirect_uri: redirect_uri.clone(), state: raw.state.clone() };
+    let target = RedirectTarget {
+        redirect_uri: redirect_uri.clone(),
+        state: raw.state.clone(),
+    };
     let fail = |refusal: Refusal| Ok(Err((target.clone(), refusal)));
     if raw.request.is_some() {
-        return fail(refuse("request_not_supported", "request objects are not supported"));
+        return fail(refuse(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
     }
     if raw.request_uri.is_some() {
-        return fail(refuse("request_uri_not_supported", "request_uri is not supported"));
+        return fail(refuse(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
     }
     match raw.response_type.as_deref() {
         Some("code") => {}
-        None => return fail(refuse("invalid_request", "response_type is required and must be code")),
+        None => {
+            return fail(refuse(
+                "invalid_request",
+                "response_type is required and must be code",
+            ));
+        }
         Some(other) => {
-            return fail(refuse("unsupported_response_type", format!("response_type {other:?} is not supported; use code")));
+            return fail(refuse(
+                "unsupported_response_type",
+                format!("response_type {other:?} is not supported; use code"),
+            ));
         }
     }
     if !client.allows_grant("authorization_code") {
-        return fail(refuse("unauthorized_client", "this client is not registered for the authorization code flow"));
+        return fail(refuse(
+            "unauthorized_client",
+            "this client is not registered for the authorization code flow",
+        ));
     }
-    if raw.response_mode.as_deref().is_some_and(|mode| mode != "query") {
+    if raw
+        .response_mode
+        .as_deref()
+        .is_some_and(|mode| mode != "query")
+    {
         return fail(refuse("invalid_request", "response_mode must be query"));
     }
     let scopes = scope::parse(raw.scope.as_deref().unwrap_or(""));
     if scopes.is_empty() {
-        return fail(refuse("invalid_scope", "scope is required (at least openid)"));
+        return fail(refuse(
+            "invalid_scope",
+            "scope is required (at least openid)",
+        ));
     }
     if let Some(unknown) = scopes.iter().find(|s| !client.allows_scope(s)) {
-        return fail(refuse("invalid_scope", format!("scope {unknown:?} is not allowed for this client")));
+        return fail(refuse(
+            "invalid_scope",
+            format!("scope {unknown:?} is not allowed for this client"),
+        ));
     }
-    match (raw.code_challenge.as_deref(), raw.code_challenge_method.as_deref()) {
+    match (
+        raw.code_challenge.as_deref(),
+        raw.code_challenge_method.as_deref(),
+    ) {
         (None, None) if client.is_public() => {
-            return fail(refuse("invalid_request", "code_challenge is required (PKCE with S256) for public clients"));
+            return fail(refuse(
+                "invalid_request",
+                "code_challenge is required (PKCE with S256) for public clients",
+            ));
         }
         (None, None) => {}
-        (None, Some(_)) => return fail(refuse("invalid_request", "code_challenge_method without code_challenge")),
+        (None, Some(_)) => {
+            return fail(refuse(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            ));
+        }
         (Some(_), method) if method != Some("S256") => {
-            return fail(refuse("invalid_request", "code_challenge_method must be S256 (plain is not allowed)"));
+            return fail(refuse(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not allowed)",
+            ));
         }
         (Some(challenge), _) => {
             let well_formed = challenge.len() == 43
-                && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && challenge
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !well_formed {
-                return fail(refuse("invalid_request", "code_challenge must be the base64url SHA-256 of the verifier (43 characters)"));
+                return fail(refuse(
+                    "invalid_request",
+                    "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
+                ));
             }
         }
     }
     let prompt = scope::parse(raw.prompt.as_deref().unwrap_or(""));
-    if let Some(unknown) = prompt.iter().find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account")) {
-        return fail(refuse("invalid_request", format!("unknown prompt value {unknown:?}")));
+    if let Some(unknown) = prompt
+        .iter()
+        .find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
+    {
+        return fail(refuse(
+            "invalid_request",
+            format!("unknown prompt value {unknown:?}"),
+        ));
     }
     if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return fail(refuse("invalid_request", "prompt=none cannot be combined with other values"));
+        return fail(refuse(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        ));
     }
     let max_age = match raw.max_age.as_deref() {
         None => None,
         Some(value) => match value.parse::<i64>() {
             Ok(age) if age >= 0 => Some(age),
-            _ => return fail(refuse("invalid_request", "max_age must be a non-negative number of seconds")),
+            _ => {
+                return fail(refuse(
+                    "invalid_request",
+                    "max_age must be a non-negative number of seconds",
+                ));
+            }
         },
     };
-    Ok(Ok(ValidRequest { raw, client, redirect_uri, scopes, prompt, max_age }))
+    Ok(Ok(ValidRequest {
+        raw,
+        client,
+        redirect_uri,
+        scopes,
+        prompt,
+        max_age,
+    }))
 }
 
 /// Decides the next step for a valid request: sign-in page, consent page, or code.
@@ -213,29 +294,49 @@ pub async fn proceed(
     session: Option<SessionRow>,
     pending: Option<String>,
 ) -> Result<Response> {
-    let target = RedirectTarget { redirect_uri: request.redirect_uri.clone(), state: request.raw.state.clone() };
+    let target = RedirectTarget {
+        redirect_uri: request.redirect_uri.clone(),
+        state: request.raw.state.clone(),
+    };
     let has = |p: &str| request.prompt.iter().any(|v| v == p);
     let received = request.raw.received_at;
     let session = session.filter(|s| {
         let fresh_enough = request.max_age.is_none_or(|age| now() - s.auth_time <= age);
-        let reauthenticated = !(has("login") || has("select_account")) || s.auth_time >= received;
+        // prompt=login: only a sign-in made for this very request (after it was kept) counts.
+        let reauthenticated = !(has("login") || has("select_account"))
+            || (pending.is_some() && s.auth_time >= received);
         fresh_enough && reauthenticated
     });
     let Some(session) = session else {
         if has("none") {
-            return Ok(redirect_error(state, &target, &refuse("login_required", "the user is not signed in")));
+            return Ok(redirect_error(
+                state,
+                &target,
+                &refuse("login_required", "the user is not signed in"),
+            ));
         }
         let id = keep(state, &request.raw, pending).await?;
         return Ok(crate::http::see_other(&format!("/login?request={id}"), []));
     };
-    let approved = state.store.approval(&session.user_id, &request.client.id).await?;
-    let needs_consent = has("consent") || !approved.is_some_and(|granted| scope::covers(&granted, &request.scopes));
+    let approved = state
+        .store
+        .approval(&session.user_id, &request.client.id)
+        .await?;
+    let needs_consent =
+        has("consent") || !approved.is_some_and(|granted| scope::covers(&granted, &request.scopes));
     if needs_consent {
         if has("none") {
-            return Ok(redirect_error(state, &target, &refuse("consent_required", "the user has not approved this app")));
+            return Ok(redirect_error(
+                state,
+                &target,
+                &refuse("consent_required", "the user has not approved this app"),
+            ));
         }
         let id = keep(state, &request.raw, pending).await?;
-        return Ok(crate::http::see_other(&format!("/consent?request={id}"), []));
+        return Ok(crate::http::see_other(
+            &format!("/consent?request={id}"),
+            [],
+        ));
     }
     if let Some(id) = pending {
         state.store.delete_auth_request(&id).await?;
@@ -244,27 +345,42 @@ pub async fn proceed(
 }
 
 /// Keeps the request while the user signs in or consents; returns its id.
-async fn keep(state: &AppState, raw: &AuthorizationRequest, pending: Option<String>) -> Result<String> {
+async fn keep(
+    state: &AppState,
+    raw: &AuthorizationRequest,
+    pending: Option<String>,
+) -> Result<String> {
     if let Some(id) = pending {
         return Ok(id);
     }
     let id = random_secret();
     let params = serde_json::to_string(raw).map_err(|e| Error::internal(e.to_string()))?;
-    state.store.insert_auth_request(&id, &params, now() + state.config.auth_request_ttl).await?;
+    state
+        .store
+        .insert_auth_request(&id, &params, now() + state.config.auth_request_ttl)
+        .await?;
     Ok(id)
 }
 
 /// Loads a kept request and validates it again (the client may have changed meanwhile).
-pub async fn resume(state: &AppState, id: &str) -> Result<Option<std::result::Result<ValidRequest, (RedirectTarget, Refusal)>>> {
+pub async fn resume(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<std::result::Result<ValidRequest, (RedirectTarget, Refusal)>>> {
     let Some(params) = state.store.auth_request(id, now()).await? else {
         return Ok(None);
     };
-    let raw: AuthorizationRequest = serde_json::from_str(&params).map_err(|e| Error::internal(e.to_string()))?;
+    let raw: AuthorizationRequest =
+        serde_json::from_str(&params).map_err(|e| Error::internal(e.to_string()))?;
     Ok(Some(validate(state, raw).await?))
 }
 
 /// Creates the grant and a single-use code, and sends the code to the app.
-pub async fn issue_code(state: &AppState, request: &ValidRequest, session: &SessionRow) -> Result<Response> {
+pub async fn issue_code(
+    state: &AppState,
+    request: &ValidRequest,
+    session: &SessionRow,
+) -> Result<Response> {
     let code = random_secret();
     let now = now();
     let grant = GrantRow {
@@ -288,8 +404,14 @@ pub async fn issue_code(state: &AppState, request: &ValidRequest, session: &Sess
         code_challenge: request.raw.code_challenge.clone(),
         expires_at: now + state.config.code_ttl,
     };
-    state.store.insert_grant_with_code(&grant, &code_row).await?;
-    let target = RedirectTarget { redirect_uri: request.redirect_uri.clone(), state: request.raw.state.clone() };
+    state
+        .store
+        .insert_grant_with_code(&grant, &code_row)
+        .await?;
+    let target = RedirectTarget {
+        redirect_uri: request.redirect_uri.clone(),
+        state: request.raw.state.clone(),
+    };
     Ok(target.send(state, &[("code", &code)]))
 }
 
@@ -305,7 +427,9 @@ impl RedirectTarget {
     pub fn send(&self, state: &AppState, params: &[(&str, &str)]) -> Response {
         let mut url = match url::Url::parse(&self.redirect_uri) {
             Ok(url) => url,
-            Err(_) => return Error::internal("registered redirect URI no longer parses").into_response(),
+            Err(_) => {
+                return Error::internal("registered redirect URI no longer parses").into_response();
+            }
         };
         {
             let mut query = url.query_pairs_mut();
@@ -323,11 +447,24 @@ impl RedirectTarget {
 
 /// Sends an error to the app.
 pub fn redirect_error(state: &AppState, target: &RedirectTarget, refusal: &Refusal) -> Response {
-    target.send(state, &[("error", refusal.code), ("error_description", &refusal.description)])
+    target.send(
+        state,
+        &[
+            ("error", refusal.code),
+            ("error_description", &refusal.description),
+        ],
+    )
 }
 
 /// Sends `access_denied` to the app (the user chose not to allow it).
 pub fn deny(state: &AppState, request: &ValidRequest) -> Response {
-    let target = RedirectTarget { redirect_uri: request.redirect_uri.clone(), state: request.raw.state.clone() };
-    redirect_error(state, &target, &refuse("access_denied", "the user did not allow the app"))
+    let target = RedirectTarget {
+        redirect_uri: request.redirect_uri.clone(),
+        state: request.raw.state.clone(),
+    };
+    redirect_error(
+        state,
+        &target,
+        &refuse("access_denied", "the user did not allow the app"),
+    )
 }

@@ -54,9 +54,15 @@ pub struct Registered {
 pub async fn register(store: &dyn Store, new: NewClient) -> Result<Registered> {
     let name = new.name.trim();
     if name.is_empty() {
-        return Err(Error::Invalid("the client needs a name (--name) that users will recognise".into()));
+        return Err(Error::Invalid(
+            "the client needs a name (--name) that users will recognise".into(),
+        ));
     }
-    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
         validate_redirect_uri(uri)?;
     }
     let grant_types = if new.grant_types.is_empty() {
@@ -79,7 +85,8 @@ pub async fn register(store: &dyn Store, new: NewClient) -> Result<Registered> {
     }
     if new.public && grant_types.iter().any(|g| g == "client_credentials") {
         return Err(Error::Invalid(
-            "a public client cannot use client_credentials: it has no secret to prove who it is".into(),
+            "a public client cannot use client_credentials: it has no secret to prove who it is"
+                .into(),
         ));
     }
     let scopes = if new.scopes.is_empty() {
@@ -102,13 +109,18 @@ pub async fn register(store: &dyn Store, new: NewClient) -> Result<Registered> {
         )));
     }
     if let Some(jwks) = &new.jwks {
-        let set: JwkSet = serde_json::from_str(jwks)
-            .map_err(|e| Error::Invalid(format!("the client's JWK set is not valid JSON Web Keys: {e}")))?;
+        let set: JwkSet = serde_json::from_str(jwks).map_err(|e| {
+            Error::Invalid(format!(
+                "the client's JWK set is not valid JSON Web Keys: {e}"
+            ))
+        })?;
         if set.keys.is_empty() {
             return Err(Error::Invalid("the client's JWK set has no keys".into()));
         }
         if new.public {
-            return Err(Error::Invalid("a public client cannot have keys: register it without --public".into()));
+            return Err(Error::Invalid(
+                "a public client cannot have keys: register it without --public".into(),
+            ));
         }
     }
     let secret = (!new.public && new.jwks.is_none()).then(random_secret);
@@ -134,7 +146,9 @@ fn validate_redirect_uri(uri: &str) -> Result<()> {
     let parsed = url::Url::parse(uri)
         .map_err(|e| Error::Invalid(format!("redirect URI {uri:?} is not an absolute URI: {e}")))?;
     if parsed.fragment().is_some() {
-        return Err(Error::Invalid(format!("redirect URI {uri:?} must not contain a fragment (#…)")));
+        return Err(Error::Invalid(format!(
+            "redirect URI {uri:?} must not contain a fragment (#…)"
+        )));
     }
     let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     let ok = match parsed.scheme() {
@@ -169,10 +183,14 @@ pub trait ClientExt {
 
 impl ClientExt for ClientRow {
     fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.split(' ').any(|registered| registered == uri)
+        self.redirect_uris
+            .split(' ')
+            .any(|registered| registered == uri)
     }
     fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
-        self.post_logout_redirect_uris.split(' ').any(|registered| registered == uri)
+        self.post_logout_redirect_uris
+            .split(' ')
+            .any(|registered| registered == uri)
     }
     fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.split(' ').any(|g| g == grant_type)
@@ -202,31 +220,61 @@ pub struct ClientAuthForm {
 }
 
 /// Authenticates the client of a back-channel request. Failures are `invalid_client` (401).
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &ClientAuthForm) -> Result<ClientRow> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &ClientAuthForm,
+) -> Result<ClientRow> {
     let basic = basic_credentials(headers)?;
     let basic_used = basic.is_some();
-    let methods = [basic.is_some(), form.client_secret.is_some(), form.client_assertion.is_some()];
+    let methods = [
+        basic.is_some(),
+        form.client_secret.is_some(),
+        form.client_assertion.is_some(),
+    ];
     if methods.iter().filter(|used| **used).count() > 1 {
-        return Err(Error::oauth("invalid_request", "use exactly one client authentication method"));
+        return Err(Error::oauth(
+            "invalid_request",
+            "use exactly one client authentication method",
+        ));
     }
     let fail = |why: &str| Error::invalid_client(why.to_owned(), basic_used);
     if let Some((id, secret)) = basic {
-        if form.client_id.as_deref().is_some_and(|form_id| form_id != id) {
-            return Err(Error::oauth("invalid_request", "client_id in the body differs from the Basic credentials"));
+        if form
+            .client_id
+            .as_deref()
+            .is_some_and(|form_id| form_id != id)
+        {
+            return Err(Error::oauth(
+                "invalid_request",
+                "client_id in the body differs from the Basic credentials",
+            ));
         }
-        return secret_client(state, &id, &secret).await.ok_or_else(|| fail("client authentication failed"));
+        return secret_client(state, &id, &secret)
+            .await
+            .ok_or_else(|| fail("client authentication failed"));
     }
     if let Some(secret) = &form.client_secret {
-        let id = form.client_id.as_deref().ok_or_else(|| fail("client_secret without client_id"))?;
-        return secret_client(state, id, secret).await.ok_or_else(|| fail("client authentication failed"));
+        let id = form
+            .client_id
+            .as_deref()
+            .ok_or_else(|| fail("client_secret without client_id"))?;
+        return secret_client(state, id, secret)
+            .await
+            .ok_or_else(|| fail("client authentication failed"));
     }
     if let Some(assertion) = &form.client_assertion {
         if form.client_assertion_type.as_deref() != Some(JWT_BEARER_ASSERTION) {
-            return Err(fail("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+            return Err(fail(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
         }
         return assertion_client(state, form.client_id.as_deref(), assertion).await;
     }
-    let id = form.client_id.as_deref().ok_or_else(|| fail("no client authentication"))?;
+    let id = form
+        .client_id
+        .as_deref()
+        .ok_or_else(|| fail("no client authentication"))?;
     match state.store.client(id).await? {
         Some(client) if client.is_public() => Ok(client),
         Some(_) => Err(fail("this client must authenticate")),
@@ -236,10 +284,16 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &ClientAu
 
 /// Decodes `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded).
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>> {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Ok(None);
     };
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
         return Ok(None);
     };
     let malformed = || Error::invalid_client("malformed Basic credentials", true);
@@ -271,16 +325,25 @@ struct AssertionClaims {
 
 /// `private_key_jwt` (RFC 7523 §3): a JWT signed by a key registered for the client, with
 /// `iss` = `sub` = client id, our issuer or one of our endpoints as audience, and a `jti` used once.
-async fn assertion_client(state: &AppState, claimed_id: Option<&str>, assertion: &str) -> Result<ClientRow> {
+async fn assertion_client(
+    state: &AppState,
+    claimed_id: Option<&str>,
+    assertion: &str,
+) -> Result<ClientRow> {
     let fail = |why: &str| Error::invalid_client(why.to_owned(), false);
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| fail("client_assertion is not a JWT"))?;
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| fail("client_assertion is not a JWT"))?;
     let unverified = jsonwebtoken::dangerous::insecure_decode::<AssertionClaims>(assertion)
         .map_err(|_| fail("client_assertion lacks iss, sub, exp or jti"))?
         .claims;
     if claimed_id.is_some_and(|id| id != unverified.sub) {
         return Err(fail("client_id differs from the assertion's subject"));
     }
-    let client = state.store.client(&unverified.sub).await?.ok_or_else(|| fail("unknown client"))?;
+    let client = state
+        .store
+        .client(&unverified.sub)
+        .await?
+        .ok_or_else(|| fail("unknown client"))?;
     let jwks: JwkSet = client
         .jwks
         .as_deref()
@@ -293,10 +356,14 @@ async fn assertion_client(state: &AppState, claimed_id: Option<&str>, assertion:
     }
     .ok_or_else(|| fail("no registered key matches the assertion's kid"))?;
     use jsonwebtoken::Algorithm::*;
-    if !matches!(header.alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384 | EdDSA) {
+    if !matches!(
+        header.alg,
+        RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384 | EdDSA
+    ) {
         return Err(fail("unsupported client_assertion algorithm"));
     }
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|_| fail("the registered key is unusable"))?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk)
+        .map_err(|_| fail("the registered key is unusable"))?;
     let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.leeway = 5;
     let audiences = [

@@ -30,9 +30,15 @@ pub struct Config {
 impl Config {
     /// Settings for `issuer` with the default lifetimes and limits.
     pub fn new(issuer: &str) -> Result<Self, Error> {
-        let url = url::Url::parse(issuer)
-            .map_err(|e| Error::Invalid(format!("the issuer {issuer:?} is not a URL ({e}); give one like https://sso.example.jp")))?;
-        if !matches!(url.scheme(), "https" | "http") || url.query().is_some() || url.fragment().is_some() {
+        let url = url::Url::parse(issuer).map_err(|e| {
+            Error::Invalid(format!(
+                "the issuer {issuer:?} is not a URL ({e}); give one like https://sso.example.jp"
+            ))
+        })?;
+        if !matches!(url.scheme(), "https" | "http")
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
             return Err(Error::Invalid(format!(
                 "the issuer {issuer:?} must be an https URL without query or fragment (http only for local testing)"
             )));
@@ -58,7 +64,9 @@ impl Config {
 
     /// The scheme, host and port of the issuer (the `Origin` of our own pages).
     pub fn origin(&self) -> String {
-        url::Url::parse(&self.issuer).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+        url::Url::parse(&self.issuer)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
     }
 
     /// An absolute URL of one of our endpoints.

@@ -25,9 +25,16 @@ pub struct ConsentForm {
 }
 
 /// The pending request and the session it continues in, or the response to send instead.
-async fn load(state: &AppState, headers: &HeaderMap, request: &str) -> Result<std::result::Result<(ValidRequest, SessionRow), Response>> {
+async fn load(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &str,
+) -> Result<std::result::Result<(ValidRequest, SessionRow), Response>> {
     let Some(session) = crate::session::current(state, headers).await? else {
-        return Ok(Err(crate::http::see_other(&format!("/login?request={request}"), [])));
+        return Ok(Err(crate::http::see_other(
+            &format!("/login?request={request}"),
+            [],
+        )));
     };
     match authorize::resume(state, request).await? {
         Some(Ok(valid)) => Ok(Ok((valid, session))),
@@ -37,15 +44,27 @@ async fn load(state: &AppState, headers: &HeaderMap, request: &str) -> Result<st
 }
 
 /// `GET /consent`.
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let result = async {
         let (valid, session) = match load(&state, &headers, &query.request).await? {
             Ok(loaded) => loaded,
             Err(response) => return Ok(response),
         };
-        let locale = Locale::negotiate(query.lang.as_deref(), valid.raw.ui_locales.as_deref(), &headers);
+        let locale = Locale::negotiate(
+            query.lang.as_deref(),
+            valid.raw.ui_locales.as_deref(),
+            &headers,
+        );
         let t = locale.texts();
-        let user = state.store.user(&session.user_id).await?.ok_or_else(|| Error::internal("session of a deleted user"))?;
+        let user = state
+            .store
+            .user(&session.user_id)
+            .await?
+            .ok_or_else(|| Error::internal("session of a deleted user"))?;
         let (csrf_token, csrf_cookie) = state.csrf.token(&headers);
         let page = ConsentPage {
             t,
@@ -58,7 +77,11 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
         };
         let mut cookies: Vec<_> = csrf_cookie.into_iter().collect();
         if query.lang.is_some() {
-            cookies.push(state.cookies.set(LANG_COOKIE, locale.tag(), Some(365 * 86400)));
+            cookies.push(
+                state
+                    .cookies
+                    .set(LANG_COOKIE, locale.tag(), Some(365 * 86400)),
+            );
         }
         Ok::<_, Error>(crate::http::with_cookies(render(&page), cookies))
     }
@@ -67,7 +90,11 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query
 }
 
 /// `POST /consent`.
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<ConsentForm>) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> Response {
     let result = async {
         if !state.csrf.verify(&headers, &form.csrf_token) {
             return Err(Error::page(
@@ -84,10 +111,21 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form
         match form.decision.as_str() {
             "approve" => {
                 let mut scopes = valid.scopes.clone();
-                if let Some(before) = state.store.approval(&session.user_id, &valid.client.id).await? {
-                    scopes.extend(crate::scope::parse(&before).into_iter().filter(|s| !valid.scopes.contains(s)));
+                if let Some(before) = state
+                    .store
+                    .approval(&session.user_id, &valid.client.id)
+                    .await?
+                {
+                    scopes.extend(
+                        crate::scope::parse(&before)
+                            .into_iter()
+                            .filter(|s| !valid.scopes.contains(s)),
+                    );
                 }
-                state.store.upsert_approval(&session.user_id, &valid.client.id, &scopes.join(" "), now()).await?;
+                state
+                    .store
+                    .upsert_approval(&session.user_id, &valid.client.id, &scopes.join(" "), now())
+                    .await?;
                 authorize::issue_code(&state, &valid, &session).await
             }
             _ => Ok(authorize::deny(&state, &valid)),

@@ -22,13 +22,111 @@ pub struct DemoBoard {
     pub client_secret: String,
 }
 
+/// One demo account.
+struct DemoPerson {
+    username: &'static str,
+    role: &'static str,
+    /// 姓, 名.
+    name: [&'static str; 2],
+    /// Their kana readings.
+    kana: [&'static str; 2],
+    grade: Option<&'static str>,
+}
+
+const fn person(
+    username: &'static str,
+    role: &'static str,
+    name: [&'static str; 2],
+    kana: [&'static str; 2],
+    grade: Option<&'static str>,
+) -> DemoPerson {
+    DemoPerson {
+        username,
+        role,
+        name,
+        kana,
+        grade,
+    }
+}
+
+const PEOPLE: &[DemoPerson] = &[
+    person(
+        "student1",
+        "student",
+        ["山田", "太郎"],
+        ["ヤマダ", "タロウ"],
+        Some("P3"),
+    ),
+    person(
+        "student2",
+        "student",
+        ["佐藤", "花子"],
+        ["サトウ", "ハナコ"],
+        Some("P3"),
+    ),
+    person(
+        "student3",
+        "student",
+        ["鈴木", "一郎"],
+        ["スズキ", "イチロウ"],
+        Some("P4"),
+    ),
+    person(
+        "student4",
+        "student",
+        ["高橋", "さくら"],
+        ["タカハシ", "サクラ"],
+        Some("P4"),
+    ),
+    person(
+        "teacher1",
+        "teacher",
+        ["田中", "美咲"],
+        ["タナカ", "ミサキ"],
+        None,
+    ),
+    person(
+        "teacher2",
+        "teacher",
+        ["伊藤", "健"],
+        ["イトウ", "ケン"],
+        None,
+    ),
+    person(
+        "guardian1",
+        "guardian",
+        ["山田", "恵子"],
+        ["ヤマダ", "ケイコ"],
+        None,
+    ),
+    person(
+        "admin",
+        "administrator",
+        ["渡辺", "修"],
+        ["ワタナベ", "オサム"],
+        None,
+    ),
+    person(
+        "principal",
+        "administrator",
+        ["小林", "和子"],
+        ["コバヤシ", "カズコ"],
+        None,
+    ),
+];
+
 /// Seeds the demo board if the database has no users; returns `None` otherwise.
 pub async fn seed(store: &dyn Store) -> Result<Option<DemoBoard>> {
     if store.count_users().await? > 0 {
         return Ok(None);
     }
     store
-        .insert_org(&OrgRow { id: "demo-board".into(), name: "みなと市教育委員会".into(), org_type: "district".into(), parent_id: None })
+        .insert_org(&OrgRow {
+            id: "demo-board".into(),
+            name: "みなと市教育委員会".into(),
+            org_type: "district".into(),
+            parent_id: None,
+        })
         .await?;
     store
         .insert_org(&OrgRow {
@@ -38,19 +136,15 @@ pub async fn seed(store: &dyn Store) -> Result<Option<DemoBoard>> {
             parent_id: Some("demo-board".into()),
         })
         .await?;
-    let people: [(&str, &str, &str, &str, &str, &str, Option<&str>); 9] = [
-        ("student1", "student", "山田", "太郎", "ヤマダ", "タロウ", Some("P3")),
-        ("student2", "student", "佐藤", "花子", "サトウ", "ハナコ", Some("P3")),
-        ("student3", "student", "鈴木", "一郎", "スズキ", "イチロウ", Some("P4")),
-        ("student4", "student", "高橋", "さくら", "タカハシ", "サクラ", Some("P4")),
-        ("teacher1", "teacher", "田中", "美咲", "タナカ", "ミサキ", None),
-        ("teacher2", "teacher", "伊藤", "健", "イトウ", "ケン", None),
-        ("guardian1", "guardian", "山田", "恵子", "ヤマダ", "ケイコ", None),
-        ("admin", "administrator", "渡辺", "修", "ワタナベ", "オサム", None),
-        ("principal", "administrator", "小林", "和子", "コバヤシ", "カズコ", None),
-    ];
     let mut accounts = Vec::new();
-    for (username, role, family, given, family_kana, given_kana, grade) in people {
+    for &DemoPerson {
+        username,
+        role,
+        name: [family, given],
+        kana: [family_kana, given_kana],
+        grade,
+    } in PEOPLE
+    {
         create(
             store,
             NewUser {
@@ -67,7 +161,11 @@ pub async fn seed(store: &dyn Store) -> Result<Option<DemoBoard>> {
             },
         )
         .await?;
-        accounts.push((username.to_owned(), role.to_owned(), format!("{family} {given}")));
+        accounts.push((
+            username.to_owned(),
+            role.to_owned(),
+            format!("{family} {given}"),
+        ));
     }
     let app = register(
         store,
@@ -79,5 +177,9 @@ pub async fn seed(store: &dyn Store) -> Result<Option<DemoBoard>> {
         },
     )
     .await?;
-    Ok(Some(DemoBoard { accounts, client_id: app.client.id, client_secret: app.secret.unwrap_or_default() }))
+    Ok(Some(DemoBoard {
+        accounts,
+        client_id: app.client.id,
+        client_secret: app.secret.unwrap_or_default(),
+    }))
 }

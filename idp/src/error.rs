@@ -60,7 +60,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An OAuth error with status 400.
     pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
-        Error::OAuth { code, description: description.into(), status: StatusCode::BAD_REQUEST, challenge: None }
+        Error::OAuth {
+            code,
+            description: description.into(),
+            status: StatusCode::BAD_REQUEST,
+            challenge: None,
+        }
     }
 
     /// `invalid_client` with status 401 (RFC 6749 §5.2).
@@ -69,18 +74,29 @@ impl Error {
             code: "invalid_client",
             description: description.into(),
             status: StatusCode::UNAUTHORIZED,
-            challenge: Some(if basic_used { "Basic realm=\"renkei\"" } else { "Bearer realm=\"renkei\"" }),
+            challenge: Some(if basic_used {
+                "Basic realm=\"renkei\""
+            } else {
+                "Bearer realm=\"renkei\""
+            }),
         }
     }
 
     /// An `invalid_token` Bearer error.
     pub fn invalid_token(description: impl Into<String>) -> Self {
-        Error::Bearer { code: "invalid_token", description: description.into() }
+        Error::Bearer {
+            code: "invalid_token",
+            description: description.into(),
+        }
     }
 
     /// An error page with the same message in both languages' words.
     pub fn page(status: StatusCode, ja: impl Into<String>, en: impl Into<String>) -> Self {
-        Error::Page { status, ja: ja.into(), en: en.into() }
+        Error::Page {
+            status,
+            ja: ja.into(),
+            en: en.into(),
+        }
     }
 
     /// An internal error.
@@ -92,12 +108,24 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
-            Error::OAuth { code, description, status, challenge } => {
-                let mut response = (status, Json(json!({"error": code, "error_description": description}))).into_response();
+            Error::OAuth {
+                code,
+                description,
+                status,
+                challenge,
+            } => {
+                let mut response = (
+                    status,
+                    Json(json!({"error": code, "error_description": description})),
+                )
+                    .into_response();
                 let headers = response.headers_mut();
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 if let Some(challenge) = challenge {
-                    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+                    headers.insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static(challenge),
+                    );
                 }
                 response
             }
@@ -111,17 +139,26 @@ impl IntoResponse for Error {
                     "Bearer realm=\"renkei\", error=\"{code}\", error_description=\"{}\"",
                     description.replace(['"', '\\'], "'")
                 );
-                let mut response = (status, Json(json!({"error": code, "error_description": description}))).into_response();
+                let mut response = (
+                    status,
+                    Json(json!({"error": code, "error_description": description})),
+                )
+                    .into_response();
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
                 }
                 response
             }
-            Error::Page { status, ja, en } => (status, crate::pages::error_page(&ja, &en)).into_response(),
-            Error::Invalid(message) => {
-                (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_request", "error_description": message})))
-                    .into_response()
+            Error::Page { status, ja, en } => {
+                (status, crate::pages::error_page(&ja, &en)).into_response()
             }
+            Error::Invalid(message) => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "invalid_request", "error_description": message})),
+            )
+                .into_response(),
             Error::Store(error) => {
                 tracing::error!(%error, "storage failure");
                 server_error()

@@ -41,12 +41,19 @@ impl CookiePolicy {
 
     /// The name a cookie has under this policy.
     pub fn name(&self, base: &str) -> String {
-        if self.secure { format!("__Host-{base}") } else { base.to_owned() }
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
     }
 
     /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure behind https.
     pub fn set(&self, base: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-        let mut cookie = format!("{}={value}; Path=/; HttpOnly; SameSite=Lax", self.name(base));
+        let mut cookie = format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax",
+            self.name(base)
+        );
         if self.secure {
             cookie.push_str("; Secure");
         }
@@ -77,7 +84,11 @@ pub struct Csrf {
 impl Csrf {
     /// CSRF protection with the installation's secret `key`, for pages served from `origin`.
     pub fn new(key: Vec<u8>, cookies: CookiePolicy, origin: String) -> Self {
-        Self { key, cookies, origin }
+        Self {
+            key,
+            cookies,
+            origin,
+        }
     }
 
     fn sign(&self, binding: &str) -> String {
@@ -92,7 +103,10 @@ impl Csrf {
             Some(binding) if binding.len() >= 32 => (self.sign(binding), None),
             _ => {
                 let binding = random_secret();
-                (self.sign(&binding), Some(self.cookies.set(CSRF_COOKIE, &binding, None)))
+                (
+                    self.sign(&binding),
+                    Some(self.cookies.set(CSRF_COOKIE, &binding, None)),
+                )
             }
         }
     }
@@ -120,7 +134,9 @@ pub async fn security_headers(request: Request<axum::body::Body>, next: Next) ->
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {
-        headers.entry(name).or_insert(HeaderValue::from_static(value));
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     };
     set(
         header::CONTENT_SECURITY_POLICY,
@@ -129,17 +145,24 @@ pub async fn security_headers(request: Request<axum::body::Body>, next: Next) ->
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "no-referrer");
-    set(HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
-    set(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");
+    set(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=()",
+    );
     response
 }
 
 /// Adds `Strict-Transport-Security` (only used when the issuer is https).
 pub async fn strict_transport_security(request: Request<axum::body::Body>, next: Next) -> Response {
     let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
     response
 }
 
@@ -159,7 +182,10 @@ pub fn see_other(location: &str, cookies: impl IntoIterator<Item = HeaderValue>)
 }
 
 /// Appends `Set-Cookie` headers to a response.
-pub fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+pub fn with_cookies(
+    mut response: Response,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response {
     for cookie in cookies {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -180,16 +206,33 @@ mod tests {
 
     #[test]
     fn csrf_token_binds_to_cookie_and_origin() {
-        let csrf = Csrf::new(vec![7; 32], CookiePolicy::new(false), "http://127.0.0.1:8080".into());
+        let csrf = Csrf::new(
+            vec![7; 32],
+            CookiePolicy::new(false),
+            "http://127.0.0.1:8080".into(),
+        );
         let (token, set_cookie) = csrf.token(&HeaderMap::new());
-        let cookie_value = set_cookie.unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+        let cookie_value = set_cookie
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         let good = headers(&[(header::COOKIE, &cookie_value)]);
         assert!(csrf.verify(&good, &token));
         assert!(!csrf.verify(&good, "forged"));
         assert!(!csrf.verify(&HeaderMap::new(), &token));
-        let cross = headers(&[(header::COOKIE, &cookie_value), (header::ORIGIN, "https://evil.example")]);
+        let cross = headers(&[
+            (header::COOKIE, &cookie_value),
+            (header::ORIGIN, "https://evil.example"),
+        ]);
         assert!(!csrf.verify(&cross, &token));
-        let site = headers(&[(header::COOKIE, &cookie_value), (HeaderName::from_static("sec-fetch-site"), "cross-site")]);
+        let site = headers(&[
+            (header::COOKIE, &cookie_value),
+            (HeaderName::from_static("sec-fetch-site"), "cross-site"),
+        ]);
         assert!(!csrf.verify(&site, &token));
     }
 
@@ -204,6 +247,9 @@ mod tests {
     #[test]
     fn secure_cookies_use_host_prefix() {
         let value = CookiePolicy::new(true).set("renkei_session", "x", None);
-        assert_eq!(value, "__Host-renkei_session=x; Path=/; HttpOnly; SameSite=Lax; Secure");
+        assert_eq!(
+            value,
+            "__Host-renkei_session=x; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
     }
 }

@@ -27,23 +27,32 @@ struct IntrospectionForm {
 
 /// `POST /introspect`.
 pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    introspect(&state, &headers, &body).await.unwrap_or_else(IntoResponse::into_response)
+    introspect(&state, &headers, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response> {
     let form: IntrospectionForm = parse_form(headers, body)?;
     let client = authenticate(state, headers, &form.client).await?;
     if client.is_public() {
-        return Err(Error::invalid_client("public clients cannot introspect tokens", false));
+        return Err(Error::invalid_client(
+            "public clients cannot introspect tokens",
+            false,
+        ));
     }
-    let token = form.token.ok_or_else(|| Error::oauth("invalid_request", "token is required"))?;
+    let token = form
+        .token
+        .ok_or_else(|| Error::oauth("invalid_request", "token is required"))?;
     let answer = if token.contains('.') {
         access_token(state, &token).await?
     } else {
         refresh_token(state, &client.id, &token).await?
     };
     let mut response = Json(answer.unwrap_or_else(|| json!({"active": false}))).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
@@ -52,7 +61,12 @@ async fn access_token(state: &AppState, token: &str) -> Result<Option<Value>> {
         return Ok(None);
     };
     let username = match &claims.gid {
-        Some(_) => state.store.user(&claims.sub).await?.filter(|u| u.enabled).map(|u| u.username),
+        Some(_) => state
+            .store
+            .user(&claims.sub)
+            .await?
+            .filter(|u| u.enabled)
+            .map(|u| u.username),
         None => Some(String::new()),
     };
     let Some(username) = username else {

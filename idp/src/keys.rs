@@ -87,15 +87,22 @@ impl LoadedKey {
     fn from_row(row: &SigningKeyRow) -> Result<Self, Error> {
         use rsa::pkcs8::DecodePrivateKey;
         use rsa::traits::PublicKeyParts;
-        let alg = SigningAlg::parse(&row.alg)
-            .ok_or_else(|| Error::internal(format!("signing key {} has unknown algorithm {}", row.kid, row.alg)))?;
-        let bad = |e: &dyn std::fmt::Display| Error::internal(format!("signing key {} is unreadable: {e}", row.kid));
+        let alg = SigningAlg::parse(&row.alg).ok_or_else(|| {
+            Error::internal(format!(
+                "signing key {} has unknown algorithm {}",
+                row.kid, row.alg
+            ))
+        })?;
+        let bad = |e: &dyn std::fmt::Display| {
+            Error::internal(format!("signing key {} is unreadable: {e}", row.kid))
+        };
         let pem = row.private_pem.as_bytes();
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
         let common = json!({"kid": row.kid, "alg": alg.as_str(), "use": "sig"});
         let (encoding, decoding, mut jwk) = match alg {
             SigningAlg::Rs256 => {
-                let key = rsa::RsaPrivateKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
+                let key =
+                    rsa::RsaPrivateKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
                 let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
                 (
                     EncodingKey::from_rsa_pem(pem).map_err(|e| bad(&e))?,
@@ -104,7 +111,8 @@ impl LoadedKey {
                 )
             }
             SigningAlg::EdDsa => {
-                let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
+                let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&row.private_pem)
+                    .map_err(|e| bad(&e))?;
                 let x = b64(key.verifying_key().as_bytes());
                 (
                     EncodingKey::from_ed_pem(pem).map_err(|e| bad(&e))?,
@@ -114,8 +122,14 @@ impl LoadedKey {
             }
             SigningAlg::Es256 => {
                 let key = p256::SecretKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
-                let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
-                let (x, y) = (b64(point.x().expect("uncompressed")), b64(point.y().expect("uncompressed")));
+                let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
+                    &key.public_key(),
+                    false,
+                );
+                let (x, y) = (
+                    b64(point.x().expect("uncompressed")),
+                    b64(point.y().expect("uncompressed")),
+                );
                 (
                     EncodingKey::from_ec_pem(pem).map_err(|e| bad(&e))?,
                     DecodingKey::from_ec_components(&x, &y).map_err(|e| bad(&e))?,
@@ -126,7 +140,14 @@ impl LoadedKey {
         jwk.as_object_mut()
             .expect("object")
             .extend(common.as_object().expect("object").clone());
-        Ok(Self { kid: row.kid.clone(), alg, encoding, decoding, jwk, retired_at: row.retired_at })
+        Ok(Self {
+            kid: row.kid.clone(),
+            alg,
+            encoding,
+            decoding,
+            jwk,
+            retired_at: row.retired_at,
+        })
     }
 }
 
@@ -150,11 +171,17 @@ impl KeyRing {
     pub async fn load(store: &dyn Store, max_token_lifetime: i64) -> Result<Self, Error> {
         let rows = store.signing_keys().await?;
         for alg in SigningAlg::ALL {
-            if !rows.iter().any(|row| row.alg == alg.as_str() && row.retired_at.is_none()) {
+            if !rows
+                .iter()
+                .any(|row| row.alg == alg.as_str() && row.retired_at.is_none())
+            {
                 add_key(store, alg).await?;
             }
         }
-        let ring = Self { current: RwLock::new(Arc::new(KeySet::empty())), max_token_lifetime };
+        let ring = Self {
+            current: RwLock::new(Arc::new(KeySet::empty())),
+            max_token_lifetime,
+        };
         ring.refresh(store).await?;
         Ok(ring)
     }
@@ -168,7 +195,10 @@ impl KeyRing {
         let mut active = HashMap::new();
         let mut published = Vec::new();
         for row in &rows {
-            if row.retired_at.is_some_and(|retired| retired < publish_after) {
+            if row
+                .retired_at
+                .is_some_and(|retired| retired < publish_after)
+            {
                 continue;
             }
             let key = match old.by_kid.get(&row.kid) {
@@ -182,7 +212,11 @@ impl KeyRing {
             by_kid.insert(key.kid.clone(), key);
         }
         let jwks = Arc::new(json!({ "keys": published }));
-        *self.current.write().expect("key ring lock") = Arc::new(KeySet { by_kid, active, jwks });
+        *self.current.write().expect("key ring lock") = Arc::new(KeySet {
+            by_kid,
+            active,
+            jwks,
+        });
         Ok(())
     }
 
@@ -196,7 +230,12 @@ impl KeyRing {
     }
 
     /// Signs `claims` as a JWT with the active key of `alg`, with the given `typ` header.
-    pub fn sign<T: Serialize>(&self, alg: SigningAlg, typ: &str, claims: &T) -> Result<String, Error> {
+    pub fn sign<T: Serialize>(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, Error> {
         let set = self.snapshot();
         let key = set
             .active
@@ -221,7 +260,11 @@ impl KeyRing {
         check_expiry: bool,
     ) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(typ)) {
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(typ))
+        {
             return None;
         }
         let set = self.snapshot();
@@ -238,13 +281,19 @@ impl KeyRing {
         }
         validation.validate_exp = check_expiry;
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        jsonwebtoken::decode::<T>(token, &key.decoding, &validation).ok().map(|data| data.claims)
+        jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
     }
 }
 
 impl KeySet {
     fn empty() -> Self {
-        Self { by_kid: HashMap::new(), active: HashMap::new(), jwks: Arc::new(json!({"keys": []})) }
+        Self {
+            by_kid: HashMap::new(),
+            active: HashMap::new(),
+            jwks: Arc::new(json!({"keys": []})),
+        }
     }
 }
 
@@ -273,6 +322,8 @@ pub async fn rotate(store: &dyn Store, max_token_lifetime: i64) -> Result<Vec<St
     for alg in SigningAlg::ALL {
         kids.push(add_key(store, alg).await?);
     }
-    store.delete_retired_keys(now() - max_token_lifetime).await?;
+    store
+        .delete_retired_keys(now() - max_token_lifetime)
+        .await?;
     Ok(kids)
 }

@@ -4,10 +4,10 @@
 
 use std::net::SocketAddr;
 
-use axum::{Extension, Form};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use crate::authorize::{self, redirect_error};
@@ -45,7 +45,11 @@ struct Context {
 }
 
 async fn context(state: &AppState, request: &str) -> Result<Context> {
-    let empty = Context { app_name: None, login_hint: None, ui_locales: None };
+    let empty = Context {
+        app_name: None,
+        login_hint: None,
+        ui_locales: None,
+    };
     if request.is_empty() {
         return Ok(empty);
     }
@@ -69,15 +73,37 @@ pub fn expired_request() -> Error {
 }
 
 /// `GET /login`.
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let result = async {
         let context = context(&state, &query.request).await?;
-        let locale = Locale::negotiate(query.lang.as_deref(), context.ui_locales.as_deref(), &headers);
+        let locale = Locale::negotiate(
+            query.lang.as_deref(),
+            context.ui_locales.as_deref(),
+            &headers,
+        );
         let mut cookies = Vec::new();
         if query.lang.is_some() {
-            cookies.push(state.cookies.set(LANG_COOKIE, locale.tag(), Some(365 * 86400)));
+            cookies.push(
+                state
+                    .cookies
+                    .set(LANG_COOKIE, locale.tag(), Some(365 * 86400)),
+            );
         }
-        Ok::<_, Error>(show(&state, &headers, locale, &query.request, &context, context.login_hint.as_deref().unwrap_or(""), None, StatusCode::OK, cookies))
+        Ok::<_, Error>(show(
+            &state,
+            &headers,
+            locale,
+            &query.request,
+            &context,
+            context.login_hint.as_deref().unwrap_or(""),
+            None,
+            StatusCode::OK,
+            cookies,
+        ))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -123,24 +149,45 @@ pub async fn submit(
         let context = context(&state, &form.request).await?;
         let locale = Locale::negotiate(None, context.ui_locales.as_deref(), &headers);
         let t = locale.texts();
-        let again = |error, status| show(&state, &headers, locale, &form.request, &context, &form.username, Some(error), status, vec![]);
+        let again = |error, status| {
+            show(
+                &state,
+                &headers,
+                locale,
+                &form.request,
+                &context,
+                &form.username,
+                Some(error),
+                status,
+                vec![],
+            )
+        };
         if !state.csrf.verify(&headers, &form.csrf_token) {
             return Ok(again(t.form_expired, StatusCode::FORBIDDEN));
         }
         let username = form.username.trim();
         let account_key = format!("account:{}", username.to_lowercase());
-        let address_key = crate::http::client_ip(connect_info.as_ref().map(|Extension(info)| info)).map(|ip| format!("address:{ip}"));
+        let address_key = crate::http::client_ip(connect_info.as_ref().map(|Extension(info)| info))
+            .map(|ip| format!("address:{ip}"));
         let since = now() - state.config.login_window;
-        let over_limit = state.store.login_failures(&account_key, since).await? >= state.config.login_failures_per_account
+        let over_limit = state.store.login_failures(&account_key, since).await?
+            >= state.config.login_failures_per_account
             || match &address_key {
-                Some(key) => state.store.login_failures(key, since).await? >= state.config.login_failures_per_address,
+                Some(key) => {
+                    state.store.login_failures(key, since).await?
+                        >= state.config.login_failures_per_address
+                }
                 None => false,
             };
         if over_limit {
             tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
             return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
         }
-        let user = state.store.user_by_username(username).await?.filter(|u| u.enabled);
+        let user = state
+            .store
+            .user_by_username(username)
+            .await?
+            .filter(|u| u.enabled);
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
         let password = form.password.clone();
         let verified = tokio::task::spawn_blocking(move || match stored {
@@ -154,7 +201,10 @@ pub async fn submit(
         .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
         let Some(user) = user.filter(|_| verified) else {
             let now = now();
-            state.store.record_login_failure(&account_key, since, now).await?;
+            state
+                .store
+                .record_login_failure(&account_key, since, now)
+                .await?;
             if let Some(key) = &address_key {
                 state.store.record_login_failure(key, since, now).await?;
             }
@@ -171,7 +221,9 @@ pub async fn submit(
             return Ok(crate::http::see_other("/", cookies));
         }
         let response = match authorize::resume(&state, &form.request).await? {
-            Some(Ok(valid)) => authorize::proceed(&state, valid, Some(session), Some(form.request.clone())).await?,
+            Some(Ok(valid)) => {
+                authorize::proceed(&state, valid, Some(session), Some(form.request.clone())).await?
+            }
             Some(Err((target, refusal))) => redirect_error(&state, &target, &refusal),
             None => return Err(expired_request()),
         };

@@ -36,30 +36,54 @@ struct HintClaims {
 }
 
 /// `GET /logout` and `POST /logout` (the end-session endpoint).
-pub async fn endpoint(State(state): State<AppState>, method: Method, headers: HeaderMap, Query(query): Query<LogoutRequest>, body: Bytes) -> Response {
+pub async fn endpoint(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Query(query): Query<LogoutRequest>,
+    body: Bytes,
+) -> Response {
     let request = if method == Method::POST {
         match serde_urlencoded::from_bytes::<LogoutRequest>(&body) {
             Ok(form) => form,
-            Err(e) => return Error::page(StatusCode::BAD_REQUEST, format!("ログアウトの要求が正しくありません：{e}"), format!("Malformed logout request: {e}")).into_response(),
+            Err(e) => {
+                return Error::page(
+                    StatusCode::BAD_REQUEST,
+                    format!("ログアウトの要求が正しくありません：{e}"),
+                    format!("Malformed logout request: {e}"),
+                )
+                .into_response();
+            }
         }
     } else {
         query
     };
-    logout(&state, &headers, request).await.unwrap_or_else(IntoResponse::into_response)
+    logout(&state, &headers, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -> Result<Response> {
-    let locale = Locale::negotiate(request.lang.as_deref(), request.ui_locales.as_deref(), headers);
+    let locale = Locale::negotiate(
+        request.lang.as_deref(),
+        request.ui_locales.as_deref(),
+        headers,
+    );
     let t = locale.texts();
     let issuer = &state.config.issuer;
     let hint = match &request.id_token_hint {
-        Some(token) => Some(state.keys.verify::<HintClaims>(token, ID_TOKEN_TYP, issuer, None, false).ok_or_else(|| {
-            Error::page(
-                StatusCode::BAD_REQUEST,
-                "ログアウトの要求に付いている ID トークンを確認できません。",
-                "The id_token_hint of this logout request is not an ID token issued here.",
-            )
-        })?),
+        Some(token) => Some(
+            state
+                .keys
+                .verify::<HintClaims>(token, ID_TOKEN_TYP, issuer, None, false)
+                .ok_or_else(|| {
+                    Error::page(
+                        StatusCode::BAD_REQUEST,
+                        "ログアウトの要求に付いている ID トークンを確認できません。",
+                        "The id_token_hint of this logout request is not an ID token issued here.",
+                    )
+                })?,
+        ),
         None => None,
     };
     let hint_client = hint.as_ref().and_then(|h| match &h.aud {
@@ -70,7 +94,11 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
     if let (Some(from_hint), Some(given)) = (&hint_client, &request.client_id)
         && from_hint != given
     {
-        return Err(Error::page(StatusCode::BAD_REQUEST, "client_id と ID トークンのアプリが一致しません。", "client_id does not match the id_token_hint's audience."));
+        return Err(Error::page(
+            StatusCode::BAD_REQUEST,
+            "client_id と ID トークンのアプリが一致しません。",
+            "client_id does not match the id_token_hint's audience.",
+        ));
     }
     let client_id = hint_client.or(request.client_id.clone());
     let redirect = match &request.post_logout_redirect_uri {
@@ -93,9 +121,15 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
         }
     };
     let current = session::current(state, headers).await?;
-    let confirmed = request.csrf_token.as_deref().is_some_and(|token| state.csrf.verify(headers, token));
+    let confirmed = request
+        .csrf_token
+        .as_deref()
+        .is_some_and(|token| state.csrf.verify(headers, token));
     let hint_matches = match (&current, &hint) {
-        (Some(s), Some(h)) => h.sid.as_deref().map_or(h.sub == s.user_id, |sid| sid == s.sid),
+        (Some(s), Some(h)) => h
+            .sid
+            .as_deref()
+            .map_or(h.sub == s.user_id, |sid| sid == s.sid),
         _ => false,
     };
     if let Some(current) = &current
@@ -120,11 +154,19 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
             toggle_href: String::new(),
             title: t.sign_out.to_owned(),
             lines: vec![
-                format!("{} {}", t.signed_in_as, user.as_ref().map(display_name).unwrap_or_default()),
+                format!(
+                    "{} {}",
+                    t.signed_in_as,
+                    user.as_ref().map(display_name).unwrap_or_default()
+                ),
                 t.sign_out_question.to_owned(),
             ],
             link: None,
-            action: Some(PageAction { path: "/logout", label: t.sign_out, fields }),
+            action: Some(PageAction {
+                path: "/logout",
+                label: t.sign_out,
+                fields,
+            }),
             csrf_token,
         };
         return Ok(crate::http::with_cookies(render(&page), csrf_cookie));
@@ -160,13 +202,21 @@ pub struct HomeQuery {
 }
 
 /// `GET /`: who is signed in, with a sign-out button; or a link to sign in.
-pub async fn home(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<HomeQuery>) -> Response {
+pub async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HomeQuery>,
+) -> Response {
     let result = async {
         let locale = Locale::negotiate(query.lang.as_deref(), None, &headers);
         let t = locale.texts();
         let mut cookies = Vec::new();
         if query.lang.is_some() {
-            cookies.push(state.cookies.set(crate::pages::LANG_COOKIE, locale.tag(), Some(365 * 86400)));
+            cookies.push(state.cookies.set(
+                crate::pages::LANG_COOKIE,
+                locale.tag(),
+                Some(365 * 86400),
+            ));
         }
         let (csrf_token, csrf_cookie) = state.csrf.token(&headers);
         cookies.extend(csrf_cookie);
@@ -177,9 +227,17 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap, Query(query
                     t,
                     toggle_href: toggle_href(t, "/", &[]),
                     title: t.home_title.to_owned(),
-                    lines: vec![format!("{} {}", t.signed_in_as, user.as_ref().map(display_name).unwrap_or_default())],
+                    lines: vec![format!(
+                        "{} {}",
+                        t.signed_in_as,
+                        user.as_ref().map(display_name).unwrap_or_default()
+                    )],
                     link: None,
-            action: Some(PageAction { path: "/logout", label: t.sign_out, fields: vec![] }),
+                    action: Some(PageAction {
+                        path: "/logout",
+                        label: t.sign_out,
+                        fields: vec![],
+                    }),
                     csrf_token,
                 }
             }

@@ -48,10 +48,13 @@ impl Locale {
                     .unwrap_or(1.0);
                 (q > 0.0).then_some((locale, q))
             })
-            .fold(None, |best: Option<(Locale, f32)>, (locale, q)| match best {
-                Some((_, best_q)) if best_q >= q => best,
-                _ => Some((locale, q)),
-            })
+            .fold(
+                None,
+                |best: Option<(Locale, f32)>, (locale, q)| match best {
+                    Some((_, best_q)) if best_q >= q => best,
+                    _ => Some((locale, q)),
+                },
+            )
             .map(|(locale, _)| locale)
     }
 
@@ -165,11 +168,23 @@ static JA: Texts = Texts {
     signed_out: "ログアウトしました。",
     not_signed_in: "ログインしていません。",
     scopes: &[
-        ("openid", "あなたがだれか", "ログインした人がだれかをアプリが確認します。"),
+        (
+            "openid",
+            "あなたがだれか",
+            "ログインした人がだれかをアプリが確認します。",
+        ),
         ("profile", "名前", "名前とそのよみがな。"),
         ("email", "メールアドレス", "登録されているメールアドレス。"),
-        ("school", "学校・学年・役割", "所属する学校、学年、児童生徒・教職員などの役割。"),
-        ("offline_access", "ログアウト後の利用", "ログアウトしたあとも、アプリが続けて情報を使えるようにします。"),
+        (
+            "school",
+            "学校・学年・役割",
+            "所属する学校、学年、児童生徒・教職員などの役割。",
+        ),
+        (
+            "offline_access",
+            "ログアウト後の利用",
+            "ログアウトしたあとも、アプリが続けて情報を使えるようにします。",
+        ),
     ],
 };
 
@@ -198,11 +213,23 @@ static EN: Texts = Texts {
     signed_out: "You have signed out.",
     not_signed_in: "You are not signed in.",
     scopes: &[
-        ("openid", "Who you are", "The app confirms who has signed in."),
+        (
+            "openid",
+            "Who you are",
+            "The app confirms who has signed in.",
+        ),
         ("profile", "Your name", "Your name and its kana reading."),
         ("email", "E-mail address", "Your registered e-mail address."),
-        ("school", "School, grade and role", "Your school, grade and role (student, teacher, …)."),
-        ("offline_access", "Use after sign-out", "The app may keep using this information after you sign out."),
+        (
+            "school",
+            "School, grade and role",
+            "Your school, grade and role (student, teacher, …).",
+        ),
+        (
+            "offline_access",
+            "Use after sign-out",
+            "The app may keep using this information after you sign out.",
+        ),
     ],
 };
 
@@ -299,10 +326,14 @@ pub fn render(page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => {
             let mut response = Html(html).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(error) => crate::error::Error::internal(format!("template failed: {error}")).into_response(),
+        Err(error) => {
+            crate::error::Error::internal(format!("template failed: {error}")).into_response()
+        }
     }
 }
 
@@ -313,9 +344,16 @@ pub fn error_page(ja: &str, en: &str) -> Response {
 
 /// The link that switches `path?query` to the other language.
 pub fn toggle_href(t: &Texts, path: &str, params: &[(&str, &str)]) -> String {
-    let mut query: Vec<(&str, &str)> = params.iter().copied().filter(|(_, v)| !v.is_empty()).collect();
+    let mut query: Vec<(&str, &str)> = params
+        .iter()
+        .copied()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
     query.push(("lang", t.other_lang));
-    format!("{path}?{}", serde_urlencoded::to_string(query).unwrap_or_default())
+    format!(
+        "{path}?{}",
+        serde_urlencoded::to_string(query).unwrap_or_default()
+    )
 }
 
 #[cfg(test)]
@@ -324,8 +362,14 @@ mod tests {
 
     #[test]
     fn accept_language_prefers_highest_quality() {
-        assert_eq!(Locale::from_accept_language("en-US,en;q=0.9,ja;q=0.8"), Some(Locale::En));
-        assert_eq!(Locale::from_accept_language("fr, ja;q=0.5, en;q=0.4"), Some(Locale::Ja));
+        assert_eq!(
+            Locale::from_accept_language("en-US,en;q=0.9,ja;q=0.8"),
+            Some(Locale::En)
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr, ja;q=0.5, en;q=0.4"),
+            Some(Locale::Ja)
+        );
         assert_eq!(Locale::from_accept_language("fr, de"), None);
         assert_eq!(Locale::from_accept_language("en;q=0"), None);
     }
@@ -338,7 +382,13 @@ mod tests {
         assert_eq!(Locale::negotiate(None, None, &headers), Locale::En);
         headers.insert(header::COOKIE, HeaderValue::from_static("renkei_lang=ja"));
         assert_eq!(Locale::negotiate(None, None, &headers), Locale::Ja);
-        assert_eq!(Locale::negotiate(None, Some("de en-GB"), &headers), Locale::En);
-        assert_eq!(Locale::negotiate(Some("ja"), Some("en"), &headers), Locale::Ja);
+        assert_eq!(
+            Locale::negotiate(None, Some("de en-GB"), &headers),
+            Locale::En
+        );
+        assert_eq!(
+            Locale::negotiate(Some("ja"), Some("en"), &headers),
+            Locale::Ja
+        );
     }
 }

@@ -26,20 +26,31 @@ struct RevocationForm {
 
 /// `POST /revoke`.
 pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    revoke(&state, &headers, &body).await.map(|()| StatusCode::OK.into_response()).unwrap_or_else(IntoResponse::into_response)
+    revoke(&state, &headers, &body)
+        .await
+        .map(|()| StatusCode::OK.into_response())
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn revoke(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<()> {
     let form: RevocationForm = parse_form(headers, body)?;
     let client = authenticate(state, headers, &form.client).await?;
-    let token = form.token.ok_or_else(|| Error::oauth("invalid_request", "token is required"))?;
+    let token = form
+        .token
+        .ok_or_else(|| Error::oauth("invalid_request", "token is required"))?;
     let now = now();
     if token.contains('.') {
         let issuer = &state.config.issuer;
-        if let Some(claims) = state.keys.verify::<AccessClaims>(&token, ACCESS_TOKEN_TYP, issuer, Some(issuer), true)
+        if let Some(claims) =
+            state
+                .keys
+                .verify::<AccessClaims>(&token, ACCESS_TOKEN_TYP, issuer, Some(issuer), true)
             && claims.client_id == client.id
         {
-            state.store.revoke_access_token(&claims.jti, claims.exp).await?;
+            state
+                .store
+                .revoke_access_token(&claims.jti, claims.exp)
+                .await?;
             tracing::info!(client = %client.id, "access token revoked");
         }
     } else if let Some(row) = state.store.refresh_token(&sha256(token.as_bytes())).await?

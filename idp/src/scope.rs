@@ -5,7 +5,9 @@ pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "school"]
 
 /// Whether `s` is a syntactically valid scope token (`1*NQCHAR`).
 pub fn is_scope_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 /// Splits a `scope` parameter into distinct tokens, keeping their order.

@@ -56,11 +56,20 @@ impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: Config) -> Result<Self> {
         store.migrate().await?;
         let keys = KeyRing::load(store.as_ref(), config.max_token_lifetime()).await?;
-        let csrf_key = store.setting_or_insert("csrf_key", random_secret().as_bytes()).await?;
+        let csrf_key = store
+            .setting_or_insert("csrf_key", random_secret().as_bytes())
+            .await?;
         let cookies = CookiePolicy::new(config.is_https());
         let csrf = Csrf::new(csrf_key, cookies.clone(), config.origin());
         let metadata = crate::discovery::metadata(&config);
-        Ok(AppState(Arc::new(Shared { config, store, keys, csrf, cookies, metadata })))
+        Ok(AppState(Arc::new(Shared {
+            config,
+            store,
+            keys,
+            csrf,
+            cookies,
+            metadata,
+        })))
     }
 }
 
@@ -72,25 +81,48 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/renkei.css", get(stylesheet))
-        .route("/.well-known/openid-configuration", get(crate::discovery::configuration))
-        .route("/.well-known/oauth-authorization-server", get(crate::discovery::configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(crate::discovery::configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(crate::discovery::configuration),
+        )
         .route("/jwks", get(crate::discovery::jwks))
-        .route("/authorize", get(crate::authorize::get).post(crate::authorize::post))
+        .route(
+            "/authorize",
+            get(crate::authorize::get).post(crate::authorize::post),
+        )
         .route("/login", get(crate::login::page).post(crate::login::submit))
-        .route("/consent", get(crate::consent::page).post(crate::consent::submit))
+        .route(
+            "/consent",
+            get(crate::consent::page).post(crate::consent::submit),
+        )
         .route("/token", post(crate::token::endpoint))
-        .route("/userinfo", get(crate::userinfo::endpoint).post(crate::userinfo::endpoint))
+        .route(
+            "/userinfo",
+            get(crate::userinfo::endpoint).post(crate::userinfo::endpoint),
+        )
         .route("/introspect", post(crate::introspection::endpoint))
         .route("/revoke", post(crate::revocation::endpoint))
-        .route("/logout", get(crate::logout::endpoint).post(crate::logout::endpoint))
+        .route(
+            "/logout",
+            get(crate::logout::endpoint).post(crate::logout::endpoint),
+        )
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::http::security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
         .layer(TraceLayer::new_for_http());
     if https {
-        router = router.layer(axum::middleware::from_fn(crate::http::strict_transport_security));
+        router = router.layer(axum::middleware::from_fn(
+            crate::http::strict_transport_security,
+        ));
     }
     router
 }
@@ -112,8 +144,14 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn stylesheet() -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
         ],
         include_str!("../static/renkei.css"),
     )
@@ -121,15 +159,26 @@ async fn stylesheet() -> Response {
 }
 
 async fn not_found() -> Response {
-    crate::error::Error::page(StatusCode::NOT_FOUND, "ページが見つかりません。", "Page not found.").into_response()
+    crate::error::Error::page(
+        StatusCode::NOT_FOUND,
+        "ページが見つかりません。",
+        "Page not found.",
+    )
+    .into_response()
 }
 
 /// Serves until `shutdown` completes, then stops accepting and drains open requests. Keys are
 /// re-read every minute (rotations by other processes) and expired rows purged every ten.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     upkeep.abort();
     result
 }
@@ -144,7 +193,7 @@ async fn upkeep(state: AppState) {
         if let Err(error) = state.keys.refresh(state.store.as_ref()).await {
             tracing::error!(%error, "could not refresh signing keys");
         }
-        if minutes % 10 == 0 {
+        if minutes.is_multiple_of(10) {
             match state.store.purge_expired(now()).await {
                 Ok(purged) => tracing::debug!(purged, "expired rows purged"),
                 Err(error) => tracing::error!(%error, "could not purge expired rows"),

@@ -20,11 +20,19 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     let Some(token) = crate::http::cookie(headers, &name) else {
         return Ok(None);
     };
-    Ok(state.store.session(&sha256(token.as_bytes()), now()).await?)
+    Ok(state
+        .store
+        .session(&sha256(token.as_bytes()), now())
+        .await?)
 }
 
 /// Starts a session for `user_id` after a successful sign-in; returns it with its cookie.
-pub async fn start(state: &AppState, user_id: &str, amr: &[&str], acr: &str) -> Result<(SessionRow, HeaderValue)> {
+pub async fn start(
+    state: &AppState,
+    user_id: &str,
+    amr: &[&str],
+    acr: &str,
+) -> Result<(SessionRow, HeaderValue)> {
     let token = random_secret();
     let now = now();
     let session = SessionRow {
@@ -35,8 +43,13 @@ pub async fn start(state: &AppState, user_id: &str, amr: &[&str], acr: &str) -> 
         acr: acr.to_owned(),
         expires_at: now + state.config.session_ttl,
     };
-    state.store.insert_session(&sha256(token.as_bytes()), &session).await?;
-    let cookie = state.cookies.set(SESSION_COOKIE, &token, Some(state.config.session_ttl));
+    state
+        .store
+        .insert_session(&sha256(token.as_bytes()), &session)
+        .await?;
+    let cookie = state
+        .cookies
+        .set(SESSION_COOKIE, &token, Some(state.config.session_ttl));
     Ok((session, cookie))
 }
 

@@ -41,17 +41,28 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Validates and stores a new account; the password is hashed with Argon2id.
 pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
     let username = new.username.trim();
-    if username.is_empty() || username.len() > 128 || username.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if username.is_empty()
+        || username.len() > 128
+        || username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(Error::Invalid(format!(
             "username {username:?} is not usable: give 1–128 characters without spaces"
         )));
     }
     if !ROLES.contains(&new.role.as_str()) {
-        return Err(Error::Invalid(format!("unknown role {:?}; choose from {}", new.role, ROLES.join(", "))));
+        return Err(Error::Invalid(format!(
+            "unknown role {:?}; choose from {}",
+            new.role,
+            ROLES.join(", ")
+        )));
     }
     let password_hash = match new.password {
         Some(password) if password.chars().count() < MIN_PASSWORD_CHARS => {
-            return Err(Error::Invalid(format!("the password is too short: use at least {MIN_PASSWORD_CHARS} characters")));
+            return Err(Error::Invalid(format!(
+                "the password is too short: use at least {MIN_PASSWORD_CHARS} characters"
+            )));
         }
         Some(password) => Some(
             tokio::task::spawn_blocking(move || hash_password(&password))
@@ -78,7 +89,9 @@ pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
         updated_at: now,
     };
     store.insert_user(&user).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict(_) => Error::Invalid(format!("the username {username:?} is already taken")),
+        crate::store::StoreError::Conflict(_) => {
+            Error::Invalid(format!("the username {username:?} is already taken"))
+        }
         other => other.into(),
     })?;
     Ok(user)

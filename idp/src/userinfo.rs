@@ -24,23 +24,33 @@ pub fn bearer_token(headers: &HeaderMap, body: &[u8]) -> Result<String> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|t| t.trim().to_owned());
     let from_body = if body.is_empty() {
         None
     } else {
-        serde_urlencoded::from_bytes::<BodyToken>(body).ok().and_then(|b| b.access_token)
+        serde_urlencoded::from_bytes::<BodyToken>(body)
+            .ok()
+            .and_then(|b| b.access_token)
     };
     match (from_header, from_body) {
         (Some(token), None) | (None, Some(token)) => Ok(token),
-        (Some(_), Some(_)) => Err(Error::Bearer { code: "invalid_request", description: "send the token only once".into() }),
+        (Some(_), Some(_)) => Err(Error::Bearer {
+            code: "invalid_request",
+            description: "send the token only once".into(),
+        }),
         (None, None) => Err(Error::invalid_token("a Bearer access token is required")),
     }
 }
 
 /// `GET /userinfo` and `POST /userinfo`.
 pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    userinfo(&state, &headers, &body).await.unwrap_or_else(IntoResponse::into_response)
+    userinfo(&state, &headers, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn userinfo(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response> {
@@ -49,17 +59,25 @@ async fn userinfo(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<
         .await?
         .ok_or_else(|| Error::invalid_token("the access token is invalid, expired or revoked"))?;
     if !crate::scope::contains(&claims.scope, "openid") {
-        return Err(Error::Bearer { code: "insufficient_scope", description: "the token was not issued with the openid scope".into() });
+        return Err(Error::Bearer {
+            code: "insufficient_scope",
+            description: "the token was not issued with the openid scope".into(),
+        });
     }
     let user = state
         .store
         .user(&claims.sub)
         .await?
         .filter(|u| u.enabled)
-        .ok_or_else(|| Error::invalid_token("the user of this token no longer exists or is disabled"))?;
+        .ok_or_else(|| {
+            Error::invalid_token("the user of this token no longer exists or is disabled")
+        })?;
     let mut body = crate::user::claims(state.store.as_ref(), &user, &claims.scope).await?;
     body.insert("sub".into(), json!(user.id));
     let mut response = Json(Value::Object(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     Ok(response)
 }

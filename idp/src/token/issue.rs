@@ -61,7 +61,13 @@ pub struct AccessToken {
 }
 
 /// Signs an access token for `sub` (a user under `grant`, or the client itself).
-pub fn access_token(state: &AppState, client_id: &str, sub: &str, scope: &str, grant: Option<&GrantRow>) -> Result<AccessToken> {
+pub fn access_token(
+    state: &AppState,
+    client_id: &str,
+    sub: &str,
+    scope: &str,
+    grant: Option<&GrantRow>,
+) -> Result<AccessToken> {
     let now = now();
     let claims = AccessClaims {
         iss: state.config.issuer.clone(),
@@ -77,7 +83,9 @@ pub fn access_token(state: &AppState, client_id: &str, sub: &str, scope: &str, g
         amr: grant.map(|g| g.amr.split(' ').map(str::to_owned).collect()),
         gid: grant.map(|g| g.id.clone()),
     };
-    let token = state.keys.sign(SigningAlg::Rs256, ACCESS_TOKEN_TYP, &claims)?;
+    let token = state
+        .keys
+        .sign(SigningAlg::Rs256, ACCESS_TOKEN_TYP, &claims)?;
     Ok(AccessToken { token, claims })
 }
 
@@ -148,11 +156,20 @@ pub fn refresh_token(grant: &GrantRow) -> (String, RefreshTokenRow) {
 /// Reads and checks an access token we issued: signature, type, issuer, audience, expiry and
 /// revocation. Returns `None` when it is not (or no longer) valid.
 pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Option<AccessClaims>> {
-    let Some(claims) = state.keys.verify::<AccessClaims>(token, ACCESS_TOKEN_TYP, &state.config.issuer, Some(&state.config.issuer), true)
-    else {
+    let Some(claims) = state.keys.verify::<AccessClaims>(
+        token,
+        ACCESS_TOKEN_TYP,
+        &state.config.issuer,
+        Some(&state.config.issuer),
+        true,
+    ) else {
         return Ok(None);
     };
-    if state.store.access_token_revoked(&claims.jti, claims.gid.as_deref()).await? {
+    if state
+        .store
+        .access_token_revoked(&claims.jti, claims.gid.as_deref())
+        .await?
+    {
         return Ok(None);
     }
     Ok(Some(claims))
@@ -160,5 +177,8 @@ pub async fn verify_access_token(state: &AppState, token: &str) -> Result<Option
 
 /// Maps a failure to find the grant's user to the right OAuth error.
 pub fn user_gone() -> Error {
-    Error::oauth("invalid_grant", "the user of this grant no longer exists or is disabled")
+    Error::oauth(
+        "invalid_grant",
+        "the user of this grant no longer exists or is disabled",
+    )
 }

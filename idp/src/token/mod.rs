@@ -3,11 +3,11 @@
 
 pub mod issue;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{ClientAuthForm, ClientExt, authenticate};
@@ -59,27 +59,51 @@ pub fn parse_form<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u
     let form_encoded = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
+        .is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
     if !form_encoded {
-        return Err(Error::oauth("invalid_request", "the body must be application/x-www-form-urlencoded"));
+        return Err(Error::oauth(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
-    serde_urlencoded::from_bytes(body).map_err(|e| Error::oauth("invalid_request", format!("malformed request: {e}")))
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| Error::oauth("invalid_request", format!("malformed request: {e}")))
 }
 
 /// `POST /token`.
 pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    token(&state, &headers, &body).await.map(IntoResponse::into_response).unwrap_or_else(IntoResponse::into_response)
+    token(&state, &headers, &body)
+        .await
+        .map(IntoResponse::into_response)
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse> {
     let form: TokenForm = parse_form(headers, body)?;
-    let grant_type = form.grant_type.as_deref().ok_or_else(|| Error::oauth("invalid_request", "grant_type is required"))?;
-    if !matches!(grant_type, "authorization_code" | "refresh_token" | "client_credentials") {
-        return Err(Error::oauth("unsupported_grant_type", format!("grant_type {grant_type:?} is not supported")));
+    let grant_type = form
+        .grant_type
+        .as_deref()
+        .ok_or_else(|| Error::oauth("invalid_request", "grant_type is required"))?;
+    if !matches!(
+        grant_type,
+        "authorization_code" | "refresh_token" | "client_credentials"
+    ) {
+        return Err(Error::oauth(
+            "unsupported_grant_type",
+            format!("grant_type {grant_type:?} is not supported"),
+        ));
     }
     let client = authenticate(state, headers, &form.client).await?;
     if !client.allows_grant(grant_type) {
-        return Err(Error::oauth("unauthorized_client", format!("this client is not registered for {grant_type}")));
+        return Err(Error::oauth(
+            "unauthorized_client",
+            format!("this client is not registered for {grant_type}"),
+        ));
     }
     match grant_type {
         "authorization_code" => authorization_code(state, &client, &form).await,
@@ -88,38 +112,76 @@ async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Tok
     }
 }
 
-async fn authorization_code(state: &AppState, client: &ClientRow, form: &TokenForm) -> Result<TokenResponse> {
-    let code = form.code.as_deref().ok_or_else(|| Error::oauth("invalid_request", "code is required"))?;
+async fn authorization_code(
+    state: &AppState,
+    client: &ClientRow,
+    form: &TokenForm,
+) -> Result<TokenResponse> {
+    let code = form
+        .code
+        .as_deref()
+        .ok_or_else(|| Error::oauth("invalid_request", "code is required"))?;
     let now = now();
-    let (code_row, grant) = match state.store.redeem_code(&sha256(code.as_bytes()), now).await? {
+    let (code_row, grant) = match state
+        .store
+        .redeem_code(&sha256(code.as_bytes()), now)
+        .await?
+    {
         Redemption::Fresh(found) => found,
         Redemption::Replayed { grant_id } => {
             state.store.revoke_grant(&grant_id, now).await?;
             tracing::warn!(client = %client.id, grant = %grant_id, "authorization code replayed; grant revoked");
-            return Err(Error::oauth("invalid_grant", "the code was already used; every token issued for it is revoked"));
+            return Err(Error::oauth(
+                "invalid_grant",
+                "the code was already used; every token issued for it is revoked",
+            ));
         }
         Redemption::Unknown => return Err(Error::oauth("invalid_grant", "the code is not valid")),
     };
     if grant.client_id != client.id {
-        return Err(Error::oauth("invalid_grant", "the code was issued to another client"));
+        return Err(Error::oauth(
+            "invalid_grant",
+            "the code was issued to another client",
+        ));
     }
     if code_row.expires_at <= now || grant.revoked_at.is_some() {
         return Err(Error::oauth("invalid_grant", "the code has expired"));
     }
     if form.redirect_uri.as_deref() != Some(code_row.redirect_uri.as_str()) {
-        return Err(Error::oauth("invalid_grant", "redirect_uri must be the one the code was sent to"));
+        return Err(Error::oauth(
+            "invalid_grant",
+            "redirect_uri must be the one the code was sent to",
+        ));
     }
     match (&code_row.code_challenge, &form.code_verifier) {
         (Some(challenge), Some(verifier)) => {
             let well_formed = (43..=128).contains(&verifier.len())
-                && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-            if !well_formed || !constant_time_eq(sha256_base64url(verifier.as_bytes()).as_bytes(), challenge.as_bytes()) {
-                return Err(Error::oauth("invalid_grant", "code_verifier does not match the code_challenge"));
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            if !well_formed
+                || !constant_time_eq(
+                    sha256_base64url(verifier.as_bytes()).as_bytes(),
+                    challenge.as_bytes(),
+                )
+            {
+                return Err(Error::oauth(
+                    "invalid_grant",
+                    "code_verifier does not match the code_challenge",
+                ));
             }
         }
-        (Some(_), None) => return Err(Error::oauth("invalid_grant", "code_verifier is required (PKCE)")),
+        (Some(_), None) => {
+            return Err(Error::oauth(
+                "invalid_grant",
+                "code_verifier is required (PKCE)",
+            ));
+        }
         (None, Some(_)) => {
-            return Err(Error::oauth("invalid_grant", "code_verifier given but the authorization request had no code_challenge"));
+            return Err(Error::oauth(
+                "invalid_grant",
+                "code_verifier given but the authorization request had no code_challenge",
+            ));
         }
         (None, None) => {}
     }
@@ -127,32 +189,60 @@ async fn authorization_code(state: &AppState, client: &ClientRow, form: &TokenFo
 }
 
 async fn refresh(state: &AppState, client: &ClientRow, form: &TokenForm) -> Result<TokenResponse> {
-    let presented = form.refresh_token.as_deref().ok_or_else(|| Error::oauth("invalid_request", "refresh_token is required"))?;
+    let presented = form
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| Error::oauth("invalid_request", "refresh_token is required"))?;
     let now = now();
     let (secret, next_hash) = issue::refresh_secret();
-    let rotated = match state.store.rotate_refresh_token(&sha256(presented.as_bytes()), &next_hash, now).await? {
+    let rotated = match state
+        .store
+        .rotate_refresh_token(&sha256(presented.as_bytes()), &next_hash, now)
+        .await?
+    {
         Redemption::Fresh(rotated) => rotated,
         Redemption::Replayed { grant_id } => {
             state.store.revoke_grant(&grant_id, now).await?;
             tracing::warn!(client = %client.id, grant = %grant_id, "refresh token reused; token family revoked");
-            return Err(Error::oauth("invalid_grant", "the refresh token was already used; the whole token family is revoked"));
+            return Err(Error::oauth(
+                "invalid_grant",
+                "the refresh token was already used; the whole token family is revoked",
+            ));
         }
-        Redemption::Unknown => return Err(Error::oauth("invalid_grant", "the refresh token is not valid")),
+        Redemption::Unknown => {
+            return Err(Error::oauth(
+                "invalid_grant",
+                "the refresh token is not valid",
+            ));
+        }
     };
-    let grant = state.store.grant(&rotated.grant_id).await?.ok_or_else(|| Error::oauth("invalid_grant", "the refresh token is not valid"))?;
+    let grant = state
+        .store
+        .grant(&rotated.grant_id)
+        .await?
+        .ok_or_else(|| Error::oauth("invalid_grant", "the refresh token is not valid"))?;
     if grant.client_id != client.id {
         state.store.revoke_grant(&grant.id, now).await?;
-        return Err(Error::oauth("invalid_grant", "the refresh token was issued to another client"));
+        return Err(Error::oauth(
+            "invalid_grant",
+            "the refresh token was issued to another client",
+        ));
     }
     if grant.revoked_at.is_some() || rotated.expires_at <= now {
-        return Err(Error::oauth("invalid_grant", "the refresh token has been revoked or has expired"));
+        return Err(Error::oauth(
+            "invalid_grant",
+            "the refresh token has been revoked or has expired",
+        ));
     }
     let scope = match form.scope.as_deref() {
         None => rotated.scope.clone(),
         Some(asked) => {
             let asked = scope::parse(asked);
             if !scope::covers(&rotated.scope, &asked) {
-                return Err(Error::oauth("invalid_scope", "a refresh cannot widen the granted scope"));
+                return Err(Error::oauth(
+                    "invalid_scope",
+                    "a refresh cannot widen the granted scope",
+                ));
             }
             asked.join(" ")
         }
@@ -169,7 +259,12 @@ async fn respond(
     first: bool,
     rotated_refresh: Option<String>,
 ) -> Result<TokenResponse> {
-    let user = state.store.user(&grant.user_id).await?.filter(|u| u.enabled).ok_or_else(issue::user_gone)?;
+    let user = state
+        .store
+        .user(&grant.user_id)
+        .await?
+        .filter(|u| u.enabled)
+        .ok_or_else(issue::user_gone)?;
     let access = issue::access_token(state, &client.id, &user.id, scope, Some(grant))?;
     let id_token = if scope::contains(scope, "openid") {
         Some(issue::id_token(state, client, grant, &user, &access.token, first).await?)
@@ -195,16 +290,29 @@ async fn respond(
     })
 }
 
-fn client_credentials(state: &AppState, client: &ClientRow, form: &TokenForm) -> Result<TokenResponse> {
+fn client_credentials(
+    state: &AppState,
+    client: &ClientRow,
+    form: &TokenForm,
+) -> Result<TokenResponse> {
     if client.is_public() {
-        return Err(Error::oauth("unauthorized_client", "public clients cannot use client_credentials"));
+        return Err(Error::oauth(
+            "unauthorized_client",
+            "public clients cannot use client_credentials",
+        ));
     }
     let asked = scope::parse(form.scope.as_deref().unwrap_or(""));
     if asked.iter().any(|s| s == "openid") {
-        return Err(Error::oauth("invalid_scope", "openid needs a user; client_credentials has none"));
+        return Err(Error::oauth(
+            "invalid_scope",
+            "openid needs a user; client_credentials has none",
+        ));
     }
     if let Some(unknown) = asked.iter().find(|s| !client.allows_scope(s)) {
-        return Err(Error::oauth("invalid_scope", format!("scope {unknown:?} is not allowed for this client")));
+        return Err(Error::oauth(
+            "invalid_scope",
+            format!("scope {unknown:?} is not allowed for this client"),
+        ));
     }
     let scope = asked.join(" ");
     let access = issue::access_token(state, &client.id, &client.id, &scope, None)?;

@@ -1,0 +1,443 @@
+//! The `renkei` binary as an administrator uses it: registering apps and accounts, rotating
+//! keys, and `serve --demo` on a fresh database, on SQLite and on PostgreSQL.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+on_both_databases!(
+    client_and_user_commands,
+    bad_input_is_one_clear_sentence,
+    serve_demo_signs_in_and_drains
+);
+
+fn renkei(database_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .args(args)
+        .env("RENKEI_DATABASE_URL", database_url)
+        .env("RENKEI_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+async fn client_and_user_commands(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        renkei(
+            &url,
+            &[
+                "client",
+                "add",
+                "--name",
+                "漢字ドリル",
+                "--redirect-uri",
+                "https://kanji.example.jp/cb",
+                "--redirect-uri",
+                "https://kanji.example.jp/cb2",
+                "--scope",
+                "openid",
+                "--scope",
+                "profile",
+            ],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let confidential: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(confidential["client_id"].is_string());
+    assert_eq!(confidential["client_secret"].as_str().unwrap().len(), 43);
+    let url = database.url.clone();
+    let (ok, out, _) = tokio::task::spawn_blocking(move || {
+        renkei(
+            &url,
+            &[
+                "client",
+                "add",
+                "--name",
+                "Tablet",
+                "--redirect-uri",
+                "jp.example.tablet:/cb",
+                "--public",
+            ],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok);
+    let public: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        public.get("client_secret").is_none(),
+        "public clients get no secret"
+    );
+
+    let url = database.url.clone();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        renkei(
+            &url,
+            &[
+                "user",
+                "add",
+                "--username",
+                "hanako",
+                "--role",
+                "student",
+                "--family-name",
+                "佐藤",
+                "--given-name",
+                "花子",
+                "--password-stdin",
+            ],
+            Some("sakura-2026-pass\n"),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(out.trim()).unwrap()["username"],
+        "hanako"
+    );
+    let url = database.url.clone();
+    let (ok, out, _) = tokio::task::spawn_blocking(move || renkei(&url, &["keys", "rotate"], None))
+        .await
+        .unwrap();
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(out.trim()).unwrap()["active_kids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let server = TestServer::start_on(database).await;
+    let browser = Browser::new();
+    let html = browser
+        .get(&server.url("/login"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let signed_in = browser
+        .post_form(
+            &server.url("/login"),
+            &[
+                ("csrf_token", &csrf),
+                ("request", ""),
+                ("username", "hanako"),
+                ("password", "sakura-2026-pass"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        signed_in.status(),
+        303,
+        "the account made on the command line signs in"
+    );
+    assert!(
+        browser
+            .get(&server.url("/"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("佐藤 花子")
+    );
+    server.stop().await;
+}
+
+async fn bad_input_is_one_clear_sentence(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (
+            vec![
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "http://app.example.jp/cb",
+            ],
+            None,
+            "must use https",
+        ),
+        (
+            vec![
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://a.example/cb",
+                "--grant-type",
+                "password",
+            ],
+            None,
+            "unknown grant type",
+        ),
+        (
+            vec![
+                "client",
+                "add",
+                "--name",
+                "X",
+                "--public",
+                "--grant-type",
+                "client_credentials",
+            ],
+            None,
+            "public client cannot use client_credentials",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "--username",
+                "u1",
+                "--role",
+                "wizard",
+                "--password-stdin",
+            ],
+            Some("long-enough-pw\n"),
+            "unknown role",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "--username",
+                "u2",
+                "--role",
+                "student",
+                "--password-stdin",
+            ],
+            Some("short\n"),
+            "too short",
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "--username",
+                "u3",
+                "--role",
+                "student",
+                "--password-stdin",
+            ],
+            Some(""),
+            "no password on standard input",
+        ),
+    ];
+    for (args, stdin, expected) in cases {
+        let url = database.url.clone();
+        let args_owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let stdin = stdin.map(str::to_owned);
+        let (ok, out, err) = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args_owned.iter().map(String::as_str).collect();
+            renkei(&url, &refs, stdin.as_deref())
+        })
+        .await
+        .unwrap();
+        assert!(!ok, "{args:?} should fail");
+        assert!(out.is_empty());
+        assert!(
+            err.starts_with("error: ") && err.contains(expected),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
+    }
+    let url = database.url.clone();
+    let (ok, _, _) = tokio::task::spawn_blocking(move || {
+        renkei(
+            &url,
+            &[
+                "user",
+                "add",
+                "--username",
+                "dup",
+                "--role",
+                "teacher",
+                "--password-stdin",
+            ],
+            Some("long-enough-pw\n"),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok);
+    let url = database.url.clone();
+    let (ok, _, err) = tokio::task::spawn_blocking(move || {
+        renkei(
+            &url,
+            &[
+                "user",
+                "add",
+                "--username",
+                "dup",
+                "--role",
+                "teacher",
+                "--password-stdin",
+            ],
+            Some("long-enough-pw\n"),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!ok && err.contains("already taken"), "{err}");
+    let (ok, _, err) =
+        tokio::task::spawn_blocking(|| renkei("mysql://nowhere/db", &["migrate"], None))
+            .await
+            .unwrap();
+    assert!(!ok && err.contains("unsupported database URL"), "{err}");
+}
+
+async fn serve_demo_signs_in_and_drains(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--issuer",
+            &base,
+        ])
+        .env("RENKEI_DATABASE_URL", &database.url)
+        .env("RENKEI_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut printed = Vec::new();
+    while !printed
+        .iter()
+        .any(|l: &String| l.contains("client_secret:"))
+    {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("demo start-up output");
+        printed.push(line);
+    }
+    let output = printed.join("\n");
+    assert!(output.contains(&format!("{base}/.well-known/openid-configuration")));
+    assert!(output.contains("student1") && output.contains("山田 太郎"));
+    let client_id = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("client_id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let client_secret = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("client_secret:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    assert_eq!(
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ready"
+    );
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let browser = Browser::new();
+    let html = browser
+        .get(&format!("{base}/login"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let signed_in = browser
+        .post_form(
+            &format!("{base}/login"),
+            &[
+                ("csrf_token", &csrf),
+                ("request", ""),
+                ("username", "student1"),
+                ("password", renkei_idp::demo::DEMO_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status(), 303, "the demo student signs in");
+    let token = reqwest::Client::new()
+        .post(format!("{base}/token"))
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        token.status(),
+        400,
+        "the demo app is registered for the code flow only"
+    );
+    assert_eq!(
+        token.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "SIGTERM drains and exits cleanly");
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(
+        rest.iter().any(|l| l.contains("Renkei stopped")),
+        "{rest:?}"
+    );
+}

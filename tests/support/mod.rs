@@ -1,0 +1,495 @@
+//! Test support: a real Renkei server on a free loopback port, on a fresh database of either
+//! kind, and a browser-like HTTP client that signs in through the real pages.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use renkei_idp::client::{NewClient, register};
+use renkei_idp::store::{Store, connect};
+use renkei_idp::user::{NewUser, create};
+use renkei_idp::{AppState, Config};
+use tokio::sync::oneshot;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named async test function (taking a [`Backend`]) once on SQLite and once on
+/// PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Backend::Postgres).await })*
+        }
+    };
+}
+
+/// Password of every test account.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A fresh, empty database that disappears with the value.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> Self {
+        let name = format!("renkei_test_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join("renkei-tests");
+                std::fs::create_dir_all(&dir).unwrap();
+                let path = dir.join(format!("{name}.db"));
+                let url = format!("sqlite://{}", path.display());
+                let cleanup = move || {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                };
+                Self {
+                    url,
+                    cleanup: Some(Box::new(cleanup)),
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let mut admin = admin_connection(&admin_url).await;
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let url = replace_database(&admin_url, &name);
+                let cleanup = move || {
+                    std::thread::spawn(move || {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .unwrap();
+                        runtime.block_on(async {
+                            if let Ok(mut admin) =
+                                <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
+                            {
+                                let _ = sqlx::query(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .execute(&mut admin)
+                                .await;
+                            }
+                        });
+                    })
+                    .join()
+                    .unwrap();
+                };
+                Self {
+                    url,
+                    cleanup: Some(Box::new(cleanup)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(cleanup) = self.cleanup.take() {
+            cleanup();
+        }
+    }
+}
+
+/// The PostgreSQL server the tests use: `RENKEI_TEST_POSTGRES_URL`, by default the machine's
+/// local server. Tests fail (never skip) when it cannot be reached.
+pub fn postgres_admin_url() -> String {
+    std::env::var("RENKEI_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+async fn admin_connection(url: &str) -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is required for the tests but {url} cannot be reached ({e}). \
+             Run ./scripts/test, which starts a throwaway server, or set RENKEI_TEST_POSTGRES_URL."
+            )
+        })
+}
+
+/// A running server.
+pub struct TestServer {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pub database: TestDatabase,
+}
+
+/// A registered confidential client.
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        let database = TestDatabase::new(backend).await;
+        Self::start_on(database).await
+    }
+
+    pub async fn start_on(database: TestDatabase) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let store = connect(&database.url).await.unwrap();
+        let state = AppState::new(store.clone(), Config::new(&base).unwrap())
+            .await
+            .unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = state.clone();
+        let task = tokio::spawn(async move {
+            renkei_idp::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            base,
+            store,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+            database,
+        }
+    }
+
+    /// Stops the server and waits until it has drained.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn user(&self, username: &str, role: &str) -> renkei_idp::store::UserRow {
+        create(
+            self.store.as_ref(),
+            NewUser {
+                username: username.into(),
+                role: role.into(),
+                family_name: Some("山田".into()),
+                given_name: Some("太郎".into()),
+                family_name_kana: Some("ヤマダ".into()),
+                given_name_kana: Some("タロウ".into()),
+                email: Some(format!("{username}@school.example")),
+                password: Some(PASSWORD.into()),
+                school_id: None,
+                grade: Some("P3".into()),
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn client(&self, new: NewClient) -> TestClient {
+        let redirect_uri = new.redirect_uris.first().cloned().unwrap_or_default();
+        let registered = register(self.store.as_ref(), new).await.unwrap();
+        TestClient {
+            id: registered.client.id,
+            secret: registered.secret,
+            redirect_uri,
+        }
+    }
+
+    /// A confidential web app with the usual grants.
+    pub async fn web_app(&self) -> TestClient {
+        self.client(NewClient {
+            name: "さくら学習ドリル".into(),
+            redirect_uris: vec!["https://drill.example.jp/callback".into()],
+            post_logout_redirect_uris: vec!["https://drill.example.jp/bye".into()],
+            grant_types: vec![
+                "authorization_code".into(),
+                "refresh_token".into(),
+                "client_credentials".into(),
+            ],
+            ..NewClient::default()
+        })
+        .await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A browser: keeps cookies, does not follow redirects.
+pub struct Browser {
+    pub http: reqwest::Client,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.unwrap()
+    }
+
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(url).form(form).send().await.unwrap()
+    }
+
+    /// Follows the authorization request through sign-in (if asked) and consent (approve or
+    /// deny, if asked) until the browser is sent back to the app; returns that final URL.
+    pub async fn authorize(
+        &self,
+        server: &TestServer,
+        authorize_url: &str,
+        username: &str,
+        approve: bool,
+    ) -> url::Url {
+        let mut response = self.get(authorize_url).await;
+        loop {
+            let location = location(&response);
+            let absolute = if location.starts_with('/') {
+                server.url(&location)
+            } else {
+                location.clone()
+            };
+            if !absolute.starts_with(&server.base) {
+                return url::Url::parse(&absolute).unwrap();
+            }
+            let path = url::Url::parse(&absolute).unwrap().path().to_owned();
+            let page = self.get(&absolute).await;
+            if page.status().is_redirection() {
+                response = page;
+                continue;
+            }
+            assert_eq!(page.status(), 200, "page {absolute}");
+            let html = page.text().await.unwrap();
+            let csrf = hidden(&html, "csrf_token");
+            let request = hidden(&html, "request");
+            response = match path.as_str() {
+                "/login" => {
+                    self.post_form(
+                        &server.url("/login"),
+                        &[
+                            ("csrf_token", &csrf),
+                            ("request", &request),
+                            ("username", username),
+                            ("password", PASSWORD),
+                        ],
+                    )
+                    .await
+                }
+                "/consent" => {
+                    let decision = if approve { "approve" } else { "deny" };
+                    self.post_form(
+                        &server.url("/consent"),
+                        &[
+                            ("csrf_token", &csrf),
+                            ("request", &request),
+                            ("decision", decision),
+                        ],
+                    )
+                    .await
+                }
+                other => panic!("unexpected page {other}: {html}"),
+            };
+            assert!(
+                response.status().is_redirection(),
+                "expected a redirect from {path}, got {}",
+                response.status()
+            );
+        }
+    }
+
+    /// Signs in on the provider's own sign-in page (no app involved).
+    pub async fn sign_in(
+        &self,
+        server: &TestServer,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let html = self.get(&server.url("/login")).await.text().await.unwrap();
+        let csrf = hidden(&html, "csrf_token");
+        self.post_form(
+            &server.url("/login"),
+            &[
+                ("csrf_token", &csrf),
+                ("request", ""),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+/// The `Location` header of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    assert!(
+        response.status().is_redirection(),
+        "expected a redirect, got {} for {}",
+        response.status(),
+        response.url()
+    );
+    response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The value of a hidden form field.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in {html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end]
+        .replace("&#x2d;", "-")
+        .replace("&#x5f;", "_")
+}
+
+/// A query parameter of a URL.
+pub fn query_param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = renkei_idp::crypto::random_secret();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// An authorization URL with the given parameters.
+pub fn authorize_url(server: &TestServer, params: &[(&str, &str)]) -> String {
+    format!(
+        "{}?{}",
+        server.url("/authorize"),
+        serde_urlencoded::to_string(params).unwrap()
+    )
+}
+
+/// Runs the whole code flow by hand and returns the token response JSON.
+pub async fn code_flow_tokens(
+    server: &TestServer,
+    client: &TestClient,
+    browser: &Browser,
+    username: &str,
+    scope: &str,
+) -> serde_json::Value {
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(
+        server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &client.id),
+            ("redirect_uri", &client.redirect_uri),
+            ("scope", scope),
+            ("state", "s1"),
+            ("nonce", "n1"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let back = browser.authorize(server, &url, username, true).await;
+    let code = query_param(&back, "code").expect("code");
+    exchange(server, client, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Redeems a code at the token endpoint with client_secret_basic.
+pub async fn exchange(
+    server: &TestServer,
+    client: &TestClient,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &client.redirect_uri),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A token-endpoint style POST with client_secret_basic.
+pub async fn back_channel(
+    server: &TestServer,
+    client: &TestClient,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(server.url(path))
+        .basic_auth(&client.id, client.secret.as_deref())
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
