@@ -59,6 +59,38 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Import data from the board's school-affairs system.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a OneRoster 1.1 / 1.2 CSV file set (a folder or a zip with manifest.csv).
+    Oneroster(OnerosterImport),
+}
+
+#[derive(Args)]
+struct OnerosterImport {
+    /// Folder or zip of OneRoster CSV files.
+    path: std::path::PathBuf,
+    /// Check the files and report what would change, without changing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Output: text for people, json for machines.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// File encoding: auto (UTF-8, else Shift_JIS), utf-8 or shift_jis.
+    #[arg(long, default_value = "auto")]
+    encoding: String,
+    /// List at most this many problems (all are counted).
+    #[arg(long, default_value_t = 100)]
+    max_errors: usize,
+    /// Who runs the import (recorded with it); default: the login name.
+    #[arg(long)]
+    by: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -234,6 +266,44 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 out["client_secret"] = secret.into();
             }
             println!("{out}");
+            Ok(())
+        }
+        Command::Import {
+            command: ImportCommand::Oneroster(args),
+        } => {
+            let store = open(&cli.database_url).await?;
+            let encoding =
+                renkei_idp::roster::EncodingChoice::parse(&args.encoding).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "unknown encoding {:?}; use auto, utf-8 or shift_jis",
+                        args.encoding
+                    ))
+                })?;
+            let options = renkei_idp::roster::ImportOptions {
+                dry_run: args.dry_run,
+                encoding,
+                max_problems: args.max_errors.max(1),
+                actor: args
+                    .by
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "cli".into()),
+            };
+            let report = renkei_idp::roster::import(store.as_ref(), &args.path, &options).await?;
+            if args.format == "json" {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report)
+                        .map_err(|e| Error::internal(e.to_string()))?
+                );
+            } else {
+                print!("{report}");
+            }
+            if report.outcome == "rejected" {
+                return Err(Error::Invalid(format!(
+                    "the import was rejected with {} problem(s); nothing was changed",
+                    report.problem_count
+                )));
+            }
             Ok(())
         }
         Command::Keys {

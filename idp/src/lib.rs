@@ -19,6 +19,7 @@ pub mod login;
 pub mod logout;
 pub mod pages;
 pub mod revocation;
+pub mod roster;
 pub mod scope;
 pub mod server;
 pub mod session;

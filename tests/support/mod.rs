@@ -256,6 +256,8 @@ impl Drop for TestServer {
 /// A browser: keeps cookies, does not follow redirects.
 pub struct Browser {
     pub http: reqwest::Client,
+    /// Password typed on the sign-in page during [`Browser::authorize`].
+    pub password: String,
 }
 
 impl Default for Browser {
@@ -272,6 +274,15 @@ impl Browser {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            password: PASSWORD.to_owned(),
+        }
+    }
+
+    /// A browser whose user types `password` when asked to sign in.
+    pub fn with_password(password: &str) -> Self {
+        Self {
+            password: password.to_owned(),
+            ..Self::new()
         }
     }
 
@@ -321,7 +332,7 @@ impl Browser {
                             ("csrf_token", &csrf),
                             ("request", &request),
                             ("username", username),
-                            ("password", PASSWORD),
+                            ("password", self.password.as_str()),
                         ],
                     )
                     .await

@@ -5,6 +5,8 @@
 //! (`migrations/sqlite`, `migrations/postgres`). Times are Unix seconds; secrets are stored
 //! only as SHA-256 digests.
 
+pub mod directory;
+mod import_sql;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -318,6 +320,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes expired codes, sessions, requests, deny-list entries and grants.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
+
+    /// Starts the transaction a roster import runs in.
+    async fn begin_import(&self) -> StoreResult<Box<dyn directory::ImportTx>>;
+    /// Records an import that was rejected or dry-run (outside its rolled-back transaction).
+    async fn record_import(&self, record: &directory::ImportRecord) -> StoreResult<()>;
 }
 
 /// Opens the database named by `url` (`sqlite://FILE` or `postgres://…`), creating a SQLite

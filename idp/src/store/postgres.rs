@@ -5,6 +5,13 @@ use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;
 
+use std::collections::{HashMap, HashSet};
+
+use super::directory::{
+    AccountRow, DirectoryRow, ImportRecord, Table, Upserted, account_upsert_sql, parameter_list,
+    placeholders, tables, upsert_sql,
+};
+use super::import_sql::sql_import_tx;
 use super::sql::{sql_store, user_columns};
 use super::{
     ClientRow, CodeRow, GrantRow, OrgRow, Redemption, RefreshTokenRow, SessionRow, SigningKeyRow,
@@ -30,4 +37,5 @@ impl PostgresStore {
     }
 }
 
+sql_import_tx!(ImportTransaction, sqlx::Postgres);
 sql_store!(PostgresStore, sqlx::Postgres, MIGRATOR);

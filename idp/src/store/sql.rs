@@ -449,6 +449,16 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn begin_import(&self) -> StoreResult<Box<dyn $crate::store::directory::ImportTx>> {
+                Ok(Box::new(ImportTransaction { tx: self.pool.begin().await? }))
+            }
+
+            async fn record_import(&self, record: &$crate::store::directory::ImportRecord) -> StoreResult<()> {
+                let mut tx = self.begin_import().await?;
+                tx.record_import(record).await?;
+                tx.commit().await
+            }
+
             async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
                 let mut purged = 0;
                 for statement in [

@@ -1,0 +1,368 @@
+//! OneRoster roster import: the board's school-affairs system exports its roster as OneRoster
+//! CSV (1.1 or 1.2, with the Japan profiles), and Renkei keeps a faithful directory of it and
+//! turns its people into accounts.
+//!
+//! An import reads every file twice. The first pass checks headers, collects every sourcedId
+//! and finds duplicates; the second converts and checks each row (formats, references) and
+//! writes it inside one transaction. Any problem rolls the transaction back, so a failed
+//! import leaves the directory exactly as it was; a dry run always rolls back. Memory holds
+//! the sets of ids, never a whole file.
+
+pub mod csvfile;
+pub mod manifest;
+pub mod record;
+pub mod report;
+pub mod schema;
+pub mod source;
+mod write;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+pub use csvfile::EncodingChoice;
+pub use report::{Changes, ImportReport, Problem};
+
+use crate::crypto::{now, random_id};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::directory::ImportRecord;
+use manifest::{Manifest, Mode};
+use record::Layout;
+use report::{FileReport, Problems};
+use schema::{FileKind, Target};
+use source::Source;
+
+/// How to run an import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// Validate and count, but change nothing.
+    pub dry_run: bool,
+    /// How the files are encoded.
+    pub encoding: EncodingChoice,
+    /// Problems listed at most (all are counted).
+    pub max_problems: usize,
+    /// Who runs the import (recorded).
+    pub actor: String,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            encoding: EncodingChoice::Auto,
+            max_problems: 100,
+            actor: "cli".into(),
+        }
+    }
+}
+
+/// The ids found in the first pass.
+#[derive(Default)]
+pub struct IdIndex {
+    /// Per file: every sourcedId, and whether its row is active (not `tobedeleted`).
+    pub files: HashMap<FileKind, HashMap<String, bool>>,
+    /// Per file present: its mode.
+    pub modes: HashMap<FileKind, Mode>,
+    /// OneRoster 1.2: each user's primary role and org from roles.csv.
+    pub primary_roles: HashMap<String, (String, String)>,
+    /// OneRoster 1.1: the role rows derived from users.csv (`user::org`).
+    pub derived_roles: HashSet<String>,
+}
+
+impl IdIndex {
+    /// How a reference resolves: `Ok(true)` found in the files, `Ok(false)` must be looked up
+    /// in the directory, `Err(reason)` cannot resolve.
+    pub fn resolve(&self, target: Target, id: &str) -> std::result::Result<bool, String> {
+        let Some(kind) = FileKind::of_target(target) else {
+            return Ok(true);
+        };
+        let file = format!("{}.csv", kind.base_name());
+        match (
+            self.files.get(&kind).and_then(|ids| ids.get(id)),
+            self.modes.get(&kind),
+        ) {
+            (Some(true), _) => Ok(true),
+            (Some(false), _) => Err(format!("refers to {id:?}, which {file} marks tobedeleted")),
+            (None, Some(Mode::Bulk)) => Err(format!("refers to {id:?}, which is not in {file}")),
+            (None, _) => Ok(false),
+        }
+    }
+}
+
+/// Imports the OneRoster files at `path` (a folder or a zip) into the directory.
+pub async fn import(
+    store: &dyn Store,
+    path: &Path,
+    options: &ImportOptions,
+) -> Result<ImportReport> {
+    let started = now();
+    let id = random_id();
+    let label = path.display().to_string();
+    let owned = path.to_owned();
+    let (encoding, cap) = (options.encoding, options.max_problems);
+    let prepared = tokio::task::spawn_blocking(move || prepare(&owned, encoding, cap))
+        .await
+        .map_err(|e| Error::internal(format!("import failed: {e}")))?;
+    let mut report = ImportReport {
+        id: id.clone(),
+        outcome: "rejected",
+        version: String::new(),
+        files: BTreeMap::new(),
+        problems: Vec::new(),
+        problem_count: 0,
+    };
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(problems) => {
+            report.problem_count = problems.total();
+            report.problems = problems.into_list();
+            record(store, &report, &options.actor, &label, started, None).await?;
+            return Ok(report);
+        }
+    };
+    report.version = prepared.manifest.version.as_str().to_owned();
+    let mut tx = store.begin_import().await?;
+    let outcome = write::apply(tx.as_mut(), &prepared).await?;
+    for (kind, (mode, stored)) in &prepared.manifest.files {
+        report.files.insert(
+            stored.clone(),
+            FileReport {
+                mode: mode.as_str().to_owned(),
+                sha256: prepared.checksums.get(kind).cloned().unwrap_or_default(),
+                changes: outcome.changes.get(kind).copied().unwrap_or_default(),
+            },
+        );
+    }
+    if !outcome.problems.is_empty() {
+        drop(tx);
+        report.problem_count = outcome.problems.total();
+        report.problems = outcome.problems.into_list();
+        record(store, &report, &options.actor, &label, started, None).await?;
+        return Ok(report);
+    }
+    report.outcome = if options.dry_run {
+        "dry-run"
+    } else {
+        "applied"
+    };
+    if options.dry_run {
+        drop(tx);
+        record(store, &report, &options.actor, &label, started, None).await?;
+    } else {
+        record(
+            store,
+            &report,
+            &options.actor,
+            &label,
+            started,
+            Some(tx.as_mut()),
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// Records the import: in its own transaction when applied, separately otherwise.
+async fn record(
+    store: &dyn Store,
+    report: &ImportReport,
+    actor: &str,
+    source: &str,
+    started: i64,
+    tx: Option<&mut dyn crate::store::directory::ImportTx>,
+) -> Result<()> {
+    let record = ImportRecord {
+        id: report.id.clone(),
+        started_at: started,
+        finished_at: now(),
+        actor: actor.to_owned(),
+        source: source.to_owned(),
+        outcome: report.outcome.to_owned(),
+        summary: serde_json::to_string(report).map_err(|e| Error::internal(e.to_string()))?,
+    };
+    match tx {
+        Some(tx) => tx.record_import(&record).await?,
+        None => store.record_import(&record).await?,
+    }
+    Ok(())
+}
+
+/// What the first pass produced.
+pub struct Prepared {
+    source: Source,
+    manifest: Manifest,
+    checksums: HashMap<FileKind, String>,
+    index: Arc<IdIndex>,
+    encoding: EncodingChoice,
+    cap: usize,
+}
+
+/// First pass: manifest, headers, checksums, ids, duplicates.
+fn prepare(
+    path: &Path,
+    encoding: EncodingChoice,
+    cap: usize,
+) -> std::result::Result<Prepared, Problems> {
+    let mut problems = Problems::with_cap(cap);
+    let fail = |mut problems: Problems, list: Vec<Problem>| {
+        for p in list {
+            problems.push(p);
+        }
+        problems
+    };
+    let source = Source::open(path).map_err(|p| fail(Problems::with_cap(cap), vec![p]))?;
+    let manifest =
+        manifest::read(&source, encoding).map_err(|list| fail(Problems::with_cap(cap), list))?;
+    let mut index = IdIndex::default();
+    let mut checksums = HashMap::new();
+    let version = manifest.version;
+    let mut usernames: HashMap<String, u64> = HashMap::new();
+    for (&kind, (mode, stored)) in &manifest.files {
+        index.modes.insert(kind, *mode);
+        match source.checksum(stored) {
+            Ok(sum) => {
+                checksums.insert(kind, sum);
+            }
+            Err(p) => problems.push(p),
+        }
+        let mut csv = match csvfile::CsvFile::open(&source, stored, encoding) {
+            Ok(csv) => csv,
+            Err(p) => {
+                problems.push(p);
+                continue;
+            }
+        };
+        let layout = match Layout::new(kind, stored, &csv.headers, version) {
+            Ok(layout) => layout,
+            Err(list) => {
+                list.into_iter().for_each(|p| problems.push(p));
+                continue;
+            }
+        };
+        let username_at = csv
+            .headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case("username"));
+        let role_columns = (kind == FileKind::Roles).then(|| {
+            let at = |name: &str| {
+                csv.headers
+                    .iter()
+                    .position(|h| h.eq_ignore_ascii_case(name))
+            };
+            (
+                at("userSourcedId"),
+                at("roleType"),
+                at("role"),
+                at("orgSourcedId"),
+            )
+        });
+        let user_columns =
+            (kind == FileKind::Users && version == schema::Version::V1_1).then(|| {
+                let at = |name: &str| {
+                    csv.headers
+                        .iter()
+                        .position(|h| h.eq_ignore_ascii_case(name))
+                };
+                at("orgSourcedIds")
+            });
+        let ids = index.files.entry(kind).or_default();
+        let mut first_line: HashMap<String, u64> = HashMap::new();
+        while let Some(row) = csv.next_row() {
+            let row = match row {
+                Ok(row) => row,
+                Err(p) => {
+                    problems.push(p);
+                    continue;
+                }
+            };
+            let id = layout.sourced_id(row.fields);
+            if id.is_empty() {
+                problems.push(Problem::at(
+                    stored,
+                    row.line,
+                    Some("sourcedId"),
+                    "sourcedId is required and empty",
+                ));
+                continue;
+            }
+            let status = layout.status(row.fields);
+            if *mode == Mode::Bulk && status == "tobedeleted" {
+                problems.push(Problem::at(stored, row.line, Some("status"), "a bulk file lists only current records: leave status empty (records missing from a bulk file are removed)"));
+            }
+            if let Some(first) = first_line.get(id) {
+                problems.push(Problem::at(
+                    stored,
+                    row.line,
+                    Some("sourcedId"),
+                    format!("duplicate sourcedId {id:?} (first on line {first})"),
+                ));
+                continue;
+            }
+            first_line.insert(id.to_owned(), row.line);
+            ids.insert(id.to_owned(), status != "tobedeleted");
+            if let Some(at) =
+                username_at.filter(|_| kind == FileKind::Users && status != "tobedeleted")
+            {
+                let name = row.fields.get(at).unwrap_or("").trim().to_owned();
+                if !name.is_empty() {
+                    if let Some(first) = usernames.get(&name) {
+                        problems.push(Problem::at(stored, row.line, Some("username"), format!("username {name:?} is already used on line {first}; usernames must be unique")));
+                    } else {
+                        usernames.insert(name, row.line);
+                    }
+                }
+            }
+            if let Some(Some(at)) = user_columns {
+                for org in row
+                    .fields
+                    .get(at)
+                    .unwrap_or("")
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                {
+                    index.derived_roles.insert(format!("{id}::{org}"));
+                }
+            }
+            if let Some((Some(user), Some(role_type), Some(role), Some(org))) = role_columns
+                && row.fields.get(role_type).map(str::trim) == Some("primary")
+                && status != "tobedeleted"
+            {
+                let user = row.fields.get(user).unwrap_or("").trim().to_owned();
+                let entry = (
+                    row.fields.get(role).unwrap_or("").trim().to_owned(),
+                    row.fields.get(org).unwrap_or("").trim().to_owned(),
+                );
+                index.primary_roles.entry(user).or_insert(entry);
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Prepared {
+        source,
+        manifest,
+        checksums,
+        index: Arc::new(index),
+        encoding,
+        cap,
+    })
+}
+
+/// The Renkei role of a OneRoster role.
+pub fn renkei_role(oneroster_role: &str) -> &'static str {
+    match oneroster_role {
+        "student" | "extStudent" => "student",
+        "guardian" | "parent" | "relative" | "extGuardian" => "guardian",
+        "administrator"
+        | "districtAdministrator"
+        | "siteAdministrator"
+        | "systemAdministrator"
+        | "principal"
+        | "extAdministrator" => "administrator",
+        _ => "teacher",
+    }
+}

@@ -1,0 +1,403 @@
+//! Turning one CSV row into a OneRoster record: every field checked against its column's
+//! format, references collected for checking, and the REST representation built.
+
+use serde_json::{Map, Value, json};
+
+use super::report::Problem;
+use super::schema::{Column, FileKind, JAPAN_METADATA, Kind, Target, Version};
+
+/// Where each header of a file goes.
+pub struct Layout {
+    /// The file.
+    pub kind: FileKind,
+    /// Per header position: the column or metadata key it fills.
+    slots: Vec<Slot>,
+    /// Position of the `sourcedId` column.
+    id_index: usize,
+    /// Position of the `status` column, if present.
+    status_index: Option<usize>,
+    /// Header names, for problems.
+    headers: Vec<String>,
+}
+
+enum Slot {
+    Column(Column),
+    Metadata(String, Kind),
+    Ignored,
+}
+
+impl Layout {
+    /// Matches a file's headers to its columns (metadata headers without regard to case).
+    /// Missing required columns and repeated headers are problems at line 1.
+    pub fn new(
+        kind: FileKind,
+        file: &str,
+        headers: &[String],
+        version: Version,
+    ) -> Result<Self, Vec<Problem>> {
+        let columns = kind.columns();
+        let mut problems = Vec::new();
+        let mut slots = Vec::with_capacity(headers.len());
+        for (i, header) in headers.iter().enumerate() {
+            if headers[..i].iter().any(|h| h.eq_ignore_ascii_case(header)) {
+                problems.push(Problem::at(
+                    file,
+                    1,
+                    Some(header),
+                    "this column appears twice in the header; remove one",
+                ));
+            }
+            let slot = if let Some(column) = columns
+                .iter()
+                .find(|c| c.header.eq_ignore_ascii_case(header))
+            {
+                Slot::Column(*column)
+            } else if let Some(key) = header
+                .strip_prefix("metadata.")
+                .or_else(|| header.strip_prefix("Metadata."))
+            {
+                match JAPAN_METADATA
+                    .iter()
+                    .find(|(known, _)| known.eq_ignore_ascii_case(key))
+                {
+                    Some((known, kind)) => Slot::Metadata((*known).to_owned(), *kind),
+                    None => Slot::Metadata(key.to_owned(), Kind::Text),
+                }
+            } else {
+                Slot::Ignored
+            };
+            slots.push(slot);
+        }
+        for column in columns.iter().filter(|c| c.required_in(version)) {
+            if !headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(column.header))
+            {
+                problems.push(Problem::at(
+                    file,
+                    1,
+                    Some(column.header),
+                    format!(
+                        "required column {} is missing from the header (OneRoster {})",
+                        column.header,
+                        version.as_str()
+                    ),
+                ));
+            }
+        }
+        let id_index = headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case("sourcedId"));
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Self {
+            kind,
+            slots,
+            id_index: id_index.unwrap_or(0),
+            status_index: headers
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case("status")),
+            headers: headers.to_vec(),
+        })
+    }
+
+    /// The row's sourcedId (trimmed).
+    pub fn sourced_id<'a>(&self, fields: &'a csv::StringRecord) -> &'a str {
+        fields.get(self.id_index).unwrap_or("").trim()
+    }
+
+    /// The row's status, `active` when blank.
+    pub fn status<'a>(&self, fields: &'a csv::StringRecord) -> &'a str {
+        match self.status_index.and_then(|i| fields.get(i)).map(str::trim) {
+            Some("") | None => "active",
+            Some(status) => status,
+        }
+    }
+}
+
+/// A reference from a record to another.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// What it points to.
+    pub target: Target,
+    /// The sourcedId it names.
+    pub id: String,
+    /// The column it is in.
+    pub column: &'static str,
+}
+
+/// A checked record.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Line in the file.
+    pub line: u64,
+    /// sourcedId.
+    pub sourced_id: String,
+    /// `active`, `tobedeleted` or `inactive`.
+    pub status: String,
+    /// As in the file.
+    pub date_last_modified: Option<String>,
+    /// The OneRoster REST representation (GUIDRefs without `href`; without `status` and
+    /// `dateLastModified`, which are kept apart).
+    pub json: Map<String, Value>,
+    /// The references it makes.
+    pub references: Vec<Reference>,
+    /// The roster's password column (users), kept out of `json`.
+    pub password: Option<String>,
+}
+
+impl Record {
+    /// A text field of the representation.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        self.json.get(field).and_then(Value::as_str)
+    }
+
+    /// The sourcedId inside a GUIDRef field.
+    pub fn reference(&self, field: &str) -> Option<&str> {
+        self.json
+            .get(field)
+            .and_then(|r| r.get("sourcedId"))
+            .and_then(Value::as_str)
+    }
+
+    /// The sourcedIds inside a list of GUIDRefs.
+    pub fn reference_list(&self, field: &str) -> Vec<&str> {
+        self.json
+            .get(field)
+            .and_then(Value::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(|r| r.get("sourcedId").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A metadata value (e.g. `jp.kanaGivenName`).
+    pub fn metadata(&self, key: &str) -> Option<&Value> {
+        self.json.get("metadata").and_then(|m| m.get(key))
+    }
+}
+
+/// Checks and converts a row; every problem in it is reported.
+pub fn convert(
+    layout: &Layout,
+    file: &str,
+    line: u64,
+    fields: &csv::StringRecord,
+    version: Version,
+) -> Result<Record, Vec<Problem>> {
+    let mut json = Map::new();
+    let mut metadata = Map::new();
+    let mut references = Vec::new();
+    let mut problems = Vec::new();
+    let mut password = None;
+    for (i, slot) in layout.slots.iter().enumerate() {
+        let mut raw = fields.get(i).unwrap_or("").trim();
+        if raw == "NULL"
+            && matches!(
+                slot,
+                Slot::Column(Column {
+                    kind: Kind::Ref(_) | Kind::RefList(_) | Kind::Date,
+                    ..
+                })
+            )
+        {
+            raw = "";
+        }
+        let header = layout.headers[i].as_str();
+        match slot {
+            Slot::Ignored => {}
+            Slot::Column(column) => {
+                if raw.is_empty() {
+                    if column.required_in(version) {
+                        problems.push(Problem::at(
+                            file,
+                            line,
+                            Some(column.header),
+                            format!("{} is required and empty", column.header),
+                        ));
+                    }
+                    continue;
+                }
+                if layout.kind == FileKind::Users && column.header == "password" {
+                    password = Some(raw.to_owned());
+                    continue;
+                }
+                if layout.kind == FileKind::UserProfiles && column.header == "password" {
+                    continue;
+                }
+                match value(column.kind, raw, column.header, &mut references) {
+                    Ok(value) => {
+                        json.insert(column.field.to_owned(), value);
+                    }
+                    Err(reason) => {
+                        problems.push(Problem::at(file, line, Some(column.header), reason))
+                    }
+                }
+            }
+            Slot::Metadata(key, kind) => {
+                if raw.is_empty() {
+                    continue;
+                }
+                let mut ignored = Vec::new();
+                let refs = if matches!(kind, Kind::Ref(_)) {
+                    &mut references
+                } else {
+                    &mut ignored
+                };
+                match value(*kind, raw, "metadata", refs) {
+                    Ok(value) => {
+                        metadata.insert(key.clone(), value);
+                    }
+                    Err(reason) => problems.push(Problem::at(file, line, Some(header), reason)),
+                }
+            }
+        }
+    }
+    for reference in references.iter_mut().filter(|r| r.column == "metadata") {
+        reference.column = "metadata.jp.homeClass";
+    }
+    if let Some(Value::String(ref_class)) = metadata.get("jp.homeClass").cloned() {
+        metadata.insert(
+            "jp.homeClass".into(),
+            json!({"sourcedId": ref_class, "type": "class"}),
+        );
+    }
+    if !metadata.is_empty() {
+        json.insert("metadata".into(), Value::Object(metadata));
+    }
+    let sourced_id = layout.sourced_id(fields).to_owned();
+    let status = layout.status(fields).to_owned();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // Status and modification time are kept as columns and laid over the JSON when served.
+    json.remove("status");
+    let date_last_modified = json
+        .remove("dateLastModified")
+        .and_then(|v| v.as_str().map(str::to_owned));
+    Ok(Record {
+        line,
+        sourced_id,
+        status,
+        date_last_modified,
+        json,
+        references,
+        password,
+    })
+}
+
+fn value(
+    kind: Kind,
+    raw: &str,
+    column: &'static str,
+    references: &mut Vec<Reference>,
+) -> Result<Value, String> {
+    let list = |raw: &str| {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    Ok(match kind {
+        Kind::Text => json!(raw),
+        Kind::Date => {
+            check_date(raw).map_err(|_| {
+                format!("{raw:?} is not a date; write it as YYYY-MM-DD (e.g. 2026-04-01)")
+            })?;
+            json!(raw)
+        }
+        Kind::DateTime => {
+            let ok = check_date(raw).is_ok()
+                || time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+                    .is_ok()
+                || time::PrimitiveDateTime::parse(
+                    raw,
+                    &time::macros::format_description!(
+                        "[year]-[month]-[day]T[hour]:[minute]:[second]"
+                    ),
+                )
+                .is_ok();
+            if !ok {
+                return Err(format!(
+                    "{raw:?} is not a date and time; write it as 2026-04-01T09:00:00Z"
+                ));
+            }
+            json!(raw)
+        }
+        Kind::Bool => match raw.to_ascii_lowercase().as_str() {
+            "true" => json!(true),
+            "false" => json!(false),
+            _ => return Err(format!("{raw:?} must be true or false")),
+        },
+        Kind::Number => {
+            let number: f64 = raw
+                .parse()
+                .map_err(|_| format!("{raw:?} is not a number"))?;
+            if number.fract() == 0.0 && number.abs() < 9e15 {
+                json!(number as i64)
+            } else {
+                json!(number)
+            }
+        }
+        Kind::ExtEnum(_) if raw.starts_with("ext:") && raw.len() > 4 => json!(raw),
+        Kind::Enum(allowed) | Kind::ExtEnum(allowed) => {
+            if !allowed.contains(&raw) {
+                let close = allowed.iter().find(|a| a.eq_ignore_ascii_case(raw));
+                return Err(match close {
+                    Some(right) => {
+                        format!("{raw:?} is not allowed; write it as {right:?} (the case matters)")
+                    }
+                    None => format!("{raw:?} is not allowed; use one of: {}", allowed.join(", ")),
+                });
+            }
+            json!(raw)
+        }
+        Kind::List => json!(list(raw)),
+        Kind::Grades => {
+            let grades = list(raw);
+            if let Some(bad) = grades
+                .iter()
+                .find(|g| !super::schema::GRADES.contains(&g.as_str()))
+            {
+                return Err(format!(
+                    "unknown grade code {bad:?}; use P1–P6 (小), J1–J3 (中), H1–H3 (高), E1–E3 or the OneRoster codes KG, 01–13"
+                ));
+            }
+            json!(grades)
+        }
+        Kind::Ref(target) => {
+            references.push(Reference {
+                target,
+                id: raw.to_owned(),
+                column,
+            });
+            json!({"sourcedId": raw, "type": target.type_name()})
+        }
+        Kind::RefList(target) => {
+            let ids = list(raw);
+            let refs: Vec<Value> = ids
+                .iter()
+                .map(|id| {
+                    references.push(Reference {
+                        target,
+                        id: id.clone(),
+                        column,
+                    });
+                    json!({"sourcedId": id, "type": target.type_name()})
+                })
+                .collect();
+            json!(refs)
+        }
+    })
+}
+
+fn check_date(raw: &str) -> Result<time::Date, time::error::Parse> {
+    time::Date::parse(
+        raw,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+}

@@ -1,0 +1,201 @@
+//! What an import reports: problems a school clerk can act on (file, line, column, reason)
+//! and, per file, what changed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// One problem found in the files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// File name, when the problem is in a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based line (the header is line 1), when the problem is in a row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Column header, when the problem is in one field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+impl Problem {
+    /// A problem with the import as a whole.
+    pub fn general(reason: impl Into<String>) -> Self {
+        Problem {
+            file: None,
+            line: None,
+            column: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// A problem with a whole file.
+    pub fn in_file(file: &str, reason: impl Into<String>) -> Self {
+        Problem {
+            file: Some(file.to_owned()),
+            line: None,
+            column: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// A problem in one field of one row.
+    pub fn at(file: &str, line: u64, column: Option<&str>, reason: impl Into<String>) -> Self {
+        Problem {
+            file: Some(file.to_owned()),
+            line: Some(line),
+            column: column.map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line, &self.column) {
+            (Some(file), Some(line), Some(column)) => {
+                write!(f, "{file}:{line}: {column}: {}", self.reason)
+            }
+            (Some(file), Some(line), None) => write!(f, "{file}:{line}: {}", self.reason),
+            (Some(file), None, _) => write!(f, "{file}: {}", self.reason),
+            (None, _, _) => write!(f, "{}", self.reason),
+        }
+    }
+}
+
+/// Problems collected up to a cap; the count goes on past it.
+#[derive(Debug, Default)]
+pub struct Problems {
+    list: Vec<Problem>,
+    total: usize,
+    cap: usize,
+}
+
+impl Problems {
+    /// Collects up to `cap` problems.
+    pub fn with_cap(cap: usize) -> Self {
+        Self {
+            list: Vec::new(),
+            total: 0,
+            cap,
+        }
+    }
+
+    /// Records a problem.
+    pub fn push(&mut self, problem: Problem) {
+        self.total += 1;
+        if self.list.len() < self.cap {
+            self.list.push(problem);
+        }
+    }
+
+    /// Whether any problem was found.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Number of problems found (including those past the cap).
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The problems kept.
+    pub fn into_list(self) -> Vec<Problem> {
+        self.list
+    }
+}
+
+/// What an import changed (or, in a dry run, would change) in one file's records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    /// Rows read.
+    pub rows: u64,
+    /// Records created.
+    pub created: u64,
+    /// Records changed.
+    pub updated: u64,
+    /// Records deleted (users: disabled).
+    pub deleted: u64,
+    /// Records that were already exactly so.
+    pub unchanged: u64,
+}
+
+/// The outcome of an import.
+#[derive(Debug, Serialize)]
+pub struct ImportReport {
+    /// Identifier of the import record.
+    pub id: String,
+    /// `applied`, `dry-run` or `rejected`.
+    pub outcome: &'static str,
+    /// OneRoster version of the files.
+    pub version: String,
+    /// Per file: its mode (`bulk` or `delta`), checksum and changes.
+    pub files: BTreeMap<String, FileReport>,
+    /// Problems found (only when rejected).
+    pub problems: Vec<Problem>,
+    /// Number of problems, including those not listed.
+    pub problem_count: usize,
+}
+
+/// What happened to one file.
+#[derive(Debug, Serialize)]
+pub struct FileReport {
+    /// `bulk` or `delta`.
+    pub mode: String,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// Counts.
+    #[serde(flatten)]
+    pub changes: Changes,
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.outcome {
+            "rejected" => {
+                writeln!(
+                    f,
+                    "Import rejected: {} problem(s); nothing was changed.",
+                    self.problem_count
+                )?;
+                for problem in &self.problems {
+                    writeln!(f, "  {problem}")?;
+                }
+                if self.problem_count > self.problems.len() {
+                    writeln!(
+                        f,
+                        "  … and {} more",
+                        self.problem_count - self.problems.len()
+                    )?;
+                }
+                Ok(())
+            }
+            outcome => {
+                let verb = if outcome == "dry-run" {
+                    "Dry run (nothing was changed): would apply"
+                } else {
+                    "Applied"
+                };
+                writeln!(f, "{verb} OneRoster {} import {}", self.version, self.id)?;
+                writeln!(
+                    f,
+                    "  {:<22} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                    "file", "mode", "rows", "created", "updated", "deleted", "unchanged"
+                )?;
+                for (file, report) in &self.files {
+                    let c = report.changes;
+                    writeln!(
+                        f,
+                        "  {file:<22} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                        report.mode, c.rows, c.created, c.updated, c.deleted, c.unchanged
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

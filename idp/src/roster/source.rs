@@ -1,0 +1,124 @@
+//! Where a roster comes from: a directory of CSV files or a zip of them. A zip is unpacked
+//! (streaming) into a private temporary folder first, so that every file can be read twice
+//! (validate, then apply) without holding it in memory.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::report::Problem;
+
+/// A OneRoster file set on disk.
+pub struct Source {
+    dir: PathBuf,
+    /// Set when `dir` is our own unpacked copy of a zip, removed on drop.
+    unpacked: bool,
+}
+
+impl Source {
+    /// Opens `path`: a directory, or a zip archive with the files at its root or in one folder.
+    pub fn open(path: &Path) -> Result<Self, Problem> {
+        if path.is_dir() {
+            return Ok(Source {
+                dir: path.to_owned(),
+                unpacked: false,
+            });
+        }
+        let file = File::open(path).map_err(|e| {
+            Problem::general(format!(
+                "cannot open {}: {e}; give a folder or a .zip of OneRoster CSV files",
+                path.display()
+            ))
+        })?;
+        let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
+            Problem::general(format!(
+                "{} is neither a folder nor a readable zip file: {e}",
+                path.display()
+            ))
+        })?;
+        let dir =
+            std::env::temp_dir().join(format!("renkei-import-{}", crate::crypto::random_id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Problem::general(format!("cannot create a temporary folder: {e}")))?;
+        let source = Source {
+            dir,
+            unpacked: true,
+        };
+        for index in 0..archive.len() {
+            let mut entry = archive
+                .by_index(index)
+                .map_err(|e| Problem::general(format!("{} is damaged: {e}", path.display())))?;
+            let Some(name) = entry
+                .enclosed_name()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            else {
+                continue;
+            };
+            if entry.is_dir()
+                || !name.to_ascii_lowercase().ends_with(".csv")
+                || name.starts_with("._")
+            {
+                continue;
+            }
+            let target = source.dir.join(&name);
+            let mut out = File::create(&target)
+                .map_err(|e| Problem::general(format!("cannot unpack {name}: {e}")))?;
+            std::io::copy(&mut entry, &mut out).map_err(|e| {
+                Problem::general(format!("cannot unpack {name} from {}: {e}", path.display()))
+            })?;
+        }
+        Ok(source)
+    }
+
+    /// Finds a file by its OneRoster name (`users.csv`), ignoring case. Returns the name as
+    /// stored.
+    pub fn find(&self, name: &str) -> Option<String> {
+        std::fs::read_dir(&self.dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .find(|file| file.eq_ignore_ascii_case(name))
+    }
+
+    /// Opens a file for streaming.
+    pub fn reader(&self, stored_name: &str) -> Result<Box<dyn Read + Send>, Problem> {
+        let file = File::open(self.dir.join(stored_name))
+            .map_err(|e| Problem::in_file(stored_name, format!("cannot read the file: {e}")))?;
+        Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+    }
+
+    /// SHA-256 of a file's bytes, hex-encoded.
+    pub fn checksum(&self, stored_name: &str) -> Result<String, Problem> {
+        let mut reader = self.reader(stored_name)?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut reader, &mut HashWriter(&mut hasher))
+            .map_err(|e| Problem::in_file(stored_name, format!("cannot read the file: {e}")))?;
+        Ok(hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        if self.unpacked {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,314 @@
+//! Storage of the roster directory: the transaction an import runs in.
+//!
+//! Every roster table has the same shape — `sourced_id`, `status`, `date_last_modified`, a few
+//! columns to join and filter on, and `data` (the record's OneRoster JSON) — so one generic
+//! upsert serves them all; accounts (`users`) have their own.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+
+/// A roster table: its name, key column and the columns between `date_last_modified` and
+/// `data`.
+#[derive(Debug)]
+pub struct Table {
+    /// Table name.
+    pub name: &'static str,
+    /// Key column (`sourced_id`, or `id` for `orgs`).
+    pub key: &'static str,
+    /// Join/filter columns, in the order of [`DirectoryRow::extra`].
+    pub extra: &'static [&'static str],
+}
+
+/// The roster tables.
+pub mod tables {
+    use super::Table;
+
+    /// Organisations (board, schools).
+    pub const ORGS: Table = Table {
+        name: "orgs",
+        key: "id",
+        extra: &["name", "org_type", "parent_id"],
+    };
+    /// Academic sessions (school years, terms).
+    pub const ACADEMIC_SESSIONS: Table = Table {
+        name: "academic_sessions",
+        key: "sourced_id",
+        extra: &["session_type", "parent_id", "school_year"],
+    };
+    /// Courses.
+    pub const COURSES: Table = Table {
+        name: "courses",
+        key: "sourced_id",
+        extra: &["org_id", "school_year_id"],
+    };
+    /// Classes (homerooms and scheduled classes).
+    pub const CLASSES: Table = Table {
+        name: "classes",
+        key: "sourced_id",
+        extra: &["school_id", "course_id", "class_type", "title"],
+    };
+    /// Enrollments of users in classes.
+    pub const ENROLLMENTS: Table = Table {
+        name: "enrollments",
+        key: "sourced_id",
+        extra: &["class_id", "school_id", "user_id", "role"],
+    };
+    /// Roles of users in organisations.
+    pub const ROLES: Table = Table {
+        name: "roles",
+        key: "sourced_id",
+        extra: &["user_id", "org_id", "role_type", "role"],
+    };
+    /// User profiles (1.2).
+    pub const USER_PROFILES: Table = Table {
+        name: "user_profiles",
+        key: "sourced_id",
+        extra: &["user_id"],
+    };
+    /// Demographics (sensitive).
+    pub const DEMOGRAPHICS: Table = Table {
+        name: "demographics",
+        key: "sourced_id",
+        extra: &[],
+    };
+    /// Gradebook categories.
+    pub const CATEGORIES: Table = Table {
+        name: "categories",
+        key: "sourced_id",
+        extra: &[],
+    };
+    /// Gradebook line items.
+    pub const LINE_ITEMS: Table = Table {
+        name: "line_items",
+        key: "sourced_id",
+        extra: &["class_id", "category_id"],
+    };
+    /// Gradebook results (sensitive).
+    pub const RESULTS: Table = Table {
+        name: "results",
+        key: "sourced_id",
+        extra: &["line_item_id", "student_id"],
+    };
+    /// Accounts that come from the roster (only for id look-ups; writes use the account upsert).
+    pub const USERS: Table = Table {
+        name: "users",
+        key: "sourced_id",
+        extra: &[],
+    };
+}
+
+/// One roster record to store.
+#[derive(Clone, Debug)]
+pub struct DirectoryRow {
+    /// OneRoster sourcedId.
+    pub sourced_id: String,
+    /// `active` (or `tobedeleted` / `inactive` as the file says).
+    pub status: String,
+    /// As in the file.
+    pub date_last_modified: Option<String>,
+    /// Values of the table's extra columns.
+    pub extra: Vec<Option<String>>,
+    /// The OneRoster JSON of the record.
+    pub data: String,
+}
+
+/// A person from the roster, as an account.
+#[derive(Clone, Debug)]
+pub struct AccountRow {
+    /// New account id (`sub`), used only if the sourcedId is new.
+    pub id: String,
+    /// OneRoster sourcedId.
+    pub sourced_id: String,
+    /// Sign-in name.
+    pub username: String,
+    /// Renkei role.
+    pub role: String,
+    /// 名.
+    pub given_name: Option<String>,
+    /// 姓.
+    pub family_name: Option<String>,
+    /// Kana of 名.
+    pub given_name_kana: Option<String>,
+    /// Kana of 姓.
+    pub family_name_kana: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Argon2id hash of the roster's password column; `None` keeps the current password.
+    pub password_hash: Option<String>,
+    /// Primary school.
+    pub school_id: Option<String>,
+    /// First grade code.
+    pub grade: Option<String>,
+    /// Whether the person may sign in.
+    pub enabled: bool,
+    /// Record status.
+    pub status: String,
+    /// As in the file.
+    pub date_last_modified: Option<String>,
+    /// The OneRoster JSON of the user.
+    pub data: String,
+}
+
+/// What an upsert did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Upserted {
+    /// Rows that did not exist.
+    pub created: u64,
+    /// Rows that existed and changed.
+    pub updated: u64,
+}
+
+/// The transaction an import runs in; dropped without [`ImportTx::commit`] it rolls back.
+#[async_trait]
+pub trait ImportTx: Send {
+    /// Which of `ids` exist in `table`.
+    async fn existing(&mut self, table: &Table, ids: &[String]) -> StoreResult<HashSet<String>>;
+    /// Inserts or updates rows; rows whose status, date and data are unchanged are not touched.
+    async fn upsert(&mut self, table: &Table, rows: &[DirectoryRow]) -> StoreResult<Upserted>;
+    /// Every key in `table` whose record is not already `tobedeleted` (for the sweep after a
+    /// bulk file).
+    async fn all_ids(&mut self, table: &Table) -> StoreResult<Vec<String>>;
+    /// Marks records `tobedeleted` (OneRoster's logical delete) as of `when`; returns how many
+    /// were not already.
+    async fn mark_deleted(&mut self, table: &Table, ids: &[String], when: &str)
+    -> StoreResult<u64>;
+    /// Stored password hashes of roster accounts, by sourcedId.
+    async fn password_hashes(
+        &mut self,
+        sourced_ids: &[String],
+    ) -> StoreResult<HashMap<String, Option<String>>>;
+    /// Accounts holding any of `usernames`: username → sourcedId (`None` for accounts made
+    /// outside the roster).
+    async fn username_owners(
+        &mut self,
+        usernames: &[String],
+    ) -> StoreResult<HashMap<String, Option<String>>>;
+    /// Inserts or updates roster accounts (an existing account keeps its id and sign-in
+    /// methods); disabled accounts lose their sessions and grants.
+    async fn upsert_accounts(&mut self, rows: &[AccountRow], now: i64) -> StoreResult<Upserted>;
+    /// Marks roster accounts as left the board (`tobedeleted`, disabled, kept until the
+    /// retention period ends); their sessions end and their grants are revoked.
+    async fn remove_accounts(&mut self, sourced_ids: &[String], now: i64) -> StoreResult<u64>;
+    /// Replaces the agents (guardians ↔ children) of the given users.
+    async fn replace_agents(
+        &mut self,
+        user_ids: &[String],
+        pairs: &[(String, String)],
+    ) -> StoreResult<()>;
+    /// Records the import.
+    async fn record_import(&mut self, record: &ImportRecord) -> StoreResult<()>;
+    /// Makes everything permanent.
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// The record kept of every import.
+#[derive(Clone, Debug)]
+pub struct ImportRecord {
+    /// Identifier.
+    pub id: String,
+    /// Start time.
+    pub started_at: i64,
+    /// End time.
+    pub finished_at: i64,
+    /// Who ran it.
+    pub actor: String,
+    /// Path of the files.
+    pub source: String,
+    /// `applied`, `dry-run` or `rejected`.
+    pub outcome: String,
+    /// JSON: version, per-file mode, checksum and counts, problems.
+    pub summary: String,
+}
+
+/// `($1, $2, …), (…)` for `rows` rows of `width` parameters.
+pub(crate) fn placeholders(rows: usize, width: usize) -> String {
+    let mut sql = String::with_capacity(rows * width * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..width {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * width + col + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// `$1, $2, …, $n`.
+pub(crate) fn parameter_list(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The upsert statement for `rows` rows of `table`.
+pub(crate) fn upsert_sql(table: &Table, rows: usize) -> String {
+    let mut columns = vec![table.key, "status", "date_last_modified"];
+    columns.extend_from_slice(table.extra);
+    columns.push("data");
+    let updates: Vec<String> = columns[1..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO {t} ({cols}) VALUES {values} ON CONFLICT ({key}) DO UPDATE SET {updates} \
+         WHERE {t}.data IS DISTINCT FROM excluded.data OR {t}.status IS DISTINCT FROM excluded.status",
+        t = table.name,
+        cols = columns.join(", "),
+        values = placeholders(rows, columns.len()),
+        key = table.key,
+        updates = updates.join(", "),
+    )
+}
+
+/// Columns of the account upsert, in bind order.
+pub(crate) const ACCOUNT_COLUMNS: [&str; 19] = [
+    "id",
+    "sourced_id",
+    "username",
+    "role",
+    "given_name",
+    "family_name",
+    "given_name_kana",
+    "family_name_kana",
+    "email",
+    "password_hash",
+    "school_id",
+    "grade",
+    "enabled",
+    "status",
+    "date_last_modified",
+    "data",
+    "created_at",
+    "updated_at",
+    "disabled_at",
+];
+
+/// The account upsert for `rows` rows.
+pub(crate) fn account_upsert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO users ({cols}) VALUES {values} ON CONFLICT (sourced_id) DO UPDATE SET \
+         username = excluded.username, role = COALESCE(NULLIF(excluded.role, ''), users.role), given_name = excluded.given_name, \
+         family_name = excluded.family_name, given_name_kana = excluded.given_name_kana, \
+         family_name_kana = excluded.family_name_kana, email = excluded.email, \
+         password_hash = COALESCE(excluded.password_hash, users.password_hash), school_id = excluded.school_id, \
+         grade = excluded.grade, enabled = excluded.enabled, status = excluded.status, \
+         date_last_modified = excluded.date_last_modified, data = excluded.data, updated_at = excluded.updated_at, \
+         disabled_at = CASE WHEN excluded.enabled THEN NULL ELSE COALESCE(users.disabled_at, excluded.updated_at) END \
+         WHERE users.data IS DISTINCT FROM excluded.data OR users.enabled IS DISTINCT FROM excluded.enabled \
+         OR users.status IS DISTINCT FROM excluded.status OR users.username IS DISTINCT FROM excluded.username \
+         OR (excluded.password_hash IS NOT NULL AND users.password_hash IS DISTINCT FROM excluded.password_hash)",
+        cols = ACCOUNT_COLUMNS.join(", "),
+        values = placeholders(rows, ACCOUNT_COLUMNS.len()),
+    )
+}

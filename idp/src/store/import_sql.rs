@@ -1,0 +1,223 @@
+//! The SQL of [`ImportTx`](super::directory::ImportTx), written once for both databases and
+//! instantiated per database by [`sql_import_tx!`].
+
+/// Implements `ImportTx` for `$tx`, a struct with a `tx: sqlx::Transaction<'static, $db>`.
+macro_rules! sql_import_tx {
+    ($tx:ident, $db:ty) => {
+        /// An import transaction.
+        pub struct $tx {
+            tx: sqlx::Transaction<'static, $db>,
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::directory::ImportTx for $tx {
+            async fn existing(&mut self, table: &Table, ids: &[String]) -> StoreResult<HashSet<String>> {
+                if ids.is_empty() {
+                    return Ok(HashSet::new());
+                }
+                let sql = format!("SELECT {k} FROM {t} WHERE {k} IN ({list})", k = table.key, t = table.name, list = parameter_list(ids.len()));
+                let mut query = sqlx::query_scalar::<$db, String>(&sql);
+                for id in ids {
+                    query = query.bind(id);
+                }
+                Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
+            }
+
+            async fn upsert(&mut self, table: &Table, rows: &[DirectoryRow]) -> StoreResult<Upserted> {
+                if rows.is_empty() {
+                    return Ok(Upserted::default());
+                }
+                let ids: Vec<String> = rows.iter().map(|r| r.sourced_id.clone()).collect();
+                let before = self.existing(table, &ids).await?.len() as u64;
+                let sql = upsert_sql(table, rows.len());
+                let mut query = sqlx::query::<$db>(&sql);
+                for row in rows {
+                    query = query.bind(&row.sourced_id).bind(&row.status).bind(&row.date_last_modified);
+                    for value in &row.extra {
+                        query = query.bind(value);
+                    }
+                    query = query.bind(&row.data);
+                }
+                let affected = query.execute(&mut *self.tx).await?.rows_affected();
+                let created = rows.len() as u64 - before;
+                Ok(Upserted { created, updated: affected.saturating_sub(created) })
+            }
+
+            async fn all_ids(&mut self, table: &Table) -> StoreResult<Vec<String>> {
+                let sql = format!(
+                    "SELECT {k} FROM {t} WHERE {k} IS NOT NULL AND status <> 'tobedeleted'",
+                    k = table.key,
+                    t = table.name
+                );
+                Ok(sqlx::query_scalar::<$db, String>(&sql).fetch_all(&mut *self.tx).await?)
+            }
+
+            async fn mark_deleted(&mut self, table: &Table, ids: &[String], when: &str) -> StoreResult<u64> {
+                let mut marked = 0;
+                for chunk in ids.chunks(500) {
+                    let sql = format!(
+                        "UPDATE {t} SET status = 'tobedeleted', date_last_modified = ${n} WHERE status <> 'tobedeleted' AND {k} IN ({list})",
+                        t = table.name,
+                        k = table.key,
+                        n = chunk.len() + 1,
+                        list = parameter_list(chunk.len())
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    marked += query.bind(when).execute(&mut *self.tx).await?.rows_affected();
+                }
+                Ok(marked)
+            }
+
+            async fn password_hashes(&mut self, sourced_ids: &[String]) -> StoreResult<HashMap<String, Option<String>>> {
+                if sourced_ids.is_empty() {
+                    return Ok(HashMap::new());
+                }
+                let sql = format!("SELECT sourced_id, password_hash FROM users WHERE sourced_id IN ({})", parameter_list(sourced_ids.len()));
+                let mut query = sqlx::query_as::<$db, (String, Option<String>)>(&sql);
+                for id in sourced_ids {
+                    query = query.bind(id);
+                }
+                Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
+            }
+
+            async fn username_owners(&mut self, usernames: &[String]) -> StoreResult<HashMap<String, Option<String>>> {
+                if usernames.is_empty() {
+                    return Ok(HashMap::new());
+                }
+                let sql = format!("SELECT username, sourced_id FROM users WHERE username IN ({})", parameter_list(usernames.len()));
+                let mut query = sqlx::query_as::<$db, (String, Option<String>)>(&sql);
+                for name in usernames {
+                    query = query.bind(name);
+                }
+                Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
+            }
+
+            async fn upsert_accounts(&mut self, rows: &[AccountRow], now: i64) -> StoreResult<Upserted> {
+                if rows.is_empty() {
+                    return Ok(Upserted::default());
+                }
+                let ids: Vec<String> = rows.iter().map(|r| r.sourced_id.clone()).collect();
+                let before = self.existing(&tables::USERS, &ids).await?.len() as u64;
+                let sql = account_upsert_sql(rows.len());
+                let mut query = sqlx::query::<$db>(&sql);
+                for row in rows {
+                    query = query
+                        .bind(&row.id)
+                        .bind(&row.sourced_id)
+                        .bind(&row.username)
+                        .bind(&row.role)
+                        .bind(&row.given_name)
+                        .bind(&row.family_name)
+                        .bind(&row.given_name_kana)
+                        .bind(&row.family_name_kana)
+                        .bind(&row.email)
+                        .bind(&row.password_hash)
+                        .bind(&row.school_id)
+                        .bind(&row.grade)
+                        .bind(row.enabled)
+                        .bind(&row.status)
+                        .bind(&row.date_last_modified)
+                        .bind(&row.data)
+                        .bind(now)
+                        .bind(now)
+                        .bind(if row.enabled { None } else { Some(now) });
+                }
+                let affected = query.execute(&mut *self.tx).await?.rows_affected();
+                let disabled: Vec<String> = rows.iter().filter(|r| !r.enabled).map(|r| r.sourced_id.clone()).collect();
+                self.end_access(&disabled, now).await?;
+                let created = rows.len() as u64 - before;
+                Ok(Upserted { created, updated: affected.saturating_sub(created) })
+            }
+
+            async fn remove_accounts(&mut self, sourced_ids: &[String], now: i64) -> StoreResult<u64> {
+                let mut removed = 0;
+                for chunk in sourced_ids.chunks(500) {
+                    let sql = format!(
+                        "UPDATE users SET status = 'tobedeleted', enabled = FALSE, updated_at = ${n}, \
+                         disabled_at = COALESCE(disabled_at, ${n}) WHERE status <> 'tobedeleted' AND sourced_id IN ({list})",
+                        n = chunk.len() + 1,
+                        list = parameter_list(chunk.len())
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    removed += query.bind(now).execute(&mut *self.tx).await?.rows_affected();
+                }
+                self.end_access(sourced_ids, now).await?;
+                Ok(removed)
+            }
+
+            async fn replace_agents(&mut self, user_ids: &[String], pairs: &[(String, String)]) -> StoreResult<()> {
+                for chunk in user_ids.chunks(500) {
+                    let sql = format!("DELETE FROM user_agents WHERE user_id IN ({})", parameter_list(chunk.len()));
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                for chunk in pairs.chunks(500) {
+                    let sql = format!("INSERT INTO user_agents (user_id, agent_id) VALUES {} ON CONFLICT DO NOTHING", placeholders(chunk.len(), 2));
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for (user, agent) in chunk {
+                        query = query.bind(user).bind(agent);
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+
+            async fn record_import(&mut self, record: &ImportRecord) -> StoreResult<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO imports (id, started_at, finished_at, actor, source, outcome, summary) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&record.id)
+                .bind(record.started_at)
+                .bind(record.finished_at)
+                .bind(&record.actor)
+                .bind(&record.source)
+                .bind(&record.outcome)
+                .bind(&record.summary)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> StoreResult<()> {
+                self.tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        impl $tx {
+            /// Ends the sessions and revokes the grants of the given roster accounts.
+            async fn end_access(&mut self, sourced_ids: &[String], now: i64) -> StoreResult<()> {
+                for chunk in sourced_ids.chunks(500) {
+                    let list = parameter_list(chunk.len());
+                    let accounts = format!("SELECT id FROM users WHERE sourced_id IN ({list})");
+                    let statements = [
+                        format!("DELETE FROM sessions WHERE user_id IN ({accounts})"),
+                        format!("UPDATE grants SET revoked_at = ${n} WHERE revoked_at IS NULL AND user_id IN ({accounts})", n = chunk.len() + 1),
+                    ];
+                    for (i, sql) in statements.iter().enumerate() {
+                        let mut query = sqlx::query::<$db>(sql);
+                        for id in chunk {
+                            query = query.bind(id);
+                        }
+                        if i == 1 {
+                            query = query.bind(now);
+                        }
+                        query.execute(&mut *self.tx).await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use sql_import_tx;

@@ -1,0 +1,589 @@
+//! OneRoster import end to end, on SQLite and PostgreSQL: a board's files (1.1, 1.2 Japan
+//! profile, a zip, Shift_JIS), a delta sequence, the April year rollover, and one broken file
+//! per kind of mistake — each rejected with a precise problem and leaving the directory as it was.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use renkei_idp::roster::{ImportOptions, ImportReport, import};
+use support::*;
+
+on_both_databases!(
+    board_imports_and_reimport_changes_nothing,
+    roster_people_sign_in_with_roster_passwords,
+    delta_sequence_updates_creates_and_removes,
+    year_rollover_keeps_accounts_and_disables_leavers,
+    japan_profile_1_2_zip_imports,
+    shift_jis_files_are_detected,
+    each_mistake_is_reported_precisely_and_changes_nothing,
+    dry_run_reports_without_changing,
+);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/oneroster")
+        .join(name)
+}
+
+/// A private copy of a fixture that a test may edit.
+struct Copy {
+    dir: PathBuf,
+}
+
+impl Copy {
+    fn of(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("renkei-fixture-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(fixture(name)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+        Self { dir }
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file)).unwrap()
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.dir.join(file), text).unwrap();
+    }
+
+    /// Replaces the first occurrence of `from` in `file`; returns the 1-based line it is on.
+    fn edit(&self, file: &str, from: &str, to: &str) -> usize {
+        let text = self.read(file);
+        let at = text
+            .find(from)
+            .unwrap_or_else(|| panic!("{from:?} not in {file}"));
+        let line = text[..at].matches('\n').count() + 1;
+        self.write(file, &text.replacen(from, to, 1));
+        line
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn run(server: &TestServer, path: &Path) -> ImportReport {
+    import(server.store.as_ref(), path, &ImportOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn dry_run(server: &TestServer, path: &Path) -> ImportReport {
+    import(
+        server.store.as_ref(),
+        path,
+        &ImportOptions {
+            dry_run: true,
+            ..ImportOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn counts(report: &ImportReport, file: &str) -> (u64, u64, u64, u64) {
+    let c = report
+        .files
+        .get(file)
+        .unwrap_or_else(|| panic!("{file} not in report"))
+        .changes;
+    (c.created, c.updated, c.deleted, c.unchanged)
+}
+
+/// The directory holds exactly the board fixture: importing it again would change nothing.
+async fn assert_directory_is_board(server: &TestServer) {
+    let again = dry_run(server, &fixture("board-1.1")).await;
+    assert_eq!(again.outcome, "dry-run");
+    for (file, report) in &again.files {
+        let c = report.changes;
+        assert_eq!(
+            (c.created, c.updated, c.deleted),
+            (0, 0, 0),
+            "{file} differs from the board fixture"
+        );
+    }
+}
+
+async fn board_imports_and_reimport_changes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let report = run(&server, &fixture("board-1.1")).await;
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(report.version, "1.1");
+    assert_eq!(counts(&report, "users.csv"), (14, 0, 0, 0));
+    assert_eq!(counts(&report, "enrollments.csv"), (15, 0, 0, 0));
+    assert_eq!(counts(&report, "results.csv"), (3, 0, 0, 0));
+    assert_eq!(report.files["users.csv"].sha256.len(), 64);
+
+    let student = server
+        .store
+        .user_by_username("s001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(student.family_name.as_deref(), Some("山田"));
+    assert_eq!(student.given_name_kana.as_deref(), Some("タロウ"));
+    assert_eq!(student.family_name_kana.as_deref(), Some("ヤマダ"));
+    assert_eq!(student.role, "student");
+    assert_eq!(student.grade.as_deref(), Some("P3"));
+    assert_eq!(student.school_id.as_deref(), Some("sakura-es"));
+    let hash = student
+        .password_hash
+        .clone()
+        .expect("roster password is hashed");
+    assert!(hash.starts_with("$argon2id$") && !hash.contains("sakura-pass-001"));
+    let guardian = server
+        .store
+        .user_by_username("g001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        guardian.role, "guardian",
+        "OneRoster parent is a Renkei guardian"
+    );
+    assert!(
+        server
+            .store
+            .user_by_username("t001")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .is_none(),
+        "no password column value: waits for one"
+    );
+    let school = server.store.org("sakura-es").await.unwrap().unwrap();
+    assert_eq!(school.name, "みなと市立さくら小学校");
+    assert_eq!(school.parent_id.as_deref(), Some("minato-boe"));
+
+    let again = run(&server, &fixture("board-1.1")).await;
+    assert_eq!(again.outcome, "applied");
+    for (file, report) in &again.files {
+        let c = report.changes;
+        assert_eq!(
+            (c.created, c.updated, c.deleted),
+            (0, 0, 0),
+            "{file}: re-import changes nothing"
+        );
+        assert_eq!(c.unchanged, c.rows);
+    }
+    let same = server
+        .store
+        .user_by_username("s001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(same.id, student.id);
+    assert_eq!(
+        same.password_hash, student.password_hash,
+        "an unchanged password is not re-hashed"
+    );
+    server.stop().await;
+}
+
+async fn roster_people_sign_in_with_roster_passwords(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    let browser = Browser::new();
+    assert_eq!(
+        browser
+            .sign_in(&server, "s001", "sakura-pass-001")
+            .await
+            .status(),
+        303
+    );
+    let home = browser.get(&server.url("/")).await.text().await.unwrap();
+    assert!(home.contains("山田 太郎"), "{home}");
+    assert_eq!(
+        Browser::new()
+            .sign_in(&server, "t001", "anything-at-all")
+            .await
+            .status(),
+        200,
+        "no password yet: cannot sign in"
+    );
+    server.stop().await;
+}
+
+async fn delta_sequence_updates_creates_and_removes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    let report = run(&server, &fixture("delta-1.1")).await;
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(counts(&report, "users.csv"), (1, 1, 1, 0));
+    assert_eq!(counts(&report, "enrollments.csv"), (1, 0, 1, 0));
+    assert_eq!(
+        server
+            .store
+            .user_by_username("s002")
+            .await
+            .unwrap()
+            .unwrap()
+            .family_name
+            .as_deref(),
+        Some("山本")
+    );
+    let newcomer = server
+        .store
+        .user_by_username("s009")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(newcomer.grade.as_deref(), Some("P3"));
+    let gone = server
+        .store
+        .user_by_username("s008")
+        .await
+        .unwrap()
+        .expect("disabled, not erased");
+    assert!(!gone.enabled);
+    let again = run(&server, &fixture("delta-1.1")).await;
+    assert_eq!(
+        counts(&again, "users.csv"),
+        (0, 0, 0, 3),
+        "the same delta again changes nothing"
+    );
+    server.stop().await;
+}
+
+async fn year_rollover_keeps_accounts_and_disables_leavers(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    let before = server
+        .store
+        .user_by_username("s001")
+        .await
+        .unwrap()
+        .unwrap();
+    let app = server.web_app().await;
+    let leaver_browser = Browser::with_password("aoba-pass-008");
+    let leaver_tokens = code_flow_tokens(&server, &app, &leaver_browser, "s008", "openid").await;
+    let leaver_refresh = leaver_tokens["refresh_token"].as_str().unwrap().to_owned();
+    let report = run(&server, &fixture("rollover-2027")).await;
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(counts(&report, "users.csv"), (1, 7, 1, 6));
+    assert_eq!(
+        counts(&report, "classes.csv"),
+        (4, 0, 5, 0),
+        "last year's classes are removed"
+    );
+    let after = server
+        .store
+        .user_by_username("s001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.id, before.id, "same account (sub) after the rollover");
+    assert_eq!(
+        after.password_hash, before.password_hash,
+        "sign-in methods are kept"
+    );
+    assert_eq!(after.grade.as_deref(), Some("P4"));
+    let left = server
+        .store
+        .user_by_username("s008")
+        .await
+        .unwrap()
+        .expect("a leaver is kept until retention ends");
+    assert!(!left.enabled);
+    let home = leaver_browser
+        .get(&server.url("/"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !home.contains("渡辺 結衣"),
+        "the leaver's session has ended"
+    );
+    assert_eq!(
+        Browser::new()
+            .sign_in(&server, "s008", "aoba-pass-008")
+            .await
+            .status(),
+        200,
+        "a leaver cannot sign in"
+    );
+    let refresh = back_channel(
+        &server,
+        &app,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &leaver_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(refresh.status(), 400, "the leaver's grants are revoked");
+    let tokens = code_flow_tokens(
+        &server,
+        &app,
+        &Browser::with_password("sakura-pass-001"),
+        "s001",
+        "openid",
+    )
+    .await;
+    assert!(
+        tokens["id_token"].is_string(),
+        "a pupil who moved up signs in as before"
+    );
+    server.stop().await;
+}
+
+async fn japan_profile_1_2_zip_imports(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let zip_path =
+        std::env::temp_dir().join(format!("renkei-jp-{}.zip", uuid::Uuid::new_v4().simple()));
+    {
+        let file = std::fs::File::create(&zip_path).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for entry in std::fs::read_dir(fixture("japan-1.2")).unwrap() {
+            let entry = entry.unwrap();
+            zip.start_file(
+                format!("export/{}", entry.file_name().to_string_lossy()),
+                options,
+            )
+            .unwrap();
+            std::io::copy(&mut std::fs::File::open(entry.path()).unwrap(), &mut zip).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    let report = run(&server, &zip_path).await;
+    let _ = std::fs::remove_file(&zip_path);
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(report.version, "1.2");
+    assert_eq!(counts(&report, "roles.csv"), (4, 0, 0, 0));
+    let teacher = server
+        .store
+        .user_by_username("hikari.sensei")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(teacher.role, "teacher", "role from roles.csv");
+    let pupil = server
+        .store
+        .user_by_username("hikari.sota")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pupil.given_name_kana.as_deref(), Some("ソウタ"));
+    assert_eq!(
+        pupil.school_id.as_deref(),
+        Some("d7c6c4a0-7f1e-4a5e-9d2b-000000000002")
+    );
+    assert_eq!(
+        server
+            .store
+            .user_by_username("hikari.hogosha")
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        "guardian"
+    );
+    let district = server
+        .store
+        .org("d7c6c4a0-7f1e-4a5e-9d2b-000000000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(district.parent_id, None, "NULL means no parent");
+    server.stop().await;
+}
+
+async fn shift_jis_files_are_detected(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let copy = Copy::of("board-1.1");
+    for file in ["users.csv", "classes.csv", "orgs.csv"] {
+        let text = copy.read(file);
+        let (bytes, _, lossy) = encoding_rs::SHIFT_JIS.encode(&text);
+        assert!(!lossy);
+        std::fs::write(copy.dir.join(file), bytes).unwrap();
+    }
+    let forced = import(
+        server.store.as_ref(),
+        &copy.dir,
+        &ImportOptions {
+            encoding: renkei_idp::roster::EncodingChoice::Utf8,
+            ..ImportOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(forced.outcome, "rejected");
+    assert!(
+        forced
+            .problems
+            .iter()
+            .any(|p| p.reason.contains("--encoding shift_jis")),
+        "{forced}"
+    );
+    let report = run(&server, &copy.dir).await;
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(
+        server
+            .store
+            .user_by_username("s003")
+            .await
+            .unwrap()
+            .unwrap()
+            .family_name
+            .as_deref(),
+        Some("佐藤")
+    );
+    assert_directory_is_board(&server).await;
+    server.stop().await;
+}
+
+async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    type Mistake = (&'static str, fn(&Copy) -> String);
+    let mistakes: Vec<Mistake> = vec![
+        ("missing required column", |c| {
+            c.edit("users.csv", ",username,", ",login,");
+            "users.csv:1: username: required column username is missing from the header (OneRoster 1.1)".into()
+        }),
+        ("duplicate sourcedId", |c| {
+            let line = c.edit("classes.csv", "cls-sakura-3-2,,", "cls-sakura-3-1,,");
+            format!(
+                "classes.csv:{line}: sourcedId: duplicate sourcedId \"cls-sakura-3-1\" (first on line 2)"
+            )
+        }),
+        ("enrollment to a missing class", |c| {
+            let line = c.edit(
+                "enrollments.csv",
+                ",cls-sakura-3-2,sakura-es,s003,",
+                ",cls-sakura-9-9,sakura-es,s003,",
+            );
+            format!(
+                "enrollments.csv:{line}: classSourcedId: refers to \"cls-sakura-9-9\", which is not in classes.csv"
+            )
+        }),
+        ("class to a missing course", |c| {
+            let line = c.edit("classes.csv", ",c-aoba-math1-2026,", ",c-missing,");
+            format!(
+                "classes.csv:{line}: courseSourcedId: refers to \"c-missing\", which is not in courses.csv"
+            )
+        }),
+        ("user to a missing org", |c| {
+            let line = c.edit(
+                "users.csv",
+                "t003,,,true,aoba-jhs,",
+                "t003,,,true,kaede-es,",
+            );
+            format!(
+                "users.csv:{line}: orgSourcedIds: refers to \"kaede-es\", which is not in orgs.csv"
+            )
+        }),
+        ("guardian to a missing student", |c| {
+            let line = c.edit("users.csv", "\"s001,s002\"", "\"s001,s099\"");
+            format!(
+                "users.csv:{line}: agentSourcedIds: refers to \"s099\", which is not in users.csv"
+            )
+        }),
+        ("unknown role", |c| {
+            let line = c.edit(
+                "users.csv",
+                "t001,,,true,sakura-es,teacher,",
+                "t001,,,true,sakura-es,techer,",
+            );
+            format!(
+                "users.csv:{line}: role: \"techer\" is not allowed; use one of: administrator, aide, guardian, parent, proctor, relative, student, teacher, districtAdministrator, siteAdministrator, systemAdministrator, principal, counselor, creator, externalProctor, extStudent, extTeacher, extAdministrator, extGuardian"
+            )
+        }),
+        ("unknown grade", |c| {
+            let line = c.edit("users.csv", ",P4,,ヒマリ", ",P7,,ヒマリ");
+            format!(
+                "users.csv:{line}: grades: unknown grade code \"P7\"; use P1–P6 (小), J1–J3 (中), H1–H3 (高), E1–E3 or the OneRoster codes KG, 01–13"
+            )
+        }),
+        ("bad date", |c| {
+            c.edit("academicSessions.csv", "2026-04-01", "2026/04/01");
+            "academicSessions.csv:2: startDate: \"2026/04/01\" is not a date; write it as YYYY-MM-DD (e.g. 2026-04-01)".into()
+        }),
+        ("manifest names a missing file", |c| {
+            std::fs::remove_file(c.dir.join("results.csv")).unwrap();
+            let line = c
+                .read("manifest.csv")
+                .lines()
+                .position(|l| l.starts_with("file.results"))
+                .unwrap()
+                + 1;
+            format!(
+                "manifest.csv:{line}: the manifest lists results.csv (bulk) but the file is missing"
+            )
+        }),
+        ("unclosed quote", |c| {
+            let line = c.edit(
+                "orgs.csv",
+                "aoba-jhs,,,みなと市立",
+                "aoba-jhs,,,\"みなと市立",
+            );
+            let _ = line;
+            format!(
+                "orgs.csv:{line}: the row has 4 fields but the header has 7; check for a missing or extra comma, or an unclosed quote"
+            )
+        }),
+    ];
+    for (what, make) in mistakes {
+        let copy = Copy::of("board-1.1");
+        let expected = make(&copy);
+        let report = run(&server, &copy.dir).await;
+        assert_eq!(report.outcome, "rejected", "{what}");
+        let listed: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        assert!(
+            listed.contains(&expected),
+            "{what}: expected\n  {expected}\ngot\n  {}",
+            listed.join("\n  ")
+        );
+        assert_directory_is_board(&server).await;
+    }
+    // Several problems are reported at once.
+    let copy = Copy::of("board-1.1");
+    copy.edit(
+        "users.csv",
+        "t001,,,true,sakura-es,teacher,",
+        "t001,,,true,sakura-es,techer,",
+    );
+    copy.edit("academicSessions.csv", "2027-03-31", "31/03/2027");
+    copy.edit(
+        "enrollments.csv",
+        ",cls-sakura-3-2,sakura-es,s003,",
+        ",cls-x,sakura-es,s003,",
+    );
+    let report = run(&server, &copy.dir).await;
+    assert_eq!(report.problem_count, 3, "{report}");
+    assert_directory_is_board(&server).await;
+    server.stop().await;
+}
+
+async fn dry_run_reports_without_changing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let report = dry_run(&server, &fixture("board-1.1")).await;
+    assert_eq!(report.outcome, "dry-run");
+    assert_eq!(counts(&report, "users.csv"), (14, 0, 0, 0));
+    assert!(
+        server
+            .store
+            .user_by_username("s001")
+            .await
+            .unwrap()
+            .is_none(),
+        "a dry run changes nothing"
+    );
+    run(&server, &fixture("board-1.1")).await;
+    let rollover = dry_run(&server, &fixture("rollover-2027")).await;
+    assert_eq!(counts(&rollover, "users.csv"), (1, 7, 1, 6));
+    assert_directory_is_board(&server).await;
+    server.stop().await;
+}
