@@ -41,6 +41,13 @@ enum Command {
         /// Seed a demo board into an empty database and print how to try it.
         #[arg(long)]
         demo: bool,
+        /// Address of a reverse proxy whose X-Forwarded-For is believed (repeatable).
+        #[arg(
+            long = "trusted-proxy",
+            env = "RENKEI_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -162,6 +169,10 @@ struct ClientAdd {
     /// File with the app's JWK set, for private_key_jwt instead of a secret.
     #[arg(long)]
     jwks_file: Option<std::path::PathBuf>,
+    /// A resource server (for example a school-affairs data service) that may introspect
+    /// access tokens issued to other apps.
+    #[arg(long)]
+    may_introspect: bool,
 }
 
 #[derive(Subcommand)]
@@ -203,7 +214,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
             listen,
             issuer,
             demo,
-        } => serve(&cli.database_url, &listen, &issuer, demo).await,
+            trusted_proxies,
+        } => {
+            let mut config = Config::new(&issuer)?;
+            config.trusted_proxies = trusted_proxies;
+            serve(&cli.database_url, &listen, config, demo).await
+        }
         Command::Migrate => {
             open(&cli.database_url).await?;
             println!("migrations applied to {}", cli.database_url);
@@ -258,6 +274,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     scopes: args.scopes,
                     id_token_alg: args.id_token_alg,
                     jwks,
+                    may_introspect: args.may_introspect,
                 },
             )
             .await?;
@@ -311,9 +328,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let store = open(&cli.database_url).await?;
             let config = Config::new("http://localhost")?;
-            let kids =
-                renkei_idp::keys::rotate(store.as_ref(), config.max_token_lifetime()).await?;
-            println!("{}", serde_json::json!({"active_kids": kids}));
+            let kids = renkei_idp::keys::rotate(
+                store.as_ref(),
+                config.key_activation_delay,
+                config.key_retention(),
+            )
+            .await?;
+            let signs_from = renkei_idp::crypto::now() + config.key_activation_delay;
+            println!(
+                "{}",
+                serde_json::json!({"new_kids": kids, "signs_from": signs_from})
+            );
             Ok(())
         }
     }
@@ -331,8 +356,7 @@ fn read_password() -> Result<String, Error> {
     Ok(password)
 }
 
-async fn serve(database_url: &str, listen: &str, issuer: &str, demo: bool) -> Result<(), Error> {
-    let config = Config::new(issuer)?;
+async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> Result<(), Error> {
     let store = connect(database_url)
         .await
         .map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?;

@@ -130,7 +130,7 @@ async fn client_and_user_commands(backend: Backend) {
         .unwrap();
     assert!(ok);
     assert_eq!(
-        serde_json::from_str::<Value>(out.trim()).unwrap()["active_kids"]
+        serde_json::from_str::<Value>(out.trim()).unwrap()["new_kids"]
             .as_array()
             .unwrap()
             .len(),

@@ -35,6 +35,7 @@ on_both_databases!(
     forms_require_csrf_token,
     pages_are_japanese_by_default_and_english_on_request,
     key_rotation_keeps_old_tokens_verifiable,
+    browser_facing_protocol_details,
 );
 
 fn http_client() -> openidconnect::reqwest::Client {
@@ -435,6 +436,38 @@ async fn introspection_and_revocation(backend: Backend) {
         code_flow_tokens(&server, &app, &Browser::new(), "teacher1", "openid school").await;
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
+    let resource_server = server
+        .client(NewClient {
+            name: "校務データサービス".into(),
+            grant_types: vec!["client_credentials".into()],
+            may_introspect: true,
+            ..NewClient::default()
+        })
+        .await;
+    let seen_by_other: Value = back_channel(&server, &other, "/introspect", &[("token", access)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen_by_other,
+        serde_json::json!({"active": false}),
+        "another app learns nothing about the token"
+    );
+    let seen_by_resource_server: Value = back_channel(
+        &server,
+        &resource_server,
+        "/introspect",
+        &[("token", access)],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        seen_by_resource_server["active"], true,
+        "a registered resource server may introspect"
+    );
 
     let active: Value = back_channel(&server, &app, "/introspect", &[("token", access)])
         .await
@@ -561,27 +594,47 @@ async fn redirect_uri_must_match_exactly(backend: Backend) {
         .await;
     assert_eq!(unknown_client.status(), 400);
     assert!(unknown_client.headers().get("location").is_none());
-    let bad_scope = browser
-        .get(&authorize_url(
+    let narrow = server
+        .client(NewClient {
+            name: "名前だけのアプリ".into(),
+            redirect_uris: vec!["https://names.example.jp/cb".into()],
+            scopes: vec!["openid".into(), "profile".into()],
+            ..NewClient::default()
+        })
+        .await;
+    let (_, narrow_challenge) = pkce();
+    let authorize_narrow = |scope: &'static str| {
+        authorize_url(
             &server,
             &[
                 ("response_type", "code"),
-                ("client_id", &app.id),
-                ("redirect_uri", &app.redirect_uri),
-                ("scope", "openid admin"),
+                ("client_id", &narrow.id),
+                ("redirect_uri", &narrow.redirect_uri),
+                ("scope", scope),
                 ("state", "xyz"),
+                ("code_challenge", &narrow_challenge),
+                ("code_challenge_method", "S256"),
             ],
-        ))
-        .await;
+        )
+    };
+    let bad_scope = browser.get(&authorize_narrow("openid school")).await;
     let target = url::Url::parse(&location(&bad_scope)).unwrap();
     assert_eq!(
         query_param(&target, "error").as_deref(),
-        Some("invalid_scope")
+        Some("invalid_scope"),
+        "a known scope the client may not ask for"
     );
     assert_eq!(query_param(&target, "state").as_deref(), Some("xyz"));
     assert_eq!(
         query_param(&target, "iss").as_deref(),
         Some(server.base.as_str())
+    );
+    let unknown_scope = browser
+        .get(&authorize_narrow("openid offline_access some:vendor:scope"))
+        .await;
+    assert!(
+        location(&unknown_scope).starts_with("/login?request="),
+        "scopes Renkei does not know are ignored"
     );
     let implicit = browser
         .get(&authorize_url(
@@ -1107,13 +1160,17 @@ async fn private_key_jwt_authenticates_and_refuses_replay(backend: Backend) {
         }
     };
     let token_endpoint = server.url("/token");
-    let first = assertion("one", &token_endpoint);
-    assert_eq!(request(first.clone()).await.status(), 200);
+    let first = assertion("one", &server.base);
+    assert_eq!(
+        request(first.clone()).await.status(),
+        200,
+        "the issuer is the audience"
+    );
     assert_eq!(request(first).await.status(), 401, "a jti is single use");
     assert_eq!(
-        request(assertion("two", &server.base)).await.status(),
-        200,
-        "the issuer is an accepted audience"
+        request(assertion("two", &token_endpoint)).await.status(),
+        401,
+        "endpoint URLs are not accepted audiences (rfc7523bis)"
     );
     assert_eq!(
         request(assertion("three", "https://other.example"))
@@ -1130,7 +1187,7 @@ async fn private_key_jwt_authenticates_and_refuses_replay(backend: Backend) {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.kid = Some("k1".into());
     let now = renkei_idp::crypto::now();
-    let forged = jsonwebtoken::encode(&header, &serde_json::json!({"iss": app.id, "sub": app.id, "aud": token_endpoint, "jti": "four", "exp": now + 60}), &forged_key).unwrap();
+    let forged = jsonwebtoken::encode(&header, &serde_json::json!({"iss": app.id, "sub": app.id, "aud": server.base, "jti": "four", "exp": now + 60}), &forged_key).unwrap();
     assert_eq!(
         request(forged).await.status(),
         401,
@@ -1261,7 +1318,7 @@ async fn pages_are_japanese_by_default_and_english_on_request(backend: Backend) 
             .contains("frame-ancestors 'none'")
     );
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["referrer-policy"], "same-origin");
     let html = page.text().await.unwrap();
     assert!(html.contains("<html lang=\"ja\">") && html.contains("ログイン"));
     assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
@@ -1319,14 +1376,18 @@ async fn key_rotation_keeps_old_tokens_verifiable(backend: Backend) {
     let server = TestServer::start(backend).await;
     let app = server.web_app().await;
     server.user("student1", "student").await;
+    let kid_of = |token: &Value| {
+        decode_jwt(token.as_str().unwrap()).0["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let before = code_flow_tokens(&server, &app, &Browser::new(), "student1", "openid").await;
-    let old_kid = decode_jwt(before["access_token"].as_str().unwrap()).0["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old_kid = kid_of(&before["access_token"]);
     renkei_idp::keys::rotate(
         server.store.as_ref(),
-        server.state.config.max_token_lifetime(),
+        2,
+        server.state.config.key_retention(),
     )
     .await
     .unwrap();
@@ -1348,23 +1409,31 @@ async fn key_rotation_keeps_old_tokens_verifiable(backend: Backend) {
         .iter()
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
-    assert_eq!(kids.len(), 6, "three algorithms, old and new keys");
+    assert_eq!(
+        kids.len(),
+        6,
+        "three algorithms, old and new keys, all published"
+    );
     assert!(kids.contains(&old_kid.as_str()));
-    let after: Value = back_channel(
-        &server,
-        &app,
-        "/token",
-        &[("grant_type", "client_credentials")],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let new_kid = decode_jwt(after["access_token"].as_str().unwrap()).0["kid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let client_credentials = || {
+        back_channel(
+            &server,
+            &app,
+            "/token",
+            &[("grant_type", "client_credentials")],
+        )
+    };
+    let staged: Value = client_credentials().await.json().await.unwrap();
+    assert_eq!(
+        kid_of(&staged["access_token"]),
+        old_kid,
+        "a new key does not sign before its activation"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let after: Value = client_credentials().await.json().await.unwrap();
+    let new_kid = kid_of(&after["access_token"]);
     assert_ne!(new_kid, old_kid);
+    assert!(kids.contains(&new_kid.as_str()));
     let old_still_works = reqwest::Client::new()
         .get(server.url("/userinfo"))
         .bearer_auth(before["access_token"].as_str().unwrap())
@@ -1372,5 +1441,93 @@ async fn key_rotation_keeps_old_tokens_verifiable(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(old_still_works.status(), 200);
+    server.stop().await;
+}
+
+async fn browser_facing_protocol_details(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let app = server.web_app().await;
+    server.user("student1", "student").await;
+    let browser = Browser::new();
+    let (_, challenge) = pkce();
+    let params = [
+        ("response_type", "code"),
+        ("client_id", app.id.as_str()),
+        ("redirect_uri", app.redirect_uri.as_str()),
+        ("scope", "openid"),
+        ("state", "s p a c e"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    // A cross-site form POST to /authorize continues as a GET, which carries the session cookie.
+    let posted = browser.post_form(&server.url("/authorize"), &params).await;
+    let next = location(&posted);
+    assert!(next.starts_with("/authorize?"), "{next}");
+    let continued = browser.get(&server.url(&next)).await;
+    assert!(location(&continued).starts_with("/login?request="));
+
+    // UserInfo without a token: a bare challenge (RFC 6750 §3.1); scheme matched without case.
+    let bare = reqwest::get(server.url("/userinfo")).await.unwrap();
+    assert_eq!(bare.status(), 401);
+    assert_eq!(
+        bare.headers()["www-authenticate"],
+        "Bearer realm=\"renkei\""
+    );
+    let tokens = code_flow_tokens(&server, &app, &Browser::new(), "student1", "openid").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let shouting = reqwest::Client::new()
+        .get(server.url("/userinfo"))
+        .header("authorization", format!("BEARER {access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shouting.status(), 200);
+    let in_query_body = reqwest::Client::new()
+        .get(server.url("/userinfo"))
+        .body(format!("access_token={access}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        in_query_body.status(),
+        401,
+        "a GET body is not a place for tokens"
+    );
+
+    // A same-origin form post whose Origin the browser blanked to "null" is accepted.
+    let html = browser
+        .get(&server.url("/login"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let signed_in = browser
+        .http
+        .post(server.url("/login"))
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("request", ""),
+            ("username", "student1"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+
+    // Browser apps may call the token endpoint from script.
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, server.url("/token"))
+        .header("origin", "https://spa.example.jp")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
     server.stop().await;
 }

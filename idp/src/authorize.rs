@@ -4,7 +4,6 @@
 //! Until the app's redirect URI is known to be registered, errors are shown as a page; after
 //! that they go back to the app, always with `iss` (RFC 9207).
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -94,13 +93,27 @@ pub async fn get(
     begin(state, headers, request).await
 }
 
-/// `POST /authorize` (form-encoded, as OpenID Connect Core §3.1.2.1 allows).
-pub async fn post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(request): Form<AuthorizationRequest>,
-) -> Response {
-    begin(state, headers, request).await
+/// `POST /authorize` (form-encoded, as OpenID Connect Core §3.1.2.1 requires supporting).
+pub async fn post(body: axum::body::Bytes) -> Response {
+    // A cross-site POST carries no SameSite=Lax session cookie, so the request continues as a
+    // GET (a top-level navigation, which does) with the same parameters.
+    see_other_with_query("/authorize", &body)
+}
+
+/// A 303 to `path` with a form body as its query, for POSTs that must continue as GETs.
+pub fn see_other_with_query(path: &str, body: &[u8]) -> Response {
+    match serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
+        Ok(pairs) => {
+            let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+            crate::http::see_other(&format!("{path}?{query}"), [])
+        }
+        Err(e) => Error::page(
+            StatusCode::BAD_REQUEST,
+            format!("要求の形式が正しくありません：{e}"),
+            format!("Malformed form body: {e}"),
+        )
+        .into_response(),
+    }
 }
 
 async fn begin(state: AppState, headers: HeaderMap, mut request: AuthorizationRequest) -> Response {
@@ -199,7 +212,12 @@ pub async fn validate(
     {
         return fail(refuse("invalid_request", "response_mode must be query"));
     }
-    let scopes = scope::parse(raw.scope.as_deref().unwrap_or(""));
+    // Scopes Renkei does not know are ignored (OpenID Connect Core §3.1.2.1); known scopes the
+    // client is not registered for are refused.
+    let scopes: Vec<String> = scope::parse(raw.scope.as_deref().unwrap_or(""))
+        .into_iter()
+        .filter(|s| scope::SUPPORTED_SCOPES.contains(&s.as_str()))
+        .collect();
     if scopes.is_empty() {
         return fail(refuse(
             "invalid_scope",
@@ -301,10 +319,11 @@ pub async fn proceed(
     let has = |p: &str| request.prompt.iter().any(|v| v == p);
     let received = request.raw.received_at;
     let session = session.filter(|s| {
-        let fresh_enough = request.max_age.is_none_or(|age| now() - s.auth_time <= age);
-        // prompt=login: only a sign-in made for this very request (after it was kept) counts.
-        let reauthenticated = !(has("login") || has("select_account"))
-            || (pending.is_some() && s.auth_time >= received);
+        // A sign-in made for this very request (after it was kept) always counts as fresh.
+        let signed_in_for_this = pending.is_some() && s.auth_time >= received;
+        let fresh_enough =
+            signed_in_for_this || request.max_age.is_none_or(|age| now() - s.auth_time <= age);
+        let reauthenticated = !(has("login") || has("select_account")) || signed_in_for_this;
         fresh_enough && reauthenticated
     });
     let Some(session) = session else {

@@ -40,6 +40,8 @@ pub struct NewClient {
     pub id_token_alg: Option<String>,
     /// JWK set for `private_key_jwt` instead of a secret.
     pub jwks: Option<String>,
+    /// A resource server that may introspect access tokens issued to other clients.
+    pub may_introspect: bool,
 }
 
 /// A newly registered client and its secret (shown once, stored only as a digest).
@@ -129,6 +131,7 @@ pub async fn register(store: &dyn Store, new: NewClient) -> Result<Registered> {
         name: name.to_owned(),
         secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes())),
         jwks: new.jwks,
+        may_introspect: new.may_introspect,
         redirect_uris: new.redirect_uris.join(" "),
         post_logout_redirect_uris: new.post_logout_redirect_uris.join(" "),
         grant_types: grant_types.join(" "),
@@ -183,14 +186,18 @@ pub trait ClientExt {
 
 impl ClientExt for ClientRow {
     fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris
-            .split(' ')
-            .any(|registered| registered == uri)
+        !uri.is_empty()
+            && self
+                .redirect_uris
+                .split(' ')
+                .any(|registered| redirect_matches(registered, uri))
     }
     fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
-        self.post_logout_redirect_uris
-            .split(' ')
-            .any(|registered| registered == uri)
+        !uri.is_empty()
+            && self
+                .post_logout_redirect_uris
+                .split(' ')
+                .any(|registered| !registered.is_empty() && registered == uri)
     }
     fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.split(' ').any(|g| g == grant_type)
@@ -204,6 +211,31 @@ impl ClientExt for ClientRow {
     fn id_token_alg(&self) -> SigningAlg {
         SigningAlg::parse(&self.id_token_alg).unwrap_or(SigningAlg::Rs256)
     }
+}
+
+/// Exact match, except that a loopback IP redirect URI (`http://127.0.0.1` or
+/// `http://[::1]`) matches on any port, as native apps get a port from the OS
+/// (RFC 8252 §7.3).
+fn redirect_matches(registered: &str, requested: &str) -> bool {
+    if registered.is_empty() {
+        return false;
+    }
+    if registered == requested {
+        return true;
+    }
+    let (Ok(mut registered), Ok(mut requested)) =
+        (url::Url::parse(registered), url::Url::parse(requested))
+    else {
+        return false;
+    };
+    let loopback =
+        |u: &url::Url| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"));
+    if !(loopback(&registered) && loopback(&requested)) {
+        return false;
+    }
+    let _ = registered.set_port(None);
+    let _ = requested.set_port(None);
+    registered == requested
 }
 
 /// Client credentials as they may appear in a form body.
@@ -324,7 +356,7 @@ struct AssertionClaims {
 }
 
 /// `private_key_jwt` (RFC 7523 §3): a JWT signed by a key registered for the client, with
-/// `iss` = `sub` = client id, our issuer or one of our endpoints as audience, and a `jti` used once.
+/// `iss` = `sub` = client id, our issuer as audience, and a `jti` used once.
 async fn assertion_client(
     state: &AppState,
     claimed_id: Option<&str>,
@@ -366,13 +398,9 @@ async fn assertion_client(
         .map_err(|_| fail("the registered key is unusable"))?;
     let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.leeway = 5;
-    let audiences = [
-        state.config.issuer.clone(),
-        state.config.endpoint("/token"),
-        state.config.endpoint("/introspect"),
-        state.config.endpoint("/revoke"),
-    ];
-    validation.set_audience(&audiences);
+    // Only the issuer identifier is an accepted audience: accepting endpoint URLs lets a
+    // malicious authorization server replay assertions made for it (draft-ietf-oauth-rfc7523bis).
+    validation.set_audience(&[&state.config.issuer]);
     validation.set_issuer(&[&client.id]);
     validation.sub = Some(client.id.clone());
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
@@ -403,5 +431,26 @@ mod tests {
         assert!(validate_redirect_uri("http://app.example.jp/cb").is_err());
         assert!(validate_redirect_uri("https://app.example.jp/cb#x").is_err());
         assert!(validate_redirect_uri("/relative").is_err());
+    }
+
+    #[test]
+    fn loopback_redirects_match_any_port_only() {
+        assert!(redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:51234/cb"
+        ));
+        assert!(redirect_matches(
+            "http://[::1]:80/cb",
+            "http://[::1]:9000/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5000/other"
+        ));
+        assert!(!redirect_matches(
+            "https://app.example.jp/cb",
+            "https://app.example.jp:8443/cb"
+        ));
+        assert!(!redirect_matches("", ""));
     }
 }

@@ -1,11 +1,13 @@
 //! Provider settings: the issuer and the lifetimes of everything it hands out.
 
+use std::net::IpAddr;
+
 use crate::error::Error;
 
 /// How the provider is configured.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Issuer identifier: scheme, host, optional port and path, no trailing slash.
+    /// Issuer identifier: an https origin (scheme, host, optional port), no trailing slash.
     pub issuer: String,
     /// Lifetime of access tokens, in seconds.
     pub access_token_ttl: i64,
@@ -19,28 +21,31 @@ pub struct Config {
     pub session_ttl: i64,
     /// How long a user may take to sign in and consent, in seconds.
     pub auth_request_ttl: i64,
-    /// Window over which failed sign-ins are counted, in seconds.
+    /// Window over which sign-in attempts are counted, in seconds.
     pub login_window: i64,
-    /// Failed sign-ins allowed per account in one window.
+    /// Sign-in attempts allowed per account in one window without a success.
     pub login_failures_per_account: i64,
-    /// Failed sign-ins allowed per client address in one window.
+    /// Failed sign-ins allowed per client address in one window (a whole school may share one
+    /// address, so this is generous).
     pub login_failures_per_address: i64,
+    /// Proxies whose `X-Forwarded-For` is believed (the TLS terminator in front of Renkei).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Seconds between a key rotation and the new key signing: longer than the JWK-set cache
+    /// time (300 s) plus the key refresh interval (60 s), so every app and process knows it.
+    pub key_activation_delay: i64,
 }
 
 impl Config {
     /// Settings for `issuer` with the default lifetimes and limits.
     pub fn new(issuer: &str) -> Result<Self, Error> {
         let url = url::Url::parse(issuer).map_err(|e| {
-            Error::Invalid(format!(
-                "the issuer {issuer:?} is not a URL ({e}); give one like https://sso.example.jp"
-            ))
+            Error::Invalid(format!("the issuer {issuer:?} is not a URL ({e}); give one like https://sso.board.example.jp"))
         })?;
-        if !matches!(url.scheme(), "https" | "http")
-            || url.query().is_some()
-            || url.fragment().is_some()
-        {
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+        if !scheme_ok || url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
             return Err(Error::Invalid(format!(
-                "the issuer {issuer:?} must be an https URL without query or fragment (http only for local testing)"
+                "the issuer {issuer:?} must be an https origin without path, query or fragment, e.g. https://sso.board.example.jp (http only on 127.0.0.1 or localhost)"
             )));
         }
         Ok(Self {
@@ -53,7 +58,9 @@ impl Config {
             auth_request_ttl: 1800,
             login_window: 900,
             login_failures_per_account: 10,
-            login_failures_per_address: 100,
+            login_failures_per_address: 300,
+            trusted_proxies: Vec::new(),
+            key_activation_delay: 600,
         })
     }
 
@@ -74,8 +81,32 @@ impl Config {
         format!("{}{path}", self.issuer)
     }
 
-    /// The longest life of any token we sign: retired keys stay published this long.
-    pub fn max_token_lifetime(&self) -> i64 {
-        self.access_token_ttl.max(self.id_token_ttl)
+    /// How long a retired signing key stays published: every token it signed has expired and
+    /// every `id_token_hint` of a live session still verifies.
+    pub fn key_retention(&self) -> i64 {
+        self.access_token_ttl
+            .max(self.id_token_ttl)
+            .max(self.session_ttl)
+            + 900
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_must_be_an_https_origin() {
+        assert!(Config::new("https://sso.board.example.jp").is_ok());
+        assert!(Config::new("http://127.0.0.1:8080").is_ok());
+        assert!(
+            Config::new("http://sso.board.example.jp").is_err(),
+            "plain http off loopback"
+        );
+        assert!(
+            Config::new("https://sso.board.example.jp/renkei").is_err(),
+            "no path"
+        );
+        assert!(Config::new("https://sso.board.example.jp/?x=1").is_err());
     }
 }

@@ -11,7 +11,7 @@ use crate::authorize::{self, ValidRequest, redirect_error};
 use crate::crypto::now;
 use crate::error::{Error, Result};
 use crate::login::{LoginQuery, expired_request};
-use crate::pages::{ConsentPage, LANG_COOKIE, Locale, render, toggle_href};
+use crate::pages::{ConsentPage, LANG_COOKIE, render, toggle_href};
 use crate::server::AppState;
 use crate::store::SessionRow;
 use crate::user::display_name;
@@ -32,7 +32,10 @@ async fn load(
 ) -> Result<std::result::Result<(ValidRequest, SessionRow), Response>> {
     let Some(session) = crate::session::current(state, headers).await? else {
         return Ok(Err(crate::http::see_other(
-            &format!("/login?request={request}"),
+            &format!(
+                "/login?{}",
+                serde_urlencoded::to_string([("request", request)]).unwrap_or_default()
+            ),
             [],
         )));
     };
@@ -54,7 +57,7 @@ pub async fn page(
             Ok(loaded) => loaded,
             Err(response) => return Ok(response),
         };
-        let locale = Locale::negotiate(
+        let locale = state.locale(
             query.lang.as_deref(),
             valid.raw.ui_locales.as_deref(),
             &headers,

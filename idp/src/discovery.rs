@@ -30,7 +30,6 @@ pub fn metadata(config: &Config) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
@@ -40,7 +39,7 @@ pub fn metadata(config: &Config) -> Value {
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash",
             "name", "given_name", "family_name", "name#ja-Kana-JP", "given_name#ja-Kana-JP", "family_name#ja-Kana-JP",
-            "preferred_username", "updated_at", "email", "role", "school", "grade"
+            "preferred_username", "updated_at", "email", "email_verified", "role", "school", "grade"
         ],
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": false,
@@ -72,10 +71,6 @@ fn cacheable(mut response: Response) -> Response {
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
     );
     response
 }

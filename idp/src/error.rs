@@ -32,6 +32,10 @@ pub enum Error {
         /// Explanation for the app's developer.
         description: String,
     },
+    /// A protected-resource request without any token: 401 with a bare Bearer challenge (RFC
+    /// 6750 §3.1: no error code).
+    #[error("a Bearer access token is required")]
+    BearerMissing,
     /// A request from a browser that cannot be answered by redirecting to the app (for example
     /// an unregistered redirect URI): shown as a page, in Japanese and English.
     #[error("{en}")]
@@ -74,11 +78,8 @@ impl Error {
             code: "invalid_client",
             description: description.into(),
             status: StatusCode::UNAUTHORIZED,
-            challenge: Some(if basic_used {
-                "Basic realm=\"renkei\""
-            } else {
-                "Bearer realm=\"renkei\""
-            }),
+            // RFC 6749 §5.2: a challenge for the scheme the client used; other methods get none.
+            challenge: basic_used.then_some("Basic realm=\"renkei\""),
         }
     }
 
@@ -151,6 +152,14 @@ impl IntoResponse for Error {
                 }
                 response
             }
+            Error::BearerMissing => (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"renkei\""),
+                )],
+            )
+                .into_response(),
             Error::Page { status, ja, en } => {
                 (status, crate::pages::error_page(&ja, &en)).into_response()
             }

@@ -119,7 +119,12 @@ impl Csrf {
         {
             return false;
         }
-        if header_str(header::ORIGIN).is_some_and(|origin| origin != self.origin) {
+        let same_origin_fetch =
+            header_str(HeaderName::from_static("sec-fetch-site")) == Some("same-origin");
+        // Browsers send `Origin: null` for some same-origin form posts (privacy settings).
+        if header_str(header::ORIGIN)
+            .is_some_and(|origin| origin != self.origin && !(origin == "null" && same_origin_fetch))
+        {
             return false;
         }
         let Some(binding) = cookie(headers, &self.cookies.name(CSRF_COOKIE)) else {
@@ -144,7 +149,7 @@ pub async fn security_headers(request: Request<axum::body::Body>, next: Next) ->
     );
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(header::REFERRER_POLICY, "no-referrer");
+    set(header::REFERRER_POLICY, "same-origin");
     set(
         HeaderName::from_static("cross-origin-opener-policy"),
         "same-origin",
@@ -166,9 +171,29 @@ pub async fn strict_transport_security(request: Request<axum::body::Body>, next:
     response
 }
 
-/// The address of the client, for per-address rate limits.
-pub fn client_ip(connect_info: Option<&ConnectInfo<SocketAddr>>) -> Option<IpAddr> {
-    connect_info.map(|ConnectInfo(addr)| addr.ip())
+/// The address of the client, for per-address rate limits: the TCP peer, or — when the peer is
+/// a trusted proxy — the right-most `X-Forwarded-For` address that is not a trusted proxy.
+pub fn client_ip(
+    connect_info: Option<&ConnectInfo<SocketAddr>>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = connect_info.map(|ConnectInfo(addr)| addr.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all(HeaderName::from_static("x-forwarded-for"))
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .or(Some(peer))
 }
 
 /// A 303 redirect (after a form POST) that may also set cookies.
@@ -242,6 +267,28 @@ mod tests {
         assert_eq!(cookie(&map, "b"), Some("2"));
         assert_eq!(cookie(&map, "c"), Some("3"));
         assert_eq!(cookie(&map, "d"), None);
+    }
+
+    #[test]
+    fn forwarded_address_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let from = |peer: &str| Some(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 443)));
+        let xff = headers(&[(
+            HeaderName::from_static("x-forwarded-for"),
+            "203.0.113.9, 198.51.100.7",
+        )]);
+        assert_eq!(
+            client_ip(from("10.0.0.5").as_ref(), &xff, &[proxy]),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        assert_eq!(
+            client_ip(from("192.0.2.1").as_ref(), &xff, &[proxy]),
+            Some("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(
+            client_ip(from("10.0.0.5").as_ref(), &HeaderMap::new(), &[proxy]),
+            Some(proxy)
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Token introspection (RFC 7662), for authenticated clients: resource servers ask whether an
-//! access token is active; clients may ask about their own refresh tokens.
+//! Token introspection (RFC 7662), for authenticated confidential clients: a client may ask
+//! about its own tokens, and clients registered as resource servers (`may_introspect`) about
+//! any access token.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -45,7 +46,10 @@ async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resul
         .token
         .ok_or_else(|| Error::oauth("invalid_request", "token is required"))?;
     let answer = if token.contains('.') {
-        access_token(state, &token).await?
+        access_token(state, &token)
+            .await?
+            // Only the token's own client and registered resource servers learn about it.
+            .filter(|answer| client.may_introspect || answer["client_id"] == client.id.as_str())
     } else {
         refresh_token(state, &client.id, &token).await?
     };
@@ -101,6 +105,14 @@ async fn refresh_token(state: &AppState, client_id: &str, token: &str) -> Result
         return Ok(None);
     };
     if grant.client_id != client_id || grant.revoked_at.is_some() || row.expires_at <= now() {
+        return Ok(None);
+    }
+    if !state
+        .store
+        .user(&grant.user_id)
+        .await?
+        .is_some_and(|user| user.enabled)
+    {
         return Ok(None);
     }
     Ok(Some(json!({

@@ -1,8 +1,10 @@
 //! Token signing keys: generation, rotation, the in-memory key ring and the published JWKS.
 //!
 //! Keys live in the database so that every process signs with the same key and a rotation on
-//! one process reaches the others at their next refresh. The newest key of an algorithm signs;
-//! retired keys stay published until every token they signed has expired.
+//! one process reaches the others at their next refresh. A rotated-in key is published at once
+//! but signs only from its activation time, by when every process and every app's cached JWK
+//! set knows it; the newest activated key of an algorithm signs. Retired keys stay published
+//! (and verify `id_token_hint`s) for the retention period.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -80,6 +82,7 @@ struct LoadedKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
     jwk: Value,
+    activates_at: i64,
     retired_at: Option<i64>,
 }
 
@@ -146,6 +149,7 @@ impl LoadedKey {
             encoding,
             decoding,
             jwk,
+            activates_at: row.activates_at,
             retired_at: row.retired_at,
         })
     }
@@ -154,33 +158,34 @@ impl LoadedKey {
 /// The keys loaded at one moment.
 struct KeySet {
     by_kid: HashMap<String, Arc<LoadedKey>>,
-    active: HashMap<SigningAlg, Arc<LoadedKey>>,
+    /// Per algorithm, in activation order.
+    by_alg: HashMap<SigningAlg, Vec<Arc<LoadedKey>>>,
     jwks: Arc<Value>,
 }
 
 /// The process's view of the signing keys, refreshed from the database.
 pub struct KeyRing {
     current: RwLock<Arc<KeySet>>,
-    /// Longest lifetime of any token we sign: retired keys stay published this long.
-    max_token_lifetime: i64,
+    /// How long a retired key stays published.
+    retention: i64,
 }
 
 impl KeyRing {
-    /// Loads the keys, first creating an active key for every algorithm that has none (the
-    /// first start of a new installation).
-    pub async fn load(store: &dyn Store, max_token_lifetime: i64) -> Result<Self, Error> {
+    /// Loads the keys, first creating a key for every algorithm that has none (the first start
+    /// of a new installation; those keys sign at once).
+    pub async fn load(store: &dyn Store, retention: i64) -> Result<Self, Error> {
         let rows = store.signing_keys().await?;
         for alg in SigningAlg::ALL {
             if !rows
                 .iter()
                 .any(|row| row.alg == alg.as_str() && row.retired_at.is_none())
             {
-                add_key(store, alg).await?;
+                add_key(store, alg, now()).await?;
             }
         }
         let ring = Self {
             current: RwLock::new(Arc::new(KeySet::empty())),
-            max_token_lifetime,
+            retention,
         };
         ring.refresh(store).await?;
         Ok(ring)
@@ -189,10 +194,10 @@ impl KeyRing {
     /// Re-reads the keys from the database (after a rotation by any process).
     pub async fn refresh(&self, store: &dyn Store) -> Result<(), Error> {
         let rows = store.signing_keys().await?;
-        let publish_after = now() - self.max_token_lifetime;
+        let publish_after = now() - self.retention;
         let old = self.snapshot();
         let mut by_kid = HashMap::new();
-        let mut active = HashMap::new();
+        let mut by_alg: HashMap<SigningAlg, Vec<Arc<LoadedKey>>> = HashMap::new();
         let mut published = Vec::new();
         for row in &rows {
             if row
@@ -205,16 +210,14 @@ impl KeyRing {
                 Some(key) if key.retired_at == row.retired_at => key.clone(),
                 _ => Arc::new(LoadedKey::from_row(row)?),
             };
-            if key.retired_at.is_none() {
-                active.insert(key.alg, key.clone());
-            }
+            by_alg.entry(key.alg).or_default().push(key.clone());
             published.push(key.jwk.clone());
             by_kid.insert(key.kid.clone(), key);
         }
         let jwks = Arc::new(json!({ "keys": published }));
         *self.current.write().expect("key ring lock") = Arc::new(KeySet {
             by_kid,
-            active,
+            by_alg,
             jwks,
         });
         Ok(())
@@ -237,9 +240,11 @@ impl KeyRing {
         claims: &T,
     ) -> Result<String, Error> {
         let set = self.snapshot();
+        let now = now();
         let key = set
-            .active
+            .by_alg
             .get(&alg)
+            .and_then(|keys| keys.iter().rev().find(|key| key.activates_at <= now))
             .ok_or_else(|| Error::internal(format!("no active {} signing key", alg.as_str())))?;
         let mut header = Header::new(alg.jwt_algorithm());
         header.kid = Some(key.kid.clone());
@@ -291,14 +296,18 @@ impl KeySet {
     fn empty() -> Self {
         Self {
             by_kid: HashMap::new(),
-            active: HashMap::new(),
+            by_alg: HashMap::new(),
             jwks: Arc::new(json!({"keys": []})),
         }
     }
 }
 
-/// Creates a new key for `alg` and makes it the active one; the previous key is retired.
-pub async fn add_key(store: &dyn Store, alg: SigningAlg) -> Result<String, Error> {
+/// Creates a new key for `alg` that signs from `activates_at`; the previous key retires then.
+pub async fn add_key(
+    store: &dyn Store,
+    alg: SigningAlg,
+    activates_at: i64,
+) -> Result<String, Error> {
     let pem = tokio::task::spawn_blocking(move || alg.generate_pem())
         .await
         .map_err(|e| Error::internal(format!("key generation failed: {e}")))?;
@@ -309,21 +318,26 @@ pub async fn add_key(store: &dyn Store, alg: SigningAlg) -> Result<String, Error
             alg: alg.as_str().to_owned(),
             private_pem: pem,
             created_at: now(),
+            activates_at,
             retired_at: None,
         })
         .await?;
     Ok(kid)
 }
 
-/// Rotates every algorithm's key (`renkei keys rotate`) and forgets keys whose tokens have all
-/// expired. Returns the new key ids.
-pub async fn rotate(store: &dyn Store, max_token_lifetime: i64) -> Result<Vec<String>, Error> {
+/// Rotates every algorithm's key (`renkei keys rotate`): the new keys are published now and
+/// sign after `activate_after` seconds; keys retired longer than `retention` ago are forgotten.
+/// Returns the new key ids.
+pub async fn rotate(
+    store: &dyn Store,
+    activate_after: i64,
+    retention: i64,
+) -> Result<Vec<String>, Error> {
     let mut kids = Vec::new();
+    let activates_at = now() + activate_after;
     for alg in SigningAlg::ALL {
-        kids.push(add_key(store, alg).await?);
+        kids.push(add_key(store, alg, activates_at).await?);
     }
-    store
-        .delete_retired_keys(now() - max_token_lifetime)
-        .await?;
+    store.delete_retired_keys(now() - retention).await?;
     Ok(kids)
 }

@@ -80,7 +80,7 @@ pub async fn page(
 ) -> Response {
     let result = async {
         let context = context(&state, &query.request).await?;
-        let locale = Locale::negotiate(
+        let locale = state.locale(
             query.lang.as_deref(),
             context.ui_locales.as_deref(),
             &headers,
@@ -147,7 +147,7 @@ pub async fn submit(
 ) -> Response {
     let result = async {
         let context = context(&state, &form.request).await?;
-        let locale = Locale::negotiate(None, context.ui_locales.as_deref(), &headers);
+        let locale = state.locale(None, context.ui_locales.as_deref(), &headers);
         let t = locale.texts();
         let again = |error, status| {
             show(
@@ -167,19 +167,27 @@ pub async fn submit(
         }
         let username = form.username.trim();
         let account_key = format!("account:{}", username.to_lowercase());
-        let address_key = crate::http::client_ip(connect_info.as_ref().map(|Extension(info)| info))
-            .map(|ip| format!("address:{ip}"));
-        let since = now() - state.config.login_window;
-        let over_limit = state.store.login_failures(&account_key, since).await?
-            >= state.config.login_failures_per_account
-            || match &address_key {
-                Some(key) => {
-                    state.store.login_failures(key, since).await?
-                        >= state.config.login_failures_per_address
-                }
-                None => false,
-            };
-        if over_limit {
+        let address_key = crate::http::client_ip(
+            connect_info.as_ref().map(|Extension(info)| info),
+            &headers,
+            &state.config.trusted_proxies,
+        )
+        .map(|ip| format!("address:{ip}"));
+        let now = now();
+        let since = now - state.config.login_window;
+        // The attempt is counted before the password is checked, so that parallel guesses cannot
+        // slip past the limit; a successful sign-in clears the count.
+        let attempts = state
+            .store
+            .record_login_failure(&account_key, since, now)
+            .await?;
+        let address_failures = match &address_key {
+            Some(key) => state.store.login_failures(key, since).await?,
+            None => 0,
+        };
+        if attempts > state.config.login_failures_per_account
+            || address_failures >= state.config.login_failures_per_address
+        {
             tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
             return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
         }
@@ -190,6 +198,12 @@ pub async fn submit(
             .filter(|u| u.enabled);
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
         let password = form.password.clone();
+        // Argon2id takes 19 MiB and tens of milliseconds: bound how many run at once.
+        let _permit = state
+            .password_checks
+            .acquire()
+            .await
+            .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
         let verified = tokio::task::spawn_blocking(move || match stored {
             Some(hash) => verify_password(&password, &hash),
             None => {
@@ -200,11 +214,6 @@ pub async fn submit(
         .await
         .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
         let Some(user) = user.filter(|_| verified) else {
-            let now = now();
-            state
-                .store
-                .record_login_failure(&account_key, since, now)
-                .await?;
             if let Some(key) = &address_key {
                 state.store.record_login_failure(key, since, now).await?;
             }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::client::ClientExt;
 use crate::error::{Error, Result};
-use crate::pages::{Locale, MessagePage, PageAction, render, toggle_href};
+use crate::pages::{MessagePage, PageAction, render, toggle_href};
 use crate::server::AppState;
 use crate::session;
 use crate::token::issue::ID_TOKEN_TYP;
@@ -45,6 +45,11 @@ pub async fn endpoint(
 ) -> Response {
     let request = if method == Method::POST {
         match serde_urlencoded::from_bytes::<LogoutRequest>(&body) {
+            // An app's POST (no CSRF token of ours) is cross-site and carries no SameSite=Lax
+            // session cookie: continue it as a GET, which does.
+            Ok(form) if form.csrf_token.is_none() => {
+                return crate::authorize::see_other_with_query("/logout", &body);
+            }
             Ok(form) => form,
             Err(e) => {
                 return Error::page(
@@ -64,7 +69,7 @@ pub async fn endpoint(
 }
 
 async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -> Result<Response> {
-    let locale = Locale::negotiate(
+    let locale = state.locale(
         request.lang.as_deref(),
         request.ui_locales.as_deref(),
         headers,
@@ -208,7 +213,7 @@ pub async fn home(
     Query(query): Query<HomeQuery>,
 ) -> Response {
     let result = async {
-        let locale = Locale::negotiate(query.lang.as_deref(), None, &headers);
+        let locale = state.locale(query.lang.as_deref(), None, &headers);
         let t = locale.texts();
         let mut cookies = Vec::new();
         if query.lang.is_some() {

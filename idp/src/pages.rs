@@ -60,11 +60,16 @@ impl Locale {
 
     /// Chooses the page language: explicit toggle, then `ui_locales`, then the remembered
     /// choice, then the browser's preference, then Japanese.
-    pub fn negotiate(toggle: Option<&str>, ui_locales: Option<&str>, headers: &HeaderMap) -> Self {
+    pub fn negotiate(
+        toggle: Option<&str>,
+        ui_locales: Option<&str>,
+        remembered: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Self {
         toggle
             .and_then(Self::from_tag)
             .or_else(|| ui_locales.and_then(Self::from_ui_locales))
-            .or_else(|| crate::http::cookie(headers, LANG_COOKIE).and_then(Self::from_tag))
+            .or_else(|| remembered.and_then(Self::from_tag))
             .or_else(|| {
                 headers
                     .get(header::ACCEPT_LANGUAGE)
@@ -378,16 +383,21 @@ mod tests {
     fn negotiation_order_is_toggle_ui_locales_cookie_header() {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en"));
-        assert_eq!(Locale::negotiate(None, None, &HeaderMap::new()), Locale::Ja);
-        assert_eq!(Locale::negotiate(None, None, &headers), Locale::En);
-        headers.insert(header::COOKIE, HeaderValue::from_static("renkei_lang=ja"));
-        assert_eq!(Locale::negotiate(None, None, &headers), Locale::Ja);
         assert_eq!(
-            Locale::negotiate(None, Some("de en-GB"), &headers),
+            Locale::negotiate(None, None, None, &HeaderMap::new()),
+            Locale::Ja
+        );
+        assert_eq!(Locale::negotiate(None, None, None, &headers), Locale::En);
+        assert_eq!(
+            Locale::negotiate(None, None, Some("ja"), &headers),
+            Locale::Ja
+        );
+        assert_eq!(
+            Locale::negotiate(None, Some("de en-GB"), Some("ja"), &headers),
             Locale::En
         );
         assert_eq!(
-            Locale::negotiate(Some("ja"), Some("en"), &headers),
+            Locale::negotiate(Some("ja"), Some("en"), None, &headers),
             Locale::Ja
         );
     }

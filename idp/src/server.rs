@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -41,6 +42,8 @@ pub struct Shared {
     pub cookies: CookiePolicy,
     /// The discovery document, computed once.
     pub metadata: Value,
+    /// Bounds how many Argon2id verifications run at once (each takes 19 MiB).
+    pub password_checks: tokio::sync::Semaphore,
 }
 
 impl Deref for AppState {
@@ -55,7 +58,7 @@ impl AppState {
     /// start and loads the installation's secrets.
     pub async fn new(store: Arc<dyn Store>, config: Config) -> Result<Self> {
         store.migrate().await?;
-        let keys = KeyRing::load(store.as_ref(), config.max_token_lifetime()).await?;
+        let keys = KeyRing::load(store.as_ref(), config.key_retention()).await?;
         let csrf_key = store
             .setting_or_insert("csrf_key", random_secret().as_bytes())
             .await?;
@@ -69,18 +72,37 @@ impl AppState {
             csrf,
             cookies,
             metadata,
+            password_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism()
+                    .map(|n| n.get() * 2)
+                    .unwrap_or(2),
+            ),
         })))
+    }
+
+    /// The page language for a request (see [`crate::pages::Locale::negotiate`]).
+    pub fn locale(
+        &self,
+        toggle: Option<&str>,
+        ui_locales: Option<&str>,
+        headers: &axum::http::HeaderMap,
+    ) -> crate::pages::Locale {
+        let remembered =
+            crate::http::cookie(headers, &self.cookies.name(crate::pages::LANG_COOKIE));
+        crate::pages::Locale::negotiate(toggle, ui_locales, remembered, headers)
     }
 }
 
 /// All routes of the provider.
 pub fn router(state: AppState) -> Router {
     let https = state.config.is_https();
-    let mut router = Router::new()
-        .route("/", get(crate::logout::home))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/static/renkei.css", get(stylesheet))
+    // Endpoints a browser app (public client) calls from script: no cookies, so any origin.
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600));
+    let api = Router::new()
         .route(
             "/.well-known/openid-configuration",
             get(crate::discovery::configuration),
@@ -90,35 +112,33 @@ pub fn router(state: AppState) -> Router {
             get(crate::discovery::configuration),
         )
         .route("/jwks", get(crate::discovery::jwks))
-        .route(
-            "/authorize",
-            get(crate::authorize::get).post(crate::authorize::post),
-        )
-        .route("/login", get(crate::login::page).post(crate::login::submit))
-        .route(
-            "/consent",
-            get(crate::consent::page).post(crate::consent::submit),
-        )
         .route("/token", post(crate::token::endpoint))
         .route(
             "/userinfo",
             get(crate::userinfo::endpoint).post(crate::userinfo::endpoint),
         )
-        .route("/introspect", post(crate::introspection::endpoint))
         .route("/revoke", post(crate::revocation::endpoint))
-        .route(
-            "/logout",
-            get(crate::logout::endpoint).post(crate::logout::endpoint),
-        )
+        .layer(cors);
+    let mut router = Router::new()
+        .route("/", get(crate::logout::home))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/static/renkei.css", get(stylesheet))
+        .route("/authorize", get(crate::authorize::get).post(crate::authorize::post))
+        .route("/login", get(crate::login::page).post(crate::login::submit))
+        .route("/consent", get(crate::consent::page).post(crate::consent::submit))
+        .route("/introspect", post(crate::introspection::endpoint))
+        .route("/logout", get(crate::logout::endpoint).post(crate::logout::endpoint))
+        .merge(api)
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(crate::http::security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
-        .layer(TraceLayer::new_for_http());
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            // The path only: query strings can carry codes, hints and request ids.
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }));
     if https {
         router = router.layer(axum::middleware::from_fn(
             crate::http::strict_transport_security,

@@ -129,6 +129,11 @@ pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Ma
     }
     if crate::scope::contains(scope, "email") {
         put("email", text(&user.email));
+        if user.email.is_some() {
+            // Addresses come from the board's own records (roster or administrator), not from
+            // self-registration: the board vouches for them.
+            put("email_verified", Some(json!(true)));
+        }
     }
     if crate::scope::contains(scope, "school") {
         put("role", Some(json!(user.role)));

@@ -47,9 +47,11 @@ pub struct SigningKeyRow {
     pub alg: String,
     /// PKCS#8 PEM of the private key.
     pub private_pem: String,
-    /// When the key was created; the newest key of an algorithm signs.
+    /// When the key was created (and published).
     pub created_at: i64,
-    /// When a newer key replaced it; it stays published until its tokens have expired.
+    /// From when it signs: the newest key of an algorithm whose time has come signs.
+    pub activates_at: i64,
+    /// When a newer key took over; it stays published until its tokens have expired.
     pub retired_at: Option<i64>,
 }
 
@@ -120,6 +122,8 @@ pub struct ClientRow {
     pub scopes: String,
     /// Algorithm for this client's ID tokens.
     pub id_token_alg: String,
+    /// A resource server: may introspect access tokens issued to other clients.
+    pub may_introspect: bool,
     /// Registration time.
     pub created_at: i64,
 }
@@ -226,7 +230,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// All signing keys, oldest first.
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>>;
-    /// Adds a signing key and retires every older active key of the same algorithm.
+    /// Adds a signing key; every older key of the same algorithm retires when it activates.
     async fn add_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()>;
     /// Deletes keys retired before `before` (their tokens have all expired).
     async fn delete_retired_keys(&self, before: i64) -> StoreResult<u64>;
@@ -313,8 +317,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Failed sign-ins counted for `key` in the window starting at `since`.
     async fn login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;
-    /// Counts one failed sign-in for `key`; a window older than `since` starts again.
-    async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<()>;
+    /// Counts one failed (or not yet successful) sign-in for `key`; a window older than
+    /// `since` starts again. Returns the count in the window, this one included.
+    async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<i64>;
     /// Forgets failures for `key` after a successful sign-in.
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
 

@@ -32,7 +32,7 @@ macro_rules! sql_store {
 
             async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRow>> {
                 Ok(sqlx::query_as::<$db, SigningKeyRow>(
-                    "SELECT kid, alg, private_pem, created_at, retired_at FROM signing_keys ORDER BY created_at, kid",
+                    "SELECT kid, alg, private_pem, created_at, activates_at, retired_at FROM signing_keys ORDER BY activates_at, created_at, kid",
                 )
                 .fetch_all(&self.pool)
                 .await?)
@@ -41,15 +41,16 @@ macro_rules! sql_store {
             async fn add_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE alg = $2 AND retired_at IS NULL")
-                    .bind(key.created_at)
+                    .bind(key.activates_at)
                     .bind(&key.alg)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("INSERT INTO signing_keys (kid, alg, private_pem, created_at, retired_at) VALUES ($1, $2, $3, $4, NULL)")
+                sqlx::query("INSERT INTO signing_keys (kid, alg, private_pem, created_at, activates_at, retired_at) VALUES ($1, $2, $3, $4, $5, NULL)")
                     .bind(&key.kid)
                     .bind(&key.alg)
                     .bind(&key.private_pem)
                     .bind(key.created_at)
+                    .bind(key.activates_at)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -130,7 +131,7 @@ macro_rules! sql_store {
             async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO clients (id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, \
-                     grant_types, scopes, id_token_alg, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     grant_types, scopes, id_token_alg, may_introspect, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&client.id)
                 .bind(&client.name)
@@ -141,6 +142,7 @@ macro_rules! sql_store {
                 .bind(&client.grant_types)
                 .bind(&client.scopes)
                 .bind(&client.id_token_alg)
+                .bind(client.may_introspect)
                 .bind(client.created_at)
                 .execute(&self.pool)
                 .await
@@ -151,7 +153,7 @@ macro_rules! sql_store {
             async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>> {
                 Ok(sqlx::query_as::<$db, ClientRow>(
                     "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-                     id_token_alg, created_at FROM clients WHERE id = $1",
+                     id_token_alg, may_introspect, created_at FROM clients WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -429,19 +431,19 @@ macro_rules! sql_store {
                 Ok(failures.unwrap_or(0))
             }
 
-            async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<()> {
-                sqlx::query(
+            async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
                     "INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, $3, 1) \
                      ON CONFLICT (key) DO UPDATE SET \
                      failures = CASE WHEN login_throttle.window_start < $2 THEN 1 ELSE login_throttle.failures + 1 END, \
-                     window_start = CASE WHEN login_throttle.window_start < $2 THEN $3 ELSE login_throttle.window_start END",
+                     window_start = CASE WHEN login_throttle.window_start < $2 THEN $3 ELSE login_throttle.window_start END \
+                     RETURNING failures",
                 )
                 .bind(key)
                 .bind(since)
                 .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                .fetch_one(&self.pool)
+                .await?)
             }
 
             async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {

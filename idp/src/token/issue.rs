@@ -89,19 +89,21 @@ pub fn access_token(
     Ok(AccessToken { token, claims })
 }
 
-/// Signs an ID token for the user of `grant`, with the client's algorithm; `at_hash` binds it
-/// to the access token issued with it. `nonce` is only repeated on the first issue.
+/// Signs an ID token for the user of `grant` with the claims of `scope` (the grant's, or less
+/// after a narrowing refresh), with the client's algorithm; `at_hash` binds it to the access
+/// token issued with it. `nonce` is only repeated on the first issue.
 pub async fn id_token(
     state: &AppState,
     client: &ClientRow,
     grant: &GrantRow,
+    scope: &str,
     user: &UserRow,
     access_token: &str,
     include_nonce: bool,
 ) -> Result<String> {
     let alg = client.id_token_alg();
     let now = now();
-    let mut claims = crate::user::claims(state.store.as_ref(), user, &grant.scope).await?;
+    let mut claims = crate::user::claims(state.store.as_ref(), user, scope).await?;
     let fixed = json!({
         "iss": state.config.issuer,
         "sub": user.id,

@@ -267,7 +267,7 @@ async fn respond(
         .ok_or_else(issue::user_gone)?;
     let access = issue::access_token(state, &client.id, &user.id, scope, Some(grant))?;
     let id_token = if scope::contains(scope, "openid") {
-        Some(issue::id_token(state, client, grant, &user, &access.token, first).await?)
+        Some(issue::id_token(state, client, grant, scope, &user, &access.token, first).await?)
     } else {
         None
     };
