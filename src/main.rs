@@ -104,6 +104,15 @@ struct OnerosterImport {
 enum UserCommand {
     /// Create an account; the password is read from standard input.
     Add(UserAdd),
+    /// Set an account's password (read from standard input), e.g. for roster accounts.
+    SetPassword {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Args)]
@@ -249,6 +258,18 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!(
                 "{}",
                 serde_json::json!({"id": user.id, "username": user.username, "role": user.role})
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::SetPassword { username, .. },
+        } => {
+            let store = open(&cli.database_url).await?;
+            let password = read_password()?;
+            let user = renkei_idp::user::set_password(store.as_ref(), &username, password).await?;
+            println!(
+                "{}",
+                serde_json::json!({"id": user.id, "username": user.username, "password": "set"})
             );
             Ok(())
         }

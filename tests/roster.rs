@@ -18,6 +18,8 @@ on_both_databases!(
     shift_jis_files_are_detected,
     each_mistake_is_reported_precisely_and_changes_nothing,
     dry_run_reports_without_changing,
+    school_scope_claims_come_from_the_directory,
+    command_line_import_and_set_password,
 );
 
 fn fixture(name: &str) -> PathBuf {
@@ -585,5 +587,168 @@ async fn dry_run_reports_without_changing(backend: Backend) {
     let rollover = dry_run(&server, &fixture("rollover-2027")).await;
     assert_eq!(counts(&rollover, "users.csv"), (1, 7, 1, 6));
     assert_directory_is_board(&server).await;
+    server.stop().await;
+}
+
+async fn school_scope_claims_come_from_the_directory(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    renkei_idp::user::set_password(server.store.as_ref(), "t002", PASSWORD.into())
+        .await
+        .unwrap();
+    let app = server.web_app().await;
+    let tokens = code_flow_tokens(
+        &server,
+        &app,
+        &Browser::new(),
+        "t002",
+        "openid profile school",
+    )
+    .await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let claims: serde_json::Value = {
+        use base64::Engine;
+        let payload = id_token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(claims["role"], "teacher");
+    assert_eq!(claims["family_name#ja-Kana-JP"], "コバヤシ");
+    assert_eq!(
+        claims["school"],
+        serde_json::json!({"id": "sakura-es", "name": "みなと市立さくら小学校"})
+    );
+    assert_eq!(
+        claims["schools"],
+        serde_json::json!([{"id": "sakura-es", "name": "みなと市立さくら小学校"}])
+    );
+    assert_eq!(claims["roles"][0]["role"], "teacher");
+    assert_eq!(claims["roles"][0]["role_type"], "primary");
+    let classes: Vec<&str> = claims["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        classes,
+        ["3年2組", "4年1組"],
+        "the classes the teacher teaches"
+    );
+    let userinfo: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["classes"], claims["classes"]);
+    assert_eq!(userinfo["roles"], claims["roles"]);
+    server.stop().await;
+}
+
+async fn command_line_import_and_set_password(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
+    let board = fixture("board-1.1");
+    let broken = Copy::of("board-1.1");
+    broken.edit(
+        "users.csv",
+        "t001,,,true,sakura-es,teacher,",
+        "t001,,,true,sakura-es,techer,",
+    );
+    let broken_dir = broken.dir.clone();
+    let (applied, rejected, password_set) = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str], stdin: Option<&str>| {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_renkei"))
+                .args(args)
+                .env("RENKEI_DATABASE_URL", &url)
+                .env("RENKEI_LOG", "warn")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            if let Some(input) = stdin {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(input.as_bytes())
+                    .unwrap();
+            }
+            drop(child.stdin.take());
+            child.wait_with_output().unwrap()
+        };
+        let applied = run(
+            &[
+                "import",
+                "oneroster",
+                board.to_str().unwrap(),
+                "--by",
+                "事務担当",
+            ],
+            None,
+        );
+        let rejected = run(
+            &[
+                "import",
+                "oneroster",
+                broken_dir.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            None,
+        );
+        let password_set = run(
+            &[
+                "user",
+                "set-password",
+                "--username",
+                "t001",
+                "--password-stdin",
+            ],
+            Some("a-new-password\n"),
+        );
+        (applied, rejected, password_set)
+    })
+    .await
+    .unwrap();
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let text = String::from_utf8(applied.stdout).unwrap();
+    assert!(
+        text.contains("Applied OneRoster 1.1 import") && text.contains("users.csv"),
+        "{text}"
+    );
+    assert!(!rejected.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&rejected.stdout).unwrap();
+    assert_eq!(report["outcome"], "rejected");
+    assert_eq!(report["problems"][0]["file"], "users.csv");
+    assert_eq!(report["problems"][0]["column"], "role");
+    assert!(String::from_utf8_lossy(&rejected.stderr).contains("nothing was changed"));
+    assert!(
+        password_set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&password_set.stderr)
+    );
+    let server = TestServer::start_on(database).await;
+    assert_eq!(
+        Browser::new()
+            .sign_in(&server, "t001", "a-new-password")
+            .await
+            .status(),
+        303
+    );
     server.stop().await;
 }

@@ -1,16 +1,32 @@
-//! The demo board (`renkei serve --demo`): a school with Japanese pupils, teachers, a guardian,
-//! an administrator and a registered learning app, seeded into an empty database only.
+//! The demo board (`renkei serve --demo`): a school with classes, Japanese pupils, teachers, a
+//! guardian and an administrator, imported from a built-in OneRoster file set exactly as a
+//! board's own export would be, plus a registered learning app. Seeded into an empty database
+//! only.
 
 use crate::client::{NewClient, register};
-use crate::error::Result;
-use crate::store::{OrgRow, Store};
-use crate::user::{NewUser, create};
+use crate::error::{Error, Result};
+use crate::roster::{ImportOptions, import};
+use crate::store::Store;
 
 /// Password of every demo account (printed at start-up; demo data only).
 pub const DEMO_PASSWORD: &str = "renkei-demo-2026";
 
 /// Redirect URI registered for the demo app (a relying party on this machine).
 pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:8081/callback";
+
+/// The demo roster, as OneRoster 1.1 CSV with the Japan profile's kana columns.
+const FILES: [(&str, &str); 7] = [
+    ("manifest.csv", include_str!("../demo/manifest.csv")),
+    ("orgs.csv", include_str!("../demo/orgs.csv")),
+    (
+        "academicSessions.csv",
+        include_str!("../demo/academicSessions.csv"),
+    ),
+    ("courses.csv", include_str!("../demo/courses.csv")),
+    ("classes.csv", include_str!("../demo/classes.csv")),
+    ("users.csv", include_str!("../demo/users.csv")),
+    ("enrollments.csv", include_str!("../demo/enrollments.csv")),
+];
 
 /// What was seeded, to print for the person trying Renkei.
 pub struct DemoBoard {
@@ -22,150 +38,37 @@ pub struct DemoBoard {
     pub client_secret: String,
 }
 
-/// One demo account.
-struct DemoPerson {
-    username: &'static str,
-    role: &'static str,
-    /// 姓, 名.
-    name: [&'static str; 2],
-    /// Their kana readings.
-    kana: [&'static str; 2],
-    grade: Option<&'static str>,
-}
-
-const fn person(
-    username: &'static str,
-    role: &'static str,
-    name: [&'static str; 2],
-    kana: [&'static str; 2],
-    grade: Option<&'static str>,
-) -> DemoPerson {
-    DemoPerson {
-        username,
-        role,
-        name,
-        kana,
-        grade,
-    }
-}
-
-const PEOPLE: &[DemoPerson] = &[
-    person(
-        "student1",
-        "student",
-        ["山田", "太郎"],
-        ["ヤマダ", "タロウ"],
-        Some("P3"),
-    ),
-    person(
-        "student2",
-        "student",
-        ["佐藤", "花子"],
-        ["サトウ", "ハナコ"],
-        Some("P3"),
-    ),
-    person(
-        "student3",
-        "student",
-        ["鈴木", "一郎"],
-        ["スズキ", "イチロウ"],
-        Some("P4"),
-    ),
-    person(
-        "student4",
-        "student",
-        ["高橋", "さくら"],
-        ["タカハシ", "サクラ"],
-        Some("P4"),
-    ),
-    person(
-        "teacher1",
-        "teacher",
-        ["田中", "美咲"],
-        ["タナカ", "ミサキ"],
-        None,
-    ),
-    person(
-        "teacher2",
-        "teacher",
-        ["伊藤", "健"],
-        ["イトウ", "ケン"],
-        None,
-    ),
-    person(
-        "guardian1",
-        "guardian",
-        ["山田", "恵子"],
-        ["ヤマダ", "ケイコ"],
-        None,
-    ),
-    person(
-        "admin",
-        "administrator",
-        ["渡辺", "修"],
-        ["ワタナベ", "オサム"],
-        None,
-    ),
-    person(
-        "principal",
-        "administrator",
-        ["小林", "和子"],
-        ["コバヤシ", "カズコ"],
-        None,
-    ),
-];
-
 /// Seeds the demo board if the database has no users; returns `None` otherwise.
 pub async fn seed(store: &dyn Store) -> Result<Option<DemoBoard>> {
     if store.count_users().await? > 0 {
         return Ok(None);
     }
-    store
-        .insert_org(&OrgRow {
-            id: "demo-board".into(),
-            name: "みなと市教育委員会".into(),
-            org_type: "district".into(),
-            parent_id: None,
-        })
-        .await?;
-    store
-        .insert_org(&OrgRow {
-            id: "demo-sakura-es".into(),
-            name: "みなと市立さくら小学校".into(),
-            org_type: "school".into(),
-            parent_id: Some("demo-board".into()),
-        })
-        .await?;
+    let dir = std::env::temp_dir().join(format!("renkei-demo-{}", crate::crypto::random_id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::internal(format!("cannot write the demo roster: {e}")))?;
+    for (name, text) in FILES {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| Error::internal(format!("cannot write the demo roster: {e}")))?;
+    }
+    let options = ImportOptions {
+        actor: "renkei serve --demo".into(),
+        ..ImportOptions::default()
+    };
+    let report = import(store, &dir, &options).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = report?;
+    if report.outcome != "applied" {
+        return Err(Error::internal(format!(
+            "the demo roster did not import: {report}"
+        )));
+    }
     let mut accounts = Vec::new();
-    for &DemoPerson {
-        username,
-        role,
-        name: [family, given],
-        kana: [family_kana, given_kana],
-        grade,
-    } in PEOPLE
-    {
-        create(
-            store,
-            NewUser {
-                username: username.into(),
-                role: role.into(),
-                family_name: Some(family.into()),
-                given_name: Some(given.into()),
-                family_name_kana: Some(family_kana.into()),
-                given_name_kana: Some(given_kana.into()),
-                email: (role != "student").then(|| format!("{username}@demo.renkei.example")),
-                password: Some(DEMO_PASSWORD.into()),
-                school_id: (role != "guardian").then(|| "demo-sakura-es".into()),
-                grade: grade.map(Into::into),
-            },
-        )
-        .await?;
-        accounts.push((
-            username.to_owned(),
-            role.to_owned(),
-            format!("{family} {given}"),
-        ));
+    for line in include_str!("../demo/users.csv").lines().skip(1) {
+        let username = line.split(',').next().unwrap_or_default();
+        if let Some(user) = store.user_by_username(username).await? {
+            let name = crate::user::display_name(&user);
+            accounts.push((user.username, user.role, name));
+        }
     }
     let app = register(
         store,

@@ -39,7 +39,7 @@ pub fn metadata(config: &Config) -> Value {
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash",
             "name", "given_name", "family_name", "name#ja-Kana-JP", "given_name#ja-Kana-JP", "family_name#ja-Kana-JP",
-            "preferred_username", "updated_at", "email", "email_verified", "role", "school", "grade"
+            "preferred_username", "updated_at", "email", "email_verified", "role", "school", "grade", "roles", "schools", "classes"
         ],
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": false,

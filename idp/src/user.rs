@@ -87,6 +87,7 @@ pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
         enabled: true,
         created_at: now,
         updated_at: now,
+        sourced_id: None,
     };
     store.insert_user(&user).await.map_err(|e| match e {
         crate::store::StoreError::Conflict(_) => {
@@ -94,6 +95,26 @@ pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
         }
         other => other.into(),
     })?;
+    Ok(user)
+}
+
+/// Sets a person's password (an administrator's action, e.g. for roster accounts that came
+/// without one); the password is hashed with Argon2id.
+pub async fn set_password(store: &dyn Store, username: &str, password: String) -> Result<UserRow> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::Invalid(format!(
+            "the password is too short: use at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    let user = store.user_by_username(username).await?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "there is no account with the username {username:?}"
+        ))
+    })?;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?;
+    store.set_password_hash(&user.id, &hash, now()).await?;
     Ok(user)
 }
 
@@ -142,6 +163,34 @@ pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Ma
             put("school", Some(json!({"id": school_id, "name": name})));
         }
         put("grade", text(&user.grade));
+        if let Some(sourced_id) = &user.sourced_id {
+            let roles = store.roles_of(sourced_id).await?;
+            let mut schools: Vec<Value> = Vec::new();
+            for role in roles
+                .iter()
+                .filter(|r| r.org_type.as_deref() == Some("school"))
+            {
+                let school = json!({"id": role.org_id, "name": role.org_name});
+                if !schools.contains(&school) {
+                    schools.push(school);
+                }
+            }
+            let roles: Vec<Value> = roles
+                .iter()
+                .map(|r| json!({"role": r.role, "role_type": r.role_type, "org": {"id": r.org_id, "name": r.org_name, "type": r.org_type}}))
+                .collect();
+            put("roles", Some(json!(roles)));
+            put("schools", Some(json!(schools)));
+            if user.role == "teacher" {
+                let classes: Vec<Value> = store
+                    .classes_taught_by(sourced_id)
+                    .await?
+                    .into_iter()
+                    .map(|c| json!({"id": c.id, "title": c.title, "school_id": c.school_id}))
+                    .collect();
+                put("classes", Some(json!(classes)));
+            }
+        }
     }
     Ok(claims)
 }

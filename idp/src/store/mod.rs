@@ -99,6 +99,34 @@ pub struct UserRow {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+    /// OneRoster sourcedId, for people who come from the roster.
+    pub sourced_id: Option<String>,
+}
+
+/// A role of a person in an organisation, from the roster.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RoleRow {
+    /// OneRoster role (`student`, `teacher`, `principal`, …).
+    pub role: String,
+    /// `primary` or `secondary`.
+    pub role_type: String,
+    /// The organisation's sourcedId.
+    pub org_id: String,
+    /// Its name.
+    pub org_name: Option<String>,
+    /// Its type (`school`, `district`, …).
+    pub org_type: Option<String>,
+}
+
+/// A class someone teaches.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ClassRef {
+    /// The class's sourcedId.
+    pub id: String,
+    /// Its title, e.g. 3年1組.
+    pub title: String,
+    /// Its school.
+    pub school_id: String,
 }
 
 /// A registered application (OAuth client).
@@ -246,6 +274,12 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, id: &str) -> StoreResult<Option<UserRow>>;
     /// Finds a user by sign-in name.
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
+    /// Sets (or replaces) a user's password hash. Returns whether the user exists.
+    async fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> StoreResult<bool>;
+    /// Active roles of a roster person, with their organisations.
+    async fn roles_of(&self, sourced_id: &str) -> StoreResult<Vec<RoleRow>>;
+    /// Active classes a roster person teaches.
+    async fn classes_taught_by(&self, sourced_id: &str) -> StoreResult<Vec<ClassRef>>;
     /// Number of users (the demo board is only seeded into an empty database).
     async fn count_users(&self) -> StoreResult<i64>;
 

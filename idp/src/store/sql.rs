@@ -124,6 +124,39 @@ macro_rules! sql_store {
                     .await?)
             }
 
+            async fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> StoreResult<bool> {
+                Ok(sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1)
+            }
+
+            async fn roles_of(&self, sourced_id: &str) -> StoreResult<Vec<RoleRow>> {
+                Ok(sqlx::query_as::<$db, RoleRow>(
+                    "SELECT r.role, r.role_type, r.org_id, o.name AS org_name, o.org_type FROM roles r \
+                     LEFT JOIN orgs o ON o.id = r.org_id WHERE r.user_id = $1 AND r.status = 'active' \
+                     ORDER BY r.role_type, r.org_id",
+                )
+                .bind(sourced_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn classes_taught_by(&self, sourced_id: &str) -> StoreResult<Vec<ClassRef>> {
+                Ok(sqlx::query_as::<$db, ClassRef>(
+                    "SELECT c.sourced_id AS id, c.title, c.school_id FROM enrollments e \
+                     JOIN classes c ON c.sourced_id = e.class_id WHERE e.user_id = $1 AND e.role = 'teacher' \
+                     AND e.status = 'active' AND c.status = 'active' ORDER BY c.title, c.sourced_id",
+                )
+                .bind(sourced_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn count_users(&self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
             }
@@ -483,7 +516,7 @@ macro_rules! sql_store {
 macro_rules! user_columns {
     () => {
         "id, username, role, given_name, family_name, given_name_kana, family_name_kana, email, \
-         password_hash, school_id, grade, enabled, created_at, updated_at"
+         password_hash, school_id, grade, enabled, created_at, updated_at, sourced_id"
     };
 }
 
