@@ -1,0 +1,239 @@
+//! The sign-in pages in a real browser: headless Chromium (Debian's `chromium` with
+//! `chromium-driver`) driven over WebDriver signs in a pupil through the Japanese pages and
+//! approves an app, which receives its code. Screenshots land in `target/screenshots/`.
+//! The test fails (never skips) when Chromium or ChromeDriver is missing.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use renkei_idp::client::NewClient;
+use serde_json::{Value, json};
+use support::*;
+
+on_both_databases!(pupil_signs_in_and_approves_in_chromium);
+
+/// ChromeDriver on a free port, stopped on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: std::path::PathBuf,
+}
+
+impl Driver {
+    fn start() -> Self {
+        for binary in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            assert!(
+                std::path::Path::new(binary).exists(),
+                "{binary} is missing: install Debian's chromium and chromium-driver packages (./scripts/test does this)"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile =
+            std::env::temp_dir().join(format!("renkei-chromium-{}", uuid::Uuid::new_v4().simple()));
+        Self {
+            child,
+            port,
+            profile,
+        }
+    }
+
+    async fn client(&self) -> fantoccini::Client {
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", "--window-size=820,1180", "--lang=ja",
+                    format!("--user-data-dir={}", self.profile.display()),
+                ],
+                "prefs": {"intl.accept_languages": "ja-JP,ja"}
+            }
+        });
+        let capabilities = match capabilities {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let url = format!("http://127.0.0.1:{}", self.port);
+        for _ in 0..50 {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => return client,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        panic!("chromedriver did not answer on {url}");
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// A relying party's callback on a loopback port: records the query it is called with.
+async fn callback_server() -> (String, tokio::sync::mpsc::Receiver<String>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let app = axum::Router::new().route(
+        "/callback",
+        axum::routing::get(move |uri: axum::http::Uri| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(uri.query().unwrap_or_default().to_owned()).await;
+                "アプリに戻りました"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("{base}/callback"), rx)
+}
+
+async fn screenshot(client: &fantoccini::Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.user("student1", "student").await;
+    let (redirect_uri, mut callbacks) = callback_server().await;
+    let app = server
+        .client(NewClient {
+            name: "さくら学習ドリル".into(),
+            redirect_uris: vec![redirect_uri.clone()],
+            public: true,
+            ..NewClient::default()
+        })
+        .await;
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(
+        &server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &app.id),
+            ("redirect_uri", &redirect_uri),
+            ("scope", "openid profile"),
+            ("state", "tablet-1"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&url).await.unwrap();
+    let heading = client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading, "ログイン", "the sign-in page is in Japanese");
+    assert!(
+        client.source().await.unwrap().contains("さくら学習ドリル"),
+        "names the app"
+    );
+    screenshot(&client, &format!("login-{backend:?}")).await;
+    client
+        .find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("student1")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let heading = client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading, "アプリへの情報の提供", "the consent page follows");
+    screenshot(&client, &format!("consent-{backend:?}")).await;
+    client
+        .find(Locator::Css("button[value=approve]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let query = tokio::time::timeout(Duration::from_secs(10), callbacks.recv())
+        .await
+        .expect("the app is called back")
+        .unwrap();
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(param("state").as_deref(), Some("tablet-1"));
+    assert_eq!(param("iss").as_deref(), Some(server.base.as_str()));
+    let code = param("code").expect("a code");
+    let tokens: Value = reqwest::Client::new()
+        .post(server.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri),
+            ("client_id", &app.id),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    client.goto(&server.url("/?lang=en")).await.unwrap();
+    let body = client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Signed in as 山田 太郎"), "{body}");
+    screenshot(&client, &format!("home-en-{backend:?}")).await;
+    client.close().await.unwrap();
+    server.stop().await;
+}
