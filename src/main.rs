@@ -77,6 +77,12 @@ enum Command {
 enum ImportCommand {
     /// Import a OneRoster 1.1 / 1.2 CSV file set (a folder or a zip with manifest.csv).
     Oneroster(OnerosterImport),
+    /// Erase people who left the board longer ago than the retention period.
+    PurgeDeparted {
+        /// Retention period in days (people disabled longer ago are erased).
+        #[arg(long)]
+        retention_days: u32,
+    },
 }
 
 #[derive(Args)]
@@ -342,6 +348,18 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     report.problem_count
                 )));
             }
+            Ok(())
+        }
+        Command::Import {
+            command: ImportCommand::PurgeDeparted { retention_days },
+        } => {
+            let store = open(&cli.database_url).await?;
+            let before = renkei_idp::crypto::now() - i64::from(retention_days) * 86400;
+            let erased = store.erase_departed(before).await?;
+            println!(
+                "{}",
+                serde_json::json!({"erased": erased, "disabled_before": before})
+            );
             Ok(())
         }
         Command::Keys {

@@ -20,6 +20,7 @@ on_both_databases!(
     dry_run_reports_without_changing,
     school_scope_claims_come_from_the_directory,
     command_line_import_and_set_password,
+    departed_people_are_erased_after_retention,
 );
 
 fn fixture(name: &str) -> PathBuf {
@@ -749,6 +750,56 @@ async fn command_line_import_and_set_password(backend: Backend) {
             .await
             .status(),
         303
+    );
+    server.stop().await;
+}
+
+async fn departed_people_are_erased_after_retention(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    run(&server, &fixture("rollover-2027")).await;
+    assert_eq!(
+        server
+            .store
+            .erase_departed(renkei_idp::crypto::now() - 86400)
+            .await
+            .unwrap(),
+        0,
+        "still within retention"
+    );
+    assert!(
+        server
+            .store
+            .user_by_username("s008")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        server
+            .store
+            .erase_departed(renkei_idp::crypto::now() + 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        server
+            .store
+            .user_by_username("s008")
+            .await
+            .unwrap()
+            .is_none(),
+        "erased after retention"
+    );
+    assert!(
+        server
+            .store
+            .user_by_username("s001")
+            .await
+            .unwrap()
+            .is_some(),
+        "current pupils stay"
     );
     server.stop().await;
 }

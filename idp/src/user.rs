@@ -88,6 +88,7 @@ pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
         created_at: now,
         updated_at: now,
         sourced_id: None,
+        data: None,
     };
     store.insert_user(&user).await.map_err(|e| match e {
         crate::store::StoreError::Conflict(_) => {
@@ -164,7 +165,10 @@ pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Ma
         }
         put("grade", text(&user.grade));
         if let Some(sourced_id) = &user.sourced_id {
-            let roles = store.roles_of(sourced_id).await?;
+            let mut roles = store.roles_of(sourced_id).await?;
+            if roles.is_empty() {
+                roles = roles_from_record(store, user).await?;
+            }
             let mut schools: Vec<Value> = Vec::new();
             for role in roles
                 .iter()
@@ -193,4 +197,44 @@ pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Ma
         }
     }
     Ok(claims)
+}
+
+/// OneRoster 1.1 keeps a person's organisations and role on the user record itself (1.2 has
+/// roles.csv): the first organisation is the primary one.
+async fn roles_from_record(
+    store: &dyn Store,
+    user: &UserRow,
+) -> Result<Vec<crate::store::RoleRow>> {
+    let Some(record) = user
+        .data
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let role = record
+        .get("role")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut roles = Vec::new();
+    let orgs = record
+        .get("orgs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for (n, org) in orgs.iter().enumerate() {
+        let Some(org_id) = org.get("sourcedId").and_then(Value::as_str) else {
+            continue;
+        };
+        let stored = store.org(org_id).await?;
+        roles.push(crate::store::RoleRow {
+            role: role.clone(),
+            role_type: if n == 0 { "primary" } else { "secondary" }.to_owned(),
+            org_id: org_id.to_owned(),
+            org_name: stored.as_ref().map(|o| o.name.clone()),
+            org_type: stored.map(|o| o.org_type),
+        });
+    }
+    Ok(roles)
 }

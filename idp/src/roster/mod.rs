@@ -16,7 +16,7 @@ pub mod schema;
 pub mod source;
 mod write;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -57,17 +57,24 @@ impl Default for ImportOptions {
     }
 }
 
+/// Where a sourcedId was first seen, and whether its row is active.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    /// The row is not `tobedeleted`.
+    pub active: bool,
+    /// Its line in the file.
+    pub line: u32,
+}
+
 /// The ids found in the first pass.
 #[derive(Default)]
 pub struct IdIndex {
     /// Per file: every sourcedId, and whether its row is active (not `tobedeleted`).
-    pub files: HashMap<FileKind, HashMap<String, bool>>,
+    pub files: HashMap<FileKind, HashMap<String, Seen>>,
     /// Per file present: its mode.
     pub modes: HashMap<FileKind, Mode>,
     /// OneRoster 1.2: each user's primary role and org from roles.csv.
     pub primary_roles: HashMap<String, (String, String)>,
-    /// OneRoster 1.1: the role rows derived from users.csv (`user::org`).
-    pub derived_roles: HashSet<String>,
 }
 
 impl IdIndex {
@@ -77,14 +84,18 @@ impl IdIndex {
         let Some(kind) = FileKind::of_target(target) else {
             return Ok(true);
         };
-        let file = format!("{}.csv", kind.base_name());
+        let file = kind.base_name();
         match (
             self.files.get(&kind).and_then(|ids| ids.get(id)),
             self.modes.get(&kind),
         ) {
-            (Some(true), _) => Ok(true),
-            (Some(false), _) => Err(format!("refers to {id:?}, which {file} marks tobedeleted")),
-            (None, Some(Mode::Bulk)) => Err(format!("refers to {id:?}, which is not in {file}")),
+            (Some(seen), _) if seen.active => Ok(true),
+            (Some(_), _) => Err(format!(
+                "refers to {id:?}, which {file}.csv marks tobedeleted"
+            )),
+            (None, Some(Mode::Bulk)) => {
+                Err(format!("refers to {id:?}, which is not in {file}.csv"))
+            }
             (None, _) => Ok(false),
         }
     }
@@ -258,17 +269,7 @@ fn prepare(
                 at("orgSourcedId"),
             )
         });
-        let user_columns =
-            (kind == FileKind::Users && version == schema::Version::V1_1).then(|| {
-                let at = |name: &str| {
-                    csv.headers
-                        .iter()
-                        .position(|h| h.eq_ignore_ascii_case(name))
-                };
-                at("orgSourcedIds")
-            });
         let ids = index.files.entry(kind).or_default();
-        let mut first_line: HashMap<String, u64> = HashMap::new();
         while let Some(row) = csv.next_row() {
             let row = match row {
                 Ok(row) => row,
@@ -291,17 +292,22 @@ fn prepare(
             if *mode == Mode::Bulk && status == "tobedeleted" {
                 problems.push(Problem::at(stored, row.line, Some("status"), "a bulk file lists only current records: leave status empty (records missing from a bulk file are removed)"));
             }
-            if let Some(first) = first_line.get(id) {
+            if let Some(first) = ids.get(id) {
                 problems.push(Problem::at(
                     stored,
                     row.line,
                     Some("sourcedId"),
-                    format!("duplicate sourcedId {id:?} (first on line {first})"),
+                    format!("duplicate sourcedId {id:?} (first on line {})", first.line),
                 ));
                 continue;
             }
-            first_line.insert(id.to_owned(), row.line);
-            ids.insert(id.to_owned(), status != "tobedeleted");
+            ids.insert(
+                id.to_owned(),
+                Seen {
+                    active: status != "tobedeleted",
+                    line: row.line as u32,
+                },
+            );
             if let Some(at) =
                 username_at.filter(|_| kind == FileKind::Users && status != "tobedeleted")
             {
@@ -312,18 +318,6 @@ fn prepare(
                     } else {
                         usernames.insert(name, row.line);
                     }
-                }
-            }
-            if let Some(Some(at)) = user_columns {
-                for org in row
-                    .fields
-                    .get(at)
-                    .unwrap_or("")
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                {
-                    index.derived_roles.insert(format!("{id}::{org}"));
                 }
             }
             if let Some((Some(user), Some(role_type), Some(role), Some(org))) = role_columns

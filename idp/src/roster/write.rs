@@ -82,8 +82,7 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
             .rows
             .saturating_sub(changes.created + changes.updated + changes.deleted);
         if *mode == Mode::Bulk && outcome.problems.is_empty() {
-            changes.deleted +=
-                sweep(tx, &prepared.index, kind, prepared.manifest.version, &stamp).await?;
+            changes.deleted += sweep(tx, &prepared.index, kind, &stamp).await?;
         }
         outcome.changes.insert(kind, changes);
     }
@@ -263,7 +262,7 @@ fn directory_row(kind: FileKind, record: &Record, stamp: &str) -> DirectoryRow {
                 .unwrap_or_else(|| stamp.to_owned()),
         ),
         extra: extras(kind, record),
-        data: Value::Object(record.json.clone()).to_string(),
+        data: serde_json::to_string(&record.json).unwrap_or_default(),
     }
 }
 
@@ -350,7 +349,6 @@ async fn write_users(
     let index = &prepared.index;
     let mut accounts = Vec::with_capacity(records.len());
     let mut agents = Vec::new();
-    let mut derived_roles = Vec::new();
     for (i, record) in records.iter().enumerate() {
         let json = &record.json;
         let primary = index.primary_roles.get(&record.sourced_id);
@@ -403,35 +401,10 @@ async fn write_users(
                     .clone()
                     .unwrap_or_else(|| stamp.to_owned()),
             ),
-            data: Value::Object(json.clone()).to_string(),
+            data: serde_json::to_string(json).unwrap_or_default(),
         });
         for agent in record.reference_list("agents") {
             agents.push((record.sourced_id.clone(), agent.to_owned()));
-        }
-        if version == Version::V1_1 {
-            for (n, org) in orgs.iter().enumerate() {
-                let role_type = if n == 0 { "primary" } else { "secondary" };
-                let role = oneroster_role.clone().unwrap_or_default();
-                let data = serde_json::json!({
-                    "sourcedId": format!("{}::{org}", record.sourced_id),
-                    "roleType": role_type,
-                    "role": role,
-                    "org": {"sourcedId": org, "type": "org"},
-                    "user": {"sourcedId": record.sourced_id, "type": "user"},
-                });
-                derived_roles.push(DirectoryRow {
-                    sourced_id: format!("{}::{org}", record.sourced_id),
-                    status: record.status.clone(),
-                    date_last_modified: Some(stamp.to_owned()),
-                    extra: vec![
-                        Some(record.sourced_id.clone()),
-                        Some((*org).to_owned()),
-                        Some(role_type.to_owned()),
-                        Some(role),
-                    ],
-                    data: data.to_string(),
-                });
-            }
         }
     }
     let Upserted { created, updated } = tx.upsert_accounts(&accounts, now()).await?;
@@ -439,7 +412,6 @@ async fn write_users(
     changes.updated += updated;
     let ids: Vec<String> = records.iter().map(|r| r.sourced_id.clone()).collect();
     tx.replace_agents(&ids, &agents).await?;
-    tx.upsert(&tables::ROLES, &derived_roles).await?;
     Ok(problems)
 }
 
@@ -474,13 +446,7 @@ fn hash_passwords(work: Vec<(usize, String, Option<String>)>) -> HashMap<usize, 
 
 /// After a bulk file: records of its kind that it no longer lists are removed (logically:
 /// `tobedeleted`; people are disabled, not erased).
-async fn sweep(
-    tx: &mut dyn ImportTx,
-    index: &IdIndex,
-    kind: FileKind,
-    version: Version,
-    stamp: &str,
-) -> Result<u64> {
+async fn sweep(tx: &mut dyn ImportTx, index: &IdIndex, kind: FileKind, stamp: &str) -> Result<u64> {
     let listed = index.files.get(&kind);
     let table = table(kind);
     let gone: Vec<String> = tx
@@ -494,15 +460,6 @@ async fn sweep(
     } else {
         tx.mark_deleted(table, &gone, stamp).await?
     };
-    if kind == FileKind::Users && version == Version::V1_1 {
-        let stale: Vec<String> = tx
-            .all_ids(&tables::ROLES)
-            .await?
-            .into_iter()
-            .filter(|id| id.contains("::") && !index.derived_roles.contains(id))
-            .collect();
-        tx.mark_deleted(&tables::ROLES, &stale, stamp).await?;
-    }
     Ok(removed)
 }
 

@@ -223,36 +223,45 @@ pub struct ImportRecord {
     pub summary: String,
 }
 
-/// `($1, $2, …), (…)` for `rows` rows of `width` parameters.
-pub(crate) fn placeholders(rows: usize, width: usize) -> String {
-    let mut sql = String::with_capacity(rows * width * 5);
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for col in 0..width {
-            if col > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(row * width + col + 1).to_string());
-        }
-        sql.push(')');
-    }
-    sql
+/// How a database spells the parameters of the statements an import generates. SQLite looks up
+/// numbered parameters by name, once per parameter and in time proportional to their number, so
+/// a batch of thousands of `$n` parameters costs quadratic time there; positional `?` does not.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Params {
+    /// `$1, $2, …` (PostgreSQL).
+    Numbered,
+    /// `?, ?, …`, bound in order of appearance (SQLite).
+    Positional,
 }
 
-/// `$1, $2, …, $n`.
-pub(crate) fn parameter_list(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+impl Params {
+    /// The `i`-th parameter (1-based).
+    pub(crate) fn one(self, i: usize) -> String {
+        match self {
+            Params::Numbered => format!("${i}"),
+            Params::Positional => "?".to_owned(),
+        }
+    }
+
+    /// `n` parameters separated by commas, the first being the `first`-th.
+    pub(crate) fn list(self, first: usize, n: usize) -> String {
+        (first..first + n)
+            .map(|i| self.one(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `(…), (…)` for `rows` rows of `width` parameters, numbered from 1.
+    pub(crate) fn rows(self, rows: usize, width: usize) -> String {
+        (0..rows)
+            .map(|row| format!("({})", self.list(row * width + 1, width)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The upsert statement for `rows` rows of `table`.
-pub(crate) fn upsert_sql(table: &Table, rows: usize) -> String {
+pub(crate) fn upsert_sql(params: Params, table: &Table, rows: usize) -> String {
     let mut columns = vec![table.key, "status", "date_last_modified"];
     columns.extend_from_slice(table.extra);
     columns.push("data");
@@ -265,7 +274,7 @@ pub(crate) fn upsert_sql(table: &Table, rows: usize) -> String {
          WHERE {t}.data IS DISTINCT FROM excluded.data OR {t}.status IS DISTINCT FROM excluded.status",
         t = table.name,
         cols = columns.join(", "),
-        values = placeholders(rows, columns.len()),
+        values = params.rows(rows, columns.len()),
         key = table.key,
         updates = updates.join(", "),
     )
@@ -295,7 +304,7 @@ pub(crate) const ACCOUNT_COLUMNS: [&str; 19] = [
 ];
 
 /// The account upsert for `rows` rows.
-pub(crate) fn account_upsert_sql(rows: usize) -> String {
+pub(crate) fn account_upsert_sql(params: Params, rows: usize) -> String {
     format!(
         "INSERT INTO users ({cols}) VALUES {values} ON CONFLICT (sourced_id) DO UPDATE SET \
          username = excluded.username, role = COALESCE(NULLIF(excluded.role, ''), users.role), given_name = excluded.given_name, \
@@ -309,6 +318,21 @@ pub(crate) fn account_upsert_sql(rows: usize) -> String {
          OR users.status IS DISTINCT FROM excluded.status OR users.username IS DISTINCT FROM excluded.username \
          OR (excluded.password_hash IS NOT NULL AND users.password_hash IS DISTINCT FROM excluded.password_hash)",
         cols = ACCOUNT_COLUMNS.join(", "),
-        values = placeholders(rows, ACCOUNT_COLUMNS.len()),
+        values = params.rows(rows, ACCOUNT_COLUMNS.len()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_spelled_per_database() {
+        assert_eq!(Params::Numbered.rows(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(Params::Positional.rows(2, 2), "(?, ?), (?, ?)");
+        assert_eq!(Params::Numbered.list(3, 2), "$3, $4");
+        assert!(upsert_sql(Params::Numbered, &tables::COURSES, 1).starts_with(
+            "INSERT INTO courses (sourced_id, status, date_last_modified, org_id, school_year_id, data) VALUES ($1, $2, $3, $4, $5, $6)"
+        ));
+    }
 }

@@ -3,7 +3,7 @@
 
 /// Implements `ImportTx` for `$tx`, a struct with a `tx: sqlx::Transaction<'static, $db>`.
 macro_rules! sql_import_tx {
-    ($tx:ident, $db:ty) => {
+    ($tx:ident, $db:ty, $params:expr) => {
         /// An import transaction.
         pub struct $tx {
             tx: sqlx::Transaction<'static, $db>,
@@ -15,7 +15,7 @@ macro_rules! sql_import_tx {
                 if ids.is_empty() {
                     return Ok(HashSet::new());
                 }
-                let sql = format!("SELECT {k} FROM {t} WHERE {k} IN ({list})", k = table.key, t = table.name, list = parameter_list(ids.len()));
+                let sql = format!("SELECT {k} FROM {t} WHERE {k} IN ({list})", k = table.key, t = table.name, list = $params.list(1, ids.len()));
                 let mut query = sqlx::query_scalar::<$db, String>(&sql);
                 for id in ids {
                     query = query.bind(id);
@@ -29,7 +29,7 @@ macro_rules! sql_import_tx {
                 }
                 let ids: Vec<String> = rows.iter().map(|r| r.sourced_id.clone()).collect();
                 let before = self.existing(table, &ids).await?.len() as u64;
-                let sql = upsert_sql(table, rows.len());
+                let sql = upsert_sql($params, table, rows.len());
                 let mut query = sqlx::query::<$db>(&sql);
                 for row in rows {
                     query = query.bind(&row.sourced_id).bind(&row.status).bind(&row.date_last_modified);
@@ -56,17 +56,17 @@ macro_rules! sql_import_tx {
                 let mut marked = 0;
                 for chunk in ids.chunks(500) {
                     let sql = format!(
-                        "UPDATE {t} SET status = 'tobedeleted', date_last_modified = ${n} WHERE status <> 'tobedeleted' AND {k} IN ({list})",
+                        "UPDATE {t} SET status = 'tobedeleted', date_last_modified = {when} WHERE status <> 'tobedeleted' AND {k} IN ({list})",
                         t = table.name,
                         k = table.key,
-                        n = chunk.len() + 1,
-                        list = parameter_list(chunk.len())
+                        when = $params.one(1),
+                        list = $params.list(2, chunk.len())
                     );
-                    let mut query = sqlx::query::<$db>(&sql);
+                    let mut query = sqlx::query::<$db>(&sql).bind(when);
                     for id in chunk {
                         query = query.bind(id);
                     }
-                    marked += query.bind(when).execute(&mut *self.tx).await?.rows_affected();
+                    marked += query.execute(&mut *self.tx).await?.rows_affected();
                 }
                 Ok(marked)
             }
@@ -75,7 +75,7 @@ macro_rules! sql_import_tx {
                 if sourced_ids.is_empty() {
                     return Ok(HashMap::new());
                 }
-                let sql = format!("SELECT sourced_id, password_hash FROM users WHERE sourced_id IN ({})", parameter_list(sourced_ids.len()));
+                let sql = format!("SELECT sourced_id, password_hash FROM users WHERE sourced_id IN ({})", $params.list(1, sourced_ids.len()));
                 let mut query = sqlx::query_as::<$db, (String, Option<String>)>(&sql);
                 for id in sourced_ids {
                     query = query.bind(id);
@@ -87,7 +87,7 @@ macro_rules! sql_import_tx {
                 if usernames.is_empty() {
                     return Ok(HashMap::new());
                 }
-                let sql = format!("SELECT username, sourced_id FROM users WHERE username IN ({})", parameter_list(usernames.len()));
+                let sql = format!("SELECT username, sourced_id FROM users WHERE username IN ({})", $params.list(1, usernames.len()));
                 let mut query = sqlx::query_as::<$db, (String, Option<String>)>(&sql);
                 for name in usernames {
                     query = query.bind(name);
@@ -101,7 +101,7 @@ macro_rules! sql_import_tx {
                 }
                 let ids: Vec<String> = rows.iter().map(|r| r.sourced_id.clone()).collect();
                 let before = self.existing(&tables::USERS, &ids).await?.len() as u64;
-                let sql = account_upsert_sql(rows.len());
+                let sql = account_upsert_sql($params, rows.len());
                 let mut query = sqlx::query::<$db>(&sql);
                 for row in rows {
                     query = query
@@ -136,16 +136,17 @@ macro_rules! sql_import_tx {
                 let mut removed = 0;
                 for chunk in sourced_ids.chunks(500) {
                     let sql = format!(
-                        "UPDATE users SET status = 'tobedeleted', enabled = FALSE, updated_at = ${n}, \
-                         disabled_at = COALESCE(disabled_at, ${n}) WHERE status <> 'tobedeleted' AND sourced_id IN ({list})",
-                        n = chunk.len() + 1,
-                        list = parameter_list(chunk.len())
+                        "UPDATE users SET status = 'tobedeleted', enabled = FALSE, updated_at = {p1}, \
+                         disabled_at = COALESCE(disabled_at, {p2}) WHERE status <> 'tobedeleted' AND sourced_id IN ({list})",
+                        p1 = $params.one(1),
+                        p2 = $params.one(2),
+                        list = $params.list(3, chunk.len())
                     );
-                    let mut query = sqlx::query::<$db>(&sql);
+                    let mut query = sqlx::query::<$db>(&sql).bind(now).bind(now);
                     for id in chunk {
                         query = query.bind(id);
                     }
-                    removed += query.bind(now).execute(&mut *self.tx).await?.rows_affected();
+                    removed += query.execute(&mut *self.tx).await?.rows_affected();
                 }
                 self.end_access(sourced_ids, now).await?;
                 Ok(removed)
@@ -153,7 +154,7 @@ macro_rules! sql_import_tx {
 
             async fn replace_agents(&mut self, user_ids: &[String], pairs: &[(String, String)]) -> StoreResult<()> {
                 for chunk in user_ids.chunks(500) {
-                    let sql = format!("DELETE FROM user_agents WHERE user_id IN ({})", parameter_list(chunk.len()));
+                    let sql = format!("DELETE FROM user_agents WHERE user_id IN ({})", $params.list(1, chunk.len()));
                     let mut query = sqlx::query::<$db>(&sql);
                     for id in chunk {
                         query = query.bind(id);
@@ -161,7 +162,7 @@ macro_rules! sql_import_tx {
                     query.execute(&mut *self.tx).await?;
                 }
                 for chunk in pairs.chunks(500) {
-                    let sql = format!("INSERT INTO user_agents (user_id, agent_id) VALUES {} ON CONFLICT DO NOTHING", placeholders(chunk.len(), 2));
+                    let sql = format!("INSERT INTO user_agents (user_id, agent_id) VALUES {} ON CONFLICT DO NOTHING", $params.rows(chunk.len(), 2));
                     let mut query = sqlx::query::<$db>(&sql);
                     for (user, agent) in chunk {
                         query = query.bind(user).bind(agent);
@@ -197,22 +198,26 @@ macro_rules! sql_import_tx {
             /// Ends the sessions and revokes the grants of the given roster accounts.
             async fn end_access(&mut self, sourced_ids: &[String], now: i64) -> StoreResult<()> {
                 for chunk in sourced_ids.chunks(500) {
-                    let list = parameter_list(chunk.len());
-                    let accounts = format!("SELECT id FROM users WHERE sourced_id IN ({list})");
-                    let statements = [
-                        format!("DELETE FROM sessions WHERE user_id IN ({accounts})"),
-                        format!("UPDATE grants SET revoked_at = ${n} WHERE revoked_at IS NULL AND user_id IN ({accounts})", n = chunk.len() + 1),
-                    ];
-                    for (i, sql) in statements.iter().enumerate() {
-                        let mut query = sqlx::query::<$db>(sql);
-                        for id in chunk {
-                            query = query.bind(id);
-                        }
-                        if i == 1 {
-                            query = query.bind(now);
-                        }
-                        query.execute(&mut *self.tx).await?;
+                    let sessions = format!(
+                        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE sourced_id IN ({}))",
+                        $params.list(1, chunk.len())
+                    );
+                    let mut query = sqlx::query::<$db>(&sessions);
+                    for id in chunk {
+                        query = query.bind(id);
                     }
+                    query.execute(&mut *self.tx).await?;
+                    let grants = format!(
+                        "UPDATE grants SET revoked_at = {} WHERE revoked_at IS NULL AND user_id IN \
+                         (SELECT id FROM users WHERE sourced_id IN ({}))",
+                        $params.one(1),
+                        $params.list(2, chunk.len())
+                    );
+                    let mut query = sqlx::query::<$db>(&grants).bind(now);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    query.execute(&mut *self.tx).await?;
                 }
                 Ok(())
             }

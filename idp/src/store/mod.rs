@@ -101,6 +101,8 @@ pub struct UserRow {
     pub updated_at: i64,
     /// OneRoster sourcedId, for people who come from the roster.
     pub sourced_id: Option<String>,
+    /// The person's OneRoster record (JSON), for people who come from the roster.
+    pub data: Option<String>,
 }
 
 /// A role of a person in an organisation, from the roster.
@@ -360,6 +362,10 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes expired codes, sessions, requests, deny-list entries and grants.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
 
+    /// Erases roster people who left the board (disabled as `tobedeleted`) before `before`,
+    /// with their roster records, sessions and grants: the end of the retention period.
+    /// Returns how many people were erased.
+    async fn erase_departed(&self, before: i64) -> StoreResult<u64>;
     /// Starts the transaction a roster import runs in.
     async fn begin_import(&self) -> StoreResult<Box<dyn directory::ImportTx>>;
     /// Records an import that was rejected or dry-run (outside its rolled-back transaction).

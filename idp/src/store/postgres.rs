@@ -8,8 +8,8 @@ use sqlx::postgres::PgPoolOptions;
 use std::collections::{HashMap, HashSet};
 
 use super::directory::{
-    AccountRow, DirectoryRow, ImportRecord, Table, Upserted, account_upsert_sql, parameter_list,
-    placeholders, tables, upsert_sql,
+    AccountRow, DirectoryRow, ImportRecord, Params, Table, Upserted, account_upsert_sql, tables,
+    upsert_sql,
 };
 use super::import_sql::sql_import_tx;
 use super::sql::{sql_store, user_columns};
@@ -37,5 +37,5 @@ impl PostgresStore {
     }
 }
 
-sql_import_tx!(ImportTransaction, sqlx::Postgres);
+sql_import_tx!(ImportTransaction, sqlx::Postgres, Params::Numbered);
 sql_store!(PostgresStore, sqlx::Postgres, MIGRATOR);

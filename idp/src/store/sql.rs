@@ -484,6 +484,32 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn erase_departed(&self, before: i64) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                let departed = "SELECT sourced_id FROM users WHERE status = 'tobedeleted' AND sourced_id IS NOT NULL \
+                                AND disabled_at IS NOT NULL AND disabled_at < $1";
+                for statement in [
+                    format!("DELETE FROM enrollments WHERE user_id IN ({departed})"),
+                    format!("DELETE FROM roles WHERE user_id IN ({departed})"),
+                    format!("DELETE FROM user_profiles WHERE user_id IN ({departed})"),
+                    format!("DELETE FROM demographics WHERE sourced_id IN ({departed})"),
+                    format!("DELETE FROM results WHERE student_id IN ({departed})"),
+                    format!("DELETE FROM user_agents WHERE user_id IN ({departed}) OR agent_id IN ({departed})"),
+                ] {
+                    sqlx::query(&statement).bind(before).execute(&mut *tx).await?;
+                }
+                let erased = sqlx::query(
+                    "DELETE FROM users WHERE status = 'tobedeleted' AND sourced_id IS NOT NULL \
+                     AND disabled_at IS NOT NULL AND disabled_at < $1",
+                )
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(erased)
+            }
+
             async fn begin_import(&self) -> StoreResult<Box<dyn $crate::store::directory::ImportTx>> {
                 Ok(Box::new(ImportTransaction { tx: self.pool.begin().await? }))
             }
@@ -516,7 +542,7 @@ macro_rules! sql_store {
 macro_rules! user_columns {
     () => {
         "id, username, role, given_name, family_name, given_name_kana, family_name_kana, email, \
-         password_hash, school_id, grade, enabled, created_at, updated_at, sourced_id"
+         password_hash, school_id, grade, enabled, created_at, updated_at, sourced_id, data"
     };
 }
 
