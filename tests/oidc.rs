@@ -10,8 +10,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, LanguageTag, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope,
-    TokenResponse,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, LanguageTag, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use renkei_idp::client::NewClient;
 use serde_json::Value;
@@ -38,6 +38,31 @@ on_both_databases!(
     browser_facing_protocol_details,
 );
 
+/// A standard relying party for `app`, configured from Renkei's discovery document.
+async fn relying_party(
+    server: &TestServer,
+    app: &TestClient,
+    http: &openidconnect::reqwest::Client,
+) -> CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+> {
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), http)
+            .await
+            .unwrap();
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(app.id.clone()),
+        app.secret.clone().map(ClientSecret::new),
+    )
+    .set_redirect_uri(RedirectUrl::new(app.redirect_uri.clone()).unwrap())
+}
+
 fn http_client() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::Client::builder()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
@@ -50,16 +75,7 @@ async fn standard_relying_party_completes_code_flow(backend: Backend) {
     let app = server.web_app().await;
     let student = server.user("student1", "student").await;
     let http = http_client();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(server.base.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(app.id.clone()),
-        app.secret.clone().map(ClientSecret::new),
-    )
-    .set_redirect_uri(RedirectUrl::new(app.redirect_uri.clone()).unwrap());
+    let client = relying_party(&server, &app, &http).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
         .authorize_url(
@@ -210,18 +226,7 @@ async fn eddsa_and_es256_id_tokens_per_client(backend: Backend) {
                 ..NewClient::default()
             })
             .await;
-        let metadata = CoreProviderMetadata::discover_async(
-            IssuerUrl::new(server.base.clone()).unwrap(),
-            &http,
-        )
-        .await
-        .unwrap();
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(app.id.clone()),
-            app.secret.clone().map(ClientSecret::new),
-        )
-        .set_redirect_uri(RedirectUrl::new(app.redirect_uri.clone()).unwrap());
+        let client = relying_party(&server, &app, &http).await;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, _, nonce) = client
             .authorize_url(

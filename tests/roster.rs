@@ -666,28 +666,7 @@ async fn command_line_import_and_set_password(backend: Backend) {
     );
     let broken_dir = broken.dir.clone();
     let (applied, rejected, password_set) = tokio::task::spawn_blocking(move || {
-        let run = |args: &[&str], stdin: Option<&str>| {
-            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_renkei"))
-                .args(args)
-                .env("RENKEI_DATABASE_URL", &url)
-                .env("RENKEI_LOG", "warn")
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            if let Some(input) = stdin {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(input.as_bytes())
-                    .unwrap();
-            }
-            drop(child.stdin.take());
-            child.wait_with_output().unwrap()
-        };
+        let run = |args: &[&str], stdin: Option<&str>| run_renkei(&url, args, stdin);
         let applied = run(
             &[
                 "import",
