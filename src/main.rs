@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use renkei_idp::client::{NewClient, register};
-use renkei_idp::store::{Store, connect};
+use renkei_idp::store::{Database, Store};
 use renkei_idp::user::{NewUser, create};
 use renkei_idp::{AppState, Config, Error};
 
@@ -71,6 +71,103 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Which app may read which school-affairs data (administrators' policies).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Guardians' and students' consent records.
+    Consent {
+        #[command(subcommand)]
+        command: ConsentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Set (a new version of) the policy for one app and one data category.
+    Set(Box<PolicySet>),
+    /// List the policies in force (of one app, if given).
+    List {
+        /// The app's client id.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// List the data categories apps may ask for.
+    Categories,
+}
+
+#[derive(Args)]
+struct PolicySet {
+    /// The app's client id.
+    #[arg(long)]
+    client: String,
+    /// Data category (see `renkei policy categories`).
+    #[arg(long)]
+    category: String,
+    /// Legal basis: school, guardian or student.
+    #[arg(long)]
+    basis: String,
+    /// A school (sourcedId) whose pupils it covers (repeatable).
+    #[arg(long)]
+    school: Vec<String>,
+    /// A class (sourcedId) whose pupils it covers (repeatable).
+    #[arg(long)]
+    class: Vec<String>,
+    /// A grade (P1–P6, J1–J3, H1–H3) it covers (repeatable).
+    #[arg(long)]
+    grade: Vec<String>,
+    /// 利用目的 (purpose of use) in Japanese.
+    #[arg(long)]
+    purpose_ja: Option<String>,
+    /// Purpose of use in English.
+    #[arg(long)]
+    purpose_en: Option<String>,
+    /// Last day of validity (YYYY-MM-DD, Japan time).
+    #[arg(long)]
+    until: Option<String>,
+    /// Why the board's duties cover special-care (class I) data without guardian consent.
+    #[arg(long)]
+    justification: Option<String>,
+    /// Administrator setting it (recorded); default: the login name.
+    #[arg(long)]
+    by: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ConsentCommand {
+    /// Record a consent.
+    Grant(ConsentArgs),
+    /// Record a withdrawal.
+    Withdraw(ConsentArgs),
+    /// List consent records, oldest first.
+    List {
+        /// One child (sourcedId).
+        #[arg(long)]
+        student: Option<String>,
+        /// One app.
+        #[arg(long)]
+        client: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct ConsentArgs {
+    /// Username of the guardian, student or administrator deciding.
+    #[arg(long)]
+    by: String,
+    /// The child (sourcedId).
+    #[arg(long)]
+    student: String,
+    /// The app's client id.
+    #[arg(long)]
+    client: String,
+    /// Data category.
+    #[arg(long)]
+    category: String,
+    /// Last day a grant holds (YYYY-MM-DD, Japan time); default: the policy's validity.
+    #[arg(long)]
+    until: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -216,11 +313,155 @@ async fn main() -> ExitCode {
 }
 
 async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, Error> {
-    let store = connect(url)
+    Ok(open_database(url).await?.store())
+}
+
+/// Opens the database and applies pending migrations.
+async fn open_database(url: &str) -> Result<Database, Error> {
+    let database = Database::connect(url)
         .await
         .map_err(|e| Error::Invalid(format!("cannot open the database {url}: {e}")))?;
-    store.migrate().await?;
-    Ok(store)
+    database.store().migrate().await?;
+    Ok(database)
+}
+
+/// The consent service's errors, as one sentence for the command line.
+fn consent_error(error: renkei_consent::Error) -> Error {
+    match error {
+        renkei_consent::Error::Store(error) => Error::Store(error),
+        other => Error::Invalid(other.to_string()),
+    }
+}
+
+/// The end of a day given as YYYY-MM-DD, in Japan time (UTC+9), as Unix seconds.
+fn end_of_day_in_japan(date: &str) -> Result<i64, Error> {
+    let day = time::Date::parse(
+        date,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| Error::Invalid(format!("{date:?} is not a date; write it as YYYY-MM-DD")))?;
+    let end = day
+        .with_hms(23, 59, 59)
+        .expect("valid time")
+        .assume_offset(time::macros::offset!(+9));
+    Ok(end.unix_timestamp())
+}
+
+async fn policy_command(url: &str, command: PolicyCommand) -> Result<(), Error> {
+    use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
+    let database = open_database(url).await?;
+    let store = renkei_consent::store::open(&database);
+    match command {
+        PolicyCommand::Set(args) => {
+            let PolicySet {
+                client,
+                category,
+                basis,
+                school,
+                class,
+                grade,
+                purpose_ja,
+                purpose_en,
+                until,
+                justification,
+                by,
+            } = *args;
+            let reach = school
+                .into_iter()
+                .map(Reach::School)
+                .chain(class.into_iter().map(Reach::Class))
+                .chain(grade.into_iter().map(Reach::Grade))
+                .collect();
+            let input = PolicyInput {
+                client_id: client,
+                category_id: category,
+                basis: Basis::parse(&basis).map_err(consent_error)?,
+                reach,
+                purpose_ja,
+                purpose_en,
+                valid_until: until.as_deref().map(end_of_day_in_japan).transpose()?,
+                justification,
+                by: by
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "cli".into()),
+            };
+            let stored = policy::set(store.as_ref(), input, renkei_idp::crypto::now())
+                .await
+                .map_err(consent_error)?;
+            println!(
+                "{}",
+                serde_json::to_string(&stored).map_err(|e| Error::internal(e.to_string()))?
+            );
+        }
+        PolicyCommand::List { client } => {
+            for policy in store
+                .policies(client.as_deref())
+                .await
+                .map_err(consent_error)?
+            {
+                println!(
+                    "{}",
+                    serde_json::to_string(&policy).map_err(|e| Error::internal(e.to_string()))?
+                );
+            }
+        }
+        PolicyCommand::Categories => {
+            for category in store.categories().await? {
+                println!(
+                    "{}",
+                    serde_json::to_string(&category).map_err(|e| Error::internal(e.to_string()))?
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn consent_command(url: &str, command: ConsentCommand) -> Result<(), Error> {
+    use renkei_consent::record::{self, Action, ConsentInput};
+    let database = open_database(url).await?;
+    let store = renkei_consent::store::open(&database);
+    let (action, args) = match command {
+        ConsentCommand::Grant(args) => (Action::Grant, args),
+        ConsentCommand::Withdraw(args) => (Action::Withdraw, args),
+        ConsentCommand::List { student, client } => {
+            for consent in store
+                .consents(student.as_deref(), client.as_deref())
+                .await?
+            {
+                println!(
+                    "{}",
+                    serde_json::to_string(&consent).map_err(|e| Error::internal(e.to_string()))?
+                );
+            }
+            return Ok(());
+        }
+    };
+    let actor = database
+        .store()
+        .user_by_username(&args.by)
+        .await?
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "there is no account with the username {:?}",
+                args.by
+            ))
+        })?;
+    let input = ConsentInput {
+        student_id: args.student,
+        client_id: args.client,
+        category_id: args.category,
+        action,
+        until: args.until.as_deref().map(end_of_day_in_japan).transpose()?,
+    };
+    let stored = record::record(store.as_ref(), &actor, input, renkei_idp::crypto::now())
+        .await
+        .map_err(consent_error)?;
+    println!(
+        "{}",
+        serde_json::to_string(&stored).map_err(|e| Error::internal(e.to_string()))?
+    );
+    Ok(())
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
@@ -362,6 +603,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
             );
             Ok(())
         }
+        Command::Policy { command } => policy_command(&cli.database_url, command).await,
+        Command::Consent { command } => consent_command(&cli.database_url, command).await,
         Command::Keys {
             command: KeysCommand::Rotate,
         } => {
@@ -396,9 +639,10 @@ fn read_password() -> Result<String, Error> {
 }
 
 async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> Result<(), Error> {
-    let store = connect(database_url)
+    let store = Database::connect(database_url)
         .await
-        .map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?;
+        .map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?
+        .store();
     let state = AppState::new(store.clone(), config).await?;
     let seeded = if demo {
         renkei_idp::demo::seed(store.as_ref()).await?

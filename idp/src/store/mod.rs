@@ -372,16 +372,43 @@ pub trait Store: Send + Sync + 'static {
     async fn record_import(&self, record: &directory::ImportRecord) -> StoreResult<()>;
 }
 
-/// Opens the database named by `url` (`sqlite://FILE` or `postgres://…`), creating a SQLite
-/// file if missing. Migrations are not applied here: call [`Store::migrate`].
-pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(url).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+/// An open database of either kind: the one place where the backend is chosen. Each part of
+/// Renkei builds its own storage interface on it (the provider's [`Store`] with
+/// [`Database::store`]; the consent service its own).
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL database.
+    Postgres(sqlx::PgPool),
+}
+
+impl Database {
+    /// Opens the database named by `url` (`sqlite://FILE` or `postgres://…`), creating a
+    /// SQLite file if missing. Migrations are not applied here: call [`Store::migrate`].
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Database::Sqlite(SqliteStore::open_pool(url).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Database::Postgres(PostgresStore::open_pool(url).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
     }
+
+    /// The identity provider's storage on this database.
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Database::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Database::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+}
+
+/// Opens the database named by `url` and returns the provider's storage on it (see
+/// [`Database::connect`]).
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    Ok(Database::connect(url).await?.store())
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`] naming `what`.

@@ -26,14 +26,19 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Storage on an open pool.
+    pub fn new(pool: sqlx::PgPool) -> Self {
+        Self { pool }
+    }
+
     /// Connects to the PostgreSQL database at `url`.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    pub async fn open_pool(url: &str) -> StoreResult<sqlx::PgPool> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(pool)
     }
 }
 

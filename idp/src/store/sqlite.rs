@@ -26,9 +26,14 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Storage on an open pool.
+    pub fn new(pool: sqlx::SqlitePool) -> Self {
+        Self { pool }
+    }
+
     /// Opens (creating if missing) the SQLite database at `url`, in WAL mode so that readers
     /// never wait for the writer.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    pub async fn open_pool(url: &str) -> StoreResult<sqlx::SqlitePool> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -41,7 +46,7 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(pool)
     }
 }
 

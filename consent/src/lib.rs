@@ -1,0 +1,16 @@
+//! Renkei's consent service: which learning app may read which category of school-affairs
+//! data, for which children, on which legal basis.
+//!
+//! - [`category`]: the registry of data categories apps may ask for.
+//! - [`policy`]: administrators' policies (app × category × schools/grades/classes × basis),
+//!   versioned.
+//! - [`record`]: append-only consent records of guardians, students and administrators.
+//! - [`store`]: the storage interface, on the same database as the identity provider.
+
+pub mod category;
+pub mod error;
+pub mod policy;
+pub mod record;
+pub mod store;
+
+pub use error::{Error, Result};

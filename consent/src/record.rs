@@ -1,0 +1,142 @@
+//! Consent records: a guardian, a student or an administrator grants or withdraws consent for
+//! one child, app and category under the policy version in force. Append-only: history is never
+//! rewritten; the latest record decides.
+
+use serde::Serialize;
+
+use renkei_idp::store::UserRow;
+
+use crate::error::{Error, Result};
+use crate::policy::Basis;
+use crate::store::ConsentStore;
+
+/// Grant or withdrawal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Consent given.
+    Grant,
+    /// Consent withdrawn.
+    Withdraw,
+}
+
+impl Action {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Grant => "grant",
+            Action::Withdraw => "withdraw",
+        }
+    }
+}
+
+/// One stored record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ConsentRecord {
+    /// Identifier.
+    pub id: String,
+    /// The child (OneRoster sourcedId).
+    pub student_id: String,
+    /// The app.
+    pub client_id: String,
+    /// The category.
+    pub category_id: String,
+    /// The policy version agreed to.
+    pub policy_version: i64,
+    /// `grant` or `withdraw`.
+    pub action: String,
+    /// Who (account id).
+    pub by_user_id: String,
+    /// In which capacity: `guardian`, `student` or `administrator`.
+    pub by_role: String,
+    /// When.
+    pub at: i64,
+    /// Until when a grant holds.
+    pub until: Option<i64>,
+}
+
+/// What a person asks to record.
+#[derive(Clone, Debug)]
+pub struct ConsentInput {
+    /// The child (OneRoster sourcedId).
+    pub student_id: String,
+    /// The app.
+    pub client_id: String,
+    /// The category.
+    pub category_id: String,
+    /// Grant or withdraw.
+    pub action: Action,
+    /// Until when a grant holds.
+    pub until: Option<i64>,
+}
+
+/// Records a grant or withdrawal by `actor`, after checking that a policy asks for consent
+/// and that the actor may speak for the child: a guardian linked to the child (guardian basis),
+/// the child (student basis), or an administrator (recording a paper consent).
+pub async fn record(
+    store: &dyn ConsentStore,
+    actor: &UserRow,
+    input: ConsentInput,
+    now: i64,
+) -> Result<ConsentRecord> {
+    let policy = store.current_policy(&input.client_id, &input.category_id, now).await?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "no policy in force lets app {:?} read {:?}; an administrator sets one with `renkei policy set`",
+            input.client_id, input.category_id
+        ))
+    })?;
+    if policy.basis == Basis::School {
+        return Err(Error::Invalid(
+            "this policy provides the data on the school's own basis; there is no consent to give or withdraw".into(),
+        ));
+    }
+    if !store.student_exists(&input.student_id).await? {
+        return Err(Error::Invalid(format!(
+            "there is no student {:?} in the directory",
+            input.student_id
+        )));
+    }
+    let by_role = match (actor.role.as_str(), actor.sourced_id.as_deref()) {
+        ("administrator", _) => "administrator",
+        ("guardian", Some(guardian)) if policy.basis == Basis::Guardian => {
+            if !store.is_guardian_of(guardian, &input.student_id).await? {
+                return Err(Error::Forbidden(format!(
+                    "{} is not a guardian of this child",
+                    actor.username
+                )));
+            }
+            "guardian"
+        }
+        ("student", Some(me)) if policy.basis == Basis::Student && me == input.student_id => {
+            "student"
+        }
+        _ => {
+            return Err(Error::Forbidden(format!(
+                "{} may not decide for this child under a {} basis",
+                actor.username,
+                policy.basis.as_str()
+            )));
+        }
+    };
+    if input.until.is_some_and(|until| until <= now) {
+        return Err(Error::Invalid("--until must be in the future".into()));
+    }
+    let record = ConsentRecord {
+        id: renkei_idp::crypto::random_id(),
+        student_id: input.student_id,
+        client_id: input.client_id,
+        category_id: input.category_id,
+        policy_version: policy.version,
+        action: input.action.as_str().to_owned(),
+        by_user_id: actor.id.clone(),
+        by_role: by_role.to_owned(),
+        at: now,
+        until: if input.action == Action::Grant {
+            input.until.or(policy.valid_until)
+        } else {
+            None
+        },
+    };
+    store.append_consent(&record).await?;
+    Ok(record)
+}

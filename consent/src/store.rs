@@ -1,0 +1,256 @@
+//! The consent service's storage interface, on the same database as the identity provider
+//! (one migration sequence in `migrations/`), with one body of portable SQL for SQLite and
+//! PostgreSQL.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use renkei_idp::store::{Database, StoreResult};
+
+use crate::category::Category;
+use crate::error::{Error, Result};
+use crate::policy::{Basis, Policy, PolicyInput};
+use crate::record::ConsentRecord;
+
+/// What the consent service stores and looks up.
+#[async_trait]
+pub trait ConsentStore: Send + Sync + 'static {
+    /// Whether an app with this client id is registered.
+    async fn client_exists(&self, client_id: &str) -> StoreResult<bool>;
+    /// One data category.
+    async fn category(&self, id: &str) -> StoreResult<Option<Category>>;
+    /// Every data category, most sensitive first.
+    async fn categories(&self) -> StoreResult<Vec<Category>>;
+    /// Whether the directory has this active school.
+    async fn school_exists(&self, id: &str) -> StoreResult<bool>;
+    /// Whether the directory has this active class.
+    async fn class_exists(&self, id: &str) -> StoreResult<bool>;
+    /// Whether the directory has this student (sourcedId).
+    async fn student_exists(&self, sourced_id: &str) -> StoreResult<bool>;
+    /// Whether the roster links the guardian to the child (agents, either direction).
+    async fn is_guardian_of(&self, guardian: &str, student: &str) -> StoreResult<bool>;
+    /// Stores the next version of the policy for (app, category).
+    async fn insert_policy(&self, input: &PolicyInput, now: i64) -> Result<Policy>;
+    /// The latest version for (app, category), if it is in force at `now`.
+    async fn current_policy(
+        &self,
+        client_id: &str,
+        category_id: &str,
+        now: i64,
+    ) -> Result<Option<Policy>>;
+    /// The latest version of every policy (of one app, if given).
+    async fn policies(&self, client_id: Option<&str>) -> Result<Vec<Policy>>;
+    /// Appends a consent record.
+    async fn append_consent(&self, record: &ConsentRecord) -> StoreResult<()>;
+    /// Consent records, oldest first (of one child and/or one app, if given).
+    async fn consents(
+        &self,
+        student_id: Option<&str>,
+        client_id: Option<&str>,
+    ) -> StoreResult<Vec<ConsentRecord>>;
+}
+
+/// The consent storage on an open database.
+pub fn open(database: &Database) -> Arc<dyn ConsentStore> {
+    match database {
+        Database::Sqlite(pool) => Arc::new(SqliteConsentStore { pool: pool.clone() }),
+        Database::Postgres(pool) => Arc::new(PostgresConsentStore { pool: pool.clone() }),
+    }
+}
+
+/// A policy version as stored.
+#[derive(sqlx::FromRow)]
+struct PolicyRow {
+    client_id: String,
+    category_id: String,
+    version: i64,
+    basis: String,
+    scopes: String,
+    purpose_ja: Option<String>,
+    purpose_en: Option<String>,
+    valid_until: Option<i64>,
+    justification: Option<String>,
+    created_at: i64,
+    created_by: String,
+}
+
+impl PolicyRow {
+    fn into_policy(self) -> Result<Policy> {
+        Ok(Policy {
+            basis: Basis::parse(&self.basis)?,
+            reach: serde_json::from_str(&self.scopes)
+                .map_err(|e| Error::Invalid(format!("stored policy has unreadable scopes: {e}")))?,
+            client_id: self.client_id,
+            category_id: self.category_id,
+            version: self.version,
+            purpose_ja: self.purpose_ja,
+            purpose_en: self.purpose_en,
+            valid_until: self.valid_until,
+            justification: self.justification,
+            created_at: self.created_at,
+            created_by: self.created_by,
+        })
+    }
+}
+
+const POLICY_COLUMNS: &str = "client_id, category_id, version, basis, scopes, purpose_ja, purpose_en, valid_until, \
+                              justification, created_at, created_by";
+
+struct SqliteConsentStore {
+    pool: sqlx::SqlitePool,
+}
+
+struct PostgresConsentStore {
+    pool: sqlx::PgPool,
+}
+
+/// Implements [`ConsentStore`] for a store with a `pool` of database `$db`.
+macro_rules! consent_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait]
+        impl ConsentStore for $store {
+            async fn client_exists(&self, client_id: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients WHERE id = $1").bind(client_id).fetch_one(&self.pool).await?;
+                Ok(n > 0)
+            }
+
+            async fn category(&self, id: &str) -> StoreResult<Option<Category>> {
+                Ok(sqlx::query_as::<$db, Category>(
+                    "SELECT id, name_ja, name_en, description_ja, description_en, sensitivity FROM data_categories WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn categories(&self) -> StoreResult<Vec<Category>> {
+                Ok(sqlx::query_as::<$db, Category>(
+                    "SELECT id, name_ja, name_en, description_ja, description_en, sensitivity FROM data_categories ORDER BY sensitivity, id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn school_exists(&self, id: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orgs WHERE id = $1 AND org_type = 'school' AND status = 'active'")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn class_exists(&self, id: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM classes WHERE sourced_id = $1 AND status = 'active'")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn student_exists(&self, sourced_id: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE sourced_id = $1 AND role = 'student'")
+                    .bind(sourced_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn is_guardian_of(&self, guardian: &str, student: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM user_agents WHERE (user_id = $1 AND agent_id = $2) OR (user_id = $2 AND agent_id = $1)",
+                )
+                .bind(guardian)
+                .bind(student)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n > 0)
+            }
+
+            async fn insert_policy(&self, input: &PolicyInput, now: i64) -> Result<Policy> {
+                let scopes = serde_json::to_string(&input.reach).map_err(|e| Error::Invalid(e.to_string()))?;
+                // One statement picks the next version and inserts it, so that two administrators
+                // cannot create the same version.
+                let row: PolicyRow = sqlx::query_as::<$db, PolicyRow>(&format!(
+                    "INSERT INTO consent_policies ({POLICY_COLUMNS}) \
+                     SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10 \
+                     FROM consent_policies WHERE client_id = $1 AND category_id = $2 RETURNING {POLICY_COLUMNS}"
+                ))
+                .bind(&input.client_id)
+                .bind(&input.category_id)
+                .bind(input.basis.as_str())
+                .bind(&scopes)
+                .bind(&input.purpose_ja)
+                .bind(&input.purpose_en)
+                .bind(input.valid_until)
+                .bind(&input.justification)
+                .bind(now)
+                .bind(&input.by)
+                .fetch_one(&self.pool)
+                .await?;
+                row.into_policy()
+            }
+
+            async fn current_policy(&self, client_id: &str, category_id: &str, now: i64) -> Result<Option<Policy>> {
+                let row = sqlx::query_as::<$db, PolicyRow>(&format!(
+                    "SELECT {POLICY_COLUMNS} FROM consent_policies WHERE client_id = $1 AND category_id = $2 \
+                     AND revoked_at IS NULL ORDER BY version DESC LIMIT 1"
+                ))
+                .bind(client_id)
+                .bind(category_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(row) if row.valid_until.is_none_or(|until| until > now) => Ok(Some(row.into_policy()?)),
+                    _ => Ok(None),
+                }
+            }
+
+            async fn policies(&self, client_id: Option<&str>) -> Result<Vec<Policy>> {
+                let rows = sqlx::query_as::<$db, PolicyRow>(&format!(
+                    "SELECT {POLICY_COLUMNS} FROM consent_policies p WHERE version = \
+                     (SELECT MAX(version) FROM consent_policies q WHERE q.client_id = p.client_id AND q.category_id = p.category_id) \
+                     AND ($1 IS NULL OR client_id = $1) ORDER BY client_id, category_id"
+                ))
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(PolicyRow::into_policy).collect()
+            }
+
+            async fn append_consent(&self, record: &ConsentRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO consent_records (id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&record.id)
+                .bind(&record.student_id)
+                .bind(&record.client_id)
+                .bind(&record.category_id)
+                .bind(record.policy_version)
+                .bind(&record.action)
+                .bind(&record.by_user_id)
+                .bind(&record.by_role)
+                .bind(record.at)
+                .bind(record.until)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn consents(&self, student_id: Option<&str>, client_id: Option<&str>) -> StoreResult<Vec<ConsentRecord>> {
+                Ok(sqlx::query_as::<$db, ConsentRecord>(
+                    "SELECT id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until \
+                     FROM consent_records WHERE ($1 IS NULL OR student_id = $1) AND ($2 IS NULL OR client_id = $2) \
+                     ORDER BY at, id",
+                )
+                .bind(student_id)
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+
+consent_store!(SqliteConsentStore, sqlx::Sqlite);
+consent_store!(PostgresConsentStore, sqlx::Postgres);

@@ -1,0 +1,391 @@
+//! Consent service, on SQLite and PostgreSQL: the category registry, administrators' policies
+//! (validation, versions) and append-only consent records by guardians, students and
+//! administrators, on a board imported from OneRoster.
+
+mod support;
+
+use std::path::Path;
+
+use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
+use renkei_consent::record::{self, Action, ConsentInput};
+use renkei_consent::store::ConsentStore;
+use renkei_idp::roster::{ImportOptions, import};
+use renkei_idp::store::Database;
+use support::*;
+
+on_both_databases!(
+    categories_are_seeded_with_sensitivity,
+    policies_are_validated_and_versioned,
+    consent_records_follow_the_basis_and_are_append_only,
+    command_line_sets_policies_and_records_consent,
+);
+
+const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
+const FAMILY: &str = "urn:renkei:scope:family-situation.readonly";
+
+struct Board {
+    server: TestServer,
+    consent: std::sync::Arc<dyn ConsentStore>,
+    app: TestClient,
+}
+
+async fn board(backend: Backend) -> Board {
+    let server = TestServer::start(backend).await;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
+    let report = import(server.store.as_ref(), &fixture, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, "applied");
+    let database = Database::connect(&server.database.url).await.unwrap();
+    let consent = renkei_consent::store::open(&database);
+    let app = server.web_app().await;
+    Board {
+        server,
+        consent,
+        app,
+    }
+}
+
+fn attendance_for_class(app: &TestClient, basis: Basis) -> PolicyInput {
+    PolicyInput {
+        client_id: app.id.clone(),
+        category_id: ATTENDANCE.into(),
+        basis,
+        reach: vec![Reach::Class("cls-sakura-3-1".into())],
+        purpose_ja: Some("出欠に応じた学習課題の配信".into()),
+        purpose_en: Some("Assigning learning tasks according to attendance".into()),
+        valid_until: None,
+        justification: None,
+        by: "a001".into(),
+    }
+}
+
+async fn categories_are_seeded_with_sensitivity(backend: Backend) {
+    let board = board(backend).await;
+    let categories = board.consent.categories().await.unwrap();
+    assert_eq!(categories.len(), 12);
+    let family = categories.iter().find(|c| c.id == FAMILY).unwrap();
+    assert!(family.is_highly_sensitive());
+    assert_eq!(family.name_ja, "家庭状況");
+    let roster = board
+        .consent
+        .category("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(roster.sensitivity, 3);
+    board.server.stop().await;
+}
+
+async fn policies_are_validated_and_versioned(backend: Backend) {
+    let board = board(backend).await;
+    let store = board.consent.as_ref();
+    let now = renkei_idp::crypto::now();
+    let first = policy::set(
+        store,
+        attendance_for_class(&board.app, Basis::Guardian),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.version, 1);
+    let second = policy::set(
+        store,
+        PolicyInput {
+            basis: Basis::School,
+            ..attendance_for_class(&board.app, Basis::School)
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.version, 2, "a change is a new version");
+    let listed = store.policies(Some(&board.app.id)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].version, 2);
+    assert_eq!(listed[0].basis, Basis::School);
+
+    let error = |input: PolicyInput| async move {
+        policy::set(store, input, now)
+            .await
+            .unwrap_err()
+            .to_string()
+    };
+    let family = PolicyInput {
+        category_id: FAMILY.into(),
+        ..attendance_for_class(&board.app, Basis::School)
+    };
+    assert!(
+        error(family.clone())
+            .await
+            .contains("special-care information (class I): use --basis guardian")
+    );
+    let justified = PolicyInput {
+        justification: Some("要保護児童対策地域協議会への情報提供（児童福祉法）".into()),
+        ..family
+    };
+    assert_eq!(
+        policy::set(store, justified, now).await.unwrap().version,
+        1,
+        "class I on the school's basis with a recorded justification"
+    );
+    let unknown_class = PolicyInput {
+        reach: vec![Reach::Class("cls-nope".into())],
+        ..attendance_for_class(&board.app, Basis::Guardian)
+    };
+    assert_eq!(
+        error(unknown_class).await,
+        "there is no class \"cls-nope\" in the directory"
+    );
+    let unknown_category = PolicyInput {
+        category_id: "urn:renkei:scope:nope.readonly".into(),
+        ..attendance_for_class(&board.app, Basis::Guardian)
+    };
+    assert!(
+        error(unknown_category)
+            .await
+            .starts_with("unknown data category")
+    );
+    let unknown_app = PolicyInput {
+        client_id: "nope".into(),
+        ..attendance_for_class(&board.app, Basis::Guardian)
+    };
+    assert_eq!(
+        error(unknown_app).await,
+        "there is no registered app with client id \"nope\""
+    );
+    let nowhere = PolicyInput {
+        reach: vec![],
+        ..attendance_for_class(&board.app, Basis::Guardian)
+    };
+    assert!(
+        error(nowhere)
+            .await
+            .contains("at least one --school, --class or --grade")
+    );
+    let by_grade = PolicyInput {
+        reach: vec![Reach::Grade("P3".into()), Reach::School("sakura-es".into())],
+        ..attendance_for_class(&board.app, Basis::Guardian)
+    };
+    assert_eq!(policy::set(store, by_grade, now).await.unwrap().version, 3);
+    board.server.stop().await;
+}
+
+async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) {
+    let board = board(backend).await;
+    let store = board.consent.as_ref();
+    let users = board.server.store.as_ref();
+    let now = renkei_idp::crypto::now();
+    let user =
+        |name: &'static str| async move { users.user_by_username(name).await.unwrap().unwrap() };
+    let grant = |student: &str| ConsentInput {
+        student_id: student.into(),
+        client_id: board.app.id.clone(),
+        category_id: ATTENDANCE.into(),
+        action: Action::Grant,
+        until: None,
+    };
+    let no_policy = record::record(store, &user("g001").await, grant("s001"), now)
+        .await
+        .unwrap_err();
+    assert!(
+        no_policy.to_string().starts_with("no policy in force"),
+        "{no_policy}"
+    );
+    policy::set(
+        store,
+        attendance_for_class(&board.app, Basis::Guardian),
+        now,
+    )
+    .await
+    .unwrap();
+
+    let granted = record::record(store, &user("g001").await, grant("s001"), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            granted.by_role.as_str(),
+            granted.policy_version,
+            granted.action.as_str()
+        ),
+        ("guardian", 1, "grant")
+    );
+    let other_parent = record::record(store, &user("g002").await, grant("s001"), now)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        other_parent.to_string(),
+        "g002 is not a guardian of this child"
+    );
+    let child_itself = record::record(store, &user("s001").await, grant("s001"), now)
+        .await
+        .unwrap_err();
+    assert!(
+        child_itself
+            .to_string()
+            .contains("may not decide for this child under a guardian basis")
+    );
+    let teacher = record::record(store, &user("t001").await, grant("s002"), now)
+        .await
+        .unwrap_err();
+    assert!(matches!(teacher, renkei_consent::Error::Forbidden(_)));
+    let paper = record::record(store, &user("a001").await, grant("s002"), now + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        paper.by_role, "administrator",
+        "an administrator records a consent given on paper"
+    );
+    let withdrawn = record::record(
+        store,
+        &user("g001").await,
+        ConsentInput {
+            action: Action::Withdraw,
+            ..grant("s001")
+        },
+        now + 2,
+    )
+    .await
+    .unwrap();
+    assert_eq!(withdrawn.action, "withdraw");
+    let history = store.consents(Some("s001"), None).await.unwrap();
+    let actions: Vec<&str> = history.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["grant", "withdraw"],
+        "history is kept, never rewritten"
+    );
+    assert_eq!(
+        store
+            .consents(None, Some(&board.app.id))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let missing = record::record(store, &user("a001").await, grant("s999"), now)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "there is no student \"s999\" in the directory"
+    );
+
+    policy::set(store, attendance_for_class(&board.app, Basis::School), now)
+        .await
+        .unwrap();
+    let school_basis = record::record(store, &user("g001").await, grant("s001"), now)
+        .await
+        .unwrap_err();
+    assert!(
+        school_basis
+            .to_string()
+            .contains("on the school's own basis")
+    );
+    board.server.stop().await;
+}
+
+async fn command_line_sets_policies_and_records_consent(backend: Backend) {
+    let board = board(backend).await;
+    let url = board.server.database.url.clone();
+    let app = board.app.id.clone();
+    let outputs = tokio::task::spawn_blocking(move || {
+        let set = run_renkei(
+            &url,
+            &[
+                "policy",
+                "set",
+                "--client",
+                &app,
+                "--category",
+                ATTENDANCE,
+                "--basis",
+                "guardian",
+                "--class",
+                "cls-sakura-3-1",
+                "--purpose-ja",
+                "出欠の確認",
+                "--until",
+                "2099-03-31",
+                "--by",
+                "a001",
+            ],
+            None,
+        );
+        let bad = run_renkei(
+            &url,
+            &[
+                "policy",
+                "set",
+                "--client",
+                &app,
+                "--category",
+                ATTENDANCE,
+                "--basis",
+                "parents",
+                "--class",
+                "cls-sakura-3-1",
+            ],
+            None,
+        );
+        let grant = run_renkei(
+            &url,
+            &[
+                "consent",
+                "grant",
+                "--by",
+                "g001",
+                "--student",
+                "s002",
+                "--client",
+                &app,
+                "--category",
+                ATTENDANCE,
+            ],
+            None,
+        );
+        let list = run_renkei(&url, &["consent", "list", "--student", "s002"], None);
+        let categories = run_renkei(&url, &["policy", "categories"], None);
+        (set, bad, grant, list, categories)
+    })
+    .await
+    .unwrap();
+    let (set, bad, grant, list, categories) = outputs;
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let policy: serde_json::Value = serde_json::from_slice(&set.stdout).unwrap();
+    assert_eq!(policy["version"], 1);
+    assert_eq!(
+        policy["reach"],
+        serde_json::json!([{"kind": "class", "id": "cls-sakura-3-1"}])
+    );
+    assert_eq!(
+        policy["valid_until"], 4078652399i64,
+        "the end of 2099-03-31 in Japan time"
+    );
+    assert!(!bad.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr).trim(),
+        "error: unknown basis \"parents\"; use school, guardian or student"
+    );
+    assert!(
+        grant.status.success(),
+        "{}",
+        String::from_utf8_lossy(&grant.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&grant.stdout).unwrap();
+    assert_eq!(
+        record["until"], 4078652399i64,
+        "a grant holds as long as the policy by default"
+    );
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&categories.stdout).lines().count(),
+        12
+    );
+    board.server.stop().await;
+}
