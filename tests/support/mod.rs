@@ -156,12 +156,25 @@ impl TestServer {
     }
 
     pub async fn start_on(database: TestDatabase) -> Self {
+        Self::start_process(database, None).await
+    }
+
+    /// A second `renkei serve` process on the same database and issuer (as behind a load
+    /// balancer), listening on its own port.
+    pub async fn second_process(&self) -> Self {
+        let shared = TestDatabase {
+            url: self.database.url.clone(),
+            cleanup: None,
+        };
+        Self::start_process(shared, Some(self.state.config.issuer.clone())).await
+    }
+
+    async fn start_process(database: TestDatabase, issuer: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let store = connect(&database.url).await.unwrap();
-        let state = AppState::new(store.clone(), Config::new(&base).unwrap())
-            .await
-            .unwrap();
+        let config = Config::new(issuer.as_deref().unwrap_or(&base)).unwrap();
+        let state = AppState::new(store.clone(), config).await.unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();
         let task = tokio::spawn(async move {
