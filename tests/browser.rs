@@ -178,6 +178,12 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
         .click()
         .await
         .unwrap();
+    // The form post navigates: wait for the consent page before reading it.
+    client
+        .wait()
+        .for_element(Locator::Css("button[value=approve]"))
+        .await
+        .unwrap();
     let heading = client
         .find(Locator::Css("h1"))
         .await

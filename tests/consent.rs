@@ -120,6 +120,15 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
             .await
             .contains("special-care information (class I): use --basis guardian")
     );
+    let by_child = PolicyInput {
+        basis: Basis::Student,
+        justification: Some("x".into()),
+        ..family.clone()
+    };
+    assert!(
+        error(by_child).await.contains("class I"),
+        "a justification unlocks only the school's basis"
+    );
     let justified = PolicyInput {
         justification: Some("要保護児童対策地域協議会への情報提供（児童福祉法）".into()),
         ..family
@@ -263,6 +272,15 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
             .unwrap()
             .len(),
         3
+    );
+    let elsewhere = record::record(store, &user("g002").await, grant("s003"), now)
+        .await
+        .unwrap_err();
+    assert!(
+        elsewhere
+            .to_string()
+            .contains("not among the pupils this policy covers"),
+        "{elsewhere}"
     );
     let missing = record::record(store, &user("a001").await, grant("s999"), now)
         .await

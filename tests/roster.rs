@@ -21,6 +21,7 @@ on_both_databases!(
     school_scope_claims_come_from_the_directory,
     command_line_import_and_set_password,
     departed_people_are_erased_after_retention,
+    a_changed_password_survives_reimport,
 );
 
 fn fixture(name: &str) -> PathBuf {
@@ -400,6 +401,25 @@ async fn japan_profile_1_2_zip_imports(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(district.parent_id, None, "NULL means no parent");
+    let nurse = Copy::of("japan-1.2");
+    let line = nurse.edit(
+        "roles.csv",
+        ",primary,teacher,",
+        ",primary,ext:schoolNurse,",
+    );
+    let refused = run(&server, &nurse.dir).await;
+    assert_eq!(refused.outcome, "rejected");
+    let user_line = nurse
+        .read("users.csv")
+        .lines()
+        .position(|l| l.starts_with("u-hikari-t01,"))
+        .unwrap()
+        + 1;
+    let listed: Vec<String> = refused.problems.iter().map(ToString::to_string).collect();
+    assert!(
+        listed.contains(&format!("users.csv:{user_line}: role: the extension role \"ext:schoolNurse\" has no Renkei equivalent; give the person a OneRoster role (student, teacher, parent, administrator, …)")),
+        "roles.csv:{line}: {listed:?}"
+    );
     server.stop().await;
 }
 
@@ -525,6 +545,15 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
             format!(
                 "manifest.csv:{line}: the manifest lists results.csv (bulk) but the file is missing"
             )
+        }),
+        ("header-only bulk file", |c| {
+            let header = c.read("enrollments.csv").lines().next().unwrap().to_owned();
+            c.write("enrollments.csv", &format!("{header}\r\n"));
+            "enrollments.csv: a bulk file is the complete set, but this one has no rows (it would remove every record); export it again, or mark it absent in the manifest".into()
+        }),
+        ("file the manifest does not list", |c| {
+            c.edit("manifest.csv", "file.results,bulk", "file.results,absent");
+            "manifest.csv: results.csv is present but the manifest does not list it as bulk or delta; add file.results,bulk (or delta), or remove the file".into()
         }),
         ("unclosed quote", |c| {
             let line = c.edit(
@@ -779,6 +808,37 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
             .unwrap()
             .is_some(),
         "current pupils stay"
+    );
+    server.stop().await;
+}
+
+async fn a_changed_password_survives_reimport(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    renkei_idp::user::set_password(server.store.as_ref(), "s001", "my-own-new-password".into())
+        .await
+        .unwrap();
+    let again = run(&server, &fixture("board-1.1")).await;
+    assert_eq!(counts(&again, "users.csv"), (0, 0, 0, 14));
+    assert_eq!(
+        Browser::new()
+            .sign_in(&server, "s001", "my-own-new-password")
+            .await
+            .status(),
+        303,
+        "the roster repeating its password does not undo the pupil's own"
+    );
+    let copy = Copy::of("board-1.1");
+    copy.edit("users.csv", "sakura-pass-001", "reset-by-school-2027");
+    let reset = run(&server, &copy.dir).await;
+    assert_eq!(counts(&reset, "users.csv"), (0, 1, 0, 13));
+    assert_eq!(
+        Browser::new()
+            .sign_in(&server, "s001", "reset-by-school-2027")
+            .await
+            .status(),
+        303,
+        "a new password from the roster applies"
     );
     server.stop().await;
 }

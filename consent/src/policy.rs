@@ -123,15 +123,15 @@ pub async fn set(store: &dyn ConsentStore, input: PolicyInput, now: i64) -> Resu
             input.category_id
         ))
     })?;
+    let justified = input
+        .justification
+        .as_deref()
+        .is_some_and(|j| !j.trim().is_empty());
     if category.is_highly_sensitive()
-        && input.basis != Basis::Guardian
-        && input
-            .justification
-            .as_deref()
-            .is_none_or(|j| j.trim().is_empty())
+        && !(input.basis == Basis::Guardian || (input.basis == Basis::School && justified))
     {
         return Err(Error::Invalid(format!(
-            "{} ({}) is special-care information (class I): use --basis guardian, or record with --justification why the board's duties cover it",
+            "{} ({}) is special-care information (class I): use --basis guardian, or --basis school with a --justification recording why the board's duties cover it",
             category.name_en, category.name_ja
         )));
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use renkei_idp::store::UserRow;
 
 use crate::error::{Error, Result};
-use crate::policy::Basis;
+use crate::policy::{Basis, Reach};
 use crate::store::ConsentStore;
 
 /// Grant or withdrawal.
@@ -70,16 +70,34 @@ pub struct ConsentInput {
     pub until: Option<i64>,
 }
 
-/// Records a grant or withdrawal by `actor`, after checking that a policy asks for consent
-/// and that the actor may speak for the child: a guardian linked to the child (guardian basis),
-/// the child (student basis), or an administrator (recording a paper consent).
+/// Records a grant or withdrawal by `actor`, after checking that a policy asks for consent,
+/// that the child is among the pupils it covers, and that the actor may speak for the child: a
+/// guardian linked to the child (guardian basis), the child (student basis), or an
+/// administrator of the child's school or of the board (recording a consent given on paper).
+/// A withdrawal is accepted as long as a policy was ever set, even if it is no longer in force.
 pub async fn record(
     store: &dyn ConsentStore,
     actor: &UserRow,
     input: ConsentInput,
     now: i64,
 ) -> Result<ConsentRecord> {
-    let policy = store.current_policy(&input.client_id, &input.category_id, now).await?.ok_or_else(|| {
+    if !actor.enabled {
+        return Err(Error::Forbidden(format!(
+            "{} is disabled and cannot decide on consent",
+            actor.username
+        )));
+    }
+    let placement = store.placement(&input.student_id).await?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "there is no student {:?} in the directory",
+            input.student_id
+        ))
+    })?;
+    let policy = match input.action {
+        Action::Grant => store.current_policy(&input.client_id, &input.category_id, now).await?,
+        Action::Withdraw => store.latest_policy(&input.client_id, &input.category_id).await?,
+    }
+    .ok_or_else(|| {
         Error::Invalid(format!(
             "no policy in force lets app {:?} read {:?}; an administrator sets one with `renkei policy set`",
             input.client_id, input.category_id
@@ -90,14 +108,30 @@ pub async fn record(
             "this policy provides the data on the school's own basis; there is no consent to give or withdraw".into(),
         ));
     }
-    if !store.student_exists(&input.student_id).await? {
+    let covered = policy.reach.iter().any(|reach| match reach {
+        Reach::School(school) => placement.schools.contains(school),
+        Reach::Class(class) => placement.classes.contains(class),
+        Reach::Grade(grade) => placement.grade.as_ref() == Some(grade),
+    });
+    if !covered {
         return Err(Error::Invalid(format!(
-            "there is no student {:?} in the directory",
+            "the child {:?} is not among the pupils this policy covers (its schools, grades and classes)",
             input.student_id
         )));
     }
     let by_role = match (actor.role.as_str(), actor.sourced_id.as_deref()) {
-        ("administrator", _) => "administrator",
+        ("administrator", _) => {
+            if let Some(school) = &actor.school_id
+                && store.org_type(school).await?.as_deref() == Some("school")
+                && !placement.schools.contains(school)
+            {
+                return Err(Error::Forbidden(format!(
+                    "{} administers another school than this child's",
+                    actor.username
+                )));
+            }
+            "administrator"
+        }
         ("guardian", Some(guardian)) if policy.basis == Basis::Guardian => {
             if !store.is_guardian_of(guardian, &input.student_id).await? {
                 return Err(Error::Forbidden(format!(
@@ -121,6 +155,11 @@ pub async fn record(
     if input.until.is_some_and(|until| until <= now) {
         return Err(Error::Invalid("--until must be in the future".into()));
     }
+    let until = match (input.action, input.until, policy.valid_until) {
+        (Action::Withdraw, _, _) => None,
+        (Action::Grant, Some(asked), Some(policy_end)) => Some(asked.min(policy_end)),
+        (Action::Grant, asked, policy_end) => asked.or(policy_end),
+    };
     let record = ConsentRecord {
         id: renkei_idp::crypto::random_id(),
         student_id: input.student_id,
@@ -131,11 +170,7 @@ pub async fn record(
         by_user_id: actor.id.clone(),
         by_role: by_role.to_owned(),
         at: now,
-        until: if input.action == Action::Grant {
-            input.until.or(policy.valid_until)
-        } else {
-            None
-        },
+        until,
     };
     store.append_consent(&record).await?;
     Ok(record)

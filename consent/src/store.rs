@@ -25,10 +25,16 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn school_exists(&self, id: &str) -> StoreResult<bool>;
     /// Whether the directory has this active class.
     async fn class_exists(&self, id: &str) -> StoreResult<bool>;
-    /// Whether the directory has this student (sourcedId).
-    async fn student_exists(&self, sourced_id: &str) -> StoreResult<bool>;
-    /// Whether the roster links the guardian to the child (agents, either direction).
+    /// Where an active student (sourcedId) is: schools, grade, classes; `None` if there is no
+    /// such active student.
+    async fn placement(&self, sourced_id: &str) -> StoreResult<Option<Placement>>;
+    /// Whether the roster links the guardian to the child (agents, either direction), both
+    /// being active.
     async fn is_guardian_of(&self, guardian: &str, student: &str) -> StoreResult<bool>;
+    /// The type of an organisation (`school`, `district`, …).
+    async fn org_type(&self, id: &str) -> StoreResult<Option<String>>;
+    /// The latest version of the policy for (app, category), in force or not.
+    async fn latest_policy(&self, client_id: &str, category_id: &str) -> Result<Option<Policy>>;
     /// Stores the next version of the policy for (app, category).
     async fn insert_policy(&self, input: &PolicyInput, now: i64) -> Result<Policy>;
     /// The latest version for (app, category), if it is in force at `now`.
@@ -50,6 +56,17 @@ pub trait ConsentStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<ConsentRecord>>;
 }
 
+/// Where a student is in the directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// Schools the student belongs to.
+    pub schools: Vec<String>,
+    /// Grade code.
+    pub grade: Option<String>,
+    /// Classes the student is enrolled in.
+    pub classes: Vec<String>,
+}
+
 /// The consent storage on an open database.
 pub fn open(database: &Database) -> Arc<dyn ConsentStore> {
     match database {
@@ -61,6 +78,8 @@ pub fn open(database: &Database) -> Arc<dyn ConsentStore> {
 /// A policy version as stored.
 #[derive(sqlx::FromRow)]
 struct PolicyRow {
+    #[sqlx(default)]
+    revoked_at: Option<i64>,
     client_id: String,
     category_id: String,
     version: i64,
@@ -147,17 +166,53 @@ macro_rules! consent_store {
                 Ok(n > 0)
             }
 
-            async fn student_exists(&self, sourced_id: &str) -> StoreResult<bool> {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE sourced_id = $1 AND role = 'student'")
-                    .bind(sourced_id)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(n > 0)
+            async fn placement(&self, sourced_id: &str) -> StoreResult<Option<Placement>> {
+                let student: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT school_id, grade FROM users WHERE sourced_id = $1 AND role = 'student' AND status = 'active'",
+                )
+                .bind(sourced_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((school, grade)) = student else { return Ok(None) };
+                let mut schools: Vec<String> = sqlx::query_scalar(
+                    "SELECT org_id FROM roles WHERE user_id = $1 AND status = 'active' UNION SELECT school_id FROM enrollments \
+                     WHERE user_id = $1 AND status = 'active'",
+                )
+                .bind(sourced_id)
+                .fetch_all(&self.pool)
+                .await?;
+                schools.extend(school);
+                schools.sort();
+                schools.dedup();
+                let classes: Vec<String> =
+                    sqlx::query_scalar("SELECT class_id FROM enrollments WHERE user_id = $1 AND status = 'active' ORDER BY class_id")
+                        .bind(sourced_id)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(Some(Placement { schools, grade, classes }))
+            }
+
+            async fn org_type(&self, id: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT org_type FROM orgs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn latest_policy(&self, client_id: &str, category_id: &str) -> Result<Option<Policy>> {
+                let row = sqlx::query_as::<$db, PolicyRow>(&format!(
+                    "SELECT {POLICY_COLUMNS} FROM consent_policies WHERE client_id = $1 AND category_id = $2 \
+                     ORDER BY version DESC LIMIT 1"
+                ))
+                .bind(client_id)
+                .bind(category_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(PolicyRow::into_policy).transpose()
             }
 
             async fn is_guardian_of(&self, guardian: &str, student: &str) -> StoreResult<bool> {
                 let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM user_agents WHERE (user_id = $1 AND agent_id = $2) OR (user_id = $2 AND agent_id = $1)",
+                    "SELECT COUNT(*) FROM user_agents a JOIN users g ON g.sourced_id = $1 AND g.status = 'active' AND g.enabled \
+                     JOIN users s ON s.sourced_id = $2 AND s.status = 'active' \
+                     WHERE (a.user_id = $1 AND a.agent_id = $2) OR (a.user_id = $2 AND a.agent_id = $1)",
                 )
                 .bind(guardian)
                 .bind(student)
@@ -186,21 +241,31 @@ macro_rules! consent_store {
                 .bind(now)
                 .bind(&input.by)
                 .fetch_one(&self.pool)
-                .await?;
+                .await
+                .map_err(|error| match &error {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => Error::Invalid(
+                        "another administrator changed this policy at the same moment; look at `renkei policy list` and try again".into(),
+                    ),
+                    _ => Error::from(error),
+                })?;
                 row.into_policy()
             }
 
             async fn current_policy(&self, client_id: &str, category_id: &str, now: i64) -> Result<Option<Policy>> {
                 let row = sqlx::query_as::<$db, PolicyRow>(&format!(
-                    "SELECT {POLICY_COLUMNS} FROM consent_policies WHERE client_id = $1 AND category_id = $2 \
-                     AND revoked_at IS NULL ORDER BY version DESC LIMIT 1"
+                    "SELECT {POLICY_COLUMNS}, revoked_at FROM consent_policies WHERE client_id = $1 AND category_id = $2 \
+                     ORDER BY version DESC LIMIT 1"
                 ))
                 .bind(client_id)
                 .bind(category_id)
                 .fetch_optional(&self.pool)
                 .await?;
+                // The newest version decides: a revoked or expired one means no policy is in force
+                // (an older version does not come back).
                 match row {
-                    Some(row) if row.valid_until.is_none_or(|until| until > now) => Ok(Some(row.into_policy()?)),
+                    Some(row) if row.revoked_at.is_none() && row.valid_until.is_none_or(|until| until > now) => {
+                        Ok(Some(row.into_policy()?))
+                    }
                     _ => Ok(None),
                 }
             }
@@ -219,8 +284,8 @@ macro_rules! consent_store {
 
             async fn append_consent(&self, record: &ConsentRecord) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO consent_records (id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO consent_records (id, seq, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until) \
+                     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM consent_records",
                 )
                 .bind(&record.id)
                 .bind(&record.student_id)
@@ -241,7 +306,7 @@ macro_rules! consent_store {
                 Ok(sqlx::query_as::<$db, ConsentRecord>(
                     "SELECT id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until \
                      FROM consent_records WHERE ($1 IS NULL OR student_id = $1) AND ($2 IS NULL OR client_id = $2) \
-                     ORDER BY at, id",
+                     ORDER BY seq",
                 )
                 .bind(student_id)
                 .bind(client_id)

@@ -1,4 +1,6 @@
 -- Renkei identity provider: accounts, clients, sessions, grants and tokens (SQLite).
+-- Organisation references are not foreign keys: the roster import checks them itself, in any
+-- row order, and reports problems a clerk can act on.
 -- Times are Unix seconds (UTC). Secrets are never stored: only their SHA-256 digests.
 
 CREATE TABLE settings (
@@ -18,7 +20,7 @@ CREATE TABLE orgs (
     id        TEXT PRIMARY KEY,
     name      TEXT NOT NULL,
     org_type  TEXT NOT NULL,
-    parent_id TEXT REFERENCES orgs (id)
+    parent_id TEXT
 );
 
 CREATE TABLE users (
@@ -31,7 +33,7 @@ CREATE TABLE users (
     family_name_kana TEXT,
     email            TEXT,
     password_hash    TEXT,
-    school_id        TEXT REFERENCES orgs (id),
+    school_id        TEXT,
     grade            TEXT,
     enabled          BOOLEAN NOT NULL DEFAULT TRUE,
     created_at       BIGINT NOT NULL,

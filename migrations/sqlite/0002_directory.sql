@@ -12,6 +12,9 @@ ALTER TABLE users ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
 ALTER TABLE users ADD COLUMN date_last_modified TEXT;
 ALTER TABLE users ADD COLUMN data TEXT;
 ALTER TABLE users ADD COLUMN disabled_at BIGINT;
+-- Argon2id hash of the password the roster last supplied (so that a re-import does not undo a
+-- password the person has changed since).
+ALTER TABLE users ADD COLUMN roster_password_hash TEXT;
 CREATE UNIQUE INDEX users_sourced_id ON users (sourced_id);
 
 CREATE TABLE academic_sessions (

@@ -58,9 +58,11 @@ CREATE TABLE consent_policies (
     PRIMARY KEY (client_id, category_id, version)
 );
 
--- Append-only: a grant or a withdrawal by a guardian, a student or an administrator.
+-- Append-only: a grant or a withdrawal by a guardian, a student or an administrator; `seq`
+-- orders them (the latest decides, even within one second).
 CREATE TABLE consent_records (
     id             TEXT PRIMARY KEY,
+    seq            BIGINT NOT NULL UNIQUE,
     student_id     TEXT NOT NULL,
     client_id      TEXT NOT NULL,
     category_id    TEXT NOT NULL,
@@ -71,4 +73,4 @@ CREATE TABLE consent_records (
     at             BIGINT NOT NULL,
     until          BIGINT
 );
-CREATE INDEX consent_records_subject ON consent_records (student_id, client_id, category_id, at);
+CREATE INDEX consent_records_subject ON consent_records (student_id, client_id, category_id, seq);

@@ -160,7 +160,7 @@ fn sniff(mut reader: Box<dyn Read + Send>) -> &'static Encoding {
     }
 }
 
-/// Turns CRLF line ends into LF while streaming. The csv reader counts lines correctly only
+/// Turns CRLF (and lone CR) line ends into LF while streaming. The csv reader counts lines correctly only
 /// for LF files, and a clerk needs the right line number; a CR inside a field is not allowed by
 /// OneRoster anyway.
 struct CrlfToLf<R> {
@@ -192,22 +192,34 @@ impl<R: Read> CrlfToLf<R> {
             }
             let n = self.inner.read(&mut self.chunk[offset..])?;
             if n == 0 {
+                // A CR at the very end of the file is a line end.
+                if self.held_cr {
+                    self.chunk[0] = b'\n';
+                }
                 self.held_cr = false;
                 (self.start, self.end) = (0, offset);
                 return Ok(());
             }
             let total = offset + n;
             let mut write = 0;
+            self.held_cr = false;
             for read in 0..total {
                 let byte = self.chunk[read];
-                if !(byte == b'\r' && read + 1 < total && self.chunk[read + 1] == b'\n') {
+                if byte == b'\r' {
+                    if read + 1 == total {
+                        // Whether it ends a CRLF is known only with the next chunk.
+                        self.held_cr = true;
+                        continue;
+                    }
+                    if self.chunk[read + 1] == b'\n' {
+                        continue;
+                    }
+                    // A lone CR (old Macintosh line ends) is a line end too.
+                    self.chunk[write] = b'\n';
+                } else {
                     self.chunk[write] = byte;
-                    write += 1;
                 }
-            }
-            self.held_cr = self.chunk[write - 1] == b'\r';
-            if self.held_cr {
-                write -= 1;
+                write += 1;
             }
             if write > 0 {
                 (self.start, self.end) = (0, write);
@@ -256,7 +268,7 @@ mod tests {
         CrlfToLf::new(Chunks(vec![b"a,b\r", b"\n1,2\r\n", b"x\ry\r"]))
             .read_to_string(&mut out)
             .unwrap();
-        assert_eq!(out, "a,b\n1,2\nx\ry\r");
+        assert_eq!(out, "a,b\n1,2\nx\ny\n", "CRLF and lone CR both end lines");
     }
 
     #[test]

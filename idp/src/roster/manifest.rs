@@ -136,6 +136,18 @@ pub fn read(source: &Source, encoding: EncodingChoice) -> Result<Manifest, Vec<P
             )),
         }
     }
+    for kind in FileKind::ALL
+        .into_iter()
+        .filter(|kind| !files.contains_key(kind))
+    {
+        let file_name = format!("{}.csv", kind.base_name());
+        if source.find(&file_name).is_some() {
+            problems.push(Problem::in_file(
+                &stored,
+                format!("{file_name} is present but the manifest does not list it as bulk or delta; add file.{},bulk (or delta), or remove the file", kind.base_name()),
+            ));
+        }
+    }
     if !problems.is_empty() {
         return Err(problems);
     }

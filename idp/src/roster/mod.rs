@@ -332,6 +332,12 @@ fn prepare(
                 index.primary_roles.entry(user).or_insert(entry);
             }
         }
+        if *mode == Mode::Bulk && index.files.get(&kind).is_none_or(HashMap::is_empty) {
+            problems.push(Problem::in_file(
+                stored,
+                "a bulk file is the complete set, but this one has no rows (it would remove every record); export it again, or mark it absent in the manifest",
+            ));
+        }
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -346,17 +352,20 @@ fn prepare(
     })
 }
 
-/// The Renkei role of a OneRoster role.
-pub fn renkei_role(oneroster_role: &str) -> &'static str {
+/// The Renkei role of a OneRoster role; `None` for extension roles (`ext:…`), which Renkei
+/// cannot place and refuses rather than guess (a wrong guess would grant a teacher's view).
+pub fn renkei_role(oneroster_role: &str) -> Option<&'static str> {
     match oneroster_role {
-        "student" | "extStudent" => "student",
-        "guardian" | "parent" | "relative" | "extGuardian" => "guardian",
+        "student" | "extStudent" => Some("student"),
+        "guardian" | "parent" | "relative" | "extGuardian" => Some("guardian"),
         "administrator"
         | "districtAdministrator"
         | "siteAdministrator"
         | "systemAdministrator"
         | "principal"
-        | "extAdministrator" => "administrator",
-        _ => "teacher",
+        | "extAdministrator" => Some("administrator"),
+        "teacher" | "extTeacher" | "aide" | "proctor" | "externalProctor" | "counselor"
+        | "creator" => Some("teacher"),
+        _ => None,
     }
 }

@@ -273,6 +273,14 @@ pub fn convert(
     if !problems.is_empty() {
         return Err(problems);
     }
+    if layout.kind == FileKind::Demographics {
+        // Demographics are keyed by the user's own sourcedId.
+        references.push(Reference {
+            target: Target::User,
+            id: sourced_id.clone(),
+            column: "sourcedId",
+        });
+    }
     // Status and modification time are kept as columns and laid over the JSON when served.
     json.remove("status");
     let date_last_modified = json

@@ -1,6 +1,7 @@
-//! Where a roster comes from: a directory of CSV files or a zip of them. A zip is unpacked
-//! (streaming) into a private temporary folder first, so that every file can be read twice
-//! (validate, then apply) without holding it in memory.
+//! Where a roster comes from: a directory of CSV files or a zip of them, copied (a zip
+//! unpacked, streaming) into a private temporary folder first, so that every file can be read
+//! twice (validate, then apply) without holding it in memory, and both reads see the same bytes
+//! even if the export is still being written.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -10,21 +11,28 @@ use sha2::{Digest, Sha256};
 
 use super::report::Problem;
 
-/// A OneRoster file set on disk.
+/// A OneRoster file set, in our private folder.
 pub struct Source {
+    /// The private copy of the files, removed on drop.
     dir: PathBuf,
-    /// Set when `dir` is our own unpacked copy of a zip, removed on drop.
-    unpacked: bool,
 }
 
 impl Source {
     /// Opens `path`: a directory, or a zip archive with the files at its root or in one folder.
     pub fn open(path: &Path) -> Result<Self, Problem> {
+        let source = Source::private()?;
         if path.is_dir() {
-            return Ok(Source {
-                dir: path.to_owned(),
-                unpacked: false,
-            });
+            let entries = std::fs::read_dir(path).map_err(|e| {
+                Problem::general(format!("cannot read the folder {}: {e}", path.display()))
+            })?;
+            for entry in entries.filter_map(std::result::Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if is_csv(&name) && entry.path().is_file() {
+                    std::fs::copy(entry.path(), source.dir.join(&name))
+                        .map_err(|e| Problem::general(format!("cannot read {name}: {e}")))?;
+                }
+            }
+            return Ok(source);
         }
         let file = File::open(path).map_err(|e| {
             Problem::general(format!(
@@ -38,14 +46,6 @@ impl Source {
                 path.display()
             ))
         })?;
-        let dir =
-            std::env::temp_dir().join(format!("renkei-import-{}", crate::crypto::random_id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Problem::general(format!("cannot create a temporary folder: {e}")))?;
-        let source = Source {
-            dir,
-            unpacked: true,
-        };
         for index in 0..archive.len() {
             let mut entry = archive
                 .by_index(index)
@@ -56,20 +56,25 @@ impl Source {
             else {
                 continue;
             };
-            if entry.is_dir()
-                || !name.to_ascii_lowercase().ends_with(".csv")
-                || name.starts_with("._")
-            {
+            if entry.is_dir() || !is_csv(&name) {
                 continue;
             }
-            let target = source.dir.join(&name);
-            let mut out = File::create(&target)
+            let mut out = File::create(source.dir.join(&name))
                 .map_err(|e| Problem::general(format!("cannot unpack {name}: {e}")))?;
             std::io::copy(&mut entry, &mut out).map_err(|e| {
                 Problem::general(format!("cannot unpack {name} from {}: {e}", path.display()))
             })?;
         }
         Ok(source)
+    }
+
+    /// A new private temporary folder.
+    fn private() -> Result<Self, Problem> {
+        let dir =
+            std::env::temp_dir().join(format!("renkei-import-{}", crate::crypto::random_id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Problem::general(format!("cannot create a temporary folder: {e}")))?;
+        Ok(Source { dir })
     }
 
     /// Finds a file by its OneRoster name (`users.csv`), ignoring case. Returns the name as
@@ -103,11 +108,14 @@ impl Source {
     }
 }
 
+/// A CSV file name (macOS resource forks `._x.csv` are not).
+fn is_csv(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".csv") && !name.starts_with("._")
+}
+
 impl Drop for Source {
     fn drop(&mut self) {
-        if self.unpacked {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

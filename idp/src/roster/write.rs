@@ -33,6 +33,9 @@ type Pending = BTreeMap<(Target, String), Problem>;
 struct Batch {
     records: Vec<Record>,
     problems: Vec<Problem>,
+    /// Set on the reader's final batch: a channel that closes without it means the reader
+    /// failed, and the import must not go on as if the file had ended.
+    last: bool,
 }
 
 /// Runs the second pass over every file, in dependency order.
@@ -48,7 +51,9 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
     for (&kind, (mode, stored)) in &prepared.manifest.files {
         let mut changes = Changes::default();
         let mut receiver = spawn_reader(prepared, kind, stored.clone());
+        let mut finished = false;
         while let Some(batch) = receiver.recv().await {
+            finished |= batch.last;
             for problem in batch.problems {
                 outcome.problems.push(problem);
             }
@@ -84,6 +89,11 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
         if *mode == Mode::Bulk && outcome.problems.is_empty() {
             changes.deleted += sweep(tx, &prepared.index, kind, &stamp).await?;
         }
+        if !finished {
+            return Err(Error::internal(format!(
+                "reading {stored} stopped before its end"
+            )));
+        }
         outcome.changes.insert(kind, changes);
     }
     check_pending(tx, pending, &mut outcome.problems).await?;
@@ -108,6 +118,7 @@ fn spawn_reader(
                 let _ = sender.blocking_send(Batch {
                     records: vec![],
                     problems: vec![problem],
+                    last: true,
                 });
                 return;
             }
@@ -118,6 +129,7 @@ fn spawn_reader(
                 let _ = sender.blocking_send(Batch {
                     records: vec![],
                     problems,
+                    last: true,
                 });
                 return;
             }
@@ -125,6 +137,7 @@ fn spawn_reader(
         let mut batch = Batch {
             records: Vec::with_capacity(BATCH),
             problems: Vec::new(),
+            last: false,
         };
         while let Some(row) = csv.next_row() {
             match row
@@ -143,6 +156,7 @@ fn spawn_reader(
                     Batch {
                         records: Vec::with_capacity(BATCH),
                         problems: Vec::new(),
+                        last: false,
                     },
                 );
                 if sender.blocking_send(full).is_err() {
@@ -150,6 +164,7 @@ fn spawn_reader(
                 }
             }
         }
+        batch.last = true;
         let _ = sender.blocking_send(batch);
     });
     receiver
@@ -176,19 +191,10 @@ fn check_record(
             ));
         }
     }
-    if kind == FileKind::Demographics
-        && let Err(reason) = index.resolve(Target::User, &record.sourced_id)
-    {
-        problems.push(Problem::at(
-            file,
-            record.line,
-            Some("sourcedId"),
-            format!("demographics are keyed by the user's sourcedId; this {reason}"),
-        ));
-    }
+    // A bulk roles.csv is the complete set: every user needs a primary role in it.
     if kind == FileKind::Users
         && record.status != "tobedeleted"
-        && !index.primary_roles.is_empty()
+        && index.modes.get(&FileKind::Roles) == Some(&Mode::Bulk)
         && !index.primary_roles.contains_key(&record.sourced_id)
     {
         problems.push(Problem::at(
@@ -344,7 +350,7 @@ async fn write_users(
         .collect();
     let hashes = tokio::task::spawn_blocking(move || hash_passwords(work))
         .await
-        .map_err(|e| Error::internal(format!("password hashing failed: {e}")))?;
+        .map_err(|e| Error::internal(format!("password hashing failed: {e}")))??;
     let version = prepared.manifest.version;
     let index = &prepared.index;
     let mut accounts = Vec::with_capacity(records.len());
@@ -372,11 +378,21 @@ async fn write_users(
             id: uuid::Uuid::new_v4().to_string(),
             sourced_id: record.sourced_id.clone(),
             username: record.text("username").unwrap_or_default().to_owned(),
-            role: oneroster_role
-                .as_deref()
-                .map(renkei_role)
-                .unwrap_or("")
-                .to_owned(),
+            role: match oneroster_role.as_deref() {
+                None => String::new(),
+                Some(role) => match renkei_role(role) {
+                    Some(mapped) => mapped.to_owned(),
+                    None => {
+                        problems.push(Problem::at(
+                            file,
+                            record.line,
+                            Some("role"),
+                            format!("the extension role {role:?} has no Renkei equivalent; give the person a OneRoster role (student, teacher, parent, administrator, …)"),
+                        ));
+                        continue;
+                    }
+                },
+            },
             given_name: record.text("givenName").map(str::to_owned),
             family_name: record.text("familyName").map(str::to_owned),
             given_name_kana: kana("jp.kanaGivenName"),
@@ -415,10 +431,12 @@ async fn write_users(
     Ok(problems)
 }
 
-/// For each password from the roster: keep the stored hash if it already matches (so that
-/// importing the same file again changes nothing), otherwise hash it with Argon2id. Runs on
-/// every core.
-fn hash_passwords(work: Vec<(usize, String, Option<String>)>) -> HashMap<usize, Option<String>> {
+/// For each password from the roster: nothing to do if it is the password the roster gave last
+/// time (so that importing the same file again changes nothing, and a password the person has
+/// changed since stays), otherwise hash it with Argon2id. Runs on every core.
+fn hash_passwords(
+    work: Vec<(usize, String, Option<String>)>,
+) -> Result<HashMap<usize, Option<String>>> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -429,7 +447,9 @@ fn hash_passwords(work: Vec<(usize, String, Option<String>)>) -> HashMap<usize, 
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|(i, password, stored)| match stored {
+                        .map(|(i, password, last_from_roster)| match last_from_roster {
+                            // The roster repeats the password it gave before: keep whatever the
+                            // person has now (they may have changed it).
                             Some(hash) if verify_password(password, hash) => (*i, None),
                             _ => (*i, Some(hash_password(password))),
                         })
@@ -437,10 +457,15 @@ fn hash_passwords(work: Vec<(usize, String, Option<String>)>) -> HashMap<usize, 
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        let mut hashes = HashMap::new();
+        for handle in handles {
+            hashes.extend(
+                handle
+                    .join()
+                    .map_err(|_| Error::internal("password hashing failed"))?,
+            );
+        }
+        Ok(hashes)
     })
 }
 
@@ -479,7 +504,7 @@ async fn check_pending(
         };
         for chunk in entries.chunks(BATCH) {
             let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-            let found = tx.existing(table(kind), &ids).await?;
+            let found = tx.existing_active(table(kind), &ids).await?;
             for (id, problem) in chunk {
                 if !found.contains(id) {
                     problems.push(problem.clone());

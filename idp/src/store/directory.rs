@@ -136,7 +136,8 @@ pub struct AccountRow {
     pub family_name_kana: Option<String>,
     /// E-mail.
     pub email: Option<String>,
-    /// Argon2id hash of the roster's password column; `None` keeps the current password.
+    /// Argon2id hash of a new password from the roster's password column; `None` keeps the
+    /// current password (also when the roster repeats a password the person has changed since).
     pub password_hash: Option<String>,
     /// Primary school.
     pub school_id: Option<String>,
@@ -166,6 +167,12 @@ pub struct Upserted {
 pub trait ImportTx: Send {
     /// Which of `ids` exist in `table`.
     async fn existing(&mut self, table: &Table, ids: &[String]) -> StoreResult<HashSet<String>>;
+    /// Which of `ids` exist in `table` and are not `tobedeleted` (for reference checks).
+    async fn existing_active(
+        &mut self,
+        table: &Table,
+        ids: &[String],
+    ) -> StoreResult<HashSet<String>>;
     /// Inserts or updates rows; rows whose status, date and data are unchanged are not touched.
     async fn upsert(&mut self, table: &Table, rows: &[DirectoryRow]) -> StoreResult<Upserted>;
     /// Every key in `table` whose record is not already `tobedeleted` (for the sweep after a
@@ -175,7 +182,7 @@ pub trait ImportTx: Send {
     /// were not already.
     async fn mark_deleted(&mut self, table: &Table, ids: &[String], when: &str)
     -> StoreResult<u64>;
-    /// Stored password hashes of roster accounts, by sourcedId.
+    /// Hashes of the passwords the roster last supplied, by sourcedId.
     async fn password_hashes(
         &mut self,
         sourced_ids: &[String],
@@ -281,7 +288,7 @@ pub(crate) fn upsert_sql(params: Params, table: &Table, rows: usize) -> String {
 }
 
 /// Columns of the account upsert, in bind order.
-pub(crate) const ACCOUNT_COLUMNS: [&str; 19] = [
+pub(crate) const ACCOUNT_COLUMNS: [&str; 20] = [
     "id",
     "sourced_id",
     "username",
@@ -292,6 +299,7 @@ pub(crate) const ACCOUNT_COLUMNS: [&str; 19] = [
     "family_name_kana",
     "email",
     "password_hash",
+    "roster_password_hash",
     "school_id",
     "grade",
     "enabled",
@@ -310,12 +318,16 @@ pub(crate) fn account_upsert_sql(params: Params, rows: usize) -> String {
          username = excluded.username, role = COALESCE(NULLIF(excluded.role, ''), users.role), given_name = excluded.given_name, \
          family_name = excluded.family_name, given_name_kana = excluded.given_name_kana, \
          family_name_kana = excluded.family_name_kana, email = excluded.email, \
-         password_hash = COALESCE(excluded.password_hash, users.password_hash), school_id = excluded.school_id, \
+         password_hash = COALESCE(excluded.password_hash, users.password_hash), \
+         roster_password_hash = COALESCE(excluded.roster_password_hash, users.roster_password_hash), \
+         school_id = excluded.school_id, \
          grade = excluded.grade, enabled = excluded.enabled, status = excluded.status, \
          date_last_modified = excluded.date_last_modified, data = excluded.data, updated_at = excluded.updated_at, \
          disabled_at = CASE WHEN excluded.enabled THEN NULL ELSE COALESCE(users.disabled_at, excluded.updated_at) END \
          WHERE users.data IS DISTINCT FROM excluded.data OR users.enabled IS DISTINCT FROM excluded.enabled \
          OR users.status IS DISTINCT FROM excluded.status OR users.username IS DISTINCT FROM excluded.username \
+         OR users.role IS DISTINCT FROM COALESCE(NULLIF(excluded.role, ''), users.role) \
+         OR users.school_id IS DISTINCT FROM excluded.school_id \
          OR (excluded.password_hash IS NOT NULL AND users.password_hash IS DISTINCT FROM excluded.password_hash)",
         cols = ACCOUNT_COLUMNS.join(", "),
         values = params.rows(rows, ACCOUNT_COLUMNS.len()),

@@ -23,6 +23,23 @@ macro_rules! sql_import_tx {
                 Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
             }
 
+            async fn existing_active(&mut self, table: &Table, ids: &[String]) -> StoreResult<HashSet<String>> {
+                if ids.is_empty() {
+                    return Ok(HashSet::new());
+                }
+                let sql = format!(
+                    "SELECT {k} FROM {t} WHERE status <> 'tobedeleted' AND {k} IN ({list})",
+                    k = table.key,
+                    t = table.name,
+                    list = $params.list(1, ids.len())
+                );
+                let mut query = sqlx::query_scalar::<$db, String>(&sql);
+                for id in ids {
+                    query = query.bind(id);
+                }
+                Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
+            }
+
             async fn upsert(&mut self, table: &Table, rows: &[DirectoryRow]) -> StoreResult<Upserted> {
                 if rows.is_empty() {
                     return Ok(Upserted::default());
@@ -45,7 +62,7 @@ macro_rules! sql_import_tx {
 
             async fn all_ids(&mut self, table: &Table) -> StoreResult<Vec<String>> {
                 let sql = format!(
-                    "SELECT {k} FROM {t} WHERE {k} IS NOT NULL AND status <> 'tobedeleted'",
+                    "SELECT {k} FROM {t} WHERE {k} IS NOT NULL AND data IS NOT NULL AND status <> 'tobedeleted'",
                     k = table.key,
                     t = table.name
                 );
@@ -75,7 +92,7 @@ macro_rules! sql_import_tx {
                 if sourced_ids.is_empty() {
                     return Ok(HashMap::new());
                 }
-                let sql = format!("SELECT sourced_id, password_hash FROM users WHERE sourced_id IN ({})", $params.list(1, sourced_ids.len()));
+                let sql = format!("SELECT sourced_id, roster_password_hash FROM users WHERE sourced_id IN ({})", $params.list(1, sourced_ids.len()));
                 let mut query = sqlx::query_as::<$db, (String, Option<String>)>(&sql);
                 for id in sourced_ids {
                     query = query.bind(id);
@@ -115,6 +132,7 @@ macro_rules! sql_import_tx {
                         .bind(&row.family_name_kana)
                         .bind(&row.email)
                         .bind(&row.password_hash)
+                        .bind(&row.password_hash)
                         .bind(&row.school_id)
                         .bind(&row.grade)
                         .bind(row.enabled)
@@ -137,7 +155,7 @@ macro_rules! sql_import_tx {
                 for chunk in sourced_ids.chunks(500) {
                     let sql = format!(
                         "UPDATE users SET status = 'tobedeleted', enabled = FALSE, updated_at = {p1}, \
-                         disabled_at = COALESCE(disabled_at, {p2}) WHERE status <> 'tobedeleted' AND sourced_id IN ({list})",
+                         disabled_at = {p2} WHERE status <> 'tobedeleted' AND sourced_id IN ({list})",
                         p1 = $params.one(1),
                         p2 = $params.one(2),
                         list = $params.list(3, chunk.len())
