@@ -420,6 +420,55 @@ async fn japan_profile_1_2_zip_imports(backend: Backend) {
         listed.contains(&format!("users.csv:{user_line}: role: the extension role \"ext:schoolNurse\" has no Renkei equivalent; give the person a OneRoster role (student, teacher, parent, administrator, …)")),
         "roles.csv:{line}: {listed:?}"
     );
+    // A delta with a new person but no roles.csv: no primary role anywhere, so no account.
+    let newcomer = Copy::of("japan-1.2");
+    let manifest: String = newcomer
+        .read("manifest.csv")
+        .lines()
+        .map(|l| {
+            if l.starts_with("file.") {
+                format!("{},absent", l.split(',').next().unwrap())
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| {
+            if l == "file.users,absent" {
+                "file.users,delta".to_owned()
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    newcomer.write("manifest.csv", &manifest);
+    for file in [
+        "orgs.csv",
+        "academicSessions.csv",
+        "courses.csv",
+        "classes.csv",
+        "roles.csv",
+        "enrollments.csv",
+        "demographics.csv",
+    ] {
+        std::fs::remove_file(newcomer.dir.join(file)).unwrap();
+    }
+    let header = newcomer
+        .read("users.csv")
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    newcomer.write(
+        "users.csv",
+        &format!("{header}\nu-hikari-new,active,2026-06-01T09:00:00Z,true,hikari.new,,新,田村,,,,,,,P5,,,,,,,,,シン,タムラ,,\n"),
+    );
+    let refused = run(&server, &newcomer.dir).await;
+    assert_eq!(refused.outcome, "rejected", "{refused}");
+    assert_eq!(
+        refused.problems[0].to_string(),
+        "users.csv:2: this user has no primary role, neither in roles.csv nor in the directory; add a roles.csv row with roleType primary"
+    );
     server.stop().await;
 }
 

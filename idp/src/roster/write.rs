@@ -355,9 +355,33 @@ async fn write_users(
     let index = &prepared.index;
     let mut accounts = Vec::with_capacity(records.len());
     let mut agents = Vec::new();
+    // OneRoster 1.2: a user whose primary role is not in this import's roles.csv keeps the one
+    // the directory has; a user with none anywhere cannot become an account.
+    let stored_roles = if version == Version::V1_2 {
+        let missing: Vec<String> = records
+            .iter()
+            .filter(|r| !index.primary_roles.contains_key(&r.sourced_id))
+            .map(|r| r.sourced_id.clone())
+            .collect();
+        tx.primary_roles(&missing).await?
+    } else {
+        HashMap::new()
+    };
     for (i, record) in records.iter().enumerate() {
         let json = &record.json;
-        let primary = index.primary_roles.get(&record.sourced_id);
+        let primary = index
+            .primary_roles
+            .get(&record.sourced_id)
+            .or_else(|| stored_roles.get(&record.sourced_id));
+        if version == Version::V1_2 && primary.is_none() && record.status != "tobedeleted" {
+            problems.push(Problem::at(
+                file,
+                record.line,
+                None,
+                "this user has no primary role, neither in roles.csv nor in the directory; add a roles.csv row with roleType primary",
+            ));
+            continue;
+        }
         let oneroster_role = match version {
             Version::V1_1 => record.text("role").map(str::to_owned),
             Version::V1_2 => primary.map(|(role, _)| role.clone()),

@@ -182,6 +182,11 @@ pub trait ImportTx: Send {
     /// were not already.
     async fn mark_deleted(&mut self, table: &Table, ids: &[String], when: &str)
     -> StoreResult<u64>;
+    /// The stored primary role and organisation of roster users, by sourcedId.
+    async fn primary_roles(
+        &mut self,
+        user_ids: &[String],
+    ) -> StoreResult<HashMap<String, (String, String)>>;
     /// Hashes of the passwords the roster last supplied, by sourcedId.
     async fn password_hashes(
         &mut self,

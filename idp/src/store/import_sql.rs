@@ -88,6 +88,21 @@ macro_rules! sql_import_tx {
                 Ok(marked)
             }
 
+            async fn primary_roles(&mut self, user_ids: &[String]) -> StoreResult<HashMap<String, (String, String)>> {
+                if user_ids.is_empty() {
+                    return Ok(HashMap::new());
+                }
+                let sql = format!(
+                    "SELECT user_id, role, org_id FROM roles WHERE role_type = 'primary' AND status = 'active' AND user_id IN ({})",
+                    $params.list(1, user_ids.len())
+                );
+                let mut query = sqlx::query_as::<$db, (String, String, String)>(&sql);
+                for id in user_ids {
+                    query = query.bind(id);
+                }
+                Ok(query.fetch_all(&mut *self.tx).await?.into_iter().map(|(user, role, org)| (user, (role, org))).collect())
+            }
+
             async fn password_hashes(&mut self, sourced_ids: &[String]) -> StoreResult<HashMap<String, Option<String>>> {
                 if sourced_ids.is_empty() {
                     return Ok(HashMap::new());
