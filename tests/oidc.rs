@@ -370,17 +370,7 @@ async fn replayed_code_is_refused_and_revokes_its_tokens(backend: Backend) {
     let app = server.web_app().await;
     server.user("student1", "student").await;
     let (verifier, challenge) = pkce();
-    let url = authorize_url(
-        &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", &app.id),
-            ("redirect_uri", &app.redirect_uri),
-            ("scope", "openid"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = code_request(&server, &app, "openid", &challenge, &[]);
     let back = Browser::new()
         .authorize(&server, &url, "student1", true)
         .await;
@@ -716,17 +706,7 @@ async fn pkce_is_enforced(backend: Backend) {
     );
 
     let (verifier, challenge) = pkce();
-    let url = authorize_url(
-        &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", &public.id),
-            ("redirect_uri", &public.redirect_uri),
-            ("scope", "openid"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = code_request(&server, &public, "openid", &challenge, &[]);
     let back = browser.authorize(&server, &url, "student1", true).await;
     let code = query_param(&back, "code").unwrap();
     let token = |verifier: String| {
@@ -760,17 +740,7 @@ async fn pkce_is_enforced(backend: Backend) {
         "the code was consumed by the failed attempt"
     );
 
-    let url = authorize_url(
-        &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", &public.id),
-            ("redirect_uri", &public.redirect_uri),
-            ("scope", "openid"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = code_request(&server, &public, "openid", &challenge, &[]);
     let back = browser.authorize(&server, &url, "student1", true).await;
     let code = query_param(&back, "code").unwrap();
     let form = [
@@ -795,17 +765,12 @@ async fn deny_answers_access_denied(backend: Backend) {
     let app = server.web_app().await;
     server.user("student1", "student").await;
     let (_, challenge) = pkce();
-    let url = authorize_url(
+    let url = code_request(
         &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", &app.id),
-            ("redirect_uri", &app.redirect_uri),
-            ("scope", "openid profile"),
-            ("state", "st"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
+        &app,
+        "openid profile",
+        &challenge,
+        &[("state", "st")],
     );
     let back = Browser::new()
         .authorize(&server, &url, "student1", false)
@@ -908,34 +873,14 @@ async fn remembered_consent_is_not_asked_again(backend: Backend) {
     server.user("student1", "student").await;
     let browser = Browser::new();
     let (_, challenge) = pkce();
-    let url = authorize_url(
-        &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", &app.id),
-            ("redirect_uri", &app.redirect_uri),
-            ("scope", "openid profile"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = code_request(&server, &app, "openid profile", &challenge, &[]);
     browser.authorize(&server, &url, "student1", true).await;
     let again = browser.get(&url).await;
     assert!(
         location(&again).starts_with(&app.redirect_uri),
         "no consent page the second time"
     );
-    let wider = authorize_url(
-        &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", &app.id),
-            ("redirect_uri", &app.redirect_uri),
-            ("scope", "openid profile email"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let wider = code_request(&server, &app, "openid profile email", &challenge, &[]);
     let asked = browser.get(&wider).await;
     assert!(
         location(&asked).starts_with("/consent?request="),
@@ -1339,18 +1284,7 @@ async fn pages_are_japanese_by_default_and_english_on_request(backend: Backend) 
         .unwrap();
     assert!(english.contains("<html lang=\"en\">") && english.contains("Sign in"));
     let (_, challenge) = pkce();
-    let url = authorize_url(
-        &server,
-        &[
-            ("response_type", "code"),
-            ("client_id", &app.id),
-            ("redirect_uri", &app.redirect_uri),
-            ("scope", "openid"),
-            ("ui_locales", "en"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let url = code_request(&server, &app, "openid", &challenge, &[("ui_locales", "en")]);
     let login_path = location(&http.get(&url).await);
     let page = http
         .get(&server.url(&login_path))

@@ -450,6 +450,27 @@ pub fn authorize_url(server: &TestServer, params: &[(&str, &str)]) -> String {
     )
 }
 
+/// An authorization-code request URL for `client` with `scope`, PKCE `challenge` and `extra`
+/// parameters.
+pub fn code_request(
+    server: &TestServer,
+    client: &TestClient,
+    scope: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("scope", scope),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    params.extend_from_slice(extra);
+    authorize_url(server, &params)
+}
+
 /// Runs the whole code flow by hand and returns the token response JSON.
 pub async fn code_flow_tokens(
     server: &TestServer,
@@ -459,18 +480,12 @@ pub async fn code_flow_tokens(
     scope: &str,
 ) -> serde_json::Value {
     let (verifier, challenge) = pkce();
-    let url = authorize_url(
+    let url = code_request(
         server,
-        &[
-            ("response_type", "code"),
-            ("client_id", &client.id),
-            ("redirect_uri", &client.redirect_uri),
-            ("scope", scope),
-            ("state", "s1"),
-            ("nonce", "n1"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ],
+        client,
+        scope,
+        &challenge,
+        &[("state", "s1"), ("nonce", "n1")],
     );
     let back = browser.authorize(server, &url, username, true).await;
     let code = query_param(&back, "code").expect("code");
