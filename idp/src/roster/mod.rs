@@ -17,6 +17,8 @@ pub mod source;
 mod write;
 
 use std::collections::{BTreeMap, HashMap};
+
+use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -69,12 +71,13 @@ pub struct Seen {
 /// The ids found in the first pass.
 #[derive(Default)]
 pub struct IdIndex {
-    /// Per file: every sourcedId, and whether its row is active (not `tobedeleted`).
-    pub files: HashMap<FileKind, HashMap<String, Seen>>,
+    /// Per file: every sourcedId, and whether its row is active (not `tobedeleted`). (FxHash: the
+    /// keys come from the board's own export; SipHash cost a tenth of an import's CPU time.)
+    pub files: HashMap<FileKind, FxHashMap<String, Seen>>,
     /// Per file present: its mode.
     pub modes: HashMap<FileKind, Mode>,
     /// OneRoster 1.2: each user's primary role and org from roles.csv.
-    pub primary_roles: HashMap<String, (String, String)>,
+    pub primary_roles: FxHashMap<String, (String, String)>,
 }
 
 impl IdIndex {
@@ -229,7 +232,7 @@ fn prepare(
     let mut index = IdIndex::default();
     let mut checksums = HashMap::new();
     let version = manifest.version;
-    let mut usernames: HashMap<String, u64> = HashMap::new();
+    let mut usernames: FxHashMap<String, u64> = FxHashMap::default();
     for (&kind, (mode, stored)) in &manifest.files {
         index.modes.insert(kind, *mode);
         match source.checksum(stored) {
@@ -332,7 +335,7 @@ fn prepare(
                 index.primary_roles.entry(user).or_insert(entry);
             }
         }
-        if *mode == Mode::Bulk && index.files.get(&kind).is_none_or(HashMap::is_empty) {
+        if *mode == Mode::Bulk && index.files.get(&kind).is_none_or(|ids| ids.is_empty()) {
             problems.push(Problem::in_file(
                 stored,
                 "a bulk file is the complete set, but this one has no rows (it would remove every record); export it again, or mark it absent in the manifest",
