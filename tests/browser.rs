@@ -109,6 +109,17 @@ async fn callback_server() -> (String, tokio::sync::mpsc::Receiver<String>) {
     (format!("{base}/callback"), rx)
 }
 
+/// The page's main heading.
+async fn heading_of(client: &fantoccini::Client) -> String {
+    client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn screenshot(client: &fantoccini::Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -144,13 +155,7 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
     let driver = Driver::start();
     let client = driver.client().await;
     client.goto(&url).await.unwrap();
-    let heading = client
-        .find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let heading = heading_of(&client).await;
     assert_eq!(heading, "ログイン", "the sign-in page is in Japanese");
     assert!(
         client.source().await.unwrap().contains("さくら学習ドリル"),
@@ -184,13 +189,7 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
         .for_element(Locator::Css("button[value=approve]"))
         .await
         .unwrap();
-    let heading = client
-        .find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let heading = heading_of(&client).await;
     assert_eq!(heading, "アプリへの情報の提供", "the consent page follows");
     screenshot(&client, &format!("consent-{backend:?}")).await;
     client

@@ -121,24 +121,7 @@ async fn client_and_user_commands(backend: Backend) {
 
     let server = TestServer::start_on(database).await;
     let browser = Browser::new();
-    let html = browser
-        .get(&server.url("/login"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf_token");
-    let signed_in = browser
-        .post_form(
-            &server.url("/login"),
-            &[
-                ("csrf_token", &csrf),
-                ("request", ""),
-                ("username", "hanako"),
-                ("password", "sakura-2026-pass"),
-            ],
-        )
-        .await;
+    let signed_in = browser.sign_in(&server, "hanako", "sakura-2026-pass").await;
     assert_eq!(
         signed_in.status(),
         303,
@@ -256,11 +239,9 @@ async fn bad_input_is_one_clear_sentence(backend: Backend) {
         );
         assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
     }
-    let url = database.url.clone();
-    let (ok, _, _) = tokio::task::spawn_blocking(move || {
-        renkei(
-            &url,
-            &[
+    let add_dup = |url: String| {
+        tokio::task::spawn_blocking(move || {
+            let args = [
                 "user",
                 "add",
                 "--username",
@@ -268,31 +249,13 @@ async fn bad_input_is_one_clear_sentence(backend: Backend) {
                 "--role",
                 "teacher",
                 "--password-stdin",
-            ],
-            Some("long-enough-pw\n"),
-        )
-    })
-    .await
-    .unwrap();
+            ];
+            renkei(&url, &args, Some("long-enough-pw\n"))
+        })
+    };
+    let (ok, _, _) = add_dup(database.url.clone()).await.unwrap();
     assert!(ok);
-    let url = database.url.clone();
-    let (ok, _, err) = tokio::task::spawn_blocking(move || {
-        renkei(
-            &url,
-            &[
-                "user",
-                "add",
-                "--username",
-                "dup",
-                "--role",
-                "teacher",
-                "--password-stdin",
-            ],
-            Some("long-enough-pw\n"),
-        )
-    })
-    .await
-    .unwrap();
+    let (ok, _, err) = add_dup(database.url.clone()).await.unwrap();
     assert!(!ok && err.contains("already taken"), "{err}");
     let (ok, _, err) =
         tokio::task::spawn_blocking(|| renkei("mysql://nowhere/db", &["migrate"], None))
@@ -374,24 +337,8 @@ async fn serve_demo_signs_in_and_drains(backend: Backend) {
             .status(),
         200
     );
-    let browser = Browser::new();
-    let html = browser
-        .get(&format!("{base}/login"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf_token");
-    let signed_in = browser
-        .post_form(
-            &format!("{base}/login"),
-            &[
-                ("csrf_token", &csrf),
-                ("request", ""),
-                ("username", "student1"),
-                ("password", renkei_idp::demo::DEMO_PASSWORD),
-            ],
-        )
+    let signed_in = Browser::new()
+        .sign_in_at(&base, "student1", renkei_idp::demo::DEMO_PASSWORD)
         .await;
     assert_eq!(signed_in.status(), 303, "the demo student signs in");
     let token = reqwest::Client::new()

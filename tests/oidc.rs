@@ -272,16 +272,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_family(backend: Backend) {
         code_flow_tokens(&server, &app, &Browser::new(), "student1", "openid profile").await;
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
 
-    let rotated: Value = back_channel(
-        &server,
-        &app,
-        "/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", &first)],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let rotated: Value = refresh(&server, &app, &first).await.json().await.unwrap();
     let second = rotated["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
     assert!(rotated["id_token"].is_string());
@@ -324,26 +315,14 @@ async fn refresh_tokens_rotate_and_reuse_revokes_family(backend: Backend) {
         "invalid_scope"
     );
 
-    let reuse = back_channel(
-        &server,
-        &app,
-        "/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", &first)],
-    )
-    .await;
+    let reuse = refresh(&server, &app, &first).await;
     assert_eq!(reuse.status(), 400);
     assert_eq!(reuse.headers()["cache-control"], "no-store");
     assert_eq!(
         reuse.json::<Value>().await.unwrap()["error"],
         "invalid_grant"
     );
-    let after = back_channel(
-        &server,
-        &app,
-        "/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", &third)],
-    )
-    .await;
+    let after = refresh(&server, &app, &third).await;
     assert_eq!(
         after.json::<Value>().await.unwrap()["error"],
         "invalid_grant",
@@ -405,16 +384,7 @@ async fn replayed_code_is_refused_and_revokes_its_tokens(backend: Backend) {
         401,
         "tokens of a replayed code are revoked"
     );
-    let refresh = back_channel(
-        &server,
-        &app,
-        "/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let refresh = refresh(&server, &app, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(
         refresh.json::<Value>().await.unwrap()["error"],
         "invalid_grant"
@@ -430,7 +400,7 @@ async fn introspection_and_revocation(backend: Backend) {
     let tokens =
         code_flow_tokens(&server, &app, &Browser::new(), "teacher1", "openid school").await;
     let access = tokens["access_token"].as_str().unwrap();
-    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
     let resource_server = server
         .client(NewClient {
             name: "校務データサービス".into(),
@@ -477,14 +447,17 @@ async fn introspection_and_revocation(backend: Backend) {
         &server,
         &app,
         "/introspect",
-        &[("token", refresh), ("token_type_hint", "refresh_token")],
+        &[
+            ("token", refresh_token),
+            ("token_type_hint", "refresh_token"),
+        ],
     )
     .await
     .json()
     .await
     .unwrap();
     assert_eq!(refresh_info["active"], true);
-    let foreign: Value = back_channel(&server, &other, "/introspect", &[("token", refresh)])
+    let foreign: Value = back_channel(&server, &other, "/introspect", &[("token", refresh_token)])
         .await
         .json()
         .await
@@ -529,18 +502,13 @@ async fn introspection_and_revocation(backend: Backend) {
         .unwrap();
     assert_eq!(gone, serde_json::json!({"active": false}));
 
-    let revoke_refresh = back_channel(&server, &app, "/revoke", &[("token", refresh)]).await;
+    let revoke_refresh = back_channel(&server, &app, "/revoke", &[("token", refresh_token)]).await;
     assert_eq!(revoke_refresh.status(), 200);
-    let dead: Value = back_channel(
-        &server,
-        &app,
-        "/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let dead: Value = refresh(&server, &app, refresh_token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(dead["error"], "invalid_grant");
     let unknown = back_channel(&server, &app, "/revoke", &[("token", "never-issued")]).await;
     assert_eq!(unknown.status(), 200);

@@ -315,16 +315,7 @@ async fn year_rollover_keeps_accounts_and_disables_leavers(backend: Backend) {
         200,
         "a leaver cannot sign in"
     );
-    let refresh = back_channel(
-        &server,
-        &app,
-        "/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &leaver_refresh),
-        ],
-    )
-    .await;
+    let refresh = refresh(&server, &app, &leaver_refresh).await;
     assert_eq!(refresh.status(), 400, "the leaver's grants are revoked");
     let tokens = code_flow_tokens(
         &server,

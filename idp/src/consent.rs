@@ -11,7 +11,7 @@ use crate::authorize::{self, ValidRequest, redirect_error};
 use crate::crypto::now;
 use crate::error::{Error, Result};
 use crate::login::{LoginQuery, expired_request};
-use crate::pages::{ConsentPage, LANG_COOKIE, render, toggle_href};
+use crate::pages::{ConsentPage, render, toggle_href};
 use crate::server::AppState;
 use crate::store::SessionRow;
 use crate::user::display_name;
@@ -78,14 +78,9 @@ pub async fn page(
             csrf_token: &csrf_token,
             request: &query.request,
         };
-        let mut cookies: Vec<_> = csrf_cookie.into_iter().collect();
-        if query.lang.is_some() {
-            cookies.push(
-                state
-                    .cookies
-                    .set(LANG_COOKIE, locale.tag(), Some(365 * 86400)),
-            );
-        }
+        let cookies = csrf_cookie
+            .into_iter()
+            .chain(state.remember_locale(query.lang.as_deref(), locale));
         Ok::<_, Error>(crate::http::with_cookies(render(&page), cookies))
     }
     .await;

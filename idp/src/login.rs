@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::authorize::{self, redirect_error};
 use crate::crypto::{decoy_password_hash, now, verify_password};
 use crate::error::{Error, Result};
-use crate::pages::{LANG_COOKIE, Locale, LoginPage, render, toggle_href};
+use crate::pages::{Locale, LoginPage, render, toggle_href};
 use crate::server::AppState;
 use crate::session::{self, ACR_PASSWORD};
 
@@ -85,14 +85,10 @@ pub async fn page(
             context.ui_locales.as_deref(),
             &headers,
         );
-        let mut cookies = Vec::new();
-        if query.lang.is_some() {
-            cookies.push(
-                state
-                    .cookies
-                    .set(LANG_COOKIE, locale.tag(), Some(365 * 86400)),
-            );
-        }
+        let cookies: Vec<_> = state
+            .remember_locale(query.lang.as_deref(), locale)
+            .into_iter()
+            .collect();
         Ok::<_, Error>(show(
             &state,
             &headers,

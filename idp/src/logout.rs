@@ -215,14 +215,10 @@ pub async fn home(
     let result = async {
         let locale = state.locale(query.lang.as_deref(), None, &headers);
         let t = locale.texts();
-        let mut cookies = Vec::new();
-        if query.lang.is_some() {
-            cookies.push(state.cookies.set(
-                crate::pages::LANG_COOKIE,
-                locale.tag(),
-                Some(365 * 86400),
-            ));
-        }
+        let mut cookies: Vec<_> = state
+            .remember_locale(query.lang.as_deref(), locale)
+            .into_iter()
+            .collect();
         let (csrf_token, csrf_cookie) = state.csrf.token(&headers);
         cookies.extend(csrf_cookie);
         let page = match session::current(&state, &headers).await? {

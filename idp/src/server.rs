@@ -91,6 +91,19 @@ impl AppState {
             crate::http::cookie(headers, &self.cookies.name(crate::pages::LANG_COOKIE));
         crate::pages::Locale::negotiate(toggle, ui_locales, remembered, headers)
     }
+
+    /// The cookie that remembers the language for a year, when the user chose one with the
+    /// toggle (`toggle` is the request's `lang`).
+    pub fn remember_locale(
+        &self,
+        toggle: Option<&str>,
+        locale: crate::pages::Locale,
+    ) -> Option<HeaderValue> {
+        toggle.map(|_| {
+            self.cookies
+                .set(crate::pages::LANG_COOKIE, locale.tag(), Some(365 * 86400))
+        })
+    }
 }
 
 /// All routes of the provider.

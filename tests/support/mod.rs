@@ -379,10 +379,25 @@ impl Browser {
         username: &str,
         password: &str,
     ) -> reqwest::Response {
-        let html = self.get(&server.url("/login")).await.text().await.unwrap();
+        self.sign_in_at(&server.base, username, password).await
+    }
+
+    /// Signs in on the sign-in page of the provider at `base` (a server of another process).
+    pub async fn sign_in_at(
+        &self,
+        base: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let html = self
+            .get(&format!("{base}/login"))
+            .await
+            .text()
+            .await
+            .unwrap();
         let csrf = hidden(&html, "csrf_token");
         self.post_form(
-            &server.url("/login"),
+            &format!("{base}/login"),
             &[
                 ("csrf_token", &csrf),
                 ("request", ""),
@@ -515,6 +530,24 @@ pub async fn exchange(
         .send()
         .await
         .unwrap()
+}
+
+/// Redeems a refresh token (client_secret_basic).
+pub async fn refresh(
+    server: &TestServer,
+    client: &TestClient,
+    refresh_token: &str,
+) -> reqwest::Response {
+    back_channel(
+        server,
+        client,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
 }
 
 /// A token-endpoint style POST with client_secret_basic.
