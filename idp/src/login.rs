@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use crate::authorize::{self, redirect_error};
+use crate::authorize::{self, ValidRequest};
 use crate::crypto::{decoy_password_hash, now, verify_password};
 use crate::error::{Error, Result};
 use crate::pages::{Locale, LoginPage, render, toggle_href};
@@ -37,28 +37,34 @@ pub struct LoginForm {
     password: String,
 }
 
-/// What the page needs to know about the pending request.
+/// The pending authorization request a sign-in continues, if any (validated again, as the
+/// app may have changed since).
 struct Context {
-    app_name: Option<String>,
-    login_hint: Option<String>,
-    ui_locales: Option<String>,
+    valid: Option<ValidRequest>,
+}
+
+impl Context {
+    fn app_name(&self) -> Option<&str> {
+        self.valid.as_ref().map(|v| v.client.name.as_str())
+    }
+    fn login_hint(&self) -> Option<&str> {
+        self.valid
+            .as_ref()
+            .and_then(|v| v.raw.login_hint.as_deref())
+    }
+    fn ui_locales(&self) -> Option<&str> {
+        self.valid
+            .as_ref()
+            .and_then(|v| v.raw.ui_locales.as_deref())
+    }
 }
 
 async fn context(state: &AppState, request: &str) -> Result<Context> {
-    let empty = Context {
-        app_name: None,
-        login_hint: None,
-        ui_locales: None,
-    };
     if request.is_empty() {
-        return Ok(empty);
+        return Ok(Context { valid: None });
     }
     match authorize::resume(state, request).await? {
-        Some(Ok(valid)) => Ok(Context {
-            app_name: Some(valid.client.name.clone()),
-            login_hint: valid.raw.login_hint.clone(),
-            ui_locales: valid.raw.ui_locales.clone(),
-        }),
+        Some(Ok(valid)) => Ok(Context { valid: Some(valid) }),
         _ => Err(expired_request()),
     }
 }
@@ -80,11 +86,7 @@ pub async fn page(
 ) -> Response {
     let result = async {
         let context = context(&state, &query.request).await?;
-        let locale = state.locale(
-            query.lang.as_deref(),
-            context.ui_locales.as_deref(),
-            &headers,
-        );
+        let locale = state.locale(query.lang.as_deref(), context.ui_locales(), &headers);
         let cookies: Vec<_> = state
             .remember_locale(query.lang.as_deref(), locale)
             .into_iter()
@@ -95,7 +97,7 @@ pub async fn page(
             locale,
             &query.request,
             &context,
-            context.login_hint.as_deref().unwrap_or(""),
+            context.login_hint().unwrap_or(""),
             None,
             StatusCode::OK,
             cookies,
@@ -123,7 +125,7 @@ fn show(
     let page = LoginPage {
         t,
         toggle_href: toggle_href(t, "/login", &[("request", request)]),
-        app_name: context.app_name.as_deref(),
+        app_name: context.app_name(),
         error,
         csrf_token: &csrf_token,
         request,
@@ -143,7 +145,7 @@ pub async fn submit(
 ) -> Response {
     let result = async {
         let context = context(&state, &form.request).await?;
-        let locale = state.locale(None, context.ui_locales.as_deref(), &headers);
+        let locale = state.locale(None, context.ui_locales(), &headers);
         let t = locale.texts();
         let again = |error, status| {
             show(
@@ -225,13 +227,11 @@ pub async fn submit(
         if form.request.is_empty() {
             return Ok(crate::http::see_other("/", cookies));
         }
-        let response = match authorize::resume(&state, &form.request).await? {
-            Some(Ok(valid)) => {
-                authorize::proceed(&state, valid, Some(session), Some(form.request.clone())).await?
-            }
-            Some(Err((target, refusal))) => redirect_error(&state, &target, &refusal),
-            None => return Err(expired_request()),
+        let Some(valid) = context.valid else {
+            return Err(expired_request());
         };
+        let response =
+            authorize::proceed(&state, valid, Some(session), Some(form.request.clone())).await?;
         Ok(crate::http::with_cookies(response, cookies))
     }
     .await;
