@@ -52,7 +52,11 @@ async fn client_and_user_commands(backend: Backend) {
     .unwrap();
     assert!(ok, "{err}");
     let confidential: Value = serde_json::from_str(out.trim()).unwrap();
-    assert!(confidential["client_id"].is_string());
+    let client_id = confidential["client_id"].as_str().unwrap();
+    assert!(
+        client_id.len() == 32 && client_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "client ids never start with '-', which command lines would take for an option: {client_id}"
+    );
     assert_eq!(confidential["client_secret"].as_str().unwrap().len(), 43);
     let url = database.url.clone();
     let (ok, out, _) = tokio::task::spawn_blocking(move || {

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
-use crate::crypto::{constant_time_eq, now, random_id, random_secret, sha256};
+use crate::crypto::{constant_time_eq, now, random_secret, sha256};
 use crate::error::{Error, Result};
 use crate::keys::SigningAlg;
 use crate::scope::{SUPPORTED_SCOPES, is_scope_token};
@@ -127,7 +127,9 @@ pub async fn register(store: &dyn Store, new: NewClient) -> Result<Registered> {
     }
     let secret = (!new.public && new.jwks.is_none()).then(random_secret);
     let client = ClientRow {
-        id: random_id(),
+        // 128 random bits as hex: a base64url id may start with '-', which command lines
+        // (`--client -x…`) take for an option.
+        id: uuid::Uuid::new_v4().simple().to_string(),
         name: name.to_owned(),
         secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes())),
         jwks: new.jwks,
