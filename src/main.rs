@@ -61,7 +61,7 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
-    /// Manage token signing keys.
+    /// Manage token signing keys (OpenID Connect and capability root keys).
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -616,10 +616,19 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 config.key_retention(),
             )
             .await?;
-            let signs_from = renkei_idp::crypto::now() + config.key_activation_delay;
+            let now = renkei_idp::crypto::now();
+            let consent = renkei_consent::store::open(&open_database(&cli.database_url).await?);
+            let capability_kid = renkei_consent::capability::keys::rotate(consent.as_ref(), now)
+                .await
+                .map_err(consent_error)?;
             println!(
                 "{}",
-                serde_json::json!({"new_kids": kids, "signs_from": signs_from})
+                serde_json::json!({
+                    "new_kids": kids,
+                    "signs_from": now + config.key_activation_delay,
+                    "capability_kid": capability_kid.to_string(),
+                    "capability_signs_from": now + renkei_consent::capability::keys::ACTIVATION_DELAY,
+                })
             );
             Ok(())
         }
@@ -639,11 +648,16 @@ fn read_password() -> Result<String, Error> {
 }
 
 async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> Result<(), Error> {
-    let store = Database::connect(database_url)
+    let database = Database::connect(database_url)
         .await
-        .map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?
-        .store();
+        .map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?;
+    let store = database.store();
     let state = AppState::new(store.clone(), config).await?;
+    let consent = renkei_consent::service::ConsentService::open(&database)
+        .await
+        .map_err(consent_error)?;
+    let state = consent.install(state);
+    consent.spawn_upkeep();
     let seeded = if demo {
         renkei_idp::demo::seed(store.as_ref()).await?
     } else {
@@ -673,7 +687,7 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     } else if demo {
         println!("(--demo: the database already has accounts, so no demo data was added)");
     }
-    renkei_idp::serve(listener, state, shutdown_signal())
+    renkei_idp::serve(listener, state, consent.router(), shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server failed: {e}")))?;
     println!("Renkei stopped");

@@ -5,12 +5,16 @@
 //! - [`policy`]: administrators' policies (app × category × schools/grades/classes × basis),
 //!   versioned.
 //! - [`record`]: append-only consent records of guardians, students and administrators.
+//! - [`capability`]: capability tokens: minting (RFC 8693 exchange), root keys, verifier.
+//! - [`service`]: the service assembled for `renkei serve`.
 //! - [`store`]: the storage interface, on the same database as the identity provider.
 
+pub mod capability;
 pub mod category;
 pub mod error;
 pub mod policy;
 pub mod record;
+pub mod service;
 pub mod store;
 
 pub use error::{Error, Result};

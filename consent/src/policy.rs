@@ -154,5 +154,10 @@ pub async fn set(store: &dyn ConsentStore, input: PolicyInput, now: i64) -> Resu
     if input.valid_until.is_some_and(|until| until <= now) {
         return Err(Error::Invalid("--until must be in the future".into()));
     }
-    store.insert_policy(&input, now).await
+    let policy = store.insert_policy(&input, now).await?;
+    // A new version may narrow what tokens said: outstanding ones stop at once.
+    store
+        .revoke_capabilities(&policy.client_id, Some(&policy.category_id), now)
+        .await?;
+    Ok(policy)
 }

@@ -173,5 +173,11 @@ pub async fn record(
         until,
     };
     store.append_consent(&record).await?;
+    if input.action == Action::Withdraw {
+        // Outstanding capability tokens of this app and category stop at once.
+        store
+            .revoke_capabilities(&record.client_id, Some(&record.category_id), now)
+            .await?;
+    }
     Ok(record)
 }

@@ -54,6 +54,82 @@ pub trait ConsentStore: Send + Sync + 'static {
         student_id: Option<&str>,
         client_id: Option<&str>,
     ) -> StoreResult<Vec<ConsentRecord>>;
+    /// Consent records of one app and category, oldest first.
+    async fn consents_for(
+        &self,
+        client_id: &str,
+        category_id: &str,
+    ) -> StoreResult<Vec<ConsentRecord>>;
+    /// Active pupils of a school (primary school, role or enrollment there).
+    async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>>;
+    /// Active pupils enrolled in a class.
+    async fn pupils_of_class(&self, class_id: &str) -> StoreResult<Vec<Pupil>>;
+    /// The school of an active class.
+    async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>>;
+    /// Active classes a teacher teaches (active teacher enrollments).
+    async fn classes_taught(&self, teacher: &str) -> StoreResult<Vec<String>>;
+    /// Active children of a guardian (agents, either direction).
+    async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>>;
+    /// Capability root keys, newest first.
+    async fn capability_keys(&self) -> StoreResult<Vec<CapabilityKeyRow>>;
+    /// Adds a signing key (the next id) and retires the others; returns its id.
+    async fn insert_capability_key(&self, private_key: &[u8], now: i64) -> StoreResult<i64>;
+    /// Records a minted capability token.
+    async fn record_capability(&self, token: &CapabilityRow) -> StoreResult<()>;
+    /// Revokes the unexpired tokens of an app (carrying `category`, if given); returns how
+    /// many.
+    async fn revoke_capabilities(
+        &self,
+        client_id: &str,
+        category_id: Option<&str>,
+        now: i64,
+    ) -> StoreResult<u64>;
+    /// Whether a token was minted here and is not revoked.
+    async fn capability_usable(&self, revocation_id: &str) -> StoreResult<bool>;
+    /// Revocation ids of revoked tokens not yet expired.
+    async fn revoked_capabilities(&self, now: i64) -> StoreResult<Vec<String>>;
+}
+
+/// A pupil as the minting sees it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Pupil {
+    /// sourcedId.
+    #[sqlx(rename = "sourced_id")]
+    pub id: String,
+    /// Grade code.
+    pub grade: Option<String>,
+}
+
+/// A stored capability root key.
+#[derive(Clone, sqlx::FromRow)]
+pub struct CapabilityKeyRow {
+    /// The root key id.
+    pub id: i64,
+    /// Ed25519 private key bytes.
+    pub private_key: Vec<u8>,
+    /// When it was created (published at once, signing [`ACTIVATION_DELAY`] later).
+    ///
+    /// [`ACTIVATION_DELAY`]: crate::capability::keys::ACTIVATION_DELAY
+    pub created_at: i64,
+    /// When it stopped signing.
+    pub retired_at: Option<i64>,
+}
+
+/// A minted capability token as recorded for revocation.
+#[derive(Clone, Debug)]
+pub struct CapabilityRow {
+    /// Hex of the authority block's revocation id.
+    pub revocation_id: String,
+    /// The app.
+    pub client_id: String,
+    /// Granted categories.
+    pub categories: Vec<String>,
+    /// The user (or the app) it speaks for.
+    pub subject: String,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
 }
 
 /// Where a student is in the directory.
@@ -310,6 +386,140 @@ macro_rules! consent_store {
                 )
                 .bind(student_id)
                 .bind(client_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn consents_for(&self, client_id: &str, category_id: &str) -> StoreResult<Vec<ConsentRecord>> {
+                Ok(sqlx::query_as::<$db, ConsentRecord>(
+                    "SELECT id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until \
+                     FROM consent_records WHERE client_id = $1 AND category_id = $2 ORDER BY seq",
+                )
+                .bind(client_id)
+                .bind(category_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>> {
+                Ok(sqlx::query_as::<$db, Pupil>(
+                    "SELECT sourced_id, grade FROM users WHERE role = 'student' AND status = 'active' AND sourced_id IS NOT NULL AND \
+                     (school_id = $1 OR sourced_id IN (SELECT user_id FROM roles WHERE org_id = $1 AND status = 'active') \
+                     OR sourced_id IN (SELECT user_id FROM enrollments WHERE school_id = $1 AND status = 'active')) ORDER BY sourced_id",
+                )
+                .bind(school_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn pupils_of_class(&self, class_id: &str) -> StoreResult<Vec<Pupil>> {
+                Ok(sqlx::query_as::<$db, Pupil>(
+                    "SELECT u.sourced_id, u.grade FROM enrollments e JOIN users u ON u.sourced_id = e.user_id \
+                     WHERE e.class_id = $1 AND e.status = 'active' AND e.role = 'student' AND u.role = 'student' AND u.status = 'active' \
+                     ORDER BY u.sourced_id",
+                )
+                .bind(class_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT school_id FROM classes WHERE sourced_id = $1 AND status = 'active'")
+                    .bind(class_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn classes_taught(&self, teacher: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT e.class_id FROM enrollments e JOIN classes c ON c.sourced_id = e.class_id AND c.status = 'active' \
+                     WHERE e.user_id = $1 AND e.role = 'teacher' AND e.status = 'active' ORDER BY e.class_id",
+                )
+                .bind(teacher)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT s.sourced_id FROM user_agents a JOIN users s ON s.status = 'active' AND s.role = 'student' \
+                     AND ((a.agent_id = $1 AND s.sourced_id = a.user_id) OR (a.user_id = $1 AND s.sourced_id = a.agent_id)) \
+                     ORDER BY s.sourced_id",
+                )
+                .bind(guardian)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn capability_keys(&self) -> StoreResult<Vec<CapabilityKeyRow>> {
+                Ok(sqlx::query_as::<$db, CapabilityKeyRow>("SELECT id, private_key, created_at, retired_at FROM capability_keys ORDER BY id DESC")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_capability_key(&self, private_key: &[u8], now: i64) -> StoreResult<i64> {
+                let mut tx = self.pool.begin().await?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO capability_keys (id, private_key, created_at) \
+                     SELECT COALESCE(MAX(id), 0) + 1, $1, $2 FROM capability_keys RETURNING id",
+                )
+                .bind(private_key)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE capability_keys SET retired_at = $1 WHERE id <> $2 AND retired_at IS NULL")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+
+            async fn record_capability(&self, token: &CapabilityRow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO capability_tokens (revocation_id, client_id, categories, subject, issued_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&token.revocation_id)
+                .bind(&token.client_id)
+                .bind(token.categories.join(" "))
+                .bind(&token.subject)
+                .bind(token.issued_at)
+                .bind(token.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn revoke_capabilities(&self, client_id: &str, category_id: Option<&str>, now: i64) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    "UPDATE capability_tokens SET revoked_at = $3 WHERE client_id = $1 AND expires_at >= $3 AND revoked_at IS NULL \
+                     AND ($2 IS NULL OR (' ' || categories || ' ') LIKE ('% ' || $2 || ' %'))",
+                )
+                .bind(client_id)
+                .bind(category_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn capability_usable(&self, revocation_id: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM capability_tokens WHERE revocation_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(revocation_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n > 0)
+            }
+
+            async fn revoked_capabilities(&self, now: i64) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT revocation_id FROM capability_tokens WHERE revoked_at IS NOT NULL AND expires_at >= $1 ORDER BY revocation_id",
+                )
+                .bind(now)
                 .fetch_all(&self.pool)
                 .await?)
             }

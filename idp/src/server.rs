@@ -44,6 +44,9 @@ pub struct Shared {
     pub metadata: Value,
     /// Bounds how many Argon2id verifications run at once (each takes 19 MiB).
     pub password_checks: tokio::sync::Semaphore,
+    /// Mints the token type of RFC 8693 exchanges, when a service built on the provider
+    /// (the consent service) installed one.
+    exchanger: Option<Arc<dyn crate::token::exchange::TokenExchanger>>,
 }
 
 impl Deref for AppState {
@@ -77,7 +80,32 @@ impl AppState {
                     .map(|n| n.get() * 2)
                     .unwrap_or(2),
             ),
+            exchanger: None,
         })))
+    }
+
+    /// Installs the token exchanger and adds its members to the discovery document; call
+    /// before the state is shared (before serving).
+    pub fn with_token_exchange(
+        mut self,
+        exchanger: Arc<dyn crate::token::exchange::TokenExchanger>,
+        metadata: serde_json::Map<String, Value>,
+    ) -> Self {
+        let shared = Arc::get_mut(&mut self.0)
+            .expect("the token exchanger is installed before the state is shared");
+        if let Value::Object(document) = &mut shared.metadata {
+            if let Some(Value::Array(grants)) = document.get_mut("grant_types_supported") {
+                grants.push(Value::from(crate::token::exchange::GRANT_TYPE));
+            }
+            document.extend(metadata);
+        }
+        shared.exchanger = Some(exchanger);
+        self
+    }
+
+    /// The installed token exchanger.
+    pub fn token_exchanger(&self) -> Option<&dyn crate::token::exchange::TokenExchanger> {
+        self.exchanger.as_deref()
     }
 
     /// The page language for a request (see [`crate::pages::Locale::negotiate`]).
@@ -106,8 +134,9 @@ impl AppState {
     }
 }
 
-/// All routes of the provider.
-pub fn router(state: AppState) -> Router {
+/// All routes of the provider, plus `extra` routes of the services built on it (already
+/// given their state), under the same middleware.
+pub fn router(state: AppState, extra: Router) -> Router {
     let https = state.config.is_https();
     // Endpoints a browser app (public client) calls from script: no cookies, so any origin.
     let cors = CorsLayer::new()
@@ -145,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .fallback(not_found)
         .with_state(state)
+        .merge(extra)
         .layer(axum::middleware::from_fn(crate::http::security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
@@ -205,10 +235,11 @@ async fn not_found() -> Response {
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
+    extra: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let upkeep = tokio::spawn(upkeep(state.clone()));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state, extra).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use renkei_idp::client::{NewClient, register};
-use renkei_idp::store::{Store, connect};
+use renkei_idp::store::Store;
 use renkei_idp::user::{NewUser, create};
 use renkei_idp::{AppState, Config};
 use tokio::sync::oneshot;
@@ -137,6 +137,7 @@ pub struct TestServer {
     pub base: String,
     pub store: Arc<dyn Store>,
     pub state: AppState,
+    pub consent: Arc<renkei_consent::service::ConsentService>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pub database: TestDatabase,
@@ -172,13 +173,22 @@ impl TestServer {
     async fn start_process(database: TestDatabase, issuer: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let store = connect(&database.url).await.unwrap();
+        let db = renkei_idp::store::Database::connect(&database.url)
+            .await
+            .unwrap();
+        let store = db.store();
         let config = Config::new(issuer.as_deref().unwrap_or(&base)).unwrap();
         let state = AppState::new(store.clone(), config).await.unwrap();
+        let consent = renkei_consent::service::ConsentService::open(&db)
+            .await
+            .unwrap();
+        let state = consent.install(state);
+        let routes = consent.router();
+        let consent_service = consent.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();
         let task = tokio::spawn(async move {
-            renkei_idp::serve(listener, served, async {
+            renkei_idp::serve(listener, served, routes, async {
                 let _ = rx.await;
             })
             .await
@@ -188,6 +198,7 @@ impl TestServer {
             base,
             store,
             state,
+            consent: consent_service,
             shutdown: Some(tx),
             task: Some(task),
             database,

@@ -529,6 +529,7 @@ macro_rules! sql_store {
                     "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
                     "DELETE FROM used_client_assertions WHERE expires_at < $1",
                     "DELETE FROM login_throttle WHERE window_start < $1 - 86400",
+                    "DELETE FROM capability_tokens WHERE expires_at < $1 - 3600",
                 ] {
                     purged += sqlx::query(statement).bind(now).execute(&self.pool).await?.rows_affected();
                 }

@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): `authorization_code` (with PKCE), `refresh_token`
-//! (rotating, with reuse detection) and `client_credentials`.
+//! (rotating, with reuse detection), `client_credentials` and token exchange (RFC 8693).
 
+pub mod exchange;
 pub mod issue;
 
 use axum::Json;
@@ -26,6 +27,11 @@ struct TokenForm {
     code_verifier: Option<String>,
     refresh_token: Option<String>,
     scope: Option<String>,
+    requested_token_type: Option<String>,
+    subject_token: Option<String>,
+    subject_token_type: Option<String>,
+    actor_token: Option<String>,
+    resource: Option<String>,
     #[serde(flatten)]
     client: ClientAuthForm,
 }
@@ -37,6 +43,8 @@ pub struct TokenResponse {
     token_type: &'static str,
     expires_in: i64,
     scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,7 +99,7 @@ async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Tok
         .ok_or_else(|| Error::oauth("invalid_request", "grant_type is required"))?;
     if !matches!(
         grant_type,
-        "authorization_code" | "refresh_token" | "client_credentials"
+        "authorization_code" | "refresh_token" | "client_credentials" | exchange::GRANT_TYPE
     ) {
         return Err(Error::oauth(
             "unsupported_grant_type",
@@ -99,6 +107,10 @@ async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Tok
         ));
     }
     let client = authenticate(state, headers, &form.client).await?;
+    if grant_type == exchange::GRANT_TYPE {
+        // Whether an app may exchange is decided by the consent policies, not by registration.
+        return token_exchange(state, &client, &form).await;
+    }
     if !client.allows_grant(grant_type) {
         return Err(Error::oauth(
             "unauthorized_client",
@@ -110,6 +122,35 @@ async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Tok
         "refresh_token" => refresh(state, &client, &form).await,
         _ => client_credentials(state, &client, &form),
     }
+}
+
+async fn token_exchange(
+    state: &AppState,
+    client: &ClientRow,
+    form: &TokenForm,
+) -> Result<TokenResponse> {
+    let issued = exchange::exchange(
+        state,
+        client,
+        exchange::ExchangeForm {
+            requested_token_type: form.requested_token_type.as_deref(),
+            subject_token: form.subject_token.as_deref(),
+            subject_token_type: form.subject_token_type.as_deref(),
+            actor_token: form.actor_token.as_deref(),
+            scope: form.scope.as_deref(),
+            resource: form.resource.as_deref(),
+        },
+    )
+    .await?;
+    Ok(TokenResponse {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: issued.scope,
+        issued_token_type: Some(issued.issued_token_type),
+        refresh_token: None,
+        id_token: None,
+    })
 }
 
 async fn authorization_code(
@@ -285,6 +326,7 @@ async fn respond(
         token_type: "Bearer",
         expires_in: state.config.access_token_ttl,
         scope: scope.to_owned(),
+        issued_token_type: None,
         refresh_token,
         id_token,
     })
@@ -321,6 +363,7 @@ fn client_credentials(
         token_type: "Bearer",
         expires_in: state.config.access_token_ttl,
         scope,
+        issued_token_type: None,
         refresh_token: None,
         id_token: None,
     })

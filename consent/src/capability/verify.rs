@@ -1,0 +1,338 @@
+//! The verifier library: how any 校務系 service (the gateway first) checks a capability token
+//! offline and asks "may I return category C of child S?".
+//!
+//! ```no_run
+//! # async fn read(verifier: &renkei_consent::capability::verify::Verifier, bearer: &str) {
+//! use renkei_consent::capability::verify::Child;
+//! let capability = verifier.verify(bearer).await.expect("valid token");
+//! let child = Child { id: "s-001", schools: &["sch-1".into()], classes: &["cls-1a".into()] };
+//! if capability.may_read_child("urn:renkei:scope:attendance.readonly", &child) {
+//!     // return the child's attendance
+//! }
+//! # }
+//! ```
+//!
+//! Verification: the signature against the published root key named by `root_key_id`, the
+//! revocation list, the expiry; then each read is authorized by the Datalog rules of
+//! `policies/capability.datalog` with the request's facts, so that every check an app
+//! appended (attenuation) is honoured.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use biscuit_auth::builder::{date, fact, string};
+use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit, PublicKey};
+
+use super::keys::CapabilityKeys;
+use super::{POLICIES, child_ref, hex};
+use crate::error::{Error, Result};
+use crate::store::ConsentStore;
+
+/// Where the verifier finds root public keys.
+pub trait KeySource: Send + Sync + 'static {
+    /// The key with this root key id.
+    fn public_key(&self, id: u32) -> Option<PublicKey>;
+}
+
+impl KeySource for CapabilityKeys {
+    fn public_key(&self, id: u32) -> Option<PublicKey> {
+        self.snapshot().public(id)
+    }
+}
+
+/// Keys read from the published JWK set (`capability_keys_uri`), for services that do not
+/// share Renkei's database; replace them when the set changes.
+#[derive(Default)]
+pub struct PublishedKeys(RwLock<Vec<(u32, PublicKey)>>);
+
+impl PublishedKeys {
+    /// Replaces the keys with those of a JWK set document.
+    pub fn update(&self, jwks: &serde_json::Value) -> Result<()> {
+        use base64::Engine;
+        let keys = jwks["keys"]
+            .as_array()
+            .ok_or_else(|| Error::Invalid("the JWK set has no \"keys\" array".into()))?;
+        let mut parsed = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (Some("OKP"), Some("Ed25519")) = (key["kty"].as_str(), key["crv"].as_str()) else {
+                continue;
+            };
+            let id = key["kid"].as_str().and_then(|kid| kid.parse::<u32>().ok());
+            let x = key["x"].as_str().and_then(|x| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(x)
+                    .ok()
+            });
+            let (Some(id), Some(x)) = (id, x) else {
+                return Err(Error::Invalid(
+                    "a capability key lacks a decimal kid or x".into(),
+                ));
+            };
+            let key = PublicKey::from_bytes(&x, biscuit_auth::Algorithm::Ed25519)
+                .map_err(|e| Error::Invalid(format!("capability key {id} is not Ed25519: {e}")))?;
+            parsed.push((id, key));
+        }
+        *self.0.write().expect("key lock poisoned") = parsed;
+        Ok(())
+    }
+}
+
+impl KeySource for PublishedKeys {
+    fn public_key(&self, id: u32) -> Option<PublicKey> {
+        self.0
+            .read()
+            .expect("key lock poisoned")
+            .iter()
+            .find(|(kid, _)| *kid == id)
+            .map(|(_, key)| *key)
+    }
+}
+
+/// Whether a token (by its authority block's revocation id, hex) may no longer be used.
+#[async_trait]
+pub trait Revocations: Send + Sync + 'static {
+    /// True if revoked (or, for a list that knows every issued token, unknown).
+    async fn is_revoked(&self, revocation_id: &str) -> Result<bool>;
+}
+
+/// The revocation state in Renkei's own database: exact and immediate, across processes.
+/// A token this installation never recorded is refused too.
+pub struct StoredRevocations(pub Arc<dyn ConsentStore>);
+
+#[async_trait]
+impl Revocations for StoredRevocations {
+    async fn is_revoked(&self, revocation_id: &str) -> Result<bool> {
+        Ok(!self.0.capability_usable(revocation_id).await?)
+    }
+}
+
+/// A published revocation list (`GET /capability/revoked`), for services that poll it.
+#[derive(Default)]
+pub struct RevokedList(RwLock<HashSet<String>>);
+
+impl RevokedList {
+    /// Replaces the list.
+    pub fn replace(&self, revoked: impl IntoIterator<Item = String>) {
+        *self.0.write().expect("revocation lock poisoned") = revoked.into_iter().collect();
+    }
+}
+
+#[async_trait]
+impl Revocations for RevokedList {
+    async fn is_revoked(&self, revocation_id: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .read()
+            .expect("revocation lock poisoned")
+            .contains(revocation_id))
+    }
+}
+
+/// Verifies capability tokens; build once, share.
+pub struct Verifier {
+    keys: Arc<dyn KeySource>,
+    revocations: Arc<dyn Revocations>,
+    policies: AuthorizerBuilder,
+}
+
+impl Verifier {
+    /// A verifier with the rules of `policies/capability.datalog`.
+    pub fn new(keys: Arc<dyn KeySource>, revocations: Arc<dyn Revocations>) -> Result<Self> {
+        let policies = AuthorizerBuilder::new()
+            .code(POLICIES)
+            .map_err(|e| Error::Invalid(format!("policies/capability.datalog: {e}")))?
+            .set_limits(AuthorizerLimits {
+                max_facts: 10_000,
+                max_iterations: 100,
+                max_time: Duration::from_millis(20),
+            });
+        Ok(Verifier {
+            keys,
+            revocations,
+            policies,
+        })
+    }
+
+    /// Checks signature, revocation and expiry and reads what the token states.
+    pub async fn verify(&self, token: &str) -> Result<Capability> {
+        self.verify_at(token, renkei_idp::crypto::now()).await
+    }
+
+    /// [`Verifier::verify`] at a given time (Unix seconds).
+    pub async fn verify_at(&self, token: &str, now: i64) -> Result<Capability> {
+        let keys = &self.keys;
+        let biscuit = Biscuit::from_base64(token.trim(), |id: Option<u32>| {
+            id.and_then(|id| keys.public_key(id))
+                .ok_or(biscuit_auth::error::Format::UnknownPublicKey)
+        })
+        .map_err(|e| Error::InvalidToken(format!("not a valid capability token: {e}")))?;
+        let token_id = biscuit
+            .revocation_identifiers()
+            .first()
+            .map(|id| hex(id))
+            .ok_or_else(|| Error::InvalidToken("the token has no authority block".into()))?;
+        if self.revocations.is_revoked(&token_id).await? {
+            return Err(Error::InvalidToken("the token has been revoked".into()));
+        }
+        let mut reader = biscuit
+            .authorizer()
+            .map_err(|e| Error::InvalidToken(format!("unreadable capability token: {e}")))?;
+        let apps: Vec<(String,)> = reader
+            .query("data($app) <- app($app)")
+            .map_err(unreadable)?;
+        let categories: Vec<(String,)> = reader
+            .query("data($category) <- category($category)")
+            .map_err(unreadable)?;
+        let expiries: Vec<(SystemTime,)> = reader
+            .query("data($expiry) <- expires($expiry)")
+            .map_err(unreadable)?;
+        let client_id = match apps.as_slice() {
+            [(app,)] => app.clone(),
+            _ => return Err(Error::InvalidToken("the token names no single app".into())),
+        };
+        let expires_at = match expiries.as_slice() {
+            [(expiry,)] => expiry
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            _ => return Err(Error::InvalidToken("the token states no expiry".into())),
+        };
+        if expires_at < now {
+            return Err(Error::InvalidToken("the token has expired".into()));
+        }
+        Ok(Capability {
+            policies: self.policies.clone(),
+            biscuit,
+            token_id,
+            client_id,
+            categories: categories.into_iter().map(|(c,)| c).collect(),
+            expires_at,
+            now,
+        })
+    }
+}
+
+fn unreadable(error: biscuit_auth::error::Token) -> Error {
+    Error::InvalidToken(format!("unreadable capability token: {error}"))
+}
+
+/// A child asked about, with where the verifier's own data places it.
+pub struct Child<'a> {
+    /// sourcedId.
+    pub id: &'a str,
+    /// Its schools.
+    pub schools: &'a [String],
+    /// Its classes.
+    pub classes: &'a [String],
+}
+
+/// A verified capability: what it states, and the per-read decision.
+pub struct Capability {
+    policies: AuthorizerBuilder,
+    biscuit: Biscuit,
+    /// Hex of the authority block's revocation id (the token's identity in audit logs).
+    pub token_id: String,
+    /// The app it was issued to.
+    pub client_id: String,
+    /// The categories it carries (attenuation may narrow them further per read).
+    pub categories: Vec<String>,
+    /// Expiry (Unix seconds).
+    pub expires_at: i64,
+    now: i64,
+}
+
+impl Capability {
+    /// Whether the token carries the category at all (otherwise: `insufficient_scope`).
+    pub fn has_category(&self, category: &str) -> bool {
+        self.categories.iter().any(|c| c == category)
+    }
+
+    /// May the holder read `category` of this child?
+    pub fn may_read_child(&self, category: &str, child: &Child<'_>) -> bool {
+        let mut facts = vec![
+            fact("request_category", &[string(category)]),
+            fact("request_child", &[string(child.id)]),
+            fact("request_child_ref", &[string(&child_ref(child.id))]),
+        ];
+        facts.extend(
+            child
+                .schools
+                .iter()
+                .map(|s| fact("request_school", &[string(s)])),
+        );
+        facts.extend(
+            child
+                .classes
+                .iter()
+                .map(|c| fact("request_class", &[string(c)])),
+        );
+        self.authorize(facts)
+    }
+
+    /// May the holder read the structure (a school, a class, its course and term) that lies
+    /// in these schools and classes, under `category`?
+    pub fn may_read_structure(
+        &self,
+        category: &str,
+        schools: &[String],
+        classes: &[String],
+    ) -> bool {
+        let mut facts = vec![
+            fact("request_category", &[string(category)]),
+            fact("request_structure", &[biscuit_auth::builder::boolean(true)]),
+        ];
+        facts.extend(schools.iter().map(|s| fact("request_school", &[string(s)])));
+        facts.extend(classes.iter().map(|c| fact("request_class", &[string(c)])));
+        self.authorize(facts)
+    }
+
+    fn authorize(&self, facts: Vec<biscuit_auth::builder::Fact>) -> bool {
+        if !self.categories.is_empty() {
+            let at = SystemTime::UNIX_EPOCH + Duration::from_secs(self.now.max(0) as u64);
+            let mut builder = self.policies.clone();
+            for fact in facts.into_iter().chain([fact("time", &[date(&at)])]) {
+                match builder.fact(fact) {
+                    Ok(next) => builder = next,
+                    Err(_) => return false,
+                }
+            }
+            return builder
+                .build(&self.biscuit)
+                .and_then(|mut authorizer| authorizer.authorize())
+                .is_ok();
+        }
+        false
+    }
+}
+
+/// Extracts and verifies `Authorization: Bearer <capability>` for any axum service whose state
+/// provides an `Arc<Verifier>`; refusals are 401 `invalid_token` (RFC 6750).
+impl<S> FromRequestParts<S> for Capability
+where
+    Arc<Verifier>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let verifier = Arc::<Verifier>::from_ref(state);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(Error::BearerMissing)?;
+        let token = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                Error::InvalidToken("use Authorization: Bearer <capability token>".into())
+            })?;
+        verifier.verify(token).await
+    }
+}

@@ -1,0 +1,121 @@
+//! The consent service assembled: storage, capability keys, verifier, the token exchanger it
+//! installs in the provider and its own routes (the capability key set and revocation list).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use renkei_idp::AppState;
+use renkei_idp::store::Database;
+use serde_json::json;
+
+use crate::capability::exchange::CapabilityExchanger;
+use crate::capability::keys::CapabilityKeys;
+use crate::capability::verify::{StoredRevocations, Verifier};
+use crate::error::Result;
+use crate::store::ConsentStore;
+
+/// Path of the capability root keys' JWK set.
+pub const KEYS_PATH: &str = "/capability/keys";
+/// Path of the revocation list.
+pub const REVOKED_PATH: &str = "/capability/revoked";
+
+/// The running consent service.
+pub struct ConsentService {
+    /// Storage.
+    pub store: Arc<dyn ConsentStore>,
+    /// Capability root keys.
+    pub keys: Arc<CapabilityKeys>,
+    /// Verifier over this installation's keys and revocations.
+    pub verifier: Arc<Verifier>,
+}
+
+impl ConsentService {
+    /// Opens the service on a migrated database (creates the first root key if needed).
+    pub async fn open(database: &Database) -> Result<Arc<Self>> {
+        let store = crate::store::open(database);
+        let keys = Arc::new(CapabilityKeys::load(store.as_ref(), renkei_idp::crypto::now()).await?);
+        let verifier = Arc::new(Verifier::new(
+            keys.clone(),
+            Arc::new(StoredRevocations(store.clone())),
+        )?);
+        Ok(Arc::new(ConsentService {
+            store,
+            keys,
+            verifier,
+        }))
+    }
+
+    /// Installs the capability token exchange in the provider and announces it in discovery.
+    pub fn install(&self, state: AppState) -> AppState {
+        let mut metadata = serde_json::Map::new();
+        metadata.insert(
+            "capability_keys_uri".into(),
+            json!(state.config.endpoint(KEYS_PATH)),
+        );
+        metadata.insert(
+            "capability_revocation_uri".into(),
+            json!(state.config.endpoint(REVOKED_PATH)),
+        );
+        metadata.insert(
+            "capability_token_type".into(),
+            json!(crate::capability::TOKEN_TYPE),
+        );
+        let exchanger = CapabilityExchanger {
+            store: self.store.clone(),
+            keys: self.keys.clone(),
+        };
+        state.with_token_exchange(Arc::new(exchanger), metadata)
+    }
+
+    /// The service's public routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(KEYS_PATH, get(keys))
+            .route(REVOKED_PATH, get(revoked))
+            .with_state(self.clone())
+    }
+
+    /// Re-reads the root keys every minute (rotations by other processes) until dropped.
+    pub fn spawn_upkeep(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(error) = service
+                    .keys
+                    .refresh(service.store.as_ref(), renkei_idp::crypto::now())
+                    .await
+                {
+                    tracing::error!(%error, "could not refresh capability keys");
+                }
+            }
+        })
+    }
+}
+
+async fn keys(State(service): State<Arc<ConsentService>>) -> Response {
+    let mut response = Json(service.keys.jwks().as_ref().clone()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
+
+async fn revoked(State(service): State<Arc<ConsentService>>) -> Result<Response> {
+    let now = renkei_idp::crypto::now();
+    let revoked = service.store.revoked_capabilities(now).await?;
+    let mut response = Json(json!({ "revoked": revoked, "as_of": now })).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

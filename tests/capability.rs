@@ -1,0 +1,859 @@
+//! Capability tokens, on SQLite and PostgreSQL: minted by RFC 8693 token exchange from policy ∩
+//! consent, verified by our verifier library and by a third-party Biscuit implementation
+//! (biscuit-python), refused when forged, tampered, expired, signed by an unknown key, revoked
+//! or over-attenuated.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use biscuit_auth::{Biscuit, BlockBuilder};
+use renkei_consent::capability::mint::{self, Claims, Coverage};
+use renkei_consent::capability::verify::{Capability, Child};
+use renkei_consent::capability::{TOKEN_TYPE, Target};
+use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
+use renkei_consent::record::{self, Action, ConsentInput};
+use renkei_consent::store::{ConsentStore, Pupil};
+use renkei_idp::roster::{ImportOptions, import};
+use renkei_idp::store::Database;
+use serde_json::Value;
+use support::*;
+
+on_both_databases!(
+    guardian_consent_covers_exactly_the_consenting_child,
+    minted_children_follow_basis_consent_state_and_category,
+    bad_tokens_are_refused,
+    exchange_requests_are_validated,
+    users_exchange_their_own_access_tokens,
+    a_school_of_a_thousand_fits_in_eight_kilobytes,
+);
+
+const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
+const GRADEBOOK: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly";
+const FAMILY: &str = "urn:renkei:scope:family-situation.readonly";
+const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const PUPILS: [&str; 6] = ["s001", "s002", "s003", "s004", "s005", "s006"];
+
+struct Board {
+    server: TestServer,
+    consent: Arc<dyn ConsentStore>,
+    app: TestClient,
+}
+
+async fn board(backend: Backend) -> Board {
+    let server = TestServer::start(backend).await;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
+    let report = import(server.store.as_ref(), &fixture, &ImportOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, "applied");
+    let database = Database::connect(&server.database.url).await.unwrap();
+    let consent = renkei_consent::store::open(&database);
+    let app = server.web_app().await;
+    Board {
+        server,
+        consent,
+        app,
+    }
+}
+
+impl Board {
+    async fn user(&self, username: &str) -> renkei_idp::store::UserRow {
+        self.server
+            .store
+            .user_by_username(username)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    async fn policy(
+        &self,
+        app: &TestClient,
+        category: &str,
+        basis: Basis,
+        justification: Option<&str>,
+    ) {
+        policy::set(
+            self.consent.as_ref(),
+            PolicyInput {
+                client_id: app.id.clone(),
+                category_id: category.into(),
+                basis,
+                reach: vec![Reach::School("sakura-es".into())],
+                purpose_ja: Some("学習支援".into()),
+                purpose_en: Some("Learning support".into()),
+                valid_until: None,
+                justification: justification.map(str::to_owned),
+                by: "a001".into(),
+            },
+            renkei_idp::crypto::now(),
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn decide(
+        &self,
+        by: &str,
+        app: &TestClient,
+        category: &str,
+        child: &str,
+        action: Action,
+        until: Option<i64>,
+    ) {
+        record::record(
+            self.consent.as_ref(),
+            &self.user(by).await,
+            ConsentInput {
+                student_id: child.into(),
+                client_id: app.id.clone(),
+                category_id: category.into(),
+                action,
+                until,
+            },
+            renkei_idp::crypto::now(),
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Asks for a capability at the token endpoint with the app's own credentials.
+    async fn exchange(
+        &self,
+        app: &TestClient,
+        scope: &str,
+        resource: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", EXCHANGE),
+            ("requested_token_type", TOKEN_TYPE),
+            ("scope", scope),
+        ];
+        form.extend(resource.map(|r| ("resource", r)));
+        back_channel(&self.server, app, "/token", &form).await
+    }
+
+    async fn capability(&self, app: &TestClient, scope: &str, resource: &str) -> String {
+        let response = self.exchange(app, scope, Some(resource)).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The pupils of the board a verified token lets the holder read `category` of.
+    async fn readable(&self, capability: &Capability, category: &str) -> BTreeSet<String> {
+        let mut readable = BTreeSet::new();
+        for id in PUPILS.iter().chain(&["s007", "s008"]) {
+            let placement = self.consent.placement(id).await.unwrap().unwrap();
+            let child = Child {
+                id,
+                schools: &placement.schools,
+                classes: &placement.classes,
+            };
+            if capability.may_read_child(category, &child) {
+                readable.insert(id.to_string());
+            }
+        }
+        readable
+    }
+
+    /// What biscuit-python, knowing only the published key and the documented vocabulary,
+    /// says of reading `category` of `child`.
+    async fn third_party(&self, token: &str, child: &str, category: &str) -> String {
+        let placement = self.consent.placement(child).await.unwrap().unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let output = std::process::Command::new("python3")
+            .arg(format!("{root}/tests/third_party/verify_capability.py"))
+            .arg(self.server.url("/capability/keys"))
+            .arg(self.server.url("/capability/revoked"))
+            .arg(format!("{root}/policies/capability.datalog"))
+            .arg(token)
+            .arg(child)
+            .arg(category)
+            .arg(placement.schools.join(","))
+            .arg(placement.classes.join(","))
+            .output()
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "the third-party verifier needs python3 with biscuit-python (./scripts/test installs it): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+async fn guardian_consent_covers_exactly_the_consenting_child(backend: Backend) {
+    let board = board(backend).await;
+    let app = &board.app;
+    board.policy(app, ATTENDANCE, Basis::Guardian, None).await;
+    // Two guardians: g002 (of s003, in class 3-2) consents, g001 (of s001 and s002) does not.
+    board
+        .decide("g002", app, ATTENDANCE, "s003", Action::Grant, None)
+        .await;
+
+    let response = board
+        .exchange(app, ATTENDANCE, Some("urn:renkei:class:cls-sakura-3-2"))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["issued_token_type"], TOKEN_TYPE);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], ATTENDANCE);
+    assert!(body["expires_in"].as_i64().unwrap() <= 300);
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let verifier = &board.server.consent.verifier;
+    let capability = verifier.verify(&token).await.unwrap();
+    assert_eq!(capability.client_id, app.id);
+    assert_eq!(
+        board.readable(&capability, ATTENDANCE).await,
+        set(&["s003"])
+    );
+    assert_eq!(board.third_party(&token, "s003", ATTENDANCE).await, "allow");
+    assert!(
+        board
+            .third_party(&token, "s004", ATTENDANCE)
+            .await
+            .starts_with("deny")
+    );
+    assert!(
+        board
+            .third_party(&token, "s001", ATTENDANCE)
+            .await
+            .starts_with("deny"),
+        "outside the class the token was minted for"
+    );
+
+    board
+        .decide("g002", app, ATTENDANCE, "s003", Action::Withdraw, None)
+        .await;
+    let next = board
+        .capability(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
+        .await;
+    let next = verifier.verify(&next).await.unwrap();
+    assert!(
+        board.readable(&next, ATTENDANCE).await.is_empty(),
+        "the next token covers nobody"
+    );
+    let old = verifier
+        .verify(&token)
+        .await
+        .err()
+        .expect("the old token is refused");
+    assert_eq!(old.to_string(), "the token has been revoked");
+    assert!(
+        board
+            .third_party(&token, "s003", ATTENDANCE)
+            .await
+            .starts_with("deny: revoked")
+    );
+    board.server.stop().await;
+}
+
+/// Basis × consent state × category: each pupil of sakura-es is in one consent state (s001
+/// none, s002 granted, s003 withdrawn, s004 expired, s005 granted to a policy version that
+/// changed since — on a second app whose policy is set again — s006 granted by the child).
+async fn minted_children_follow_basis_consent_state_and_category(backend: Backend) {
+    let board = board(backend).await;
+    let start = renkei_idp::crypto::now();
+    let pupils = board.consent.pupils_of_school("sakura-es").await.unwrap();
+    assert_eq!(pupils.len(), 6);
+    let cases: [(&str, Basis, Option<&str>); 7] = [
+        (ATTENDANCE, Basis::School, None),
+        (ATTENDANCE, Basis::Guardian, None),
+        (ATTENDANCE, Basis::Student, None),
+        (GRADEBOOK, Basis::Guardian, None),
+        (GRADEBOOK, Basis::Student, None),
+        (FAMILY, Basis::Guardian, None),
+        (FAMILY, Basis::School, Some("児童福祉法に基づく情報提供")),
+    ];
+    for (category, basis, justification) in cases {
+        let app = board.server.web_app().await;
+        let changed = board.server.web_app().await;
+        board.policy(&app, category, basis, justification).await;
+        board.policy(&changed, category, basis, justification).await;
+        if basis != Basis::School {
+            let paper = |child| board.decide("a001", &app, category, child, Action::Grant, None);
+            paper("s002").await;
+            paper("s003").await;
+            board
+                .decide("a001", &app, category, "s003", Action::Withdraw, None)
+                .await;
+            board
+                .decide(
+                    "a001",
+                    &app,
+                    category,
+                    "s004",
+                    Action::Grant,
+                    Some(start + 5),
+                )
+                .await;
+            let own = if basis == Basis::Student {
+                "s006"
+            } else {
+                "g001"
+            };
+            let child = if basis == Basis::Student {
+                "s006"
+            } else {
+                "s002"
+            };
+            board
+                .decide(own, &app, category, child, Action::Grant, None)
+                .await;
+            board
+                .decide("a001", &changed, category, "s005", Action::Grant, None)
+                .await;
+        }
+        board.policy(&changed, category, basis, justification).await;
+        // Mint later than s004's consent ends.
+        let at = start + 10;
+        let expected = match basis {
+            Basis::School => set(&PUPILS),
+            Basis::Guardian => set(&["s002"]),
+            Basis::Student => set(&["s002", "s006"]),
+        };
+        let expected_changed = match basis {
+            Basis::School => set(&PUPILS),
+            _ => BTreeSet::new(),
+        };
+        for (client, expected) in [(&app, expected), (&changed, expected_changed)] {
+            let coverage = mint::coverage(
+                board.consent.as_ref(),
+                &client.id,
+                &[category.to_owned()],
+                &pupils,
+                at,
+            )
+            .await
+            .unwrap();
+            assert_eq!(coverage.len(), 1, "{category} {basis:?}");
+            assert_eq!(
+                coverage[0].children, expected,
+                "{category} {basis:?} coverage"
+            );
+            let keys = board.server.consent.keys.snapshot();
+            let minted = mint::sign(
+                &keys,
+                &Claims {
+                    client_id: &client.id,
+                    subject: &client.id,
+                    targets: &[Target::School("sakura-es".into())],
+                    coverage: &coverage,
+                    pupils_in_scope: &pupils,
+                    now: at,
+                },
+            )
+            .unwrap();
+            board
+                .consent
+                .record_capability(&renkei_consent::store::CapabilityRow {
+                    revocation_id: minted.revocation_id.clone(),
+                    client_id: client.id.clone(),
+                    categories: vec![category.to_owned()],
+                    subject: client.id.clone(),
+                    issued_at: at,
+                    expires_at: minted.expires_at,
+                })
+                .await
+                .unwrap();
+            let capability = board
+                .server
+                .consent
+                .verifier
+                .verify_at(&minted.token, at)
+                .await
+                .unwrap();
+            assert_eq!(
+                board.readable(&capability, category).await,
+                expected,
+                "{category} {basis:?} token"
+            );
+            assert!(
+                board
+                    .readable(
+                        &capability,
+                        ATTENDANCE.replace("attendance", "timetable").as_str()
+                    )
+                    .await
+                    .is_empty()
+            );
+        }
+    }
+    // Class I on the child's own consent is not a policy an administrator can set.
+    let refused = policy::set(
+        board.consent.as_ref(),
+        PolicyInput {
+            client_id: board.app.id.clone(),
+            category_id: FAMILY.into(),
+            basis: Basis::Student,
+            reach: vec![Reach::School("sakura-es".into())],
+            purpose_ja: None,
+            purpose_en: None,
+            valid_until: None,
+            justification: None,
+            by: "a001".into(),
+        },
+        start,
+    )
+    .await;
+    assert!(refused.is_err());
+    board.server.stop().await;
+}
+
+async fn bad_tokens_are_refused(backend: Backend) {
+    let board = board(backend).await;
+    let app = &board.app;
+    board.policy(app, ATTENDANCE, Basis::School, None).await;
+    board.policy(app, GRADEBOOK, Basis::School, None).await;
+    let token = board
+        .capability(
+            app,
+            &format!("{ATTENDANCE} {GRADEBOOK}"),
+            "urn:renkei:class:cls-sakura-3-1",
+        )
+        .await;
+    let verifier = &board.server.consent.verifier;
+    let capability = verifier.verify(&token).await.unwrap();
+    assert_eq!(
+        board.readable(&capability, GRADEBOOK).await,
+        set(&["s001", "s002"])
+    );
+
+    // Forged: the same facts signed by a key that is not published.
+    let forger = biscuit_auth::KeyPair::new();
+    let forged = Biscuit::builder()
+        .root_key_id(1)
+        .code(format!(
+            "app(\"{}\"); category(\"{ATTENDANCE}\"); scope_school(\"sakura-es\"); covers_category(0, \"{ATTENDANCE}\"); covers_child(0, \"s001\"); expires(2099-01-01T00:00:00Z);",
+            app.id
+        ))
+        .unwrap()
+        .build(&forger)
+        .unwrap()
+        .to_base64()
+        .unwrap();
+    assert!(verifier.verify(&forged).await.is_err(), "forged");
+    assert!(
+        board
+            .third_party(&forged, "s001", ATTENDANCE)
+            .await
+            .starts_with("deny")
+    );
+    // Tampered: one byte of the signed payload changed.
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE;
+    let mut bytes = engine.decode(&token).unwrap();
+    let middle = bytes.len() / 3;
+    bytes[middle] ^= 0x01;
+    assert!(
+        verifier.verify(&engine.encode(&bytes)).await.is_err(),
+        "tampered"
+    );
+    // Wrong key: a root key id that is not published.
+    let wrong = Biscuit::builder()
+        .root_key_id(999)
+        .fact("app(\"x\")")
+        .unwrap()
+        .build(&forger)
+        .unwrap();
+    assert!(
+        verifier.verify(&wrong.to_base64().unwrap()).await.is_err(),
+        "unknown key id"
+    );
+    // Expired.
+    let later = verifier
+        .verify_at(&token, renkei_idp::crypto::now() + 301)
+        .await;
+    assert_eq!(later.err().unwrap().to_string(), "the token has expired");
+
+    // Attenuated offline by the app: one child, one category, shorter expiry.
+    let kid = Biscuit::from_base64(&token, |_| Ok(biscuit_auth::KeyPair::new().public())).err();
+    assert!(
+        kid.is_some(),
+        "a token does not verify under any key but its own"
+    );
+    let keys = board.server.consent.keys.snapshot();
+    let parsed = Biscuit::from_base64(&token, |id: Option<u32>| {
+        keys.public(id.unwrap())
+            .ok_or(biscuit_auth::error::Format::UnknownPublicKey)
+    })
+    .unwrap();
+    let one_child = parsed
+        .append(
+            BlockBuilder::new()
+                .code("check if request_child(\"s001\")")
+                .unwrap(),
+        )
+        .unwrap()
+        .to_base64()
+        .unwrap();
+    let narrowed = verifier.verify(&one_child).await.unwrap();
+    assert_eq!(board.readable(&narrowed, ATTENDANCE).await, set(&["s001"]));
+    assert_eq!(
+        board.third_party(&one_child, "s001", ATTENDANCE).await,
+        "allow"
+    );
+    assert!(
+        board
+            .third_party(&one_child, "s002", ATTENDANCE)
+            .await
+            .starts_with("deny"),
+        "over-attenuated"
+    );
+    let one_category = parsed
+        .append(
+            BlockBuilder::new()
+                .code(format!("check if request_category(\"{GRADEBOOK}\")"))
+                .unwrap(),
+        )
+        .unwrap()
+        .to_base64()
+        .unwrap();
+    let narrowed = verifier.verify(&one_category).await.unwrap();
+    assert!(
+        board.readable(&narrowed, ATTENDANCE).await.is_empty(),
+        "over-attenuated category"
+    );
+    assert_eq!(
+        board.readable(&narrowed, GRADEBOOK).await,
+        set(&["s001", "s002"])
+    );
+    let shorter = parsed
+        .append(
+            BlockBuilder::new()
+                .code("check if time($t), $t <= 2000-01-01T00:00:00Z")
+                .unwrap(),
+        )
+        .unwrap()
+        .to_base64()
+        .unwrap();
+    let narrowed = verifier.verify(&shorter).await.unwrap();
+    assert!(
+        board.readable(&narrowed, ATTENDANCE).await.is_empty(),
+        "attenuated expiry"
+    );
+    // An appended block cannot widen: facts it adds are not trusted.
+    let widened = parsed
+        .append(BlockBuilder::new().code("covers_child(0, \"s003\"); scope_school(\"aoba-jhs\"); covers_child(0, \"s007\");").unwrap())
+        .unwrap()
+        .to_base64()
+        .unwrap();
+    let widened = verifier.verify(&widened).await.unwrap();
+    assert_eq!(
+        board.readable(&widened, ATTENDANCE).await,
+        set(&["s001", "s002"])
+    );
+
+    // Revoked: a policy change stops outstanding tokens at once.
+    board.policy(app, ATTENDANCE, Basis::Guardian, None).await;
+    assert_eq!(
+        verifier.verify(&token).await.err().unwrap().to_string(),
+        "the token has been revoked"
+    );
+    assert!(
+        verifier.verify(&one_child).await.is_err(),
+        "attenuated copies are revoked with it"
+    );
+    let revoked: Value = reqwest::get(board.server.url("/capability/revoked"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["revoked"].as_array().unwrap().len(), 1);
+    board.server.stop().await;
+}
+
+async fn exchange_requests_are_validated(backend: Backend) {
+    let board = board(backend).await;
+    let app = &board.app;
+    let error = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        (status, body["error"].as_str().unwrap().to_owned())
+    };
+    let nothing_allowed = board
+        .exchange(app, ATTENDANCE, Some("urn:renkei:class:cls-sakura-3-1"))
+        .await;
+    assert_eq!(error(nothing_allowed).await, (400, "invalid_scope".into()));
+    board.policy(app, ATTENDANCE, Basis::School, None).await;
+    let unknown = board
+        .exchange(
+            app,
+            "urn:renkei:scope:nope.readonly",
+            Some("urn:renkei:class:cls-sakura-3-1"),
+        )
+        .await;
+    assert_eq!(error(unknown).await, (400, "invalid_scope".into()));
+    let no_target = board.exchange(app, ATTENDANCE, None).await;
+    assert_eq!(error(no_target).await, (400, "invalid_target".into()));
+    let bad_target = board
+        .exchange(app, ATTENDANCE, Some("https://elsewhere.example/"))
+        .await;
+    assert_eq!(error(bad_target).await, (400, "invalid_target".into()));
+    let missing_class = board
+        .exchange(app, ATTENDANCE, Some("urn:renkei:class:cls-nope"))
+        .await;
+    assert_eq!(error(missing_class).await, (400, "invalid_target".into()));
+    let wrong_type = back_channel(
+        &board.server,
+        app,
+        "/token",
+        &[
+            ("grant_type", EXCHANGE),
+            (
+                "requested_token_type",
+                "urn:ietf:params:oauth:token-type:jwt",
+            ),
+            ("scope", ATTENDANCE),
+        ],
+    )
+    .await;
+    assert_eq!(error(wrong_type).await, (400, "invalid_request".into()));
+    let bad_subject = back_channel(
+        &board.server,
+        app,
+        "/token",
+        &[
+            ("grant_type", EXCHANGE),
+            ("requested_token_type", TOKEN_TYPE),
+            ("scope", ATTENDANCE),
+            ("subject_token", "not-a-token"),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(error(bad_subject).await, (400, "invalid_grant".into()));
+    let unauthenticated = reqwest::Client::new()
+        .post(board.server.url("/token"))
+        .form(&[
+            ("grant_type", EXCHANGE),
+            ("requested_token_type", TOKEN_TYPE),
+            ("scope", ATTENDANCE),
+            ("client_id", app.id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error(unauthenticated).await.0, 401);
+    // Granted may be less than asked: attendance only.
+    let partial = board
+        .exchange(
+            app,
+            &format!("{ATTENDANCE} {GRADEBOOK}"),
+            Some("urn:renkei:school:sakura-es"),
+        )
+        .await;
+    let body: Value = partial.json().await.unwrap();
+    assert_eq!(body["scope"], ATTENDANCE);
+    let discovery: Value = reqwest::get(board.server.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["capability_keys_uri"],
+        board.server.url("/capability/keys")
+    );
+    assert!(
+        discovery["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(EXCHANGE))
+    );
+    let keys: Value = reqwest::get(board.server.url("/capability/keys"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = &keys["keys"][0];
+    assert_eq!(
+        (key["kty"].as_str(), key["crv"].as_str()),
+        (Some("OKP"), Some("Ed25519"))
+    );
+    assert!(
+        key["kid"].as_str().unwrap().parse::<u32>().is_ok(),
+        "kid is the root key id in decimal"
+    );
+    board.server.stop().await;
+}
+
+async fn users_exchange_their_own_access_tokens(backend: Backend) {
+    let owned = board(backend).await;
+    let board = &owned;
+    let app = &board.app;
+    board.policy(app, ATTENDANCE, Basis::School, None).await;
+    board.policy(app, GRADEBOOK, Basis::School, None).await;
+    let as_user = |username: &'static str, password: &'static str| async move {
+        let browser = Browser::with_password(password);
+        let tokens = code_flow_tokens(&board.server, app, &browser, username, "openid").await;
+        tokens["access_token"].as_str().unwrap().to_owned()
+    };
+    let ask = |access: String, resource: Option<&'static str>| async move {
+        let mut form = vec![
+            ("grant_type", EXCHANGE.to_owned()),
+            ("requested_token_type", TOKEN_TYPE.to_owned()),
+            ("scope", format!("{ATTENDANCE} {GRADEBOOK}")),
+            ("subject_token", access),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token".to_owned(),
+            ),
+        ];
+        form.extend(resource.map(|r| ("resource", r.to_owned())));
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        back_channel(&board.server, app, "/token", &form).await
+    };
+    // A pupil gets their own data only.
+    let pupil = ask(as_user("s001", "sakura-pass-001").await, None).await;
+    assert_eq!(pupil.status(), 200);
+    let body: Value = pupil.json().await.unwrap();
+    let capability = board
+        .server
+        .consent
+        .verifier
+        .verify(body["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(board.readable(&capability, GRADEBOOK).await, set(&["s001"]));
+    let pupil_with_target = ask(
+        as_user("s002", "sakura-pass-002").await,
+        Some("urn:renkei:class:cls-sakura-3-1"),
+    )
+    .await;
+    assert_eq!(pupil_with_target.status(), 400);
+
+    // A teacher signed in with a password only gets class III (attendance), for the classes taught.
+    renkei_idp::user::set_password(
+        board.server.store.as_ref(),
+        "t002",
+        "teacher-pass-002".into(),
+    )
+    .await
+    .unwrap();
+    let teacher = as_user("t002", "teacher-pass-002").await;
+    let response = ask(teacher.clone(), None).await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["scope"], ATTENDANCE,
+        "gradebook (class II) needs a multi-factor sign-in"
+    );
+    let capability = board
+        .server
+        .consent
+        .verifier
+        .verify(body["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        board.readable(&capability, ATTENDANCE).await,
+        set(&["s003", "s004", "s005", "s006"])
+    );
+    let other_class = ask(teacher, Some("urn:renkei:class:cls-sakura-3-1")).await;
+    let body: Value = other_class.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_target");
+
+    // Another app cannot exchange this app's access token.
+    let other_app = board.server.web_app().await;
+    let access = as_user("s001", "sakura-pass-001").await;
+    let stolen = back_channel(
+        &board.server,
+        &other_app,
+        "/token",
+        &[
+            ("grant_type", EXCHANGE),
+            ("requested_token_type", TOKEN_TYPE),
+            ("scope", ATTENDANCE),
+            ("subject_token", &access),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ],
+    )
+    .await;
+    let body: Value = stolen.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    owned.server.stop().await;
+}
+
+/// A school-level token for 1,000 pupils, half of them consenting (the largest list), stays
+/// under 8 KB, and names exactly the consenting half.
+async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
+    let board = board(backend).await;
+    let pupils: Vec<Pupil> = (0..1000)
+        .map(|_| Pupil {
+            id: uuid::Uuid::new_v4().to_string(),
+            grade: Some("P3".into()),
+        })
+        .collect();
+    let children: BTreeSet<String> = pupils.iter().step_by(2).map(|p| p.id.clone()).collect();
+    let keys = board.server.consent.keys.snapshot();
+    let now = renkei_idp::crypto::now();
+    let minted = mint::sign(
+        &keys,
+        &Claims {
+            client_id: &board.app.id,
+            subject: &board.app.id,
+            targets: &[Target::School("big-school".into())],
+            coverage: &[Coverage {
+                category: ATTENDANCE.into(),
+                policy_version: 1,
+                children: children.clone(),
+            }],
+            pupils_in_scope: &pupils,
+            now,
+        },
+    )
+    .unwrap();
+    assert!(minted.token.len() < 8192, "{} bytes", minted.token.len());
+    board
+        .consent
+        .record_capability(&renkei_consent::store::CapabilityRow {
+            revocation_id: minted.revocation_id.clone(),
+            client_id: board.app.id.clone(),
+            categories: vec![ATTENDANCE.into()],
+            subject: board.app.id.clone(),
+            issued_at: now,
+            expires_at: minted.expires_at,
+        })
+        .await
+        .unwrap();
+    let capability = board
+        .server
+        .consent
+        .verifier
+        .verify(&minted.token)
+        .await
+        .unwrap();
+    let school = vec!["big-school".to_owned()];
+    for pupil in &pupils {
+        let child = Child {
+            id: &pupil.id,
+            schools: &school,
+            classes: &[],
+        };
+        assert_eq!(
+            capability.may_read_child(ATTENDANCE, &child),
+            children.contains(&pupil.id),
+            "{}",
+            pupil.id
+        );
+    }
+    board.server.stop().await;
+}
