@@ -687,7 +687,8 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     } else if demo {
         println!("(--demo: the database already has accounts, so no demo data was added)");
     }
-    renkei_idp::serve(listener, state, consent.router(), shutdown_signal())
+    let routes = consent.router(&state);
+    renkei_idp::serve(listener, state, routes, shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server failed: {e}")))?;
     println!("Renkei stopped");

@@ -28,6 +28,7 @@ on_both_databases!(
     exchange_requests_are_validated,
     users_exchange_their_own_access_tokens,
     a_school_of_a_thousand_fits_in_eight_kilobytes,
+    guardians_decide_in_the_portal_api,
 );
 
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
@@ -855,5 +856,106 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
             pupil.id
         );
     }
+    board.server.stop().await;
+}
+
+async fn guardians_decide_in_the_portal_api(backend: Backend) {
+    let board = board(backend).await;
+    let app = &board.app;
+    board.policy(app, ATTENDANCE, Basis::Guardian, None).await;
+    let api = board.server.url("/api/consent");
+    let anonymous = reqwest::get(&api).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    renkei_idp::user::set_password(
+        board.server.store.as_ref(),
+        "g002",
+        "guardian-pass-002".into(),
+    )
+    .await
+    .unwrap();
+    let browser = Browser::new();
+    browser
+        .sign_in(&board.server, "g002", "guardian-pass-002")
+        .await;
+    let overview: Value = browser.get(&api).await.json().await.unwrap();
+    let children = overview["children"].as_array().unwrap();
+    assert_eq!(children.len(), 1, "g002 decides for s003 only");
+    assert_eq!(children[0]["id"], "s003");
+    assert_eq!(children[0]["name"], "佐藤 一郎");
+    let request = &children[0]["requests"][0];
+    assert_eq!(request["client_id"], app.id.as_str());
+    assert_eq!(request["category"]["name_ja"], "出欠");
+    assert_eq!(request["purpose_ja"], "学習支援");
+    assert_eq!(request["state"], "none");
+
+    let change = |child: &str, action: &str| serde_json::json!({"student_id": child, "client_id": app.id, "category_id": ATTENDANCE, "action": action});
+    let without_csrf = browser
+        .http
+        .post(&api)
+        .json(&change("s003", "grant"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without_csrf.status(), 403);
+    let csrf = overview["csrf_token"].as_str().unwrap();
+    let cross_site = browser
+        .http
+        .post(&api)
+        .header("x-csrf-token", csrf)
+        .header("sec-fetch-site", "cross-site")
+        .json(&change("s003", "grant"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    let granted = browser
+        .http
+        .post(&api)
+        .header("x-csrf-token", csrf)
+        .json(&change("s003", "grant"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), 201);
+    let record: Value = granted.json().await.unwrap();
+    assert_eq!(
+        (
+            record["by_role"].as_str(),
+            record["policy_version"].as_i64()
+        ),
+        (Some("guardian"), Some(1))
+    );
+    let not_mine = browser
+        .http
+        .post(&api)
+        .header("x-csrf-token", csrf)
+        .json(&change("s001", "grant"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_mine.status(), 403);
+    let overview: Value = browser.get(&api).await.json().await.unwrap();
+    assert_eq!(overview["children"][0]["requests"][0]["state"], "granted");
+    let token = board
+        .capability(app, ATTENDANCE, "urn:renkei:school:sakura-es")
+        .await;
+    let capability = board.server.consent.verifier.verify(&token).await.unwrap();
+    assert_eq!(
+        board.readable(&capability, ATTENDANCE).await,
+        set(&["s003"])
+    );
+    let withdrawn = browser
+        .http
+        .post(&api)
+        .header("x-csrf-token", csrf)
+        .json(&change("s003", "withdraw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 201);
+    assert!(
+        board.server.consent.verifier.verify(&token).await.is_err(),
+        "withdrawal revokes at once"
+    );
     board.server.stop().await;
 }

@@ -16,6 +16,9 @@ pub enum Error {
     /// The actor may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A portal request without a signed-in user.
+    #[error("sign in first")]
+    Unauthenticated,
     /// A request without a bearer token.
     #[error("a capability token is required (Authorization: Bearer …)")]
     BearerMissing,
@@ -76,6 +79,7 @@ impl IntoResponse for Error {
                 ),
                 "insufficient_scope",
             ),
+            Error::Unauthenticated => (StatusCode::UNAUTHORIZED, String::new(), "login_required"),
             Error::Invalid(_) => (StatusCode::BAD_REQUEST, String::new(), "invalid_request"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, String::new(), "access_denied"),
             Error::Store(error) => {

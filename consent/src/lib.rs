@@ -6,9 +6,11 @@
 //!   versioned.
 //! - [`record`]: append-only consent records of guardians, students and administrators.
 //! - [`capability`]: capability tokens: minting (RFC 8693 exchange), root keys, verifier.
+//! - [`api`]: the JSON API of the guardians' and pupils' portal.
 //! - [`service`]: the service assembled for `renkei serve`.
 //! - [`store`]: the storage interface, on the same database as the identity provider.
 
+pub mod api;
 pub mod capability;
 pub mod category;
 pub mod error;

@@ -104,6 +104,23 @@ pub struct Policy {
     pub created_by: String,
 }
 
+impl Policy {
+    /// Whether the policy's schools, grades or classes include a pupil placed so.
+    pub fn reaches(&self, placement: &crate::store::Placement) -> bool {
+        self.reach.iter().any(|reach| match reach {
+            Reach::School(school) => placement.schools.contains(school),
+            Reach::Class(class) => placement.classes.contains(class),
+            Reach::Grade(grade) => placement.grade.as_ref() == Some(grade),
+        })
+    }
+
+    /// Whether this version is in force at `now` (it is the latest; see
+    /// [`ConsentStore::current_policy`]).
+    pub fn in_force(&self, now: i64) -> bool {
+        self.valid_until.is_none_or(|until| until > now)
+    }
+}
+
 /// Validates and stores a new version of the policy for (app, category).
 pub async fn set(store: &dyn ConsentStore, input: PolicyInput, now: i64) -> Result<Policy> {
     if input.reach.is_empty() {

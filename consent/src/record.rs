@@ -7,7 +7,7 @@ use serde::Serialize;
 use renkei_idp::store::UserRow;
 
 use crate::error::{Error, Result};
-use crate::policy::{Basis, Reach};
+use crate::policy::Basis;
 use crate::store::ConsentStore;
 
 /// Grant or withdrawal.
@@ -108,12 +108,7 @@ pub async fn record(
             "this policy provides the data on the school's own basis; there is no consent to give or withdraw".into(),
         ));
     }
-    let covered = policy.reach.iter().any(|reach| match reach {
-        Reach::School(school) => placement.schools.contains(school),
-        Reach::Class(class) => placement.classes.contains(class),
-        Reach::Grade(grade) => placement.grade.as_ref() == Some(grade),
-    });
-    if !covered {
+    if !policy.reaches(&placement) {
         return Err(Error::Invalid(format!(
             "the child {:?} is not among the pupils this policy covers (its schools, grades and classes)",
             input.student_id

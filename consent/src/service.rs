@@ -73,12 +73,25 @@ impl ConsentService {
         state.with_token_exchange(Arc::new(exchanger), metadata)
     }
 
-    /// The service's public routes.
-    pub fn router(self: &Arc<Self>) -> Router {
+    /// The service's routes: the capability key set and revocation list, and the portal's
+    /// JSON API (which uses the provider's sessions).
+    pub fn router(self: &Arc<Self>, idp: &AppState) -> Router {
+        let api = crate::api::Api {
+            service: self.clone(),
+            idp: idp.clone(),
+        };
         Router::new()
             .route(KEYS_PATH, get(keys))
             .route(REVOKED_PATH, get(revoked))
             .with_state(self.clone())
+            .merge(
+                Router::new()
+                    .route(
+                        crate::api::PATH,
+                        get(crate::api::overview).post(crate::api::change),
+                    )
+                    .with_state(api),
+            )
     }
 
     /// Re-reads the root keys every minute (rotations by other processes) until dropped.

@@ -70,6 +70,8 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn classes_taught(&self, teacher: &str) -> StoreResult<Vec<String>>;
     /// Active children of a guardian (agents, either direction).
     async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>>;
+    /// A person's name as the roster gives it (family name first), by sourcedId.
+    async fn person_name(&self, sourced_id: &str) -> StoreResult<Option<String>>;
     /// Capability root keys, newest first.
     async fn capability_keys(&self) -> StoreResult<Vec<CapabilityKeyRow>>;
     /// Adds a signing key (the next id) and retires the others; returns its id.
@@ -442,13 +444,25 @@ macro_rules! consent_store {
 
             async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>> {
                 Ok(sqlx::query_scalar(
-                    "SELECT s.sourced_id FROM user_agents a JOIN users s ON s.status = 'active' AND s.role = 'student' \
+                    "SELECT DISTINCT s.sourced_id FROM user_agents a JOIN users s ON s.status = 'active' AND s.role = 'student' \
                      AND ((a.agent_id = $1 AND s.sourced_id = a.user_id) OR (a.user_id = $1 AND s.sourced_id = a.agent_id)) \
                      ORDER BY s.sourced_id",
                 )
                 .bind(guardian)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn person_name(&self, sourced_id: &str) -> StoreResult<Option<String>> {
+                let row: Option<(Option<String>, Option<String>, String)> =
+                    sqlx::query_as("SELECT family_name, given_name, username FROM users WHERE sourced_id = $1")
+                        .bind(sourced_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(family, given, username)| match (family, given) {
+                    (None, None) => username,
+                    (family, given) => format!("{} {}", family.unwrap_or_default(), given.unwrap_or_default()).trim().to_owned(),
+                }))
             }
 
             async fn capability_keys(&self) -> StoreResult<Vec<CapabilityKeyRow>> {

@@ -183,7 +183,7 @@ impl TestServer {
             .await
             .unwrap();
         let state = consent.install(state);
-        let routes = consent.router();
+        let routes = consent.router(&state);
         let consent_service = consent.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();
