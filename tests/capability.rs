@@ -29,6 +29,7 @@ on_both_databases!(
     users_exchange_their_own_access_tokens,
     a_school_of_a_thousand_fits_in_eight_kilobytes,
     guardians_decide_in_the_portal_api,
+    consent_page_names_the_data_the_board_lets_the_app_read,
 );
 
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
@@ -956,6 +957,36 @@ async fn guardians_decide_in_the_portal_api(backend: Backend) {
     assert!(
         board.server.consent.verifier.verify(&token).await.is_err(),
         "withdrawal revokes at once"
+    );
+    board.server.stop().await;
+}
+
+async fn consent_page_names_the_data_the_board_lets_the_app_read(backend: Backend) {
+    let board = board(backend).await;
+    let app = &board.app;
+    board.policy(app, ATTENDANCE, Basis::School, None).await;
+    let browser = Browser::new();
+    browser
+        .sign_in(&board.server, "s001", "sakura-pass-001")
+        .await;
+    let (_, challenge) = pkce();
+    let url = code_request(&board.server, app, "openid", &challenge, &[("state", "s")]);
+    let to_consent = browser.get(&url).await;
+    let consent = board.server.url(&location(&to_consent));
+    let html = browser.get(&consent).await.text().await.unwrap();
+    assert!(
+        html.contains("校務データ") && html.contains("出欠") && html.contains("利用目的：学習支援"),
+        "{html}"
+    );
+    let english = browser
+        .get(&format!("{consent}&lang=en"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        english.contains("Attendance") && english.contains("Purpose: Learning support"),
+        "{english}"
     );
     board.server.stop().await;
 }

@@ -70,7 +70,9 @@ impl ConsentService {
             store: self.store.clone(),
             keys: self.keys.clone(),
         };
-        state.with_token_exchange(Arc::new(exchanger), metadata)
+        state
+            .with_token_exchange(Arc::new(exchanger), metadata)
+            .with_data_use_notice(Arc::new(PolicyNotice(self.store.clone())))
     }
 
     /// The service's routes: the capability key set and revocation list, and the portal's
@@ -111,6 +113,42 @@ impl ConsentService {
                 }
             }
         })
+    }
+}
+
+/// The consent page's notice: the categories and purposes of the app's policies in force.
+struct PolicyNotice(Arc<dyn ConsentStore>);
+
+#[async_trait::async_trait]
+impl renkei_idp::consent::DataUseNotice for PolicyNotice {
+    async fn data_use(
+        &self,
+        client_id: &str,
+        locale: renkei_idp::pages::Locale,
+    ) -> renkei_idp::Result<Vec<(String, String)>> {
+        let english = locale == renkei_idp::pages::Locale::En;
+        let now = renkei_idp::crypto::now();
+        let policies = self
+            .0
+            .policies(Some(client_id))
+            .await
+            .map_err(|e| match e {
+                crate::Error::Store(error) => renkei_idp::Error::Store(error),
+                other => renkei_idp::Error::internal(other.to_string()),
+            })?;
+        let mut notices = Vec::new();
+        for policy in policies.into_iter().filter(|p| p.in_force(now)) {
+            let Some(category) = self.0.category(&policy.category_id).await? else {
+                continue;
+            };
+            let (name, purpose) = if english {
+                (category.name_en, policy.purpose_en.or(policy.purpose_ja))
+            } else {
+                (category.name_ja, policy.purpose_ja.or(policy.purpose_en))
+            };
+            notices.push((name, purpose.unwrap_or_default()));
+        }
+        Ok(notices)
     }
 }
 

@@ -16,6 +16,18 @@ use crate::server::AppState;
 use crate::store::SessionRow;
 use crate::user::display_name;
 
+/// Tells the consent page which school-affairs data the board's policies let an app read, so
+/// that the user sees it before approving (installed by the consent service).
+#[async_trait::async_trait]
+pub trait DataUseNotice: Send + Sync + 'static {
+    /// Category name and purpose of use, in the page's language, for each policy in force.
+    async fn data_use(
+        &self,
+        client_id: &str,
+        locale: crate::pages::Locale,
+    ) -> Result<Vec<(String, String)>>;
+}
+
 /// Form of `POST /consent`.
 #[derive(Debug, Deserialize)]
 pub struct ConsentForm {
@@ -74,6 +86,10 @@ pub async fn page(
             toggle_href: toggle_href(t, "/consent", &[("request", &query.request)]),
             app_name: &valid.client.name,
             scopes: valid.scopes.iter().map(|s| t.scope(s)).collect(),
+            data_use: match state.data_use() {
+                Some(notices) => notices.data_use(&valid.client.id, locale).await?,
+                None => Vec::new(),
+            },
             user_name: &display_name(&user),
             csrf_token: &csrf_token,
             request: &query.request,

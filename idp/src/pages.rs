@@ -128,6 +128,10 @@ pub struct Texts {
     pub consent_title: &'static str,
     /// After the app's name on the consent page.
     pub consent_asks: &'static str,
+    /// Heading of the school-affairs data the board lets the app read, on the consent page.
+    pub consent_data_use: &'static str,
+    /// Before a purpose of use.
+    pub purpose: &'static str,
     /// Before the user's name.
     pub signed_in_as: &'static str,
     /// Approve button.
@@ -164,6 +168,8 @@ static JA: Texts = Texts {
     form_expired: "ページの有効期限が切れました。もう一度ためしてください。",
     consent_title: "アプリへの情報の提供",
     consent_asks: "が、次の情報を使いたいと言っています。",
+    consent_data_use: "教育委員会のきまりにより、このアプリは次の校務データを読むことがあります。",
+    purpose: "利用目的：",
     signed_in_as: "ログイン中：",
     approve: "許可する",
     deny: "許可しない",
@@ -209,6 +215,8 @@ static EN: Texts = Texts {
     form_expired: "This page has expired. Please try again.",
     consent_title: "Share information with an app",
     consent_asks: "would like to use the following information.",
+    consent_data_use: "Under the board's policies, this app may also read the following school-affairs data.",
+    purpose: "Purpose: ",
     signed_in_as: "Signed in as",
     approve: "Allow",
     deny: "Don't allow",
@@ -281,6 +289,8 @@ pub struct ConsentPage<'a> {
     pub app_name: &'a str,
     /// Name and description of each requested scope.
     pub scopes: Vec<(String, String)>,
+    /// School-affairs data the board's policies let the app read: category name and purpose.
+    pub data_use: Vec<(String, String)>,
     /// The signed-in user's display name.
     pub user_name: &'a str,
     /// CSRF token for the form.

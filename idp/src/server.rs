@@ -47,6 +47,8 @@ pub struct Shared {
     /// Mints the token type of RFC 8693 exchanges, when a service built on the provider
     /// (the consent service) installed one.
     exchanger: Option<Arc<dyn crate::token::exchange::TokenExchanger>>,
+    /// Lists the school-affairs data an app may read on the consent page, when installed.
+    data_use: Option<Arc<dyn crate::consent::DataUseNotice>>,
 }
 
 impl Deref for AppState {
@@ -81,6 +83,7 @@ impl AppState {
                     .unwrap_or(2),
             ),
             exchanger: None,
+            data_use: None,
         })))
     }
 
@@ -101,6 +104,19 @@ impl AppState {
         }
         shared.exchanger = Some(exchanger);
         self
+    }
+
+    /// Installs the consent page's data-use notice; call before the state is shared.
+    pub fn with_data_use_notice(mut self, notice: Arc<dyn crate::consent::DataUseNotice>) -> Self {
+        Arc::get_mut(&mut self.0)
+            .expect("the data-use notice is installed before the state is shared")
+            .data_use = Some(notice);
+        self
+    }
+
+    /// The installed data-use notice.
+    pub fn data_use(&self) -> Option<&dyn crate::consent::DataUseNotice> {
+        self.data_use.as_deref()
     }
 
     /// The installed token exchanger.

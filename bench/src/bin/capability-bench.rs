@@ -1,0 +1,114 @@
+//! Measures capability tokens: size of a school-level token, minting (signing) time, and the
+//! verifier's costs per token and per "may I return category C of child S?" question.
+//!
+//! `capability-bench [CHILDREN] [ROUNDS]` (defaults 1000 and 200) on a temporary SQLite file.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use renkei_consent::capability::Target;
+use renkei_consent::capability::mint::{self, Claims, Coverage};
+use renkei_consent::capability::verify::Child;
+use renkei_consent::service::ConsentService;
+use renkei_consent::store::{CapabilityRow, Pupil};
+use renkei_idp::store::Database;
+
+const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let children: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let file =
+        std::env::temp_dir().join(format!("renkei-capability-bench-{}.db", std::process::id()));
+    let url = format!("sqlite://{}", file.display());
+    let database = Database::connect(&url)
+        .await
+        .expect("temporary SQLite database");
+    database.store().migrate().await.expect("migrations");
+    let service = ConsentService::open(&database)
+        .await
+        .expect("consent service");
+
+    // A school of `children` pupils, half of them covered (the largest list a token carries).
+    let pupils: Vec<Pupil> = (0..children)
+        .map(|_| Pupil {
+            id: uuid::Uuid::new_v4().to_string(),
+            grade: Some("P3".into()),
+        })
+        .collect();
+    let covered: BTreeSet<String> = pupils.iter().step_by(2).map(|p| p.id.clone()).collect();
+    let coverage = [Coverage {
+        category: ATTENDANCE.into(),
+        policy_version: 1,
+        children: covered,
+    }];
+    let keys = service.keys.snapshot();
+    let now = renkei_idp::crypto::now();
+    let claims = Claims {
+        client_id: "bench-app",
+        subject: "bench-app",
+        targets: &[Target::School("school".into())],
+        coverage: &coverage,
+        pupils_in_scope: &pupils,
+        now,
+    };
+    let started = Instant::now();
+    let mut minted = mint::sign(&keys, &claims).expect("mint");
+    for _ in 1..rounds {
+        minted = mint::sign(&keys, &claims).expect("mint");
+    }
+    let mint_time = started.elapsed() / rounds as u32;
+    service
+        .store
+        .record_capability(&CapabilityRow {
+            revocation_id: minted.revocation_id.clone(),
+            client_id: "bench-app".into(),
+            categories: vec![ATTENDANCE.into()],
+            subject: "bench-app".into(),
+            issued_at: now,
+            expires_at: minted.expires_at,
+        })
+        .await
+        .expect("record");
+
+    let started = Instant::now();
+    for _ in 0..rounds {
+        service
+            .verifier
+            .verify(&minted.token)
+            .await
+            .expect("verify");
+    }
+    let verify_time = started.elapsed() / rounds as u32;
+
+    let capability = service
+        .verifier
+        .verify(&minted.token)
+        .await
+        .expect("verify");
+    let school = vec!["school".to_owned()];
+    let started = Instant::now();
+    let mut allowed = 0;
+    for pupil in &pupils {
+        let child = Child {
+            id: &pupil.id,
+            schools: &school,
+            classes: &[],
+        };
+        allowed += usize::from(capability.may_read_child(ATTENDANCE, &child));
+    }
+    let per_child = started.elapsed() / pupils.len() as u32;
+    assert_eq!(allowed, children.div_ceil(2));
+
+    println!("children in scope: {children} (covered: {allowed})");
+    println!("token size: {} bytes (base64url)", minted.token.len());
+    println!("mint (sign, with collision checks): {mint_time:?} per token");
+    println!("verify (signature, revocation lookup, facts): {verify_time:?} per token");
+    println!("may_read_child (Datalog, per child): {per_child:?}");
+    drop(database);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+}
