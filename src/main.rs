@@ -253,6 +253,13 @@ struct UserAdd {
 enum ClientCommand {
     /// Register an app; prints {"client_id": …, "client_secret": …}.
     Add(ClientAdd),
+    /// Disable an app: it can no longer sign users in or get tokens, and every token it holds
+    /// (access, refresh, capability) stops at once.
+    Disable {
+        /// The app's client id.
+        #[arg(long)]
+        client: String,
+    },
 }
 
 #[derive(Args)]
@@ -551,6 +558,25 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 out["client_secret"] = secret.into();
             }
             println!("{out}");
+            Ok(())
+        }
+        Command::Client {
+            command: ClientCommand::Disable { client },
+        } => {
+            let database = open_database(&cli.database_url).await?;
+            let now = renkei_idp::crypto::now();
+            if !database.store().disable_client(&client, now).await? {
+                return Err(Error::Invalid(format!(
+                    "there is no enabled app with client id {client:?}"
+                )));
+            }
+            let revoked = renkei_consent::store::open(&database)
+                .revoke_capabilities(&client, None, now)
+                .await?;
+            println!(
+                "{}",
+                serde_json::json!({"disabled": client, "capability_tokens_revoked": revoked})
+            );
             Ok(())
         }
         Command::Import {

@@ -556,7 +556,8 @@ async fn bad_tokens_are_refused(backend: Backend) {
         set(&["s001", "s002"])
     );
 
-    // Revoked: a policy change stops outstanding tokens at once.
+    // Revoked: a policy change stops outstanding tokens at once (and so does disabling the app,
+    // below).
     board.policy(app, ATTENDANCE, Basis::Guardian, None).await;
     assert_eq!(
         verifier.verify(&token).await.err().unwrap().to_string(),
@@ -566,13 +567,35 @@ async fn bad_tokens_are_refused(backend: Backend) {
         verifier.verify(&one_child).await.is_err(),
         "attenuated copies are revoked with it"
     );
+    let fresh = board
+        .capability(app, GRADEBOOK, "urn:renkei:class:cls-sakura-3-1")
+        .await;
+    assert!(verifier.verify(&fresh).await.is_ok());
+    let disabled = run_renkei(
+        &board.server.database.url,
+        &["client", "disable", "--client", &app.id],
+        None,
+    );
+    assert!(
+        disabled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disabled.stderr)
+    );
+    assert_eq!(
+        verifier.verify(&fresh).await.err().unwrap().to_string(),
+        "the token has been revoked"
+    );
+    let refused = board
+        .exchange(app, GRADEBOOK, Some("urn:renkei:class:cls-sakura-3-1"))
+        .await;
+    assert_eq!(refused.status(), 401, "a disabled app cannot authenticate");
     let revoked: Value = reqwest::get(board.server.url("/capability/revoked"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(revoked["revoked"].as_array().unwrap().len(), 1);
+    assert_eq!(revoked["revoked"].as_array().unwrap().len(), 2);
     board.server.stop().await;
 }
 

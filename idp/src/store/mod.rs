@@ -287,8 +287,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Registers a client.
     async fn insert_client(&self, client: &ClientRow) -> StoreResult<()>;
-    /// Finds a client.
+    /// Finds an enabled client (a disabled one is unknown everywhere).
     async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>>;
+    /// Disables a client and revokes every grant (and so every token) made to it; false if
+    /// there is no such enabled client.
+    async fn disable_client(&self, id: &str, now: i64) -> StoreResult<bool>;
 
     /// Keeps an authorization request while the user signs in or consents.
     async fn insert_auth_request(&self, id: &str, params: &str, expires_at: i64)

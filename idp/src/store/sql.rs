@@ -186,11 +186,28 @@ macro_rules! sql_store {
             async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>> {
                 Ok(sqlx::query_as::<$db, ClientRow>(
                     "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-                     id_token_alg, may_introspect, created_at FROM clients WHERE id = $1",
+                     id_token_alg, may_introspect, created_at FROM clients WHERE id = $1 AND disabled_at IS NULL",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?)
+            }
+
+            async fn disable_client(&self, id: &str, now: i64) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let disabled = sqlx::query("UPDATE clients SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("UPDATE grants SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(disabled > 0)
             }
 
             async fn insert_auth_request(&self, id: &str, params: &str, expires_at: i64) -> StoreResult<()> {
