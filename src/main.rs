@@ -95,6 +95,27 @@ enum PolicyCommand {
     },
     /// List the data categories apps may ask for.
     Categories,
+    /// Add a data category to the registry (e.g. one the school-affairs system exports).
+    AddCategory {
+        /// Identifier: `urn:renkei:scope:<name>.readonly` (lower-case letters, digits, hyphens).
+        #[arg(long)]
+        id: String,
+        /// Japanese name.
+        #[arg(long)]
+        name_ja: String,
+        /// English name.
+        #[arg(long)]
+        name_en: String,
+        /// Japanese description.
+        #[arg(long, default_value = "")]
+        description_ja: String,
+        /// English description.
+        #[arg(long, default_value = "")]
+        description_en: String,
+        /// MEXT information-asset class: 1 (要配慮個人情報), 2 or 3.
+        #[arg(long)]
+        sensitivity: i64,
+    },
 }
 
 #[derive(Args)]
@@ -411,6 +432,30 @@ async fn policy_command(url: &str, command: PolicyCommand) -> Result<(), Error> 
                     serde_json::to_string(&policy).map_err(|e| Error::internal(e.to_string()))?
                 );
             }
+        }
+        PolicyCommand::AddCategory {
+            id,
+            name_ja,
+            name_en,
+            description_ja,
+            description_en,
+            sensitivity,
+        } => {
+            let category = renkei_consent::category::Category {
+                id,
+                name_ja,
+                name_en,
+                description_ja,
+                description_en,
+                sensitivity,
+            };
+            renkei_consent::category::add(store.as_ref(), &category, renkei_idp::crypto::now())
+                .await
+                .map_err(consent_error)?;
+            println!(
+                "{}",
+                serde_json::to_string(&category).map_err(|e| Error::internal(e.to_string()))?
+            );
         }
         PolicyCommand::Categories => {
             for category in store.categories().await? {

@@ -18,6 +18,7 @@ on_both_databases!(
     policies_are_validated_and_versioned,
     consent_records_follow_the_basis_and_are_append_only,
     command_line_sets_policies_and_records_consent,
+    administrators_extend_the_category_registry,
 );
 
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
@@ -404,6 +405,69 @@ async fn command_line_sets_policies_and_records_consent(backend: Backend) {
     assert_eq!(
         String::from_utf8_lossy(&categories.stdout).lines().count(),
         12
+    );
+    board.server.stop().await;
+}
+
+async fn administrators_extend_the_category_registry(backend: Backend) {
+    let board = board(backend).await;
+    let url = &board.server.database.url;
+    let add = |id: &str, sensitivity: &str| {
+        run_renkei(
+            url,
+            &[
+                "policy",
+                "add-category",
+                "--id",
+                id,
+                "--name-ja",
+                "読書記録",
+                "--name-en",
+                "Reading log",
+                "--sensitivity",
+                sensitivity,
+            ],
+            None,
+        )
+    };
+    let added = add("urn:renkei:scope:reading-log.readonly", "3");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let again = add("urn:renkei:scope:reading-log.readonly", "3");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr).trim(),
+        "error: the category \"urn:renkei:scope:reading-log.readonly\" already exists"
+    );
+    let malformed = add("reading-log", "3");
+    assert!(
+        String::from_utf8_lossy(&malformed.stderr)
+            .contains("must look like urn:renkei:scope:<name>.readonly")
+    );
+    let bad_class = add("urn:renkei:scope:other.readonly", "4");
+    assert!(String::from_utf8_lossy(&bad_class.stderr).contains("--sensitivity must be 1"));
+    let category = board
+        .consent
+        .category("urn:renkei:scope:reading-log.readonly")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (category.name_ja.as_str(), category.sensitivity),
+        ("読書記録", 3)
+    );
+    let policy = PolicyInput {
+        category_id: category.id.clone(),
+        ..attendance_for_class(&board.app, Basis::School)
+    };
+    assert_eq!(
+        policy::set(board.consent.as_ref(), policy, renkei_idp::crypto::now())
+            .await
+            .unwrap()
+            .version,
+        1
     );
     board.server.stop().await;
 }

@@ -5,6 +5,9 @@
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+use crate::store::ConsentStore;
+
 /// One data category.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Category {
@@ -28,4 +31,42 @@ impl Category {
     pub fn is_highly_sensitive(&self) -> bool {
         self.sensitivity == 1
     }
+}
+
+/// Adds an administrator's category after checking its identifier, names and class.
+pub async fn add(store: &dyn ConsentStore, category: &Category, now: i64) -> Result<()> {
+    let well_formed = category
+        .id
+        .strip_prefix("urn:renkei:scope:")
+        .and_then(|rest| rest.strip_suffix(".readonly"))
+        .is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if !well_formed {
+        return Err(Error::Invalid(format!(
+            "category id {:?} must look like urn:renkei:scope:<name>.readonly (lower-case letters, digits, hyphens)",
+            category.id
+        )));
+    }
+    if category.name_ja.trim().is_empty() || category.name_en.trim().is_empty() {
+        return Err(Error::Invalid(
+            "a category needs a Japanese and an English name (--name-ja, --name-en)".into(),
+        ));
+    }
+    if !(1..=3).contains(&category.sensitivity) {
+        return Err(Error::Invalid(
+            "--sensitivity must be 1 (要配慮個人情報), 2 or 3".into(),
+        ));
+    }
+    if store.category(&category.id).await?.is_some() {
+        return Err(Error::Invalid(format!(
+            "the category {:?} already exists",
+            category.id
+        )));
+    }
+    store.insert_category(category, now).await?;
+    Ok(())
 }

@@ -21,6 +21,8 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn category(&self, id: &str) -> StoreResult<Option<Category>>;
     /// Every data category, most sensitive first.
     async fn categories(&self) -> StoreResult<Vec<Category>>;
+    /// Adds an administrator's category.
+    async fn insert_category(&self, category: &Category, now: i64) -> StoreResult<()>;
     /// Whether the directory has this active school.
     async fn school_exists(&self, id: &str) -> StoreResult<bool>;
     /// Whether the directory has this active class.
@@ -226,6 +228,23 @@ macro_rules! consent_store {
                 )
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn insert_category(&self, category: &Category, now: i64) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO data_categories (id, name_ja, name_en, description_ja, description_en, sensitivity, builtin, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)",
+                )
+                .bind(&category.id)
+                .bind(&category.name_ja)
+                .bind(&category.name_en)
+                .bind(&category.description_ja)
+                .bind(&category.description_en)
+                .bind(category.sensitivity)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn school_exists(&self, id: &str) -> StoreResult<bool> {
