@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Check or export the audit log (data reads, administrative actions, consent changes).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Manage token signing keys (OpenID Connect and capability root keys).
     Keys {
         #[command(subcommand)]
@@ -268,6 +273,18 @@ struct UserAdd {
     /// Read the password from standard input (one line).
     #[arg(long, required = true)]
     password_stdin: bool,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; fails naming the first event that does not match.
+    Verify,
+    /// Write events as JSON lines to standard output.
+    Export {
+        /// First day (YYYY-MM-DD, Japan time) or Unix seconds; default: everything.
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -676,6 +693,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Policy { command } => policy_command(&cli.database_url, command).await,
         Command::Consent { command } => consent_command(&cli.database_url, command).await,
+        Command::Audit { command } => audit_command(&cli.database_url, command).await,
         Command::Keys {
             command: KeysCommand::Rotate,
         } => {
@@ -758,11 +776,55 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     } else if demo {
         println!("(--demo: the database already has accounts, so no demo data was added)");
     }
-    let routes = consent.router(&state);
+    let gateway = renkei_gateway::Gateway::open(&database, consent.verifier.clone());
+    let routes = consent.router(&state).merge(gateway.router());
     renkei_idp::serve(listener, state, routes, shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server failed: {e}")))?;
+    // Requests have drained: store every audit event they queued.
+    gateway.audit.flush().await;
     println!("Renkei stopped");
+    Ok(())
+}
+
+async fn audit_command(url: &str, command: AuditCommand) -> Result<(), Error> {
+    let store = renkei_gateway::store::open(&open_database(url).await?);
+    match command {
+        AuditCommand::Verify => {
+            let checked = renkei_gateway::audit::verify(store.as_ref()).await?;
+            if let Some(seq) = checked.broken_at {
+                return Err(Error::Invalid(format!(
+                    "the audit chain is broken at event {seq}: it was changed or removed after it was written ({} events before it verify)",
+                    checked.events
+                )));
+            }
+            println!("{}", serde_json::json!({"verified": checked.events}));
+        }
+        AuditCommand::Export { since } => {
+            let since = match since.as_deref() {
+                None => 0,
+                Some(text) => match text.parse::<i64>() {
+                    Ok(seconds) => seconds,
+                    Err(_) => end_of_day_in_japan(text)? - 86_400,
+                },
+            };
+            let mut after = 0;
+            loop {
+                let rows = store.audit_since(since, after, 5000).await?;
+                let Some(last) = rows.last() else { break };
+                after = last.seq;
+                for row in rows {
+                    if let Some(event) = renkei_gateway::store::chained(row) {
+                        println!(
+                            "{}",
+                            serde_json::to_string(&event)
+                                .map_err(|e| Error::internal(e.to_string()))?
+                        );
+                    }
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -138,6 +138,7 @@ pub struct TestServer {
     pub store: Arc<dyn Store>,
     pub state: AppState,
     pub consent: Arc<renkei_consent::service::ConsentService>,
+    pub gateway: renkei_gateway::Gateway,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pub database: TestDatabase,
@@ -183,7 +184,9 @@ impl TestServer {
             .await
             .unwrap();
         let state = consent.install(state);
-        let routes = consent.router(&state);
+        let gateway = renkei_gateway::Gateway::open(&db, consent.verifier.clone());
+        let routes = consent.router(&state).merge(gateway.router());
+        let gateway_handle = gateway.clone();
         let consent_service = consent.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();
@@ -199,6 +202,7 @@ impl TestServer {
             store,
             state,
             consent: consent_service,
+            gateway: gateway_handle,
             shutdown: Some(tx),
             task: Some(task),
             database,

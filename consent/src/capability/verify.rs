@@ -187,6 +187,12 @@ impl Verifier {
         let categories: Vec<(String,)> = reader
             .query("data($category) <- category($category)")
             .map_err(unreadable)?;
+        let schools: Vec<(String,)> = reader
+            .query("data($school) <- scope_school($school)")
+            .map_err(unreadable)?;
+        let classes: Vec<(String,)> = reader
+            .query("data($class) <- scope_class($class)")
+            .map_err(unreadable)?;
         let expiries: Vec<(SystemTime,)> = reader
             .query("data($expiry) <- expires($expiry)")
             .map_err(unreadable)?;
@@ -210,6 +216,8 @@ impl Verifier {
             token_id,
             client_id,
             categories: categories.into_iter().map(|(c,)| c).collect(),
+            schools: schools.into_iter().map(|(s,)| s).collect(),
+            classes: classes.into_iter().map(|(c,)| c).collect(),
             expires_at,
             now,
         })
@@ -240,6 +248,10 @@ pub struct Capability {
     pub client_id: String,
     /// The categories it carries (attenuation may narrow them further per read).
     pub categories: Vec<String>,
+    /// The schools it was minted for (`scope_school`).
+    pub schools: Vec<String>,
+    /// The classes it was minted for (`scope_class`).
+    pub classes: Vec<String>,
     /// Expiry (Unix seconds).
     pub expires_at: i64,
     now: i64,

@@ -1,0 +1,64 @@
+//! The gateway's error type, answered as OneRoster 1.2 status payloads (imsx_StatusInfo);
+//! token problems keep their RFC 6750 form from the verifier.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// What can go wrong in a gateway request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A token problem (401) or a missing category (403).
+    #[error(transparent)]
+    Capability(#[from] renkei_consent::Error),
+    /// No such object, or none the token lets the app see (never tells which).
+    #[error("{0}")]
+    NotFound(String),
+    /// A malformed query parameter (what, and how to fix it).
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] renkei_idp::store::StoreError),
+}
+
+/// Result with the gateway's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn status_info(status: StatusCode, minor: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "imsx_codeMajor": "failure",
+            "imsx_severity": "error",
+            "imsx_description": description,
+            "imsx_CodeMinor": {
+                "imsx_codeMinorField": [
+                    {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": minor}
+                ]
+            }
+        })),
+    )
+        .into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::Capability(error) => error.into_response(),
+            Error::NotFound(what) => status_info(StatusCode::NOT_FOUND, "unknownobject", &what),
+            Error::InvalidParameter(what) => {
+                status_info(StatusCode::BAD_REQUEST, "invalid_selection_field", &what)
+            }
+            Error::Store(error) => {
+                tracing::error!(%error, "gateway storage failed");
+                status_info(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_server_error",
+                    "internal error",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! OneRoster 1.2 collection parameters: `limit`/`offset` pagination (with `X-Total-Count` and
+//! `Link`), `filter` (predicates joined by ` AND ` or ` OR `, operators `=`, `!=`, `>`, `>=`,
+//! `<`, `<=`, `~`), `sort`/`orderBy` and `fields`.
+
+use std::cmp::Ordering;
+
+use axum::http::{HeaderMap, HeaderValue};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// Default page size (OneRoster 1.2 §3.4.1).
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest page served.
+pub const MAX_LIMIT: usize = 1000;
+
+/// The query string of a collection request.
+#[derive(Debug, Default, Deserialize)]
+pub struct Params {
+    limit: Option<String>,
+    offset: Option<String>,
+    filter: Option<String>,
+    sort: Option<String>,
+    #[serde(rename = "orderBy")]
+    order_by: Option<String>,
+    fields: Option<String>,
+}
+
+/// One filter predicate.
+struct Predicate {
+    field: String,
+    op: &'static str,
+    value: String,
+}
+
+/// A parsed filter: predicates joined all by AND or all by OR.
+struct Filter {
+    any: bool,
+    predicates: Vec<Predicate>,
+}
+
+fn parse_filter(text: &str) -> Result<Filter> {
+    let any = text.contains(" OR ");
+    if any && text.contains(" AND ") {
+        return Err(Error::InvalidParameter(
+            "filter: mixing AND and OR is not supported; use one of them".into(),
+        ));
+    }
+    let joiner = if any { " OR " } else { " AND " };
+    let mut predicates = Vec::new();
+    for part in text.split(joiner) {
+        let part = part.trim();
+        let op = ["!=", ">=", "<=", "=", ">", "<", "~"]
+            .into_iter()
+            .find(|op| part.contains(op))
+            .ok_or_else(|| {
+                Error::InvalidParameter(format!(
+                    "filter: {part:?} has no operator (=, !=, >, >=, <, <=, ~)"
+                ))
+            })?;
+        let (field, value) = part.split_once(op).expect("operator found");
+        let value = value.trim();
+        let value = value
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .ok_or_else(|| {
+                Error::InvalidParameter(format!(
+                    "filter: the value in {part:?} must be in single quotes"
+                ))
+            })?;
+        predicates.push(Predicate {
+            field: field.trim().to_owned(),
+            op,
+            value: value.to_owned(),
+        });
+    }
+    Ok(Filter { any, predicates })
+}
+
+/// The value of a (possibly dotted) field as text for filtering and sorting.
+fn field_text(record: &Value, field: &str) -> Option<String> {
+    let mut value = record;
+    for part in field.split('.') {
+        value = value.get(part)?;
+    }
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|i| {
+                    i.get("sourcedId")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| i.to_string().trim_matches('"').to_owned())
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Value::Object(o) => o
+            .get("sourcedId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        other => Some(other.to_string()),
+    }
+}
+
+fn matches(record: &Value, predicate: &Predicate) -> bool {
+    let actual = field_text(record, &predicate.field);
+    let Some(actual) = actual else {
+        return predicate.op == "!=";
+    };
+    match predicate.op {
+        "=" => actual == predicate.value,
+        "!=" => actual != predicate.value,
+        "~" => actual
+            .to_lowercase()
+            .contains(&predicate.value.to_lowercase()),
+        ">" => actual.as_str() > predicate.value.as_str(),
+        ">=" => actual.as_str() >= predicate.value.as_str(),
+        "<" => actual.as_str() < predicate.value.as_str(),
+        "<=" => actual.as_str() <= predicate.value.as_str(),
+        _ => false,
+    }
+}
+
+/// A page of a collection, and the headers that describe it.
+pub struct Page {
+    /// The records of the page.
+    pub records: Vec<Value>,
+    /// `X-Total-Count` and `Link`.
+    pub headers: HeaderMap,
+}
+
+impl Params {
+    /// Filters, sorts, counts and cuts `records`; `base` is the request URL without query.
+    pub fn apply(&self, mut records: Vec<Value>, base: &str) -> Result<Page> {
+        let number = |name: &str, value: &Option<String>, default: usize| -> Result<usize> {
+            match value {
+                None => Ok(default),
+                Some(v) => v.parse::<usize>().map_err(|_| {
+                    Error::InvalidParameter(format!("{name} must be a whole number, not {v:?}"))
+                }),
+            }
+        };
+        let limit = number("limit", &self.limit, DEFAULT_LIMIT)?.clamp(1, MAX_LIMIT);
+        let offset = number("offset", &self.offset, 0)?;
+        if let Some(filter) = self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+            let filter = parse_filter(filter)?;
+            records.retain(|record| {
+                if filter.any {
+                    filter.predicates.iter().any(|p| matches(record, p))
+                } else {
+                    filter.predicates.iter().all(|p| matches(record, p))
+                }
+            });
+        }
+        if let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) {
+            let descending = match self.order_by.as_deref() {
+                None | Some("asc") => false,
+                Some("desc") => true,
+                Some(other) => {
+                    return Err(Error::InvalidParameter(format!(
+                        "orderBy must be asc or desc, not {other:?}"
+                    )));
+                }
+            };
+            records.sort_by(|a, b| {
+                let order = field_text(a, sort).cmp(&field_text(b, sort));
+                if descending { order.reverse() } else { order }
+            });
+        }
+        let total = records.len();
+        let mut page: Vec<Value> = records.into_iter().skip(offset).take(limit).collect();
+        if let Some(fields) = self.fields.as_deref().filter(|f| !f.is_empty()) {
+            let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
+            for record in &mut page {
+                if let Value::Object(object) = record {
+                    let kept: Map<String, Value> = object
+                        .iter()
+                        .filter(|(k, _)| wanted.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    *object = kept;
+                }
+            }
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("x-total-count", HeaderValue::from(total));
+        let link = |offset: usize, rel: &str| {
+            format!("<{base}?limit={limit}&offset={offset}>; rel=\"{rel}\"")
+        };
+        let mut links = Vec::new();
+        if offset + limit < total {
+            links.push(link(offset + limit, "next"));
+        }
+        if offset > 0 {
+            links.push(link(offset.saturating_sub(limit), "prev"));
+        }
+        links.push(link(0, "first"));
+        let last = if total == 0 {
+            0
+        } else {
+            (total - 1) / limit * limit
+        };
+        links.push(link(last, "last"));
+        if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
+            headers.insert(axum::http::header::LINK, value);
+        }
+        Ok(Page {
+            records: page,
+            headers,
+        })
+    }
+}
+
+/// Compares two records by sourcedId (the default order).
+pub fn by_sourced_id(a: &Value, b: &Value) -> Ordering {
+    a.get("sourcedId")
+        .and_then(Value::as_str)
+        .cmp(&b.get("sourcedId").and_then(Value::as_str))
+}
