@@ -777,7 +777,9 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
         println!("(--demo: the database already has accounts, so no demo data was added)");
     }
     let gateway = renkei_gateway::Gateway::open(&database, consent.verifier.clone());
-    let routes = consent.router(&state).merge(gateway.router());
+    let routes = consent
+        .router(&state)
+        .merge(gateway.router(&state, consent.store.clone()));
     renkei_idp::serve(listener, state, routes, shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server failed: {e}")))?;

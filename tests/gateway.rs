@@ -391,7 +391,12 @@ async fn the_audit_chain_verifies_and_detects_tampering(backend: Backend) {
         .map(|_| {
             let (url, token) = (url.clone(), token.clone());
             tokio::spawn(async move {
-                let response = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
+                let response = reqwest::Client::new()
+                    .get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap();
                 (response.status(), response.text().await.unwrap())
             })
         })

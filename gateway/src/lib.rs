@@ -4,6 +4,7 @@
 //! - [`rostering`]: the rostering endpoints (`/ims/oneroster/rostering/v1p2/…`).
 //! - [`paging`]: `limit`/`offset`, `filter`, `sort`/`orderBy`, `fields`.
 //! - [`audit`]: the tamper-evident audit chain, written in batches.
+//! - [`portal`]: the reads of a child's data, for the guardians' and pupils' portal.
 //! - [`store`]: the storage interface.
 //!
 //! Verification uses `renkei_consent::capability::verify`, the library any 校務系 vendor uses.
@@ -11,6 +12,7 @@
 pub mod audit;
 pub mod error;
 pub mod paging;
+pub mod portal;
 pub mod rostering;
 pub mod store;
 
@@ -56,8 +58,25 @@ impl Gateway {
         }
     }
 
-    /// The gateway's routes.
-    pub fn router(&self) -> Router {
+    /// The gateway's routes, and the portal's list of reads (which uses the provider's
+    /// sessions and the roster's guardianship links).
+    pub fn router(
+        &self,
+        idp: &renkei_idp::AppState,
+        consent: Arc<dyn renkei_consent::store::ConsentStore>,
+    ) -> Router {
+        let portal = portal::Portal {
+            gateway: self.clone(),
+            idp: idp.clone(),
+            consent,
+        };
+        Router::new()
+            .route(portal::PATH, get(portal::reads))
+            .with_state(portal)
+            .merge(self.api())
+    }
+
+    fn api(&self) -> Router {
         use rostering as r;
         Router::new()
             .route(&format!("{ROSTERING}/classes/{{id}}"), get(r::class))

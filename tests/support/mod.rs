@@ -185,7 +185,9 @@ impl TestServer {
             .unwrap();
         let state = consent.install(state);
         let gateway = renkei_gateway::Gateway::open(&db, consent.verifier.clone());
-        let routes = consent.router(&state).merge(gateway.router());
+        let routes = consent
+            .router(&state)
+            .merge(gateway.router(&state, consent.store.clone()));
         let gateway_handle = gateway.clone();
         let consent_service = consent.clone();
         let (tx, rx) = oneshot::channel::<()>();
