@@ -627,14 +627,15 @@ async fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let database = open_database(&cli.database_url).await?;
             let now = renkei_idp::crypto::now();
+            let consent = renkei_consent::store::open(&database);
+            // Revoke first (a crash in between leaves nothing usable; running again finishes),
+            // then disable; the revocation mark also refuses tokens minted in between.
+            let revoked = consent.revoke_capabilities(&client, None, now).await?;
             if !database.store().disable_client(&client, now).await? {
                 return Err(Error::Invalid(format!(
                     "there is no enabled app with client id {client:?}"
                 )));
             }
-            let revoked = renkei_consent::store::open(&database)
-                .revoke_capabilities(&client, None, now)
-                .await?;
             println!(
                 "{}",
                 serde_json::json!({"disabled": client, "capability_tokens_revoked": revoked})

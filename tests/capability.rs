@@ -30,6 +30,7 @@ on_both_databases!(
     a_school_of_a_thousand_fits_in_eight_kilobytes,
     guardians_decide_in_the_portal_api,
     consent_page_names_the_data_the_board_lets_the_app_read,
+    a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_consent,
 );
 
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
@@ -363,7 +364,7 @@ async fn minted_children_follow_basis_consent_state_and_category(backend: Backen
                     client_id: client.id.clone(),
                     categories: vec![category.to_owned()],
                     subject: client.id.clone(),
-                    issued_at: at,
+                    issued_at_ms: renkei_consent::capability::now_ms(),
                     expires_at: minted.expires_at,
                 })
                 .await
@@ -661,7 +662,7 @@ async fn exchange_requests_are_validated(backend: Backend) {
         ],
     )
     .await;
-    assert_eq!(error(bad_subject).await, (400, "invalid_grant".into()));
+    assert_eq!(error(bad_subject).await, (400, "invalid_request".into()));
     let unauthenticated = reqwest::Client::new()
         .post(board.server.url("/token"))
         .form(&[
@@ -813,7 +814,7 @@ async fn users_exchange_their_own_access_tokens(backend: Backend) {
     )
     .await;
     let body: Value = stolen.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(body["error"], "invalid_request");
     owned.server.stop().await;
 }
 
@@ -840,6 +841,7 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
                 category: ATTENDANCE.into(),
                 policy_version: 1,
                 children: children.clone(),
+                ends_at: None,
             }],
             pupils_in_scope: &pupils,
             now,
@@ -854,7 +856,7 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
             client_id: board.app.id.clone(),
             categories: vec![ATTENDANCE.into()],
             subject: board.app.id.clone(),
-            issued_at: now,
+            issued_at_ms: renkei_consent::capability::now_ms(),
             expires_at: minted.expires_at,
         })
         .await
@@ -1010,6 +1012,80 @@ async fn consent_page_names_the_data_the_board_lets_the_app_read(backend: Backen
     assert!(
         english.contains("Attendance") && english.contains("Purpose: Learning support"),
         "{english}"
+    );
+    board.server.stop().await;
+}
+
+async fn a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_consent(
+    backend: Backend,
+) {
+    let board = board(backend).await;
+    let app = &board.app;
+    board.policy(app, ATTENDANCE, Basis::Guardian, None).await;
+    let until = renkei_idp::crypto::now() + 120;
+    board
+        .decide("g002", app, ATTENDANCE, "s003", Action::Grant, Some(until))
+        .await;
+    let token = board
+        .capability(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
+        .await;
+    let capability = board.server.consent.verifier.verify(&token).await.unwrap();
+    assert!(
+        capability.expires_at <= until,
+        "the token ends with the consent it relies on"
+    );
+
+    // An exchange that read the grant, then the withdrawal, then the token is recorded.
+    let started = renkei_consent::capability::now_ms();
+    let pupils = board
+        .consent
+        .pupils_of_class("cls-sakura-3-2")
+        .await
+        .unwrap();
+    let now = renkei_idp::crypto::now();
+    let coverage = mint::coverage(
+        board.consent.as_ref(),
+        &app.id,
+        &[ATTENDANCE.to_owned()],
+        &pupils,
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(coverage[0].children, set(&["s003"]));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    board
+        .decide("g002", app, ATTENDANCE, "s003", Action::Withdraw, None)
+        .await;
+    let keys = board.server.consent.keys.snapshot();
+    let minted = mint::sign(
+        &keys,
+        &Claims {
+            client_id: &app.id,
+            subject: &app.id,
+            targets: &[Target::Class("cls-sakura-3-2".into())],
+            coverage: &coverage,
+            pupils_in_scope: &pupils,
+            now,
+        },
+    )
+    .unwrap();
+    board
+        .consent
+        .record_capability(&renkei_consent::store::CapabilityRow {
+            revocation_id: minted.revocation_id.clone(),
+            client_id: app.id.clone(),
+            categories: vec![ATTENDANCE.into()],
+            subject: app.id.clone(),
+            issued_at_ms: started,
+            expires_at: minted.expires_at,
+        })
+        .await
+        .unwrap();
+    let late = board.server.consent.verifier.verify(&minted.token).await;
+    assert_eq!(
+        late.err().unwrap().to_string(),
+        "the token has been revoked"
     );
     board.server.stop().await;
 }

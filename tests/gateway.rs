@@ -324,6 +324,31 @@ async fn pagination_filter_sort_and_fields_follow_the_specification(backend: Bac
         fields["users"][0],
         serde_json::json!({"sourcedId": "s001", "givenName": "太郎"})
     );
+    let projected = board
+        .read(
+            &token,
+            "/schools/sakura-es/students?fields=givenName&sort=sourcedId&limit=1",
+        )
+        .await;
+    let link = projected.headers()["link"].to_str().unwrap().to_owned();
+    assert!(
+        link.contains("?sort=sourcedId&fields=givenName&limit=1&offset=1>; rel=\"next\""),
+        "{link}"
+    );
+    board.server.gateway.audit.flush().await;
+    let rows = board
+        .server
+        .gateway
+        .store
+        .audit_rows(0, 1000)
+        .await
+        .unwrap();
+    let last: Value = serde_json::from_str(&rows.last().unwrap().event).unwrap();
+    assert_eq!(
+        last["children"],
+        serde_json::json!(["s001"]),
+        "projected reads are audited with their children"
+    );
     let bad = board.read(&token, "/students?filter=givenName").await;
     assert_eq!(bad.status(), 400);
     let body: Value = bad.json().await.unwrap();

@@ -80,8 +80,9 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn insert_capability_key(&self, private_key: &[u8], now: i64) -> StoreResult<i64>;
     /// Records a minted capability token.
     async fn record_capability(&self, token: &CapabilityRow) -> StoreResult<()>;
-    /// Revokes the unexpired tokens of an app (carrying `category`, if given); returns how
-    /// many.
+    /// Revokes the unexpired tokens of an app (carrying `category`, if given), and refuses any
+    /// whose exchange started before this moment but is recorded later; returns how many were
+    /// revoked.
     async fn revoke_capabilities(
         &self,
         client_id: &str,
@@ -130,8 +131,9 @@ pub struct CapabilityRow {
     pub categories: Vec<String>,
     /// The user (or the app) it speaks for.
     pub subject: String,
-    /// Issue time.
-    pub issued_at: i64,
+    /// When the exchange that minted it started, in milliseconds (see
+    /// [`crate::capability::now_ms`]).
+    pub issued_at_ms: i64,
     /// Expiry.
     pub expires_at: i64,
 }
@@ -518,7 +520,7 @@ macro_rules! consent_store {
                 .bind(&token.client_id)
                 .bind(token.categories.join(" "))
                 .bind(&token.subject)
-                .bind(token.issued_at)
+                .bind(token.issued_at_ms)
                 .bind(token.expires_at)
                 .execute(&self.pool)
                 .await?;
@@ -526,6 +528,15 @@ macro_rules! consent_store {
             }
 
             async fn revoke_capabilities(&self, client_id: &str, category_id: Option<&str>, now: i64) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                // The mark is taken now, after the caller's change (a withdrawal, a policy) is
+                // stored: an exchange that started earlier may have read the old state.
+                sqlx::query("INSERT INTO capability_revocations (client_id, category_id, at) VALUES ($1, $2, $3)")
+                    .bind(client_id)
+                    .bind(category_id)
+                    .bind(crate::capability::now_ms())
+                    .execute(&mut *tx)
+                    .await?;
                 let done = sqlx::query(
                     "UPDATE capability_tokens SET revoked_at = $3 WHERE client_id = $1 AND expires_at >= $3 AND revoked_at IS NULL \
                      AND ($2 IS NULL OR (' ' || categories || ' ') LIKE ('% ' || $2 || ' %'))",
@@ -533,14 +544,17 @@ macro_rules! consent_store {
                 .bind(client_id)
                 .bind(category_id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected())
             }
 
             async fn capability_usable(&self, revocation_id: &str) -> StoreResult<bool> {
                 let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM capability_tokens WHERE revocation_id = $1 AND revoked_at IS NULL",
+                    "SELECT COUNT(*) FROM capability_tokens t WHERE t.revocation_id = $1 AND t.revoked_at IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM capability_revocations r WHERE r.client_id = t.client_id AND r.at > t.issued_at \
+                     AND (r.category_id IS NULL OR (' ' || t.categories || ' ') LIKE ('% ' || r.category_id || ' %')))",
                 )
                 .bind(revocation_id)
                 .fetch_one(&self.pool)

@@ -114,20 +114,16 @@ async fn write_batches(
             }
         }
         if !batch.is_empty() {
-            let mut attempts = 0;
-            loop {
-                match store.append_audit(&batch).await {
-                    Ok(()) => break,
-                    Err(error) if attempts < 20 => {
-                        attempts += 1;
-                        tracing::debug!(%error, "audit batch retried");
-                        tokio::time::sleep(std::time::Duration::from_millis(5 * attempts)).await;
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, events = batch.len(), "could not write audit events");
-                        break;
-                    }
+            // Never drop events: retry (a database failover, another process's batch taking the
+            // same sequence numbers) with a back-off capped at one second.
+            let mut attempts: u64 = 0;
+            while let Err(error) = store.append_audit(&batch).await {
+                attempts += 1;
+                if attempts.is_multiple_of(10) {
+                    tracing::error!(%error, events = batch.len(), attempts, "audit events not yet written; retrying");
                 }
+                tokio::time::sleep(std::time::Duration::from_millis((5 * attempts).min(1000)))
+                    .await;
             }
             batch.clear();
         }

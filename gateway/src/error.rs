@@ -49,7 +49,7 @@ impl IntoResponse for Error {
             Error::Capability(error) => error.into_response(),
             Error::NotFound(what) => status_info(StatusCode::NOT_FOUND, "unknownobject", &what),
             Error::InvalidParameter(what) => {
-                status_info(StatusCode::BAD_REQUEST, "invalid_selection_field", &what)
+                status_info(StatusCode::BAD_REQUEST, "invalid_filter_field", &what)
             }
             Error::Store(error) => {
                 tracing::error!(%error, "gateway storage failed");

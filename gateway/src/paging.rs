@@ -130,11 +130,31 @@ fn matches(record: &Value, predicate: &Predicate) -> bool {
 pub struct Page {
     /// The records of the page.
     pub records: Vec<Value>,
+    /// The sourcedIds of the page's records (before `fields` projects them away), for the audit.
+    pub ids: Vec<String>,
     /// `X-Total-Count` and `Link`.
     pub headers: HeaderMap,
 }
 
 impl Params {
+    /// The request's other parameters, URL-encoded, each followed by `&`.
+    fn query_without_paging(&self) -> String {
+        let pairs = [
+            ("filter", &self.filter),
+            ("sort", &self.sort),
+            ("orderBy", &self.order_by),
+            ("fields", &self.fields),
+        ];
+        let present: Vec<(&str, &str)> = pairs
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)))
+            .collect();
+        if present.is_empty() {
+            return String::new();
+        }
+        serde_urlencoded::to_string(present).unwrap_or_default() + "&"
+    }
+
     /// Filters, sorts, counts and cuts `records`; `base` is the request URL without query.
     pub fn apply(&self, mut records: Vec<Value>, base: &str) -> Result<Page> {
         let number = |name: &str, value: &Option<String>, default: usize| -> Result<usize> {
@@ -174,6 +194,14 @@ impl Params {
         }
         let total = records.len();
         let mut page: Vec<Value> = records.into_iter().skip(offset).take(limit).collect();
+        let ids = page
+            .iter()
+            .filter_map(|r| {
+                r.get("sourcedId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
         if let Some(fields) = self.fields.as_deref().filter(|f| !f.is_empty()) {
             let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
             for record in &mut page {
@@ -189,11 +217,12 @@ impl Params {
         }
         let mut headers = HeaderMap::new();
         headers.insert("x-total-count", HeaderValue::from(total));
+        let kept = self.query_without_paging();
         let link = |offset: usize, rel: &str| {
-            format!("<{base}?limit={limit}&offset={offset}>; rel=\"{rel}\"")
+            format!("<{base}?{kept}limit={limit}&offset={offset}>; rel=\"{rel}\"")
         };
         let mut links = Vec::new();
-        if offset + limit < total {
+        if offset.saturating_add(limit) < total {
             links.push(link(offset + limit, "next"));
         }
         if offset > 0 {
@@ -211,6 +240,7 @@ impl Params {
         }
         Ok(Page {
             records: page,
+            ids,
             headers,
         })
     }

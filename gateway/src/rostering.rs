@@ -127,15 +127,7 @@ fn collection(
     let mut records: Vec<Value> = users.into_iter().map(|(_, v)| v).collect();
     records.sort_by(by_sourced_id);
     let page = params.apply(records, base)?;
-    let children = page
-        .records
-        .iter()
-        .filter_map(|r| {
-            r.get("sourcedId")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect();
+    let children = page.ids;
     let mut response = Json(json!({ key: page.records })).into_response();
     response.headers_mut().extend(page.headers);
     Ok((response, children))

@@ -43,6 +43,7 @@ async fn main() {
         category: ATTENDANCE.into(),
         policy_version: 1,
         children: covered,
+        ends_at: None,
     }];
     let keys = service.keys.snapshot();
     let now = renkei_idp::crypto::now();
@@ -67,7 +68,7 @@ async fn main() {
             client_id: "bench-app".into(),
             categories: vec![ATTENDANCE.into()],
             subject: "bench-app".into(),
-            issued_at: now,
+            issued_at_ms: renkei_consent::capability::now_ms(),
             expires_at: minted.expires_at,
         })
         .await

@@ -43,7 +43,8 @@ impl TokenExchanger for CapabilityExchanger {
         _state: &AppState,
         request: ExchangeRequest,
     ) -> renkei_idp::Result<ExchangedToken> {
-        let now = renkei_idp::crypto::now();
+        let started_ms = super::now_ms();
+        let now = started_ms / 1000;
         let target = match request.resource.as_deref() {
             None => None,
             Some(resource) => Some(Target::parse(resource).ok_or_else(|| {
@@ -120,7 +121,7 @@ impl TokenExchanger for CapabilityExchanger {
                 client_id: request.client.id.clone(),
                 categories: granted.clone(),
                 subject: subject.to_owned(),
-                issued_at: now,
+                issued_at_ms: started_ms,
                 expires_at: minted.expires_at,
             })
             .await

@@ -22,6 +22,9 @@ pub struct Coverage {
     pub policy_version: i64,
     /// The children (sourcedIds) for whom policy ∩ consent holds.
     pub children: BTreeSet<String>,
+    /// When the earliest of the policy's validity and the covered consents ends, if ever: the
+    /// token must not outlive it.
+    pub ends_at: Option<i64>,
 }
 
 /// For each asked category with a policy in force for the app: the `candidates` it covers at
@@ -39,14 +42,19 @@ pub async fn coverage(
             continue;
         };
         let reached = reached(store, &policy, candidates).await?;
-        let children = match policy.basis {
-            Basis::School => reached,
+        let (children, consent_ends) = match policy.basis {
+            Basis::School => (reached, None),
             Basis::Guardian | Basis::Student => consenting(store, &policy, reached, now).await?,
         };
+        let ends_at = [policy.valid_until, consent_ends]
+            .into_iter()
+            .flatten()
+            .min();
         granted.push(Coverage {
             category: category.clone(),
             policy_version: policy.version,
             children,
+            ends_at,
         });
     }
     Ok(granted)
@@ -90,13 +98,13 @@ async fn reached(
 
 /// The reached children whose latest consent record is a grant, to this policy version, by
 /// someone the basis accepts (a guardian or the child, or an administrator recording a paper
-/// consent), and not past its end.
+/// consent), and not past its end; and when the first of those consents ends.
 async fn consenting(
     store: &dyn ConsentStore,
     policy: &Policy,
     reached: BTreeSet<String>,
     now: i64,
-) -> Result<BTreeSet<String>> {
+) -> Result<(BTreeSet<String>, Option<i64>)> {
     let records = store
         .consents_for(&policy.client_id, &policy.category_id)
         .await?;
@@ -110,7 +118,7 @@ async fn consenting(
         Basis::Guardian => "guardian",
         _ => "student",
     };
-    Ok(latest
+    let valid: Vec<_> = latest
         .into_values()
         .filter(|r| {
             r.action == "grant"
@@ -118,8 +126,9 @@ async fn consenting(
                 && r.until.is_none_or(|until| until > now)
                 && (r.by_role == accepted_role || r.by_role == "administrator")
         })
-        .map(|r| r.student_id)
-        .collect())
+        .collect();
+    let ends = valid.iter().filter_map(|r| r.until).min();
+    Ok((valid.into_iter().map(|r| r.student_id).collect(), ends))
 }
 
 /// What to sign.
@@ -150,7 +159,12 @@ pub struct Minted {
 
 /// Signs the authority block: categories with identical child sets share one group.
 pub fn sign(keys: &KeySet, claims: &Claims<'_>) -> Result<Minted> {
-    let expires_at = claims.now + TTL;
+    let expires_at = claims
+        .coverage
+        .iter()
+        .filter_map(|c| c.ends_at)
+        .fold(claims.now + TTL, i64::min)
+        .max(claims.now + 1);
     let (root_key_id, root) = keys.signing();
     let mut builder = Biscuit::builder()
         .root_key_id(root_key_id)

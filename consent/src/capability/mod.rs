@@ -42,6 +42,15 @@ pub fn child_ref(sourced_id: &str) -> String {
     encoded
 }
 
+/// Milliseconds since the epoch: minting and revocation are ordered at this precision (a token
+/// whose exchange started before a revocation mark is refused).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Lower-case hex, the form of revocation identifiers in the database and the revocation list.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

@@ -547,6 +547,7 @@ macro_rules! sql_store {
                     "DELETE FROM used_client_assertions WHERE expires_at < $1",
                     "DELETE FROM login_throttle WHERE window_start < $1 - 86400",
                     "DELETE FROM capability_tokens WHERE expires_at < $1 - 3600",
+                    "DELETE FROM capability_revocations WHERE at < ($1 - 3600) * 1000",
                 ] {
                     purged += sqlx::query(statement).bind(now).execute(&self.pool).await?.rows_affected();
                 }

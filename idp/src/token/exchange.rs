@@ -97,15 +97,8 @@ pub async fn exchange(
                 ),
             ));
         }
-        None => {
-            return Err(Error::oauth(
-                "invalid_request",
-                format!(
-                    "requested_token_type is required ({})",
-                    exchanger.token_type()
-                ),
-            ));
-        }
+        // Optional (RFC 8693 §2.1): the one type issued here.
+        None => {}
     }
     if form.actor_token.is_some() {
         return Err(Error::oauth(
@@ -161,9 +154,10 @@ pub async fn exchange(
 
 /// The user of an access token that this provider issued to this very client.
 async fn subject(state: &AppState, client: &ClientRow, token: &str) -> Result<Subject> {
+    // RFC 8693 §2.2.2: an invalid subject_token is `invalid_request`.
     let invalid = || {
         Error::oauth(
-            "invalid_grant",
+            "invalid_request",
             "subject_token is not a valid access token of this provider",
         )
     };
@@ -172,13 +166,13 @@ async fn subject(state: &AppState, client: &ClientRow, token: &str) -> Result<Su
         .ok_or_else(invalid)?;
     if claims.client_id != client.id {
         return Err(Error::oauth(
-            "invalid_grant",
+            "invalid_request",
             "subject_token was issued to another client",
         ));
     }
     if claims.gid.is_none() {
         return Err(Error::oauth(
-            "invalid_grant",
+            "invalid_request",
             "subject_token must speak for a user; for the app's own jobs, omit subject_token",
         ));
     }
