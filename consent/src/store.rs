@@ -66,6 +66,9 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>>;
     /// Active pupils enrolled in a class.
     async fn pupils_of_class(&self, class_id: &str) -> StoreResult<Vec<Pupil>>;
+    /// Everyone the directory places in a school or class, in any role and status (a data
+    /// service may be asked about any of them): short references must not match them.
+    async fn people_in(&self, target: &crate::capability::Target) -> StoreResult<Vec<String>>;
     /// The school of an active class.
     async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>>;
     /// Active classes a teacher teaches (active teacher enrollments).
@@ -444,6 +447,18 @@ macro_rules! consent_store {
                 .bind(class_id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn people_in(&self, target: &crate::capability::Target) -> StoreResult<Vec<String>> {
+                let (sql, id) = match target {
+                    crate::capability::Target::Class(id) => ("SELECT user_id FROM enrollments WHERE class_id = $1", id),
+                    crate::capability::Target::School(id) => (
+                        "SELECT sourced_id FROM users WHERE school_id = $1 AND sourced_id IS NOT NULL \
+                         UNION SELECT user_id FROM roles WHERE org_id = $1 UNION SELECT user_id FROM enrollments WHERE school_id = $1",
+                        id,
+                    ),
+                };
+                Ok(sqlx::query_scalar(sql).bind(id).fetch_all(&self.pool).await?)
             }
 
             async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>> {

@@ -26,7 +26,7 @@ pub struct CapabilityExchanger {
 /// Who a token is about: the targets (scope facts) and the pupils it may cover.
 struct Audience {
     targets: Vec<Target>,
-    /// Every pupil of the targets (for short-reference collisions).
+    /// Everyone the directory places in the targets (for short-reference collisions).
     in_scope: Vec<Pupil>,
     /// The pupils the requester may see (a subset of `in_scope`).
     candidates: Vec<Pupil>,
@@ -264,9 +264,19 @@ impl CapabilityExchanger {
         }
         pupils.sort_by(|a, b| a.id.cmp(&b.id));
         pupils.dedup_by(|a, b| a.id == b.id);
+        // Teachers, departed pupils and anyone else placed there: a verifier may be asked
+        // about them too.
+        let mut in_scope = pupils.clone();
+        for target in &targets {
+            for id in self.store.people_in(target).await.map_err(store_error)? {
+                in_scope.push(Pupil { id, grade: None });
+            }
+        }
+        in_scope.sort_by(|a, b| a.id.cmp(&b.id));
+        in_scope.dedup_by(|a, b| a.id == b.id);
         Ok(Audience {
             targets,
-            in_scope: pupils.clone(),
+            in_scope,
             candidates: pupils,
         })
     }

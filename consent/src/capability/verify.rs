@@ -145,13 +145,7 @@ impl Verifier {
         let policies = AuthorizerBuilder::new()
             .code(POLICIES)
             .map_err(|e| Error::Invalid(format!("policies/capability.datalog: {e}")))?
-            .set_limits(AuthorizerLimits {
-                max_facts: 10_000,
-                max_iterations: 100,
-                // Generous: a run that hits a limit answers "no", so on a loaded host a short
-                // limit would silently hide children; a 1,000-pupil token takes well under 1 ms.
-                max_time: Duration::from_secs(1),
-            });
+            .set_limits(limits());
         Ok(Verifier {
             keys,
             revocations,
@@ -184,19 +178,19 @@ impl Verifier {
             .authorizer()
             .map_err(|e| Error::InvalidToken(format!("unreadable capability token: {e}")))?;
         let apps: Vec<(String,)> = reader
-            .query("data($app) <- app($app)")
+            .query_with_limits("data($app) <- app($app)", limits())
             .map_err(unreadable)?;
         let categories: Vec<(String,)> = reader
-            .query("data($category) <- category($category)")
+            .query_with_limits("data($category) <- category($category)", limits())
             .map_err(unreadable)?;
         let schools: Vec<(String,)> = reader
-            .query("data($school) <- scope_school($school)")
+            .query_with_limits("data($school) <- scope_school($school)", limits())
             .map_err(unreadable)?;
         let classes: Vec<(String,)> = reader
-            .query("data($class) <- scope_class($class)")
+            .query_with_limits("data($class) <- scope_class($class)", limits())
             .map_err(unreadable)?;
         let expiries: Vec<(SystemTime,)> = reader
-            .query("data($expiry) <- expires($expiry)")
+            .query_with_limits("data($expiry) <- expires($expiry)", limits())
             .map_err(unreadable)?;
         let client_id = match apps.as_slice() {
             [(app,)] => app.clone(),
@@ -223,6 +217,17 @@ impl Verifier {
             expires_at,
             now,
         })
+    }
+}
+
+/// Datalog limits for every run. Generous on time: a run that hits a limit answers "no", so on
+/// a loaded host a short limit would refuse or hide children that the token covers; the rules
+/// and a 1,000-pupil token take well under a millisecond.
+fn limits() -> AuthorizerLimits {
+    AuthorizerLimits {
+        max_facts: 10_000,
+        max_iterations: 100,
+        max_time: Duration::from_secs(1),
     }
 }
 
