@@ -12,7 +12,7 @@ use std::sync::Arc;
 use biscuit_auth::{Biscuit, BlockBuilder};
 use renkei_consent::capability::mint::{self, Claims, Coverage};
 use renkei_consent::capability::verify::{Capability, Child};
-use renkei_consent::capability::{TOKEN_TYPE, Target};
+use renkei_consent::capability::{TOKEN_TYPE, Target, now_ms};
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::{ConsentStore, Pupil};
@@ -144,6 +144,44 @@ impl Board {
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs a token for `client_id` as the exchange would and records it (issued when
+    /// `issued_at_ms`), for tests that choose the coverage or the moment themselves.
+    async fn mint_recorded(
+        &self,
+        client_id: &str,
+        target: Target,
+        coverage: &[Coverage],
+        pupils: &[Pupil],
+        now: i64,
+        issued_at_ms: i64,
+    ) -> mint::Minted {
+        let keys = self.server.consent.keys.snapshot();
+        let minted = mint::sign(
+            &keys,
+            &Claims {
+                client_id,
+                subject: client_id,
+                targets: &[target],
+                coverage,
+                pupils_in_scope: pupils,
+                now,
+            },
+        )
+        .unwrap();
+        self.consent
+            .record_capability(&renkei_consent::store::CapabilityRow {
+                revocation_id: minted.revocation_id.clone(),
+                client_id: client_id.to_owned(),
+                categories: coverage.iter().map(|c| c.category.clone()).collect(),
+                subject: client_id.to_owned(),
+                issued_at_ms,
+                expires_at: minted.expires_at,
+            })
+            .await
+            .unwrap();
+        minted
     }
 
     /// The pupils of the board a verified token lets the holder read `category` of.
@@ -344,31 +382,16 @@ async fn minted_children_follow_basis_consent_state_and_category(backend: Backen
                 coverage[0].children, expected,
                 "{category} {basis:?} coverage"
             );
-            let keys = board.server.consent.keys.snapshot();
-            let minted = mint::sign(
-                &keys,
-                &Claims {
-                    client_id: &client.id,
-                    subject: &client.id,
-                    targets: &[Target::School("sakura-es".into())],
-                    coverage: &coverage,
-                    pupils_in_scope: &pupils,
-                    now: at,
-                },
-            )
-            .unwrap();
-            board
-                .consent
-                .record_capability(&renkei_consent::store::CapabilityRow {
-                    revocation_id: minted.revocation_id.clone(),
-                    client_id: client.id.clone(),
-                    categories: vec![category.to_owned()],
-                    subject: client.id.clone(),
-                    issued_at_ms: renkei_consent::capability::now_ms(),
-                    expires_at: minted.expires_at,
-                })
-                .await
-                .unwrap();
+            let minted = board
+                .mint_recorded(
+                    &client.id,
+                    Target::School("sakura-es".into()),
+                    &coverage,
+                    &pupils,
+                    at,
+                    now_ms(),
+                )
+                .await;
             let capability = board
                 .server
                 .consent
@@ -829,38 +852,23 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
         })
         .collect();
     let children: BTreeSet<String> = pupils.iter().take(1000).map(|p| p.id.clone()).collect();
-    let keys = board.server.consent.keys.snapshot();
-    let now = renkei_idp::crypto::now();
-    let minted = mint::sign(
-        &keys,
-        &Claims {
-            client_id: &board.app.id,
-            subject: &board.app.id,
-            targets: &[Target::School("big-school".into())],
-            coverage: &[Coverage {
-                category: ATTENDANCE.into(),
-                policy_version: 1,
-                children: children.clone(),
-                ends_at: None,
-            }],
-            pupils_in_scope: &pupils,
-            now,
-        },
-    )
-    .unwrap();
+    let coverage = [Coverage {
+        category: ATTENDANCE.into(),
+        policy_version: 1,
+        children: children.clone(),
+        ends_at: None,
+    }];
+    let minted = board
+        .mint_recorded(
+            &board.app.id,
+            Target::School("big-school".into()),
+            &coverage,
+            &pupils,
+            renkei_idp::crypto::now(),
+            now_ms(),
+        )
+        .await;
     assert!(minted.token.len() < 8192, "{} bytes", minted.token.len());
-    board
-        .consent
-        .record_capability(&renkei_consent::store::CapabilityRow {
-            revocation_id: minted.revocation_id.clone(),
-            client_id: board.app.id.clone(),
-            categories: vec![ATTENDANCE.into()],
-            subject: board.app.id.clone(),
-            issued_at_ms: renkei_consent::capability::now_ms(),
-            expires_at: minted.expires_at,
-        })
-        .await
-        .unwrap();
     let capability = board
         .server
         .consent
@@ -1057,31 +1065,16 @@ async fn a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_con
     board
         .decide("g002", app, ATTENDANCE, "s003", Action::Withdraw, None)
         .await;
-    let keys = board.server.consent.keys.snapshot();
-    let minted = mint::sign(
-        &keys,
-        &Claims {
-            client_id: &app.id,
-            subject: &app.id,
-            targets: &[Target::Class("cls-sakura-3-2".into())],
-            coverage: &coverage,
-            pupils_in_scope: &pupils,
+    let minted = board
+        .mint_recorded(
+            &app.id,
+            Target::Class("cls-sakura-3-2".into()),
+            &coverage,
+            &pupils,
             now,
-        },
-    )
-    .unwrap();
-    board
-        .consent
-        .record_capability(&renkei_consent::store::CapabilityRow {
-            revocation_id: minted.revocation_id.clone(),
-            client_id: app.id.clone(),
-            categories: vec![ATTENDANCE.into()],
-            subject: app.id.clone(),
-            issued_at_ms: started,
-            expires_at: minted.expires_at,
-        })
-        .await
-        .unwrap();
+            started,
+        )
+        .await;
     let late = board.server.consent.verifier.verify(&minted.token).await;
     assert_eq!(
         late.err().unwrap().to_string(),
