@@ -174,6 +174,37 @@ pub async fn class(
     .await
 }
 
+/// Lists the students of `scopes` the token covers (after checking that `class`, if given,
+/// lies in the token's scope): the body of every students collection.
+async fn list_students(
+    gateway: &Gateway,
+    capability: &Capability,
+    uri: &OriginalUri,
+    params: &Params,
+    class: Option<&str>,
+    scopes: Vec<Members>,
+) -> Response {
+    audited(
+        gateway,
+        Some(capability),
+        format!("GET {}", uri.path()),
+        async {
+            require_core(capability)?;
+            if let Some(id) = class {
+                class_in_scope(gateway, capability, id).await?;
+            }
+            let mut users = Vec::new();
+            for members in &scopes {
+                users.extend(readable_users(gateway, capability, members).await?);
+            }
+            users.sort_by(|a, b| a.0.cmp(&b.0));
+            users.dedup_by(|a, b| a.0 == b.0);
+            collection("users", users, params, &base_url(uri))
+        },
+    )
+    .await
+}
+
 /// `GET /classes/{id}/students`.
 pub async fn class_students(
     State(gateway): State<Gateway>,
@@ -182,18 +213,8 @@ pub async fn class_students(
     Query(params): Query<Params>,
     uri: OriginalUri,
 ) -> Response {
-    audited(
-        &gateway,
-        Some(&capability),
-        format!("GET {}", uri.path()),
-        async {
-            require_core(&capability)?;
-            class_in_scope(&gateway, &capability, &id).await?;
-            let users = readable_users(&gateway, &capability, &Members::Class(id)).await?;
-            collection("users", users, &params, &base_url(&uri))
-        },
-    )
-    .await
+    let scopes = vec![Members::Class(id.clone())];
+    list_students(&gateway, &capability, &uri, &params, Some(&id), scopes).await
 }
 
 /// `GET /schools/{id}/students`.
@@ -204,15 +225,13 @@ pub async fn school_students(
     Query(params): Query<Params>,
     uri: OriginalUri,
 ) -> Response {
-    audited(
+    list_students(
         &gateway,
-        Some(&capability),
-        format!("GET {}", uri.path()),
-        async {
-            require_core(&capability)?;
-            let users = readable_users(&gateway, &capability, &Members::School(id)).await?;
-            collection("users", users, &params, &base_url(&uri))
-        },
+        &capability,
+        &uri,
+        &params,
+        None,
+        vec![Members::School(id)],
     )
     .await
 }
@@ -224,27 +243,13 @@ pub async fn students(
     Query(params): Query<Params>,
     uri: OriginalUri,
 ) -> Response {
-    audited(
-        &gateway,
-        Some(&capability),
-        format!("GET {}", uri.path()),
-        async {
-            require_core(&capability)?;
-            let mut users = Vec::new();
-            let scopes = capability
-                .schools
-                .iter()
-                .map(|s| Members::School(s.clone()))
-                .chain(capability.classes.iter().map(|c| Members::Class(c.clone())));
-            for members in scopes {
-                users.extend(readable_users(&gateway, &capability, &members).await?);
-            }
-            users.sort_by(|a, b| a.0.cmp(&b.0));
-            users.dedup_by(|a, b| a.0 == b.0);
-            collection("users", users, &params, &base_url(&uri))
-        },
-    )
-    .await
+    let scopes = capability
+        .schools
+        .iter()
+        .map(|s| Members::School(s.clone()))
+        .chain(capability.classes.iter().map(|c| Members::Class(c.clone())))
+        .collect();
+    list_students(&gateway, &capability, &uri, &params, None, scopes).await
 }
 
 async fn one(
