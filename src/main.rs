@@ -4,6 +4,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use renkei_gateway::audit::AuditEvent;
 use renkei_idp::client::{NewClient, register};
 use renkei_idp::store::{Database, Store};
 use renkei_idp::user::{NewUser, create};
@@ -433,6 +434,23 @@ async fn policy_command(url: &str, command: PolicyCommand) -> Result<(), Error> 
             let stored = policy::set(store.as_ref(), input, renkei_idp::crypto::now())
                 .await
                 .map_err(consent_error)?;
+            audit_change(
+                &database,
+                AuditEvent::change(
+                    "admin",
+                    Some(&stored.client_id),
+                    vec![stored.category_id.clone()],
+                    Vec::new(),
+                    "renkei policy set",
+                    format!(
+                        "policy version {} ({}) by {}",
+                        stored.version,
+                        stored.basis.as_str(),
+                        stored.created_by
+                    ),
+                ),
+            )
+            .await?;
             println!(
                 "{}",
                 serde_json::to_string(&stored).map_err(|e| Error::internal(e.to_string()))?
@@ -526,6 +544,21 @@ async fn consent_command(url: &str, command: ConsentCommand) -> Result<(), Error
     let stored = record::record(store.as_ref(), &actor, input, renkei_idp::crypto::now())
         .await
         .map_err(consent_error)?;
+    audit_change(
+        &database,
+        AuditEvent::change(
+            "consent",
+            Some(&stored.client_id),
+            vec![stored.category_id.clone()],
+            vec![stored.student_id.clone()],
+            &format!("renkei consent {}", stored.action),
+            format!(
+                "{} by {} ({}), policy version {}",
+                stored.action, stored.by_user_id, stored.by_role, stored.policy_version
+            ),
+        ),
+    )
+    .await?;
     println!(
         "{}",
         serde_json::to_string(&stored).map_err(|e| Error::internal(e.to_string()))?
@@ -636,6 +669,18 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     "there is no enabled app with client id {client:?}"
                 )));
             }
+            audit_change(
+                &database,
+                AuditEvent::change(
+                    "admin",
+                    Some(&client),
+                    Vec::new(),
+                    Vec::new(),
+                    "renkei client disable",
+                    format!("app disabled; {revoked} capability tokens revoked"),
+                ),
+            )
+            .await?;
             println!(
                 "{}",
                 serde_json::json!({"disabled": client, "capability_tokens_revoked": revoked})
@@ -778,6 +823,7 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
         println!("(--demo: the database already has accounts, so no demo data was added)");
     }
     let gateway = renkei_gateway::Gateway::open(&database, consent.verifier.clone());
+    consent.set_audit_sink(std::sync::Arc::new(gateway.audit.clone()));
     let routes = consent
         .router(&state)
         .merge(gateway.router(&state, consent.store.clone()));
@@ -787,6 +833,15 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     // Requests have drained: store every audit event they queued.
     gateway.audit.flush().await;
     println!("Renkei stopped");
+    Ok(())
+}
+
+/// Appends an administrator's action or a consent change made on the command line to the
+/// audit chain (directly: the command exits right after).
+async fn audit_change(database: &Database, event: AuditEvent) -> Result<(), Error> {
+    renkei_gateway::store::open(database)
+        .append_audit(&[event])
+        .await?;
     Ok(())
 }
 

@@ -991,6 +991,30 @@ async fn guardians_decide_in_the_portal_api(backend: Backend) {
         board.server.consent.verifier.verify(&token).await.is_err(),
         "withdrawal revokes at once"
     );
+    // Both decisions are in the audit chain, against the child.
+    board.server.gateway.audit.flush().await;
+    let changes: Vec<Value> = board
+        .server
+        .gateway
+        .store
+        .audit_of_child("s003", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| serde_json::from_str(&row.event).unwrap())
+        .collect();
+    let kinds: Vec<&str> = changes
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["consent", "consent"]);
+    assert!(
+        changes[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("withdraw by ")
+    );
+    assert_eq!(changes[0]["endpoint"], "POST /api/consent");
     board.server.stop().await;
 }
 

@@ -406,6 +406,23 @@ async fn command_line_sets_policies_and_records_consent(backend: Backend) {
         String::from_utf8_lossy(&categories.stdout).lines().count(),
         12
     );
+    // The policy change and the consent are in the audit chain.
+    let exported = run_renkei(&board.server.database.url, &["audit", "export"], None);
+    let kinds: Vec<String> = String::from_utf8_lossy(&exported.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        kinds.contains(&"admin".to_owned()) && kinds.contains(&"consent".to_owned()),
+        "{kinds:?}"
+    );
+    let verified = run_renkei(&board.server.database.url, &["audit", "verify"], None);
+    assert!(verified.status.success());
     board.server.stop().await;
 }
 

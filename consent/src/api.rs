@@ -227,6 +227,9 @@ pub async fn change(
         renkei_idp::crypto::now(),
     )
     .await?;
+    if let Some(sink) = api.service.audit_sink() {
+        sink.consent_changed(&record, &format!("POST {PATH}"));
+    }
     let mut response = (StatusCode::CREATED, Json(record)).into_response();
     no_store(&mut response);
     Ok(response)

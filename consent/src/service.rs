@@ -33,6 +33,16 @@ pub struct ConsentService {
     pub keys: Arc<CapabilityKeys>,
     /// Verifier over this installation's keys and revocations.
     pub verifier: Arc<Verifier>,
+    /// Where consent changes made through the portal API are audited (the gateway's audit
+    /// log, installed by the binary).
+    audit: std::sync::OnceLock<Arc<dyn AuditSink>>,
+}
+
+/// Receives consent changes for the audit log (implemented by the gateway's log, so that
+/// reads and changes share one chain without this crate depending on the gateway).
+pub trait AuditSink: Send + Sync + 'static {
+    /// A consent record was appended by `actor` (account id) through `endpoint`.
+    fn consent_changed(&self, record: &crate::record::ConsentRecord, endpoint: &str);
 }
 
 impl ConsentService {
@@ -45,10 +55,21 @@ impl ConsentService {
             Arc::new(StoredRevocations(store.clone())),
         )?);
         Ok(Arc::new(ConsentService {
+            audit: std::sync::OnceLock::new(),
             store,
             keys,
             verifier,
         }))
+    }
+
+    /// Sends consent changes to `sink` (once; later calls are ignored).
+    pub fn set_audit_sink(&self, sink: Arc<dyn AuditSink>) {
+        let _ = self.audit.set(sink);
+    }
+
+    /// The installed audit sink.
+    pub fn audit_sink(&self) -> Option<&dyn AuditSink> {
+        self.audit.get().map(|sink| sink.as_ref())
     }
 
     /// Installs the capability token exchange in the provider and announces it in discovery.

@@ -133,6 +133,47 @@ async fn write_batches(
     }
 }
 
+impl AuditEvent {
+    /// An administrator's action or a consent change (not a data read).
+    pub fn change(
+        kind: &str,
+        client_id: Option<&str>,
+        categories: Vec<String>,
+        children: Vec<String>,
+        endpoint: &str,
+        detail: String,
+    ) -> Self {
+        AuditEvent {
+            at: renkei_idp::crypto::now(),
+            kind: kind.into(),
+            client_id: client_id.map(str::to_owned),
+            token_id: None,
+            categories,
+            records: 0,
+            children,
+            endpoint: endpoint.into(),
+            outcome: "allowed".into(),
+            detail: Some(detail),
+        }
+    }
+}
+
+impl renkei_consent::service::AuditSink for AuditLog {
+    fn consent_changed(&self, record: &renkei_consent::record::ConsentRecord, endpoint: &str) {
+        self.record(AuditEvent::change(
+            "consent",
+            Some(&record.client_id),
+            vec![record.category_id.clone()],
+            vec![record.student_id.clone()],
+            endpoint,
+            format!(
+                "{} by {} ({}), policy version {}",
+                record.action, record.by_user_id, record.by_role, record.policy_version
+            ),
+        ));
+    }
+}
+
 /// Result of checking the chain.
 #[derive(Debug, PartialEq, Eq, Serialize)]
 pub struct Verification {

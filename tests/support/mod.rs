@@ -185,6 +185,7 @@ impl TestServer {
             .unwrap();
         let state = consent.install(state);
         let gateway = renkei_gateway::Gateway::open(&db, consent.verifier.clone());
+        consent.set_audit_sink(Arc::new(gateway.audit.clone()));
         let routes = consent
             .router(&state)
             .merge(gateway.router(&state, consent.store.clone()));
