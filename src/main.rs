@@ -546,17 +546,7 @@ async fn consent_command(url: &str, command: ConsentCommand) -> Result<(), Error
         .map_err(consent_error)?;
     audit_change(
         &database,
-        AuditEvent::change(
-            "consent",
-            Some(&stored.client_id),
-            vec![stored.category_id.clone()],
-            vec![stored.student_id.clone()],
-            &format!("renkei consent {}", stored.action),
-            format!(
-                "{} by {} ({}), policy version {}",
-                stored.action, stored.by_user_id, stored.by_role, stored.policy_version
-            ),
-        ),
+        AuditEvent::consent(&stored, &format!("renkei consent {}", stored.action)),
     )
     .await?;
     println!(

@@ -158,9 +158,10 @@ impl AuditEvent {
     }
 }
 
-impl renkei_consent::service::AuditSink for AuditLog {
-    fn consent_changed(&self, record: &renkei_consent::record::ConsentRecord, endpoint: &str) {
-        self.record(AuditEvent::change(
+impl AuditEvent {
+    /// A consent record appended through `endpoint` (portal API or command line).
+    pub fn consent(record: &renkei_consent::record::ConsentRecord, endpoint: &str) -> Self {
+        AuditEvent::change(
             "consent",
             Some(&record.client_id),
             vec![record.category_id.clone()],
@@ -170,7 +171,13 @@ impl renkei_consent::service::AuditSink for AuditLog {
                 "{} by {} ({}), policy version {}",
                 record.action, record.by_user_id, record.by_role, record.policy_version
             ),
-        ));
+        )
+    }
+}
+
+impl renkei_consent::service::AuditSink for AuditLog {
+    fn consent_changed(&self, record: &renkei_consent::record::ConsentRecord, endpoint: &str) {
+        self.record(AuditEvent::consent(record, endpoint));
     }
 }
 
