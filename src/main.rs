@@ -50,6 +50,20 @@ enum Command {
         )]
         trusted_proxies: Vec<std::net::IpAddr>,
     },
+    /// Run the data gateway alone (OneRoster and school-affairs endpoints), for boards that
+    /// keep it in another network zone; it shares the database with `renkei serve`.
+    Gateway {
+        /// Address to listen on.
+        #[arg(long, env = "RENKEI_GATEWAY_LISTEN", default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// Public URL of this gateway (for the `href`s of its answers).
+        #[arg(
+            long,
+            env = "RENKEI_GATEWAY_URL",
+            default_value = "http://127.0.0.1:8081"
+        )]
+        public_url: String,
+    },
     /// Apply pending database migrations.
     Migrate,
     /// Manage accounts.
@@ -201,6 +215,8 @@ struct ConsentArgs {
 enum ImportCommand {
     /// Import a OneRoster 1.1 / 1.2 CSV file set (a folder or a zip with manifest.csv).
     Oneroster(OnerosterImport),
+    /// Import school-affairs records (attendance, timetables, …) from a CSV or JSON-lines file.
+    Affairs(AffairsImport),
     /// Erase people who left the board longer ago than the retention period.
     PurgeDeparted {
         /// Retention period in days (people disabled longer ago are erased).
@@ -228,6 +244,30 @@ struct OnerosterImport {
     /// Who runs the import (recorded with it); default: the login name.
     #[arg(long)]
     by: Option<String>,
+}
+
+#[derive(Args)]
+struct AffairsImport {
+    /// The collection: attendance, timetables, dailyObservations, healthRoomVisits,
+    /// guidanceRecords, familySituations, specialNeedsRecords or healthRecords.
+    collection: String,
+    /// A .csv file (header line; UTF-8 or Shift_JIS) or a JSON-lines file (.jsonl, .ndjson).
+    path: std::path::PathBuf,
+    /// The file holds all of the collection's records: remove those not in it.
+    #[arg(long)]
+    bulk: bool,
+    /// Check the file and report what would change, without changing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Output: text for people, json for machines.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// CSV encoding: auto (UTF-8, else Shift_JIS), utf-8 or shift_jis.
+    #[arg(long, default_value = "auto")]
+    encoding: String,
+    /// List at most this many problems (all are counted).
+    #[arg(long, default_value_t = 100)]
+    max_errors: usize,
 }
 
 #[derive(Subcommand)]
@@ -487,6 +527,18 @@ async fn policy_command(url: &str, command: PolicyCommand) -> Result<(), Error> 
             renkei_consent::category::add(store.as_ref(), &category, renkei_idp::crypto::now())
                 .await
                 .map_err(consent_error)?;
+            audit_change(
+                &database,
+                AuditEvent::change(
+                    "admin",
+                    None,
+                    vec![category.id.clone()],
+                    Vec::new(),
+                    "renkei policy add-category",
+                    format!("data category {:?} added", category.name_ja),
+                ),
+            )
+            .await?;
             println!(
                 "{}",
                 serde_json::to_string(&category).map_err(|e| Error::internal(e.to_string()))?
@@ -568,6 +620,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             config.trusted_proxies = trusted_proxies;
             serve(&cli.database_url, &listen, config, demo).await
         }
+        Command::Gateway { listen, public_url } => {
+            serve_gateway(&cli.database_url, &listen, &public_url).await
+        }
         Command::Migrate => {
             open(&cli.database_url).await?;
             println!("migrations applied to {}", cli.database_url);
@@ -592,6 +647,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     school_id: None,
                     grade: args.grade,
                 },
+            )
+            .await?;
+            audit_admin(
+                &cli.database_url,
+                "renkei user add",
+                format!("account {} ({}) created", user.username, user.role),
             )
             .await?;
             println!(
@@ -636,6 +697,18 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     jwks,
                     may_introspect: args.may_introspect,
                 },
+            )
+            .await?;
+            audit_change(
+                &open_database(&cli.database_url).await?,
+                AuditEvent::change(
+                    "admin",
+                    Some(&registered.client.id),
+                    Vec::new(),
+                    Vec::new(),
+                    "renkei client add",
+                    format!("app {:?} registered", registered.client.name),
+                ),
             )
             .await?;
             let mut out = serde_json::json!({"client_id": registered.client.id});
@@ -698,6 +771,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     .unwrap_or_else(|| "cli".into()),
             };
             let report = renkei_idp::roster::import(store.as_ref(), &args.path, &options).await?;
+            if !args.dry_run {
+                audit_admin(
+                    &cli.database_url,
+                    "renkei import oneroster",
+                    format!(
+                        "OneRoster import {} by {}: {}",
+                        report.id, options.actor, report.outcome
+                    ),
+                )
+                .await?;
+            }
             if args.format == "json" {
                 println!(
                     "{}",
@@ -716,11 +800,20 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Import {
+            command: ImportCommand::Affairs(args),
+        } => import_affairs(&cli.database_url, args).await,
+        Command::Import {
             command: ImportCommand::PurgeDeparted { retention_days },
         } => {
             let store = open(&cli.database_url).await?;
             let before = renkei_idp::crypto::now() - i64::from(retention_days) * 86400;
             let erased = store.erase_departed(before).await?;
+            audit_admin(
+                &cli.database_url,
+                "renkei import purge-departed",
+                format!("{erased} departed people erased (retention {retention_days} days)"),
+            )
+            .await?;
             println!(
                 "{}",
                 serde_json::json!({"erased": erased, "disabled_before": before})
@@ -746,6 +839,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let capability_kid = renkei_consent::capability::keys::rotate(consent.as_ref(), now)
                 .await
                 .map_err(consent_error)?;
+            audit_admin(
+                &cli.database_url,
+                "renkei keys rotate",
+                format!("signing keys {kids:?} and capability key {capability_kid} added"),
+            )
+            .await?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -812,7 +911,8 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     } else if demo {
         println!("(--demo: the database already has accounts, so no demo data was added)");
     }
-    let gateway = renkei_gateway::Gateway::open(&database, consent.verifier.clone());
+    let gateway =
+        renkei_gateway::Gateway::open(&database, consent.verifier.clone(), &state.config.issuer);
     consent.set_audit_sink(std::sync::Arc::new(gateway.audit.clone()));
     let routes = consent
         .router(&state)
@@ -823,6 +923,119 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     // Requests have drained: store every audit event they queued.
     gateway.audit.flush().await;
     println!("Renkei stopped");
+    Ok(())
+}
+
+/// Appends an administrator's action that concerns no app or category.
+async fn audit_admin(database_url: &str, endpoint: &str, detail: String) -> Result<(), Error> {
+    audit_change(
+        &open_database(database_url).await?,
+        AuditEvent::change("admin", None, Vec::new(), Vec::new(), endpoint, detail),
+    )
+    .await
+}
+
+/// `renkei import affairs`: all or nothing, audited.
+async fn import_affairs(database_url: &str, args: AffairsImport) -> Result<(), Error> {
+    use renkei_gateway::affairs::{self, import};
+    let collection = affairs::collection(&args.collection).ok_or_else(|| {
+        let names: Vec<&str> = affairs::COLLECTIONS.iter().map(|c| c.path).collect();
+        Error::Invalid(format!(
+            "unknown collection {:?}; use one of: {}",
+            args.collection,
+            names.join(", ")
+        ))
+    })?;
+    let encoding = renkei_idp::roster::EncodingChoice::parse(&args.encoding).ok_or_else(|| {
+        Error::Invalid(format!(
+            "unknown encoding {:?}; use auto, utf-8 or shift_jis",
+            args.encoding
+        ))
+    })?;
+    let database = open_database(database_url).await?;
+    let store = renkei_gateway::store::open(&database);
+    let options = import::Options {
+        bulk: args.bulk,
+        dry_run: args.dry_run,
+        encoding,
+        max_errors: args.max_errors,
+    };
+    let report = import::import(store.as_ref(), collection, &args.path, options)
+        .await
+        .map_err(|problem| Error::Invalid(problem.to_string()))?;
+    if args.format == "json" {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Error::internal(e.to_string()))?
+        );
+    } else if report.problems.is_empty() {
+        println!(
+            "{} {}: {} records read; {} created, {} updated, {} removed{}",
+            report.collection,
+            report.file,
+            report.records,
+            report.changes.created,
+            report.changes.updated,
+            report.changes.deleted,
+            if report.dry_run {
+                " (dry run: nothing changed)"
+            } else {
+                ""
+            }
+        );
+    } else {
+        for problem in &report.problems {
+            eprintln!("{problem}");
+        }
+    }
+    if !report.problems.is_empty() {
+        return Err(Error::Invalid(format!(
+            "the import was rejected with {} problem(s); nothing was changed",
+            report.problem_count
+        )));
+    }
+    if !args.dry_run {
+        audit_change(
+            &database,
+            AuditEvent::change(
+                "admin",
+                None,
+                vec![collection.category.into()],
+                Vec::new(),
+                "renkei import affairs",
+                format!(
+                    "{} from {}: {} created, {} updated, {} removed",
+                    collection.path,
+                    report.file,
+                    report.changes.created,
+                    report.changes.updated,
+                    report.changes.deleted
+                ),
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// `renkei gateway`: the gateway's routes alone, verifying with the keys and revocations in
+/// the shared database.
+async fn serve_gateway(database_url: &str, listen: &str, public_url: &str) -> Result<(), Error> {
+    let database = open_database(database_url).await?;
+    let consent = renkei_consent::service::ConsentService::open(&database)
+        .await
+        .map_err(consent_error)?;
+    consent.spawn_upkeep();
+    let gateway = renkei_gateway::Gateway::open(&database, consent.verifier.clone(), public_url);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Invalid(format!("cannot listen on {listen}: {e}")))?;
+    println!("Renkei gateway is serving {public_url} (listening on {listen})");
+    gateway
+        .serve_alone(listener, shutdown_signal())
+        .await
+        .map_err(|e| Error::internal(format!("gateway failed: {e}")))?;
+    println!("Renkei gateway stopped");
     Ok(())
 }
 

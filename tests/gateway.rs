@@ -22,11 +22,22 @@ on_both_databases!(
     pagination_filter_sort_and_fields_follow_the_specification,
     reads_are_refused_without_the_right_token,
     the_audit_chain_verifies_and_detects_tampering,
+    a_class_token_reads_the_class_its_students_and_their_results,
+    rostering_collections_follow_the_token_scope,
+    school_affairs_records_import_all_or_nothing_and_are_read_by_category,
+    the_gateway_runs_as_its_own_process_and_affairs_import_from_the_command_line,
 );
 
 const CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
+const ROSTER: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly";
+const DEMOGRAPHICS: &str =
+    "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly";
+const GRADEBOOK: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly";
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
+const TIMETABLE: &str = "urn:renkei:scope:timetable.readonly";
 const BASE: &str = "/ims/oneroster/rostering/v1p2";
+const GRADES: &str = "/ims/oneroster/gradebook/v1p2";
+const AFFAIRS: &str = "/ims/renkei/affairs/v1p0";
 
 struct Board {
     server: TestServer,
@@ -43,7 +54,7 @@ async fn board(backend: Backend, basis: Basis) -> Board {
     let consent =
         renkei_consent::store::open(&Database::connect(&server.database.url).await.unwrap());
     let app = server.web_app().await;
-    for category in [CORE, ATTENDANCE] {
+    for category in [CORE, ROSTER, DEMOGRAPHICS, GRADEBOOK, ATTENDANCE, TIMETABLE] {
         policy::set(
             consent.as_ref(),
             PolicyInput {
@@ -71,6 +82,10 @@ async fn board(backend: Backend, basis: Basis) -> Board {
 
 impl Board {
     async fn decide(&self, guardian: &str, child: &str, action: Action) {
+        self.decide_on(guardian, child, CORE, action).await;
+    }
+
+    async fn decide_on(&self, guardian: &str, child: &str, category: &str, action: Action) {
         let by = self
             .server
             .store
@@ -84,7 +99,7 @@ impl Board {
             ConsentInput {
                 student_id: child.into(),
                 client_id: self.app.id.clone(),
-                category_id: CORE.into(),
+                category_id: category.into(),
                 action,
                 until: None,
             },
@@ -116,8 +131,13 @@ impl Board {
     }
 
     async fn read(&self, token: &str, path: &str) -> reqwest::Response {
+        let path = if path.starts_with("/ims/") {
+            path.to_owned()
+        } else {
+            format!("{BASE}{path}")
+        };
         reqwest::Client::new()
-            .get(self.server.url(&format!("{BASE}{path}")))
+            .get(self.server.url(&path))
             .bearer_auth(token)
             .send()
             .await
@@ -125,12 +145,17 @@ impl Board {
     }
 
     async fn ids(&self, token: &str, path: &str) -> Vec<String> {
+        self.ids_of("users", token, path).await
+    }
+
+    /// The sourcedIds of the collection `key` at `path`.
+    async fn ids_of(&self, key: &str, token: &str, path: &str) -> Vec<String> {
         let response = self.read(token, path).await;
         assert_eq!(response.status(), 200, "{path}");
         let body: Value = response.json().await.unwrap();
-        body["users"]
+        body[key]
             .as_array()
-            .unwrap()
+            .unwrap_or_else(|| panic!("{path}: no {key} in {body}"))
             .iter()
             .map(|u| u["sourcedId"].as_str().unwrap().to_owned())
             .collect()
@@ -395,15 +420,19 @@ async fn reads_are_refused_without_the_right_token(backend: Backend) {
     );
     board.server.gateway.audit.flush().await;
     let all = board.server.gateway.store.audit_rows(0, 100).await.unwrap();
-    let refusals = all
+    let refusals: Vec<Value> = all
         .iter()
         .map(|r| serde_json::from_str::<Value>(&r.event).unwrap())
         .filter(|e| e["outcome"] == "refused")
-        .count();
+        .collect();
     assert_eq!(
-        refusals, 1,
-        "the refused read with a valid token is audited"
+        refusals.len(),
+        3,
+        "every refusal is audited: no token, a bad token, a missing category"
     );
+    assert_eq!(refusals[0]["client_id"], Value::Null, "no token, no app");
+    assert_eq!(refusals[2]["client_id"], board.app.id.as_str());
+    assert_eq!(refusals[2]["categories"], serde_json::json!([CORE]));
     board.server.stop().await;
 }
 
@@ -462,5 +491,660 @@ async fn the_audit_chain_verifies_and_detects_tampering(backend: Backend) {
     let broken = run_renkei(url, &["audit", "verify"], None);
     assert!(!broken.status.success());
     assert!(String::from_utf8_lossy(&broken.stderr).contains("broken at event 7"));
+    board.server.stop().await;
+}
+
+async fn a_class_token_reads_the_class_its_students_and_their_results(backend: Backend) {
+    let board = board(backend, Basis::Guardian).await;
+    // s001: roster and gradebook consent; s002: roster only; s003 (another class): both.
+    for (guardian, child, category) in [
+        ("g001", "s001", CORE),
+        ("g001", "s001", GRADEBOOK),
+        ("g001", "s002", CORE),
+        ("g002", "s003", CORE),
+        ("g002", "s003", GRADEBOOK),
+    ] {
+        board
+            .decide_on(guardian, child, category, Action::Grant)
+            .await;
+    }
+    let class = "urn:renkei:class:cls-sakura-3-1";
+    let token = board
+        .capability(&format!("{CORE} {GRADEBOOK}"), class)
+        .await;
+    let record: Value = board
+        .read(&token, "/classes/cls-sakura-3-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["class"]["title"], "3年1組");
+    assert_eq!(
+        record["class"]["school"]["href"],
+        board.server.url(&format!("{BASE}/orgs/sakura-es")),
+        "GUIDRefs carry an absolute href"
+    );
+    assert_eq!(
+        board.ids(&token, "/classes/cls-sakura-3-1/students").await,
+        vec!["s001", "s002"]
+    );
+    let results = board
+        .read(&token, &format!("{GRADES}/classes/cls-sakura-3-1/results"))
+        .await;
+    assert_eq!(results.status(), 200);
+    assert_eq!(
+        results.headers()["x-total-count"],
+        "1",
+        "s002 has no gradebook consent: not counted"
+    );
+    let body: Value = results.json().await.unwrap();
+    assert_eq!(body["results"][0]["sourcedId"], "r-s001-kanji-1");
+    assert_eq!(body["results"][0]["score"].as_f64(), Some(95.0));
+    assert_eq!(
+        body["results"][0]["lineItem"]["href"],
+        board.server.url(&format!("{GRADES}/lineItems/li-kanji-1"))
+    );
+    for (path, expected) in [
+        ("/classes/cls-sakura-3-1/lineItems", vec!["li-kanji-1"]),
+        ("/lineItems", vec!["li-kanji-1"]),
+        ("/results", vec!["r-s001-kanji-1"]),
+        (
+            "/classes/cls-sakura-3-1/lineItems/li-kanji-1/results",
+            vec!["r-s001-kanji-1"],
+        ),
+        (
+            "/classes/cls-sakura-3-1/students/s001/results",
+            vec!["r-s001-kanji-1"],
+        ),
+        ("/classes/cls-sakura-3-1/students/s002/results", vec![]),
+        ("/categories", vec!["cat-hw", "cat-test"]),
+        ("/classes/cls-sakura-3-1/categories", vec!["cat-test"]),
+    ] {
+        let key = match path.rsplit('/').next().unwrap() {
+            "lineItems" => "lineItems",
+            "categories" => "categories",
+            _ => "results",
+        };
+        assert_eq!(
+            board.ids_of(key, &token, &format!("{GRADES}{path}")).await,
+            expected,
+            "{path}"
+        );
+    }
+    for path in [
+        "/results/r-s002-kanji-1",
+        "/results/r-s003-keisan-1",
+        "/lineItems/li-keisan-1",
+        "/classes/cls-sakura-3-2/results",
+    ] {
+        assert_eq!(
+            board
+                .read(&token, &format!("{GRADES}{path}"))
+                .await
+                .status(),
+            404,
+            "{path}"
+        );
+    }
+    let one: Value = board
+        .read(&token, &format!("{GRADES}/results/r-s001-kanji-1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["result"]["comment"], "よくできました");
+
+    // A token lacking the gradebook is refused results, naming the category.
+    let roster_only = board.capability(CORE, class).await;
+    let refused = board
+        .read(
+            &roster_only,
+            &format!("{GRADES}/classes/cls-sakura-3-1/results"),
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    let challenge = refused.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains(GRADEBOOK),
+        "{challenge}"
+    );
+
+    board.server.gateway.audit.flush().await;
+    let reads = board
+        .server
+        .gateway
+        .store
+        .audit_of_child("s002", 100)
+        .await
+        .unwrap();
+    let events: Vec<Value> = reads
+        .iter()
+        .map(|r| serde_json::from_str(&r.event).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e["categories"] == serde_json::json!([CORE])),
+        "s002's results were never read: {events:?}"
+    );
+    assert!(
+        !board
+            .server
+            .gateway
+            .store
+            .audit_of_child("s001", 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str::<Value>(&r.event).unwrap())
+            .filter(|e| e["categories"] == serde_json::json!([GRADEBOOK]))
+            .collect::<Vec<_>>()
+            .is_empty(),
+        "s001's results reads are audited under the gradebook"
+    );
+    board.server.stop().await;
+}
+
+async fn rostering_collections_follow_the_token_scope(backend: Backend) {
+    let board = board(backend, Basis::School).await;
+    let school = board.capability(CORE, "urn:renkei:school:sakura-es").await;
+    let class = board
+        .capability(CORE, "urn:renkei:class:cls-sakura-3-1")
+        .await;
+    let cases: Vec<(&str, &str, &str, Vec<&str>)> = vec![
+        (&school, "orgs", "/orgs", vec!["minato-boe", "sakura-es"]),
+        (&school, "orgs", "/schools", vec!["sakura-es"]),
+        (
+            &school,
+            "academicSessions",
+            "/academicSessions",
+            vec!["y2026"],
+        ),
+        (&school, "academicSessions", "/terms", vec![]),
+        (&school, "courses", "/courses", vec!["c-sakura-hr-2026"]),
+        (
+            &school,
+            "courses",
+            "/schools/sakura-es/courses",
+            vec!["c-sakura-hr-2026"],
+        ),
+        (
+            &school,
+            "classes",
+            "/classes",
+            vec!["cls-sakura-3-1", "cls-sakura-3-2", "cls-sakura-4-1"],
+        ),
+        (
+            &school,
+            "classes",
+            "/courses/c-sakura-hr-2026/classes",
+            vec!["cls-sakura-3-1", "cls-sakura-3-2", "cls-sakura-4-1"],
+        ),
+        (
+            &school,
+            "classes",
+            "/terms/y2026/classes",
+            vec!["cls-sakura-3-1", "cls-sakura-3-2", "cls-sakura-4-1"],
+        ),
+        (
+            &school,
+            "classes",
+            "/students/s001/classes",
+            vec!["cls-sakura-3-1"],
+        ),
+        (
+            &school,
+            "classes",
+            "/teachers/t002/classes",
+            vec!["cls-sakura-3-2", "cls-sakura-4-1"],
+        ),
+        (&school, "users", "/teachers", vec!["t001", "t002"]),
+        (
+            &school,
+            "users",
+            "/schools/sakura-es/teachers",
+            vec!["t001", "t002"],
+        ),
+        (
+            &school,
+            "users",
+            "/users",
+            vec![
+                "s001", "s002", "s003", "s004", "s005", "s006", "t001", "t002",
+            ],
+        ),
+        (
+            &school,
+            "users",
+            "/schools/sakura-es/classes/cls-sakura-3-2/students",
+            vec!["s003", "s004"],
+        ),
+        (
+            &school,
+            "enrollments",
+            "/schools/sakura-es/classes/cls-sakura-3-1/enrollments",
+            vec![
+                "e-s001-cls-sakura-3-1",
+                "e-s002-cls-sakura-3-1",
+                "e-t001-cls-sakura-3-1",
+            ],
+        ),
+        (&class, "orgs", "/orgs", vec!["minato-boe", "sakura-es"]),
+        (&class, "courses", "/courses", vec!["c-sakura-hr-2026"]),
+        (&class, "classes", "/classes", vec!["cls-sakura-3-1"]),
+        (&class, "users", "/teachers", vec!["t001"]),
+        (
+            &class,
+            "users",
+            "/classes/cls-sakura-3-1/teachers",
+            vec!["t001"],
+        ),
+        (&class, "users", "/users", vec!["s001", "s002", "t001"]),
+        (
+            &class,
+            "enrollments",
+            "/enrollments",
+            vec![
+                "e-s001-cls-sakura-3-1",
+                "e-s002-cls-sakura-3-1",
+                "e-t001-cls-sakura-3-1",
+            ],
+        ),
+    ];
+    for (token, key, path, expected) in cases {
+        assert_eq!(board.ids_of(key, token, path).await, expected, "{path}");
+    }
+    assert_eq!(
+        board
+            .ids_of("enrollments", &school, "/enrollments")
+            .await
+            .len(),
+        9,
+        "the school's six pupils and three teacher enrollments"
+    );
+    for (token, path) in [
+        (&school, "/schools/aoba-jhs"),
+        (&school, "/orgs/aoba-jhs"),
+        (&school, "/classes/cls-aoba-1-1"),
+        (&school, "/users/s007"),
+        (&school, "/teachers/s001"),
+        (&school, "/students/t001"),
+        (&class, "/classes/cls-sakura-3-2"),
+        (&class, "/teachers/t002"),
+        (&class, "/enrollments/e-s003-cls-sakura-3-2"),
+        (&class, "/schools/sakura-es/classes/cls-sakura-3-2/students"),
+    ] {
+        assert_eq!(board.read(token, path).await.status(), 404, "{path}");
+    }
+    let teacher: Value = board
+        .read(&class, "/teachers/t001")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(teacher["user"]["role"], "teacher");
+    let session: Value = board
+        .read(&class, "/academicSessions/y2026")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["academicSession"]["title"], "2026年度");
+
+    // Guardians and contact fields only with the roster category.
+    let contact = board
+        .capability(
+            &format!("{CORE} {ROSTER}"),
+            "urn:renkei:class:cls-sakura-3-1",
+        )
+        .await;
+    assert_eq!(
+        board.ids(&contact, "/users").await,
+        vec!["g001", "s001", "s002", "t001"],
+        "the guardian of the class's pupils, not g002"
+    );
+
+    // Demographics with their own category, only of pupils.
+    assert_eq!(board.read(&school, "/demographics").await.status(), 403);
+    let demographics = board
+        .capability(
+            &format!("{CORE} {DEMOGRAPHICS}"),
+            "urn:renkei:class:cls-sakura-3-1",
+        )
+        .await;
+    assert_eq!(
+        board
+            .ids_of("demographics", &demographics, "/demographics")
+            .await,
+        vec!["s001", "s002"]
+    );
+    let one: Value = board
+        .read(&demographics, "/demographics/s001")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["demographics"]["birthDate"], "2017-05-14");
+    assert_eq!(
+        board
+            .read(&demographics, "/demographics/s003")
+            .await
+            .status(),
+        404
+    );
+    board.server.stop().await;
+}
+
+async fn school_affairs_records_import_all_or_nothing_and_are_read_by_category(backend: Backend) {
+    use renkei_gateway::affairs::{collection, import};
+    let board = board(backend, Basis::School).await;
+    let folder =
+        std::env::temp_dir().join(format!("renkei-affairs-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let attendance = folder.join("attendance.jsonl");
+    std::fs::write(
+        &attendance,
+        concat!(
+            "{\"sourcedId\":\"att-1\",\"studentSourcedId\":\"s001\",\"classSourcedId\":\"cls-sakura-3-1\",\"date\":\"2026-11-24\",\"attendanceStatus\":\"absent\",\"reason\":\"発熱\"}\n",
+            "{\"sourcedId\":\"att-2\",\"studentSourcedId\":\"s002\",\"date\":\"2026-11-24\",\"attendanceStatus\":\"late\"}\n",
+            "{\"sourcedId\":\"att-3\",\"studentSourcedId\":\"s003\",\"date\":\"2026-11-24\",\"attendanceStatus\":\"present\"}\n",
+        ),
+    )
+    .unwrap();
+    let store = board.server.gateway.store.clone();
+    let options = import::Options {
+        max_errors: 100,
+        ..Default::default()
+    };
+    let attendance_collection = collection("attendance").unwrap();
+    let report = import::import(store.as_ref(), attendance_collection, &attendance, options)
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!((report.changes.created, report.changes.updated), (3, 0));
+    let again = import::import(store.as_ref(), attendance_collection, &attendance, options)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.changes.created,
+            again.changes.updated,
+            again.changes.deleted
+        ),
+        (0, 0, 0),
+        "importing the same file again changes nothing"
+    );
+
+    // A broken file: every problem reported, nothing changed.
+    let broken = folder.join("broken.csv");
+    std::fs::write(
+        &broken,
+        "sourcedId,status,studentSourcedId,date,attendanceStatus\n\
+         att-1,tobedeleted,,,\n\
+         att-9,,s999,2026-11-25,absent\n\
+         att-10,,s001,25/11/2026,absent\n\
+         att-10,,s001,2026-11-25,absent\n\
+         ,,s001,2026-11-25,absent\n\
+         att-11,gone,s001,2026-11-25,absent\n",
+    )
+    .unwrap();
+    let refused = import::import(store.as_ref(), attendance_collection, &broken, options)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.problems,
+        vec![
+            "broken.csv:3: studentSourcedId: no active pupil \"s999\" in the roster; import the roster first or correct the id",
+            "broken.csv:4: date: \"25/11/2026\" is not a date; write YYYY-MM-DD, e.g. 2026-11-24",
+            "broken.csv:5: sourcedId: \"att-10\" appears twice in the file; each record once",
+            "broken.csv:6: sourcedId: missing; every record needs its own sourcedId from the school-affairs system",
+            "broken.csv:7: status: \"gone\" is not a status; use active or tobedeleted",
+        ]
+    );
+    let token = board
+        .capability(ATTENDANCE, "urn:renkei:school:sakura-es")
+        .await;
+    assert_eq!(
+        board
+            .ids_of("attendance", &token, &format!("{AFFAIRS}/attendance"))
+            .await,
+        vec!["att-1", "att-2", "att-3"],
+        "the broken import changed nothing (att-1 is still there)"
+    );
+
+    // A timetable, per class, from CSV.
+    let timetable = folder.join("timetable.csv");
+    std::fs::write(
+        &timetable,
+        "sourcedId,classSourcedId,dayOfWeek,period,subject\n\
+         tt-1,cls-sakura-3-1,月,1,国語\n\
+         tt-2,cls-sakura-3-2,月,1,算数\n",
+    )
+    .unwrap();
+    let report = import::import(
+        store.as_ref(),
+        collection("timetables").unwrap(),
+        &timetable,
+        options,
+    )
+    .await
+    .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    // Reads by category and scope.
+    let class = board
+        .capability(
+            &format!("{ATTENDANCE} {TIMETABLE}"),
+            "urn:renkei:class:cls-sakura-3-1",
+        )
+        .await;
+    for (key, path, expected) in [
+        ("attendance", "/attendance", vec!["att-1", "att-2"]),
+        (
+            "attendance",
+            "/classes/cls-sakura-3-1/attendance",
+            vec!["att-1", "att-2"],
+        ),
+        ("attendance", "/students/s002/attendance", vec!["att-2"]),
+        ("attendance", "/students/s003/attendance", vec![]),
+        ("timetables", "/timetables", vec!["tt-1"]),
+        (
+            "timetables",
+            "/classes/cls-sakura-3-1/timetables",
+            vec!["tt-1"],
+        ),
+    ] {
+        assert_eq!(
+            board.ids_of(key, &class, &format!("{AFFAIRS}{path}")).await,
+            expected,
+            "{path}"
+        );
+    }
+    let record: Value = board
+        .read(&class, &format!("{AFFAIRS}/attendance/att-1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["attendanceRecord"]["reason"], "発熱");
+    assert_eq!(record["attendanceRecord"]["student"]["sourcedId"], "s001");
+    assert_eq!(
+        board
+            .read(&class, &format!("{AFFAIRS}/attendance/att-3"))
+            .await
+            .status(),
+        404
+    );
+    let roster_only = board.capability(CORE, "urn:renkei:school:sakura-es").await;
+    let refused = board
+        .read(&roster_only, &format!("{AFFAIRS}/attendance"))
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(ATTENDANCE)
+    );
+
+    // Bulk: the file replaces the category's records.
+    let bulk = folder.join("bulk.jsonl");
+    std::fs::write(
+        &bulk,
+        "{\"sourcedId\":\"att-2\",\"studentSourcedId\":\"s002\",\"date\":\"2026-11-24\",\"attendanceStatus\":\"present\"}\n",
+    )
+    .unwrap();
+    let replaced = import::import(
+        store.as_ref(),
+        attendance_collection,
+        &bulk,
+        import::Options {
+            bulk: true,
+            ..options
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            replaced.changes.created,
+            replaced.changes.updated,
+            replaced.changes.deleted
+        ),
+        (0, 1, 2)
+    );
+    assert_eq!(
+        board
+            .ids_of("attendance", &token, &format!("{AFFAIRS}/attendance"))
+            .await,
+        vec!["att-2"]
+    );
+    board.server.stop().await;
+}
+
+async fn the_gateway_runs_as_its_own_process_and_affairs_import_from_the_command_line(
+    backend: Backend,
+) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let board = board(backend, Basis::School).await;
+    let url = board.server.database.url.clone();
+    let folder =
+        std::env::temp_dir().join(format!("renkei-affairs-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join("visits.csv");
+    std::fs::write(
+        &file,
+        "sourcedId,studentSourcedId,date,time,reason\nhv-1,s001,2026-11-24,10:15,腹痛\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let dry = run_renkei(
+        &url,
+        &[
+            "import",
+            "affairs",
+            "healthRoomVisits",
+            path,
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let report: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(report["changes"]["created"], 1);
+    assert_eq!(report["dry_run"], true);
+    let unknown = run_renkei(&url, &["import", "affairs", "grades", path], None);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("unknown collection \"grades\""),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let imported = run_renkei(&url, &["import", "affairs", "healthRoomVisits", path], None);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(String::from_utf8_lossy(&imported.stdout).contains("1 created"));
+    std::fs::remove_dir_all(&folder).ok();
+
+    // The gateway alone, in its own process, on the same database.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .args([
+            "gateway",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--public-url",
+            &public,
+        ])
+        .env("RENKEI_DATABASE_URL", &url)
+        .env("RENKEI_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let started = lines.next().unwrap().unwrap();
+    assert!(started.contains("gateway is serving"), "{started}");
+    let core = board
+        .capability(CORE, "urn:renkei:class:cls-sakura-3-1")
+        .await;
+    let response = reqwest::Client::new()
+        .get(format!("{public}{BASE}/classes/cls-sakura-3-1/students"))
+        .bearer_auth(&core)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-content-type-options"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["users"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        body["users"][0]["orgs"][0]["href"],
+        format!("{public}{BASE}/orgs/sakura-es"),
+        "hrefs point at the gateway's own public URL"
+    );
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "SIGTERM drains and exits cleanly");
+
+    // The read made in the other process, and the import, are in the one audit chain.
+    let exported = run_renkei(&url, &["audit", "export"], None);
+    let events: Vec<Value> = String::from_utf8_lossy(&exported.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["endpoint"] == "renkei import affairs" && e["kind"] == "admin")
+    );
+    assert!(events.iter().any(|e| {
+        e["endpoint"] == format!("GET {BASE}/classes/cls-sakura-3-1/students")
+            && e["children"] == serde_json::json!(["s001", "s002"])
+    }));
+    let verified = run_renkei(&url, &["audit", "verify"], None);
+    assert!(verified.status.success());
     board.server.stop().await;
 }

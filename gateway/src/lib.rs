@@ -1,7 +1,10 @@
 //! Renkei's data gateway: learning apps read school-affairs data over OneRoster 1.2 REST with
 //! a capability token, and get exactly what it allows; every read is audited.
 //!
-//! - [`rostering`]: the rostering endpoints (`/ims/oneroster/rostering/v1p2/…`).
+//! - [`rostering`], [`gradebook`]: the OneRoster 1.2 endpoints.
+//! - [`affairs`]: the school-affairs extension endpoints and their import.
+//! - [`view`]: what a capability lets an app see, record by record.
+//! - [`read`]: one read from request to audited response.
 //! - [`paging`]: `limit`/`offset`, `filter`, `sort`/`orderBy`, `fields`.
 //! - [`audit`]: the tamper-evident audit chain, written in batches.
 //! - [`portal`]: the reads of a child's data, for the guardians' and pupils' portal.
@@ -9,12 +12,16 @@
 //!
 //! Verification uses `renkei_consent::capability::verify`, the library any 校務系 vendor uses.
 
+pub mod affairs;
 pub mod audit;
 pub mod error;
+pub mod gradebook;
 pub mod paging;
 pub mod portal;
+pub mod read;
 pub mod rostering;
 pub mod store;
+pub mod view;
 
 use std::sync::Arc;
 
@@ -28,6 +35,26 @@ pub use error::{Error, Result};
 
 /// Where the rostering service is mounted.
 pub const ROSTERING: &str = "/ims/oneroster/rostering/v1p2";
+/// Where the gradebook service is mounted.
+pub const GRADEBOOK: &str = "/ims/oneroster/gradebook/v1p2";
+
+/// The collection path a GUIDRef's `type` points into.
+pub fn collection_of(kind: &str) -> Option<String> {
+    let (service, collection) = match kind {
+        "org" => (ROSTERING, "orgs"),
+        "academicSession" => (ROSTERING, "academicSessions"),
+        "course" => (ROSTERING, "courses"),
+        "class" => (ROSTERING, "classes"),
+        "user" | "student" | "teacher" => (ROSTERING, "users"),
+        "enrollment" => (ROSTERING, "enrollments"),
+        "demographics" => (ROSTERING, "demographics"),
+        "category" => (GRADEBOOK, "categories"),
+        "lineItem" => (GRADEBOOK, "lineItems"),
+        "result" => (GRADEBOOK, "results"),
+        _ => return None,
+    };
+    Some(format!("{service}/{collection}"))
+}
 
 /// The gateway's shared state.
 #[derive(Clone)]
@@ -38,6 +65,8 @@ pub struct Gateway {
     pub store: Arc<dyn store::GatewayStore>,
     /// Where reads are recorded.
     pub audit: audit::AuditLog,
+    /// Scheme, host and port of the public URL (for `href`s).
+    pub origin: Arc<str>,
 }
 
 impl FromRef<Gateway> for Arc<Verifier> {
@@ -47,15 +76,45 @@ impl FromRef<Gateway> for Arc<Verifier> {
 }
 
 impl Gateway {
-    /// The gateway on a database, verifying with `verifier`; starts the audit writer.
-    pub fn open(database: &Database, verifier: Arc<Verifier>) -> Self {
+    /// The gateway on a database, verifying with `verifier`, served at the origin of `issuer`
+    /// (`https://renkei.example.ed.jp/…`); starts the audit writer.
+    pub fn open(database: &Database, verifier: Arc<Verifier>, issuer: &str) -> Self {
         let store = store::open(database);
         let audit = audit::AuditLog::start(store.clone());
+        let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
+        let origin = match issuer[after_scheme..].find('/') {
+            Some(slash) => &issuer[..after_scheme + slash],
+            None => issuer,
+        };
         Gateway {
             verifier,
             store,
             audit,
+            origin: origin.into(),
         }
+    }
+
+    /// Adds absolute `href`s to the GUIDRefs of a served record.
+    pub fn add_hrefs(&self, value: &mut serde_json::Value) {
+        read::add_hrefs(&self.origin, value);
+    }
+
+    /// Serves the gateway's routes alone (and `/healthz`) under Renkei's middleware until
+    /// `shutdown`, then drains requests and stores every audit event they queued.
+    pub async fn serve_alone(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = renkei_idp::server::harden(
+            self.api().route("/healthz", get(|| async { "ok" })),
+            self.origin.starts_with("https://"),
+        );
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.audit.flush().await;
+        served
     }
 
     /// The gateway's routes, and the portal's list of reads (which uses the provider's
@@ -76,21 +135,259 @@ impl Gateway {
             .merge(self.api())
     }
 
-    fn api(&self) -> Router {
-        use rostering as r;
-        Router::new()
-            .route(&format!("{ROSTERING}/classes/{{id}}"), get(r::class))
+    /// The OneRoster and school-affairs routes alone (for a gateway-only process).
+    pub fn api(&self) -> Router {
+        use gradebook as g;
+        use rostering::{self as r, Classes, Enrollments, People, Role};
+        use view::{DEMOGRAPHICS, GRADEBOOK as GRADES, ROSTER_CORE as CORE};
+        let ro = |path: &str| format!("{ROSTERING}{path}");
+        let gb = |path: &str| format!("{GRADEBOOK}{path}");
+        let mut router = Router::new()
+            .route(&ro("/orgs"), endpoint!(CORE, read => r::orgs(read, false)))
             .route(
-                &format!("{ROSTERING}/classes/{{id}}/students"),
-                get(r::class_students),
+                &ro("/orgs/{id}"),
+                endpoint!(CORE, read => r::org(read, false)),
             )
             .route(
-                &format!("{ROSTERING}/schools/{{id}}/students"),
-                get(r::school_students),
+                &ro("/schools"),
+                endpoint!(CORE, read => r::orgs(read, true)),
             )
-            .route(&format!("{ROSTERING}/students"), get(r::students))
-            .route(&format!("{ROSTERING}/students/{{id}}"), get(r::student))
-            .route(&format!("{ROSTERING}/users/{{id}}"), get(r::user))
-            .with_state(self.clone())
+            .route(
+                &ro("/schools/{id}"),
+                endpoint!(CORE, read => r::org(read, true)),
+            )
+            .route(
+                &ro("/academicSessions"),
+                endpoint!(CORE, read => r::sessions(read, None, false)),
+            )
+            .route(
+                &ro("/academicSessions/{id}"),
+                endpoint!(CORE, read => r::session(read, None)),
+            )
+            .route(
+                &ro("/terms"),
+                endpoint!(CORE, read => r::sessions(read, Some("term"), false)),
+            )
+            .route(
+                &ro("/terms/{id}"),
+                endpoint!(CORE, read => r::session(read, Some("term"))),
+            )
+            .route(
+                &ro("/gradingPeriods"),
+                endpoint!(CORE, read => r::sessions(read, Some("gradingPeriod"), false)),
+            )
+            .route(
+                &ro("/gradingPeriods/{id}"),
+                endpoint!(CORE, read => r::session(read, Some("gradingPeriod"))),
+            )
+            .route(
+                &ro("/terms/{id}/gradingPeriods"),
+                endpoint!(CORE, read => r::grading_periods_of_term(read)),
+            )
+            .route(
+                &ro("/terms/{id}/classes"),
+                endpoint!(CORE, read => r::classes(read, Classes::OfTerm)),
+            )
+            .route(
+                &ro("/schools/{id}/terms"),
+                endpoint!(CORE, read => r::sessions(read, Some("term"), true)),
+            )
+            .route(
+                &ro("/courses"),
+                endpoint!(CORE, read => r::courses(read, false)),
+            )
+            .route(
+                &ro("/courses/{id}"),
+                endpoint!(CORE, read => r::course(read)),
+            )
+            .route(
+                &ro("/courses/{id}/classes"),
+                endpoint!(CORE, read => r::classes(read, Classes::OfCourse)),
+            )
+            .route(
+                &ro("/schools/{id}/courses"),
+                endpoint!(CORE, read => r::courses(read, true)),
+            )
+            .route(
+                &ro("/classes"),
+                endpoint!(CORE, read => r::classes(read, Classes::All)),
+            )
+            .route(
+                &ro("/classes/{id}"),
+                endpoint!(CORE, read => r::class(read)),
+            )
+            .route(
+                &ro("/schools/{id}/classes"),
+                endpoint!(CORE, read => r::classes(read, Classes::OfSchool)),
+            )
+            .route(
+                &ro("/users/{id}/classes"),
+                endpoint!(CORE, read => r::classes(read, Classes::OfUser(Role::Any))),
+            )
+            .route(
+                &ro("/students/{id}/classes"),
+                endpoint!(CORE, read => r::classes(read, Classes::OfUser(Role::Student))),
+            )
+            .route(
+                &ro("/teachers/{id}/classes"),
+                endpoint!(CORE, read => r::classes(read, Classes::OfUser(Role::Teacher))),
+            )
+            .route(
+                &ro("/users"),
+                endpoint!(CORE, read => r::users(read, People::All, Role::Any)),
+            )
+            .route(
+                &ro("/students"),
+                endpoint!(CORE, read => r::users(read, People::All, Role::Student)),
+            )
+            .route(
+                &ro("/teachers"),
+                endpoint!(CORE, read => r::users(read, People::All, Role::Teacher)),
+            )
+            .route(
+                &ro("/users/{id}"),
+                endpoint!(CORE, read => r::user(read, Role::Any)),
+            )
+            .route(
+                &ro("/students/{id}"),
+                endpoint!(CORE, read => r::user(read, Role::Student)),
+            )
+            .route(
+                &ro("/teachers/{id}"),
+                endpoint!(CORE, read => r::user(read, Role::Teacher)),
+            )
+            .route(
+                &ro("/classes/{id}/students"),
+                endpoint!(CORE, read => r::users(read, People::OfClass, Role::Student)),
+            )
+            .route(
+                &ro("/classes/{id}/teachers"),
+                endpoint!(CORE, read => r::users(read, People::OfClass, Role::Teacher)),
+            )
+            .route(
+                &ro("/schools/{id}/students"),
+                endpoint!(CORE, read => r::users(read, People::OfSchool, Role::Student)),
+            )
+            .route(
+                &ro("/schools/{id}/teachers"),
+                endpoint!(CORE, read => r::users(read, People::OfSchool, Role::Teacher)),
+            )
+            .route(
+                &ro("/schools/{id}/classes/{class}/students"),
+                endpoint!(CORE, read => r::users(read, People::OfSchoolClass, Role::Student)),
+            )
+            .route(
+                &ro("/schools/{id}/classes/{class}/teachers"),
+                endpoint!(CORE, read => r::users(read, People::OfSchoolClass, Role::Teacher)),
+            )
+            .route(
+                &ro("/enrollments"),
+                endpoint!(CORE, read => r::enrollments(read, Enrollments::All)),
+            )
+            .route(
+                &ro("/enrollments/{id}"),
+                endpoint!(CORE, read => r::enrollment(read)),
+            )
+            .route(
+                &ro("/schools/{id}/enrollments"),
+                endpoint!(CORE, read => r::enrollments(read, Enrollments::OfSchool)),
+            )
+            .route(
+                &ro("/schools/{id}/classes/{class}/enrollments"),
+                endpoint!(CORE, read => r::enrollments(read, Enrollments::OfSchoolClass)),
+            )
+            .route(
+                &ro("/demographics"),
+                endpoint!(DEMOGRAPHICS, read => r::demographics(read)),
+            )
+            .route(
+                &ro("/demographics/{id}"),
+                endpoint!(DEMOGRAPHICS, read => r::demographic(read)),
+            )
+            .route(
+                &gb("/categories"),
+                endpoint!(GRADES, read => g::categories(read, false)),
+            )
+            .route(
+                &gb("/categories/{id}"),
+                endpoint!(GRADES, read => g::category(read)),
+            )
+            .route(
+                &gb("/classes/{id}/categories"),
+                endpoint!(GRADES, read => g::categories(read, true)),
+            )
+            .route(
+                &gb("/lineItems"),
+                endpoint!(GRADES, read => g::line_items(read, g::From::All)),
+            )
+            .route(
+                &gb("/lineItems/{id}"),
+                endpoint!(GRADES, read => g::line_item(read)),
+            )
+            .route(
+                &gb("/classes/{id}/lineItems"),
+                endpoint!(GRADES, read => g::line_items(read, g::From::OfClass)),
+            )
+            .route(
+                &gb("/schools/{id}/lineItems"),
+                endpoint!(GRADES, read => g::line_items(read, g::From::OfSchool)),
+            )
+            .route(
+                &gb("/results"),
+                endpoint!(GRADES, read => g::results(read, g::From::All)),
+            )
+            .route(
+                &gb("/results/{id}"),
+                endpoint!(GRADES, read => g::result(read)),
+            )
+            .route(
+                &gb("/lineItems/{id}/results"),
+                endpoint!(GRADES, read => g::results(read, g::From::OfLineItem)),
+            )
+            .route(
+                &gb("/classes/{id}/results"),
+                endpoint!(GRADES, read => g::results(read, g::From::OfClass)),
+            )
+            .route(
+                &gb("/schools/{id}/results"),
+                endpoint!(GRADES, read => g::results(read, g::From::OfSchool)),
+            )
+            .route(
+                &gb("/classes/{id}/lineItems/{item}/results"),
+                endpoint!(GRADES, read => g::results(read, g::From::OfLineItem)),
+            )
+            .route(
+                &gb("/classes/{id}/students/{student}/results"),
+                endpoint!(GRADES, read => g::results(read, g::From::OfStudent)),
+            );
+        for collection in &affairs::COLLECTIONS {
+            use affairs::{AFFAIRS, From};
+            let name = collection.path;
+            let category = collection.category;
+            router = router
+                .route(
+                    &format!("{AFFAIRS}/{name}"),
+                    endpoint!(category, read => collection.list(read, From::All)),
+                )
+                .route(
+                    &format!("{AFFAIRS}/{name}/{{id}}"),
+                    endpoint!(category, read => collection.one(read)),
+                )
+                .route(
+                    &format!("{AFFAIRS}/classes/{{id}}/{name}"),
+                    endpoint!(category, read => collection.list(read, From::OfClass)),
+                )
+                .route(
+                    &format!("{AFFAIRS}/schools/{{id}}/{name}"),
+                    endpoint!(category, read => collection.list(read, From::OfSchool)),
+                );
+            if !collection.per_class {
+                router = router.route(
+                    &format!("{AFFAIRS}/students/{{id}}/{name}"),
+                    endpoint!(category, read => collection.list(read, From::OfStudent)),
+                );
+            }
+        }
+        router.with_state(self.clone())
     }
 }

@@ -126,12 +126,30 @@ fn matches(record: &Value, predicate: &Predicate) -> bool {
     }
 }
 
+/// A record about to be served, with the children whose data it is (for the audit).
+pub struct Served {
+    /// The record as served.
+    pub value: Value,
+    /// The children whose data it carries (pupils' sourcedIds).
+    pub children: Vec<String>,
+}
+
+impl Served {
+    /// A record that carries no child's data.
+    pub fn structure(value: Value) -> Self {
+        Served {
+            value,
+            children: Vec::new(),
+        }
+    }
+}
+
 /// A page of a collection, and the headers that describe it.
 pub struct Page {
     /// The records of the page.
     pub records: Vec<Value>,
-    /// The sourcedIds of the page's records (before `fields` projects them away), for the audit.
-    pub ids: Vec<String>,
+    /// The children whose data the page carries, for the audit.
+    pub children: Vec<String>,
     /// `X-Total-Count` and `Link`.
     pub headers: HeaderMap,
 }
@@ -156,7 +174,7 @@ impl Params {
     }
 
     /// Filters, sorts, counts and cuts `records`; `base` is the request URL without query.
-    pub fn apply(&self, mut records: Vec<Value>, base: &str) -> Result<Page> {
+    pub fn apply(&self, mut records: Vec<Served>, base: &str) -> Result<Page> {
         let number = |name: &str, value: &Option<String>, default: usize| -> Result<usize> {
             match value {
                 None => Ok(default),
@@ -169,7 +187,7 @@ impl Params {
         let offset = number("offset", &self.offset, 0)?;
         if let Some(filter) = self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             let filter = parse_filter(filter)?;
-            records.retain(|record| {
+            records.retain(|Served { value: record, .. }| {
                 if filter.any {
                     filter.predicates.iter().any(|p| matches(record, p))
                 } else {
@@ -188,20 +206,23 @@ impl Params {
                 }
             };
             records.sort_by(|a, b| {
-                let order = field_text(a, sort).cmp(&field_text(b, sort));
+                let order = field_text(&a.value, sort).cmp(&field_text(&b.value, sort));
                 if descending { order.reverse() } else { order }
             });
         }
         let total = records.len();
-        let mut page: Vec<Value> = records.into_iter().skip(offset).take(limit).collect();
-        let ids = page
-            .iter()
-            .filter_map(|r| {
-                r.get("sourcedId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
+        let mut children = Vec::new();
+        let mut page: Vec<Value> = records
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|served| {
+                children.extend(served.children);
+                served.value
             })
             .collect();
+        children.sort();
+        children.dedup();
         if let Some(fields) = self.fields.as_deref().filter(|f| !f.is_empty()) {
             let wanted: Vec<&str> = fields.split(',').map(str::trim).collect();
             for record in &mut page {
@@ -240,15 +261,16 @@ impl Params {
         }
         Ok(Page {
             records: page,
-            ids,
+            children,
             headers,
         })
     }
 }
 
 /// Compares two records by sourcedId (the default order).
-pub fn by_sourced_id(a: &Value, b: &Value) -> Ordering {
-    a.get("sourcedId")
+pub fn by_sourced_id(a: &Served, b: &Served) -> Ordering {
+    a.value
+        .get("sourcedId")
         .and_then(Value::as_str)
-        .cmp(&b.get("sourcedId").and_then(Value::as_str))
+        .cmp(&b.value.get("sourcedId").and_then(Value::as_str))
 }

@@ -1,307 +1,336 @@
-//! The rostering endpoints. Each read: verify the capability (extractor), require the
-//! category, keep only the children the token covers (also in counts), drop fields of
-//! categories it lacks, and audit the read.
+//! The OneRoster 1.2 rostering endpoints (`/ims/oneroster/rostering/v1p2/…`): each body picks
+//! the candidate records, and [`View`](crate::view::View) keeps what the token lets the app see.
 
-use std::collections::HashMap;
-
-use axum::Json;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::response::{IntoResponse, Response};
-use renkei_consent::capability::verify::{Capability, Child};
-use serde_json::{Value, json};
-
-use crate::Gateway;
-use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
-use crate::paging::{Params, by_sourced_id};
-use crate::store::{Members, Record};
+use crate::read::{Answer, Read, single};
+use crate::store::{By, Record, Table};
+use crate::view::{DEMOGRAPHICS, ROSTER_CORE, served};
 
-/// Names, classes and enrollments.
-pub const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
-/// The roster with contact data.
-pub const ROSTER: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly";
-
-/// User fields that are contact data (category [`ROSTER`]).
-const CONTACT_FIELDS: [&str; 4] = ["email", "sms", "phone", "userIds"];
-
-/// A record as served: stored JSON with status and dateLastModified from the columns.
-fn served(record: &Record) -> Value {
-    let mut value: Value = serde_json::from_str(&record.data).unwrap_or_else(|_| json!({}));
-    if let Value::Object(object) = &mut value {
-        object.insert("sourcedId".into(), json!(record.sourced_id));
-        object.insert("status".into(), json!(record.status));
-        object.insert("dateLastModified".into(), json!(record.date_last_modified));
-    }
-    value
+/// Which people a collection of users lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everyone (`/users`).
+    Any,
+    /// Pupils (`/students`).
+    Student,
+    /// Teachers (`/teachers`).
+    Teacher,
 }
 
-/// The users among `members` that the capability lets the app read under roster-core, as
-/// served (contact fields only with the roster category).
-async fn readable_users(
-    gateway: &Gateway,
-    capability: &Capability,
-    members: &Members,
-) -> Result<Vec<(String, Value)>> {
-    let users = gateway.store.users(members).await?;
-    let mut schools: HashMap<String, Vec<String>> = HashMap::new();
-    let mut classes: HashMap<String, Vec<String>> = HashMap::new();
-    for row in gateway.store.placements(members).await? {
-        if let Some(school) = row.school_id {
-            schools.entry(row.user_id.clone()).or_default().push(school);
-        }
-        if let Some(class) = row.class_id {
-            classes.entry(row.user_id).or_default().push(class);
+impl Role {
+    fn keeps(self, record: &Record) -> bool {
+        match self {
+            Role::Any => true,
+            Role::Student => record.kind.as_deref() == Some("student"),
+            Role::Teacher => record.kind.as_deref() == Some("teacher"),
         }
     }
-    let contact = capability.has_category(ROSTER);
-    let none = Vec::new();
-    let mut readable = Vec::new();
-    for user in users {
-        let child = Child {
-            id: &user.sourced_id,
-            schools: schools.get(&user.sourced_id).unwrap_or(&none),
-            classes: classes.get(&user.sourced_id).unwrap_or(&none),
-        };
-        if !capability.may_read_child(ROSTER_CORE, &child) {
-            continue;
+
+    fn noun(self) -> &'static str {
+        match self {
+            Role::Any => "user",
+            Role::Student => "student",
+            Role::Teacher => "teacher",
         }
-        let mut value = served(&user);
-        if !(contact && capability.may_read_child(ROSTER, &child))
-            && let Value::Object(object) = &mut value
-        {
-            for field in CONTACT_FIELDS {
-                object.remove(field);
+    }
+}
+
+async fn select(read: &Read, table: Table, by: By, values: &[&str]) -> Result<Vec<Record>> {
+    let values: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
+    Ok(read.gateway.store.select(table, by, &values).await?)
+}
+
+/// Orgs the app may see (`GET /orgs`, `GET /schools`).
+pub async fn orgs(read: &Read, schools_only: bool) -> Result<Answer> {
+    let view = read.view();
+    let mut orgs = view.in_reach(Table::Orgs).await?;
+    orgs.retain(|o| !schools_only || o.kind.as_deref() == Some("school"));
+    Ok(Answer::List(
+        "orgs",
+        view.catalog_records(ROSTER_CORE, orgs).await?,
+    ))
+}
+
+/// One org (`GET /orgs/{id}`, `GET /schools/{id}`).
+pub async fn org(read: &Read, schools_only: bool) -> Result<Answer> {
+    let mut orgs = select(read, Table::Orgs, By::Id, &[read.id(0)]).await?;
+    orgs.retain(|o| !schools_only || o.kind.as_deref() == Some("school"));
+    let orgs = read.view().catalog_records(ROSTER_CORE, orgs).await?;
+    Ok(single("org", orgs))
+}
+
+/// The school `read.id(0)`, if it lies in the token's scope (else 404): the parent of a
+/// nested collection, whose records are then judged one by one.
+async fn visible_school(read: &Read) -> Result<()> {
+    let id = read.id(0);
+    if !read.view().schools().await?.iter().any(|s| s == id) {
+        return Err(Error::NotFound(format!("no school {id}")));
+    }
+    Ok(())
+}
+
+/// Academic sessions of a type (`None`: all) — `GET /academicSessions`, `/terms`,
+/// `/gradingPeriods`, `/schools/{id}/terms`.
+pub async fn sessions(read: &Read, kind: Option<&str>, of_school: bool) -> Result<Answer> {
+    if of_school {
+        visible_school(read).await?;
+    }
+    let mut sessions = read
+        .gateway
+        .store
+        .select(Table::AcademicSessions, By::All, &[])
+        .await?;
+    sessions.retain(|s| kind.is_none() || s.kind.as_deref() == kind);
+    Ok(Answer::List(
+        "academicSessions",
+        read.view().catalog_records(ROSTER_CORE, sessions).await?,
+    ))
+}
+
+/// One academic session of a type (`None`: any).
+pub async fn session(read: &Read, kind: Option<&str>) -> Result<Answer> {
+    let mut sessions = select(read, Table::AcademicSessions, By::Id, &[read.id(0)]).await?;
+    sessions.retain(|s| kind.is_none() || s.kind.as_deref() == kind);
+    let sessions = read.view().catalog_records(ROSTER_CORE, sessions).await?;
+    Ok(single("academicSession", sessions))
+}
+
+/// `GET /terms/{id}/gradingPeriods`.
+pub async fn grading_periods_of_term(read: &Read) -> Result<Answer> {
+    session(read, Some("term"))
+        .await
+        .and_then(|term| match term {
+            Answer::One(_, None) => Err(Error::NotFound(format!("no term {}", read.id(0)))),
+            _ => Ok(()),
+        })?;
+    let mut periods = select(read, Table::AcademicSessions, By::Parent, &[read.id(0)]).await?;
+    periods.retain(|s| s.kind.as_deref() == Some("gradingPeriod"));
+    Ok(Answer::List(
+        "academicSessions",
+        read.view().catalog_records(ROSTER_CORE, periods).await?,
+    ))
+}
+
+/// Courses (`GET /courses`, `GET /schools/{id}/courses`).
+pub async fn courses(read: &Read, of_school: bool) -> Result<Answer> {
+    let view = read.view();
+    let courses = if of_school {
+        visible_school(read).await?;
+        select(read, Table::Courses, By::School, &[read.id(0)]).await?
+    } else {
+        view.in_reach(Table::Courses).await?
+    };
+    Ok(Answer::List(
+        "courses",
+        view.catalog_records(ROSTER_CORE, courses).await?,
+    ))
+}
+
+/// `GET /courses/{id}`.
+pub async fn course(read: &Read) -> Result<Answer> {
+    let courses = select(read, Table::Courses, By::Id, &[read.id(0)]).await?;
+    Ok(single(
+        "course",
+        read.view().catalog_records(ROSTER_CORE, courses).await?,
+    ))
+}
+
+/// The class `id`, if it lies in the token's scope (else 404): the parent of a nested
+/// collection, whose records are then judged one by one (so that a token attenuated to one
+/// child still lists that child in its class).
+pub async fn class_in_scope(read: &Read, id: &str) -> Result<Record> {
+    let capability = read.capability();
+    select(read, Table::Classes, By::Id, &[id])
+        .await?
+        .pop()
+        .filter(|class| {
+            capability.classes.iter().any(|c| c == id)
+                || class
+                    .school_id
+                    .as_ref()
+                    .is_some_and(|s| capability.schools.contains(s))
+        })
+        .ok_or_else(|| Error::NotFound(format!("no class {id}")))
+}
+
+/// Which classes a collection of classes lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Classes {
+    /// `GET /classes`.
+    All,
+    /// `GET /schools/{id}/classes`.
+    OfSchool,
+    /// `GET /courses/{id}/classes`.
+    OfCourse,
+    /// `GET /terms/{id}/classes`.
+    OfTerm,
+    /// `GET /users|students|teachers/{id}/classes`.
+    OfUser(Role),
+}
+
+/// Classes the app may see.
+pub async fn classes(read: &Read, which: Classes) -> Result<Answer> {
+    let view = read.view();
+    let id = read.id(0);
+    let candidates = match which {
+        Classes::All => view.in_reach(Table::Classes).await?,
+        Classes::OfSchool => {
+            visible_school(read).await?;
+            select(read, Table::Classes, By::School, &[id]).await?
+        }
+        Classes::OfCourse => select(read, Table::Classes, By::Parent, &[id]).await?,
+        Classes::OfTerm => {
+            let mut classes = view.in_reach(Table::Classes).await?;
+            classes.retain(|class| {
+                served(class)["terms"]
+                    .as_array()
+                    .is_some_and(|terms| terms.iter().any(|t| t["sourcedId"] == id))
+            });
+            classes
+        }
+        Classes::OfUser(role) => {
+            if let Answer::One(_, None) = user(read, role).await? {
+                return Err(Error::NotFound(format!("no {} {id}", role.noun())));
             }
-        }
-        readable.push((user.sourced_id, value));
-    }
-    Ok(readable)
-}
-
-/// Audits and answers a read; refusals are audited too.
-async fn audited(
-    gateway: &Gateway,
-    capability: Option<&Capability>,
-    endpoint: String,
-    read: impl std::future::Future<Output = Result<(Response, Vec<String>)>>,
-) -> Response {
-    let outcome = read.await;
-    let (outcome_word, detail, children, response) = match outcome {
-        Ok((response, children)) => ("allowed", None, children, response),
-        Err(error) => {
-            let detail = Some(error.to_string());
-            ("refused", detail, Vec::new(), error.into_response())
+            select(read, Table::Classes, By::User, &[id]).await?
         }
     };
-    gateway.audit.record(AuditEvent {
-        at: renkei_idp::crypto::now(),
-        kind: "read".into(),
-        client_id: capability.map(|c| c.client_id.clone()),
-        token_id: capability.map(|c| c.token_id.clone()),
-        categories: vec![ROSTER_CORE.into()],
-        records: children.len() as i64,
-        children,
-        endpoint,
-        outcome: outcome_word.into(),
-        detail,
-    });
-    response
+    Ok(Answer::List(
+        "classes",
+        view.class_records(ROSTER_CORE, candidates),
+    ))
 }
 
-fn require_core(capability: &Capability) -> Result<()> {
-    if capability.has_category(ROSTER_CORE) {
-        Ok(())
-    } else {
-        Err(Error::Capability(renkei_consent::Error::InsufficientScope(
-            ROSTER_CORE.into(),
-        )))
-    }
+/// `GET /classes/{id}`.
+pub async fn class(read: &Read) -> Result<Answer> {
+    let class = select(read, Table::Classes, By::Id, &[read.id(0)]).await?;
+    Ok(single(
+        "class",
+        read.view().class_records(ROSTER_CORE, class),
+    ))
 }
 
-fn collection(
-    key: &str,
-    users: Vec<(String, Value)>,
-    params: &Params,
-    base: &str,
-) -> Result<(Response, Vec<String>)> {
-    let mut records: Vec<Value> = users.into_iter().map(|(_, v)| v).collect();
-    records.sort_by(by_sourced_id);
-    let page = params.apply(records, base)?;
-    let children = page.ids;
-    let mut response = Json(json!({ key: page.records })).into_response();
-    response.headers_mut().extend(page.headers);
-    Ok((response, children))
+/// Where a collection of users is taken from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum People {
+    /// Everyone in the token's reach.
+    All,
+    /// `GET /classes/{id}/…`.
+    OfClass,
+    /// `GET /schools/{id}/…`.
+    OfSchool,
+    /// `GET /schools/{id}/classes/{classId}/…`.
+    OfSchoolClass,
 }
 
-/// The class's structure is in the token's scope.
-async fn class_in_scope(gateway: &Gateway, capability: &Capability, id: &str) -> Result<Record> {
-    let class = gateway
-        .store
-        .class(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no class {id}")))?;
-    let schools: Vec<String> = class.school_id.iter().cloned().collect();
-    if !capability.may_read_structure(ROSTER_CORE, &schools, &[id.to_owned()]) {
-        return Err(Error::NotFound(format!("no class {id}")));
+/// Users of a role the app may see.
+pub async fn users(read: &Read, from: People, role: Role) -> Result<Answer> {
+    let view = read.view();
+    let candidates = match from {
+        People::All => view.in_reach(Table::Users).await?,
+        People::OfClass => {
+            class_in_scope(read, read.id(0)).await?;
+            select(read, Table::Users, By::Class, &[read.id(0)]).await?
+        }
+        People::OfSchool => {
+            visible_school(read).await?;
+            select(read, Table::Users, By::School, &[read.id(0)]).await?
+        }
+        People::OfSchoolClass => {
+            class_of_school(read).await?;
+            select(read, Table::Users, By::Class, &[read.id(1)]).await?
+        }
+    };
+    let candidates: Vec<Record> = candidates.into_iter().filter(|u| role.keeps(u)).collect();
+    Ok(Answer::List("users", view.people(candidates).await?))
+}
+
+/// The class `read.id(1)` of the school `read.id(0)`, if the app may see it.
+async fn class_of_school(read: &Read) -> Result<Record> {
+    let class = class_in_scope(read, read.id(1)).await?;
+    if class.school_id.as_deref() != Some(read.id(0)) {
+        return Err(Error::NotFound(format!(
+            "no class {} in school {}",
+            read.id(1),
+            read.id(0)
+        )));
     }
     Ok(class)
 }
 
-fn base_url(uri: &OriginalUri) -> String {
-    uri.path().to_owned()
+/// One user of a role (`GET /users/{id}`, `/students/{id}`, `/teachers/{id}`).
+pub async fn user(read: &Read, role: Role) -> Result<Answer> {
+    let mut candidates = select(read, Table::Users, By::Id, &[read.id(0)]).await?;
+    candidates.retain(|u| role.keeps(u));
+    Ok(single("user", read.view().people(candidates).await?))
 }
 
-/// `GET /classes/{id}`.
-pub async fn class(
-    State(gateway): State<Gateway>,
-    capability: Capability,
-    Path(id): Path<String>,
-    uri: OriginalUri,
-) -> Response {
-    audited(
-        &gateway,
-        Some(&capability),
-        format!("GET {}", uri.path()),
-        async {
-            require_core(&capability)?;
-            let class = class_in_scope(&gateway, &capability, &id).await?;
-            Ok((
-                Json(json!({ "class": served(&class) })).into_response(),
-                Vec::new(),
-            ))
-        },
-    )
-    .await
+/// Where a collection of enrollments is taken from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Enrollments {
+    /// `GET /enrollments`.
+    All,
+    /// `GET /schools/{id}/enrollments`.
+    OfSchool,
+    /// `GET /schools/{id}/classes/{classId}/enrollments`.
+    OfSchoolClass,
 }
 
-/// Lists the students of `scopes` the token covers (after checking that `class`, if given,
-/// lies in the token's scope): the body of every students collection.
-async fn list_students(
-    gateway: &Gateway,
-    capability: &Capability,
-    uri: &OriginalUri,
-    params: &Params,
-    class: Option<&str>,
-    scopes: Vec<Members>,
-) -> Response {
-    audited(
-        gateway,
-        Some(capability),
-        format!("GET {}", uri.path()),
-        async {
-            require_core(capability)?;
-            if let Some(id) = class {
-                class_in_scope(gateway, capability, id).await?;
-            }
-            let mut users = Vec::new();
-            for members in &scopes {
-                users.extend(readable_users(gateway, capability, members).await?);
-            }
-            users.sort_by(|a, b| a.0.cmp(&b.0));
-            users.dedup_by(|a, b| a.0 == b.0);
-            collection("users", users, params, &base_url(uri))
-        },
-    )
-    .await
+/// Enrollments the app may see: pupils' it covers, and teachers' in its scope.
+pub async fn enrollments(read: &Read, from: Enrollments) -> Result<Answer> {
+    let view = read.view();
+    let candidates = match from {
+        Enrollments::All => view.in_reach(Table::Enrollments).await?,
+        Enrollments::OfSchool => {
+            visible_school(read).await?;
+            select(read, Table::Enrollments, By::School, &[read.id(0)]).await?
+        }
+        Enrollments::OfSchoolClass => {
+            class_of_school(read).await?;
+            select(read, Table::Enrollments, By::Class, &[read.id(1)]).await?
+        }
+    };
+    Ok(Answer::List(
+        "enrollments",
+        view.child_records(ROSTER_CORE, candidates).await?,
+    ))
 }
 
-/// `GET /classes/{id}/students`.
-pub async fn class_students(
-    State(gateway): State<Gateway>,
-    capability: Capability,
-    Path(id): Path<String>,
-    Query(params): Query<Params>,
-    uri: OriginalUri,
-) -> Response {
-    let scopes = vec![Members::Class(id.clone())];
-    list_students(&gateway, &capability, &uri, &params, Some(&id), scopes).await
+/// `GET /enrollments/{id}`.
+pub async fn enrollment(read: &Read) -> Result<Answer> {
+    let candidates = select(read, Table::Enrollments, By::Id, &[read.id(0)]).await?;
+    Ok(single(
+        "enrollment",
+        read.view().child_records(ROSTER_CORE, candidates).await?,
+    ))
 }
 
-/// `GET /schools/{id}/students`.
-pub async fn school_students(
-    State(gateway): State<Gateway>,
-    capability: Capability,
-    Path(id): Path<String>,
-    Query(params): Query<Params>,
-    uri: OriginalUri,
-) -> Response {
-    list_students(
-        &gateway,
-        &capability,
-        &uri,
-        &params,
-        None,
-        vec![Members::School(id)],
-    )
-    .await
-}
-
-/// `GET /students`: every student the token lets the app read, across its schools and classes.
-pub async fn students(
-    State(gateway): State<Gateway>,
-    capability: Capability,
-    Query(params): Query<Params>,
-    uri: OriginalUri,
-) -> Response {
-    let scopes = capability
-        .schools
-        .iter()
-        .map(|s| Members::School(s.clone()))
-        .chain(capability.classes.iter().map(|c| Members::Class(c.clone())))
+/// `GET /demographics`: the demographics of the pupils in reach the token covers.
+pub async fn demographics(read: &Read) -> Result<Answer> {
+    let view = read.view();
+    let people: Vec<String> = view
+        .in_reach(Table::Users)
+        .await?
+        .into_iter()
+        .filter(|u| u.kind.as_deref() == Some("student"))
+        .map(|u| u.sourced_id)
         .collect();
-    list_students(&gateway, &capability, &uri, &params, None, scopes).await
+    let records = read
+        .gateway
+        .store
+        .select(Table::Demographics, By::User, &people)
+        .await?;
+    Ok(Answer::List(
+        "demographics",
+        view.child_records(DEMOGRAPHICS, records).await?,
+    ))
 }
 
-async fn one(
-    gateway: &Gateway,
-    capability: &Capability,
-    id: String,
-    role_filter: Option<&str>,
-) -> Result<(Response, Vec<String>)> {
-    require_core(capability)?;
-    let mut users = readable_users(gateway, capability, &Members::One(id.clone())).await?;
-    let (child, user) = users
-        .pop()
-        .ok_or_else(|| Error::NotFound(format!("no user {id}")))?;
-    if role_filter == Some("student")
-        && user
-            .get("role")
-            .and_then(Value::as_str)
-            .is_some_and(|r| r != "student")
-    {
-        return Err(Error::NotFound(format!("no student {id}")));
-    }
-    Ok((Json(json!({ "user": user })).into_response(), vec![child]))
-}
-
-/// `GET /students/{id}`.
-pub async fn student(
-    State(gateway): State<Gateway>,
-    capability: Capability,
-    Path(id): Path<String>,
-    uri: OriginalUri,
-) -> Response {
-    audited(
-        &gateway,
-        Some(&capability),
-        format!("GET {}", uri.path()),
-        one(&gateway, &capability, id, Some("student")),
-    )
-    .await
-}
-
-/// `GET /users/{id}`.
-pub async fn user(
-    State(gateway): State<Gateway>,
-    capability: Capability,
-    Path(id): Path<String>,
-    uri: OriginalUri,
-) -> Response {
-    audited(
-        &gateway,
-        Some(&capability),
-        format!("GET {}", uri.path()),
-        one(&gateway, &capability, id, None),
-    )
-    .await
+/// `GET /demographics/{id}`.
+pub async fn demographic(read: &Read) -> Result<Answer> {
+    let records = select(read, Table::Demographics, By::Id, &[read.id(0)]).await?;
+    Ok(single(
+        "demographics",
+        read.view().child_records(DEMOGRAPHICS, records).await?,
+    ))
 }

@@ -177,20 +177,36 @@ pub fn router(state: AppState, extra: Router) -> Router {
         )
         .route("/revoke", post(crate::revocation::endpoint))
         .layer(cors);
-    let mut router = Router::new()
+    let router = Router::new()
         .route("/", get(crate::logout::home))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/renkei.css", get(stylesheet))
-        .route("/authorize", get(crate::authorize::get).post(crate::authorize::post))
+        .route(
+            "/authorize",
+            get(crate::authorize::get).post(crate::authorize::post),
+        )
         .route("/login", get(crate::login::page).post(crate::login::submit))
-        .route("/consent", get(crate::consent::page).post(crate::consent::submit))
+        .route(
+            "/consent",
+            get(crate::consent::page).post(crate::consent::submit),
+        )
         .route("/introspect", post(crate::introspection::endpoint))
-        .route("/logout", get(crate::logout::endpoint).post(crate::logout::endpoint))
+        .route(
+            "/logout",
+            get(crate::logout::endpoint).post(crate::logout::endpoint),
+        )
         .merge(api)
         .fallback(not_found)
         .with_state(state)
-        .merge(extra)
+        .merge(extra);
+    harden(router, https)
+}
+
+/// The middleware every Renkei server runs under: security headers, a body limit, a request
+/// timeout, request tracing (paths only), and HSTS behind HTTPS.
+pub fn harden(router: Router, https: bool) -> Router {
+    let mut router = router
         .layer(axum::middleware::from_fn(crate::http::security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))

@@ -184,7 +184,8 @@ impl TestServer {
             .await
             .unwrap();
         let state = consent.install(state);
-        let gateway = renkei_gateway::Gateway::open(&db, consent.verifier.clone());
+        let gateway =
+            renkei_gateway::Gateway::open(&db, consent.verifier.clone(), &state.config.issuer);
         consent.set_audit_sink(Arc::new(gateway.audit.clone()));
         let routes = consent
             .router(&state)

@@ -68,6 +68,18 @@ impl Source {
         Ok(source)
     }
 
+    /// Opens one file (a school-affairs CSV or JSON-lines file); returns it with its name.
+    pub fn file(path: &Path) -> Result<(Self, String), Problem> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| Problem::general(format!("{} is not a file", path.display())))?;
+        let source = Source::private()?;
+        std::fs::copy(path, source.dir.join(&name))
+            .map_err(|e| Problem::general(format!("cannot read {}: {e}", path.display())))?;
+        Ok((source, name))
+    }
+
     /// A new private temporary folder.
     fn private() -> Result<Self, Problem> {
         let dir =

@@ -1,0 +1,216 @@
+//! One read, from request to audited response: the [`Read`] extractor gathers the capability
+//! (or why there is none), the path's ids and the collection parameters; [`endpoint!`] runs an
+//! endpoint's body with it and [`Read::respond`] answers, adds `href`s and audits the read —
+//! refusals included.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Query, RawPathParams};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use renkei_consent::capability::verify::Capability;
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::audit::AuditEvent;
+use crate::error::{Error, Result};
+use crate::paging::{Params, Served, by_sourced_id};
+use crate::view::View;
+
+/// What an endpoint answers: a collection, or one record (absent: 404).
+pub enum Answer {
+    /// A collection under its key (`users`, `classes`, …), paged by the request's parameters.
+    List(&'static str, Vec<Served>),
+    /// One record under its key (`user`, `class`, …).
+    One(&'static str, Option<Served>),
+}
+
+/// A gateway request as endpoints see it.
+pub struct Read {
+    /// The gateway.
+    pub gateway: Gateway,
+    capability: Result<Capability, renkei_consent::Error>,
+    /// The path's parameters, in order.
+    pub ids: Vec<String>,
+    params: Result<Params, String>,
+    /// The request path (for `Link` and the audit).
+    pub path: String,
+}
+
+impl FromRequestParts<Gateway> for Read {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gateway: &Gateway,
+    ) -> Result<Self, Self::Rejection> {
+        let capability = Capability::from_request_parts(parts, gateway).await;
+        let ids = match RawPathParams::from_request_parts(parts, gateway).await {
+            Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
+            Err(_) => Vec::new(),
+        };
+        let params = Query::<Params>::try_from_uri(&parts.uri)
+            .map(|Query(p)| p)
+            .map_err(|e| format!("the query string is malformed: {e}"));
+        Ok(Read {
+            gateway: gateway.clone(),
+            capability,
+            ids,
+            params,
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+impl Read {
+    /// The verified capability (endpoints run only after [`Read::admit`]).
+    pub fn capability(&self) -> &Capability {
+        self.capability
+            .as_ref()
+            .expect("endpoint bodies run only with a verified capability")
+    }
+
+    /// The per-record decisions for this request.
+    pub fn view(&self) -> View<'_> {
+        View {
+            gateway: &self.gateway,
+            capability: self.capability(),
+        }
+    }
+
+    /// The `i`-th path parameter.
+    pub fn id(&self, i: usize) -> &str {
+        self.ids.get(i).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Admits the request: a verified token that carries `category`, and well-formed parameters.
+    pub fn admit(&mut self, category: &str) -> Result<()> {
+        if self.capability.is_err() {
+            let taken = std::mem::replace(
+                &mut self.capability,
+                Err(renkei_consent::Error::BearerMissing),
+            );
+            if let Err(error) = taken {
+                return Err(Error::Capability(error));
+            }
+        }
+        let capability = self.capability();
+        if let Err(problem) = &self.params {
+            return Err(Error::InvalidParameter(problem.clone()));
+        }
+        if !capability.has_category(category) {
+            return Err(Error::Capability(renkei_consent::Error::InsufficientScope(
+                category.into(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Answers and audits the read.
+    pub fn respond(self, category: &str, outcome: Result<Answer>) -> Response {
+        let answered = outcome.and_then(|answer| self.answer(answer));
+        let (word, detail, children, records, response) = match answered {
+            Ok((response, children, records)) => ("allowed", None, children, records, response),
+            Err(error) => (
+                "refused",
+                Some(error.to_string()),
+                Vec::new(),
+                0,
+                error.into_response(),
+            ),
+        };
+        let capability = self.capability.as_ref().ok();
+        self.gateway.audit.record(AuditEvent {
+            at: renkei_idp::crypto::now(),
+            kind: "read".into(),
+            client_id: capability.map(|c| c.client_id.clone()),
+            token_id: capability.map(|c| c.token_id.clone()),
+            categories: vec![category.into()],
+            records,
+            children,
+            endpoint: format!("GET {}", self.path),
+            outcome: word.into(),
+            detail,
+        });
+        response
+    }
+
+    fn answer(&self, answer: Answer) -> Result<(Response, Vec<String>, i64)> {
+        match answer {
+            Answer::List(key, mut records) => {
+                records.sort_by(by_sourced_id);
+                let params = self
+                    .params
+                    .as_ref()
+                    .map_err(|e| Error::InvalidParameter(e.clone()))?;
+                let mut page = params.apply(records, &self.path)?;
+                for record in &mut page.records {
+                    self.gateway.add_hrefs(record);
+                }
+                let count = page.records.len() as i64;
+                let mut response = Json(json!({ key: page.records })).into_response();
+                response.headers_mut().extend(page.headers);
+                Ok((response, page.children, count))
+            }
+            Answer::One(
+                key,
+                Some(Served {
+                    mut value,
+                    children,
+                }),
+            ) => {
+                self.gateway.add_hrefs(&mut value);
+                Ok((Json(json!({ key: value })).into_response(), children, 1))
+            }
+            Answer::One(key, None) => Err(Error::NotFound(format!(
+                "no {key} {} that this token may read",
+                self.ids.last().map(String::as_str).unwrap_or_default()
+            ))),
+        }
+    }
+}
+
+/// One record of a list, if any (for `GET /…/{id}`).
+pub fn single(key: &'static str, mut records: Vec<Served>) -> Answer {
+    Answer::One(key, records.pop())
+}
+
+/// The route of an endpoint: admits the request for `category`, runs `body` (a future of
+/// `Result<Answer>` using `read: &Read`) and responds.
+#[macro_export]
+macro_rules! endpoint {
+    ($category:expr, $read:ident => $body:expr) => {
+        axum::routing::get(move |mut read: $crate::read::Read| async move {
+            let outcome = match read.admit($category) {
+                Ok(()) => {
+                    let $read = &read;
+                    $body.await
+                }
+                Err(error) => Err(error),
+            };
+            read.respond($category, outcome)
+        })
+    };
+}
+
+/// Turns every GUIDRef (`{"sourcedId", "type"}`) in `value` into one with an absolute `href`.
+pub fn add_hrefs(origin: &str, value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let href = match (object.get("sourcedId"), object.get("type")) {
+                (Some(Value::String(id)), Some(Value::String(kind))) if object.len() <= 3 => {
+                    crate::collection_of(kind).map(|path| format!("{origin}{path}/{id}"))
+                }
+                _ => None,
+            };
+            if let Some(href) = href {
+                object.insert("href".into(), Value::String(href));
+            } else {
+                for (_, nested) in object.iter_mut() {
+                    add_hrefs(origin, nested);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| add_hrefs(origin, item)),
+        _ => {}
+    }
+}

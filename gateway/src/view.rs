@@ -1,0 +1,359 @@
+//! What a verified capability lets an app see: the per-record decisions every endpoint makes,
+//! with the roster facts they need (where a person is placed, whose guardian someone is).
+//!
+//! Three kinds of record:
+//! - **children's data** (pupils' user records, their enrollments, demographics, results,
+//!   school-affairs records): returned only if the token covers that child for the category,
+//!   in the school or class the record belongs to;
+//! - **structure** (classes, staff): returned if it lies in the token's schools or classes;
+//! - **catalog** (the board, schools, courses, academic sessions, gradebook categories): what
+//!   every token in the board or school may see to make sense of the rest.
+
+use std::collections::{HashMap, HashSet};
+
+use renkei_consent::capability::verify::{Capability, Child};
+use serde_json::{Value, json};
+
+use crate::Gateway;
+use crate::error::Result;
+use crate::paging::Served;
+use crate::store::{By, Record, Table};
+
+/// Names, classes and enrollments.
+pub const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
+/// The roster with contact data.
+pub const ROSTER: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly";
+/// Demographics.
+pub const DEMOGRAPHICS: &str =
+    "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly";
+/// Gradebook (line items, results).
+pub const GRADEBOOK: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly";
+
+/// User fields that are contact data (category [`ROSTER`]).
+const CONTACT_FIELDS: [&str; 4] = ["email", "sms", "phone", "userIds"];
+
+/// A record as served: stored JSON with sourcedId, status and dateLastModified from the columns.
+pub fn served(record: &Record) -> Value {
+    let mut value: Value = serde_json::from_str(&record.data).unwrap_or_else(|_| json!({}));
+    if let Value::Object(object) = &mut value {
+        object.insert("sourcedId".into(), json!(record.sourced_id));
+        object.insert("status".into(), json!(record.status));
+        object.insert("dateLastModified".into(), json!(record.date_last_modified));
+    }
+    value
+}
+
+/// Where people are placed: their schools and classes.
+#[derive(Default)]
+pub struct Places(HashMap<String, (Vec<String>, Vec<String>)>);
+
+impl Places {
+    /// The child as the verifier sees it.
+    pub fn child<'a>(&'a self, id: &'a str) -> Child<'a> {
+        static NONE: Vec<String> = Vec::new();
+        match self.0.get(id) {
+            Some((schools, classes)) => Child {
+                id,
+                schools,
+                classes,
+            },
+            None => Child {
+                id,
+                schools: &NONE,
+                classes: &NONE,
+            },
+        }
+    }
+}
+
+/// The capability of one request and the gateway to look facts up with.
+pub struct View<'a> {
+    /// The gateway.
+    pub gateway: &'a Gateway,
+    /// The verified token.
+    pub capability: &'a Capability,
+}
+
+impl View<'_> {
+    /// Where `users` are placed.
+    pub async fn places(&self, users: &[String]) -> Result<Places> {
+        let mut places: HashMap<String, (Vec<String>, Vec<String>)> = HashMap::new();
+        for row in self.gateway.store.placements(users).await? {
+            let entry = places.entry(row.user_id).or_default();
+            if let Some(school) = row.school_id
+                && !entry.0.contains(&school)
+            {
+                entry.0.push(school);
+            }
+            if let Some(class) = row.class_id
+                && !entry.1.contains(&class)
+            {
+                entry.1.push(class);
+            }
+        }
+        Ok(Places(places))
+    }
+
+    /// The schools the token reaches: its schools and the schools of its classes.
+    pub async fn schools(&self) -> Result<Vec<String>> {
+        let mut schools = self.capability.schools.clone();
+        for class in self
+            .gateway
+            .store
+            .select(Table::Classes, By::Id, &self.capability.classes)
+            .await?
+        {
+            if let Some(school) = class.school_id
+                && !schools.contains(&school)
+            {
+                schools.push(school);
+            }
+        }
+        Ok(schools)
+    }
+
+    /// Every record of `table` in the token's reach (before the per-record decisions): those
+    /// of its schools, and of its classes where the table has classes.
+    pub async fn in_reach(&self, table: Table) -> Result<Vec<Record>> {
+        let store = &self.gateway.store;
+        let mut records = match table {
+            Table::Orgs | Table::Courses => {
+                store
+                    .select(table, By::School, &self.schools().await?)
+                    .await?
+            }
+            _ => {
+                let mut records = store
+                    .select(table, By::School, &self.capability.schools)
+                    .await?;
+                records.extend(
+                    store
+                        .select(table, By::Class, &self.capability.classes)
+                        .await?,
+                );
+                records
+            }
+        };
+        if table == Table::Users && self.capability.has_category(ROSTER) {
+            // Guardians of the pupils in reach (judged in `people`).
+            let pupils: Vec<String> = records
+                .iter()
+                .filter(|r| r.kind.as_deref() == Some("student"))
+                .map(|r| r.sourced_id.clone())
+                .collect();
+            let guardians: Vec<String> = store
+                .agents(&pupils)
+                .await?
+                .into_iter()
+                .map(|(_, guardian)| guardian)
+                .collect();
+            records.extend(store.select(Table::Users, By::Id, &guardians).await?);
+        }
+        if table == Table::Orgs {
+            let parents: Vec<String> = records.iter().filter_map(|o| o.parent_id.clone()).collect();
+            records.extend(store.select(Table::Orgs, By::Id, &parents).await?);
+        }
+        let mut seen = HashSet::new();
+        records.retain(|r| seen.insert(r.sourced_id.clone()));
+        Ok(records)
+    }
+
+    /// May the app see structure (a class, a member of staff) placed in these schools and
+    /// classes?
+    pub fn structure(&self, category: &str, schools: &[String], classes: &[String]) -> bool {
+        self.capability
+            .may_read_structure(category, schools, classes)
+    }
+
+    /// May the app see a catalog record of `school` (or of the whole board)? Any token of the
+    /// school (or of one of its classes) may.
+    pub fn catalog(
+        &self,
+        category: &str,
+        school: Option<&str>,
+        class_schools: &[(String, String)],
+    ) -> bool {
+        match school {
+            Some(school) => {
+                let classes: Vec<String> = class_schools
+                    .iter()
+                    .filter(|(_, s)| s == school)
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                self.structure(category, &[school.to_owned()], &classes)
+            }
+            None => self.structure(category, &self.capability.schools, &self.capability.classes),
+        }
+    }
+
+    /// The token's classes with their schools (for [`View::catalog`]).
+    pub async fn class_schools(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .gateway
+            .store
+            .select(Table::Classes, By::Id, &self.capability.classes)
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.sourced_id, c.school_id?)))
+            .collect())
+    }
+
+    /// Catalog records (orgs, courses, sessions, gradebook categories) the app may see.
+    pub async fn catalog_records(
+        &self,
+        category: &str,
+        records: Vec<Record>,
+    ) -> Result<Vec<Served>> {
+        let class_schools = self.class_schools().await?;
+        Ok(records
+            .into_iter()
+            .filter(|record| {
+                let school = match record.kind.as_deref() {
+                    // Orgs: a school is its own; the board and other orgs are board-wide.
+                    Some("school") => record.school_id.as_deref(),
+                    Some(_) if record.school_id.as_deref() == Some(record.sourced_id.as_str()) => {
+                        None
+                    }
+                    _ => record.school_id.as_deref(),
+                };
+                self.catalog(category, school, &class_schools)
+            })
+            .map(|record| Served::structure(served(&record)))
+            .collect())
+    }
+
+    /// Classes (and line items, timetables: anything placed in one class) the app may see.
+    pub fn class_records(&self, category: &str, records: Vec<Record>) -> Vec<Served> {
+        records
+            .into_iter()
+            .filter(|record| {
+                let schools: Vec<String> = record.school_id.iter().cloned().collect();
+                let classes: Vec<String> = record.class_id.iter().cloned().collect();
+                self.structure(category, &schools, &classes)
+            })
+            .map(|record| Served::structure(served(&record)))
+            .collect()
+    }
+
+    /// People the app may see under the roster categories: pupils the token covers, staff
+    /// placed in its scope, and guardians of pupils it covers with contact data. Contact fields
+    /// only with [`ROSTER`].
+    pub async fn people(&self, records: Vec<Record>) -> Result<Vec<Served>> {
+        let ids: Vec<String> = records.iter().map(|r| r.sourced_id.clone()).collect();
+        let guardians: Vec<String> = records
+            .iter()
+            .filter(|r| r.kind.as_deref() == Some("guardian"))
+            .map(|r| r.sourced_id.clone())
+            .collect();
+        let links = if guardians.is_empty() {
+            Vec::new()
+        } else {
+            self.gateway.store.agents(&guardians).await?
+        };
+        let mut everyone = ids.clone();
+        everyone.extend(links.iter().map(|(child, _)| child.clone()));
+        let places = self.places(&everyone).await?;
+        let contact = self.capability.has_category(ROSTER);
+        let mut readable = Vec::new();
+        for record in records {
+            let id = record.sourced_id.as_str();
+            let (visible, with_contact, children) = match record.kind.as_deref() {
+                Some("student") => {
+                    let child = places.child(id);
+                    (
+                        self.capability.may_read_child(ROSTER_CORE, &child),
+                        contact && self.capability.may_read_child(ROSTER, &child),
+                        vec![id.to_owned()],
+                    )
+                }
+                Some("guardian") => {
+                    let children: Vec<String> = links
+                        .iter()
+                        .filter(|(child, guardian)| guardian == id && child != id)
+                        .filter(|(child, _)| {
+                            contact && self.capability.may_read_child(ROSTER, &places.child(child))
+                        })
+                        .map(|(child, _)| child.clone())
+                        .collect();
+                    (!children.is_empty(), true, children)
+                }
+                _ => {
+                    let place = places.child(id);
+                    (
+                        self.structure(ROSTER_CORE, place.schools, place.classes),
+                        contact && self.structure(ROSTER, place.schools, place.classes),
+                        Vec::new(),
+                    )
+                }
+            };
+            if !visible {
+                continue;
+            }
+            let mut value = served(&record);
+            if !with_contact && let Value::Object(object) = &mut value {
+                for field in CONTACT_FIELDS {
+                    object.remove(field);
+                }
+            }
+            readable.push(Served { value, children });
+        }
+        Ok(readable)
+    }
+
+    /// Records about one child each (enrollments, demographics, results, school-affairs
+    /// records) that the token covers for `category`. A record placed in a class is judged
+    /// there; one that is not (demographics, most school-affairs records) where the child is
+    /// placed. Only pupils' records: staff enrollments are structure.
+    pub async fn child_records(&self, category: &str, records: Vec<Record>) -> Result<Vec<Served>> {
+        let users: Vec<String> = records.iter().filter_map(|r| r.user_id.clone()).collect();
+        let pupils: HashSet<String> = self
+            .gateway
+            .store
+            .select(Table::Users, By::Id, &users)
+            .await?
+            .into_iter()
+            .filter(|u| u.kind.as_deref() == Some("student"))
+            .map(|u| u.sourced_id)
+            .collect();
+        let places = self.places(&users).await?;
+        let mut readable = Vec::new();
+        for record in records {
+            let Some(user) = record.user_id.as_deref() else {
+                continue;
+            };
+            let visible = if pupils.contains(user) {
+                let schools: Vec<String> = record.school_id.iter().cloned().collect();
+                let classes: Vec<String> = record.class_id.iter().cloned().collect();
+                let child = if classes.is_empty() {
+                    places.child(user)
+                } else {
+                    Child {
+                        id: user,
+                        schools: &schools,
+                        classes: &classes,
+                    }
+                };
+                self.capability.may_read_child(category, &child)
+            } else if record.class_id.is_some() && category == ROSTER_CORE {
+                // A teacher's enrollment: structure of the class.
+                let schools: Vec<String> = record.school_id.iter().cloned().collect();
+                let classes: Vec<String> = record.class_id.iter().cloned().collect();
+                self.structure(ROSTER_CORE, &schools, &classes)
+            } else {
+                false
+            };
+            if visible {
+                let children = if pupils.contains(user) {
+                    vec![user.to_owned()]
+                } else {
+                    Vec::new()
+                };
+                readable.push(Served {
+                    value: served(&record),
+                    children,
+                });
+            }
+        }
+        Ok(readable)
+    }
+}
