@@ -41,41 +41,123 @@ struct Filter {
 }
 
 fn parse_filter(text: &str) -> Result<Filter> {
-    let any = text.contains(" OR ");
-    if any && text.contains(" AND ") {
-        return Err(Error::InvalidParameter(
-            "filter: mixing AND and OR is not supported; use one of them".into(),
-        ));
-    }
-    let joiner = if any { " OR " } else { " AND " };
+    const OPERATORS: [&str; 7] = ["!=", ">=", "<=", "=", ">", "<", "~"];
+    let invalid = |what: String| Error::InvalidParameter(format!("filter: {what}"));
+    let mut rest = text.trim();
     let mut predicates = Vec::new();
-    for part in text.split(joiner) {
-        let part = part.trim();
-        let op = ["!=", ">=", "<=", "=", ">", "<", "~"]
+    let mut joiner: Option<bool> = None;
+    loop {
+        // field
+        let field_end = rest
+            .find(|c: char| "!=<>~".contains(c))
+            .ok_or_else(|| invalid(format!("{rest:?} has no operator (=, !=, >, >=, <, <=, ~)")))?;
+        let field = rest[..field_end].trim();
+        if field.is_empty() || field.contains(char::is_whitespace) {
+            return Err(invalid(format!(
+                "{:?} is not a field name; write field<operator>'value'",
+                &rest[..field_end]
+            )));
+        }
+        rest = &rest[field_end..];
+        let op = OPERATORS
             .into_iter()
-            .find(|op| part.contains(op))
+            .find(|op| rest.starts_with(op))
             .ok_or_else(|| {
-                Error::InvalidParameter(format!(
-                    "filter: {part:?} has no operator (=, !=, >, >=, <, <=, ~)"
+                invalid(format!(
+                    "{rest:?} starts with no operator (=, !=, >, >=, <, <=, ~)"
                 ))
             })?;
-        let (field, value) = part.split_once(op).expect("operator found");
-        let value = value.trim();
-        let value = value
-            .strip_prefix('\'')
-            .and_then(|v| v.strip_suffix('\''))
-            .ok_or_else(|| {
-                Error::InvalidParameter(format!(
-                    "filter: the value in {part:?} must be in single quotes"
-                ))
-            })?;
+        rest = rest[op.len()..].trim_start();
+        // value: in single quotes, '' for a quote inside
+        let mut chars = rest.char_indices();
+        if !matches!(chars.next(), Some((_, '\''))) {
+            return Err(invalid(format!(
+                "the value after {field}{op} must be in single quotes, e.g. {field}{op}'value'"
+            )));
+        }
+        let mut value = String::new();
+        let mut closed = None;
+        while let Some((i, c)) = chars.next() {
+            if c == '\'' {
+                if rest[i + 1..].starts_with('\'') {
+                    value.push('\'');
+                    chars.next();
+                } else {
+                    closed = Some(i + 1);
+                    break;
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        let closed = closed
+            .ok_or_else(|| invalid(format!("the value after {field}{op} has no closing quote")))?;
         predicates.push(Predicate {
-            field: field.trim().to_owned(),
+            field: field.to_owned(),
             op,
-            value: value.to_owned(),
+            value,
         });
+        rest = rest[closed..].trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let any = if let Some(next) = rest.strip_prefix("AND ") {
+            rest = next;
+            false
+        } else if let Some(next) = rest.strip_prefix("OR ") {
+            rest = next;
+            true
+        } else {
+            return Err(invalid(format!("expected AND or OR before {rest:?}")));
+        };
+        if joiner.is_some_and(|j| j != any) {
+            return Err(invalid(
+                "mixing AND and OR is not supported; use one of them".into(),
+            ));
+        }
+        joiner = Some(any);
+        rest = rest.trim_start();
     }
-    Ok(Filter { any, predicates })
+    Ok(Filter {
+        any: joiner.unwrap_or(false),
+        predicates,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_filter;
+
+    #[test]
+    fn filter_values_may_hold_spaces_operators_and_joiners() {
+        let filter = parse_filter("familyName='O''Brien OR x=1' AND givenName~'a AND b'").unwrap();
+        assert!(!filter.any);
+        let parsed: Vec<(&str, &str, &str)> = filter
+            .predicates
+            .iter()
+            .map(|p| (p.field.as_str(), p.op, p.value.as_str()))
+            .collect();
+        assert_eq!(
+            parsed,
+            vec![
+                ("familyName", "=", "O'Brien OR x=1"),
+                ("givenName", "~", "a AND b")
+            ]
+        );
+        let either = parse_filter("sourcedId='s1' OR sourcedId>='s9'").unwrap();
+        assert!(either.any);
+        assert_eq!(either.predicates[1].op, ">=");
+    }
+
+    #[test]
+    fn malformed_filters_say_what_is_wrong() {
+        let message = |text: &str| parse_filter(text).err().unwrap().to_string();
+        assert!(message("givenName").contains("has no operator"));
+        assert!(message("givenName=taro").contains("must be in single quotes"));
+        assert!(message("givenName='taro").contains("no closing quote"));
+        assert!(message("a='1' AND b='2' OR c='3'").contains("mixing AND and OR"));
+        assert!(message("a='1' b='2'").contains("expected AND or OR"));
+    }
 }
 
 /// The value of a (possibly dotted) field as text for filtering and sorting.
