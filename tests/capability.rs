@@ -876,7 +876,28 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
         .verify(&minted.token)
         .await
         .unwrap();
+    // The same token with a check appended that always holds: answered by running the
+    // Datalog rules, it must agree with the direct evaluation of the unattenuated token.
+    let keys = board.server.consent.keys.snapshot();
+    let attenuated = Biscuit::from_base64(&minted.token, |id: Option<u32>| {
+        keys.public(id.unwrap())
+            .ok_or(biscuit_auth::error::Format::UnknownPublicKey)
+    })
+    .unwrap()
+    .append(BlockBuilder::new().code("check if time($t)").unwrap())
+    .unwrap()
+    .to_base64()
+    .unwrap();
+    let by_datalog = board
+        .server
+        .consent
+        .verifier
+        .verify(&attenuated)
+        .await
+        .unwrap();
+    assert!(!capability.is_attenuated() && by_datalog.is_attenuated());
     let school = vec!["big-school".to_owned()];
+    let elsewhere = vec!["other-school".to_owned()];
     for pupil in &pupils {
         let child = Child {
             id: &pupil.id,
@@ -888,6 +909,32 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
             children.contains(&pupil.id),
             "{}",
             pupil.id
+        );
+        assert_eq!(
+            capability.may_read_child(ATTENDANCE, &child),
+            by_datalog.may_read_child(ATTENDANCE, &child),
+            "direct and Datalog answers differ for {}",
+            pupil.id
+        );
+        for (category, schools) in [(GRADEBOOK, &school), (ATTENDANCE, &elsewhere)] {
+            let child = Child {
+                id: &pupil.id,
+                schools,
+                classes: &[],
+            };
+            assert!(!capability.may_read_child(category, &child));
+            assert!(!by_datalog.may_read_child(category, &child));
+        }
+    }
+    for (category, schools) in [
+        (ATTENDANCE, &school),
+        (GRADEBOOK, &school),
+        (ATTENDANCE, &elsewhere),
+    ] {
+        assert_eq!(
+            capability.may_read_structure(category, schools, &[]),
+            by_datalog.may_read_structure(category, schools, &[]),
+            "{category} {schools:?}"
         );
     }
     board.server.stop().await;
