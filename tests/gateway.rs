@@ -278,6 +278,49 @@ async fn a_guardian_consent_token_reads_exactly_the_consenting_children(backend:
     let event: Value = serde_json::from_str(&reads[0].event).unwrap();
     assert_eq!(event["client_id"], board.app.id.as_str());
     assert_eq!(event["outcome"], "allowed");
+
+    // The guardian's portal lists those reads of s001's data; s003's guardian may not see them.
+    renkei_idp::user::set_password(
+        board.server.store.as_ref(),
+        "g001",
+        "g001-portal-pass".into(),
+    )
+    .await
+    .unwrap();
+    let guardian = Browser::new();
+    assert_eq!(
+        guardian
+            .sign_in(&board.server, "g001", "g001-portal-pass")
+            .await
+            .status(),
+        303
+    );
+    let listed: Value = guardian
+        .get(&board.server.url("/api/consent/reads?student=s001"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = listed["reads"].as_array().unwrap();
+    assert_eq!(
+        listed.len(),
+        reads
+            .iter()
+            .filter(|r| r.event.contains("\"kind\":\"read\""))
+            .count()
+    );
+    assert!(listed.iter().any(|r| {
+        r["endpoint"] == format!("GET {BASE}/classes/cls-sakura-3-1/students")
+            && r["client_id"] == board.app.id.as_str()
+            && r["categories"] == serde_json::json!([CORE])
+    }));
+    assert_eq!(
+        guardian
+            .get(&board.server.url("/api/consent/reads?student=s003"))
+            .await
+            .status(),
+        403
+    );
     assert!(
         board
             .server

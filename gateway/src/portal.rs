@@ -43,7 +43,8 @@ fn refuse(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-/// `GET /api/consent/reads?student=ID`: the newest 200 reads of the child's data.
+/// `GET /api/consent/reads?student=ID`: the newest reads of the child's data (of the newest
+/// 200 audit events about the child; consent changes are shown by the consent API).
 pub async fn reads(
     State(portal): State<Portal>,
     headers: HeaderMap,
@@ -86,6 +87,7 @@ pub async fn reads(
             .await?
             .into_iter()
             .filter_map(chained)
+            .filter(|e| e.event.kind == "read")
             .map(|e| {
                 json!({
                     "at": e.event.at, "client_id": e.event.client_id, "endpoint": e.event.endpoint,
