@@ -1,0 +1,958 @@
+//! The load harness: starts `renkei serve` (release build) on SQLite and on PostgreSQL, drives
+//! it from this separate process over loopback, and reports throughput, latency percentiles
+//! (p50/p99) and the server's memory for each scenario of a school morning; optionally the
+//! same client_credentials load against a widely used open-source provider (`oidc-provider`
+//! from the npm registry, JWT access tokens signed RS256 like Renkei's) for a ratio.
+//!
+//! ```sh
+//! cargo build --release -p renkei -p renkei-bench
+//! ./target/release/load [--seconds 10] [--connections 16] [--backends sqlite,postgres] [--peer]
+//! ```
+//!
+//! PostgreSQL: `RENKEI_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! is used to create and drop a throwaway database.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use sha2::Digest;
+use tokio::sync::Mutex;
+
+const CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+const PASSWORD: &str = "bench-password-2026";
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const CAPABILITY: &str = "urn:renkei:params:oauth:token-type:biscuit";
+
+type Op = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// Command-line settings.
+struct Settings {
+    seconds: u64,
+    connections: usize,
+    backends: Vec<String>,
+    peer: bool,
+}
+
+fn settings() -> Settings {
+    let mut settings = Settings {
+        seconds: 10,
+        connections: 16,
+        backends: vec!["sqlite".into(), "postgres".into()],
+        peer: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                settings.seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(10)
+            }
+            "--connections" => {
+                settings.connections = args.next().and_then(|v| v.parse().ok()).unwrap_or(16)
+            }
+            "--backends" => {
+                settings.backends = args
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect()
+            }
+            "--peer" => settings.peer = true,
+            other => {
+                panic!("unknown argument {other}; see the doc comment of bench/src/bin/load.rs")
+            }
+        }
+    }
+    settings
+}
+
+/// What one scenario measured.
+struct Measured {
+    name: String,
+    ops: usize,
+    errors: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn row(&self, backend: &str, peak_mb: f64) -> String {
+        format!(
+            "| {} | {backend} | {:.0}/s | {:.2} ms | {:.2} ms | {} | {peak_mb:.0} MB |",
+            self.name,
+            self.rate(),
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3,
+            self.errors,
+        )
+    }
+}
+
+/// Runs `op` on `connections` workers for `seconds`, after a one-second warm-up.
+async fn drive(name: &str, connections: usize, seconds: u64, op: Op) -> Measured {
+    let warm_until = Instant::now() + Duration::from_secs(1);
+    let warm: Vec<_> = (0..connections)
+        .map(|i| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                while Instant::now() < warm_until {
+                    op(i).await;
+                }
+            })
+        })
+        .collect();
+    for task in warm {
+        let _ = task.await;
+    }
+    let started = Instant::now();
+    let until = started + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..connections)
+        .map(|i| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                while Instant::now() < until {
+                    let began = Instant::now();
+                    if op(i).await {
+                        latencies.push(began.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        let (mine, failed) = worker.await.expect("worker");
+        latencies.extend(mine);
+        errors += failed;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Measured {
+        name: name.into(),
+        ops: latencies.len(),
+        errors,
+        elapsed,
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+/// A server process and its address.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// `VmRSS` and `VmHWM` (peak) of the process, in MB.
+    fn memory(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map_or(0.0, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    async fn wait_ready(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(response) = reqwest::get(format!("{}{path}", self.base)).await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server at {} did not become ready", self.base);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn sibling(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .expect("own path")
+        .with_file_name(name)
+}
+
+/// Runs the `renkei` command line on `url`; returns standard output.
+fn renkei(url: &str, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = Command::new(sibling("renkei"))
+        .args(args)
+        .env("RENKEI_DATABASE_URL", url)
+        .env("RENKEI_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("target/release/renkei (cargo build --release -p renkei)");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("renkei runs");
+    assert!(
+        output.status.success(),
+        "renkei {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The board, app and accounts every scenario uses.
+struct Fixture {
+    client_id: String,
+    client_secret: String,
+    class_id: String,
+    users: Vec<String>,
+}
+
+fn set_up(url: &str, connections: usize) -> Fixture {
+    renkei(url, &["migrate"], None);
+    let roster = std::env::temp_dir().join(format!("renkei-load-roster-{}", std::process::id()));
+    let status = Command::new(sibling("roster-gen"))
+        .args(["600", roster.to_str().expect("utf-8 path")])
+        .stdout(Stdio::null())
+        .status()
+        .expect("target/release/roster-gen");
+    assert!(status.success());
+    renkei(
+        url,
+        &["import", "oneroster", roster.to_str().expect("path")],
+        None,
+    );
+    let classes = std::fs::read_to_string(roster.join("classes.csv")).expect("classes.csv");
+    let mut first = classes.lines().nth(1).expect("a class").split(',');
+    let class_id = first.next().expect("sourcedId").to_owned();
+    let school = classes
+        .lines()
+        .next()
+        .and_then(|header| header.split(',').position(|h| h == "schoolSourcedId"))
+        .and_then(|i| classes.lines().nth(1)?.split(',').nth(i))
+        .expect("schoolSourcedId")
+        .to_owned();
+    let _ = std::fs::remove_dir_all(&roster);
+    let registered: serde_json::Value = serde_json::from_str(&renkei(
+        url,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Load",
+            "--redirect-uri",
+            REDIRECT,
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--grant-type",
+            "client_credentials",
+            "--may-introspect",
+        ],
+        None,
+    ))
+    .expect("client JSON");
+    let client_id = registered["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_owned();
+    let client_secret = registered["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    renkei(
+        url,
+        &[
+            "policy",
+            "set",
+            "--client",
+            &client_id,
+            "--category",
+            CORE,
+            "--basis",
+            "school",
+            "--school",
+            &school,
+            "--purpose-ja",
+            "負荷試験",
+        ],
+        None,
+    );
+    let users: Vec<String> = (0..connections).map(|i| format!("load-user-{i}")).collect();
+    for user in &users {
+        renkei(
+            url,
+            &[
+                "user",
+                "add",
+                "--username",
+                user,
+                "--role",
+                "teacher",
+                "--password-stdin",
+            ],
+            Some(PASSWORD),
+        );
+    }
+    Fixture {
+        client_id,
+        client_secret,
+        class_id,
+        users,
+    }
+}
+
+fn start(url: &str) -> Server {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(sibling("renkei"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--issuer",
+            &base,
+        ])
+        .env("RENKEI_DATABASE_URL", url)
+        .env("RENKEI_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("renkei serve");
+    Server { child, base }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(4)
+        .build()
+        .expect("HTTP client")
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.split_once(&marker)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(value, _)| value.replace("&#x2F;", "/").replace("&amp;", "&"))
+        .unwrap_or_default()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Signs `user` in on `browser` (password page).
+async fn sign_in(browser: &reqwest::Client, base: &str, user: &str) -> bool {
+    let Ok(page) = browser.get(format!("{base}/login")).send().await else {
+        return false;
+    };
+    let html = page.text().await.unwrap_or_default();
+    let csrf = hidden(&html, "csrf_token");
+    browser
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("request", ""),
+            ("username", user),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .is_ok_and(|r| r.status().as_u16() == 303)
+}
+
+/// One authorization-code + PKCE flow with the browser's session: authorize, code, token,
+/// ID-token signature check. Approves consent if asked (set-up only). Returns the tokens.
+async fn code_flow(
+    browser: &reqwest::Client,
+    back: &reqwest::Client,
+    base: &str,
+    fixture: &Fixture,
+    keys: &jsonwebtoken::jwk::JwkSet,
+) -> Option<serde_json::Value> {
+    let verifier = renkei_idp::crypto::random_secret();
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", fixture.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid profile"),
+        ("state", "load"),
+        ("nonce", "n"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ])
+    .ok()?;
+    let mut response = browser
+        .get(format!("{base}/authorize?{query}"))
+        .send()
+        .await
+        .ok()?;
+    let mut target = location(&response);
+    if target.starts_with("/consent") {
+        let html = browser
+            .get(format!("{base}{target}"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        response = browser
+            .post(format!("{base}/consent"))
+            .form(&[
+                ("csrf_token", hidden(&html, "csrf_token").as_str()),
+                ("request", hidden(&html, "request").as_str()),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .ok()?;
+        target = location(&response);
+    }
+    let code = url::Url::parse(&target)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == "code")?
+        .1
+        .into_owned();
+    let tokens: serde_json::Value = back
+        .post(format!("{base}/token"))
+        .basic_auth(&fixture.client_id, Some(&fixture.client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let id_token = tokens["id_token"].as_str()?;
+    let header = jsonwebtoken::decode_header(id_token).ok()?;
+    let jwk = keys.find(header.kid.as_deref()?)?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).ok()?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_audience(&[&fixture.client_id]);
+    validation.set_issuer(&[base]);
+    jsonwebtoken::decode::<serde_json::Value>(id_token, &key, &validation).ok()?;
+    Some(tokens)
+}
+
+async fn client_credentials(
+    back: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+) -> Option<String> {
+    let response = back
+        .post(format!("{base}/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let body: serde_json::Value = response.json().await.ok()?;
+    body["access_token"].as_str().map(str::to_owned)
+}
+
+/// A capability token for the app's own job (no subject token): the class's roster.
+async fn capability(back: &reqwest::Client, base: &str, fixture: &Fixture) -> Option<String> {
+    let resource = format!("urn:renkei:class:{}", fixture.class_id);
+    let response = back
+        .post(format!("{base}/token"))
+        .basic_auth(&fixture.client_id, Some(&fixture.client_secret))
+        .form(&[
+            ("grant_type", TOKEN_EXCHANGE),
+            ("requested_token_type", CAPABILITY),
+            ("scope", CORE),
+            ("resource", resource.as_str()),
+        ])
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        if std::env::var_os("RENKEI_LOAD_DEBUG").is_some() {
+            eprintln!(
+                "exchange refused: {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        return None;
+    }
+    let body: serde_json::Value = response.json().await.ok()?;
+    body["access_token"].as_str().map(str::to_owned)
+}
+
+/// Every scenario against one backend; returns the report's rows and the client_credentials
+/// rate.
+async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String>, f64) {
+    let n = settings.connections;
+    let fixture = Arc::new(
+        tokio::task::spawn_blocking({
+            let url = url.to_owned();
+            move || set_up(&url, n)
+        })
+        .await
+        .expect("set-up"),
+    );
+    let server = start(url);
+    server.wait_ready("/readyz").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (idle, _) = server.memory();
+    let base: Arc<str> = server.base.clone().into();
+    let back = client();
+    let mut rows = vec![format!(
+        "| idle (after start-up) | {backend} | | | | | {idle:.0} MB (RSS) |"
+    )];
+    let mut client_credentials_rate = 0.0;
+    let mut report = |measured: Measured, server: &Server| {
+        let (_, peak) = server.memory();
+        if measured.name == "client_credentials" {
+            client_credentials_rate = measured.rate();
+        }
+        eprintln!(
+            "{backend}: {} {:.0}/s p99 {:?}",
+            measured.name,
+            measured.rate(),
+            measured.p99
+        );
+        rows.push(measured.row(backend, peak));
+    };
+
+    // 1. client_credentials.
+    let op: Op = {
+        let (back, base, fixture) = (back.clone(), base.clone(), fixture.clone());
+        Arc::new(move |_| {
+            let (back, base, fixture) = (back.clone(), base.clone(), fixture.clone());
+            Box::pin(async move {
+                client_credentials(&back, &base, &fixture.client_id, &fixture.client_secret)
+                    .await
+                    .is_some()
+            })
+        })
+    };
+    report(
+        drive("client_credentials", n, settings.seconds, op).await,
+        &server,
+    );
+
+    // 2. Code + PKCE flows for users with a session (consent given once, at set-up).
+    let keys: jsonwebtoken::jwk::JwkSet = back
+        .get(format!("{base}/jwks"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("jwks JSON");
+    let keys = Arc::new(keys);
+    let browsers: Arc<Vec<reqwest::Client>> = Arc::new((0..n).map(|_| client()).collect());
+    let mut refresh_tokens = Vec::new();
+    for (browser, user) in browsers.iter().zip(&fixture.users) {
+        assert!(
+            sign_in(browser, &base, user).await,
+            "set-up sign-in of {user}"
+        );
+        let tokens = code_flow(browser, &back, &base, &fixture, &keys)
+            .await
+            .expect("set-up code flow");
+        refresh_tokens.push(Mutex::new(
+            tokens["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ));
+    }
+    let op: Op = {
+        let (back, base, fixture, keys, browsers) = (
+            back.clone(),
+            base.clone(),
+            fixture.clone(),
+            keys.clone(),
+            browsers.clone(),
+        );
+        Arc::new(move |i| {
+            let (back, base, fixture, keys, browsers) = (
+                back.clone(),
+                base.clone(),
+                fixture.clone(),
+                keys.clone(),
+                browsers.clone(),
+            );
+            Box::pin(async move {
+                code_flow(&browsers[i], &back, &base, &fixture, &keys)
+                    .await
+                    .is_some()
+            })
+        })
+    };
+    report(
+        drive("code + PKCE flow with a session", n, settings.seconds, op).await,
+        &server,
+    );
+
+    // 3. Password sign-ins.
+    let op: Op = {
+        let (base, fixture) = (base.clone(), fixture.clone());
+        Arc::new(move |i| {
+            let (base, fixture) = (base.clone(), fixture.clone());
+            Box::pin(async move { sign_in(&client(), &base, &fixture.users[i]).await })
+        })
+    };
+    report(
+        drive("password sign-in", n, settings.seconds, op).await,
+        &server,
+    );
+
+    // 4. Refresh-token rotations, and introspections.
+    let refresh_tokens = Arc::new(refresh_tokens);
+    let op: Op = {
+        let (back, base, fixture, tokens) = (
+            back.clone(),
+            base.clone(),
+            fixture.clone(),
+            refresh_tokens.clone(),
+        );
+        Arc::new(move |i| {
+            let (back, base, fixture, tokens) =
+                (back.clone(), base.clone(), fixture.clone(), tokens.clone());
+            Box::pin(async move {
+                let mut current = tokens[i].lock().await;
+                let Ok(response) = back
+                    .post(format!("{base}/token"))
+                    .basic_auth(&fixture.client_id, Some(&fixture.client_secret))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", current.as_str()),
+                    ])
+                    .send()
+                    .await
+                else {
+                    return false;
+                };
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                match body["refresh_token"].as_str() {
+                    Some(next) => {
+                        *current = next.to_owned();
+                        true
+                    }
+                    None => false,
+                }
+            })
+        })
+    };
+    report(
+        drive("refresh-token rotation", n, settings.seconds, op).await,
+        &server,
+    );
+    let access = client_credentials(&back, &base, &fixture.client_id, &fixture.client_secret)
+        .await
+        .expect("access token");
+    let op: Op = {
+        let (back, base, fixture, access) = (
+            back.clone(),
+            base.clone(),
+            fixture.clone(),
+            Arc::<str>::from(access.as_str()),
+        );
+        Arc::new(move |_| {
+            let (back, base, fixture, access) =
+                (back.clone(), base.clone(), fixture.clone(), access.clone());
+            Box::pin(async move {
+                back.post(format!("{base}/introspect"))
+                    .basic_auth(&fixture.client_id, Some(&fixture.client_secret))
+                    .form(&[("token", &*access)])
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+        })
+    };
+    report(
+        drive("introspection", n, settings.seconds, op).await,
+        &server,
+    );
+
+    // 5. Capability tokens for a class of 40, and gateway reads of its roster.
+    let op: Op = {
+        let (back, base, fixture) = (back.clone(), base.clone(), fixture.clone());
+        Arc::new(move |_| {
+            let (back, base, fixture) = (back.clone(), base.clone(), fixture.clone());
+            Box::pin(async move { capability(&back, &base, &fixture).await.is_some() })
+        })
+    };
+    report(
+        drive(
+            "capability token for a class of 40",
+            n,
+            settings.seconds,
+            op,
+        )
+        .await,
+        &server,
+    );
+    let token: Arc<str> = capability(&back, &base, &fixture)
+        .await
+        .expect("capability")
+        .into();
+    let roster_url: Arc<str> = format!(
+        "{base}/ims/oneroster/rostering/v1p2/classes/{}/students",
+        fixture.class_id
+    )
+    .into();
+    let op: Op = {
+        let (back, roster_url, token) = (back.clone(), roster_url.clone(), token.clone());
+        Arc::new(move |_| {
+            let (back, roster_url, token) = (back.clone(), roster_url.clone(), token.clone());
+            Box::pin(async move {
+                match back.get(&*roster_url).bearer_auth(&*token).send().await {
+                    Ok(response) if response.status().is_success() => response
+                        .json::<serde_json::Value>()
+                        .await
+                        .is_ok_and(|b| b["users"].as_array().is_some_and(|u| u.len() == 40)),
+                    _ => false,
+                }
+            })
+        })
+    };
+    report(
+        drive(
+            "gateway class-roster read (40 pupils)",
+            n,
+            settings.seconds,
+            op,
+        )
+        .await,
+        &server,
+    );
+    drop(server);
+    (rows, client_credentials_rate)
+}
+
+/// The raw argon2id rate on this machine with Renkei's parameters, one verification per core.
+fn argon2id_rate(seconds: u64) -> f64 {
+    let hash = renkei_idp::crypto::hash_password(PASSWORD);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let hash = hash.clone();
+            std::thread::spawn(move || {
+                let mut done = 0u64;
+                while Instant::now() < until {
+                    assert!(renkei_idp::crypto::verify_password(PASSWORD, &hash));
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    total as f64 / seconds as f64
+}
+
+/// `oidc-provider` from the npm registry, client_credentials with RS256 JWT access tokens.
+async fn peer(settings: &Settings) -> Option<Measured> {
+    let dir = std::env::temp_dir().join(format!("renkei-load-peer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("peer");
+    for file in ["package.json", "server.mjs"] {
+        std::fs::copy(here.join(file), dir.join(file)).ok()?;
+    }
+    let installed = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .status()
+        .ok()?;
+    if !installed.success() {
+        eprintln!("npm install of oidc-provider failed; no peer figures");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new("node")
+        .arg("server.mjs")
+        .env("PORT", port.to_string())
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .ok()?;
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    server.wait_ready("/.well-known/openid-configuration").await;
+    let back = client();
+    let base: Arc<str> = server.base.clone().into();
+    let op: Op = Arc::new(move |_| {
+        let (back, base) = (back.clone(), base.clone());
+        Box::pin(async move {
+            client_credentials(
+                &back,
+                &base,
+                "bench",
+                "bench-secret-0123456789abcdef0123456789abcdef",
+            )
+            .await
+            .is_some()
+        })
+    });
+    let measured = drive(
+        "client_credentials (oidc-provider)",
+        settings.connections,
+        settings.seconds,
+        op,
+    )
+    .await;
+    let (_, peak) = server.memory();
+    eprintln!("peer: {:.0}/s, peak {peak:.0} MB", measured.rate());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(measured)
+}
+
+#[tokio::main]
+async fn main() {
+    let settings = settings();
+    let mut rows = Vec::new();
+    let mut client_credentials_rates = HashMap::new();
+    for backend in &settings.backends {
+        let (url, cleanup): (String, Box<dyn FnOnce()>) = match backend.as_str() {
+            "sqlite" => {
+                let file =
+                    std::env::temp_dir().join(format!("renkei-load-{}.db", std::process::id()));
+                let url = format!("sqlite://{}", file.display());
+                (
+                    url,
+                    Box::new(move || {
+                        for suffix in ["", "-wal", "-shm"] {
+                            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+                        }
+                    }),
+                )
+            }
+            "postgres" => {
+                let admin = std::env::var("RENKEI_BENCH_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let name = format!("renkei_load_{}", std::process::id());
+                let psql = admin.clone();
+                let run = move |sql: String| {
+                    let status = Command::new("psql")
+                        .args([psql.as_str(), "-q", "-c", &sql])
+                        .status()
+                        .expect("psql");
+                    assert!(status.success(), "{sql}");
+                };
+                let create = run.clone();
+                create(format!("CREATE DATABASE {name}"));
+                let url = format!(
+                    "{}/{name}",
+                    admin.rsplit_once('/').map_or(admin.as_str(), |(a, _)| a)
+                );
+                (
+                    url,
+                    Box::new(move || run(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))),
+                )
+            }
+            other => panic!("unknown backend {other}: use sqlite or postgres"),
+        };
+        let (backend_rows, rate) = scenarios(backend, &url, &settings).await;
+        client_credentials_rates.insert(backend.clone(), rate);
+        rows.extend(backend_rows);
+        cleanup();
+    }
+    let argon = argon2id_rate(settings.seconds.min(5));
+    println!(
+        "\n{} connections, {} s per scenario, release build; server peak memory is VmHWM so far.\n",
+        settings.connections, settings.seconds
+    );
+    println!("| scenario | backend | throughput | p50 | p99 | errors | server memory (peak) |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for row in &rows {
+        println!("{row}");
+    }
+    println!(
+        "\nraw argon2id verifications (Renkei's parameters, all cores, in this process): {argon:.1}/s"
+    );
+    if settings.peer
+        && let Some(peer) = peer(&settings).await
+    {
+        println!(
+            "\noidc-provider client_credentials (same machine, same load): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            peer.rate(),
+            peer.p50.as_secs_f64() * 1e3,
+            peer.p99.as_secs_f64() * 1e3,
+            peer.errors
+        );
+        for (backend, rate) in &client_credentials_rates {
+            println!(
+                "Renkei on {backend} / oidc-provider: {:.1}x",
+                rate / peer.rate().max(1e-9)
+            );
+        }
+    }
+}
