@@ -379,6 +379,12 @@ enum KeysCommand {
     Rotate,
 }
 
+/// Request handling allocates many small, short-lived values on several threads, and password
+/// checks take 19 MiB at a time: mimalloc serves the first faster than the system allocator and
+/// gives the second back instead of keeping it per thread.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()

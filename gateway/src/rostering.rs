@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::read::{Answer, Read, single};
 use crate::store::{By, Record, Table};
-use crate::view::{DEMOGRAPHICS, ROSTER_CORE, served};
+use crate::view::{DEMOGRAPHICS, Places, ROSTER_CORE, served};
 
 /// Which people a collection of users lists.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -226,23 +226,35 @@ pub enum People {
 /// Users of a role the app may see.
 pub async fn users(read: &Read, from: People, role: Role) -> Result<Answer> {
     let view = read.view();
-    let candidates = match from {
-        People::All => view.in_reach(Table::Users).await?,
+    let (candidates, class) = match from {
+        People::All => (view.in_reach(Table::Users).await?, None),
         People::OfClass => {
-            class_in_scope(read, read.id(0)).await?;
-            select(read, Table::Users, By::Class, &[read.id(0)]).await?
+            let class = class_in_scope(read, read.id(0)).await?;
+            let users = select(read, Table::Users, By::Class, &[read.id(0)]).await?;
+            (users, Some(class))
         }
         People::OfSchool => {
             visible_school(read).await?;
-            select(read, Table::Users, By::School, &[read.id(0)]).await?
+            let users = select(read, Table::Users, By::School, &[read.id(0)]).await?;
+            (users, None)
         }
         People::OfSchoolClass => {
-            class_of_school(read).await?;
-            select(read, Table::Users, By::Class, &[read.id(1)]).await?
+            let class = class_of_school(read).await?;
+            let users = select(read, Table::Users, By::Class, &[read.id(1)]).await?;
+            (users, Some(class))
         }
     };
     let candidates: Vec<Record> = candidates.into_iter().filter(|u| role.keeps(u)).collect();
-    Ok(Answer::List("users", view.people(candidates).await?))
+    // A class's members are judged as members of that class (and its school).
+    let known = class.map(|class| {
+        let ids: Vec<String> = candidates.iter().map(|u| u.sourced_id.clone()).collect();
+        let schools: Vec<String> = class.school_id.iter().cloned().collect();
+        Places::uniform(&ids, &schools, &[class.sourced_id])
+    });
+    Ok(Answer::List(
+        "users",
+        view.people_placed(candidates, known).await?,
+    ))
 }
 
 /// The class `read.id(1)` of the school `read.id(0)`, if the app may see it.

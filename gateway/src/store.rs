@@ -498,12 +498,17 @@ macro_rules! gateway_store {
                         .bind(&hash)
                         .execute(&mut *tx)
                         .await?;
-                    for child in &event.children {
-                        sqlx::query("INSERT INTO audit_children (seq, child_id) VALUES ($1, $2)")
-                            .bind(seq)
-                            .bind(child)
-                            .execute(&mut *tx)
-                            .await?;
+                    for children in event.children.chunks(CHUNK) {
+                        let values = (0..children.len())
+                            .map(|i| format!("($1, ${})", i + 2))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let sql = format!("INSERT INTO audit_children (seq, child_id) VALUES {values}");
+                        let mut insert = sqlx::query(&sql).bind(seq);
+                        for child in children {
+                            insert = insert.bind(child);
+                        }
+                        insert.execute(&mut *tx).await?;
                     }
                     prev = hash;
                 }

@@ -48,6 +48,17 @@ pub fn served(record: &Record) -> Value {
 pub struct Places(HashMap<String, (Vec<String>, Vec<String>)>);
 
 impl Places {
+    /// Everyone in `ids` placed in the same schools and classes: people listed because they
+    /// are in one class (a subset of where they are placed, so a decision can only be
+    /// narrower, and no placement look-up is needed).
+    pub fn uniform(ids: &[String], schools: &[String], classes: &[String]) -> Self {
+        Places(
+            ids.iter()
+                .map(|id| (id.clone(), (schools.to_vec(), classes.to_vec())))
+                .collect(),
+        )
+    }
+
     /// The child as the verifier sees it.
     pub fn child<'a>(&'a self, id: &'a str) -> Child<'a> {
         static NONE: Vec<String> = Vec::new();
@@ -239,6 +250,16 @@ impl View<'_> {
     /// placed in its scope, and guardians of pupils it covers with contact data. Contact fields
     /// only with [`ROSTER`].
     pub async fn people(&self, records: Vec<Record>) -> Result<Vec<Served>> {
+        self.people_placed(records, None).await
+    }
+
+    /// [`View::people`], judging everyone where `known` places them (if given) instead of
+    /// looking their placements up.
+    pub async fn people_placed(
+        &self,
+        records: Vec<Record>,
+        known: Option<Places>,
+    ) -> Result<Vec<Served>> {
         let ids: Vec<String> = records.iter().map(|r| r.sourced_id.clone()).collect();
         let guardians: Vec<String> = records
             .iter()
@@ -250,9 +271,14 @@ impl View<'_> {
         } else {
             self.gateway.store.agents(&guardians).await?
         };
-        let mut everyone = ids.clone();
-        everyone.extend(links.iter().map(|(child, _)| child.clone()));
-        let places = self.places(&everyone).await?;
+        let places = match known {
+            Some(known) if links.is_empty() => known,
+            _ => {
+                let mut everyone = ids.clone();
+                everyone.extend(links.iter().map(|(child, _)| child.clone()));
+                self.places(&everyone).await?
+            }
+        };
         let contact = self.capability.has_category(ROSTER);
         let mut readable = Vec::new();
         for record in records {

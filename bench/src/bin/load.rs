@@ -38,6 +38,8 @@ struct Settings {
     connections: usize,
     backends: Vec<String>,
     peer: bool,
+    /// Run only the scenarios whose name contains this.
+    only: Option<String>,
 }
 
 fn settings() -> Settings {
@@ -46,6 +48,7 @@ fn settings() -> Settings {
         connections: 16,
         backends: vec!["sqlite".into(), "postgres".into()],
         peer: false,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -65,6 +68,7 @@ fn settings() -> Settings {
                     .collect()
             }
             "--peer" => settings.peer = true,
+            "--only" => settings.only = args.next(),
             other => {
                 panic!("unknown argument {other}; see the doc comment of bench/src/bin/load.rs")
             }
@@ -101,7 +105,20 @@ impl Measured {
 }
 
 /// Runs `op` on `connections` workers for `seconds`, after a one-second warm-up.
-async fn drive(name: &str, connections: usize, seconds: u64, op: Op) -> Measured {
+async fn drive(name: &str, settings: &Settings, op: Op) -> Measured {
+    let (connections, seconds) = (settings.connections, settings.seconds);
+    if let Some(only) = &settings.only
+        && !name.contains(only.as_str())
+    {
+        return Measured {
+            name: name.into(),
+            ops: 0,
+            errors: 0,
+            elapsed: Duration::from_secs(1),
+            p50: Duration::ZERO,
+            p99: Duration::ZERO,
+        };
+    }
     let warm_until = Instant::now() + Duration::from_secs(1);
     let warm: Vec<_> = (0..connections)
         .map(|i| {
@@ -561,6 +578,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         .expect("set-up"),
     );
     let server = start(url);
+    eprintln!("{backend}: renkei serve is process {}", server.child.id());
     server.wait_ready("/readyz").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle, _) = server.memory();
@@ -571,6 +589,9 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
     )];
     let mut client_credentials_rate = 0.0;
     let mut report = |measured: Measured, server: &Server| {
+        if measured.ops == 0 && measured.errors == 0 {
+            return;
+        }
         let (_, peak) = server.memory();
         if measured.name == "client_credentials" {
             client_credentials_rate = measured.rate();
@@ -596,10 +617,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             })
         })
     };
-    report(
-        drive("client_credentials", n, settings.seconds, op).await,
-        &server,
-    );
+    report(drive("client_credentials", settings, op).await, &server);
 
     // 2. Code + PKCE flows for users with a session (consent given once, at set-up).
     let keys: jsonwebtoken::jwk::JwkSet = back
@@ -652,7 +670,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         })
     };
     report(
-        drive("code + PKCE flow with a session", n, settings.seconds, op).await,
+        drive("code + PKCE flow with a session", settings, op).await,
         &server,
     );
 
@@ -664,10 +682,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             Box::pin(async move { sign_in(&client(), &base, &fixture.users[i]).await })
         })
     };
-    report(
-        drive("password sign-in", n, settings.seconds, op).await,
-        &server,
-    );
+    report(drive("password sign-in", settings, op).await, &server);
 
     // 4. Refresh-token rotations, and introspections.
     let refresh_tokens = Arc::new(refresh_tokens);
@@ -706,10 +721,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             })
         })
     };
-    report(
-        drive("refresh-token rotation", n, settings.seconds, op).await,
-        &server,
-    );
+    report(drive("refresh-token rotation", settings, op).await, &server);
     let access = client_credentials(&back, &base, &fixture.client_id, &fixture.client_secret)
         .await
         .expect("access token");
@@ -733,10 +745,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             })
         })
     };
-    report(
-        drive("introspection", n, settings.seconds, op).await,
-        &server,
-    );
+    report(drive("introspection", settings, op).await, &server);
 
     // 5. Capability tokens for a class of 40, and gateway reads of its roster.
     let op: Op = {
@@ -747,13 +756,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         })
     };
     report(
-        drive(
-            "capability token for a class of 40",
-            n,
-            settings.seconds,
-            op,
-        )
-        .await,
+        drive("capability token for a class of 40", settings, op).await,
         &server,
     );
     let token: Arc<str> = capability(&back, &base, &fixture)
@@ -781,13 +784,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         })
     };
     report(
-        drive(
-            "gateway class-roster read (40 pupils)",
-            n,
-            settings.seconds,
-            op,
-        )
-        .await,
+        drive("gateway class-roster read (40 pupils)", settings, op).await,
         &server,
     );
     drop(server);
@@ -863,8 +860,11 @@ async fn peer(settings: &Settings) -> Option<Measured> {
     });
     let measured = drive(
         "client_credentials (oidc-provider)",
-        settings.connections,
-        settings.seconds,
+        &Settings {
+            only: None,
+            backends: Vec::new(),
+            ..*settings
+        },
         op,
     )
     .await;
