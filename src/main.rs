@@ -225,22 +225,57 @@ enum ImportCommand {
     },
 }
 
+/// The flags every import shares.
 #[derive(Args)]
-struct OnerosterImport {
-    /// Folder or zip of OneRoster CSV files.
-    path: std::path::PathBuf,
+struct ImportFlags {
     /// Check the files and report what would change, without changing anything.
     #[arg(long)]
     dry_run: bool,
     /// Output: text for people, json for machines.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     format: String,
-    /// File encoding: auto (UTF-8, else Shift_JIS), utf-8 or shift_jis.
+    /// CSV encoding: auto (UTF-8, else Shift_JIS), utf-8 or shift_jis.
     #[arg(long, default_value = "auto")]
     encoding: String,
     /// List at most this many problems (all are counted).
     #[arg(long, default_value_t = 100)]
     max_errors: usize,
+}
+
+impl ImportFlags {
+    fn encoding(&self) -> Result<renkei_idp::roster::EncodingChoice, Error> {
+        renkei_idp::roster::EncodingChoice::parse(&self.encoding).ok_or_else(|| {
+            Error::Invalid(format!(
+                "unknown encoding {:?}; use auto, utf-8 or shift_jis",
+                self.encoding
+            ))
+        })
+    }
+
+    /// Prints a report as JSON (`--format json`) or as `text` made for people.
+    fn print(
+        &self,
+        report: &impl serde::Serialize,
+        text: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
+        if self.format == "json" {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(report).map_err(|e| Error::internal(e.to_string()))?
+            );
+        } else {
+            print!("{}", text());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Args)]
+struct OnerosterImport {
+    /// Folder or zip of OneRoster CSV files.
+    path: std::path::PathBuf,
+    #[command(flatten)]
+    flags: ImportFlags,
     /// Who runs the import (recorded with it); default: the login name.
     #[arg(long)]
     by: Option<String>,
@@ -256,18 +291,8 @@ struct AffairsImport {
     /// The file holds all of the collection's records: remove those not in it.
     #[arg(long)]
     bulk: bool,
-    /// Check the file and report what would change, without changing anything.
-    #[arg(long)]
-    dry_run: bool,
-    /// Output: text for people, json for machines.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    format: String,
-    /// CSV encoding: auto (UTF-8, else Shift_JIS), utf-8 or shift_jis.
-    #[arg(long, default_value = "auto")]
-    encoding: String,
-    /// List at most this many problems (all are counted).
-    #[arg(long, default_value_t = 100)]
-    max_errors: usize,
+    #[command(flatten)]
+    flags: ImportFlags,
 }
 
 #[derive(Subcommand)]
@@ -760,24 +785,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
             command: ImportCommand::Oneroster(args),
         } => {
             let store = open(&cli.database_url).await?;
-            let encoding =
-                renkei_idp::roster::EncodingChoice::parse(&args.encoding).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "unknown encoding {:?}; use auto, utf-8 or shift_jis",
-                        args.encoding
-                    ))
-                })?;
             let options = renkei_idp::roster::ImportOptions {
-                dry_run: args.dry_run,
-                encoding,
-                max_problems: args.max_errors.max(1),
+                dry_run: args.flags.dry_run,
+                encoding: args.flags.encoding()?,
+                max_problems: args.flags.max_errors.max(1),
                 actor: args
                     .by
                     .or_else(|| std::env::var("USER").ok())
                     .unwrap_or_else(|| "cli".into()),
             };
             let report = renkei_idp::roster::import(store.as_ref(), &args.path, &options).await?;
-            if !args.dry_run {
+            if !args.flags.dry_run {
                 audit_admin(
                     &cli.database_url,
                     "renkei import oneroster",
@@ -788,15 +806,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 )
                 .await?;
             }
-            if args.format == "json" {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report)
-                        .map_err(|e| Error::internal(e.to_string()))?
-                );
-            } else {
-                print!("{report}");
-            }
+            args.flags.print(&report, || report.to_string())?;
             if report.outcome == "rejected" {
                 return Err(Error::Invalid(format!(
                     "the import was rejected with {} problem(s); nothing was changed",
@@ -952,55 +962,25 @@ async fn import_affairs(database_url: &str, args: AffairsImport) -> Result<(), E
             names.join(", ")
         ))
     })?;
-    let encoding = renkei_idp::roster::EncodingChoice::parse(&args.encoding).ok_or_else(|| {
-        Error::Invalid(format!(
-            "unknown encoding {:?}; use auto, utf-8 or shift_jis",
-            args.encoding
-        ))
-    })?;
     let database = open_database(database_url).await?;
     let store = renkei_gateway::store::open(&database);
     let options = import::Options {
         bulk: args.bulk,
-        dry_run: args.dry_run,
-        encoding,
-        max_errors: args.max_errors,
+        dry_run: args.flags.dry_run,
+        encoding: args.flags.encoding()?,
+        max_errors: args.flags.max_errors,
     };
     let report = import::import(store.as_ref(), collection, &args.path, options)
         .await
         .map_err(|problem| Error::Invalid(problem.to_string()))?;
-    if args.format == "json" {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| Error::internal(e.to_string()))?
-        );
-    } else if report.problems.is_empty() {
-        println!(
-            "{} {}: {} records read; {} created, {} updated, {} removed{}",
-            report.collection,
-            report.file,
-            report.records,
-            report.changes.created,
-            report.changes.updated,
-            report.changes.deleted,
-            if report.dry_run {
-                " (dry run: nothing changed)"
-            } else {
-                ""
-            }
-        );
-    } else {
-        for problem in &report.problems {
-            eprintln!("{problem}");
-        }
-    }
+    args.flags.print(&report, || report.to_string())?;
     if !report.problems.is_empty() {
         return Err(Error::Invalid(format!(
             "the import was rejected with {} problem(s); nothing was changed",
             report.problem_count
         )));
     }
-    if !args.dry_run {
+    if !args.flags.dry_run {
         audit_change(
             &database,
             AuditEvent::change(

@@ -4,7 +4,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -270,27 +269,19 @@ async fn bad_input_is_one_clear_sentence(backend: Backend) {
 
 async fn serve_demo_signs_in_and_drains(backend: Backend) {
     let database = TestDatabase::new(backend).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .args([
+    let mut child = spawn_renkei(
+        &database.url,
+        &[
             "serve",
             "--demo",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--issuer",
             &base,
-        ])
-        .env("RENKEI_DATABASE_URL", &database.url)
-        .env("RENKEI_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+        ],
+    );
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -362,11 +353,7 @@ async fn serve_demo_signs_in_and_drains(backend: Backend) {
         "unauthorized_client"
     );
 
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = terminate(child).await;
     assert!(status.success(), "SIGTERM drains and exits cleanly");
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(

@@ -144,6 +144,11 @@ impl Board {
             .unwrap()
     }
 
+    /// The JSON body of a read.
+    async fn json(&self, token: &str, path: &str) -> Value {
+        self.read(token, path).await.json().await.unwrap()
+    }
+
     async fn ids(&self, token: &str, path: &str) -> Vec<String> {
         self.ids_of("users", token, path).await
     }
@@ -203,19 +208,9 @@ async fn a_guardian_consent_token_reads_exactly_the_consenting_children(backend:
         404,
         "outside the token's class"
     );
-    let one: Value = board
-        .read(&class, "/users/s001")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let one: Value = board.json(&class, "/users/s001").await;
     assert_eq!(one["user"]["sourcedId"], "s001");
-    let class_record: Value = board
-        .read(&class, "/classes/cls-sakura-3-1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let class_record: Value = board.json(&class, "/classes/cls-sakura-3-1").await;
     assert_eq!(class_record["class"]["title"], "3年1組");
     assert_eq!(
         board.read(&class, "/classes/cls-sakura-3-2").await.status(),
@@ -380,14 +375,11 @@ async fn pagination_filter_sort_and_fields_follow_the_specification(backend: Bac
         .await;
     assert_eq!(either, vec!["s001", "s006"]);
     let fields: Value = board
-        .read(
+        .json(
             &token,
             "/schools/sakura-es/students?fields=sourcedId,givenName&limit=1",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         fields["users"][0],
         serde_json::json!({"sourcedId": "s001", "givenName": "太郎"})
@@ -555,12 +547,7 @@ async fn a_class_token_reads_the_class_its_students_and_their_results(backend: B
     let token = board
         .capability(&format!("{CORE} {GRADEBOOK}"), class)
         .await;
-    let record: Value = board
-        .read(&token, "/classes/cls-sakura-3-1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let record: Value = board.json(&token, "/classes/cls-sakura-3-1").await;
     assert_eq!(record["class"]["title"], "3年1組");
     assert_eq!(
         record["class"]["school"]["href"],
@@ -630,11 +617,8 @@ async fn a_class_token_reads_the_class_its_students_and_their_results(backend: B
         );
     }
     let one: Value = board
-        .read(&token, &format!("{GRADES}/results/r-s001-kanji-1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(&token, &format!("{GRADES}/results/r-s001-kanji-1"))
+        .await;
     assert_eq!(one["result"]["comment"], "よくできました");
 
     // A token lacking the gradebook is refused results, naming the category.
@@ -822,19 +806,9 @@ async fn rostering_collections_follow_the_token_scope(backend: Backend) {
     ] {
         assert_eq!(board.read(token, path).await.status(), 404, "{path}");
     }
-    let teacher: Value = board
-        .read(&class, "/teachers/t001")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let teacher: Value = board.json(&class, "/teachers/t001").await;
     assert_eq!(teacher["user"]["role"], "teacher");
-    let session: Value = board
-        .read(&class, "/academicSessions/y2026")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let session: Value = board.json(&class, "/academicSessions/y2026").await;
     assert_eq!(session["academicSession"]["title"], "2026年度");
 
     // Guardians and contact fields only with the roster category.
@@ -864,12 +838,7 @@ async fn rostering_collections_follow_the_token_scope(backend: Backend) {
             .await,
         vec!["s001", "s002"]
     );
-    let one: Value = board
-        .read(&demographics, "/demographics/s001")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let one: Value = board.json(&demographics, "/demographics/s001").await;
     assert_eq!(one["demographics"]["birthDate"], "2017-05-14");
     assert_eq!(
         board
@@ -1007,11 +976,8 @@ async fn school_affairs_records_import_all_or_nothing_and_are_read_by_category(b
         );
     }
     let record: Value = board
-        .read(&class, &format!("{AFFAIRS}/attendance/att-1"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(&class, &format!("{AFFAIRS}/attendance/att-1"))
+        .await;
     assert_eq!(record["attendanceRecord"]["reason"], "発熱");
     assert_eq!(record["attendanceRecord"]["student"]["sourcedId"], "s001");
     assert_eq!(
@@ -1072,7 +1038,7 @@ async fn the_gateway_runs_as_its_own_process_and_affairs_import_from_the_command
     backend: Backend,
 ) {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+
     let board = board(backend, Basis::School).await;
     let url = board.server.database.url.clone();
     let folder =
@@ -1123,26 +1089,18 @@ async fn the_gateway_runs_as_its_own_process_and_affairs_import_from_the_command
     std::fs::remove_dir_all(&folder).ok();
 
     // The gateway alone, in its own process, on the same database.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let public = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_renkei"))
-        .args([
+    let mut child = spawn_renkei(
+        &url,
+        &[
             "gateway",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--public-url",
             &public,
-        ])
-        .env("RENKEI_DATABASE_URL", &url)
-        .env("RENKEI_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+        ],
+    );
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let started = lines.next().unwrap().unwrap();
@@ -1165,11 +1123,7 @@ async fn the_gateway_runs_as_its_own_process_and_affairs_import_from_the_command
         format!("{public}{BASE}/orgs/sakura-es"),
         "hrefs point at the gateway's own public URL"
     );
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = terminate(child).await;
     assert!(status.success(), "SIGTERM drains and exits cleanly");
 
     // The read made in the other process, and the import, are in the one audit chain.

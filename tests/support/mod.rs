@@ -609,3 +609,37 @@ pub fn run_renkei(database_url: &str, args: &[&str], stdin: Option<&str>) -> std
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
 }
+
+/// A loopback port nothing listens on (for a server started as its own process).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the `renkei` binary with `args` on `database_url` as a long-running process, its
+/// standard output piped to the test.
+pub fn spawn_renkei(database_url: &str, args: &[&str]) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    Command::new(env!("CARGO_BIN_EXE_renkei"))
+        .args(args)
+        .env("RENKEI_DATABASE_URL", database_url)
+        .env("RENKEI_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Sends SIGTERM and waits for the process to exit; returns how it exited.
+pub async fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap()
+}

@@ -53,6 +53,36 @@ pub struct Report {
     pub dry_run: bool,
 }
 
+impl std::fmt::Display for Report {
+    /// One summary line, or the problems one per line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.problems.is_empty() {
+            return writeln!(
+                f,
+                "{} {}: {} records read; {} created, {} updated, {} removed{}",
+                self.collection,
+                self.file,
+                self.records,
+                self.changes.created,
+                self.changes.updated,
+                self.changes.deleted,
+                if self.dry_run {
+                    " (dry run: nothing changed)"
+                } else {
+                    ""
+                }
+            );
+        }
+        for problem in &self.problems {
+            writeln!(f, "{problem}")?;
+        }
+        if self.problem_count > self.problems.len() {
+            writeln!(f, "… and {} more", self.problem_count - self.problems.len())?;
+        }
+        Ok(())
+    }
+}
+
 /// One row of the file, as a JSON object, with its line.
 struct Row {
     line: u64,
