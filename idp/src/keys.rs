@@ -80,6 +80,8 @@ struct LoadedKey {
     kid: String,
     alg: SigningAlg,
     encoding: EncodingKey,
+    /// RS256 keys parsed once (parsing and blinding set-up cost more than the signature).
+    rsa: Option<aws_lc_rs::signature::RsaKeyPair>,
     decoding: DecodingKey,
     jwk: Value,
     activates_at: i64,
@@ -102,10 +104,17 @@ impl LoadedKey {
         let pem = row.private_pem.as_bytes();
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
         let common = json!({"kid": row.kid, "alg": alg.as_str(), "use": "sig"});
+        let mut rsa_pair = None;
         let (encoding, decoding, mut jwk) = match alg {
             SigningAlg::Rs256 => {
+                use rsa::pkcs8::EncodePrivateKey;
                 let key =
                     rsa::RsaPrivateKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
+                let der = key.to_pkcs8_der().map_err(|e| bad(&e))?;
+                rsa_pair = Some(
+                    aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
+                        .map_err(|e| bad(&e))?,
+                );
                 let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
                 (
                     EncodingKey::from_rsa_pem(pem).map_err(|e| bad(&e))?,
@@ -147,6 +156,7 @@ impl LoadedKey {
             kid: row.kid.clone(),
             alg,
             encoding,
+            rsa: rsa_pair,
             decoding,
             jwk,
             activates_at: row.activates_at,
@@ -249,8 +259,27 @@ impl KeyRing {
         let mut header = Header::new(alg.jwt_algorithm());
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| Error::internal(format!("signing failed: {e}")))
+        let failed = |e: &dyn std::fmt::Display| Error::internal(format!("signing failed: {e}"));
+        let Some(pair) = &key.rsa else {
+            return jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| failed(&e));
+        };
+        // RS256 with the parsed key: the JWS compact serialization (RFC 7515 §7.1).
+        let header = serde_json::to_vec(&header).map_err(|e| failed(&e))?;
+        let claims = serde_json::to_vec(claims).map_err(|e| failed(&e))?;
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            message.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|e| failed(&e))?;
+        Ok(format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
     /// Verifies a JWT we signed: signature by a published key, `typ`, issuer, audience and
