@@ -7,7 +7,38 @@ mod support;
 use serde_json::Value;
 use support::*;
 
-on_both_databases!(two_processes_behave_as_one_provider);
+on_both_databases!(
+    two_processes_behave_as_one_provider,
+    replicas_starting_together_on_an_empty_database_all_start_and_share_keys,
+);
+
+async fn replicas_starting_together_on_an_empty_database_all_start_and_share_keys(
+    backend: Backend,
+) {
+    let database = TestDatabase::new(backend).await;
+    let first = renkei_idp::store::Database::connect(&database.url)
+        .await
+        .unwrap();
+    first.store().migrate().await.unwrap();
+    let starts: Vec<_> = (0..6)
+        .map(|_| {
+            let url = database.url.clone();
+            tokio::spawn(async move {
+                let db = renkei_idp::store::Database::connect(&url).await.unwrap();
+                let config = renkei_idp::Config::new("http://127.0.0.1:8080").unwrap();
+                renkei_idp::AppState::new(db.store(), config)
+                    .await
+                    .expect("the provider's signing keys load too");
+                let service = renkei_consent::service::ConsentService::open(&db).await?;
+                Ok::<u32, renkei_consent::Error>(service.keys.snapshot().signing().0)
+            })
+        })
+        .collect();
+    for start in starts {
+        let signing = start.await.unwrap().expect("every replica starts");
+        assert_eq!(signing, 1, "all sign with the first key");
+    }
+}
 
 async fn two_processes_behave_as_one_provider(backend: Backend) {
     let a = TestServer::start(backend).await;

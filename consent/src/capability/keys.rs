@@ -90,8 +90,15 @@ pub async fn rotate(store: &dyn ConsentStore, now: i64) -> Result<u32> {
 async fn read(store: &dyn ConsentStore, now: i64) -> Result<KeySet> {
     let mut rows = store.capability_keys().await?;
     if rows.iter().all(|row| row.retired_at.is_some()) {
-        rotate(store, now).await?;
+        let created = rotate(store, now).await;
         rows = store.capability_keys().await?;
+        // Two processes starting on an empty database at the same moment: the one whose key
+        // lost the race (same id) uses the other's.
+        if let Err(error) = created
+            && rows.iter().all(|row| row.retired_at.is_some())
+        {
+            return Err(error);
+        }
     }
     let mut signing = None;
     let mut public = Vec::new();
