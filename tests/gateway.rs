@@ -808,6 +808,12 @@ async fn rostering_collections_follow_the_token_scope(backend: Backend) {
     }
     let teacher: Value = board.json(&class, "/teachers/t001").await;
     assert_eq!(teacher["user"]["role"], "teacher");
+    assert_eq!(
+        teacher["user"]["roles"][0]["roleType"], "primary",
+        "1.1 users are also served in the 1.2 shape"
+    );
+    assert_eq!(teacher["user"]["roles"][0]["org"]["sourcedId"], "sakura-es");
+    assert_eq!(teacher["user"]["primaryOrg"]["sourcedId"], "sakura-es");
     let session: Value = board.json(&class, "/academicSessions/y2026").await;
     assert_eq!(session["academicSession"]["title"], "2026年度");
 

@@ -124,42 +124,6 @@ fn parse_filter(text: &str) -> Result<Filter> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_filter;
-
-    #[test]
-    fn filter_values_may_hold_spaces_operators_and_joiners() {
-        let filter = parse_filter("familyName='O''Brien OR x=1' AND givenName~'a AND b'").unwrap();
-        assert!(!filter.any);
-        let parsed: Vec<(&str, &str, &str)> = filter
-            .predicates
-            .iter()
-            .map(|p| (p.field.as_str(), p.op, p.value.as_str()))
-            .collect();
-        assert_eq!(
-            parsed,
-            vec![
-                ("familyName", "=", "O'Brien OR x=1"),
-                ("givenName", "~", "a AND b")
-            ]
-        );
-        let either = parse_filter("sourcedId='s1' OR sourcedId>='s9'").unwrap();
-        assert!(either.any);
-        assert_eq!(either.predicates[1].op, ">=");
-    }
-
-    #[test]
-    fn malformed_filters_say_what_is_wrong() {
-        let message = |text: &str| parse_filter(text).err().unwrap().to_string();
-        assert!(message("givenName").contains("has no operator"));
-        assert!(message("givenName=taro").contains("must be in single quotes"));
-        assert!(message("givenName='taro").contains("no closing quote"));
-        assert!(message("a='1' AND b='2' OR c='3'").contains("mixing AND and OR"));
-        assert!(message("a='1' b='2'").contains("expected AND or OR"));
-    }
-}
-
 /// The value of a (possibly dotted) field as text for filtering and sorting.
 fn field_text(record: &Value, field: &str) -> Option<String> {
     let mut value = record;
@@ -355,4 +319,40 @@ pub fn by_sourced_id(a: &Served, b: &Served) -> Ordering {
         .get("sourcedId")
         .and_then(Value::as_str)
         .cmp(&b.value.get("sourcedId").and_then(Value::as_str))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_filter;
+
+    #[test]
+    fn filter_values_may_hold_spaces_operators_and_joiners() {
+        let filter = parse_filter("familyName='O''Brien OR x=1' AND givenName~'a AND b'").unwrap();
+        assert!(!filter.any);
+        let parsed: Vec<(&str, &str, &str)> = filter
+            .predicates
+            .iter()
+            .map(|p| (p.field.as_str(), p.op, p.value.as_str()))
+            .collect();
+        assert_eq!(
+            parsed,
+            vec![
+                ("familyName", "=", "O'Brien OR x=1"),
+                ("givenName", "~", "a AND b")
+            ]
+        );
+        let either = parse_filter("sourcedId='s1' OR sourcedId>='s9'").unwrap();
+        assert!(either.any);
+        assert_eq!(either.predicates[1].op, ">=");
+    }
+
+    #[test]
+    fn malformed_filters_say_what_is_wrong() {
+        let message = |text: &str| parse_filter(text).err().unwrap().to_string();
+        assert!(message("givenName").contains("has no operator"));
+        assert!(message("givenName=taro").contains("must be in single quotes"));
+        assert!(message("givenName='taro").contains("no closing quote"));
+        assert!(message("a='1' AND b='2' OR c='3'").contains("mixing AND and OR"));
+        assert!(message("a='1' b='2'").contains("expected AND or OR"));
+    }
 }

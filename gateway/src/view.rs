@@ -43,6 +43,39 @@ pub fn served(record: &Record) -> Value {
     value
 }
 
+/// Gives a user imported from OneRoster 1.1 files (`role` and `orgs`) the 1.2 shape as well:
+/// `roles` (the first org primary, the others secondary) and `primaryOrg`, so that 1.2 clients
+/// read every user alike. 1.2 records already have them.
+fn roles_of_1_1(user: &mut Value) {
+    let Value::Object(object) = user else {
+        return;
+    };
+    if object.contains_key("roles") {
+        return;
+    }
+    let (Some(Value::String(role)), Some(Value::Array(orgs))) =
+        (object.get("role"), object.get("orgs"))
+    else {
+        return;
+    };
+    let roles: Vec<Value> = orgs
+        .iter()
+        .enumerate()
+        .map(|(i, org)| {
+            json!({
+                "roleType": if i == 0 { "primary" } else { "secondary" },
+                "role": role,
+                "org": org,
+            })
+        })
+        .collect();
+    let primary = orgs.first().cloned();
+    object.insert("roles".into(), Value::Array(roles));
+    if let Some(primary) = primary {
+        object.entry("primaryOrg").or_insert(primary);
+    }
+}
+
 /// Where people are placed: their schools and classes.
 #[derive(Default)]
 pub struct Places(HashMap<String, (Vec<String>, Vec<String>)>);
@@ -316,6 +349,7 @@ impl View<'_> {
                 continue;
             }
             let mut value = served(&record);
+            roles_of_1_1(&mut value);
             if !with_contact && let Value::Object(object) = &mut value {
                 for field in CONTACT_FIELDS {
                     object.remove(field);
