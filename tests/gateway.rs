@@ -409,6 +409,23 @@ async fn pagination_filter_sort_and_fields_follow_the_specification(backend: Bac
         serde_json::json!(["s001"]),
         "projected reads are audited with their children"
     );
+    // A filtered read that returns one record compared both P4 pupils: both are audited.
+    board
+        .ids(
+            &token,
+            "/schools/sakura-es/students?filter=grades%3D%27P4%27&limit=1",
+        )
+        .await;
+    board.server.gateway.audit.flush().await;
+    let rows = board
+        .server
+        .gateway
+        .store
+        .audit_rows(0, 1000)
+        .await
+        .unwrap();
+    let last: Value = serde_json::from_str(&rows.last().unwrap().event).unwrap();
+    assert_eq!(last["children"], serde_json::json!(["s005", "s006"]));
     let bad = board.read(&token, "/students?filter=givenName").await;
     assert_eq!(bad.status(), 400);
     let body: Value = bad.json().await.unwrap();
@@ -621,6 +638,46 @@ async fn a_class_token_reads_the_class_its_students_and_their_results(backend: B
         .await;
     assert_eq!(one["result"]["comment"], "よくできました");
 
+    for path in ["/schools/aoba-jhs/results", "/schools/aoba-jhs/lineItems"] {
+        assert_eq!(
+            board
+                .read(&token, &format!("{GRADES}{path}"))
+                .await
+                .status(),
+            404,
+            "{path}: a school outside the token"
+        );
+    }
+
+    // Contact data: g001 consents to it for s001 only. g001's record names only s001, and
+    // s002's record (roster-core only) does not name its guardians.
+    board.decide_on("g001", "s001", ROSTER, Action::Grant).await;
+    let contact = board.capability(&format!("{CORE} {ROSTER}"), class).await;
+    let users = board.json(&contact, "/users").await;
+    let find = |id: &str| {
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["sourcedId"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {users}"))
+    };
+    let guardian = find("g001");
+    let agents: Vec<&str> = guardian["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sourcedId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        agents,
+        vec!["s001"],
+        "the uncovered sibling s002 is not named"
+    );
+    assert_eq!(find("s001")["agents"][0]["sourcedId"], "g001");
+    assert!(find("s002").get("agents").is_none());
+
     // A token lacking the gradebook is refused results, naming the category.
     let roster_only = board.capability(CORE, class).await;
     let refused = board
@@ -817,6 +874,26 @@ async fn rostering_collections_follow_the_token_scope(backend: Backend) {
     let session: Value = board.json(&class, "/academicSessions/y2026").await;
     assert_eq!(session["academicSession"]["title"], "2026年度");
 
+    // A departed pupil's enrollment left behind is not served as a teacher's would be.
+    let database = Database::connect(&board.server.database.url).await.unwrap();
+    let set_status = |status: &'static str| {
+        let sql = format!("UPDATE users SET status = '{status}' WHERE sourced_id = 's002'");
+        let database = &database;
+        async move {
+            match database {
+                Database::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+                Database::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+            }
+            .unwrap()
+        }
+    };
+    set_status("tobedeleted").await;
+    assert_eq!(
+        board.ids_of("enrollments", &class, "/enrollments").await,
+        vec!["e-s001-cls-sakura-3-1", "e-t001-cls-sakura-3-1"]
+    );
+    set_status("active").await;
+
     // Guardians and contact fields only with the roster category.
     let contact = board
         .capability(
@@ -920,6 +997,21 @@ async fn school_affairs_records_import_all_or_nothing_and_are_read_by_category(b
             "broken.csv:5: sourcedId: \"att-10\" appears twice in the file; each record once",
             "broken.csv:6: sourcedId: missing; every record needs its own sourcedId from the school-affairs system",
             "broken.csv:7: status: \"gone\" is not a status; use active or tobedeleted",
+        ]
+    );
+    let misfiled = folder.join("misfiled.jsonl");
+    std::fs::write(
+        &misfiled,
+        "{\"sourcedId\":\"att-8\",\"studentSourcedId\":\"s003\",\"classSourcedId\":\"cls-sakura-3-1\",\"date\":\"2026-11-24\"}\n",
+    )
+    .unwrap();
+    let refused = import::import(store.as_ref(), attendance_collection, &misfiled, options)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.problems,
+        vec![
+            "misfiled.jsonl:1: classSourcedId: pupil \"s003\" is not enrolled in class \"cls-sakura-3-1\"; correct the class or leave it empty"
         ]
     );
     let token = board

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::read::{Answer, Read, single};
-use crate::rostering::class_in_scope;
+use crate::rostering::{class_in_scope, visible_school};
 use crate::store::{By, Record, Table};
 use crate::view::GRADEBOOK;
 
@@ -73,7 +73,10 @@ pub async fn line_items(read: &Read, from: From) -> Result<Answer> {
             class_in_scope(read, read.id(0)).await?;
             select(read, Table::LineItems, By::Class, read.id(0)).await?
         }
-        From::OfSchool => select(read, Table::LineItems, By::School, read.id(0)).await?,
+        From::OfSchool => {
+            visible_school(read).await?;
+            select(read, Table::LineItems, By::School, read.id(0)).await?
+        }
         _ => view.in_reach(Table::LineItems).await?,
     };
     Ok(Answer::List(
@@ -96,7 +99,10 @@ pub async fn results(read: &Read, from: From) -> Result<Answer> {
     let view = read.view();
     let results = match from {
         From::All => view.in_reach(Table::Results).await?,
-        From::OfSchool => select(read, Table::Results, By::School, read.id(0)).await?,
+        From::OfSchool => {
+            visible_school(read).await?;
+            select(read, Table::Results, By::School, read.id(0)).await?
+        }
         From::OfClass => {
             class_in_scope(read, read.id(0)).await?;
             select(read, Table::Results, By::Class, read.id(0)).await?

@@ -194,7 +194,8 @@ impl Served {
 pub struct Page {
     /// The records of the page.
     pub records: Vec<Value>,
-    /// The children whose data the page carries, for the audit.
+    /// The children whose data the read used, for the audit: the page's, or with a filter or a
+    /// sort every matching record's.
     pub children: Vec<String>,
     /// `X-Total-Count` and `Link`.
     pub headers: HeaderMap,
@@ -258,12 +259,27 @@ impl Params {
         }
         let total = records.len();
         let mut children = Vec::new();
+        // A filter, or a sort on anything but the sourcedId (the default order), compares the
+        // data of every matching record, and the count and the order tell of it: all of their
+        // children are part of the read, not only the page's.
+        let compared = self.filter.as_deref().is_some_and(|f| !f.trim().is_empty())
+            || self
+                .sort
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && s != "sourcedId");
+        if compared {
+            for served in &records {
+                children.extend(served.children.iter().cloned());
+            }
+        }
         let mut page: Vec<Value> = records
             .into_iter()
             .skip(offset)
             .take(limit)
             .map(|served| {
-                children.extend(served.children);
+                if !compared {
+                    children.extend(served.children);
+                }
                 served.value
             })
             .collect();

@@ -61,7 +61,7 @@ pub async fn org(read: &Read, schools_only: bool) -> Result<Answer> {
 
 /// The school `read.id(0)`, if it lies in the token's scope (else 404): the parent of a
 /// nested collection, whose records are then judged one by one.
-async fn visible_school(read: &Read) -> Result<()> {
+pub async fn visible_school(read: &Read) -> Result<()> {
     let id = read.id(0);
     if !read.view().schools().await?.iter().any(|s| s == id) {
         return Err(Error::NotFound(format!("no school {id}")));

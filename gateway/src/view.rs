@@ -350,9 +350,26 @@ impl View<'_> {
             }
             let mut value = served(&record);
             roles_of_1_1(&mut value);
-            if !with_contact && let Value::Object(object) = &mut value {
-                for field in CONTACT_FIELDS {
-                    object.remove(field);
+            if let Value::Object(object) = &mut value {
+                if !with_contact {
+                    for field in CONTACT_FIELDS {
+                        object.remove(field);
+                    }
+                }
+                match record.kind.as_deref() {
+                    // A guardian's record names only the children the token covers.
+                    Some("guardian") => {
+                        let agents: Vec<Value> = children
+                            .iter()
+                            .map(|child| json!({"sourcedId": child, "type": "user"}))
+                            .collect();
+                        object.insert("agents".into(), Value::Array(agents));
+                    }
+                    // Who a pupil's guardians are is contact data.
+                    Some("student") if !with_contact => {
+                        object.remove("agents");
+                    }
+                    _ => {}
                 }
             }
             readable.push(Served { value, children });
@@ -363,18 +380,24 @@ impl View<'_> {
     /// Records about one child each (enrollments, demographics, results, school-affairs
     /// records) that the token covers for `category`. A record placed in a class is judged
     /// there; one that is not (demographics, most school-affairs records) where the child is
-    /// placed. Only pupils' records: staff enrollments are structure.
+    /// placed. Only pupils' records: staff enrollments are structure; records of anyone the
+    /// directory does not know as an active pupil or member of staff are never served.
     pub async fn child_records(&self, category: &str, records: Vec<Record>) -> Result<Vec<Served>> {
         let users: Vec<String> = records.iter().filter_map(|r| r.user_id.clone()).collect();
-        let pupils: HashSet<String> = self
+        let mut pupils = HashSet::new();
+        let mut staff = HashSet::new();
+        for user in self
             .gateway
             .store
             .select(Table::Users, By::Id, &users)
             .await?
-            .into_iter()
-            .filter(|u| u.kind.as_deref() == Some("student"))
-            .map(|u| u.sourced_id)
-            .collect();
+        {
+            match user.kind.as_deref() {
+                Some("student") => pupils.insert(user.sourced_id),
+                Some("teacher" | "administrator") => staff.insert(user.sourced_id),
+                _ => false,
+            };
+        }
         let places = self.places(&users).await?;
         let mut readable = Vec::new();
         for record in records {
@@ -394,8 +417,13 @@ impl View<'_> {
                     }
                 };
                 self.capability.may_read_child(category, &child)
-            } else if record.class_id.is_some() && category == ROSTER_CORE {
-                // A teacher's enrollment: structure of the class.
+            } else if staff.contains(user)
+                && record.class_id.is_some()
+                && category == ROSTER_CORE
+                && record.kind.as_deref() != Some("student")
+            {
+                // A teacher's enrollment: structure of the class. Anyone else's (a departed
+                // pupil's, an unknown person's) is not served.
                 let schools: Vec<String> = record.school_id.iter().cloned().collect();
                 let classes: Vec<String> = record.class_id.iter().cloned().collect();
                 self.structure(ROSTER_CORE, &schools, &classes)

@@ -204,6 +204,17 @@ pub async fn import(
         .into_iter()
         .map(|c| (c.sourced_id, c.school_id))
         .collect();
+    // Where each pupil is enrolled: a record naming a class must name one of the pupil's.
+    let mut enrolled: HashSet<(String, String)> = HashSet::new();
+    for enrollment in store
+        .select(Table::Enrollments, By::User, &mentioned("studentSourcedId"))
+        .await
+        .map_err(|e| Problem::general(format!("cannot read the roster: {e}")))?
+    {
+        if let (Some(user), Some(class)) = (enrollment.user_id, enrollment.class_id) {
+            enrolled.insert((user, class));
+        }
+    }
     let stamp = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -267,6 +278,19 @@ pub async fn import(
                         "classSourcedId",
                         format!("no class {c:?} in the roster; correct the id or leave it empty"),
                     )),
+                    Some(_)
+                        if student.as_ref().is_some_and(|s| {
+                            students.contains_key(s) && !enrolled.contains(&(s.clone(), c.clone()))
+                        }) =>
+                    {
+                        problems.push(at(
+                            "classSourcedId",
+                            format!(
+                                "pupil {:?} is not enrolled in class {c:?}; correct the class or leave it empty",
+                                student.as_deref().unwrap_or_default()
+                            ),
+                        ));
+                    }
                     Some(s) => school = s.clone().or(school),
                 }
             }

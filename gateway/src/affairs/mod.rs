@@ -8,7 +8,7 @@ pub mod import;
 
 use crate::error::{Error, Result};
 use crate::read::{Answer, Read, single};
-use crate::rostering::class_in_scope;
+use crate::rostering::{class_in_scope, visible_school};
 use crate::store::{By, Record, Table};
 
 /// Where the extension endpoints are mounted.
@@ -152,7 +152,10 @@ impl Collection {
                 }
                 records
             }
-            From::OfSchool => store.select(self.table(), By::School, &id).await?,
+            From::OfSchool => {
+                visible_school(read).await?;
+                store.select(self.table(), By::School, &id).await?
+            }
             From::OfStudent => {
                 if self.per_class {
                     return Err(Error::NotFound(format!(
