@@ -144,6 +144,19 @@ impl Board {
             .unwrap()
     }
 
+    /// The newest audit event, once every queued one is stored.
+    async fn last_event(&self) -> Value {
+        self.server.gateway.audit.flush().await;
+        let rows = self
+            .server
+            .gateway
+            .store
+            .audit_rows(0, 10_000)
+            .await
+            .unwrap();
+        serde_json::from_str(&rows.last().unwrap().event).unwrap()
+    }
+
     /// The JSON body of a read.
     async fn json(&self, token: &str, path: &str) -> Value {
         self.read(token, path).await.json().await.unwrap()
@@ -395,15 +408,7 @@ async fn pagination_filter_sort_and_fields_follow_the_specification(backend: Bac
         link.contains("?sort=sourcedId&fields=givenName&limit=1&offset=1>; rel=\"next\""),
         "{link}"
     );
-    board.server.gateway.audit.flush().await;
-    let rows = board
-        .server
-        .gateway
-        .store
-        .audit_rows(0, 1000)
-        .await
-        .unwrap();
-    let last: Value = serde_json::from_str(&rows.last().unwrap().event).unwrap();
+    let last = board.last_event().await;
     assert_eq!(
         last["children"],
         serde_json::json!(["s001"]),
@@ -416,15 +421,7 @@ async fn pagination_filter_sort_and_fields_follow_the_specification(backend: Bac
             "/schools/sakura-es/students?filter=grades%3D%27P4%27&limit=1",
         )
         .await;
-    board.server.gateway.audit.flush().await;
-    let rows = board
-        .server
-        .gateway
-        .store
-        .audit_rows(0, 1000)
-        .await
-        .unwrap();
-    let last: Value = serde_json::from_str(&rows.last().unwrap().event).unwrap();
+    let last = board.last_event().await;
     assert_eq!(last["children"], serde_json::json!(["s005", "s006"]));
     let bad = board.read(&token, "/students?filter=givenName").await;
     assert_eq!(bad.status(), 400);
