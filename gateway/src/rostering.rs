@@ -35,7 +35,8 @@ impl Role {
     }
 }
 
-async fn select(read: &Read, table: Table, by: By, values: &[&str]) -> Result<Vec<Record>> {
+/// The records of `table` whose `by` is one of `values`.
+pub async fn select(read: &Read, table: Table, by: By, values: &[&str]) -> Result<Vec<Record>> {
     let values: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
     Ok(read.gateway.store.select(table, by, &values).await?)
 }

@@ -61,8 +61,10 @@ impl Table {
     /// `SELECT` of the [`Record`] columns, `FROM` the table, with deleted records left out.
     fn select(self) -> &'static str {
         match self {
+            // A school is its own school; the board and other orgs belong to no school.
             Table::Orgs => {
-                "SELECT id AS sourced_id, status, date_last_modified, id AS school_id, CAST(NULL AS TEXT) AS class_id, \
+                "SELECT id AS sourced_id, status, date_last_modified, CASE WHEN org_type = 'school' THEN id END AS school_id, \
+                 CAST(NULL AS TEXT) AS class_id, \
                  CAST(NULL AS TEXT) AS user_id, org_type AS kind, parent_id, data FROM orgs WHERE data IS NOT NULL AND status <> 'tobedeleted'"
             }
             Table::AcademicSessions => {
@@ -191,7 +193,7 @@ pub struct Record {
     pub status: String,
     /// Last change (ISO 8601), if the export gave one.
     pub date_last_modified: Option<String>,
-    /// The school it belongs to (orgs: itself).
+    /// The school it belongs to (a school org: itself; the board: none).
     pub school_id: Option<String>,
     /// The class it belongs to (classes: itself).
     pub class_id: Option<String>,

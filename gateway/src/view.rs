@@ -141,15 +141,8 @@ impl View<'_> {
     /// The schools the token reaches: its schools and the schools of its classes.
     pub async fn schools(&self) -> Result<Vec<String>> {
         let mut schools = self.capability.schools.clone();
-        for class in self
-            .gateway
-            .store
-            .select(Table::Classes, By::Id, &self.capability.classes)
-            .await?
-        {
-            if let Some(school) = class.school_id
-                && !schools.contains(&school)
-            {
+        for (_, school) in self.class_schools().await? {
+            if !schools.contains(&school) {
                 schools.push(school);
             }
         }
@@ -157,27 +150,22 @@ impl View<'_> {
     }
 
     /// Every record of `table` in the token's reach (before the per-record decisions): those
-    /// of its schools, and of its classes where the table has classes.
+    /// of its schools, and of its classes where the table has classes (a narrowing a table
+    /// lacks selects nothing).
     pub async fn in_reach(&self, table: Table) -> Result<Vec<Record>> {
         let store = &self.gateway.store;
-        let mut records = match table {
-            Table::Orgs | Table::Courses => {
-                store
-                    .select(table, By::School, &self.schools().await?)
-                    .await?
-            }
-            _ => {
-                let mut records = store
-                    .select(table, By::School, &self.capability.schools)
-                    .await?;
-                records.extend(
-                    store
-                        .select(table, By::Class, &self.capability.classes)
-                        .await?,
-                );
-                records
-            }
+        // Catalogs, and school-affairs records that name no class, are found through the
+        // schools of the token's classes too (each record is then judged on its own).
+        let schools = match table {
+            Table::Orgs | Table::Courses | Table::Affairs(_) => self.schools().await?,
+            _ => self.capability.schools.clone(),
         };
+        let mut records = store.select(table, By::School, &schools).await?;
+        records.extend(
+            store
+                .select(table, By::Class, &self.capability.classes)
+                .await?,
+        );
         if table == Table::Users && self.capability.has_category(ROSTER) {
             // Guardians of the pupils in reach (judged in `people`).
             let pupils: Vec<String> = records
@@ -251,17 +239,7 @@ impl View<'_> {
         let class_schools = self.class_schools().await?;
         Ok(records
             .into_iter()
-            .filter(|record| {
-                let school = match record.kind.as_deref() {
-                    // Orgs: a school is its own; the board and other orgs are board-wide.
-                    Some("school") => record.school_id.as_deref(),
-                    Some(_) if record.school_id.as_deref() == Some(record.sourced_id.as_str()) => {
-                        None
-                    }
-                    _ => record.school_id.as_deref(),
-                };
-                self.catalog(category, school, &class_schools)
-            })
+            .filter(|record| self.catalog(category, record.school_id.as_deref(), &class_schools))
             .map(|record| Served::structure(served(&record)))
             .collect())
     }

@@ -122,19 +122,7 @@ impl Collection {
         let store = &read.gateway.store;
         let id = vec![read.id(0).to_owned()];
         let records = match from {
-            From::All => {
-                let mut records = store
-                    .select(self.table(), By::School, &read.view().schools().await?)
-                    .await?;
-                records.extend(
-                    store
-                        .select(self.table(), By::Class, &read.capability().classes)
-                        .await?,
-                );
-                records.sort_by(|a, b| a.sourced_id.cmp(&b.sourced_id));
-                records.dedup_by(|a, b| a.sourced_id == b.sourced_id);
-                records
-            }
+            From::All => read.view().in_reach(self.table()).await?,
             From::OfClass => {
                 class_in_scope(read, read.id(0)).await?;
                 let mut records = store.select(self.table(), By::Class, &id).await?;
