@@ -75,13 +75,20 @@ impl SigningAlg {
     }
 }
 
+/// How a key signs.
+enum Signer {
+    /// RS256 with the key parsed once: jsonwebtoken would parse it, check it and set up its
+    /// blinding on every signature, which costs more than the signature.
+    Rsa(aws_lc_rs::signature::RsaKeyPair),
+    /// EdDSA and ES256, through jsonwebtoken.
+    Jwt(EncodingKey),
+}
+
 /// One usable key: how to sign with it, how to verify with it, and its public JWK.
 struct LoadedKey {
     kid: String,
     alg: SigningAlg,
-    encoding: EncodingKey,
-    /// RS256 keys parsed once (parsing and blinding set-up cost more than the signature).
-    rsa: Option<aws_lc_rs::signature::RsaKeyPair>,
+    signer: Signer,
     decoding: DecodingKey,
     jwk: Value,
     activates_at: i64,
@@ -104,20 +111,18 @@ impl LoadedKey {
         let pem = row.private_pem.as_bytes();
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
         let common = json!({"kid": row.kid, "alg": alg.as_str(), "use": "sig"});
-        let mut rsa_pair = None;
-        let (encoding, decoding, mut jwk) = match alg {
+        let (signer, decoding, mut jwk) = match alg {
             SigningAlg::Rs256 => {
                 use rsa::pkcs8::EncodePrivateKey;
                 let key =
                     rsa::RsaPrivateKey::from_pkcs8_pem(&row.private_pem).map_err(|e| bad(&e))?;
                 let der = key.to_pkcs8_der().map_err(|e| bad(&e))?;
-                rsa_pair = Some(
-                    aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
-                        .map_err(|e| bad(&e))?,
-                );
                 let (n, e) = (key.n().to_bytes_be(), key.e().to_bytes_be());
                 (
-                    EncodingKey::from_rsa_pem(pem).map_err(|e| bad(&e))?,
+                    Signer::Rsa(
+                        aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
+                            .map_err(|e| bad(&e))?,
+                    ),
                     DecodingKey::from_rsa_raw_components(&n, &e),
                     json!({"kty": "RSA", "n": b64(&n), "e": b64(&e)}),
                 )
@@ -127,7 +132,7 @@ impl LoadedKey {
                     .map_err(|e| bad(&e))?;
                 let x = b64(key.verifying_key().as_bytes());
                 (
-                    EncodingKey::from_ed_pem(pem).map_err(|e| bad(&e))?,
+                    Signer::Jwt(EncodingKey::from_ed_pem(pem).map_err(|e| bad(&e))?),
                     DecodingKey::from_ed_components(&x).map_err(|e| bad(&e))?,
                     json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
                 )
@@ -143,7 +148,7 @@ impl LoadedKey {
                     b64(point.y().expect("uncompressed")),
                 );
                 (
-                    EncodingKey::from_ec_pem(pem).map_err(|e| bad(&e))?,
+                    Signer::Jwt(EncodingKey::from_ec_pem(pem).map_err(|e| bad(&e))?),
                     DecodingKey::from_ec_components(&x, &y).map_err(|e| bad(&e))?,
                     json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
                 )
@@ -155,8 +160,7 @@ impl LoadedKey {
         Ok(Self {
             kid: row.kid.clone(),
             alg,
-            encoding,
-            rsa: rsa_pair,
+            signer,
             decoding,
             jwk,
             activates_at: row.activates_at,
@@ -260,8 +264,11 @@ impl KeyRing {
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_owned());
         let failed = |e: &dyn std::fmt::Display| Error::internal(format!("signing failed: {e}"));
-        let Some(pair) = &key.rsa else {
-            return jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| failed(&e));
+        let pair = match &key.signer {
+            Signer::Rsa(pair) => pair,
+            Signer::Jwt(encoding) => {
+                return jsonwebtoken::encode(&header, claims, encoding).map_err(|e| failed(&e));
+            }
         };
         // RS256 with the parsed key: the JWS compact serialization (RFC 7515 §7.1).
         let header = serde_json::to_vec(&header).map_err(|e| failed(&e))?;
