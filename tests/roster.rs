@@ -22,6 +22,7 @@ on_both_databases!(
     command_line_import_and_set_password,
     departed_people_are_erased_after_retention,
     a_changed_password_survives_reimport,
+    a_first_import_refuses_usernames_taken_outside_the_roster,
 );
 
 fn fixture(name: &str) -> PathBuf {
@@ -636,6 +637,48 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
     let report = run(&server, &copy.dir).await;
     assert_eq!(report.problem_count, 3, "{report}");
     assert_directory_is_board(&server).await;
+    server.stop().await;
+}
+
+/// A board's first import knows every account it writes is new, and looks usernames up only
+/// among the accounts made by hand; a clash with one of those is still refused precisely.
+async fn a_first_import_refuses_usernames_taken_outside_the_roster(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.user("s002", "administrator").await;
+    let report = run(&server, &fixture("board-1.1")).await;
+    assert_eq!(report.outcome, "rejected");
+    let listed: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        listed,
+        [
+            "users.csv:3: username: username \"s002\" already belongs to an account created outside the roster; choose another username"
+        ]
+    );
+    assert!(
+        server
+            .store
+            .user_by_username("s001")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let kept = server
+        .store
+        .user_by_username("s002")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((kept.id, kept.role), (admin.id, "administrator".to_owned()));
+    // Without the clash, the same first import applies and counts every row as created.
+    let copy = Copy::of("board-1.1");
+    copy.edit("users.csv", "student,s002,", "student,s002-sakura,");
+    let report = run(&server, &copy.dir).await;
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(counts(&report, "users.csv"), (14, 0, 0, 0));
+    assert_eq!(
+        counts(&report, "enrollments.csv").0,
+        report.files["enrollments.csv"].changes.rows
+    );
     server.stop().await;
 }
 

@@ -9,6 +9,7 @@
 //! the sets of ids, never a whole file.
 
 pub mod csvfile;
+pub mod ids;
 pub mod manifest;
 pub mod record;
 pub mod report;
@@ -29,6 +30,7 @@ use crate::crypto::{now, random_id};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::directory::ImportRecord;
+use ids::{IdSet, NotAdded, Seen};
 use manifest::{Manifest, Mode};
 use record::Layout;
 use report::{FileReport, Problems};
@@ -59,21 +61,11 @@ impl Default for ImportOptions {
     }
 }
 
-/// Where a sourcedId was first seen, and whether its row is active.
-#[derive(Clone, Copy, Debug)]
-pub struct Seen {
-    /// The row is not `tobedeleted`.
-    pub active: bool,
-    /// Its line in the file.
-    pub line: u32,
-}
-
 /// The ids found in the first pass.
 #[derive(Default)]
 pub struct IdIndex {
-    /// Per file: every sourcedId, and whether its row is active (not `tobedeleted`). (FxHash: the
-    /// keys come from the board's own export; SipHash cost a tenth of an import's CPU time.)
-    pub files: HashMap<FileKind, FxHashMap<String, Seen>>,
+    /// Per file: every sourcedId, and whether its row is active (not `tobedeleted`).
+    pub files: HashMap<FileKind, IdSet>,
     /// Per file present: its mode.
     pub modes: HashMap<FileKind, Mode>,
     /// OneRoster 1.2: each user's primary role and org from roles.csv.
@@ -115,9 +107,11 @@ pub async fn import(
     let label = path.display().to_string();
     let owned = path.to_owned();
     let (encoding, cap) = (options.encoding, options.max_problems);
+    let clock = std::time::Instant::now();
     let prepared = tokio::task::spawn_blocking(move || prepare(&owned, encoding, cap))
         .await
         .map_err(|e| Error::internal(format!("import failed: {e}")))?;
+    tracing::debug!(elapsed = ?clock.elapsed(), "import: first pass (ids, duplicates) done");
     let mut report = ImportReport {
         id: id.clone(),
         outcome: "rejected",
@@ -138,6 +132,7 @@ pub async fn import(
     report.version = prepared.manifest.version.as_str().to_owned();
     let mut tx = store.begin_import().await?;
     let outcome = write::apply(tx.as_mut(), &prepared).await?;
+    tracing::debug!(elapsed = ?clock.elapsed(), "import: second pass (rows written) done");
     for (kind, (mode, stored)) in &prepared.manifest.files {
         report.files.insert(
             stored.clone(),
@@ -174,6 +169,7 @@ pub async fn import(
         )
         .await?;
         tx.commit().await?;
+        tracing::debug!(elapsed = ?clock.elapsed(), "import: committed");
     }
     Ok(report)
 }
@@ -213,133 +209,52 @@ pub struct Prepared {
     cap: usize,
 }
 
-/// First pass: manifest, headers, checksums, ids, duplicates.
+/// First pass: manifest, headers, checksums, ids, duplicates. The files are scanned in
+/// parallel (a board's users.csv and enrollments.csv hold most of its rows).
 fn prepare(
     path: &Path,
     encoding: EncodingChoice,
     cap: usize,
 ) -> std::result::Result<Prepared, Problems> {
-    let mut problems = Problems::with_cap(cap);
-    let fail = |mut problems: Problems, list: Vec<Problem>| {
-        for p in list {
-            problems.push(p);
-        }
+    let fail = |list: Vec<Problem>| {
+        let mut problems = Problems::with_cap(cap);
+        list.into_iter().for_each(|p| problems.push(p));
         problems
     };
-    let source = Source::open(path).map_err(|p| fail(Problems::with_cap(cap), vec![p]))?;
-    let manifest =
-        manifest::read(&source, encoding).map_err(|list| fail(Problems::with_cap(cap), list))?;
+    let source = Source::open(path).map_err(|p| fail(vec![p]))?;
+    let manifest = manifest::read(&source, encoding).map_err(fail)?;
+    let scans: Vec<(FileKind, Mode, Scan)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = manifest
+            .files
+            .iter()
+            .map(|(&kind, (mode, stored))| {
+                let (source, version, mode) = (&source, manifest.version, *mode);
+                let handle =
+                    scope.spawn(move || scan(source, kind, mode, stored, encoding, version, cap));
+                (kind, mode, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(kind, mode, handle)| {
+                let scan = handle.join().unwrap_or_else(|_| Scan {
+                    problems: fail(vec![Problem::general("reading the files failed")]),
+                    ..Scan::new(cap)
+                });
+                (kind, mode, scan)
+            })
+            .collect()
+    });
+    let mut problems = Problems::with_cap(cap);
     let mut index = IdIndex::default();
     let mut checksums = HashMap::new();
-    let version = manifest.version;
-    let mut usernames: FxHashMap<String, u64> = FxHashMap::default();
-    for (&kind, (mode, stored)) in &manifest.files {
-        index.modes.insert(kind, *mode);
-        match source.checksum(stored) {
-            Ok(sum) => {
-                checksums.insert(kind, sum);
-            }
-            Err(p) => problems.push(p),
-        }
-        let mut csv = match csvfile::CsvFile::open(&source, stored, encoding) {
-            Ok(csv) => csv,
-            Err(p) => {
-                problems.push(p);
-                continue;
-            }
-        };
-        let layout = match Layout::new(kind, stored, &csv.headers, version) {
-            Ok(layout) => layout,
-            Err(list) => {
-                list.into_iter().for_each(|p| problems.push(p));
-                continue;
-            }
-        };
-        let username_at = csv
-            .headers
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case("username"));
-        let role_columns = (kind == FileKind::Roles).then(|| {
-            let at = |name: &str| {
-                csv.headers
-                    .iter()
-                    .position(|h| h.eq_ignore_ascii_case(name))
-            };
-            (
-                at("userSourcedId"),
-                at("roleType"),
-                at("role"),
-                at("orgSourcedId"),
-            )
-        });
-        let ids = index.files.entry(kind).or_default();
-        while let Some(row) = csv.next_row() {
-            let row = match row {
-                Ok(row) => row,
-                Err(p) => {
-                    problems.push(p);
-                    continue;
-                }
-            };
-            let id = layout.sourced_id(row.fields);
-            if id.is_empty() {
-                problems.push(Problem::at(
-                    stored,
-                    row.line,
-                    Some("sourcedId"),
-                    "sourcedId is required and empty",
-                ));
-                continue;
-            }
-            let status = layout.status(row.fields);
-            if *mode == Mode::Bulk && status == "tobedeleted" {
-                problems.push(Problem::at(stored, row.line, Some("status"), "a bulk file lists only current records: leave status empty (records missing from a bulk file are removed)"));
-            }
-            if let Some(first) = ids.get(id) {
-                problems.push(Problem::at(
-                    stored,
-                    row.line,
-                    Some("sourcedId"),
-                    format!("duplicate sourcedId {id:?} (first on line {})", first.line),
-                ));
-                continue;
-            }
-            ids.insert(
-                id.to_owned(),
-                Seen {
-                    active: status != "tobedeleted",
-                    line: row.line as u32,
-                },
-            );
-            if let Some(at) =
-                username_at.filter(|_| kind == FileKind::Users && status != "tobedeleted")
-            {
-                let name = row.fields.get(at).unwrap_or("").trim().to_owned();
-                if !name.is_empty() {
-                    if let Some(first) = usernames.get(&name) {
-                        problems.push(Problem::at(stored, row.line, Some("username"), format!("username {name:?} is already used on line {first}; usernames must be unique")));
-                    } else {
-                        usernames.insert(name, row.line);
-                    }
-                }
-            }
-            if let Some((Some(user), Some(role_type), Some(role), Some(org))) = role_columns
-                && row.fields.get(role_type).map(str::trim) == Some("primary")
-                && status != "tobedeleted"
-            {
-                let user = row.fields.get(user).unwrap_or("").trim().to_owned();
-                let entry = (
-                    row.fields.get(role).unwrap_or("").trim().to_owned(),
-                    row.fields.get(org).unwrap_or("").trim().to_owned(),
-                );
-                index.primary_roles.entry(user).or_insert(entry);
-            }
-        }
-        if *mode == Mode::Bulk && index.files.get(&kind).is_none_or(|ids| ids.is_empty()) {
-            problems.push(Problem::in_file(
-                stored,
-                "a bulk file is the complete set, but this one has no rows (it would remove every record); export it again, or mark it absent in the manifest",
-            ));
+    for (kind, mode, scan) in scans {
+        problems.append(scan.problems);
+        index.modes.insert(kind, mode);
+        index.files.insert(kind, scan.ids);
+        index.primary_roles.extend(scan.primary_roles);
+        if let Some(sum) = scan.checksum {
+            checksums.insert(kind, sum);
         }
     }
     if !problems.is_empty() {
@@ -353,6 +268,148 @@ fn prepare(
         encoding,
         cap,
     })
+}
+
+/// What the first pass found in one file.
+struct Scan {
+    ids: IdSet,
+    primary_roles: FxHashMap<String, (String, String)>,
+    checksum: Option<String>,
+    problems: Problems,
+}
+
+impl Scan {
+    fn new(cap: usize) -> Self {
+        Self {
+            ids: IdSet::default(),
+            primary_roles: FxHashMap::default(),
+            checksum: None,
+            problems: Problems::with_cap(cap),
+        }
+    }
+}
+
+/// Scans one file: its checksum, headers, every sourcedId (duplicates are problems), unique
+/// usernames (users.csv) and primary roles (roles.csv).
+fn scan(
+    source: &Source,
+    kind: FileKind,
+    mode: Mode,
+    stored: &str,
+    encoding: EncodingChoice,
+    version: schema::Version,
+    cap: usize,
+) -> Scan {
+    let mut found = Scan::new(cap);
+    let problems = &mut found.problems;
+    match source.checksum(stored) {
+        Ok(sum) => found.checksum = Some(sum),
+        Err(p) => problems.push(p),
+    }
+    let mut csv = match csvfile::CsvFile::open(source, stored, encoding) {
+        Ok(csv) => csv,
+        Err(p) => {
+            problems.push(p);
+            return found;
+        }
+    };
+    let layout = match Layout::new(kind, stored, &csv.headers, version) {
+        Ok(layout) => layout,
+        Err(list) => {
+            list.into_iter().for_each(|p| problems.push(p));
+            return found;
+        }
+    };
+    let column = |name: &str| {
+        csv.headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name))
+    };
+    let username_at = column("username").filter(|_| kind == FileKind::Users);
+    let role_columns = (kind == FileKind::Roles).then(|| {
+        (
+            column("userSourcedId"),
+            column("roleType"),
+            column("role"),
+            column("orgSourcedId"),
+        )
+    });
+    let mut usernames = IdSet::default();
+    let ids = &mut found.ids;
+    while let Some(row) = csv.next_row() {
+        let row = match row {
+            Ok(row) => row,
+            Err(p) => {
+                problems.push(p);
+                continue;
+            }
+        };
+        let id = layout.sourced_id(row.fields);
+        if id.is_empty() {
+            problems.push(Problem::at(
+                stored,
+                row.line,
+                Some("sourcedId"),
+                "sourcedId is required and empty",
+            ));
+            continue;
+        }
+        let status = layout.status(row.fields);
+        if mode == Mode::Bulk && status == "tobedeleted" {
+            problems.push(Problem::at(stored, row.line, Some("status"), "a bulk file lists only current records: leave status empty (records missing from a bulk file are removed)"));
+        }
+        let seen = Seen {
+            active: status != "tobedeleted",
+            line: row.line as u32,
+        };
+        match ids.insert(id, seen) {
+            Ok(()) => {}
+            Err(NotAdded::Duplicate(first)) => {
+                problems.push(Problem::at(
+                    stored,
+                    row.line,
+                    Some("sourcedId"),
+                    format!("duplicate sourcedId {id:?} (first on line {})", first.line),
+                ));
+                continue;
+            }
+            Err(NotAdded::Full) => {
+                problems.push(Problem::in_file(stored, "this file holds more sourcedIds than one import can take (over 2 GiB of them); split the roster"));
+                return found;
+            }
+        }
+        if let Some(at) = username_at.filter(|_| status != "tobedeleted") {
+            let name = row.fields.get(at).unwrap_or("").trim();
+            if !name.is_empty() {
+                match usernames.insert(name, seen) {
+                    Ok(()) => {}
+                    Err(NotAdded::Duplicate(first)) => problems.push(Problem::at(stored, row.line, Some("username"), format!("username {name:?} is already used on line {}; usernames must be unique", first.line))),
+                    Err(NotAdded::Full) => {
+                        problems.push(Problem::in_file(stored, "this file holds more usernames than one import can take (over 2 GiB of them); split the roster"));
+                        return found;
+                    }
+                }
+            }
+        }
+        if let Some((Some(user), Some(role_type), Some(role), Some(org))) = role_columns
+            && row.fields.get(role_type).map(str::trim) == Some("primary")
+            && status != "tobedeleted"
+        {
+            let user = row.fields.get(user).unwrap_or("").trim().to_owned();
+            let entry = (
+                row.fields.get(role).unwrap_or("").trim().to_owned(),
+                row.fields.get(org).unwrap_or("").trim().to_owned(),
+            );
+            found.primary_roles.entry(user).or_insert(entry);
+        }
+    }
+    if mode == Mode::Bulk && ids.is_empty() {
+        problems.push(Problem::in_file(
+            stored,
+            "a bulk file is the complete set, but this one has no rows (it would remove every record); export it again, or mark it absent in the manifest",
+        ));
+    }
+    found
 }
 
 /// The Renkei role of a OneRoster role; `None` for extension roles (`ext:…`), which Renkei

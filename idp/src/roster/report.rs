@@ -93,6 +93,12 @@ impl Problems {
         }
     }
 
+    /// Adds every problem of `other` (counted; listed while under the cap).
+    pub fn append(&mut self, other: Problems) {
+        self.total += other.total - other.list.len();
+        other.list.into_iter().for_each(|p| self.push(p));
+    }
+
     /// Whether any problem was found.
     pub fn is_empty(&self) -> bool {
         self.total == 0

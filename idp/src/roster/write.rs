@@ -2,7 +2,7 @@
 //! transaction; then sweep what a bulk file no longer lists and check references that point
 //! into the existing directory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -30,12 +30,110 @@ pub struct Outcome {
 /// A reference to be looked up in the directory: where it was made.
 type Pending = BTreeMap<(Target, String), Problem>;
 
+/// Which usernames are taken before a users.csv is written.
+enum Taken {
+    /// The roster has no accounts yet: only these, of accounts made outside it.
+    Outside(HashSet<String>),
+    /// Look each batch's usernames up.
+    LookUp,
+}
+
+/// One record of a file, ready for storage: built on the reader's thread, so that the writer
+/// only binds values while the next rows are read and converted.
+enum Row {
+    /// A `tobedeleted` record: its sourcedId.
+    Removed(String),
+    /// A roster record other than a person.
+    Directory(DirectoryRow),
+    /// A person, to become an account.
+    Account(Box<AccountDraft>),
+}
+
+/// A person from users.csv, as far as the files tell; [`AccountDraft::finish`] completes it
+/// with what only the directory knows.
+struct AccountDraft {
+    /// Line in the file.
+    line: u64,
+    /// The account, its role and school still to be settled.
+    row: AccountRow,
+    /// The roster's password, to hash.
+    password: Option<String>,
+    /// OneRoster 1.1: the `role` column.
+    role_column: Option<String>,
+    /// OneRoster 1.2: the primary role and org from roles.csv, if it lists one.
+    primary: Option<(String, String)>,
+    /// `primaryOrg`, and the first of `orgs`.
+    primary_org: Option<String>,
+    first_org: Option<String>,
+    /// The person's agents (guardians of a child, children of a guardian).
+    agents: Vec<String>,
+}
+
+impl AccountDraft {
+    /// Settles role and school: from the files, else from the role the directory has (1.2).
+    fn finish(
+        mut self,
+        version: Version,
+        stored: Option<&(String, String)>,
+        file: &str,
+    ) -> std::result::Result<(AccountRow, Option<String>, Vec<String>), Problem> {
+        let primary = self.primary.as_ref().or(stored);
+        if version == Version::V1_2 && primary.is_none() {
+            return Err(Problem::at(
+                file,
+                self.line,
+                None,
+                "this user has no primary role, neither in roles.csv nor in the directory; add a roles.csv row with roleType primary",
+            ));
+        }
+        let oneroster_role = match version {
+            Version::V1_1 => self.role_column.take(),
+            Version::V1_2 => primary.map(|(role, _)| role.clone()),
+        };
+        self.row.school_id = self
+            .primary_org
+            .take()
+            .or_else(|| primary.map(|(_, org)| org.clone()))
+            .or_else(|| self.first_org.take());
+        if let Some(role) = oneroster_role {
+            self.row.role = match renkei_role(&role) {
+                Some(mapped) => mapped.to_owned(),
+                None => {
+                    return Err(Problem::at(
+                        file,
+                        self.line,
+                        Some("role"),
+                        format!(
+                            "the extension role {role:?} has no Renkei equivalent; give the person a OneRoster role (student, teacher, parent, administrator, …)"
+                        ),
+                    ));
+                }
+            };
+        }
+        Ok((self.row, self.password, self.agents))
+    }
+}
+
 struct Batch {
-    records: Vec<Record>,
+    rows: Vec<Row>,
+    /// References to look up in the directory, with the problem to report if they are not
+    /// there.
+    pending: Vec<((Target, String), Problem)>,
     problems: Vec<Problem>,
     /// Set on the reader's final batch: a channel that closes without it means the reader
     /// failed, and the import must not go on as if the file had ended.
     last: bool,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self {
+            rows: Vec::with_capacity(BATCH),
+            pending: Vec::new(),
+            problems: Vec::new(),
+            last: false,
+        }
+    }
 }
 
 /// Runs the second pass over every file, in dependency order.
@@ -45,27 +143,31 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
         problems: Problems::with_cap(prepared.cap),
     };
     let mut pending = Pending::new();
-    let stamp = time::OffsetDateTime::now_utc()
+    let stamp: Arc<str> = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| Error::internal(e.to_string()))?;
+        .map_err(|e| Error::internal(e.to_string()))?
+        .into();
     for (&kind, (mode, stored)) in &prepared.manifest.files {
         let mut changes = Changes::default();
-        let mut receiver = spawn_reader(prepared, kind, stored.clone());
+        // A table that holds no roster record yet (a board's first import) needs no look-ups
+        // to tell new rows from changed ones, nor a sweep.
+        let all_new = !tx.holds_records(table(kind)).await?
+            && (kind != FileKind::Users || !tx.holds_records(&tables::USER_AGENTS).await?);
+        let taken = if all_new && kind == FileKind::Users {
+            Taken::Outside(tx.usernames_outside_roster().await?)
+        } else {
+            Taken::LookUp
+        };
+        let mut receiver = spawn_reader(prepared, kind, stored.clone(), stamp.clone());
         let mut finished = false;
         while let Some(batch) = receiver.recv().await {
             finished |= batch.last;
             for problem in batch.problems {
                 outcome.problems.push(problem);
             }
-            changes.rows += batch.records.len() as u64;
-            for record in batch.records.iter().filter(|r| r.status != "tobedeleted") {
-                for reference in &record.references {
-                    if let Ok(false) = prepared.index.resolve(reference.target, &reference.id) {
-                        pending.entry((reference.target, reference.id.clone())).or_insert_with(|| {
-                            Problem::at(stored, record.line, Some(reference.column), format!("refers to {:?}, which is neither in the files nor in the directory", reference.id))
-                        });
-                    }
-                }
+            changes.rows += batch.rows.len() as u64;
+            for (reference, problem) in batch.pending {
+                pending.entry(reference).or_insert(problem);
             }
             if outcome.problems.is_empty() {
                 let problems = write_batch(
@@ -73,8 +175,10 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
                     prepared,
                     kind,
                     stored,
-                    &batch.records,
+                    batch.rows,
                     &stamp,
+                    all_new,
+                    &taken,
                     &mut changes,
                 )
                 .await?;
@@ -86,7 +190,7 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
         changes.unchanged = changes
             .rows
             .saturating_sub(changes.created + changes.updated + changes.deleted);
-        if *mode == Mode::Bulk && outcome.problems.is_empty() {
+        if *mode == Mode::Bulk && !all_new && outcome.problems.is_empty() {
             changes.deleted += sweep(tx, &prepared.index, kind, &stamp).await?;
         }
         if !finished {
@@ -94,17 +198,20 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
                 "reading {stored} stopped before its end"
             )));
         }
+        tracing::debug!(file = %stored, "import: file written");
         outcome.changes.insert(kind, changes);
     }
     check_pending(tx, pending, &mut outcome.problems).await?;
     Ok(outcome)
 }
 
-/// Reads, converts and checks one file on a blocking thread, sending batches.
+/// Reads, converts and checks one file on a thread of its own, sending batches of rows ready
+/// for storage.
 fn spawn_reader(
     prepared: &Prepared,
     kind: FileKind,
     stored: String,
+    stamp: Arc<str>,
 ) -> tokio::sync::mpsc::Receiver<Batch> {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Batch>(4);
     let index: Arc<IdIndex> = prepared.index.clone();
@@ -116,9 +223,9 @@ fn spawn_reader(
             Ok(csv) => csv,
             Err(problem) => {
                 let _ = sender.blocking_send(Batch {
-                    records: vec![],
                     problems: vec![problem],
                     last: true,
+                    ..Batch::new()
                 });
                 return;
             }
@@ -127,38 +234,27 @@ fn spawn_reader(
             Ok(layout) => layout,
             Err(problems) => {
                 let _ = sender.blocking_send(Batch {
-                    records: vec![],
                     problems,
                     last: true,
+                    ..Batch::new()
                 });
                 return;
             }
         };
-        let mut batch = Batch {
-            records: Vec::with_capacity(BATCH),
-            problems: Vec::new(),
-            last: false,
-        };
+        let mut batch = Batch::new();
         while let Some(row) = csv.next_row() {
             match row
                 .map_err(|p| vec![p])
                 .and_then(|row| record::convert(&layout, &stored, row.line, row.fields, version))
             {
                 Ok(record) => {
-                    check_record(&index, kind, &stored, &record, &mut batch.problems);
-                    batch.records.push(record);
+                    check_record(&index, kind, &stored, &record, &mut batch);
+                    batch.rows.push(storage_row(kind, record, &index, &stamp));
                 }
                 Err(problems) => batch.problems.extend(problems),
             }
-            if batch.records.len() >= BATCH || batch.problems.len() >= BATCH {
-                let full = std::mem::replace(
-                    &mut batch,
-                    Batch {
-                        records: Vec::with_capacity(BATCH),
-                        problems: Vec::new(),
-                        last: false,
-                    },
-                );
+            if batch.rows.len() >= BATCH || batch.problems.len() >= BATCH {
+                let full = std::mem::replace(&mut batch, Batch::new());
                 if sender.blocking_send(full).is_err() {
                     return;
                 }
@@ -170,34 +266,41 @@ fn spawn_reader(
     receiver
 }
 
-/// References that cannot resolve, and rules across fields.
-fn check_record(
-    index: &IdIndex,
-    kind: FileKind,
-    file: &str,
-    record: &Record,
-    problems: &mut Vec<Problem>,
-) {
+/// References that cannot resolve or must be looked up in the directory, and rules across
+/// fields.
+fn check_record(index: &IdIndex, kind: FileKind, file: &str, record: &Record, batch: &mut Batch) {
     if record.status == "tobedeleted" {
         return;
     }
     for reference in &record.references {
-        if let Err(reason) = index.resolve(reference.target, &reference.id) {
-            problems.push(Problem::at(
+        match index.resolve(reference.target, &reference.id) {
+            Ok(true) => {}
+            Ok(false) => batch.pending.push((
+                (reference.target, reference.id.clone()),
+                Problem::at(
+                    file,
+                    record.line,
+                    Some(reference.column),
+                    format!(
+                        "refers to {:?}, which is neither in the files nor in the directory",
+                        reference.id
+                    ),
+                ),
+            )),
+            Err(reason) => batch.problems.push(Problem::at(
                 file,
                 record.line,
                 Some(reference.column),
                 reason,
-            ));
+            )),
         }
     }
     // A bulk roles.csv is the complete set: every user needs a primary role in it.
     if kind == FileKind::Users
-        && record.status != "tobedeleted"
         && index.modes.get(&FileKind::Roles) == Some(&Mode::Bulk)
         && !index.primary_roles.contains_key(&record.sourced_id)
     {
-        problems.push(Problem::at(
+        batch.problems.push(Problem::at(
             file,
             record.line,
             None,
@@ -205,7 +308,6 @@ fn check_record(
         ));
     }
 }
-
 /// The roster table of a file.
 fn table(kind: FileKind) -> &'static Table {
     match kind {
@@ -257,43 +359,114 @@ fn extras(kind: FileKind, record: &Record) -> Vec<Option<String>> {
     }
 }
 
-fn directory_row(kind: FileKind, record: &Record, stamp: &str) -> DirectoryRow {
-    DirectoryRow {
-        sourced_id: record.sourced_id.clone(),
-        status: record.status.clone(),
-        date_last_modified: Some(
-            record
-                .date_last_modified
-                .clone()
-                .unwrap_or_else(|| stamp.to_owned()),
-        ),
-        extra: extras(kind, record),
-        data: serde_json::to_string(&record.json).unwrap_or_default(),
+/// The record as it is stored: a directory row, an account draft, or a removal.
+fn storage_row(kind: FileKind, record: Record, index: &IdIndex, stamp: &str) -> Row {
+    if record.status == "tobedeleted" {
+        return Row::Removed(record.sourced_id);
     }
+    let date_last_modified = Some(
+        record
+            .date_last_modified
+            .clone()
+            .unwrap_or_else(|| stamp.to_owned()),
+    );
+    let data = serde_json::to_string(&record.json).unwrap_or_default();
+    if kind != FileKind::Users {
+        return Row::Directory(DirectoryRow {
+            extra: extras(kind, &record),
+            sourced_id: record.sourced_id,
+            status: record.status,
+            date_last_modified,
+            data,
+        });
+    }
+    let text = |field: &str| record.text(field).map(str::to_owned);
+    let kana = |key: &str| {
+        record
+            .metadata(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let json = &record.json;
+    let enabled = json
+        .get("enabledUser")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+        && record.status == "active";
+    let row = AccountRow {
+        // Time-ordered (v7): a board's accounts are appended to the id index instead of
+        // landing on random pages of it, which made large imports thrash the page cache.
+        id: uuid::Uuid::now_v7().to_string(),
+        sourced_id: record.sourced_id.clone(),
+        username: text("username").unwrap_or_default(),
+        role: String::new(),
+        given_name: text("givenName"),
+        family_name: text("familyName"),
+        given_name_kana: kana("jp.kanaGivenName"),
+        family_name_kana: kana("jp.kanaFamilyName"),
+        email: text("email"),
+        password_hash: None,
+        school_id: None,
+        grade: json
+            .get("grades")
+            .and_then(|g| g.get(0))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        enabled,
+        status: record.status.clone(),
+        date_last_modified,
+        data,
+    };
+    Row::Account(Box::new(AccountDraft {
+        line: record.line,
+        primary: index.primary_roles.get(&record.sourced_id).cloned(),
+        role_column: text("role"),
+        primary_org: record.reference("primaryOrg").map(str::to_owned),
+        first_org: record
+            .reference_list("orgs")
+            .first()
+            .map(|o| (*o).to_owned()),
+        agents: record
+            .reference_list("agents")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        password: record.password,
+        row,
+    }))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write_batch(
     tx: &mut dyn ImportTx,
     prepared: &Prepared,
     kind: FileKind,
     file: &str,
-    records: &[Record],
+    rows: Vec<Row>,
     stamp: &str,
+    all_new: bool,
+    taken: &Taken,
     changes: &mut Changes,
 ) -> Result<Vec<Problem>> {
-    let (removed, kept): (Vec<&Record>, Vec<&Record>) =
-        records.iter().partition(|r| r.status == "tobedeleted");
-    let removed_ids: Vec<String> = removed.iter().map(|r| r.sourced_id.clone()).collect();
+    let mut removed = Vec::new();
+    let mut directory = Vec::new();
+    let mut accounts = Vec::new();
+    for row in rows {
+        match row {
+            Row::Removed(id) => removed.push(id),
+            Row::Directory(row) => directory.push(row),
+            Row::Account(draft) => accounts.push(*draft),
+        }
+    }
     if kind == FileKind::Users {
-        let problems = write_users(tx, prepared, file, &kept, stamp, changes).await?;
-        changes.deleted += tx.remove_accounts(&removed_ids, now()).await?;
+        let problems = write_users(tx, prepared, file, accounts, all_new, taken, changes).await?;
+        changes.deleted += tx.remove_accounts(&removed, now()).await?;
         return Ok(problems);
     }
-    let rows: Vec<DirectoryRow> = kept.iter().map(|r| directory_row(kind, r, stamp)).collect();
-    let Upserted { created, updated } = tx.upsert(table(kind), &rows).await?;
+    let Upserted { created, updated } = tx.upsert(table(kind), &directory, all_new).await?;
     changes.created += created;
     changes.updated += updated;
-    changes.deleted += tx.mark_deleted(table(kind), &removed_ids, stamp).await?;
+    changes.deleted += tx.mark_deleted(table(kind), &removed, stamp).await?;
     Ok(Vec::new())
 }
 
@@ -301,22 +474,30 @@ async fn write_users(
     tx: &mut dyn ImportTx,
     prepared: &Prepared,
     file: &str,
-    records: &[&Record],
-    stamp: &str,
+    drafts: Vec<AccountDraft>,
+    all_new: bool,
+    taken: &Taken,
     changes: &mut Changes,
 ) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
-    let usernames: Vec<String> = records
+    let usernames = drafts
         .iter()
-        .filter_map(|r| r.text("username").map(str::to_owned))
-        .collect();
-    let owners = tx.username_owners(&usernames).await?;
-    for record in records {
-        let Some(name) = record.text("username") else {
-            continue;
-        };
+        .filter(|d| !d.row.username.is_empty())
+        .map(|d| &d.row.username);
+    let owners = match taken {
+        Taken::Outside(names) => usernames
+            .filter(|name| names.contains(*name))
+            .map(|name| (name.clone(), None))
+            .collect(),
+        Taken::LookUp => {
+            let usernames: Vec<String> = usernames.cloned().collect();
+            tx.username_owners(&usernames).await?
+        }
+    };
+    for draft in &drafts {
+        let name = &draft.row.username;
         if let Some(owner) = owners.get(name)
-            && owner.as_deref() != Some(record.sourced_id.as_str())
+            && owner.as_deref() != Some(draft.row.sourced_id.as_str())
         {
             let whose = match owner {
                 Some(other) => format!("the roster user {other:?}"),
@@ -324,7 +505,7 @@ async fn write_users(
             };
             problems.push(Problem::at(
                 file,
-                record.line,
+                draft.line,
                 Some("username"),
                 format!("username {name:?} already belongs to {whose}; choose another username"),
             ));
@@ -333,125 +514,62 @@ async fn write_users(
     if !problems.is_empty() {
         return Ok(problems);
     }
-    let with_password: Vec<String> = records
-        .iter()
-        .filter(|r| r.password.is_some())
-        .map(|r| r.sourced_id.clone())
-        .collect();
-    let stored = tx.password_hashes(&with_password).await?;
-    let work: Vec<(usize, String, Option<String>)> = records
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            r.password
-                .clone()
-                .map(|p| (i, p, stored.get(&r.sourced_id).cloned().flatten()))
-        })
-        .collect();
-    let hashes = tokio::task::spawn_blocking(move || hash_passwords(work))
-        .await
-        .map_err(|e| Error::internal(format!("password hashing failed: {e}")))??;
     let version = prepared.manifest.version;
-    let index = &prepared.index;
-    let mut accounts = Vec::with_capacity(records.len());
-    let mut agents = Vec::new();
     // OneRoster 1.2: a user whose primary role is not in this import's roles.csv keeps the one
     // the directory has; a user with none anywhere cannot become an account.
-    let stored_roles = if version == Version::V1_2 {
-        let missing: Vec<String> = records
-            .iter()
-            .filter(|r| !index.primary_roles.contains_key(&r.sourced_id))
-            .map(|r| r.sourced_id.clone())
-            .collect();
-        tx.primary_roles(&missing).await?
-    } else {
+    let missing: Vec<String> = drafts
+        .iter()
+        .filter(|d| version == Version::V1_2 && d.primary.is_none())
+        .map(|d| d.row.sourced_id.clone())
+        .collect();
+    let stored_roles = if missing.is_empty() {
         HashMap::new()
+    } else {
+        tx.primary_roles(&missing).await?
     };
-    for (i, record) in records.iter().enumerate() {
-        let json = &record.json;
-        let primary = index
-            .primary_roles
-            .get(&record.sourced_id)
-            .or_else(|| stored_roles.get(&record.sourced_id));
-        if version == Version::V1_2 && primary.is_none() && record.status != "tobedeleted" {
-            problems.push(Problem::at(
-                file,
-                record.line,
-                None,
-                "this user has no primary role, neither in roles.csv nor in the directory; add a roles.csv row with roleType primary",
-            ));
-            continue;
-        }
-        let oneroster_role = match version {
-            Version::V1_1 => record.text("role").map(str::to_owned),
-            Version::V1_2 => primary.map(|(role, _)| role.clone()),
-        };
-        let orgs = record.reference_list("orgs");
-        let school_id = record
-            .reference("primaryOrg")
-            .map(str::to_owned)
-            .or_else(|| primary.map(|(_, org)| org.clone()))
-            .or_else(|| orgs.first().map(|o| (*o).to_owned()));
-        let kana = |key: &str| {
-            record
-                .metadata(key)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        accounts.push(AccountRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            sourced_id: record.sourced_id.clone(),
-            username: record.text("username").unwrap_or_default().to_owned(),
-            role: match oneroster_role.as_deref() {
-                None => String::new(),
-                Some(role) => match renkei_role(role) {
-                    Some(mapped) => mapped.to_owned(),
-                    None => {
-                        problems.push(Problem::at(
-                            file,
-                            record.line,
-                            Some("role"),
-                            format!("the extension role {role:?} has no Renkei equivalent; give the person a OneRoster role (student, teacher, parent, administrator, …)"),
-                        ));
-                        continue;
-                    }
-                },
-            },
-            given_name: record.text("givenName").map(str::to_owned),
-            family_name: record.text("familyName").map(str::to_owned),
-            given_name_kana: kana("jp.kanaGivenName"),
-            family_name_kana: kana("jp.kanaFamilyName"),
-            email: record.text("email").map(str::to_owned),
-            password_hash: hashes.get(&i).cloned().flatten(),
-            school_id,
-            grade: json
-                .get("grades")
-                .and_then(|g| g.get(0))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            enabled: json
-                .get("enabledUser")
-                .and_then(Value::as_bool)
-                .unwrap_or(true)
-                && record.status == "active",
-            status: record.status.clone(),
-            date_last_modified: Some(
-                record
-                    .date_last_modified
-                    .clone()
-                    .unwrap_or_else(|| stamp.to_owned()),
-            ),
-            data: serde_json::to_string(json).unwrap_or_default(),
-        });
-        for agent in record.reference_list("agents") {
-            agents.push((record.sourced_id.clone(), agent.to_owned()));
+    let mut accounts = Vec::with_capacity(drafts.len());
+    let mut passwords = Vec::new();
+    let mut agents = Vec::new();
+    for draft in drafts {
+        let stored = stored_roles.get(&draft.row.sourced_id);
+        match draft.finish(version, stored, file) {
+            Ok((row, password, of)) => {
+                for agent in of {
+                    agents.push((row.sourced_id.clone(), agent));
+                }
+                if let Some(password) = password {
+                    passwords.push((accounts.len(), password));
+                }
+                accounts.push(row);
+            }
+            Err(problem) => problems.push(problem),
         }
     }
-    let Upserted { created, updated } = tx.upsert_accounts(&accounts, now()).await?;
+    if !passwords.is_empty() {
+        let ids: Vec<String> = passwords
+            .iter()
+            .map(|(i, _)| accounts[*i].sourced_id.clone())
+            .collect();
+        let stored = tx.password_hashes(&ids).await?;
+        let work: Vec<(usize, String, Option<String>)> = passwords
+            .into_iter()
+            .map(|(i, password)| {
+                let last = stored.get(&accounts[i].sourced_id).cloned().flatten();
+                (i, password, last)
+            })
+            .collect();
+        let hashes = tokio::task::spawn_blocking(move || hash_passwords(work))
+            .await
+            .map_err(|e| Error::internal(format!("password hashing failed: {e}")))??;
+        for (i, hash) in hashes {
+            accounts[i].password_hash = hash;
+        }
+    }
+    let Upserted { created, updated } = tx.upsert_accounts(&accounts, now(), all_new).await?;
     changes.created += created;
     changes.updated += updated;
-    let ids: Vec<String> = records.iter().map(|r| r.sourced_id.clone()).collect();
-    tx.replace_agents(&ids, &agents).await?;
+    let ids: Vec<String> = accounts.iter().map(|a| a.sourced_id.clone()).collect();
+    tx.replace_agents(&ids, &agents, all_new).await?;
     Ok(problems)
 }
 
@@ -502,7 +620,7 @@ async fn sweep(tx: &mut dyn ImportTx, index: &IdIndex, kind: FileKind, stamp: &s
         .all_ids(table)
         .await?
         .into_iter()
-        .filter(|id| !listed.is_some_and(|ids| ids.contains_key(id)))
+        .filter(|id| !listed.is_some_and(|ids| ids.contains(id)))
         .collect();
     let removed = if kind == FileKind::Users {
         tx.remove_accounts(&gone, now()).await?

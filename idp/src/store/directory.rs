@@ -98,6 +98,12 @@ pub mod tables {
         key: "sourced_id",
         extra: &[],
     };
+    /// Guardian ↔ child links (only for look-ups; writes use [`super::ImportTx::replace_agents`]).
+    pub const USER_AGENTS: Table = Table {
+        name: "user_agents",
+        key: "user_id",
+        extra: &[],
+    };
 }
 
 /// One roster record to store.
@@ -173,8 +179,17 @@ pub trait ImportTx: Send {
         table: &Table,
         ids: &[String],
     ) -> StoreResult<HashSet<String>>;
+    /// Whether `table` holds any roster record. An import into a table that holds none knows
+    /// every row it writes is new, and skips the look-ups that tell created from updated.
+    async fn holds_records(&mut self, table: &Table) -> StoreResult<bool>;
     /// Inserts or updates rows; rows whose status, date and data are unchanged are not touched.
-    async fn upsert(&mut self, table: &Table, rows: &[DirectoryRow]) -> StoreResult<Upserted>;
+    /// `all_new`: the caller knows none of the rows exists (see [`Self::holds_records`]).
+    async fn upsert(
+        &mut self,
+        table: &Table,
+        rows: &[DirectoryRow],
+        all_new: bool,
+    ) -> StoreResult<Upserted>;
     /// Every key in `table` whose record is not already `tobedeleted` (for the sweep after a
     /// bulk file).
     async fn all_ids(&mut self, table: &Table) -> StoreResult<Vec<String>>;
@@ -192,6 +207,8 @@ pub trait ImportTx: Send {
         &mut self,
         sourced_ids: &[String],
     ) -> StoreResult<HashMap<String, Option<String>>>;
+    /// Usernames of the accounts made outside the roster (administrators' own accounts).
+    async fn usernames_outside_roster(&mut self) -> StoreResult<HashSet<String>>;
     /// Accounts holding any of `usernames`: username → sourcedId (`None` for accounts made
     /// outside the roster).
     async fn username_owners(
@@ -199,16 +216,24 @@ pub trait ImportTx: Send {
         usernames: &[String],
     ) -> StoreResult<HashMap<String, Option<String>>>;
     /// Inserts or updates roster accounts (an existing account keeps its id and sign-in
-    /// methods); disabled accounts lose their sessions and grants.
-    async fn upsert_accounts(&mut self, rows: &[AccountRow], now: i64) -> StoreResult<Upserted>;
+    /// methods); disabled accounts lose their sessions and grants. `all_new` as for
+    /// [`Self::upsert`].
+    async fn upsert_accounts(
+        &mut self,
+        rows: &[AccountRow],
+        now: i64,
+        all_new: bool,
+    ) -> StoreResult<Upserted>;
     /// Marks roster accounts as left the board (`tobedeleted`, disabled, kept until the
     /// retention period ends); their sessions end and their grants are revoked.
     async fn remove_accounts(&mut self, sourced_ids: &[String], now: i64) -> StoreResult<u64>;
-    /// Replaces the agents (guardians ↔ children) of the given users.
+    /// Replaces the agents (guardians ↔ children) of the given users; `all_new`: none of them
+    /// has any yet.
     async fn replace_agents(
         &mut self,
         user_ids: &[String],
         pairs: &[(String, String)],
+        all_new: bool,
     ) -> StoreResult<()>;
     /// Records the import.
     async fn record_import(&mut self, record: &ImportRecord) -> StoreResult<()>;

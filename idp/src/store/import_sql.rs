@@ -40,12 +40,16 @@ macro_rules! sql_import_tx {
                 Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
             }
 
-            async fn upsert(&mut self, table: &Table, rows: &[DirectoryRow]) -> StoreResult<Upserted> {
+            async fn holds_records(&mut self, table: &Table) -> StoreResult<bool> {
+                let sql = format!("SELECT 1 FROM {t} WHERE {k} IS NOT NULL LIMIT 1", t = table.name, k = table.key);
+                Ok(sqlx::query::<$db>(&sql).fetch_optional(&mut *self.tx).await?.is_some())
+            }
+
+            async fn upsert(&mut self, table: &Table, rows: &[DirectoryRow], all_new: bool) -> StoreResult<Upserted> {
                 if rows.is_empty() {
                     return Ok(Upserted::default());
                 }
-                let ids: Vec<String> = rows.iter().map(|r| r.sourced_id.clone()).collect();
-                let before = self.existing(table, &ids).await?.len() as u64;
+                let before = self.existing_count(table, rows.iter().map(|r| &r.sourced_id), all_new).await?;
                 let sql = upsert_sql($params, table, rows.len());
                 let mut query = sqlx::query::<$db>(&sql);
                 for row in rows {
@@ -115,6 +119,13 @@ macro_rules! sql_import_tx {
                 Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
             }
 
+            async fn usernames_outside_roster(&mut self) -> StoreResult<HashSet<String>> {
+                let names = sqlx::query_scalar::<$db, String>("SELECT username FROM users WHERE sourced_id IS NULL")
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                Ok(names.into_iter().collect())
+            }
+
             async fn username_owners(&mut self, usernames: &[String]) -> StoreResult<HashMap<String, Option<String>>> {
                 if usernames.is_empty() {
                     return Ok(HashMap::new());
@@ -127,12 +138,11 @@ macro_rules! sql_import_tx {
                 Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
             }
 
-            async fn upsert_accounts(&mut self, rows: &[AccountRow], now: i64) -> StoreResult<Upserted> {
+            async fn upsert_accounts(&mut self, rows: &[AccountRow], now: i64, all_new: bool) -> StoreResult<Upserted> {
                 if rows.is_empty() {
                     return Ok(Upserted::default());
                 }
-                let ids: Vec<String> = rows.iter().map(|r| r.sourced_id.clone()).collect();
-                let before = self.existing(&tables::USERS, &ids).await?.len() as u64;
+                let before = self.existing_count(&tables::USERS, rows.iter().map(|r| &r.sourced_id), all_new).await?;
                 let sql = account_upsert_sql($params, rows.len());
                 let mut query = sqlx::query::<$db>(&sql);
                 for row in rows {
@@ -185,8 +195,8 @@ macro_rules! sql_import_tx {
                 Ok(removed)
             }
 
-            async fn replace_agents(&mut self, user_ids: &[String], pairs: &[(String, String)]) -> StoreResult<()> {
-                for chunk in user_ids.chunks(500) {
+            async fn replace_agents(&mut self, user_ids: &[String], pairs: &[(String, String)], all_new: bool) -> StoreResult<()> {
+                for chunk in user_ids.chunks(500).filter(|_| !all_new) {
                     let sql = format!("DELETE FROM user_agents WHERE user_id IN ({})", $params.list(1, chunk.len()));
                     let mut query = sqlx::query::<$db>(&sql);
                     for id in chunk {
@@ -228,6 +238,16 @@ macro_rules! sql_import_tx {
         }
 
         impl $tx {
+            /// How many of the rows' keys exist already (none when the caller knows they are
+            /// all new).
+            async fn existing_count(&mut self, table: &Table, ids: impl Iterator<Item = &String>, all_new: bool) -> StoreResult<u64> {
+                if all_new {
+                    return Ok(0);
+                }
+                let ids: Vec<String> = ids.cloned().collect();
+                Ok($crate::store::directory::ImportTx::existing(self, table, &ids).await?.len() as u64)
+            }
+
             /// Ends the sessions and revokes the grants of the given roster accounts.
             async fn end_access(&mut self, sourced_ids: &[String], now: i64) -> StoreResult<()> {
                 for chunk in sourced_ids.chunks(500) {

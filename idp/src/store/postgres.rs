@@ -40,6 +40,11 @@ impl PostgresStore {
             .await?;
         Ok(pool)
     }
+
+    /// The pool an import runs on: the server's own (PostgreSQL caches on its side).
+    async fn import_pool(&self) -> StoreResult<sqlx::PgPool> {
+        Ok(self.pool.clone())
+    }
 }
 
 sql_import_tx!(ImportTransaction, sqlx::Postgres, Params::Numbered);

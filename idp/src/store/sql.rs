@@ -528,11 +528,11 @@ macro_rules! sql_store {
             }
 
             async fn begin_import(&self) -> StoreResult<Box<dyn $crate::store::directory::ImportTx>> {
-                Ok(Box::new(ImportTransaction { tx: self.pool.begin().await? }))
+                Ok(Box::new(ImportTransaction { tx: self.import_pool().await?.begin().await? }))
             }
 
             async fn record_import(&self, record: &$crate::store::directory::ImportRecord) -> StoreResult<()> {
-                let mut tx = self.begin_import().await?;
+                let mut tx: Box<dyn $crate::store::directory::ImportTx> = Box::new(ImportTransaction { tx: self.pool.begin().await? });
                 tx.record_import(record).await?;
                 tx.commit().await
             }

@@ -48,6 +48,20 @@ impl SqliteStore {
             .await?;
         Ok(pool)
     }
+
+    /// The connection an import runs on, in a pool of its own that closes when the import
+    /// ends: a board-sized import touches more pages than the server's connections cache, and
+    /// spilling them to the WAL in mid-transaction cost a sixth of its time, so this one
+    /// caches 128 MiB, freed with it.
+    async fn import_pool(&self) -> StoreResult<sqlx::SqlitePool> {
+        let options = (*self.pool.connect_options())
+            .clone()
+            .pragma("cache_size", "-131072");
+        Ok(SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?)
+    }
 }
 
 sql_import_tx!(ImportTransaction, sqlx::Sqlite, Params::Positional);
