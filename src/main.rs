@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use renkei_gateway::audit::AuditEvent;
 use renkei_idp::client::{NewClient, register};
+use renkei_idp::keys::SigningAlg;
 use renkei_idp::store::{Database, Store};
 use renkei_idp::user::{NewUser, create};
 use renkei_idp::{AppState, Config, Error};
@@ -49,6 +50,9 @@ enum Command {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// Signing algorithm of access tokens: RS256 (default), ES256 or EdDSA.
+        #[arg(long, env = "RENKEI_ACCESS_TOKEN_ALG", default_value = "RS256", value_parser = parse_signing_alg)]
+        access_token_alg: SigningAlg,
     },
     /// Run the data gateway alone (OneRoster and school-affairs endpoints), for boards that
     /// keep it in another network zone; it shares the database with `renkei serve`.
@@ -639,6 +643,13 @@ async fn consent_command(url: &str, command: ConsentCommand) -> Result<(), Error
     Ok(())
 }
 
+/// Reads a JOSE algorithm name Renkei signs with.
+fn parse_signing_alg(name: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(name).ok_or_else(|| {
+        format!("{name:?} is not an algorithm Renkei signs with; use RS256, ES256 or EdDSA")
+    })
+}
+
 async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Serve {
@@ -646,9 +657,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
             issuer,
             demo,
             trusted_proxies,
+            access_token_alg,
         } => {
             let mut config = Config::new(&issuer)?;
             config.trusted_proxies = trusted_proxies;
+            config.access_token_alg = access_token_alg;
             serve(&cli.database_url, &listen, config, demo).await
         }
         Command::Gateway { listen, public_url } => {

@@ -12,7 +12,8 @@ use support::*;
 on_both_databases!(
     client_and_user_commands,
     bad_input_is_one_clear_sentence,
-    serve_demo_signs_in_and_drains
+    serve_demo_signs_in_and_drains,
+    serve_signs_access_tokens_with_the_chosen_algorithm
 );
 
 fn renkei(database_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
@@ -360,4 +361,106 @@ async fn serve_demo_signs_in_and_drains(backend: Backend) {
         rest.iter().any(|l| l.contains("Renkei stopped")),
         "{rest:?}"
     );
+}
+
+/// `serve --access-token-alg ES256`: access tokens are signed with the board's ES256 key, verify
+/// against the published JWK set, and are accepted back (introspection); a name Renkei does not
+/// sign with is refused before anything starts.
+async fn serve_signs_access_tokens_with_the_chosen_algorithm(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let url = database.url.clone();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        let refused = renkei(&url, &["serve", "--access-token-alg", "HS256"], None);
+        assert!(!refused.0);
+        assert!(
+            refused.2.contains(
+                "\"HS256\" is not an algorithm Renkei signs with; use RS256, ES256 or EdDSA"
+            ),
+            "{}",
+            refused.2
+        );
+        renkei(
+            &url,
+            &[
+                "client",
+                "add",
+                "--name",
+                "時間割サービス",
+                "--grant-type",
+                "client_credentials",
+            ],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let registered: Value = serde_json::from_str(out.trim()).unwrap();
+    let (id, secret) = (
+        registered["client_id"].as_str().unwrap(),
+        registered["client_secret"].as_str().unwrap(),
+    );
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = spawn_renkei(
+        &database.url,
+        &[
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--issuer",
+            &base,
+            "--access-token-alg",
+            "ES256",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(format!("{base}/readyz")).await.is_err() {
+        assert!(Instant::now() < deadline, "renkei serve did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let as_app = |path: &str, form: Vec<(&'static str, String)>| {
+        reqwest::Client::new()
+            .post(format!("{base}{path}"))
+            .basic_auth(id, Some(secret))
+            .form(&form)
+            .send()
+    };
+    let granted: Value = as_app("/token", vec![("grant_type", "client_credentials".into())])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = granted["access_token"].as_str().expect("an access token");
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let jwks: jsonwebtoken::jwk::JwkSet = reqwest::get(format!("{base}/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("key published");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[&base]);
+    let claims = jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .expect("signature verifies with the published key")
+    .claims;
+    assert_eq!(claims["client_id"], id);
+    let introspected: Value = as_app("/introspect", vec![("token", token.to_owned())])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert!(terminate(child).await.success());
 }

@@ -1,12 +1,22 @@
 // oidc-provider configured like Renkei for the comparison in `bench/src/bin/load.rs`:
-// client_credentials with client_secret_basic, JWT access tokens signed RS256 (2048-bit key).
+// client_credentials with client_secret_basic, JWT access tokens signed with the algorithm in
+// ALG (RS256 with a 2048-bit key, as Renkei's default; ES256 on P-256; or EdDSA on Ed25519).
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT);
+const alg = process.env.ALG || 'RS256';
 const issuer = `http://127.0.0.1:${port}`;
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig', kid: 'peer-1' };
+const generated = {
+  RS256: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  ES256: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+  EdDSA: () => generateKeyPairSync('ed25519'),
+}[alg];
+if (!generated) {
+  throw new Error(`ALG=${alg}: use RS256, ES256 or EdDSA`);
+}
+const { privateKey } = generated();
+const jwk = { ...privateKey.export({ format: 'jwk' }), alg, use: 'sig', kid: 'peer-1' };
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -16,6 +26,7 @@ const provider = new Provider(issuer, {
     redirect_uris: [],
     response_types: [],
     token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: alg,
   }],
   features: {
     devInteractions: { enabled: false },
@@ -29,7 +40,7 @@ const provider = new Provider(issuer, {
         audience: issuer,
         accessTokenTTL: 600,
         accessTokenFormat: 'jwt',
-        jwt: { sign: { alg: 'RS256' } },
+        jwt: { sign: { alg } },
       }),
     },
   },

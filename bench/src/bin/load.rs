@@ -2,11 +2,13 @@
 //! it from this separate process over loopback, and reports throughput, latency percentiles
 //! (p50/p99) and the server's memory for each scenario of a school morning; optionally the
 //! same client_credentials load against a widely used open-source provider (`oidc-provider`
-//! from the npm registry, JWT access tokens signed RS256 like Renkei's) for a ratio.
+//! from the npm registry, JWT access tokens signed like Renkei's: RS256, or the algorithm given
+//! with `--access-token-alg`) for a ratio.
 //!
 //! ```sh
 //! cargo build --release -p renkei -p renkei-bench
 //! ./target/release/load [--seconds 10] [--connections 16] [--backends sqlite,postgres] [--peer]
+//!     [--only NAME] [--access-token-alg RS256|ES256|EdDSA]
 //! ```
 //!
 //! PostgreSQL: `RENKEI_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
@@ -40,6 +42,8 @@ struct Settings {
     peer: bool,
     /// Run only the scenarios whose name contains this.
     only: Option<String>,
+    /// Signing algorithm of access tokens, for Renkei and the peer alike.
+    alg: String,
 }
 
 fn settings() -> Settings {
@@ -49,6 +53,7 @@ fn settings() -> Settings {
         backends: vec!["sqlite".into(), "postgres".into()],
         peer: false,
         only: None,
+        alg: "RS256".into(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -69,6 +74,7 @@ fn settings() -> Settings {
             }
             "--peer" => settings.peer = true,
             "--only" => settings.only = args.next(),
+            "--access-token-alg" => settings.alg = args.next().unwrap_or_default(),
             other => {
                 panic!("unknown argument {other}; see the doc comment of bench/src/bin/load.rs")
             }
@@ -369,7 +375,7 @@ fn set_up(url: &str, connections: usize) -> Fixture {
     }
 }
 
-fn start(url: &str) -> Server {
+fn start(url: &str, alg: &str) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let child = Command::new(sibling("renkei"))
@@ -381,6 +387,7 @@ fn start(url: &str) -> Server {
             &base,
         ])
         .env("RENKEI_DATABASE_URL", url)
+        .env("RENKEI_ACCESS_TOKEN_ALG", alg)
         .env("RENKEI_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -577,7 +584,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         .await
         .expect("set-up"),
     );
-    let server = start(url);
+    let server = start(url, &settings.alg);
     eprintln!("{backend}: renkei serve is process {}", server.child.id());
     server.wait_ready("/readyz").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -834,6 +841,7 @@ async fn peer(settings: &Settings) -> Option<Measured> {
     let child = Command::new("node")
         .arg("server.mjs")
         .env("PORT", port.to_string())
+        .env("ALG", &settings.alg)
         .current_dir(&dir)
         .stdout(Stdio::null())
         .spawn()
@@ -863,6 +871,7 @@ async fn peer(settings: &Settings) -> Option<Measured> {
         &Settings {
             only: None,
             backends: Vec::new(),
+            alg: settings.alg.clone(),
             ..*settings
         },
         op,

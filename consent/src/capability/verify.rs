@@ -18,7 +18,9 @@
 //! appended (attenuation) is honoured.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use rustc_hash::FxHashMap;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -136,8 +138,15 @@ impl Revocations for RevokedList {
 pub struct Verifier {
     keys: Arc<dyn KeySource>,
     revocations: Arc<dyn Revocations>,
-    policies: AuthorizerBuilder,
+    policies: Arc<AuthorizerBuilder>,
+    /// What recently verified tokens state: an app reads many collections with one token, and
+    /// parsing it and reading its facts cost a quarter of a gateway read. Revocation, expiry
+    /// and the signing key are still checked on every use.
+    verified: Mutex<FxHashMap<Box<str>, Arc<Stated>>>,
 }
+
+/// Tokens whose statements are kept at most (a 1,000-pupil token states ~20 KB).
+const VERIFIED_KEPT: usize = 1024;
 
 impl Verifier {
     /// A verifier with the rules of `policies/capability.datalog`.
@@ -149,7 +158,8 @@ impl Verifier {
         Ok(Verifier {
             keys,
             revocations,
-            policies,
+            policies: Arc::new(policies),
+            verified: Mutex::default(),
         })
     }
 
@@ -160,8 +170,46 @@ impl Verifier {
 
     /// [`Verifier::verify`] at a given time (Unix seconds).
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<Capability> {
+        let token = token.trim();
+        let known = self
+            .verified
+            .lock()
+            .expect("verified-token lock poisoned")
+            .get(token)
+            .cloned();
+        let was_kept = known.is_some();
+        let stated = match known {
+            Some(stated) => {
+                if self.keys.public_key(stated.root_key_id).is_none() {
+                    return Err(Error::InvalidToken(
+                        "not a valid capability token: its signing key is no longer published"
+                            .into(),
+                    ));
+                }
+                stated
+            }
+            None => Arc::new(self.read(token)?),
+        };
+        if self.revocations.is_revoked(&stated.token_id).await? {
+            return Err(Error::InvalidToken("the token has been revoked".into()));
+        }
+        if stated.expires_at < now {
+            return Err(Error::InvalidToken("the token has expired".into()));
+        }
+        if !was_kept {
+            self.keep(token, stated.clone(), now);
+        }
+        Ok(Capability {
+            stated,
+            policies: self.policies.clone(),
+            now,
+        })
+    }
+
+    /// Parses a token, checks its signature and reads what it states.
+    fn read(&self, token: &str) -> Result<Stated> {
         let keys = &self.keys;
-        let biscuit = Biscuit::from_base64(token.trim(), |id: Option<u32>| {
+        let biscuit = Biscuit::from_base64(token, |id: Option<u32>| {
             id.and_then(|id| keys.public_key(id))
                 .ok_or(biscuit_auth::error::Format::UnknownPublicKey)
         })
@@ -171,9 +219,6 @@ impl Verifier {
             .first()
             .map(|id| hex(id))
             .ok_or_else(|| Error::InvalidToken("the token has no authority block".into()))?;
-        if self.revocations.is_revoked(&token_id).await? {
-            return Err(Error::InvalidToken("the token has been revoked".into()));
-        }
         let mut reader = biscuit
             .authorizer()
             .map_err(|e| Error::InvalidToken(format!("unreadable capability token: {e}")))?;
@@ -203,17 +248,14 @@ impl Verifier {
                 .unwrap_or(0),
             _ => return Err(Error::InvalidToken("the token states no expiry".into())),
         };
-        if expires_at < now {
-            return Err(Error::InvalidToken("the token has expired".into()));
-        }
         let direct = if biscuit.block_count() == 1 {
             Some(DirectCoverage::read(&mut reader)?)
         } else {
             None
         };
-        Ok(Capability {
+        Ok(Stated {
+            root_key_id: biscuit.root_key_id().unwrap_or_default(),
             direct,
-            policies: self.policies.clone(),
             biscuit,
             token_id,
             client_id,
@@ -221,8 +263,20 @@ impl Verifier {
             schools: schools.into_iter().map(|(s,)| s).collect(),
             classes: classes.into_iter().map(|(c,)| c).collect(),
             expires_at,
-            now,
         })
+    }
+
+    /// Keeps what a verified token states for its next use; when full, forgets expired
+    /// tokens, and if none has expired, all.
+    fn keep(&self, token: &str, stated: Arc<Stated>, now: i64) {
+        let mut verified = self.verified.lock().expect("verified-token lock poisoned");
+        if verified.len() >= VERIFIED_KEPT {
+            verified.retain(|_, kept| kept.expires_at >= now);
+            if verified.len() >= VERIFIED_KEPT {
+                verified.clear();
+            }
+        }
+        verified.insert(token.into(), stated);
     }
 }
 
@@ -312,8 +366,24 @@ pub struct Child<'a> {
 
 /// A verified capability: what it states, and the per-read decision.
 pub struct Capability {
+    stated: Arc<Stated>,
+    policies: Arc<AuthorizerBuilder>,
+    now: i64,
+}
+
+impl std::ops::Deref for Capability {
+    type Target = Stated;
+
+    fn deref(&self) -> &Stated {
+        &self.stated
+    }
+}
+
+/// What a token states, read once from its authority block (shared by every use of the
+/// token while it is kept).
+pub struct Stated {
+    root_key_id: u32,
     direct: Option<DirectCoverage>,
-    policies: AuthorizerBuilder,
     biscuit: Biscuit,
     /// Hex of the authority block's revocation id (the token's identity in audit logs).
     pub token_id: String,
@@ -327,7 +397,6 @@ pub struct Capability {
     pub classes: Vec<String>,
     /// Expiry (Unix seconds).
     pub expires_at: i64,
-    now: i64,
 }
 
 impl Capability {
@@ -398,7 +467,7 @@ impl Capability {
     fn authorize(&self, facts: Vec<biscuit_auth::builder::Fact>) -> bool {
         if !self.categories.is_empty() {
             let at = SystemTime::UNIX_EPOCH + Duration::from_secs(self.now.max(0) as u64);
-            let mut builder = self.policies.clone();
+            let mut builder = (*self.policies).clone();
             for fact in facts.into_iter().chain([fact("time", &[date(&at)])]) {
                 match builder.fact(fact) {
                     Ok(next) => builder = next,

@@ -85,7 +85,7 @@ pub fn access_token(
     };
     let token = state
         .keys
-        .sign(SigningAlg::Rs256, ACCESS_TOKEN_TYP, &claims)?;
+        .sign(state.config.access_token_alg, ACCESS_TOKEN_TYP, &claims)?;
     Ok(AccessToken { token, claims })
 }
 
