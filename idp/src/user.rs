@@ -73,7 +73,7 @@ pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
     };
     let now = now();
     let user = UserRow {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: uuid::Uuid::new_v4().to_string(),
         username: username.to_owned(),
         role: new.role,
         given_name: new.given_name,

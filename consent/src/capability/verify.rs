@@ -145,8 +145,14 @@ pub struct Verifier {
     verified: Mutex<FxHashMap<Box<str>, Arc<Stated>>>,
 }
 
-/// Tokens whose statements are kept at most (a 1,000-pupil token states ~20 KB).
+/// Tokens whose statements are kept at most.
 const VERIFIED_KEPT: usize = 1024;
+
+/// Only tokens as Renkei mints them are kept (no appended blocks; a school of 1,000 pupils
+/// fits in 8 KB), and none longer than this, so the cache stays within a few tens of MB
+/// whatever apps present: an app can attenuate its token offline into any number of new,
+/// longer ones.
+const KEPT_TOKEN_MAX: usize = 16 * 1024;
 
 impl Verifier {
     /// A verifier with the rules of `policies/capability.datalog`.
@@ -180,23 +186,25 @@ impl Verifier {
         let was_kept = known.is_some();
         let stated = match known {
             Some(stated) => {
-                if self.keys.public_key(stated.root_key_id).is_none() {
+                if self.keys.public_key(stated.root_key_id) != Some(stated.root_key) {
                     return Err(Error::InvalidToken(
                         "not a valid capability token: its signing key is no longer published"
                             .into(),
                     ));
                 }
+                self.refuse_revoked(&stated.token_id).await?;
                 stated
             }
-            None => Arc::new(self.read(token)?),
+            None => {
+                let signed = self.parse(token)?;
+                self.refuse_revoked(&signed.token_id).await?;
+                Arc::new(read(signed)?)
+            }
         };
-        if self.revocations.is_revoked(&stated.token_id).await? {
-            return Err(Error::InvalidToken("the token has been revoked".into()));
-        }
         if stated.expires_at < now {
             return Err(Error::InvalidToken("the token has expired".into()));
         }
-        if !was_kept {
+        if !was_kept && stated.direct.is_some() && token.len() <= KEPT_TOKEN_MAX {
             self.keep(token, stated.clone(), now);
         }
         Ok(Capability {
@@ -206,68 +214,44 @@ impl Verifier {
         })
     }
 
-    /// Parses a token, checks its signature and reads what it states.
-    fn read(&self, token: &str) -> Result<Stated> {
+    /// Parses a token and checks its signature.
+    fn parse(&self, token: &str) -> Result<Signed> {
         let keys = &self.keys;
+        let root = std::cell::Cell::new(None);
         let biscuit = Biscuit::from_base64(token, |id: Option<u32>| {
-            id.and_then(|id| keys.public_key(id))
-                .ok_or(biscuit_auth::error::Format::UnknownPublicKey)
+            let id = id.ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
+            let key = keys
+                .public_key(id)
+                .ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
+            root.set(Some((id, key)));
+            Ok(key)
         })
         .map_err(|e| Error::InvalidToken(format!("not a valid capability token: {e}")))?;
+        let (root_key_id, root_key) = root
+            .get()
+            .ok_or_else(|| Error::InvalidToken("the token names no root key".into()))?;
         let token_id = biscuit
             .revocation_identifiers()
             .first()
             .map(|id| hex(id))
             .ok_or_else(|| Error::InvalidToken("the token has no authority block".into()))?;
-        let mut reader = biscuit
-            .authorizer()
-            .map_err(|e| Error::InvalidToken(format!("unreadable capability token: {e}")))?;
-        let apps: Vec<(String,)> = reader
-            .query_with_limits("data($app) <- app($app)", limits())
-            .map_err(unreadable)?;
-        let categories: Vec<(String,)> = reader
-            .query_with_limits("data($category) <- category($category)", limits())
-            .map_err(unreadable)?;
-        let schools: Vec<(String,)> = reader
-            .query_with_limits("data($school) <- scope_school($school)", limits())
-            .map_err(unreadable)?;
-        let classes: Vec<(String,)> = reader
-            .query_with_limits("data($class) <- scope_class($class)", limits())
-            .map_err(unreadable)?;
-        let expiries: Vec<(SystemTime,)> = reader
-            .query_with_limits("data($expiry) <- expires($expiry)", limits())
-            .map_err(unreadable)?;
-        let client_id = match apps.as_slice() {
-            [(app,)] => app.clone(),
-            _ => return Err(Error::InvalidToken("the token names no single app".into())),
-        };
-        let expires_at = match expiries.as_slice() {
-            [(expiry,)] => expiry
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
-            _ => return Err(Error::InvalidToken("the token states no expiry".into())),
-        };
-        let direct = if biscuit.block_count() == 1 {
-            Some(DirectCoverage::read(&mut reader)?)
-        } else {
-            None
-        };
-        Ok(Stated {
-            root_key_id: biscuit.root_key_id().unwrap_or_default(),
-            direct,
+        Ok(Signed {
             biscuit,
             token_id,
-            client_id,
-            categories: categories.into_iter().map(|(c,)| c).collect(),
-            schools: schools.into_iter().map(|(s,)| s).collect(),
-            classes: classes.into_iter().map(|(c,)| c).collect(),
-            expires_at,
+            root_key_id,
+            root_key,
         })
     }
 
+    async fn refuse_revoked(&self, token_id: &str) -> Result<()> {
+        if self.revocations.is_revoked(token_id).await? {
+            return Err(Error::InvalidToken("the token has been revoked".into()));
+        }
+        Ok(())
+    }
+
     /// Keeps what a verified token states for its next use; when full, forgets expired
-    /// tokens, and if none has expired, all.
+    /// tokens, and if it is still full, all.
     fn keep(&self, token: &str, stated: Arc<Stated>, now: i64) {
         let mut verified = self.verified.lock().expect("verified-token lock poisoned");
         if verified.len() >= VERIFIED_KEPT {
@@ -278,6 +262,70 @@ impl Verifier {
         }
         verified.insert(token.into(), stated);
     }
+}
+
+/// A token whose signature is checked.
+struct Signed {
+    biscuit: Biscuit,
+    token_id: String,
+    root_key_id: u32,
+    root_key: PublicKey,
+}
+
+/// Reads what a signed token states.
+fn read(signed: Signed) -> Result<Stated> {
+    let Signed {
+        biscuit,
+        token_id,
+        root_key_id,
+        root_key,
+    } = signed;
+    let mut reader = biscuit
+        .authorizer()
+        .map_err(|e| Error::InvalidToken(format!("unreadable capability token: {e}")))?;
+    let apps: Vec<(String,)> = reader
+        .query_with_limits("data($app) <- app($app)", limits())
+        .map_err(unreadable)?;
+    let categories: Vec<(String,)> = reader
+        .query_with_limits("data($category) <- category($category)", limits())
+        .map_err(unreadable)?;
+    let schools: Vec<(String,)> = reader
+        .query_with_limits("data($school) <- scope_school($school)", limits())
+        .map_err(unreadable)?;
+    let classes: Vec<(String,)> = reader
+        .query_with_limits("data($class) <- scope_class($class)", limits())
+        .map_err(unreadable)?;
+    let expiries: Vec<(SystemTime,)> = reader
+        .query_with_limits("data($expiry) <- expires($expiry)", limits())
+        .map_err(unreadable)?;
+    let client_id = match apps.as_slice() {
+        [(app,)] => app.clone(),
+        _ => return Err(Error::InvalidToken("the token names no single app".into())),
+    };
+    let expires_at = match expiries.as_slice() {
+        [(expiry,)] => expiry
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        _ => return Err(Error::InvalidToken("the token states no expiry".into())),
+    };
+    let direct = if biscuit.block_count() == 1 {
+        Some(DirectCoverage::read(&mut reader)?)
+    } else {
+        None
+    };
+    Ok(Stated {
+        root_key_id,
+        root_key,
+        direct,
+        biscuit,
+        token_id,
+        client_id,
+        categories: categories.into_iter().map(|(c,)| c).collect(),
+        schools: schools.into_iter().map(|(s,)| s).collect(),
+        classes: classes.into_iter().map(|(c,)| c).collect(),
+        expires_at,
+    })
 }
 
 /// Datalog limits for every run. Generous on time: a run that hits a limit answers "no", so on
@@ -383,6 +431,7 @@ impl std::ops::Deref for Capability {
 /// token while it is kept).
 pub struct Stated {
     root_key_id: u32,
+    root_key: PublicKey,
     direct: Option<DirectCoverage>,
     biscuit: Biscuit,
     /// Hex of the authority block's revocation id (the token's identity in audit logs).

@@ -39,7 +39,7 @@ pub struct IdSet {
 pub enum NotAdded {
     /// It is there already, first seen as this.
     Duplicate(Seen),
-    /// The set's text would pass 2 GiB (hundreds of millions of ids).
+    /// The set's text would pass 2 GiB.
     Full,
 }
 

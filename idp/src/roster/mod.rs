@@ -374,7 +374,7 @@ fn scan(
                 continue;
             }
             Err(NotAdded::Full) => {
-                problems.push(Problem::in_file(stored, "this file holds more sourcedIds than one import can take (over 2 GiB of them); split the roster"));
+                problems.push(Problem::in_file(stored, "the sourcedIds of this file pass 2 GiB of text, more than one import can take; split the roster"));
                 return found;
             }
         }
@@ -385,7 +385,7 @@ fn scan(
                     Ok(()) => {}
                     Err(NotAdded::Duplicate(first)) => problems.push(Problem::at(stored, row.line, Some("username"), format!("username {name:?} is already used on line {}; usernames must be unique", first.line))),
                     Err(NotAdded::Full) => {
-                        problems.push(Problem::in_file(stored, "this file holds more usernames than one import can take (over 2 GiB of them); split the roster"));
+                        problems.push(Problem::in_file(stored, "the usernames of this file pass 2 GiB of text, more than one import can take; split the roster"));
                         return found;
                     }
                 }

@@ -179,8 +179,9 @@ pub trait ImportTx: Send {
         table: &Table,
         ids: &[String],
     ) -> StoreResult<HashSet<String>>;
-    /// Whether `table` holds any roster record. An import into a table that holds none knows
-    /// every row it writes is new, and skips the look-ups that tell created from updated.
+    /// Whether `table` holds any row with a key (for `users`: any roster account). An import
+    /// into a table that holds none knows every row it writes is new, and skips the look-ups
+    /// that tell created from updated.
     async fn holds_records(&mut self, table: &Table) -> StoreResult<bool>;
     /// Inserts or updates rows; rows whose status, date and data are unchanged are not touched.
     /// `all_new`: the caller knows none of the rows exists (see [`Self::holds_records`]).

@@ -1,9 +1,10 @@
 //! The SQL of [`ImportTx`](super::directory::ImportTx), written once for both databases and
 //! instantiated per database by [`sql_import_tx!`].
 
-/// Implements `ImportTx` for `$tx`, a struct with a `tx: sqlx::Transaction<'static, $db>`.
+/// Implements `ImportTx` for `$tx`, a struct with a `tx: sqlx::Transaction<'static, $db>`;
+/// `$serialise` is the statement that makes imports wait for one another.
 macro_rules! sql_import_tx {
-    ($tx:ident, $db:ty, $params:expr) => {
+    ($tx:ident, $db:ty, $params:expr, $serialise:expr) => {
         /// An import transaction.
         pub struct $tx {
             tx: sqlx::Transaction<'static, $db>,
@@ -238,6 +239,15 @@ macro_rules! sql_import_tx {
         }
 
         impl $tx {
+            /// Begins an import on `pool`. Imports run one at a time: a first import skips
+            /// look-ups on tables it finds empty, which holds only if no other import fills
+            /// them meanwhile.
+            async fn begin(pool: sqlx::Pool<$db>) -> StoreResult<Self> {
+                let mut tx = pool.begin().await?;
+                sqlx::query::<$db>($serialise).execute(&mut *tx).await?;
+                Ok(Self { tx })
+            }
+
             /// How many of the rows' keys exist already (none when the caller knows they are
             /// all new).
             async fn existing_count(&mut self, table: &Table, ids: impl Iterator<Item = &String>, all_new: bool) -> StoreResult<u64> {

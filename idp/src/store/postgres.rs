@@ -47,5 +47,11 @@ impl PostgresStore {
     }
 }
 
-sql_import_tx!(ImportTransaction, sqlx::Postgres, Params::Numbered);
+// A transaction-scoped advisory lock, the same key for every Renkei import.
+sql_import_tx!(
+    ImportTransaction,
+    sqlx::Postgres,
+    Params::Numbered,
+    "SELECT pg_advisory_xact_lock(7246101)"
+);
 sql_store!(PostgresStore, sqlx::Postgres, MIGRATOR);

@@ -528,7 +528,7 @@ macro_rules! sql_store {
             }
 
             async fn begin_import(&self) -> StoreResult<Box<dyn $crate::store::directory::ImportTx>> {
-                Ok(Box::new(ImportTransaction { tx: self.import_pool().await?.begin().await? }))
+                Ok(Box::new(ImportTransaction::begin(self.import_pool().await?).await?))
             }
 
             async fn record_import(&self, record: &$crate::store::directory::ImportRecord) -> StoreResult<()> {

@@ -64,5 +64,11 @@ impl SqliteStore {
     }
 }
 
-sql_import_tx!(ImportTransaction, sqlx::Sqlite, Params::Positional);
+// Takes SQLite's write lock at once (a no-op write).
+sql_import_tx!(
+    ImportTransaction,
+    sqlx::Sqlite,
+    Params::Positional,
+    "UPDATE imports SET outcome = outcome WHERE 1 = 0"
+);
 sql_store!(SqliteStore, sqlx::Sqlite, MIGRATOR);
