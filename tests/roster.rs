@@ -23,6 +23,7 @@ on_both_databases!(
     departed_people_are_erased_after_retention,
     a_changed_password_survives_reimport,
     a_first_import_refuses_usernames_taken_outside_the_roster,
+    imports_started_together_run_one_after_the_other,
 );
 
 fn fixture(name: &str) -> PathBuf {
@@ -679,6 +680,44 @@ async fn a_first_import_refuses_usernames_taken_outside_the_roster(backend: Back
         counts(&report, "enrollments.csv").0,
         report.files["enrollments.csv"].changes.rows
     );
+    server.stop().await;
+}
+
+/// Two imports started at once on an empty board run one after the other: the second sees
+/// the first's rows (it updates and sweeps them rather than taking the tables for empty), so
+/// both report exactly what the same imports report when run in turn.
+async fn imports_started_together_run_one_after_the_other(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (board, rollover) = (fixture("board-1.1"), fixture("rollover-2027"));
+    let (a, b) = tokio::join!(run(&server, &board), run(&server, &rollover));
+    assert_eq!((a.outcome, b.outcome), ("applied", "applied"), "{a}\n{b}");
+    let first_import = |report: &ImportReport| {
+        report
+            .files
+            .values()
+            .all(|f| f.changes.created == f.changes.rows)
+    };
+    let (first, second, order) = if first_import(&a) && !first_import(&b) {
+        (&a, &b, [&board, &rollover])
+    } else {
+        (&b, &a, [&rollover, &board])
+    };
+    assert!(
+        first_import(first) && !first_import(second),
+        "one ran after the other:\n{a}\n{b}"
+    );
+    let in_turn = TestServer::start(backend).await;
+    for (path, concurrent) in order.into_iter().zip([first, second]) {
+        let sequential = run(&in_turn, path).await;
+        for file in sequential.files.keys() {
+            assert_eq!(
+                counts(concurrent, file),
+                counts(&sequential, file),
+                "{file}: {concurrent}"
+            );
+        }
+    }
+    in_turn.stop().await;
     server.stop().await;
 }
 
