@@ -4,7 +4,7 @@
 
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
+use hashbrown::{HashTable, hash_table};
 use rustc_hash::FxBuildHasher;
 
 /// Where a sourcedId was first seen, and whether its row is active.
@@ -43,22 +43,40 @@ pub enum NotAdded {
     Full,
 }
 
-impl IdSet {
-    fn text_of(&self, entry: &Entry) -> &str {
-        let start = entry.start as usize;
-        &self.text[start..start + (entry.len & !INACTIVE) as usize]
+impl Entry {
+    /// The id, in the set's text.
+    fn text<'a>(&self, text: &'a str) -> &'a str {
+        let start = self.start as usize;
+        &text[start..start + (self.len & !INACTIVE) as usize]
     }
 
+    fn seen(&self) -> Seen {
+        Seen {
+            active: self.len & INACTIVE == 0,
+            line: self.line,
+        }
+    }
+}
+
+impl IdSet {
     fn find(&self, id: &str) -> Option<&Entry> {
         let hash = FxBuildHasher.hash_one(id);
-        self.table.find(hash, |entry| self.text_of(entry) == id)
+        self.table.find(hash, |entry| entry.text(&self.text) == id)
     }
 
-    /// Adds `id`, unless it is there already.
+    /// Adds `id`, unless it is there already (one hash and one probe either way).
     pub fn insert(&mut self, id: &str, seen: Seen) -> Result<(), NotAdded> {
-        if let Some(first) = self.get(id) {
-            return Err(NotAdded::Duplicate(first));
-        }
+        let text = &self.text;
+        let slot = match self.table.entry(
+            FxBuildHasher.hash_one(id),
+            |entry| entry.text(text) == id,
+            |entry| FxBuildHasher.hash_one(entry.text(text)),
+        ) {
+            hash_table::Entry::Occupied(first) => {
+                return Err(NotAdded::Duplicate(first.get().seen()));
+            }
+            hash_table::Entry::Vacant(slot) => slot,
+        };
         let start = u32::try_from(self.text.len())
             .ok()
             .filter(|start| {
@@ -68,26 +86,17 @@ impl IdSet {
             })
             .ok_or(NotAdded::Full)?;
         self.text.push_str(id);
-        let entry = Entry {
+        slot.insert(Entry {
             start,
             len: id.len() as u32 | if seen.active { 0 } else { INACTIVE },
             line: seen.line,
-        };
-        let hash = FxBuildHasher.hash_one(id);
-        let text = &self.text;
-        self.table.insert_unique(hash, entry, |entry| {
-            let start = entry.start as usize;
-            FxBuildHasher.hash_one(&text[start..start + (entry.len & !INACTIVE) as usize])
         });
         Ok(())
     }
 
     /// Where `id` was first seen, if it is in the set.
     pub fn get(&self, id: &str) -> Option<Seen> {
-        self.find(id).map(|entry| Seen {
-            active: entry.len & INACTIVE == 0,
-            line: entry.line,
-        })
+        self.find(id).map(Entry::seen)
     }
 
     /// Whether `id` is in the set.
