@@ -283,21 +283,11 @@ fn read(signed: Signed) -> Result<Stated> {
     let mut reader = biscuit
         .authorizer()
         .map_err(|e| Error::InvalidToken(format!("unreadable capability token: {e}")))?;
-    let apps: Vec<(String,)> = reader
-        .query_with_limits("data($app) <- app($app)", limits())
-        .map_err(unreadable)?;
-    let categories: Vec<(String,)> = reader
-        .query_with_limits("data($category) <- category($category)", limits())
-        .map_err(unreadable)?;
-    let schools: Vec<(String,)> = reader
-        .query_with_limits("data($school) <- scope_school($school)", limits())
-        .map_err(unreadable)?;
-    let classes: Vec<(String,)> = reader
-        .query_with_limits("data($class) <- scope_class($class)", limits())
-        .map_err(unreadable)?;
-    let expiries: Vec<(SystemTime,)> = reader
-        .query_with_limits("data($expiry) <- expires($expiry)", limits())
-        .map_err(unreadable)?;
+    let apps: Vec<(String,)> = query(&mut reader, "data($app) <- app($app)")?;
+    let categories: Vec<(String,)> = query(&mut reader, "data($category) <- category($category)")?;
+    let schools: Vec<(String,)> = query(&mut reader, "data($school) <- scope_school($school)")?;
+    let classes: Vec<(String,)> = query(&mut reader, "data($class) <- scope_class($class)")?;
+    let expiries: Vec<(SystemTime,)> = query(&mut reader, "data($expiry) <- expires($expiry)")?;
     let client_id = match apps.as_slice() {
         [(app,)] => app.clone(),
         _ => return Err(Error::InvalidToken("the token names no single app".into())),
@@ -343,6 +333,15 @@ fn unreadable(error: biscuit_auth::error::Token) -> Error {
     Error::InvalidToken(format!("unreadable capability token: {error}"))
 }
 
+/// Reads facts of a token with one Datalog query, within [`limits`].
+fn query<T, E>(reader: &mut biscuit_auth::Authorizer, rule: &str) -> Result<Vec<T>>
+where
+    T: TryFrom<biscuit_auth::builder::Fact, Error = E>,
+    E: Into<biscuit_auth::error::Token>,
+{
+    reader.query_with_limits(rule, limits()).map_err(unreadable)
+}
+
 /// What the authority block of a token without attenuation blocks covers, so that each
 /// question is answered by the rules of `policies/capability.datalog` evaluated directly, with
 /// the same answers as a Datalog run (the block holds only the facts Renkei mints, and no app
@@ -358,15 +357,11 @@ struct DirectCoverage {
 
 impl DirectCoverage {
     fn read(reader: &mut biscuit_auth::Authorizer) -> Result<Self> {
-        let covers_category: Vec<(i64, String)> = reader
-            .query_with_limits("data($g, $c) <- covers_category($g, $c)", limits())
-            .map_err(unreadable)?;
-        let covers: Vec<(i64, String)> = reader
-            .query_with_limits("data($g, $r) <- covers($g, $r)", limits())
-            .map_err(unreadable)?;
-        let covers_child: Vec<(i64, String)> = reader
-            .query_with_limits("data($g, $c) <- covers_child($g, $c)", limits())
-            .map_err(unreadable)?;
+        let covers_category: Vec<(i64, String)> =
+            query(reader, "data($g, $c) <- covers_category($g, $c)")?;
+        let covers: Vec<(i64, String)> = query(reader, "data($g, $r) <- covers($g, $r)")?;
+        let covers_child: Vec<(i64, String)> =
+            query(reader, "data($g, $c) <- covers_child($g, $c)")?;
         let mut coverage = DirectCoverage {
             groups_of: HashMap::new(),
             refs: HashMap::new(),
