@@ -94,6 +94,11 @@ async fn dry_run(server: &TestServer, path: &Path) -> ImportReport {
     .unwrap()
 }
 
+/// The report's problems as the command line prints them (`file:line: column: reason`).
+fn problem_lines(report: &ImportReport) -> Vec<String> {
+    report.problems.iter().map(ToString::to_string).collect()
+}
+
 fn counts(report: &ImportReport, file: &str) -> (u64, u64, u64, u64) {
     let c = report
         .files
@@ -408,7 +413,7 @@ async fn japan_profile_1_2_zip_imports(backend: Backend) {
         .position(|l| l.starts_with("u-hikari-t01,"))
         .unwrap()
         + 1;
-    let listed: Vec<String> = refused.problems.iter().map(ToString::to_string).collect();
+    let listed = problem_lines(&refused);
     assert!(
         listed.contains(&format!("users.csv:{user_line}: role: the extension role \"ext:schoolNurse\" has no Renkei equivalent; give the person a OneRoster role (student, teacher, parent, administrator, …)")),
         "roles.csv:{line}: {listed:?}"
@@ -614,7 +619,7 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
         let expected = make(&copy);
         let report = run(&server, &copy.dir).await;
         assert_eq!(report.outcome, "rejected", "{what}");
-        let listed: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        let listed = problem_lines(&report);
         assert!(
             listed.contains(&expected),
             "{what}: expected\n  {expected}\ngot\n  {}",
@@ -648,7 +653,7 @@ async fn a_first_import_refuses_usernames_taken_outside_the_roster(backend: Back
     let admin = server.user("s002", "administrator").await;
     let report = run(&server, &fixture("board-1.1")).await;
     assert_eq!(report.outcome, "rejected");
-    let listed: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    let listed = problem_lines(&report);
     assert_eq!(
         listed,
         [
