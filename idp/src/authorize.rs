@@ -14,7 +14,7 @@ use crate::crypto::{now, random_id, random_secret, sha256};
 use crate::error::{Error, Result};
 use crate::scope;
 use crate::server::AppState;
-use crate::store::{ClientRow, CodeRow, GrantRow, SessionRow};
+use crate::store::{ClientRow, CodeRow, GrantRow, SessionRow, SignedIn};
 
 /// The parameters of an authorization request, as received (and as kept while the user signs
 /// in or consents).
@@ -123,8 +123,8 @@ async fn begin(state: AppState, headers: HeaderMap, mut request: AuthorizationRe
             Ok(valid) => valid,
             Err((redirect, refusal)) => return Ok(redirect_error(&state, &redirect, &refusal)),
         };
-        let session = crate::session::current(&state, &headers).await?;
-        proceed(&state, valid, session, None).await
+        let signed_in = crate::session::current_for(&state, &headers, &valid.client.id).await?;
+        proceed(&state, valid, signed_in, None).await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -305,11 +305,12 @@ pub async fn validate(
 }
 
 /// Decides the next step for a valid request: sign-in page, consent page, or code.
+/// `signed_in` is the browser's session with what its user approved for this client;
 /// `pending` is the id under which the request is already kept, if it is.
 pub async fn proceed(
     state: &AppState,
     request: ValidRequest,
-    session: Option<SessionRow>,
+    signed_in: Option<SignedIn>,
     pending: Option<String>,
 ) -> Result<Response> {
     let target = RedirectTarget {
@@ -318,7 +319,7 @@ pub async fn proceed(
     };
     let has = |p: &str| request.prompt.iter().any(|v| v == p);
     let received = request.raw.received_at;
-    let session = session.filter(|s| {
+    let signed_in = signed_in.filter(|SignedIn { session: s, .. }| {
         // A sign-in made for this very request (after it was kept) always counts as fresh.
         let signed_in_for_this = pending.is_some() && s.auth_time >= received;
         let fresh_enough =
@@ -326,7 +327,7 @@ pub async fn proceed(
         let reauthenticated = !(has("login") || has("select_account")) || signed_in_for_this;
         fresh_enough && reauthenticated
     });
-    let Some(session) = session else {
+    let Some(SignedIn { session, approved }) = signed_in else {
         if has("none") {
             return Ok(redirect_error(
                 state,
@@ -337,10 +338,6 @@ pub async fn proceed(
         let id = keep(state, &request.raw, pending).await?;
         return Ok(crate::http::see_other(&format!("/login?request={id}"), []));
     };
-    let approved = state
-        .store
-        .approval(&session.user_id, &request.client.id)
-        .await?;
     let needs_consent =
         has("consent") || !approved.is_some_and(|granted| scope::covers(&granted, &request.scopes));
     if needs_consent {

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::pages::{Locale, LoginPage, render, toggle_href};
 use crate::server::AppState;
 use crate::session::{self, ACR_PASSWORD};
+use crate::store::SignedIn;
 
 /// Query of `GET /login`.
 #[derive(Debug, Default, Deserialize)]
@@ -230,8 +231,10 @@ pub async fn submit(
         let Some(valid) = context.valid else {
             return Err(expired_request());
         };
+        let approved = state.store.approval(&user.id, &valid.client.id).await?;
+        let signed_in = SignedIn { session, approved };
         let response =
-            authorize::proceed(&state, valid, Some(session), Some(form.request.clone())).await?;
+            authorize::proceed(&state, valid, Some(signed_in), Some(form.request.clone())).await?;
         Ok(crate::http::with_cookies(response, cookies))
     }
     .await;

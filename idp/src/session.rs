@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use crate::crypto::{now, random_id, random_secret, sha256};
 use crate::error::Result;
 use crate::server::AppState;
-use crate::store::SessionRow;
+use crate::store::{SessionRow, SignedIn};
 
 /// Base name of the session cookie.
 pub const SESSION_COOKIE: &str = "renkei_session";
@@ -16,14 +16,29 @@ pub const ACR_PASSWORD: &str = "urn:renkei:acr:password";
 
 /// The live session of the browser that sent `headers`, if any.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRow>> {
-    let name = state.cookies.name(SESSION_COOKIE);
-    let Some(token) = crate::http::cookie(headers, &name) else {
+    let Some(digest) = cookie_digest(state, headers) else {
         return Ok(None);
     };
-    Ok(state
-        .store
-        .session(&sha256(token.as_bytes()), now())
-        .await?)
+    Ok(state.store.session(&digest, now()).await?)
+}
+
+/// [`current`] with what its user already approved for `client_id`, in one database query
+/// (the authorization endpoint's path).
+pub async fn current_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<Option<SignedIn>> {
+    let Some(digest) = cookie_digest(state, headers) else {
+        return Ok(None);
+    };
+    Ok(state.store.signed_in(&digest, now(), client_id).await?)
+}
+
+/// SHA-256 of the session cookie's value: the key of its row.
+fn cookie_digest(state: &AppState, headers: &HeaderMap) -> Option<Vec<u8>> {
+    let name = state.cookies.name(SESSION_COOKIE);
+    crate::http::cookie(headers, &name).map(|token| sha256(token.as_bytes()))
 }
 
 /// Starts a session for `user_id` after a successful sign-in; returns it with its cookie.

@@ -2,13 +2,13 @@
 //! it from this separate process over loopback, and reports throughput, latency percentiles
 //! (p50/p99) and the server's memory for each scenario of a school morning; optionally the
 //! same client_credentials load against a widely used open-source provider (`oidc-provider`
-//! from the npm registry, JWT access tokens signed like Renkei's: RS256, or the algorithm given
-//! with `--access-token-alg`) for a ratio.
+//! from the npm registry, access and ID tokens signed like Renkei's: RS256, or the algorithm
+//! given with `--alg`) for a ratio.
 //!
 //! ```sh
 //! cargo build --release -p renkei -p renkei-bench
 //! ./target/release/load [--seconds 10] [--connections 16] [--backends sqlite,postgres] [--peer]
-//!     [--only NAME] [--access-token-alg RS256|ES256|EdDSA]
+//!     [--only NAME] [--alg RS256|ES256|EdDSA]
 //! ```
 //!
 //! PostgreSQL: `RENKEI_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
@@ -42,7 +42,8 @@ struct Settings {
     peer: bool,
     /// Run only the scenarios whose name contains this.
     only: Option<String>,
-    /// Signing algorithm of access tokens, for Renkei and the peer alike.
+    /// Signing algorithm of access tokens and of the app's ID tokens, for Renkei and the peer
+    /// alike.
     alg: String,
 }
 
@@ -74,7 +75,7 @@ fn settings() -> Settings {
             }
             "--peer" => settings.peer = true,
             "--only" => settings.only = args.next(),
-            "--access-token-alg" => settings.alg = args.next().unwrap_or_default(),
+            "--alg" => settings.alg = args.next().unwrap_or_default(),
             other => {
                 panic!("unknown argument {other}; see the doc comment of bench/src/bin/load.rs")
             }
@@ -280,7 +281,7 @@ struct Fixture {
     users: Vec<String>,
 }
 
-fn set_up(url: &str, connections: usize) -> Fixture {
+fn set_up(url: &str, connections: usize, alg: &str) -> Fixture {
     renkei(url, &["migrate"], None);
     let roster = std::env::temp_dir().join(format!("renkei-load-roster-{}", std::process::id()));
     let status = Command::new(sibling("roster-gen"))
@@ -321,6 +322,8 @@ fn set_up(url: &str, connections: usize) -> Fixture {
             "--grant-type",
             "client_credentials",
             "--may-introspect",
+            "--id-token-alg",
+            alg,
         ],
         None,
     ))
@@ -578,8 +581,8 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
     let n = settings.connections;
     let fixture = Arc::new(
         tokio::task::spawn_blocking({
-            let url = url.to_owned();
-            move || set_up(&url, n)
+            let (url, alg) = (url.to_owned(), settings.alg.clone());
+            move || set_up(&url, n, &alg)
         })
         .await
         .expect("set-up"),

@@ -219,6 +219,27 @@ pub struct CodeRow {
     pub expires_at: i64,
 }
 
+/// A code redeemed: its grant with what the token request must match (one row of `grants`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct RedeemedCode {
+    #[sqlx(flatten)]
+    pub grant: GrantRow,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub code_expires_at: i64,
+}
+
+/// A live session together with the scopes its user already approved for the app that asks
+/// (`None`: nothing approved yet); read in one query on the authorization path.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SignedIn {
+    /// The session.
+    #[sqlx(flatten)]
+    pub session: SessionRow,
+    /// Scopes approved for the client, space-separated.
+    pub approved: Option<String>,
+}
+
 /// What happened when a client tried to redeem a single-use secret (code or refresh token).
 #[derive(Clone, Debug)]
 pub enum Redemption<T> {
@@ -305,6 +326,13 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_session(&self, token_hash: &[u8], session: &SessionRow) -> StoreResult<()>;
     /// Finds a live session of an enabled user by the digest of its cookie value.
     async fn session(&self, token_hash: &[u8], now: i64) -> StoreResult<Option<SessionRow>>;
+    /// [`Store::session`] with the scopes its user approved for `client_id`, in one query.
+    async fn signed_in(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+        client_id: &str,
+    ) -> StoreResult<Option<SignedIn>>;
     /// Ends a session by its `sid`.
     async fn delete_session(&self, sid: &str) -> StoreResult<()>;
 
@@ -319,7 +347,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
 
-    /// Creates a grant and the authorization code that redeems it, in one transaction.
+    /// Creates a grant together with the authorization code that redeems it (one row).
     async fn insert_grant_with_code(&self, grant: &GrantRow, code: &CodeRow) -> StoreResult<()>;
     /// Redeems a code once: marks it used and returns it with its grant.
     async fn redeem_code(

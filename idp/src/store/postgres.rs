@@ -35,6 +35,10 @@ impl PostgresStore {
     pub async fn open_pool(url: &str) -> StoreResult<sqlx::PgPool> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // sqlx pings a pooled connection before handing it out by default: a round trip
+            // for every statement. A connection broken by a database restart or fail-over
+            // instead fails the one statement that finds it broken, and is then dropped.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;

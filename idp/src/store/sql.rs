@@ -261,6 +261,25 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn signed_in(
+                &self,
+                token_hash: &[u8],
+                now: i64,
+                client_id: &str,
+            ) -> StoreResult<Option<$crate::store::SignedIn>> {
+                Ok(sqlx::query_as::<$db, $crate::store::SignedIn>(
+                    "SELECT s.sid, s.user_id, s.auth_time, s.amr, s.acr, s.expires_at, a.scope AS approved FROM sessions s \
+                     JOIN users u ON u.id = s.user_id \
+                     LEFT JOIN approvals a ON a.user_id = s.user_id AND a.client_id = $3 \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.enabled",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
             async fn delete_session(&self, sid: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE sid = $1").bind(sid).execute(&self.pool).await?;
                 Ok(())
@@ -289,10 +308,10 @@ macro_rules! sql_store {
             }
 
             async fn insert_grant_with_code(&self, grant: &GrantRow, code: &CodeRow) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO grants (id, client_id, user_id, scope, sid, nonce, auth_time, amr, acr, created_at, expires_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
+                    "INSERT INTO grants (id, client_id, user_id, scope, sid, nonce, auth_time, amr, acr, created_at, expires_at, revoked_at, \
+                     code_hash, redirect_uri, code_challenge, code_expires_at, code_used_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14, $15, NULL)",
                 )
                 .bind(&grant.id)
                 .bind(&grant.client_id)
@@ -305,47 +324,42 @@ macro_rules! sql_store {
                 .bind(&grant.acr)
                 .bind(grant.created_at)
                 .bind(grant.expires_at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO authorization_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at, used_at) \
-                     VALUES ($1, $2, $3, $4, $5, NULL)",
-                )
                 .bind(&code.code_hash)
-                .bind(&code.grant_id)
                 .bind(&code.redirect_uri)
                 .bind(&code.code_challenge)
                 .bind(code.expires_at)
-                .execute(&mut *tx)
+                .execute(&self.pool)
                 .await?;
-                tx.commit().await?;
                 Ok(())
             }
 
             async fn redeem_code(&self, code_hash: &[u8], now: i64) -> StoreResult<Redemption<(CodeRow, GrantRow)>> {
-                let fresh: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
-                    "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
-                     RETURNING grant_id, redirect_uri, code_challenge, expires_at",
+                let fresh: Option<$crate::store::RedeemedCode> = sqlx::query_as(
+                    "UPDATE grants SET code_used_at = $2 WHERE code_hash = $1 AND code_used_at IS NULL \
+                     RETURNING id, client_id, user_id, scope, sid, nonce, auth_time, amr, acr, created_at, expires_at, revoked_at, \
+                     redirect_uri, code_challenge, code_expires_at",
                 )
                 .bind(code_hash)
                 .bind(now)
                 .fetch_optional(&self.pool)
                 .await?;
-                let Some((grant_id, redirect_uri, code_challenge, expires_at)) = fresh else {
-                    let used: Option<String> =
-                        sqlx::query_scalar("SELECT grant_id FROM authorization_codes WHERE code_hash = $1")
-                            .bind(code_hash)
-                            .fetch_optional(&self.pool)
-                            .await?;
+                let Some($crate::store::RedeemedCode { grant, redirect_uri, code_challenge, code_expires_at }) = fresh else {
+                    let used: Option<String> = sqlx::query_scalar("SELECT id FROM grants WHERE code_hash = $1")
+                        .bind(code_hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
                     return Ok(match used {
                         Some(grant_id) => Redemption::Replayed { grant_id },
                         None => Redemption::Unknown,
                     });
                 };
-                let Some(grant) = self.grant(&grant_id).await? else {
-                    return Ok(Redemption::Unknown);
+                let code = CodeRow {
+                    code_hash: code_hash.to_vec(),
+                    grant_id: grant.id.clone(),
+                    redirect_uri,
+                    code_challenge,
+                    expires_at: code_expires_at,
                 };
-                let code = CodeRow { code_hash: code_hash.to_vec(), grant_id, redirect_uri, code_challenge, expires_at };
                 Ok(Redemption::Fresh((code, grant)))
             }
 

@@ -44,6 +44,8 @@ impl SqliteStore {
             .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A local file's connection cannot go stale: no ping before each use.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(pool)
