@@ -22,6 +22,7 @@ on_both_databases!(
     pagination_filter_sort_and_fields_follow_the_specification,
     reads_are_refused_without_the_right_token,
     the_audit_chain_verifies_and_detects_tampering,
+    audit_batches_of_any_size_keep_the_chain_and_every_child,
     a_class_token_reads_the_class_its_students_and_their_results,
     rostering_collections_follow_the_token_scope,
     school_affairs_records_import_all_or_nothing_and_are_read_by_category,
@@ -540,6 +541,78 @@ async fn the_audit_chain_verifies_and_detects_tampering(backend: Backend) {
     let broken = run_renkei(url, &["audit", "verify"], None);
     assert!(!broken.status.success());
     assert!(String::from_utf8_lossy(&broken.stderr).contains("broken at event 7"));
+    board.server.stop().await;
+}
+
+/// The audit writer stores a batch in multi-row statements of a few sizes (64/16/4/1 events,
+/// 1,024/…/1 children): every event, in order, chained, with each of its children.
+async fn audit_batches_of_any_size_keep_the_chain_and_every_child(backend: Backend) {
+    use renkei_gateway::audit::{AuditEvent, Verification, verify};
+    let board = board(backend, Basis::School).await;
+    let store = board.server.gateway.store.clone();
+    board.server.gateway.audit.flush().await;
+    let before = store.audit_rows(0, 10_000).await.unwrap().len() as i64;
+    let event = |i: usize, children: usize| AuditEvent {
+        at: 1_800_000_000 + i as i64,
+        kind: "read".into(),
+        client_id: Some("batch-app".into()),
+        token_id: None,
+        categories: vec![CORE.into()],
+        children: (0..children).map(|c| format!("batch-{c:04}")).collect(),
+        endpoint: format!("GET /batch/{i}"),
+        records: children as i64,
+        outcome: "allowed".into(),
+        detail: None,
+    };
+    // 83 events (64 + 16 + 3 × 1 rows), one of them naming 1,300 children (1,024 + 256 + 16 +
+    // 4 × 1 rows with the others'); then a batch of five.
+    let first: Vec<AuditEvent> = (0..83)
+        .map(|i| event(i, if i == 40 { 1300 } else { i % 7 }))
+        .collect();
+    let second: Vec<AuditEvent> = (83..88).map(|i| event(i, 1)).collect();
+    store.append_audit(&first).await.unwrap();
+    store.append_audit(&second).await.unwrap();
+
+    let rows = store.audit_rows(before, 10_000).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (before + 1..=before + 88).collect::<Vec<_>>()
+    );
+    let stored: Vec<AuditEvent> = rows
+        .into_iter()
+        .map(|row| renkei_gateway::store::chained(row).unwrap().event)
+        .collect();
+    assert_eq!(stored, [first.clone(), second.clone()].concat());
+    assert_eq!(
+        verify(store.as_ref()).await.unwrap(),
+        Verification {
+            events: before + 88,
+            broken_at: None
+        }
+    );
+    let seqs_of = |child: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut seqs: Vec<i64> = store
+                .audit_of_child(child, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.seq - before)
+                .collect();
+            seqs.sort();
+            seqs
+        }
+    };
+    assert_eq!(seqs_of("batch-1299").await, [41], "only event 40 names it");
+    let naming_the_first: Vec<i64> = [first, second]
+        .concat()
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.children.is_empty())
+        .map(|(i, _)| i as i64 + 1)
+        .collect();
+    assert_eq!(seqs_of("batch-0000").await, naming_the_first);
     board.server.stop().await;
 }
 

@@ -8,7 +8,7 @@ use axum::extract::{FromRequestParts, Query, RawPathParams};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use renkei_consent::capability::verify::Capability;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::Gateway;
 use crate::audit::AuditEvent;
@@ -147,7 +147,7 @@ impl Read {
                     self.gateway.add_hrefs(record);
                 }
                 let count = page.records.len() as i64;
-                let mut response = Json(json!({ key: page.records })).into_response();
+                let mut response = Json(keyed(key, Value::Array(page.records))).into_response();
                 response.headers_mut().extend(page.headers);
                 Ok((response, page.children, count))
             }
@@ -159,7 +159,7 @@ impl Read {
                 }),
             ) => {
                 self.gateway.add_hrefs(&mut value);
-                Ok((Json(json!({ key: value })).into_response(), children, 1))
+                Ok((Json(keyed(key, value)).into_response(), children, 1))
             }
             Answer::One(key, None) => Err(Error::NotFound(format!(
                 "no {key} {} that this token may read",
@@ -167,6 +167,11 @@ impl Read {
             ))),
         }
     }
+}
+
+/// `{key: value}`, moving `value` in (`json!` would deep-copy it through `to_value`).
+fn keyed(key: &str, value: Value) -> Value {
+    Value::Object(serde_json::Map::from_iter([(key.to_owned(), value)]))
 }
 
 /// One record of a list, if any (for `GET /…/{id}`).

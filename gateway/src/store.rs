@@ -317,6 +317,39 @@ pub fn chained(row: AuditRow) -> Option<ChainedEvent> {
     })
 }
 
+/// `items` in consecutive chunks, each of the largest of `sizes` (descending) that fits what is
+/// left, else all that is left: batch inserts of any length then use only a few statement
+/// shapes, which the database prepares once per connection.
+fn in_chunks<'a, T>(items: &'a [T], sizes: &'a [usize]) -> impl Iterator<Item = &'a [T]> + 'a {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = sizes
+            .iter()
+            .copied()
+            .find(|&size| size > 0 && size <= rest.len())
+            .unwrap_or(rest.len());
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        Some(chunk)
+    })
+}
+
+/// `($1, …, $width), ($width+1, …), …` for `rows` rows.
+fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let columns: Vec<String> = (1..=width)
+                .map(|c| format!("${}", row * width + c))
+                .collect();
+            format!("({})", columns.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `$1, …, $n`.
 fn placeholders(n: usize) -> String {
     (1..=n)
@@ -488,31 +521,36 @@ macro_rules! gateway_store {
                         .fetch_optional(&mut *tx)
                         .await?;
                 let (mut seq, mut prev) = last.unwrap_or((0, GENESIS.to_owned()));
+                let mut rows = Vec::with_capacity(events.len());
+                let mut children = Vec::new();
                 for event in events {
                     let json = serde_json::to_string(event).expect("audit events serialise");
                     let hash = chain_hash(&prev, &json);
                     seq += 1;
-                    sqlx::query("INSERT INTO audit_events (seq, at, event, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(seq)
-                        .bind(event.at)
-                        .bind(&json)
-                        .bind(&prev)
-                        .bind(&hash)
-                        .execute(&mut *tx)
-                        .await?;
-                    for children in event.children.chunks(CHUNK) {
-                        let values = (0..children.len())
-                            .map(|i| format!("($1, ${})", i + 2))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        let sql = format!("INSERT INTO audit_children (seq, child_id) VALUES {values}");
-                        let mut insert = sqlx::query(&sql).bind(seq);
-                        for child in children {
-                            insert = insert.bind(child);
-                        }
-                        insert.execute(&mut *tx).await?;
+                    children.extend(event.children.iter().map(|child| (seq, child.as_str())));
+                    rows.push((seq, event.at, json, std::mem::replace(&mut prev, hash.clone()), hash));
+                }
+                for chunk in in_chunks(&rows, &[64, 16, 4, 1]) {
+                    let sql = format!(
+                        "INSERT INTO audit_events (seq, at, event, prev_hash, hash) VALUES {}",
+                        value_rows(chunk.len(), 5)
+                    );
+                    let mut insert = sqlx::query(&sql);
+                    for (seq, at, json, prev_hash, hash) in chunk {
+                        insert = insert.bind(seq).bind(at).bind(json).bind(prev_hash).bind(hash);
                     }
-                    prev = hash;
+                    insert.execute(&mut *tx).await?;
+                }
+                for chunk in in_chunks(&children, &[1024, 256, 64, 16, 4, 1]) {
+                    let sql = format!(
+                        "INSERT INTO audit_children (seq, child_id) VALUES {}",
+                        value_rows(chunk.len(), 2)
+                    );
+                    let mut insert = sqlx::query(&sql);
+                    for (seq, child) in chunk {
+                        insert = insert.bind(seq).bind(*child);
+                    }
+                    insert.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -555,3 +593,30 @@ macro_rules! gateway_store {
 
 gateway_store!(SqliteGatewayStore, sqlx::Sqlite);
 gateway_store!(PostgresGatewayStore, sqlx::Postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::{in_chunks, value_rows};
+
+    #[test]
+    fn batches_split_into_few_shapes_and_keep_every_item_in_order() {
+        let items: Vec<usize> = (0..83).collect();
+        let chunks: Vec<&[usize]> = in_chunks(&items, &[64, 8, 1]).collect();
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [64, 8, 8, 1, 1, 1]);
+        assert_eq!(chunks.concat(), items);
+        assert_eq!(
+            in_chunks(&items[..5], &[8])
+                .map(<[usize]>::len)
+                .collect::<Vec<_>>(),
+            [5]
+        );
+        assert_eq!(in_chunks::<usize>(&[], &[8, 1]).count(), 0);
+    }
+
+    #[test]
+    fn value_rows_number_parameters_row_by_row() {
+        assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(value_rows(1, 2), "($1, $2)");
+    }
+}

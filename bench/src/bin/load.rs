@@ -92,6 +92,8 @@ struct Measured {
     elapsed: Duration,
     p50: Duration,
     p99: Duration,
+    /// CPU time the server (and its PostgreSQL backends) used while measuring.
+    cpu: Cpu,
 }
 
 impl Measured {
@@ -99,9 +101,17 @@ impl Measured {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// CPU microseconds per operation: (server, database backends).
+    fn cpu_per_op(&self) -> (f64, Option<f64>) {
+        let per_op = |d: Duration| d.as_secs_f64() * 1e6 / self.ops.max(1) as f64;
+        (per_op(self.cpu.server), self.cpu.database.map(per_op))
+    }
+
     fn row(&self, backend: &str, peak_mb: f64) -> String {
+        let (server, database) = self.cpu_per_op();
+        let database = database.map_or_else(|| "—".to_owned(), |d| format!("{d:.0} µs"));
         format!(
-            "| {} | {backend} | {:.0}/s | {:.2} ms | {:.2} ms | {} | {peak_mb:.0} MB |",
+            "| {} | {backend} | {:.0}/s | {:.2} ms | {:.2} ms | {server:.0} µs | {database} | {} | {peak_mb:.0} MB |",
             self.name,
             self.rate(),
             self.p50.as_secs_f64() * 1e3,
@@ -112,7 +122,7 @@ impl Measured {
 }
 
 /// Runs `op` on `connections` workers for `seconds`, after a one-second warm-up.
-async fn drive(name: &str, settings: &Settings, op: Op) -> Measured {
+async fn drive(name: &str, settings: &Settings, server: &Server, op: Op) -> Measured {
     let (connections, seconds) = (settings.connections, settings.seconds);
     if let Some(only) = &settings.only
         && !name.contains(only.as_str())
@@ -124,6 +134,7 @@ async fn drive(name: &str, settings: &Settings, op: Op) -> Measured {
             elapsed: Duration::from_secs(1),
             p50: Duration::ZERO,
             p99: Duration::ZERO,
+            cpu: Cpu::default(),
         };
     }
     let warm_until = Instant::now() + Duration::from_secs(1);
@@ -140,6 +151,7 @@ async fn drive(name: &str, settings: &Settings, op: Op) -> Measured {
     for task in warm {
         let _ = task.await;
     }
+    let cpu_before = server.cpu();
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
     let workers: Vec<_> = (0..connections)
@@ -168,6 +180,7 @@ async fn drive(name: &str, settings: &Settings, op: Op) -> Measured {
         errors += failed;
     }
     let elapsed = started.elapsed();
+    let cpu = server.cpu().since(cpu_before);
     latencies.sort();
     let at = |q: f64| {
         latencies
@@ -182,16 +195,80 @@ async fn drive(name: &str, settings: &Settings, op: Op) -> Measured {
         elapsed,
         p50: at(0.50),
         p99: at(0.99),
+        cpu,
     }
 }
 
-/// A server process and its address.
+/// CPU time (user + system) of a server process and, on PostgreSQL, of the backends serving
+/// its database: throughput varies with whatever else the machine runs, CPU per operation
+/// much less.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server: Duration,
+    database: Option<Duration>,
+}
+
+impl Cpu {
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            server: self.server.saturating_sub(before.server),
+            database: self
+                .database
+                .zip(before.database)
+                .map(|(now, then)| now.saturating_sub(then)),
+        }
+    }
+}
+
+/// User + system CPU time of process `pid` (`/proc/PID/stat`, in clock ticks of 1/100 s).
+fn process_cpu(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, fields)| {
+            let fields: Vec<&str> = fields.split_whitespace().collect();
+            // After the command: state is field 3, utime 14 and stime 15.
+            [11, 12]
+                .iter()
+                .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// A server process, its address and, on PostgreSQL, its database's name.
 struct Server {
     child: Child,
     base: String,
+    database: Option<String>,
 }
 
 impl Server {
+    /// CPU used so far by the server and by the PostgreSQL backends of its database (found by
+    /// their process titles, `postgres: USER DATABASE …`).
+    fn cpu(&self) -> Cpu {
+        let server = process_cpu(&self.child.id().to_string());
+        let database = self.database.as_ref().map(|name| {
+            let title = format!(" {name} ");
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+                .filter(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                        String::from_utf8_lossy(&cmdline).starts_with("postgres: ")
+                            && String::from_utf8_lossy(&cmdline).contains(&title)
+                    })
+                })
+                .map(|pid| process_cpu(&pid))
+                .sum()
+        });
+        Cpu { server, database }
+    }
+
     /// `VmRSS` and `VmHWM` (peak) of the process, in MB.
     fn memory(&self) -> (f64, f64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -391,12 +468,23 @@ fn start(url: &str, alg: &str) -> Server {
         ])
         .env("RENKEI_DATABASE_URL", url)
         .env("RENKEI_ACCESS_TOKEN_ALG", alg)
-        .env("RENKEI_LOG", "warn")
+        // The caller's RENKEI_LOG reaches the server (e.g. `sqlx=debug` to time statements).
+        .env(
+            "RENKEI_LOG",
+            std::env::var("RENKEI_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("renkei serve");
-    Server { child, base }
+    let database = url
+        .starts_with("postgres")
+        .then(|| url.rsplit('/').next().unwrap_or_default().to_owned());
+    Server {
+        child,
+        base,
+        database,
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -595,7 +683,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
     let base: Arc<str> = server.base.clone().into();
     let back = client();
     let mut rows = vec![format!(
-        "| idle (after start-up) | {backend} | | | | | {idle:.0} MB (RSS) |"
+        "| idle (after start-up) | {backend} | | | | | | | {idle:.0} MB (RSS) |"
     )];
     let mut client_credentials_rate = 0.0;
     let mut report = |measured: Measured, server: &Server| {
@@ -627,7 +715,10 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             })
         })
     };
-    report(drive("client_credentials", settings, op).await, &server);
+    report(
+        drive("client_credentials", settings, &server, op).await,
+        &server,
+    );
 
     // 2. Code + PKCE flows for users with a session (consent given once, at set-up).
     let keys: jsonwebtoken::jwk::JwkSet = back
@@ -680,7 +771,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         })
     };
     report(
-        drive("code + PKCE flow with a session", settings, op).await,
+        drive("code + PKCE flow with a session", settings, &server, op).await,
         &server,
     );
 
@@ -692,7 +783,10 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             Box::pin(async move { sign_in(&client(), &base, &fixture.users[i]).await })
         })
     };
-    report(drive("password sign-in", settings, op).await, &server);
+    report(
+        drive("password sign-in", settings, &server, op).await,
+        &server,
+    );
 
     // 4. Refresh-token rotations, and introspections.
     let refresh_tokens = Arc::new(refresh_tokens);
@@ -731,7 +825,10 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             })
         })
     };
-    report(drive("refresh-token rotation", settings, op).await, &server);
+    report(
+        drive("refresh-token rotation", settings, &server, op).await,
+        &server,
+    );
     let access = client_credentials(&back, &base, &fixture.client_id, &fixture.client_secret)
         .await
         .expect("access token");
@@ -755,7 +852,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             })
         })
     };
-    report(drive("introspection", settings, op).await, &server);
+    report(drive("introspection", settings, &server, op).await, &server);
 
     // 5. Capability tokens for a class of 40, and gateway reads of its roster.
     let op: Op = {
@@ -766,7 +863,7 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         })
     };
     report(
-        drive("capability token for a class of 40", settings, op).await,
+        drive("capability token for a class of 40", settings, &server, op).await,
         &server,
     );
     let token: Arc<str> = capability(&back, &base, &fixture)
@@ -784,21 +881,37 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
             let (back, roster_url, token) = (back.clone(), roster_url.clone(), token.clone());
             Box::pin(async move {
                 match back.get(&*roster_url).bearer_auth(&*token).send().await {
+                    // The load generator shares the server's cores: it checks the answer's
+                    // shape (40 users) without building a JSON tree of it.
                     Ok(response) if response.status().is_success() => response
-                        .json::<serde_json::Value>()
+                        .bytes()
                         .await
-                        .is_ok_and(|b| b["users"].as_array().is_some_and(|u| u.len() == 40)),
+                        .ok()
+                        .and_then(|body| serde_json::from_slice::<Roster>(&body).ok())
+                        .is_some_and(|roster| roster.users.len() == 40),
                     _ => false,
                 }
             })
         })
     };
     report(
-        drive("gateway class-roster read (40 pupils)", settings, op).await,
+        drive(
+            "gateway class-roster read (40 pupils)",
+            settings,
+            &server,
+            op,
+        )
+        .await,
         &server,
     );
     drop(server);
     (rows, client_credentials_rate)
+}
+
+/// A class roster as the load generator checks it: the users, each skipped unread.
+#[derive(serde::Deserialize)]
+struct Roster {
+    users: Vec<serde::de::IgnoredAny>,
 }
 
 /// The raw argon2id rate on this machine with Renkei's parameters, one verification per core.
@@ -852,6 +965,7 @@ async fn peer(settings: &Settings) -> Option<Measured> {
     let server = Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
+        database: None,
     };
     server.wait_ready("/.well-known/openid-configuration").await;
     let back = client();
@@ -877,6 +991,7 @@ async fn peer(settings: &Settings) -> Option<Measured> {
             alg: settings.alg.clone(),
             ..*settings
         },
+        &server,
         op,
     )
     .await;
@@ -942,8 +1057,10 @@ async fn main() {
         "\n{} connections, {} s per scenario, release build; server peak memory is VmHWM so far.\n",
         settings.connections, settings.seconds
     );
-    println!("| scenario | backend | throughput | p50 | p99 | errors | server memory (peak) |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| scenario | backend | throughput | p50 | p99 | Renkei CPU per op | PostgreSQL CPU per op | errors | server memory (peak) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for row in &rows {
         println!("{row}");
     }
@@ -954,10 +1071,11 @@ async fn main() {
         && let Some(peer) = peer(&settings).await
     {
         println!(
-            "\noidc-provider client_credentials (same machine, same load): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            "\noidc-provider client_credentials (same machine, same load): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {:.0} µs CPU per grant, {} errors",
             peer.rate(),
             peer.p50.as_secs_f64() * 1e3,
             peer.p99.as_secs_f64() * 1e3,
+            peer.cpu_per_op().0,
             peer.errors
         );
         for (backend, rate) in &client_credentials_rates {
