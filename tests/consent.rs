@@ -19,6 +19,7 @@ on_both_databases!(
     consent_records_follow_the_basis_and_are_append_only,
     command_line_sets_policies_and_records_consent,
     administrators_extend_the_category_registry,
+    a_reach_asked_about_a_few_pupils_agrees_with_the_whole_list,
 );
 
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
@@ -486,5 +487,107 @@ async fn administrators_extend_the_category_registry(backend: Backend) {
             .version,
         1
     );
+    board.server.stop().await;
+}
+
+/// Minting checks a policy's school or class reach only for the request's candidates
+/// (`pupils_within`); it must answer what listing the whole school or class would: pupils
+/// placed by their primary school, by a role or by an enrollment there, active ones only.
+async fn a_reach_asked_about_a_few_pupils_agrees_with_the_whole_list(backend: Backend) {
+    use renkei_consent::capability::Target;
+    let board = board(backend).await;
+    let database = Database::connect(&board.server.database.url).await.unwrap();
+    let now = "2026-11-25T00:00:00Z";
+    for sql in [
+        // s001 is in sakura-es only through its enrollment there.
+        "UPDATE users SET school_id = NULL WHERE sourced_id = 's001'".to_owned(),
+        // s003 also holds a role at aoba-jhs.
+        format!(
+            "INSERT INTO roles (sourced_id, status, date_last_modified, user_id, org_id, role_type, role, data) \
+             VALUES ('r-s003-aoba', 'active', '{now}', 's003', 'aoba-jhs', 'secondary', 'student', '{{}}')"
+        ),
+        // s002's enrollment has ended and it has no primary school: in neither list.
+        "UPDATE users SET school_id = NULL WHERE sourced_id = 's002'".to_owned(),
+        "UPDATE enrollments SET status = 'tobedeleted' WHERE user_id = 's002'".to_owned(),
+        // s004 left the roster.
+        "UPDATE users SET status = 'tobedeleted' WHERE sourced_id = 's004'".to_owned(),
+    ] {
+        match &database {
+            Database::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+            Database::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+    let store = &board.consent;
+    let everyone: Vec<String> = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1/users.csv"),
+    )
+    .unwrap()
+    .lines()
+    .skip(1)
+    .map(|line| line.split(',').next().unwrap().to_owned())
+    .collect();
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    for school in ["sakura-es", "aoba-jhs"] {
+        let whole: Vec<String> = store
+            .pupils_of_school(school)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        let within = store
+            .pupils_within(&Target::School(school.into()), &everyone)
+            .await
+            .unwrap();
+        assert_eq!(sorted(within), sorted(whole.clone()), "school {school}");
+        let few = store
+            .pupils_within(&Target::School(school.into()), &everyone[..3])
+            .await
+            .unwrap();
+        let expected: Vec<String> = whole
+            .into_iter()
+            .filter(|id| everyone[..3].contains(id))
+            .collect();
+        assert_eq!(
+            sorted(few),
+            sorted(expected),
+            "school {school}, first three"
+        );
+    }
+    let sakura = sorted(
+        store
+            .pupils_within(&Target::School("sakura-es".into()), &everyone)
+            .await
+            .unwrap(),
+    );
+    assert!(
+        sakura.contains(&"s001".to_owned()),
+        "placed by its enrollment"
+    );
+    assert!(!sakura.contains(&"s002".to_owned()), "enrollment ended");
+    assert!(!sakura.contains(&"s004".to_owned()), "left the roster");
+    let aoba = store
+        .pupils_within(&Target::School("aoba-jhs".into()), &everyone)
+        .await
+        .unwrap();
+    assert!(aoba.contains(&"s003".to_owned()), "placed by a role");
+    for class in ["cls-sakura-3-1", "cls-sakura-3-2"] {
+        let whole: Vec<String> = store
+            .pupils_of_class(class)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        let within = store
+            .pupils_within(&Target::Class(class.into()), &everyone)
+            .await
+            .unwrap();
+        assert_eq!(sorted(within), sorted(whole), "class {class}");
+    }
     board.server.stop().await;
 }

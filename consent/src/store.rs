@@ -66,6 +66,15 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>>;
     /// Active pupils enrolled in a class.
     async fn pupils_of_class(&self, class_id: &str) -> StoreResult<Vec<Pupil>>;
+    /// Which of `among` are active pupils of the school or class `target`, exactly as
+    /// [`ConsentStore::pupils_of_school`] / [`ConsentStore::pupils_of_class`] would list them:
+    /// a policy's reach is checked for a request's few candidates without listing a whole
+    /// school.
+    async fn pupils_within(
+        &self,
+        target: &crate::capability::Target,
+        among: &[String],
+    ) -> StoreResult<Vec<String>>;
     /// Everyone the directory places in a school or class, in any role and status (a data
     /// service may be asked about any of them): short references must not match them.
     async fn people_in(&self, target: &crate::capability::Target) -> StoreResult<Vec<String>>;
@@ -447,6 +456,41 @@ macro_rules! consent_store {
                 .bind(class_id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn pupils_within(
+                &self,
+                target: &crate::capability::Target,
+                among: &[String],
+            ) -> StoreResult<Vec<String>> {
+                let (condition, id) = match target {
+                    crate::capability::Target::School(id) => (
+                        "(u.school_id = $1 \
+                         OR EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.sourced_id AND r.org_id = $1 AND r.status = 'active') \
+                         OR EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id AND e.school_id = $1 AND e.status = 'active'))",
+                        id,
+                    ),
+                    crate::capability::Target::Class(id) => (
+                        "EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id AND e.class_id = $1 \
+                         AND e.status = 'active' AND e.role = 'student')",
+                        id,
+                    ),
+                };
+                let mut within = Vec::new();
+                for chunk in among.chunks(500) {
+                    let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "SELECT u.sourced_id FROM users u WHERE u.sourced_id IN ({}) AND u.role = 'student' \
+                         AND u.status = 'active' AND {condition}",
+                        list.join(", ")
+                    );
+                    let mut query = sqlx::query_scalar::<$db, String>(&sql).bind(id);
+                    for candidate in chunk {
+                        query = query.bind(candidate);
+                    }
+                    within.extend(query.fetch_all(&self.pool).await?);
+                }
+                Ok(within)
             }
 
             async fn people_in(&self, target: &crate::capability::Target) -> StoreResult<Vec<String>> {

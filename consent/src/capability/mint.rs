@@ -67,6 +67,7 @@ async fn reached(
     candidates: &[Pupil],
 ) -> Result<BTreeSet<String>> {
     let mut reached = BTreeSet::new();
+    let ids: Vec<String> = candidates.iter().map(|p| p.id.clone()).collect();
     for reach in &policy.reach {
         match reach {
             Reach::Grade(grade) => reached.extend(
@@ -75,21 +76,13 @@ async fn reached(
                     .filter(|p| p.grade.as_ref() == Some(grade))
                     .map(|p| p.id.clone()),
             ),
-            Reach::School(_) | Reach::Class(_) => {
-                let members: BTreeSet<String> = match reach {
-                    Reach::School(id) => store.pupils_of_school(id).await?,
-                    Reach::Class(id) => store.pupils_of_class(id).await?,
-                    Reach::Grade(_) => unreachable!(),
-                }
-                .into_iter()
-                .map(|p| p.id)
-                .collect();
-                reached.extend(
-                    candidates
-                        .iter()
-                        .filter(|p| members.contains(&p.id))
-                        .map(|p| p.id.clone()),
-                );
+            Reach::School(id) => {
+                let target = Target::School(id.clone());
+                reached.extend(store.pupils_within(&target, &ids).await?);
+            }
+            Reach::Class(id) => {
+                let target = Target::Class(id.clone());
+                reached.extend(store.pupils_within(&target, &ids).await?);
             }
         }
     }
