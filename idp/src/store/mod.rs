@@ -222,10 +222,14 @@ pub struct CodeRow {
 /// A code redeemed: its grant with what the token request must match (one row of `grants`).
 #[derive(sqlx::FromRow)]
 pub(crate) struct RedeemedCode {
+    /// The grant the code starts.
     #[sqlx(flatten)]
     pub grant: GrantRow,
+    /// Redirect URI the code was sent to.
     pub redirect_uri: String,
+    /// PKCE S256 challenge.
     pub code_challenge: Option<String>,
+    /// End of the code's life.
     pub code_expires_at: i64,
 }
 
