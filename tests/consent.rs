@@ -531,63 +531,37 @@ async fn a_reach_asked_about_a_few_pupils_agrees_with_the_whole_list(backend: Ba
         ids.sort();
         ids
     };
-    for school in ["sakura-es", "aoba-jhs"] {
-        let whole: Vec<String> = store
-            .pupils_of_school(school)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        let within = store
-            .pupils_within(&Target::School(school.into()), &everyone)
-            .await
-            .unwrap();
-        assert_eq!(sorted(within), sorted(whole.clone()), "school {school}");
-        let few = store
-            .pupils_within(&Target::School(school.into()), &everyone[..3])
-            .await
-            .unwrap();
+    let mut within_all = std::collections::BTreeMap::new();
+    for target in [
+        Target::School("sakura-es".into()),
+        Target::School("aoba-jhs".into()),
+        Target::Class("cls-sakura-3-1".into()),
+        Target::Class("cls-sakura-3-2".into()),
+    ] {
+        let whole = match &target {
+            Target::School(id) => store.pupils_of_school(id).await,
+            Target::Class(id) => store.pupils_of_class(id).await,
+        }
+        .unwrap();
+        let whole: Vec<String> = whole.into_iter().map(|p| p.id).collect();
+        let within = sorted(store.pupils_within(&target, &everyone).await.unwrap());
+        assert_eq!(within, sorted(whole.clone()), "{target:?}");
+        let few = store.pupils_within(&target, &everyone[..3]).await.unwrap();
         let expected: Vec<String> = whole
             .into_iter()
             .filter(|id| everyone[..3].contains(id))
             .collect();
-        assert_eq!(
-            sorted(few),
-            sorted(expected),
-            "school {school}, first three"
-        );
+        assert_eq!(sorted(few), sorted(expected), "{target:?}, first three");
+        within_all.insert(target, within);
     }
-    let sakura = sorted(
-        store
-            .pupils_within(&Target::School("sakura-es".into()), &everyone)
-            .await
-            .unwrap(),
-    );
+    let sakura = &within_all[&Target::School("sakura-es".into())];
     assert!(
         sakura.contains(&"s001".to_owned()),
         "placed by its enrollment"
     );
     assert!(!sakura.contains(&"s002".to_owned()), "enrollment ended");
     assert!(!sakura.contains(&"s004".to_owned()), "left the roster");
-    let aoba = store
-        .pupils_within(&Target::School("aoba-jhs".into()), &everyone)
-        .await
-        .unwrap();
+    let aoba = &within_all[&Target::School("aoba-jhs".into())];
     assert!(aoba.contains(&"s003".to_owned()), "placed by a role");
-    for class in ["cls-sakura-3-1", "cls-sakura-3-2"] {
-        let whole: Vec<String> = store
-            .pupils_of_class(class)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        let within = store
-            .pupils_within(&Target::Class(class.into()), &everyone)
-            .await
-            .unwrap();
-        assert_eq!(sorted(within), sorted(whole), "class {class}");
-    }
     board.server.stop().await;
 }
