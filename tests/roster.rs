@@ -99,6 +99,11 @@ fn problem_lines(report: &ImportReport) -> Vec<String> {
     report.problems.iter().map(ToString::to_string).collect()
 }
 
+/// The account with this username, if any.
+async fn account(server: &TestServer, username: &str) -> Option<renkei_idp::store::UserRow> {
+    server.store.user_by_username(username).await.unwrap()
+}
+
 fn counts(report: &ImportReport, file: &str) -> (u64, u64, u64, u64) {
     let c = report
         .files
@@ -132,12 +137,7 @@ async fn board_imports_and_reimport_changes_nothing(backend: Backend) {
     assert_eq!(counts(&report, "results.csv"), (3, 0, 0, 0));
     assert_eq!(report.files["users.csv"].sha256.len(), 64);
 
-    let student = server
-        .store
-        .user_by_username("s001")
-        .await
-        .unwrap()
-        .unwrap();
+    let student = account(&server, "s001").await.unwrap();
     assert_eq!(student.family_name.as_deref(), Some("山田"));
     assert_eq!(student.given_name_kana.as_deref(), Some("タロウ"));
     assert_eq!(student.family_name_kana.as_deref(), Some("ヤマダ"));
@@ -149,22 +149,14 @@ async fn board_imports_and_reimport_changes_nothing(backend: Backend) {
         .clone()
         .expect("roster password is hashed");
     assert!(hash.starts_with("$argon2id$") && !hash.contains("sakura-pass-001"));
-    let guardian = server
-        .store
-        .user_by_username("g001")
-        .await
-        .unwrap()
-        .unwrap();
+    let guardian = account(&server, "g001").await.unwrap();
     assert_eq!(
         guardian.role, "guardian",
         "OneRoster parent is a Renkei guardian"
     );
     assert!(
-        server
-            .store
-            .user_by_username("t001")
+        account(&server, "t001")
             .await
-            .unwrap()
             .unwrap()
             .password_hash
             .is_none(),
@@ -185,12 +177,7 @@ async fn board_imports_and_reimport_changes_nothing(backend: Backend) {
         );
         assert_eq!(c.unchanged, c.rows);
     }
-    let same = server
-        .store
-        .user_by_username("s001")
-        .await
-        .unwrap()
-        .unwrap();
+    let same = account(&server, "s001").await.unwrap();
     assert_eq!(same.id, student.id);
     assert_eq!(
         same.password_hash, student.password_hash,
@@ -231,28 +218,17 @@ async fn delta_sequence_updates_creates_and_removes(backend: Backend) {
     assert_eq!(counts(&report, "users.csv"), (1, 1, 1, 0));
     assert_eq!(counts(&report, "enrollments.csv"), (1, 0, 1, 0));
     assert_eq!(
-        server
-            .store
-            .user_by_username("s002")
+        account(&server, "s002")
             .await
-            .unwrap()
             .unwrap()
             .family_name
             .as_deref(),
         Some("山本")
     );
-    let newcomer = server
-        .store
-        .user_by_username("s009")
-        .await
-        .unwrap()
-        .unwrap();
+    let newcomer = account(&server, "s009").await.unwrap();
     assert_eq!(newcomer.grade.as_deref(), Some("P3"));
-    let gone = server
-        .store
-        .user_by_username("s008")
+    let gone = account(&server, "s008")
         .await
-        .unwrap()
         .expect("disabled, not erased");
     assert!(!gone.enabled);
     let again = run(&server, &fixture("delta-1.1")).await;
@@ -267,12 +243,7 @@ async fn delta_sequence_updates_creates_and_removes(backend: Backend) {
 async fn year_rollover_keeps_accounts_and_disables_leavers(backend: Backend) {
     let server = TestServer::start(backend).await;
     run(&server, &fixture("board-1.1")).await;
-    let before = server
-        .store
-        .user_by_username("s001")
-        .await
-        .unwrap()
-        .unwrap();
+    let before = account(&server, "s001").await.unwrap();
     let app = server.web_app().await;
     let leaver_browser = Browser::with_password("aoba-pass-008");
     let leaver_tokens = code_flow_tokens(&server, &app, &leaver_browser, "s008", "openid").await;
@@ -285,23 +256,15 @@ async fn year_rollover_keeps_accounts_and_disables_leavers(backend: Backend) {
         (4, 0, 5, 0),
         "last year's classes are removed"
     );
-    let after = server
-        .store
-        .user_by_username("s001")
-        .await
-        .unwrap()
-        .unwrap();
+    let after = account(&server, "s001").await.unwrap();
     assert_eq!(after.id, before.id, "same account (sub) after the rollover");
     assert_eq!(
         after.password_hash, before.password_hash,
         "sign-in methods are kept"
     );
     assert_eq!(after.grade.as_deref(), Some("P4"));
-    let left = server
-        .store
-        .user_by_username("s008")
+    let left = account(&server, "s008")
         .await
-        .unwrap()
         .expect("a leaver is kept until retention ends");
     assert!(!left.enabled);
     let home = leaver_browser
@@ -364,32 +327,16 @@ async fn japan_profile_1_2_zip_imports(backend: Backend) {
     assert_eq!(report.outcome, "applied", "{report}");
     assert_eq!(report.version, "1.2");
     assert_eq!(counts(&report, "roles.csv"), (4, 0, 0, 0));
-    let teacher = server
-        .store
-        .user_by_username("hikari.sensei")
-        .await
-        .unwrap()
-        .unwrap();
+    let teacher = account(&server, "hikari.sensei").await.unwrap();
     assert_eq!(teacher.role, "teacher", "role from roles.csv");
-    let pupil = server
-        .store
-        .user_by_username("hikari.sota")
-        .await
-        .unwrap()
-        .unwrap();
+    let pupil = account(&server, "hikari.sota").await.unwrap();
     assert_eq!(pupil.given_name_kana.as_deref(), Some("ソウタ"));
     assert_eq!(
         pupil.school_id.as_deref(),
         Some("d7c6c4a0-7f1e-4a5e-9d2b-000000000002")
     );
     assert_eq!(
-        server
-            .store
-            .user_by_username("hikari.hogosha")
-            .await
-            .unwrap()
-            .unwrap()
-            .role,
+        account(&server, "hikari.hogosha").await.unwrap().role,
         "guardian"
     );
     let district = server
@@ -500,11 +447,8 @@ async fn shift_jis_files_are_detected(backend: Backend) {
     let report = run(&server, &copy.dir).await;
     assert_eq!(report.outcome, "applied", "{report}");
     assert_eq!(
-        server
-            .store
-            .user_by_username("s003")
+        account(&server, "s003")
             .await
-            .unwrap()
             .unwrap()
             .family_name
             .as_deref(),
@@ -660,20 +604,8 @@ async fn a_first_import_refuses_usernames_taken_outside_the_roster(backend: Back
             "users.csv:3: username: username \"s002\" already belongs to an account created outside the roster; choose another username"
         ]
     );
-    assert!(
-        server
-            .store
-            .user_by_username("s001")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let kept = server
-        .store
-        .user_by_username("s002")
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(account(&server, "s001").await.is_none());
+    let kept = account(&server, "s002").await.unwrap();
     assert_eq!((kept.id, kept.role), (admin.id, "administrator".to_owned()));
     // Without the clash, the same first import applies and counts every row as created.
     let copy = Copy::of("board-1.1");
@@ -732,12 +664,7 @@ async fn dry_run_reports_without_changing(backend: Backend) {
     assert_eq!(report.outcome, "dry-run");
     assert_eq!(counts(&report, "users.csv"), (14, 0, 0, 0));
     assert!(
-        server
-            .store
-            .user_by_username("s001")
-            .await
-            .unwrap()
-            .is_none(),
+        account(&server, "s001").await.is_none(),
         "a dry run changes nothing"
     );
     run(&server, &fixture("board-1.1")).await;
@@ -902,14 +829,7 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
         0,
         "still within retention"
     );
-    assert!(
-        server
-            .store
-            .user_by_username("s008")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(account(&server, "s008").await.is_some());
     assert_eq!(
         server
             .store
@@ -919,21 +839,11 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
         1
     );
     assert!(
-        server
-            .store
-            .user_by_username("s008")
-            .await
-            .unwrap()
-            .is_none(),
+        account(&server, "s008").await.is_none(),
         "erased after retention"
     );
     assert!(
-        server
-            .store
-            .user_by_username("s001")
-            .await
-            .unwrap()
-            .is_some(),
+        account(&server, "s001").await.is_some(),
         "current pupils stay"
     );
     server.stop().await;
