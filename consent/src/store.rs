@@ -218,6 +218,17 @@ struct PostgresConsentStore {
 }
 
 /// Implements [`ConsentStore`] for a store with a `pool` of database `$db`.
+/// SQL condition: user `u` is placed in the school `$1` (its primary school, or an active role
+/// or enrollment there). One definition for listing a school's pupils and for asking about a
+/// few of them.
+macro_rules! placed_in_school {
+    () => {
+        "(u.school_id = $1 \
+         OR EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.sourced_id AND r.org_id = $1 AND r.status = 'active') \
+         OR EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id AND e.school_id = $1 AND e.status = 'active'))"
+    };
+}
+
 macro_rules! consent_store {
     ($store:ty, $db:ty) => {
         #[async_trait]
@@ -437,11 +448,12 @@ macro_rules! consent_store {
             }
 
             async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>> {
-                Ok(sqlx::query_as::<$db, Pupil>(
-                    "SELECT sourced_id, grade FROM users WHERE role = 'student' AND status = 'active' AND sourced_id IS NOT NULL AND \
-                     (school_id = $1 OR sourced_id IN (SELECT user_id FROM roles WHERE org_id = $1 AND status = 'active') \
-                     OR sourced_id IN (SELECT user_id FROM enrollments WHERE school_id = $1 AND status = 'active')) ORDER BY sourced_id",
-                )
+                Ok(sqlx::query_as::<$db, Pupil>(concat!(
+                    "SELECT u.sourced_id, u.grade FROM users u WHERE u.role = 'student' AND u.status = 'active' \
+                     AND u.sourced_id IS NOT NULL AND ",
+                    placed_in_school!(),
+                    " ORDER BY u.sourced_id"
+                ))
                 .bind(school_id)
                 .fetch_all(&self.pool)
                 .await?)
@@ -464,12 +476,7 @@ macro_rules! consent_store {
                 among: &[String],
             ) -> StoreResult<Vec<String>> {
                 let (condition, id) = match target {
-                    crate::capability::Target::School(id) => (
-                        "(u.school_id = $1 \
-                         OR EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.sourced_id AND r.org_id = $1 AND r.status = 'active') \
-                         OR EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id AND e.school_id = $1 AND e.status = 'active'))",
-                        id,
-                    ),
+                    crate::capability::Target::School(id) => (placed_in_school!(), id),
                     crate::capability::Target::Class(id) => (
                         "EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id AND e.class_id = $1 \
                          AND e.status = 'active' AND e.role = 'student')",
