@@ -415,7 +415,6 @@ pub async fn issue_code(
     };
     let code_row = CodeRow {
         code_hash: sha256(code.as_bytes()),
-        grant_id: grant.id.clone(),
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.raw.code_challenge.clone(),
         expires_at: now + state.config.code_ttl,

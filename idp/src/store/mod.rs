@@ -204,13 +204,11 @@ pub struct GrantRow {
     pub revoked_at: Option<i64>,
 }
 
-/// An authorization code as stored (by digest) with its grant.
+/// An authorization code as stored (by digest) on the row of the grant it starts.
 #[derive(Clone, Debug)]
 pub struct CodeRow {
     /// SHA-256 of the code.
     pub code_hash: Vec<u8>,
-    /// The grant the code redeems.
-    pub grant_id: String,
     /// Redirect URI the code was sent to; the token request must repeat it.
     pub redirect_uri: String,
     /// PKCE S256 challenge.

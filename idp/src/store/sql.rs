@@ -355,7 +355,6 @@ macro_rules! sql_store {
                 };
                 let code = CodeRow {
                     code_hash: code_hash.to_vec(),
-                    grant_id: grant.id.clone(),
                     redirect_uri,
                     code_challenge,
                     expires_at: code_expires_at,
