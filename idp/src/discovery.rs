@@ -15,6 +15,10 @@ use crate::server::AppState;
 /// The provider metadata document.
 pub fn metadata(config: &Config) -> Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    let mut acr_values = vec![crate::session::ACR_PASSWORD];
+    if crate::passkey::relying_party(&config.issuer).is_some() {
+        acr_values.push(crate::passkey::ACR_PASSKEY);
+    }
     json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint("/authorize"),
@@ -48,7 +52,7 @@ pub fn metadata(config: &Config) -> Value {
         "require_request_uri_registration": false,
         "ui_locales_supported": ["ja", "en"],
         "claims_locales_supported": ["ja", "ja-Kana-JP"],
-        "acr_values_supported": [crate::session::ACR_PASSWORD],
+        "acr_values_supported": acr_values,
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
         "backchannel_logout_supported": false,

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod pages;
+pub mod passkey;
 pub mod revocation;
 pub mod roster;
 pub mod scope;

@@ -40,7 +40,7 @@ pub struct LoginForm {
 
 /// The pending authorization request a sign-in continues, if any (validated again, as the
 /// app may have changed since).
-struct Context {
+pub(crate) struct Context {
     valid: Option<ValidRequest>,
 }
 
@@ -53,14 +53,15 @@ impl Context {
             .as_ref()
             .and_then(|v| v.raw.login_hint.as_deref())
     }
-    fn ui_locales(&self) -> Option<&str> {
+    pub(crate) fn ui_locales(&self) -> Option<&str> {
         self.valid
             .as_ref()
             .and_then(|v| v.raw.ui_locales.as_deref())
     }
 }
 
-async fn context(state: &AppState, request: &str) -> Result<Context> {
+/// The sign-in's context from the kept request id of its form (empty: a sign-in without an app).
+pub(crate) async fn context(state: &AppState, request: &str) -> Result<Context> {
     if request.is_empty() {
         return Ok(Context { valid: None });
     }
@@ -108,8 +109,9 @@ pub async fn page(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The sign-in page, again after a failure (`error`) or first (`None`).
 #[allow(clippy::too_many_arguments)]
-fn show(
+pub(crate) fn show(
     state: &AppState,
     headers: &HeaderMap,
     locale: Locale,
@@ -131,8 +133,13 @@ fn show(
         csrf_token: &csrf_token,
         request,
         username,
+        passkeys: state.passkeys.is_some(),
     };
-    let mut response = render(&page);
+    let mut response = if page.passkeys {
+        crate::pages::render_with_script(&page)
+    } else {
+        render(&page)
+    };
     *response.status_mut() = status;
     crate::http::with_cookies(response, cookies)
 }
@@ -219,24 +226,37 @@ pub async fn submit(
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         };
         state.store.clear_login_failures(&account_key).await?;
-        if let Some(old) = session::current(&state, &headers).await? {
-            session::end(&state, &old.sid).await?;
-        }
-        let (session, cookie) = session::start(&state, &user.id, &["pwd"], ACR_PASSWORD).await?;
-        let cookies = [cookie];
-        tracing::info!(user = %user.id, "signed in");
-        if form.request.is_empty() {
-            return Ok(crate::http::see_other("/", cookies));
-        }
-        let Some(valid) = context.valid else {
-            return Err(expired_request());
-        };
-        let approved = state.store.approval(&user.id, &valid.client.id).await?;
-        let signed_in = SignedIn { session, approved };
-        let response =
-            authorize::proceed(&state, valid, Some(signed_in), Some(form.request.clone())).await?;
-        Ok(crate::http::with_cookies(response, cookies))
+        complete(&state, &headers, &user.id, &["pwd"], ACR_PASSWORD, &form.request, context).await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// After any successful sign-in: replaces the browser's session with a new one (its id changes
+/// at every sign-in) and continues the pending authorization request, or goes home.
+pub(crate) async fn complete(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+    amr: &[&str],
+    acr: &str,
+    request: &str,
+    context: Context,
+) -> Result<Response> {
+    if let Some(old) = session::current(state, headers).await? {
+        session::end(state, &old.sid).await?;
+    }
+    let (session, cookie) = session::start(state, user_id, amr, acr).await?;
+    let cookies = [cookie];
+    tracing::info!(user = %user_id, method = acr, "signed in");
+    if request.is_empty() {
+        return Ok(crate::http::see_other("/", cookies));
+    }
+    let Some(valid) = context.valid else {
+        return Err(expired_request());
+    };
+    let approved = state.store.approval(user_id, &valid.client.id).await?;
+    let signed_in = SignedIn { session, approved };
+    let response = authorize::proceed(state, valid, Some(signed_in), Some(request.to_owned())).await?;
+    Ok(crate::http::with_cookies(response, cookies))
 }

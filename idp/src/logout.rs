@@ -233,7 +233,10 @@ pub async fn home(
                         t.signed_in_as,
                         user.as_ref().map(display_name).unwrap_or_default()
                     )],
-                    link: None,
+                    link: state
+                        .passkeys
+                        .as_ref()
+                        .map(|_| ("/passkeys".to_owned(), t.passkeys_title)),
                     action: Some(PageAction {
                         path: "/logout",
                         label: t.sign_out,

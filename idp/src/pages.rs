@@ -148,6 +148,46 @@ pub struct Texts {
     pub signed_out: &'static str,
     /// Link to sign in from the home page.
     pub not_signed_in: &'static str,
+    /// "or", between the password form and the passkey button.
+    pub or: &'static str,
+    /// Passkey sign-in button.
+    pub passkey_sign_in: &'static str,
+    /// Shown when a passkey did not sign anyone in.
+    pub passkey_failed: &'static str,
+    /// Shown by the script when the device refused or the person cancelled.
+    pub passkey_cancelled: &'static str,
+    /// Passkeys page title and home-page link.
+    pub passkeys_title: &'static str,
+    /// What a passkey is, on the passkeys page.
+    pub passkeys_intro: &'static str,
+    /// When the person has none.
+    pub passkeys_none: &'static str,
+    /// Before a passkey's creation date.
+    pub passkey_created_at: &'static str,
+    /// Before a passkey's last use.
+    pub passkey_last_used: &'static str,
+    /// Label of the new passkey's name.
+    pub passkey_name: &'static str,
+    /// After the device kind, the name offered for a new passkey ("iPad" + this).
+    pub passkey_of_device: &'static str,
+    /// The name offered for a new passkey on an unknown device.
+    pub passkey_unnamed: &'static str,
+    /// Shown when the name is empty or too long.
+    pub passkey_name_invalid: &'static str,
+    /// Button that creates a passkey on this device.
+    pub passkey_add: &'static str,
+    /// Button that removes a passkey.
+    pub passkey_remove: &'static str,
+    /// After a passkey was added.
+    pub passkey_added: &'static str,
+    /// After a passkey was removed.
+    pub passkey_removed: &'static str,
+    /// When the new passkey did not check out.
+    pub passkey_register_failed: &'static str,
+    /// When the session is too old to add a passkey.
+    pub passkey_sign_in_again: &'static str,
+    /// Link back to the home page.
+    pub back_home: &'static str,
     /// Name and description of each scope.
     pub scopes: &'static [(&'static str, &'static str, &'static str)],
 }
@@ -178,6 +218,26 @@ static JA: Texts = Texts {
     sign_out_question: "ログアウトしますか？",
     signed_out: "ログアウトしました。",
     not_signed_in: "ログインしていません。",
+    or: "または",
+    passkey_sign_in: "パスキーでログイン",
+    passkey_failed: "パスキーでログインできませんでした。もう一度ためすか、パスワードでログインしてください。",
+    passkey_cancelled: "パスキーを使えませんでした。中止したか、この端末では使えません。",
+    passkeys_title: "パスキー",
+    passkeys_intro: "パスキーを登録すると、パスワードを入力しなくても、この端末の画面ロック（指紋・顔・PIN）でログインできます。",
+    passkeys_none: "登録されているパスキーはありません。",
+    passkey_created_at: "登録：",
+    passkey_last_used: "最後に使った日：",
+    passkey_name: "パスキーの名前",
+    passkey_of_device: "のパスキー",
+    passkey_unnamed: "パスキー",
+    passkey_name_invalid: "パスキーの名前を60文字以内で入力してください。",
+    passkey_add: "この端末にパスキーを登録",
+    passkey_remove: "削除",
+    passkey_added: "パスキーを登録しました。",
+    passkey_removed: "パスキーを削除しました。",
+    passkey_register_failed: "パスキーを登録できませんでした。もう一度ためしてください。",
+    passkey_sign_in_again: "パスキーを登録するには、ログアウトして、もう一度ログインしてください。",
+    back_home: "ホームにもどる",
     scopes: &[
         (
             "openid",
@@ -225,6 +285,26 @@ static EN: Texts = Texts {
     sign_out_question: "Do you want to sign out?",
     signed_out: "You have signed out.",
     not_signed_in: "You are not signed in.",
+    or: "or",
+    passkey_sign_in: "Sign in with a passkey",
+    passkey_failed: "Signing in with the passkey did not work. Try again, or sign in with your password.",
+    passkey_cancelled: "The passkey could not be used: it was cancelled, or this device does not support it.",
+    passkeys_title: "Passkeys",
+    passkeys_intro: "With a passkey you sign in with this device's screen lock (fingerprint, face or PIN) instead of typing a password.",
+    passkeys_none: "You have no passkeys yet.",
+    passkey_created_at: "Created ",
+    passkey_last_used: "last used ",
+    passkey_name: "Name of the passkey",
+    passkey_of_device: " passkey",
+    passkey_unnamed: "Passkey",
+    passkey_name_invalid: "Give the passkey a name of at most 60 characters.",
+    passkey_add: "Create a passkey on this device",
+    passkey_remove: "Remove",
+    passkey_added: "The passkey was created.",
+    passkey_removed: "The passkey was removed.",
+    passkey_register_failed: "The passkey could not be created. Please try again.",
+    passkey_sign_in_again: "To create a passkey, sign out and sign in again.",
+    back_home: "Back to the home page",
     scopes: &[
         (
             "openid",
@@ -275,6 +355,42 @@ pub struct LoginPage<'a> {
     pub request: &'a str,
     /// Username to pre-fill (`login_hint` or the last attempt).
     pub username: &'a str,
+    /// Whether to offer signing in with a passkey (the issuer has a domain name).
+    pub passkeys: bool,
+}
+
+/// One passkey on the passkeys page.
+pub struct PasskeyItem {
+    /// Credential id (base64url), posted to remove it.
+    pub id: String,
+    /// The person's name for it.
+    pub name: String,
+    /// Creation date (Japan time).
+    pub created: String,
+    /// Date of its last sign-in.
+    pub last_used: Option<String>,
+}
+
+/// The passkeys page: a person's passkeys, add one on this device, remove one.
+#[derive(Template)]
+#[template(path = "passkeys.html")]
+pub struct PasskeysPage<'a> {
+    /// Words.
+    pub t: &'static Texts,
+    /// Link that switches the language.
+    pub toggle_href: String,
+    /// What the last action did.
+    pub notice: Option<&'static str>,
+    /// Why the last action failed.
+    pub error: Option<&'static str>,
+    /// Whether the sign-in is recent enough to add a passkey.
+    pub recent: bool,
+    /// The person's passkeys, oldest first.
+    pub passkeys: Vec<PasskeyItem>,
+    /// CSRF token for the forms and the script's requests.
+    pub csrf_token: &'a str,
+    /// Name offered for a new passkey.
+    pub suggested_name: String,
 }
 
 /// The consent page.
@@ -350,6 +466,19 @@ pub fn render(page: &impl Template) -> Response {
             crate::error::Error::internal(format!("template failed: {error}")).into_response()
         }
     }
+}
+
+/// [`render`] for a page that runs our own script (`/static/passkey.js`): its policy lets
+/// scripts and `fetch` reach this origin only; every other page runs no script at all.
+pub fn render_with_script(page: &impl Template) -> Response {
+    let mut response = render(page);
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
 }
 
 /// The error page, in Japanese and English.

@@ -42,6 +42,8 @@ pub struct Shared {
     pub cookies: CookiePolicy,
     /// The discovery document, computed once.
     pub metadata: Value,
+    /// The WebAuthn relying party for passkeys; none when the issuer has no domain name.
+    pub passkeys: Option<webauthn_rs::Webauthn>,
     /// Bounds how many Argon2id verifications run at once (each takes 19 MiB).
     pub password_checks: tokio::sync::Semaphore,
     /// Mints the token type of RFC 8693 exchanges, when a service built on the provider
@@ -70,6 +72,7 @@ impl AppState {
         let cookies = CookiePolicy::new(config.is_https());
         let csrf = Csrf::new(csrf_key, cookies.clone(), config.origin());
         let metadata = crate::discovery::metadata(&config);
+        let passkeys = crate::passkey::relying_party(&config.issuer);
         Ok(AppState(Arc::new(Shared {
             config,
             store,
@@ -77,6 +80,7 @@ impl AppState {
             csrf,
             cookies,
             metadata,
+            passkeys,
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism()
                     .map(|n| n.get() * 2)
@@ -182,11 +186,23 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/renkei.css", get(stylesheet))
+        .route("/static/passkey.js", get(passkey_script))
         .route(
             "/authorize",
             get(crate::authorize::get).post(crate::authorize::post),
         )
         .route("/login", get(crate::login::page).post(crate::login::submit))
+        .route("/login/passkey", post(crate::passkey::sign_in))
+        .route(
+            "/login/passkey/options",
+            post(crate::passkey::sign_in_options),
+        )
+        .route(
+            "/passkeys",
+            get(crate::passkey::page).post(crate::passkey::register),
+        )
+        .route("/passkeys/options", post(crate::passkey::register_options))
+        .route("/passkeys/delete", post(crate::passkey::delete))
         .route(
             "/consent",
             get(crate::consent::page).post(crate::consent::submit),
@@ -237,18 +253,27 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn stylesheet() -> Response {
+    static_file("text/css; charset=utf-8", include_str!("../static/renkei.css"))
+}
+
+async fn passkey_script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/passkey.js"),
+    )
+}
+
+/// One of our own static files, cached for a day.
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=86400"),
             ),
         ],
-        include_str!("../static/renkei.css"),
+        body,
     )
         .into_response()
 }

@@ -158,7 +158,13 @@ impl TestServer {
     }
 
     pub async fn start_on(database: TestDatabase) -> Self {
-        Self::start_process(database, None).await
+        Self::start_process(database, None, "127.0.0.1").await
+    }
+
+    /// A server whose issuer is `http://localhost:PORT`: a domain name, so that passkeys
+    /// (WebAuthn, which refuses IP addresses) are on.
+    pub async fn start_on_localhost(backend: Backend) -> Self {
+        Self::start_process(TestDatabase::new(backend).await, None, "localhost").await
     }
 
     /// A second `renkei serve` process on the same database and issuer (as behind a load
@@ -168,12 +174,25 @@ impl TestServer {
             url: self.database.url.clone(),
             cleanup: None,
         };
-        Self::start_process(shared, Some(self.state.config.issuer.clone())).await
+        let host = url::Url::parse(&self.base).unwrap().host_str().unwrap().to_owned();
+        Self::start_process(shared, Some(self.state.config.issuer.clone()), &host).await
     }
 
-    async fn start_process(database: TestDatabase, issuer: Option<String>) -> Self {
+    /// Runs one SQL statement on the server's database directly (to set up what no endpoint
+    /// does, or to tamper with what one wrote).
+    pub async fn execute_sql(&self, sql: &str) {
+        use renkei_idp::store::Database;
+        match &Database::connect(&self.database.url).await.unwrap() {
+            Database::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Database::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .unwrap();
+    }
+
+    async fn start_process(database: TestDatabase, issuer: Option<String>, host: &str) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let base = format!("http://{host}:{port}");
         let db = renkei_idp::store::Database::connect(&database.url)
             .await
             .unwrap();

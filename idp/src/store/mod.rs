@@ -269,6 +269,32 @@ pub struct RefreshTokenRow {
     pub expires_at: i64,
 }
 
+/// A passkey (WebAuthn credential) registered to an account.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PasskeyRow {
+    /// The credential id, base64url: what the authenticator names the key by.
+    pub credential_id: String,
+    /// The account it signs in.
+    pub user_id: String,
+    /// A name the user recognises it by (the device, e.g. 「学校のiPad」).
+    pub name: String,
+    /// webauthn-rs's serialised credential (public key, signature counter) as JSON.
+    pub credential: String,
+    /// When it was registered.
+    pub created_at: i64,
+    /// When it last signed in.
+    pub last_used_at: Option<i64>,
+}
+
+/// The server side of a started WebAuthn ceremony, taken once to finish it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CeremonyRow {
+    /// The account registering a passkey; none for a sign-in (the passkey names the account).
+    pub user_id: Option<String>,
+    /// webauthn-rs's serialised ceremony state (the challenge and what it allows) as JSON.
+    pub state: String,
+}
+
 /// The storage interface of the identity provider.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -383,6 +409,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records a client assertion's identifier; false if it was seen before (a replay).
     async fn use_client_assertion(&self, id: &str, expires_at: i64) -> StoreResult<bool>;
+
+    /// Keeps a started WebAuthn ceremony (`purpose` `register` or `sign_in`) until `expires_at`.
+    async fn insert_ceremony(
+        &self,
+        id_hash: &[u8],
+        purpose: &str,
+        ceremony: &CeremonyRow,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Takes (deletes and returns) a live ceremony of `purpose`: each finishes at most once.
+    async fn take_ceremony(
+        &self,
+        id_hash: &[u8],
+        purpose: &str,
+        now: i64,
+    ) -> StoreResult<Option<CeremonyRow>>;
+    /// Registers a passkey; [`StoreError::Conflict`] if its credential id is already registered.
+    async fn insert_passkey(&self, passkey: &PasskeyRow) -> StoreResult<()>;
+    /// One passkey by its credential id.
+    async fn passkey(&self, credential_id: &str) -> StoreResult<Option<PasskeyRow>>;
+    /// An account's passkeys, oldest first.
+    async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<PasskeyRow>>;
+    /// Records a sign-in with a passkey: its updated credential (counter) and the time.
+    async fn passkey_used(&self, credential_id: &str, credential: &str, now: i64)
+    -> StoreResult<()>;
+    /// Removes one of `user_id`'s passkeys; false if it has no such passkey.
+    async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
 
     /// Failed sign-ins counted for `key` in the window starting at `since`.
     async fn login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;

@@ -285,6 +285,85 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn insert_ceremony(
+                &self,
+                id_hash: &[u8],
+                purpose: &str,
+                ceremony: &CeremonyRow,
+                expires_at: i64,
+            ) -> StoreResult<()> {
+                sqlx::query("INSERT INTO webauthn_ceremonies (id_hash, purpose, user_id, state, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id_hash)
+                    .bind(purpose)
+                    .bind(&ceremony.user_id)
+                    .bind(&ceremony.state)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn take_ceremony(&self, id_hash: &[u8], purpose: &str, now: i64) -> StoreResult<Option<CeremonyRow>> {
+                Ok(sqlx::query_as::<$db, CeremonyRow>(
+                    "DELETE FROM webauthn_ceremonies WHERE id_hash = $1 AND purpose = $2 AND expires_at >= $3 RETURNING user_id, state",
+                )
+                .bind(id_hash)
+                .bind(purpose)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn insert_passkey(&self, passkey: &PasskeyRow) -> StoreResult<()> {
+                sqlx::query("INSERT INTO passkeys (credential_id, user_id, name, credential, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&passkey.credential_id)
+                    .bind(&passkey.user_id)
+                    .bind(&passkey.name)
+                    .bind(&passkey.credential)
+                    .bind(passkey.created_at)
+                    .bind(passkey.last_used_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict_as("passkey"))?;
+                Ok(())
+            }
+
+            async fn passkey(&self, credential_id: &str) -> StoreResult<Option<PasskeyRow>> {
+                Ok(sqlx::query_as::<$db, PasskeyRow>(concat!("SELECT ", passkey_columns!(), " FROM passkeys WHERE credential_id = $1"))
+                    .bind(credential_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<PasskeyRow>> {
+                Ok(sqlx::query_as::<$db, PasskeyRow>(concat!(
+                    "SELECT ", passkey_columns!(), " FROM passkeys WHERE user_id = $1 ORDER BY created_at, credential_id"
+                ))
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn passkey_used(&self, credential_id: &str, credential: &str, now: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE passkeys SET credential = $2, last_used_at = $3 WHERE credential_id = $1")
+                    .bind(credential_id)
+                    .bind(credential)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool> {
+                Ok(sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND credential_id = $2")
+                    .bind(user_id)
+                    .bind(credential_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1)
+            }
+
             async fn approval(&self, user_id: &str, client_id: &str) -> StoreResult<Option<String>> {
                 Ok(sqlx::query_scalar("SELECT scope FROM approvals WHERE user_id = $1 AND client_id = $2")
                     .bind(user_id)
@@ -555,6 +634,7 @@ macro_rules! sql_store {
                 for statement in [
                     "DELETE FROM auth_requests WHERE expires_at < $1",
                     "DELETE FROM sessions WHERE expires_at < $1",
+                    "DELETE FROM webauthn_ceremonies WHERE expires_at < $1",
                     "DELETE FROM grants WHERE expires_at < $1",
                     "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
                     "DELETE FROM used_client_assertions WHERE expires_at < $1",
@@ -578,4 +658,11 @@ macro_rules! user_columns {
     };
 }
 
-pub(super) use {sql_store, user_columns};
+/// The columns of [`PasskeyRow`](super::PasskeyRow), in its field order.
+macro_rules! passkey_columns {
+    () => {
+        "credential_id, user_id, name, credential, created_at, last_used_at"
+    };
+}
+
+pub(super) use {passkey_columns, sql_store, user_columns};

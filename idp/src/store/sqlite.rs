@@ -12,9 +12,9 @@ use super::directory::{
     upsert_sql,
 };
 use super::import_sql::sql_import_tx;
-use super::sql::{sql_store, user_columns};
+use super::sql::{passkey_columns, sql_store, user_columns};
 use super::{
-    ClassRef, ClientRow, CodeRow, GrantRow, OrgRow, Redemption, RefreshTokenRow, RoleRow,
+    CeremonyRow, PasskeyRow, ClassRef, ClientRow, CodeRow, GrantRow, OrgRow, Redemption, RefreshTokenRow, RoleRow,
     SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
 };
 

@@ -1,0 +1,554 @@
+//! Passkeys (WebAuthn, by webauthn-rs): a signed-in person registers one on their device, and
+//! then signs in with the device's screen lock (fingerprint, face or PIN) instead of a password,
+//! without typing a username (discoverable credentials: the passkey names the account).
+//!
+//! Each ceremony's server state (its challenge) is kept in the database under the digest of a
+//! random id, so that a ceremony started on one process finishes on another, and is taken
+//! exactly once. Passkeys need an issuer with a domain name (WebAuthn does not allow an IP
+//! address as relying-party id); on `http://127.0.0.1` they are not offered.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form, Json};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+};
+
+use crate::crypto::{now, random_secret, sha256};
+use crate::error::{Error, Result};
+use crate::login;
+use crate::pages::{Locale, PasskeyItem, PasskeysPage, Texts, render_with_script, toggle_href};
+use crate::server::AppState;
+use crate::session;
+use crate::store::{CeremonyRow, PasskeyRow, SessionRow, StoreError, UserRow};
+
+/// Authentication context class of a passkey sign-in (user verification on the device).
+pub const ACR_PASSKEY: &str = "urn:renkei:acr:passkey";
+
+/// Authentication methods (RFC 8176) of a passkey sign-in: a hardware-held key, unlocked by
+/// the device's user verification — two factors.
+const AMR_PASSKEY: [&str; 2] = ["hwk", "mfa"];
+
+/// How long a started ceremony may take (the browser's own timeout is five minutes).
+const CEREMONY_TTL: i64 = 300;
+
+/// Adding a passkey adds a way into the account: only within this long after a sign-in.
+const RECENT_SIGN_IN: i64 = 900;
+
+/// Purpose of a registration ceremony's row.
+const REGISTER: &str = "register";
+/// Purpose of a sign-in ceremony's row.
+const SIGN_IN: &str = "sign_in";
+
+/// Longest passkey name, in characters.
+const NAME_MAX: usize = 60;
+
+/// The relying party of `issuer`, or none when its host is not a domain name.
+pub fn relying_party(issuer: &str) -> Option<Webauthn> {
+    let origin = Url::parse(issuer).ok()?;
+    let rp_id = origin.domain()?.to_owned();
+    WebauthnBuilder::new(&rp_id, &origin)
+        .and_then(|builder| builder.rp_name("連携 Renkei").build())
+        .map_err(|error| tracing::warn!(%error, "passkeys are off: no relying party for the issuer"))
+        .ok()
+}
+
+/// The base64url form of a credential id, as stored and as shown in forms.
+fn credential_key(id: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(id)
+}
+
+fn relying(state: &AppState) -> Result<&Webauthn> {
+    state.passkeys.as_ref().ok_or_else(|| {
+        Error::page(
+            StatusCode::NOT_FOUND,
+            "このサーバーではパスキーを使えません。",
+            "Passkeys are not available on this server.",
+        )
+    })
+}
+
+/// The CSRF check of the script's option requests: the form's token in a header.
+fn verify_script_request(state: &AppState, headers: &HeaderMap) -> Result<()> {
+    let token = headers
+        .get(HeaderName::from_static("x-csrf-token"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if state.csrf.verify(headers, token) {
+        Ok(())
+    } else {
+        Err(Error::page(
+            StatusCode::FORBIDDEN,
+            "ページの有効期限が切れました。ページを開き直してください。",
+            "This page has expired. Please reload it.",
+        ))
+    }
+}
+
+/// Keeps a ceremony's state; returns the id the browser sends back with its answer.
+async fn keep_ceremony(
+    state: &AppState,
+    purpose: &str,
+    user_id: Option<&str>,
+    ceremony: &impl serde::Serialize,
+) -> Result<String> {
+    let id = random_secret();
+    let row = CeremonyRow {
+        user_id: user_id.map(str::to_owned),
+        state: serde_json::to_string(ceremony)
+            .map_err(|e| Error::internal(format!("ceremony state: {e}")))?,
+    };
+    state
+        .store
+        .insert_ceremony(&sha256(id.as_bytes()), purpose, &row, now() + CEREMONY_TTL)
+        .await?;
+    Ok(id)
+}
+
+/// Takes a kept ceremony (once); none if unknown, expired, already used or of another purpose.
+async fn take_ceremony(state: &AppState, purpose: &str, id: &str) -> Result<Option<CeremonyRow>> {
+    Ok(state
+        .store
+        .take_ceremony(&sha256(id.as_bytes()), purpose, now())
+        .await?)
+}
+
+/// `POST /login/passkey/options`: starts a sign-in; the browser asks its authenticator with
+/// these options (no account named: the person picks a passkey on the device).
+pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        verify_script_request(&state, &headers)?;
+        let (options, ceremony) = relying(&state)?
+            .start_discoverable_authentication()
+            .map_err(|e| Error::internal(format!("passkey sign-in could not start: {e}")))?;
+        let id = keep_ceremony(&state, SIGN_IN, None, &ceremony).await?;
+        Ok::<_, Error>(Json(json!({"ceremony": id, "publicKey": options.public_key})))
+    }
+    .await;
+    no_store(result)
+}
+
+/// Form of `POST /login/passkey`.
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    csrf_token: String,
+    #[serde(default)]
+    request: String,
+    ceremony: String,
+    credential: String,
+}
+
+/// Why a passkey did not sign anyone in (logged; the person sees one message).
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    /// The answer was not a WebAuthn assertion.
+    #[error("not a WebAuthn assertion: {0}")]
+    Malformed(String),
+    /// No such passkey, or it does not belong to the account the authenticator named.
+    #[error("unknown passkey")]
+    UnknownPasskey,
+    /// The account is disabled or gone.
+    #[error("account disabled")]
+    Account,
+    /// The signature, challenge, origin, user verification or counter did not check out.
+    #[error("verification failed: {0}")]
+    Verification(String),
+}
+
+/// `POST /login/passkey`: checks the authenticator's answer and signs its account in.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let result = async {
+        let context = login::context(&state, &form.request).await?;
+        let locale = state.locale(None, context.ui_locales(), &headers);
+        let t = locale.texts();
+        let again = |error, status| {
+            login::show(
+                &state,
+                &headers,
+                locale,
+                &form.request,
+                &context,
+                "",
+                Some(error),
+                status,
+                vec![],
+            )
+        };
+        if !state.csrf.verify(&headers, &form.csrf_token) {
+            return Ok(again(t.form_expired, StatusCode::FORBIDDEN));
+        }
+        let address_key = crate::http::client_ip(
+            connect_info.as_ref().map(|Extension(info)| info),
+            &headers,
+            &state.config.trusted_proxies,
+        )
+        .map(|ip| format!("address:{ip}"));
+        let now = now();
+        let since = now - state.config.login_window;
+        if let Some(key) = &address_key
+            && state.store.login_failures(key, since).await? >= state.config.login_failures_per_address
+        {
+            tracing::warn!(address = ?address_key, "passkey sign-in refused: too many failures");
+            return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
+        }
+        let Some(ceremony) = take_ceremony(&state, SIGN_IN, &form.ceremony).await? else {
+            return Ok(again(t.form_expired, StatusCode::BAD_REQUEST));
+        };
+        match verify_assertion(&state, &ceremony, &form.credential, now).await? {
+            Ok(user) => {
+                login::complete(&state, &headers, &user.id, &AMR_PASSKEY, ACR_PASSKEY, &form.request, context).await
+            }
+            Err(refused) => {
+                tracing::warn!(reason = %refused, "passkey sign-in refused");
+                if let Some(key) = &address_key {
+                    state.store.record_login_failure(key, since, now).await?;
+                }
+                Ok(again(t.passkey_failed, StatusCode::OK))
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Verifies an assertion against its ceremony and the passkey it names; on success the
+/// passkey's counter is saved and its enabled account returned.
+async fn verify_assertion(
+    state: &AppState,
+    ceremony: &CeremonyRow,
+    credential: &str,
+    now: i64,
+) -> Result<Result<UserRow, Refused>> {
+    let webauthn = relying(state)?;
+    let assertion: PublicKeyCredential = match serde_json::from_str(credential) {
+        Ok(assertion) => assertion,
+        Err(e) => return Ok(Err(Refused::Malformed(e.to_string()))),
+    };
+    let challenge: DiscoverableAuthentication = serde_json::from_str(&ceremony.state)
+        .map_err(|e| Error::internal(format!("kept sign-in ceremony: {e}")))?;
+    let (user_handle, credential_id) = match webauthn.identify_discoverable_authentication(&assertion) {
+        Ok(found) => found,
+        Err(e) => return Ok(Err(Refused::Malformed(e.to_string()))),
+    };
+    let Some(row) = state.store.passkey(&credential_key(credential_id)).await? else {
+        return Ok(Err(Refused::UnknownPasskey));
+    };
+    if Uuid::parse_str(&row.user_id).ok() != Some(user_handle) {
+        return Ok(Err(Refused::UnknownPasskey));
+    }
+    let mut passkey: Passkey = serde_json::from_str(&row.credential)
+        .map_err(|e| Error::internal(format!("stored passkey {}: {e}", row.credential_id)))?;
+    let verified = match webauthn.finish_discoverable_authentication(
+        &assertion,
+        challenge,
+        &[DiscoverableKey::from(&passkey)],
+    ) {
+        Ok(verified) => verified,
+        Err(e) => return Ok(Err(Refused::Verification(e.to_string()))),
+    };
+    let Some(user) = state.store.user(&row.user_id).await?.filter(|u| u.enabled) else {
+        return Ok(Err(Refused::Account));
+    };
+    passkey.update_credential(&verified);
+    let updated = serde_json::to_string(&passkey)
+        .map_err(|e| Error::internal(format!("passkey: {e}")))?;
+    state
+        .store
+        .passkey_used(&row.credential_id, &updated, now)
+        .await?;
+    Ok(Ok(user))
+}
+
+/// Query of `GET /passkeys`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PasskeysQuery {
+    lang: Option<String>,
+    /// What the last action did: `added` or `removed`.
+    done: Option<String>,
+}
+
+/// `GET /passkeys`: the signed-in person's passkeys, to add one on this device or remove one.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<PasskeysQuery>,
+) -> Response {
+    let result = async {
+        relying(&state)?;
+        let locale = state.locale(query.lang.as_deref(), None, &headers);
+        let Some(session) = session::current(&state, &headers).await? else {
+            return Ok(crate::http::see_other("/login", []));
+        };
+        let t = locale.texts();
+        let notice = match query.done.as_deref() {
+            Some("added") => Some(t.passkey_added),
+            Some("removed") => Some(t.passkey_removed),
+            _ => None,
+        };
+        let cookies = state.remember_locale(query.lang.as_deref(), locale);
+        show(&state, &headers, locale, &session, notice, None, StatusCode::OK, cookies).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn show(
+    state: &AppState,
+    headers: &HeaderMap,
+    locale: Locale,
+    session: &SessionRow,
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+    status: StatusCode,
+    cookies: impl IntoIterator<Item = axum::http::HeaderValue>,
+) -> Result<Response> {
+    let t = locale.texts();
+    let (csrf_token, csrf_cookie) = state.csrf.token(headers);
+    let passkeys = state
+        .store
+        .passkeys_of(&session.user_id)
+        .await?
+        .into_iter()
+        .map(|row| PasskeyItem {
+            created: day(row.created_at),
+            last_used: row.last_used_at.map(day),
+            id: row.credential_id,
+            name: row.name,
+        })
+        .collect();
+    let page = PasskeysPage {
+        t,
+        toggle_href: toggle_href(t, "/passkeys", &[]),
+        notice,
+        error,
+        recent: now() - session.auth_time <= RECENT_SIGN_IN,
+        passkeys,
+        csrf_token: &csrf_token,
+        suggested_name: suggested_name(t, headers),
+    };
+    let mut response = render_with_script(&page);
+    *response.status_mut() = status;
+    Ok(crate::http::with_cookies(
+        response,
+        cookies.into_iter().chain(csrf_cookie),
+    ))
+}
+
+/// A date as the board reads it (Japan time), e.g. `2026-04-08`.
+fn day(unix: i64) -> String {
+    let japan = time::UtcOffset::from_hms(9, 0, 0).expect("UTC+9 is a valid offset");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(japan).date().to_string())
+        .unwrap_or_default()
+}
+
+/// A name for a new passkey from the device's kind, which the person may change.
+fn suggested_name(t: &Texts, headers: &HeaderMap) -> String {
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let device = [
+        ("iPad", "iPad"),
+        ("iPhone", "iPhone"),
+        ("Android", "Android"),
+        ("CrOS", "Chromebook"),
+        ("Windows", "Windows"),
+        ("Macintosh", "Mac"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| agent.contains(marker))
+    .map(|(_, name)| name);
+    match device {
+        Some(device) => format!("{device}{}", t.passkey_of_device),
+        None => t.passkey_unnamed.to_owned(),
+    }
+}
+
+/// The signed-in session that may add a passkey: signed in within [`RECENT_SIGN_IN`].
+async fn recent_session(state: &AppState, headers: &HeaderMap) -> Result<SessionRow> {
+    let session = session::current(state, headers).await?;
+    session
+        .filter(|s| now() - s.auth_time <= RECENT_SIGN_IN)
+        .ok_or_else(|| {
+            Error::page(
+                StatusCode::FORBIDDEN,
+                "パスキーを登録するには、もう一度ログインしてください。",
+                "Please sign in again to create a passkey.",
+            )
+        })
+}
+
+/// `POST /passkeys/options`: starts registering a passkey for the signed-in person.
+pub async fn register_options(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        verify_script_request(&state, &headers)?;
+        let webauthn = relying(&state)?;
+        let session = recent_session(&state, &headers).await?;
+        let Some(user) = state.store.user(&session.user_id).await?.filter(|u| u.enabled) else {
+            return Err(Error::page(StatusCode::FORBIDDEN, "このアカウントは使えません。", "This account is disabled."));
+        };
+        let handle = Uuid::parse_str(&user.id)
+            .map_err(|_| Error::internal(format!("account id {} is not a UUID", user.id)))?;
+        let existing = state
+            .store
+            .passkeys_of(&user.id)
+            .await?
+            .into_iter()
+            .filter_map(|row| URL_SAFE_NO_PAD.decode(&row.credential_id).ok())
+            .map(Into::into)
+            .collect();
+        let display = crate::user::display_name(&user);
+        let (options, registration) = webauthn
+            .start_passkey_registration(handle, &user.username, &display, Some(existing))
+            .map_err(|e| Error::internal(format!("passkey registration could not start: {e}")))?;
+        let mut public_key = serde_json::to_value(&options.public_key)
+            .map_err(|e| Error::internal(format!("passkey options: {e}")))?;
+        // Signing in without a username needs the key to live on the device (a discoverable
+        // credential); webauthn-rs leaves that to the authenticator, we ask for it.
+        public_key["authenticatorSelection"]["residentKey"] = json!("required");
+        public_key["authenticatorSelection"]["requireResidentKey"] = json!(true);
+        let id = keep_ceremony(&state, REGISTER, Some(&user.id), &registration).await?;
+        Ok::<_, Error>(Json(json!({"ceremony": id, "publicKey": public_key})))
+    }
+    .await;
+    no_store(result)
+}
+
+/// Form of `POST /passkeys`.
+#[derive(Debug, Deserialize)]
+pub struct RegisterForm {
+    csrf_token: String,
+    ceremony: String,
+    credential: String,
+    name: String,
+}
+
+/// `POST /passkeys`: checks the authenticator's new credential and registers it.
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    let result = async {
+        let webauthn = relying(&state)?;
+        let locale = state.locale(None, None, &headers);
+        let t = locale.texts();
+        let Some(session) = session::current(&state, &headers).await? else {
+            return Ok(crate::http::see_other("/login", []));
+        };
+        if !state.csrf.verify(&headers, &form.csrf_token) {
+            return show(&state, &headers, locale, &session, None, Some(t.form_expired), StatusCode::FORBIDDEN, []).await;
+        }
+        let name = form.name.trim();
+        if name.is_empty() || name.chars().count() > NAME_MAX {
+            return show(&state, &headers, locale, &session, None, Some(t.passkey_name_invalid), StatusCode::BAD_REQUEST, []).await;
+        }
+        let ceremony = take_ceremony(&state, REGISTER, &form.ceremony).await?;
+        let Some(ceremony) = ceremony.filter(|c| c.user_id.as_deref() == Some(&session.user_id)) else {
+            return show(&state, &headers, locale, &session, None, Some(t.form_expired), StatusCode::BAD_REQUEST, []).await;
+        };
+        let registration: PasskeyRegistration = serde_json::from_str(&ceremony.state)
+            .map_err(|e| Error::internal(format!("kept registration ceremony: {e}")))?;
+        let passkey = serde_json::from_str::<RegisterPublicKeyCredential>(&form.credential)
+            .map_err(|e| e.to_string())
+            .and_then(|answer| {
+                webauthn
+                    .finish_passkey_registration(&answer, &registration)
+                    .map_err(|e| e.to_string())
+            });
+        let passkey = match passkey {
+            Ok(passkey) => passkey,
+            Err(reason) => {
+                tracing::warn!(%reason, user = %session.user_id, "passkey registration refused");
+                return show(&state, &headers, locale, &session, None, Some(t.passkey_register_failed), StatusCode::BAD_REQUEST, []).await;
+            }
+        };
+        let row = PasskeyRow {
+            credential_id: credential_key(passkey.cred_id().as_ref()),
+            user_id: session.user_id.clone(),
+            name: name.to_owned(),
+            credential: serde_json::to_string(&passkey)
+                .map_err(|e| Error::internal(format!("passkey: {e}")))?,
+            created_at: now(),
+            last_used_at: None,
+        };
+        match state.store.insert_passkey(&row).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return show(&state, &headers, locale, &session, None, Some(t.passkey_register_failed), StatusCode::CONFLICT, []).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(user = %session.user_id, "passkey registered");
+        Ok(crate::http::see_other("/passkeys?done=added", []))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Form of `POST /passkeys/delete`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteForm {
+    csrf_token: String,
+    credential_id: String,
+}
+
+/// `POST /passkeys/delete`: removes one of the signed-in person's passkeys.
+pub async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<DeleteForm>,
+) -> Response {
+    let result = async {
+        relying(&state)?;
+        let locale = state.locale(None, None, &headers);
+        let Some(session) = session::current(&state, &headers).await? else {
+            return Ok(crate::http::see_other("/login", []));
+        };
+        if !state.csrf.verify(&headers, &form.csrf_token) {
+            let t = locale.texts();
+            return show(&state, &headers, locale, &session, None, Some(t.form_expired), StatusCode::FORBIDDEN, []).await;
+        }
+        if !state
+            .store
+            .delete_passkey(&session.user_id, &form.credential_id)
+            .await?
+        {
+            return Ok(crate::http::see_other("/passkeys", []));
+        }
+        tracing::info!(user = %session.user_id, "passkey removed");
+        Ok(crate::http::see_other("/passkeys?done=removed", []))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The options answers are per-ceremony: never cached.
+fn no_store(result: Result<Json<Value>>) -> Response {
+    match result {
+        Ok(json) => {
+            let mut response = json.into_response();
+            response.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}

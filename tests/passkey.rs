@@ -1,0 +1,397 @@
+//! Passkeys end to end over HTTP, on both databases: a signed-in pupil registers a passkey and
+//! signs in with it without a username (through an app's code flow too), and every way a
+//! passkey answer can be wrong is refused without a session: a replayed ceremony, a phishing
+//! origin, a cloned key (counter gone backwards), a removed passkey, a disabled account,
+//! another person's ceremony. The authenticator is `renkei_bench::authenticator::SoftPasskey`.
+
+mod support;
+
+use base64::Engine;
+use renkei_bench::authenticator::SoftPasskey;
+use serde_json::Value;
+use support::{Backend, Browser, TestServer, hidden, location};
+
+/// The options a page's script fetches: `path` with the page's CSRF token in the header.
+async fn options(browser: &Browser, server: &TestServer, path: &str, csrf: &str) -> Value {
+    let response = browser
+        .http
+        .post(server.url(path))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "options from {path}");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.unwrap()
+}
+
+/// Signs `browser` in with its password and registers a passkey named `name`.
+async fn register(browser: &Browser, server: &TestServer, username: &str, name: &str) -> SoftPasskey {
+    let signed_in = browser.sign_in(server, username, support::PASSWORD).await;
+    assert_eq!(location(&signed_in), "/");
+    let page = browser.get(&server.url("/passkeys")).await;
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-passkey=\"/passkeys/options\""), "{html}");
+    let csrf = hidden(&html, "csrf_token");
+    let started = options(browser, server, "/passkeys/options", &csrf).await;
+    let public_key = &started["publicKey"];
+    assert_eq!(public_key["rp"]["id"], "localhost");
+    assert_eq!(public_key["authenticatorSelection"]["residentKey"], "required");
+    assert_eq!(public_key["authenticatorSelection"]["userVerification"], "required");
+    let (passkey, credential) = SoftPasskey::register(&server.base, public_key).unwrap();
+    let ceremony = started["ceremony"].as_str().unwrap();
+    let credential = credential.to_string();
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("ceremony", ceremony),
+        ("credential", credential.as_str()),
+        ("name", name),
+    ];
+    let registered = browser.post_form(&server.url("/passkeys"), &form).await;
+    assert_eq!(location(&registered), "/passkeys?done=added");
+    // A ceremony finishes once.
+    let again = browser.post_form(&server.url("/passkeys"), &form).await;
+    assert_eq!(again.status(), 400);
+    passkey
+}
+
+/// A fresh browser asks to sign in with a passkey on `server`'s sign-in page (for `request`,
+/// the kept authorization request, or none); returns its CSRF token and the ceremony started.
+async fn start_sign_in(browser: &Browser, server: &TestServer, request: &str) -> (String, Value) {
+    let path = if request.is_empty() {
+        "/login".to_owned()
+    } else {
+        format!("/login?request={request}")
+    };
+    let page = browser.get(&server.url(&path)).await;
+    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-passkey=\"/login/passkey/options\""), "{html}");
+    let csrf = hidden(&html, "csrf_token");
+    let started = options(browser, server, "/login/passkey/options", &csrf).await;
+    assert_eq!(started["publicKey"]["rpId"], "localhost");
+    assert_eq!(started["publicKey"]["userVerification"], "required");
+    let allowed = started["publicKey"]["allowCredentials"].as_array().map_or(0, Vec::len);
+    assert_eq!(allowed, 0, "a discoverable sign-in names no credential");
+    (csrf, started)
+}
+
+/// Posts a passkey answer to the sign-in form.
+async fn finish_sign_in(
+    browser: &Browser,
+    server: &TestServer,
+    csrf: &str,
+    request: &str,
+    ceremony: &Value,
+    credential: &Value,
+) -> reqwest::Response {
+    browser
+        .post_form(
+            &server.url("/login/passkey"),
+            &[
+                ("csrf_token", csrf),
+                ("request", request),
+                ("ceremony", ceremony["ceremony"].as_str().unwrap()),
+                ("credential", &credential.to_string()),
+            ],
+        )
+        .await
+}
+
+/// Whether `browser` has a session (the home page names its user).
+async fn signed_in(browser: &Browser, server: &TestServer) -> bool {
+    let home = browser.get(&server.url("/")).await.text().await.unwrap();
+    home.contains("山田 太郎")
+}
+
+/// Asserts a refused passkey answer: the sign-in page again with the one message, no session.
+async fn assert_refused(response: reqwest::Response, browser: &Browser, server: &TestServer) {
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("パスキーでログインできませんでした"), "{html}");
+    assert!(!signed_in(browser, server).await);
+}
+
+async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
+    let server = TestServer::start_on_localhost(backend).await;
+    server.user("hanako", "student").await;
+    let owner = Browser::new();
+    let mut passkey = register(&owner, &server, "hanako", "学校のiPad").await;
+    let listed = owner.get(&server.url("/passkeys?done=added")).await.text().await.unwrap();
+    assert!(listed.contains("学校のiPad") && listed.contains("パスキーを登録しました"), "{listed}");
+
+    // Signing in on the provider's own page: home, with a session.
+    let browser = Browser::new();
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
+    assert_eq!(location(&response), "/");
+    assert!(signed_in(&browser, &server).await);
+    let listed = owner.get(&server.url("/passkeys")).await.text().await.unwrap();
+    assert!(listed.contains("最後に使った日"), "{listed}");
+
+    // The same answer again: its ceremony is spent.
+    let replayed = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
+    assert_eq!(replayed.status(), 400);
+
+    // An app's code flow: the sign-in started on one process finishes on another, and the ID
+    // token says how the pupil signed in.
+    let second = server.second_process().await;
+    let app = server.web_app().await;
+    let (verifier, challenge) = support::pkce();
+    let url = support::code_request(&server, &app, "openid profile", &challenge, &[("nonce", "n")]);
+    let browser = Browser::new();
+    let to_login = browser.get(&url).await;
+    let login = url::Url::parse(&server.url(&location(&to_login))).unwrap();
+    let request = support::query_param(&login, "request").unwrap();
+    let (csrf, started) = start_sign_in(&browser, &server, &request).await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let to_consent = finish_sign_in(&browser, &second, &csrf, &request, &started, &answer).await;
+    assert!(location(&to_consent).starts_with("/consent"), "{}", location(&to_consent));
+    let consent = browser.get(&server.url(&location(&to_consent))).await.text().await.unwrap();
+    let back = browser
+        .post_form(
+            &server.url("/consent"),
+            &[
+                ("csrf_token", &hidden(&consent, "csrf_token")),
+                ("request", &request),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    let back = url::Url::parse(&location(&back)).unwrap();
+    let code = support::query_param(&back, "code").unwrap();
+    let tokens: Value = support::exchange(&server, &app, &code, &verifier).await.json().await.unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["acr"], "urn:renkei:acr:passkey");
+    assert_eq!(claims["amr"], serde_json::json!(["hwk", "mfa"]));
+    let discovery: Value = reqwest::get(server.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        discovery["acr_values_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("urn:renkei:acr:passkey"))
+    );
+    second.stop().await;
+    server.stop().await;
+}
+
+async fn wrong_passkey_answers_sign_no_one_in(backend: Backend) {
+    let server = TestServer::start_on_localhost(backend).await;
+    let pupil = server.user("hanako", "student").await;
+    server.user("taro", "student").await;
+    let mut passkey = register(&Browser::new(), &server, "hanako", "iPad").await;
+
+    // Signed on a phishing page: the origin in the signed client data is not ours.
+    let browser = Browser::new();
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let challenge = started["publicKey"]["challenge"].as_str().unwrap();
+    let phished = passkey.assertion(challenge, "http://localhost.evil.example");
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &phished).await;
+    assert_refused(response, &browser, &server).await;
+
+    // A tampered answer: the signature no longer matches.
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let mut tampered = passkey.sign_in(&started["publicKey"]).unwrap();
+    tampered["response"]["signature"] = Value::from("MEUCIQ");
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &tampered).await;
+    assert_refused(response, &browser, &server).await;
+
+    // A good sign-in, then a copy of the key whose counter has not moved on (a clone).
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
+    assert_eq!(location(&response), "/");
+    let clone_browser = Browser::new();
+    passkey.set_counter(0);
+    let (csrf, started) = start_sign_in(&clone_browser, &server, "").await;
+    let cloned = passkey.sign_in(&started["publicKey"]).unwrap();
+    let response = finish_sign_in(&clone_browser, &server, &csrf, "", &started, &cloned).await;
+    assert_refused(response, &clone_browser, &server).await;
+    passkey.set_counter(10);
+
+    // The account is disabled: its passkey signs no one in.
+    server
+        .execute_sql(&format!("UPDATE users SET enabled = FALSE WHERE id = '{}'", pupil.id))
+        .await;
+    let browser = Browser::new();
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
+    assert_refused(response, &browser, &server).await;
+    server
+        .execute_sql(&format!("UPDATE users SET enabled = TRUE WHERE id = '{}'", pupil.id))
+        .await;
+
+    // Someone else cannot remove it; its owner can, and then it signs no one in.
+    let other = Browser::new();
+    other.sign_in(&server, "taro", support::PASSWORD).await;
+    let page = other.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let removed = other
+        .post_form(
+            &server.url("/passkeys/delete"),
+            &[
+                ("csrf_token", &hidden(&page, "csrf_token")),
+                ("credential_id", &passkey.credential_id()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&removed), "/passkeys");
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
+    assert_eq!(location(&response), "/", "taro's attempt removed hanako's passkey");
+
+    let owner = Browser::new();
+    owner.sign_in(&server, "hanako", support::PASSWORD).await;
+    let page = owner.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let removed = owner
+        .post_form(
+            &server.url("/passkeys/delete"),
+            &[
+                ("csrf_token", &hidden(&page, "csrf_token")),
+                ("credential_id", &passkey.credential_id()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&removed), "/passkeys?done=removed");
+    let browser = Browser::new();
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
+    assert_refused(response, &browser, &server).await;
+    server.stop().await;
+}
+
+async fn registration_is_bound_to_its_person_and_page(backend: Backend) {
+    let server = TestServer::start_on_localhost(backend).await;
+    server.user("hanako", "student").await;
+    server.user("taro", "student").await;
+    let hanako = Browser::new();
+    hanako.sign_in(&server, "hanako", support::PASSWORD).await;
+    let page = hanako.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf_token");
+
+    // The options need the page's CSRF token.
+    let forged = hanako
+        .http
+        .post(server.url("/passkeys/options"))
+        .header("x-csrf-token", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    // Hanako's ceremony, finished in Taro's session: refused, nothing registered.
+    let started = options(&hanako, &server, "/passkeys/options", &csrf).await;
+    let (_, credential) = SoftPasskey::register(&server.base, &started["publicKey"]).unwrap();
+    let taro = Browser::new();
+    taro.sign_in(&server, "taro", support::PASSWORD).await;
+    let taro_page = taro.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let refused = taro
+        .post_form(
+            &server.url("/passkeys"),
+            &[
+                ("csrf_token", &hidden(&taro_page, "csrf_token")),
+                ("ceremony", started["ceremony"].as_str().unwrap()),
+                ("credential", &credential.to_string()),
+                ("name", "盗んだ鍵"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+
+    // A passkey made on another site's page is refused; a nameless one too.
+    let started = options(&hanako, &server, "/passkeys/options", &csrf).await;
+    let (_, credential) =
+        SoftPasskey::register("http://localhost.evil.example", &started["publicKey"]).unwrap();
+    let refused = hanako
+        .post_form(
+            &server.url("/passkeys"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("ceremony", started["ceremony"].as_str().unwrap()),
+                ("credential", &credential.to_string()),
+                ("name", "iPad"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let started = options(&hanako, &server, "/passkeys/options", &csrf).await;
+    let (_, credential) = SoftPasskey::register(&server.base, &started["publicKey"]).unwrap();
+    let nameless = hanako
+        .post_form(
+            &server.url("/passkeys"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("ceremony", started["ceremony"].as_str().unwrap()),
+                ("credential", &credential.to_string()),
+                ("name", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(nameless.status(), 400);
+    assert!(nameless.text().await.unwrap().contains("60文字以内"));
+    for browser in [&hanako, &taro] {
+        let page = browser.get(&server.url("/passkeys")).await.text().await.unwrap();
+        assert!(page.contains("登録されているパスキーはありません"), "{page}");
+    }
+
+    // A session from long ago may look at its passkeys but not add one.
+    server
+        .execute_sql("UPDATE sessions SET auth_time = auth_time - 3600")
+        .await;
+    let page = hanako.get(&server.url("/passkeys")).await.text().await.unwrap();
+    assert!(!page.contains("data-passkey=\"/passkeys/options\""), "{page}");
+    let stale = hanako
+        .http
+        .post(server.url("/passkeys/options"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 403);
+    server.stop().await;
+}
+
+async fn passkeys_are_off_when_the_issuer_is_an_ip_address(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let login = Browser::new().get(&server.url("/login")).await;
+    let policy = login.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(!policy.contains("script-src"), "{policy}");
+    let html = login.text().await.unwrap();
+    assert!(!html.contains("data-passkey"), "{html}");
+    assert_eq!(Browser::new().get(&server.url("/passkeys")).await.status(), 404);
+    let discovery: Value = reqwest::get(server.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["acr_values_supported"],
+        serde_json::json!(["urn:renkei:acr:password"])
+    );
+    server.stop().await;
+}
+
+on_both_databases!(
+    a_pupil_signs_in_with_a_passkey_and_no_username,
+    wrong_passkey_answers_sign_no_one_in,
+    registration_is_bound_to_its_person_and_page,
+    passkeys_are_off_when_the_issuer_is_an_ip_address,
+);
