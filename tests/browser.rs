@@ -1,6 +1,8 @@
 //! The sign-in pages in a real browser: headless Chromium (Debian's `chromium` with
 //! `chromium-driver`) driven over WebDriver signs in a pupil through the Japanese pages and
-//! approves an app, which receives its code. Screenshots land in `target/screenshots/`.
+//! approves an app, which receives its code; and a pupil creates a passkey in Chromium's
+//! virtual authenticator (WebDriver's WebAuthn extension) and signs in with it through our
+//! script. Screenshots land in `target/screenshots/`.
 //! The test fails (never skips) when Chromium or ChromeDriver is missing.
 
 mod support;
@@ -13,7 +15,39 @@ use renkei_idp::client::NewClient;
 use serde_json::{Value, json};
 use support::*;
 
-on_both_databases!(pupil_signs_in_and_approves_in_chromium);
+on_both_databases!(
+    pupil_signs_in_and_approves_in_chromium,
+    pupil_creates_a_passkey_and_signs_in_with_it_in_chromium
+);
+
+/// WebDriver's WebAuthn extension: gives the browsing session a virtual platform
+/// authenticator that keeps discoverable credentials and verifies its user.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
 
 /// ChromeDriver on a free port, stopped on drop.
 struct Driver {
@@ -239,6 +273,87 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
         .unwrap();
     assert!(body.contains("Signed in as 山田 太郎"), "{body}");
     screenshot(&client, &format!("home-en-{backend:?}")).await;
+    client.close().await.unwrap();
+    server.stop().await;
+}
+
+async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backend) {
+    let server = TestServer::start_on_localhost(backend).await;
+    server.user("student1", "student").await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+    let click = |css: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .wait()
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+
+    // Signed in with the password, the pupil opens the passkeys page from home and creates one.
+    client.goto(&server.url("/login")).await.unwrap();
+    client
+        .find(Locator::Css("input[name=username]"))
+        .await
+        .unwrap()
+        .send_keys("student1")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    click("form[action='/login'] button[type=submit]").await;
+    click("a[href='/passkeys']").await;
+    assert_eq!(heading_of(&client).await, "パスキー");
+    screenshot(&client, &format!("passkeys-empty-{backend:?}")).await;
+    click("#passkey-add").await;
+    let notice = client
+        .wait()
+        .for_element(Locator::Css("p.notice"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(notice, "パスキーを登録しました。");
+    let list = client
+        .find(Locator::Css("ul.passkeys"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("パスキー"), "{list}");
+    screenshot(&client, &format!("passkeys-added-{backend:?}")).await;
+
+    // Signed out (cookies gone), the pupil signs in with the passkey alone: no username.
+    client.delete_all_cookies().await.unwrap();
+    client.goto(&server.url("/login")).await.unwrap();
+    click("#passkey-sign-in").await;
+    let signed_in = client
+        .wait()
+        .for_element(Locator::Css("a[href='/passkeys']"))
+        .await;
+    assert!(signed_in.is_ok(), "the passkey signed the pupil in");
+    let body = client
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("ログイン中： 山田 太郎"), "{body}");
     client.close().await.unwrap();
     server.stop().await;
 }
