@@ -26,21 +26,38 @@ async fn options(browser: &Browser, server: &TestServer, path: &str, csrf: &str)
 }
 
 /// Signs `browser` in with its password and registers a passkey named `name`.
-async fn register(browser: &Browser, server: &TestServer, username: &str, name: &str) -> SoftPasskey {
+async fn register(
+    browser: &Browser,
+    server: &TestServer,
+    username: &str,
+    name: &str,
+) -> SoftPasskey {
     let signed_in = browser.sign_in(server, username, support::PASSWORD).await;
     assert_eq!(location(&signed_in), "/");
     let page = browser.get(&server.url("/passkeys")).await;
     assert_eq!(page.status(), 200);
-    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(policy.contains("script-src 'self'"), "{policy}");
     let html = page.text().await.unwrap();
-    assert!(html.contains("data-passkey=\"/passkeys/options\""), "{html}");
+    assert!(
+        html.contains("data-passkey=\"/passkeys/options\""),
+        "{html}"
+    );
     let csrf = hidden(&html, "csrf_token");
     let started = options(browser, server, "/passkeys/options", &csrf).await;
     let public_key = &started["publicKey"];
     assert_eq!(public_key["rp"]["id"], "localhost");
-    assert_eq!(public_key["authenticatorSelection"]["residentKey"], "required");
-    assert_eq!(public_key["authenticatorSelection"]["userVerification"], "required");
+    assert_eq!(
+        public_key["authenticatorSelection"]["residentKey"],
+        "required"
+    );
+    assert_eq!(
+        public_key["authenticatorSelection"]["userVerification"],
+        "required"
+    );
     let (passkey, credential) = SoftPasskey::register(&server.base, public_key).unwrap();
     let ceremony = started["ceremony"].as_str().unwrap();
     let credential = credential.to_string();
@@ -67,15 +84,23 @@ async fn start_sign_in(browser: &Browser, server: &TestServer, request: &str) ->
         format!("/login?request={request}")
     };
     let page = browser.get(&server.url(&path)).await;
-    let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(policy.contains("script-src 'self'"), "{policy}");
     let html = page.text().await.unwrap();
-    assert!(html.contains("data-passkey=\"/login/passkey/options\""), "{html}");
+    assert!(
+        html.contains("data-passkey=\"/login/passkey/options\""),
+        "{html}"
+    );
     let csrf = hidden(&html, "csrf_token");
     let started = options(browser, server, "/login/passkey/options", &csrf).await;
     assert_eq!(started["publicKey"]["rpId"], "localhost");
     assert_eq!(started["publicKey"]["userVerification"], "required");
-    let allowed = started["publicKey"]["allowCredentials"].as_array().map_or(0, Vec::len);
+    let allowed = started["publicKey"]["allowCredentials"]
+        .as_array()
+        .map_or(0, Vec::len);
     assert_eq!(allowed, 0, "a discoverable sign-in names no credential");
     (csrf, started)
 }
@@ -112,7 +137,10 @@ async fn signed_in(browser: &Browser, server: &TestServer) -> bool {
 async fn assert_refused(response: reqwest::Response, browser: &Browser, server: &TestServer) {
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
-    assert!(html.contains("パスキーでログインできませんでした"), "{html}");
+    assert!(
+        html.contains("パスキーでログインできませんでした"),
+        "{html}"
+    );
     assert!(!signed_in(browser, server).await);
 }
 
@@ -121,8 +149,16 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
     server.user("hanako", "student").await;
     let owner = Browser::new();
     let mut passkey = register(&owner, &server, "hanako", "学校のiPad").await;
-    let listed = owner.get(&server.url("/passkeys?done=added")).await.text().await.unwrap();
-    assert!(listed.contains("学校のiPad") && listed.contains("パスキーを登録しました"), "{listed}");
+    let listed = owner
+        .get(&server.url("/passkeys?done=added"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains("学校のiPad") && listed.contains("パスキーを登録しました"),
+        "{listed}"
+    );
 
     // Signing in on the provider's own page: home, with a session.
     let browser = Browser::new();
@@ -131,7 +167,12 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
     let response = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
     assert_eq!(location(&response), "/");
     assert!(signed_in(&browser, &server).await);
-    let listed = owner.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let listed = owner
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(listed.contains("最後に使った日"), "{listed}");
 
     // The same answer again: its ceremony is spent.
@@ -143,7 +184,13 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
     let second = server.second_process().await;
     let app = server.web_app().await;
     let (verifier, challenge) = support::pkce();
-    let url = support::code_request(&server, &app, "openid profile", &challenge, &[("nonce", "n")]);
+    let url = support::code_request(
+        &server,
+        &app,
+        "openid profile",
+        &challenge,
+        &[("nonce", "n")],
+    );
     let browser = Browser::new();
     let to_login = browser.get(&url).await;
     let login = url::Url::parse(&server.url(&location(&to_login))).unwrap();
@@ -151,8 +198,17 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
     let (csrf, started) = start_sign_in(&browser, &server, &request).await;
     let answer = passkey.sign_in(&started["publicKey"]).unwrap();
     let to_consent = finish_sign_in(&browser, &second, &csrf, &request, &started, &answer).await;
-    assert!(location(&to_consent).starts_with("/consent"), "{}", location(&to_consent));
-    let consent = browser.get(&server.url(&location(&to_consent))).await.text().await.unwrap();
+    assert!(
+        location(&to_consent).starts_with("/consent"),
+        "{}",
+        location(&to_consent)
+    );
+    let consent = browser
+        .get(&server.url(&location(&to_consent)))
+        .await
+        .text()
+        .await
+        .unwrap();
     let back = browser
         .post_form(
             &server.url("/consent"),
@@ -165,11 +221,17 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
         .await;
     let back = url::Url::parse(&location(&back)).unwrap();
     let code = support::query_param(&back, "code").unwrap();
-    let tokens: Value = support::exchange(&server, &app, &code, &verifier).await.json().await.unwrap();
+    let tokens: Value = support::exchange(&server, &app, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     let id_token = tokens["id_token"].as_str().unwrap();
     let payload = id_token.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(claims["acr"], "urn:renkei:acr:passkey");
@@ -226,7 +288,10 @@ async fn wrong_passkey_answers_sign_no_one_in(backend: Backend) {
 
     // The account is disabled: its passkey signs no one in.
     server
-        .execute_sql(&format!("UPDATE users SET enabled = FALSE WHERE id = '{}'", pupil.id))
+        .execute_sql(&format!(
+            "UPDATE users SET enabled = FALSE WHERE id = '{}'",
+            pupil.id
+        ))
         .await;
     let browser = Browser::new();
     let (csrf, started) = start_sign_in(&browser, &server, "").await;
@@ -234,13 +299,21 @@ async fn wrong_passkey_answers_sign_no_one_in(backend: Backend) {
     let response = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
     assert_refused(response, &browser, &server).await;
     server
-        .execute_sql(&format!("UPDATE users SET enabled = TRUE WHERE id = '{}'", pupil.id))
+        .execute_sql(&format!(
+            "UPDATE users SET enabled = TRUE WHERE id = '{}'",
+            pupil.id
+        ))
         .await;
 
     // Someone else cannot remove it; its owner can, and then it signs no one in.
     let other = Browser::new();
     other.sign_in(&server, "taro", support::PASSWORD).await;
-    let page = other.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let page = other
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let removed = other
         .post_form(
             &server.url("/passkeys/delete"),
@@ -254,11 +327,20 @@ async fn wrong_passkey_answers_sign_no_one_in(backend: Backend) {
     let (csrf, started) = start_sign_in(&browser, &server, "").await;
     let answer = passkey.sign_in(&started["publicKey"]).unwrap();
     let response = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
-    assert_eq!(location(&response), "/", "taro's attempt removed hanako's passkey");
+    assert_eq!(
+        location(&response),
+        "/",
+        "taro's attempt removed hanako's passkey"
+    );
 
     let owner = Browser::new();
     owner.sign_in(&server, "hanako", support::PASSWORD).await;
-    let page = owner.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let page = owner
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let removed = owner
         .post_form(
             &server.url("/passkeys/delete"),
@@ -283,7 +365,12 @@ async fn registration_is_bound_to_its_person_and_page(backend: Backend) {
     server.user("taro", "student").await;
     let hanako = Browser::new();
     hanako.sign_in(&server, "hanako", support::PASSWORD).await;
-    let page = hanako.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let page = hanako
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let csrf = hidden(&page, "csrf_token");
 
     // The options need the page's CSRF token.
@@ -301,7 +388,12 @@ async fn registration_is_bound_to_its_person_and_page(backend: Backend) {
     let (_, credential) = SoftPasskey::register(&server.base, &started["publicKey"]).unwrap();
     let taro = Browser::new();
     taro.sign_in(&server, "taro", support::PASSWORD).await;
-    let taro_page = taro.get(&server.url("/passkeys")).await.text().await.unwrap();
+    let taro_page = taro
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let refused = taro
         .post_form(
             &server.url("/passkeys"),
@@ -347,16 +439,32 @@ async fn registration_is_bound_to_its_person_and_page(backend: Backend) {
     assert_eq!(nameless.status(), 400);
     assert!(nameless.text().await.unwrap().contains("60文字以内"));
     for browser in [&hanako, &taro] {
-        let page = browser.get(&server.url("/passkeys")).await.text().await.unwrap();
-        assert!(page.contains("登録されているパスキーはありません"), "{page}");
+        let page = browser
+            .get(&server.url("/passkeys"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("登録されているパスキーはありません"),
+            "{page}"
+        );
     }
 
     // A session from long ago may look at its passkeys but not add one.
     server
         .execute_sql("UPDATE sessions SET auth_time = auth_time - 3600")
         .await;
-    let page = hanako.get(&server.url("/passkeys")).await.text().await.unwrap();
-    assert!(!page.contains("data-passkey=\"/passkeys/options\""), "{page}");
+    let page = hanako
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("data-passkey=\"/passkeys/options\""),
+        "{page}"
+    );
     let stale = hanako
         .http
         .post(server.url("/passkeys/options"))
@@ -371,11 +479,17 @@ async fn registration_is_bound_to_its_person_and_page(backend: Backend) {
 async fn passkeys_are_off_when_the_issuer_is_an_ip_address(backend: Backend) {
     let server = TestServer::start(backend).await;
     let login = Browser::new().get(&server.url("/login")).await;
-    let policy = login.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let policy = login.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(!policy.contains("script-src"), "{policy}");
     let html = login.text().await.unwrap();
     assert!(!html.contains("data-passkey"), "{html}");
-    assert_eq!(Browser::new().get(&server.url("/passkeys")).await.status(), 404);
+    assert_eq!(
+        Browser::new().get(&server.url("/passkeys")).await.status(),
+        404
+    );
     let discovery: Value = reqwest::get(server.url("/.well-known/openid-configuration"))
         .await
         .unwrap()

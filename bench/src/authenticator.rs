@@ -133,7 +133,10 @@ impl SoftPasskey {
         if let Some(rp_id) = public_key.get("rpId").and_then(Value::as_str)
             && rp_id != self.rp_id
         {
-            return Err(AuthenticatorError(format!("asked for {rp_id}, holds a key of {}", self.rp_id)));
+            return Err(AuthenticatorError(format!(
+                "asked for {rp_id}, holds a key of {}",
+                self.rp_id
+            )));
         }
         self.counter += 1;
         Ok(self.assertion(challenge, &self.origin.clone()))

@@ -226,7 +226,16 @@ pub async fn submit(
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         };
         state.store.clear_login_failures(&account_key).await?;
-        complete(&state, &headers, &user.id, &["pwd"], ACR_PASSWORD, &form.request, context).await
+        complete(
+            &state,
+            &headers,
+            &user.id,
+            &["pwd"],
+            ACR_PASSWORD,
+            &form.request,
+            context,
+        )
+        .await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -257,6 +266,7 @@ pub(crate) async fn complete(
     };
     let approved = state.store.approval(user_id, &valid.client.id).await?;
     let signed_in = SignedIn { session, approved };
-    let response = authorize::proceed(state, valid, Some(signed_in), Some(request.to_owned())).await?;
+    let response =
+        authorize::proceed(state, valid, Some(signed_in), Some(request.to_owned())).await?;
     Ok(crate::http::with_cookies(response, cookies))
 }

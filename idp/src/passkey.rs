@@ -18,8 +18,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 use crate::crypto::{now, random_secret, sha256};
@@ -57,7 +57,9 @@ pub fn relying_party(issuer: &str) -> Option<Webauthn> {
     let rp_id = origin.domain()?.to_owned();
     WebauthnBuilder::new(&rp_id, &origin)
         .and_then(|builder| builder.rp_name("連携 Renkei").build())
-        .map_err(|error| tracing::warn!(%error, "passkeys are off: no relying party for the issuer"))
+        .map_err(
+            |error| tracing::warn!(%error, "passkeys are off: no relying party for the issuer"),
+        )
         .ok()
 }
 
@@ -130,7 +132,9 @@ pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap) 
             .start_discoverable_authentication()
             .map_err(|e| Error::internal(format!("passkey sign-in could not start: {e}")))?;
         let id = keep_ceremony(&state, SIGN_IN, None, &ceremony).await?;
-        Ok::<_, Error>(Json(json!({"ceremony": id, "publicKey": options.public_key})))
+        Ok::<_, Error>(Json(
+            json!({"ceremony": id, "publicKey": options.public_key}),
+        ))
     }
     .await;
     no_store(result)
@@ -199,7 +203,8 @@ pub async fn sign_in(
         let now = now();
         let since = now - state.config.login_window;
         if let Some(key) = &address_key
-            && state.store.login_failures(key, since).await? >= state.config.login_failures_per_address
+            && state.store.login_failures(key, since).await?
+                >= state.config.login_failures_per_address
         {
             tracing::warn!(address = ?address_key, "passkey sign-in refused: too many failures");
             return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
@@ -209,7 +214,16 @@ pub async fn sign_in(
         };
         match verify_assertion(&state, &ceremony, &form.credential, now).await? {
             Ok(user) => {
-                login::complete(&state, &headers, &user.id, &AMR_PASSKEY, ACR_PASSKEY, &form.request, context).await
+                login::complete(
+                    &state,
+                    &headers,
+                    &user.id,
+                    &AMR_PASSKEY,
+                    ACR_PASSKEY,
+                    &form.request,
+                    context,
+                )
+                .await
             }
             Err(refused) => {
                 tracing::warn!(reason = %refused, "passkey sign-in refused");
@@ -239,10 +253,11 @@ async fn verify_assertion(
     };
     let challenge: DiscoverableAuthentication = serde_json::from_str(&ceremony.state)
         .map_err(|e| Error::internal(format!("kept sign-in ceremony: {e}")))?;
-    let (user_handle, credential_id) = match webauthn.identify_discoverable_authentication(&assertion) {
-        Ok(found) => found,
-        Err(e) => return Ok(Err(Refused::Malformed(e.to_string()))),
-    };
+    let (user_handle, credential_id) =
+        match webauthn.identify_discoverable_authentication(&assertion) {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(Refused::Malformed(e.to_string()))),
+        };
     let Some(row) = state.store.passkey(&credential_key(credential_id)).await? else {
         return Ok(Err(Refused::UnknownPasskey));
     };
@@ -263,8 +278,8 @@ async fn verify_assertion(
         return Ok(Err(Refused::Account));
     };
     passkey.update_credential(&verified);
-    let updated = serde_json::to_string(&passkey)
-        .map_err(|e| Error::internal(format!("passkey: {e}")))?;
+    let updated =
+        serde_json::to_string(&passkey).map_err(|e| Error::internal(format!("passkey: {e}")))?;
     state
         .store
         .passkey_used(&row.credential_id, &updated, now)
@@ -299,7 +314,17 @@ pub async fn page(
             _ => None,
         };
         let cookies = state.remember_locale(query.lang.as_deref(), locale);
-        show(&state, &headers, locale, &session, notice, None, StatusCode::OK, cookies).await
+        show(
+            &state,
+            &headers,
+            locale,
+            &session,
+            notice,
+            None,
+            StatusCode::OK,
+            cookies,
+        )
+        .await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -399,8 +424,17 @@ pub async fn register_options(State(state): State<AppState>, headers: HeaderMap)
         verify_script_request(&state, &headers)?;
         let webauthn = relying(&state)?;
         let session = recent_session(&state, &headers).await?;
-        let Some(user) = state.store.user(&session.user_id).await?.filter(|u| u.enabled) else {
-            return Err(Error::page(StatusCode::FORBIDDEN, "このアカウントは使えません。", "This account is disabled."));
+        let Some(user) = state
+            .store
+            .user(&session.user_id)
+            .await?
+            .filter(|u| u.enabled)
+        else {
+            return Err(Error::page(
+                StatusCode::FORBIDDEN,
+                "このアカウントは使えません。",
+                "This account is disabled.",
+            ));
         };
         let handle = Uuid::parse_str(&user.id)
             .map_err(|_| Error::internal(format!("account id {} is not a UUID", user.id)))?;
@@ -452,15 +486,46 @@ pub async fn register(
             return Ok(crate::http::see_other("/login", []));
         };
         if !state.csrf.verify(&headers, &form.csrf_token) {
-            return show(&state, &headers, locale, &session, None, Some(t.form_expired), StatusCode::FORBIDDEN, []).await;
+            return show(
+                &state,
+                &headers,
+                locale,
+                &session,
+                None,
+                Some(t.form_expired),
+                StatusCode::FORBIDDEN,
+                [],
+            )
+            .await;
         }
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > NAME_MAX {
-            return show(&state, &headers, locale, &session, None, Some(t.passkey_name_invalid), StatusCode::BAD_REQUEST, []).await;
+            return show(
+                &state,
+                &headers,
+                locale,
+                &session,
+                None,
+                Some(t.passkey_name_invalid),
+                StatusCode::BAD_REQUEST,
+                [],
+            )
+            .await;
         }
         let ceremony = take_ceremony(&state, REGISTER, &form.ceremony).await?;
-        let Some(ceremony) = ceremony.filter(|c| c.user_id.as_deref() == Some(&session.user_id)) else {
-            return show(&state, &headers, locale, &session, None, Some(t.form_expired), StatusCode::BAD_REQUEST, []).await;
+        let Some(ceremony) = ceremony.filter(|c| c.user_id.as_deref() == Some(&session.user_id))
+        else {
+            return show(
+                &state,
+                &headers,
+                locale,
+                &session,
+                None,
+                Some(t.form_expired),
+                StatusCode::BAD_REQUEST,
+                [],
+            )
+            .await;
         };
         let registration: PasskeyRegistration = serde_json::from_str(&ceremony.state)
             .map_err(|e| Error::internal(format!("kept registration ceremony: {e}")))?;
@@ -475,7 +540,17 @@ pub async fn register(
             Ok(passkey) => passkey,
             Err(reason) => {
                 tracing::warn!(%reason, user = %session.user_id, "passkey registration refused");
-                return show(&state, &headers, locale, &session, None, Some(t.passkey_register_failed), StatusCode::BAD_REQUEST, []).await;
+                return show(
+                    &state,
+                    &headers,
+                    locale,
+                    &session,
+                    None,
+                    Some(t.passkey_register_failed),
+                    StatusCode::BAD_REQUEST,
+                    [],
+                )
+                .await;
             }
         };
         let row = PasskeyRow {
@@ -490,7 +565,17 @@ pub async fn register(
         match state.store.insert_passkey(&row).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                return show(&state, &headers, locale, &session, None, Some(t.passkey_register_failed), StatusCode::CONFLICT, []).await;
+                return show(
+                    &state,
+                    &headers,
+                    locale,
+                    &session,
+                    None,
+                    Some(t.passkey_register_failed),
+                    StatusCode::CONFLICT,
+                    [],
+                )
+                .await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -522,7 +607,17 @@ pub async fn delete(
         };
         if !state.csrf.verify(&headers, &form.csrf_token) {
             let t = locale.texts();
-            return show(&state, &headers, locale, &session, None, Some(t.form_expired), StatusCode::FORBIDDEN, []).await;
+            return show(
+                &state,
+                &headers,
+                locale,
+                &session,
+                None,
+                Some(t.form_expired),
+                StatusCode::FORBIDDEN,
+                [],
+            )
+            .await;
         }
         if !state
             .store

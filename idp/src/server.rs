@@ -253,7 +253,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    static_file("text/css; charset=utf-8", include_str!("../static/renkei.css"))
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../static/renkei.css"),
+    )
 }
 
 async fn passkey_script() -> Response {

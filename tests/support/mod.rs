@@ -174,7 +174,11 @@ impl TestServer {
             url: self.database.url.clone(),
             cleanup: None,
         };
-        let host = url::Url::parse(&self.base).unwrap().host_str().unwrap().to_owned();
+        let host = url::Url::parse(&self.base)
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_owned();
         Self::start_process(shared, Some(self.state.config.issuer.clone()), &host).await
     }
 

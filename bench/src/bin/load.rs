@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use renkei_bench::authenticator::SoftPasskey;
 use sha2::Digest;
 use tokio::sync::Mutex;
 
@@ -457,7 +458,9 @@ fn set_up(url: &str, connections: usize, alg: &str) -> Fixture {
 
 fn start(url: &str, alg: &str) -> Server {
     let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
+    // A domain name, not an IP address: WebAuthn (passkeys) needs one. The load clients
+    // resolve `localhost` to 127.0.0.1 without asking the system (see `client`).
+    let base = format!("http://localhost:{port}");
     let child = Command::new(sibling("renkei"))
         .args([
             "serve",
@@ -492,6 +495,7 @@ fn client() -> reqwest::Client {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(4)
+        .resolve("localhost", ([127, 0, 0, 1], 0).into())
         .build()
         .expect("HTTP client")
 }
@@ -531,6 +535,69 @@ async fn sign_in(browser: &reqwest::Client, base: &str, user: &str) -> bool {
         .send()
         .await
         .is_ok_and(|r| r.status().as_u16() == 303)
+}
+
+/// The options a page's script fetches from `path`, with the page's CSRF token.
+async fn passkey_options(
+    browser: &reqwest::Client,
+    base: &str,
+    path: &str,
+    csrf: &str,
+) -> Option<serde_json::Value> {
+    let response = browser
+        .post(format!("{base}{path}"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().await.ok()
+}
+
+/// Registers a passkey for the browser's signed-in user, as the passkeys page does.
+async fn register_passkey(browser: &reqwest::Client, base: &str) -> Option<SoftPasskey> {
+    let page = browser.get(format!("{base}/passkeys")).send().await.ok()?;
+    let csrf = hidden(&page.text().await.ok()?, "csrf_token");
+    let started = passkey_options(browser, base, "/passkeys/options", &csrf).await?;
+    let (passkey, credential) = SoftPasskey::register(base, &started["publicKey"]).ok()?;
+    let registered = browser
+        .post(format!("{base}/passkeys"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("ceremony", started["ceremony"].as_str()?),
+            ("credential", &credential.to_string()),
+            ("name", "load"),
+        ])
+        .send()
+        .await
+        .ok()?;
+    (location(&registered) == "/passkeys?done=added").then_some(passkey)
+}
+
+/// One passkey sign-in on a fresh browser: sign-in page, options, signed assertion.
+async fn passkey_sign_in(
+    browser: &reqwest::Client,
+    base: &str,
+    passkey: &Mutex<SoftPasskey>,
+) -> Option<()> {
+    let page = browser.get(format!("{base}/login")).send().await.ok()?;
+    let csrf = hidden(&page.text().await.ok()?, "csrf_token");
+    let started = passkey_options(browser, base, "/login/passkey/options", &csrf).await?;
+    let assertion = passkey.lock().await.sign_in(&started["publicKey"]).ok()?;
+    let response = browser
+        .post(format!("{base}/login/passkey"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("request", ""),
+            ("ceremony", started["ceremony"].as_str()?),
+            ("credential", &assertion.to_string()),
+        ])
+        .send()
+        .await
+        .ok()?;
+    (location(&response) == "/").then_some(())
 }
 
 /// One authorization-code + PKCE flow with the browser's session: authorize, code, token,
@@ -785,6 +852,34 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
     };
     report(
         drive("password sign-in", settings, &server, op).await,
+        &server,
+    );
+
+    // 3b. Passkey sign-ins: each user registers a passkey (set-up, in its signed-in browser);
+    // then a fresh browser opens the sign-in page, fetches the options, and posts the signed
+    // assertion, as our page's script does.
+    let mut passkeys = Vec::new();
+    for browser in browsers.iter() {
+        passkeys.push(Mutex::new(
+            register_passkey(browser, &base)
+                .await
+                .expect("set-up passkey registration"),
+        ));
+    }
+    let passkeys = Arc::new(passkeys);
+    let op: Op = {
+        let (base, passkeys) = (base.clone(), passkeys.clone());
+        Arc::new(move |i| {
+            let (base, passkeys) = (base.clone(), passkeys.clone());
+            Box::pin(async move {
+                passkey_sign_in(&client(), &base, &passkeys[i])
+                    .await
+                    .is_some()
+            })
+        })
+    };
+    report(
+        drive("passkey sign-in", settings, &server, op).await,
         &server,
     );
 

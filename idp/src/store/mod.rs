@@ -432,8 +432,12 @@ pub trait Store: Send + Sync + 'static {
     /// An account's passkeys, oldest first.
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<PasskeyRow>>;
     /// Records a sign-in with a passkey: its updated credential (counter) and the time.
-    async fn passkey_used(&self, credential_id: &str, credential: &str, now: i64)
-    -> StoreResult<()>;
+    async fn passkey_used(
+        &self,
+        credential_id: &str,
+        credential: &str,
+        now: i64,
+    ) -> StoreResult<()>;
     /// Removes one of `user_id`'s passkeys; false if it has no such passkey.
     async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
 
