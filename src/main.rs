@@ -312,6 +312,21 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// List an account's passkeys (JSON lines: credential id, name, created, last used).
+    Passkeys {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+    },
+    /// Remove an account's passkeys (a lost or handed-on tablet): all, or one by credential id.
+    RemovePasskeys {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// Remove only this passkey (its `credential_id` from `renkei user passkeys`).
+        #[arg(long)]
+        credential_id: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -711,9 +726,62 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let store = open(&cli.database_url).await?;
             let password = read_password()?;
             let user = renkei_idp::user::set_password(store.as_ref(), &username, password).await?;
+            audit_admin(
+                &cli.database_url,
+                "renkei user set-password",
+                format!("password of account {} set", user.username),
+            )
+            .await?;
             println!(
                 "{}",
                 serde_json::json!({"id": user.id, "username": user.username, "password": "set"})
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Passkeys { username },
+        } => {
+            let store = open(&cli.database_url).await?;
+            let (_, passkeys) = renkei_idp::passkey::of_account(store.as_ref(), &username).await?;
+            for passkey in passkeys {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "credential_id": passkey.credential_id,
+                        "name": passkey.name,
+                        "created_at": passkey.created_at,
+                        "last_used_at": passkey.last_used_at,
+                    })
+                );
+            }
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::RemovePasskeys {
+                    username,
+                    credential_id,
+                },
+        } => {
+            let store = open(&cli.database_url).await?;
+            let (user, removed) =
+                renkei_idp::passkey::remove(store.as_ref(), &username, credential_id.as_deref())
+                    .await?;
+            let names: Vec<&str> = removed.iter().map(|p| p.name.as_str()).collect();
+            audit_admin(
+                &cli.database_url,
+                "renkei user remove-passkeys",
+                format!(
+                    "{} passkey(s) of account {} removed: {}",
+                    removed.len(),
+                    user.username,
+                    names.join(", ")
+                ),
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({"username": user.username, "removed": removed.len()})
             );
             Ok(())
         }

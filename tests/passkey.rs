@@ -476,6 +476,102 @@ async fn registration_is_bound_to_its_person_and_page(backend: Backend) {
     server.stop().await;
 }
 
+/// Signs in with `passkey` from a fresh browser; whether a session came of it.
+async fn passkey_signs_in(server: &TestServer, passkey: &mut SoftPasskey) -> bool {
+    let browser = Browser::new();
+    let (csrf, started) = start_sign_in(&browser, server, "").await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let response = finish_sign_in(&browser, server, &csrf, "", &started, &answer).await;
+    response.status() == 303 && signed_in(&browser, server).await
+}
+
+async fn an_administrator_removes_a_lost_tablets_passkeys(backend: Backend) {
+    let server = TestServer::start_on_localhost(backend).await;
+    server.user("hanako", "student").await;
+    let mut lost = register(&Browser::new(), &server, "hanako", "なくしたiPad").await;
+    let mut home = register(&Browser::new(), &server, "hanako", "家のパソコン").await;
+    let url = server.database.url.clone();
+    let list = |url: String| async move {
+        let output = support::run_renkei(&url, &["user", "passkeys", "--username", "hanako"], None);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let listed = list(url.clone()).await;
+    assert_eq!(listed.len(), 2);
+    let lost_row = listed.iter().find(|p| p["name"] == "なくしたiPad").unwrap();
+    assert_eq!(lost_row["credential_id"], lost.credential_id());
+
+    // A passkey the account does not have: an error that says how to find the right one.
+    let wrong = support::run_renkei(
+        &url,
+        &[
+            "user",
+            "remove-passkeys",
+            "--username",
+            "hanako",
+            "--credential-id",
+            "nope",
+        ],
+        None,
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("renkei user passkeys --username hanako")
+    );
+    assert_eq!(list(url.clone()).await.len(), 2, "nothing removed");
+
+    // The lost tablet's passkey goes; the other still signs in.
+    let removed = support::run_renkei(
+        &url,
+        &[
+            "user",
+            "remove-passkeys",
+            "--username",
+            "hanako",
+            "--credential-id",
+            &lost.credential_id(),
+        ],
+        None,
+    );
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    assert!(!passkey_signs_in(&server, &mut lost).await);
+    assert!(passkey_signs_in(&server, &mut home).await);
+
+    // All of them.
+    let removed = support::run_renkei(
+        &url,
+        &["user", "remove-passkeys", "--username", "hanako"],
+        None,
+    );
+    assert!(removed.status.success());
+    assert!(list(url.clone()).await.is_empty());
+    assert!(!passkey_signs_in(&server, &mut home).await);
+
+    let exported = support::run_renkei(&url, &["audit", "export"], None);
+    let audit = String::from_utf8_lossy(&exported.stdout);
+    assert!(
+        audit.contains("1 passkey(s) of account hanako removed: なくしたiPad"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("1 passkey(s) of account hanako removed: 家のパソコン"),
+        "{audit}"
+    );
+    server.stop().await;
+}
+
 async fn passkeys_are_off_when_the_issuer_is_an_ip_address(backend: Backend) {
     let server = TestServer::start(backend).await;
     let login = Browser::new().get(&server.url("/login")).await;
@@ -507,5 +603,6 @@ on_both_databases!(
     a_pupil_signs_in_with_a_passkey_and_no_username,
     wrong_passkey_answers_sign_no_one_in,
     registration_is_bound_to_its_person_and_page,
+    an_administrator_removes_a_lost_tablets_passkeys,
     passkeys_are_off_when_the_issuer_is_an_ip_address,
 );

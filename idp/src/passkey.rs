@@ -28,7 +28,7 @@ use crate::login;
 use crate::pages::{Locale, PasskeyItem, PasskeysPage, Texts, render_with_script, toggle_href};
 use crate::server::AppState;
 use crate::session;
-use crate::store::{CeremonyRow, PasskeyRow, SessionRow, StoreError, UserRow};
+use crate::store::{CeremonyRow, PasskeyRow, SessionRow, Store, StoreError, UserRow};
 
 /// Authentication context class of a passkey sign-in (user verification on the device).
 pub const ACR_PASSKEY: &str = "urn:renkei:acr:passkey";
@@ -631,6 +631,40 @@ pub async fn delete(
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// An account's passkeys, for administrators (`renkei user passkeys`).
+pub async fn of_account(store: &dyn Store, username: &str) -> Result<(UserRow, Vec<PasskeyRow>)> {
+    let user = crate::user::by_username(store, username).await?;
+    let passkeys = store.passkeys_of(&user.id).await?;
+    Ok((user, passkeys))
+}
+
+/// Removes an account's passkey `credential_id`, or all of them (a lost or handed-on tablet);
+/// returns the removed ones. Naming a passkey the account does not have is an error.
+pub async fn remove(
+    store: &dyn Store,
+    username: &str,
+    credential_id: Option<&str>,
+) -> Result<(UserRow, Vec<PasskeyRow>)> {
+    let (user, passkeys) = of_account(store, username).await?;
+    let chosen: Vec<PasskeyRow> = match credential_id {
+        None => passkeys,
+        Some(id) => {
+            let one = passkeys.into_iter().find(|p| p.credential_id == id);
+            vec![one.ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{username:?} has no passkey {id:?}: `renkei user passkeys --username {username}` lists them"
+                ))
+            })?]
+        }
+    };
+    for passkey in &chosen {
+        store
+            .delete_passkey(&user.id, &passkey.credential_id)
+            .await?;
+    }
+    Ok((user, chosen))
 }
 
 /// The options answers are per-ceremony: never cached.

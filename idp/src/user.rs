@@ -107,16 +107,21 @@ pub async fn set_password(store: &dyn Store, username: &str, password: String) -
             "the password is too short: use at least {MIN_PASSWORD_CHARS} characters"
         )));
     }
-    let user = store.user_by_username(username).await?.ok_or_else(|| {
-        Error::Invalid(format!(
-            "there is no account with the username {username:?}"
-        ))
-    })?;
+    let user = by_username(store, username).await?;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| Error::internal(e.to_string()))?;
     store.set_password_hash(&user.id, &hash, now()).await?;
     Ok(user)
+}
+
+/// The account with `username`, or an error that says there is none.
+pub async fn by_username(store: &dyn Store, username: &str) -> Result<UserRow> {
+    store.user_by_username(username).await?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "there is no account with the username {username:?}"
+        ))
+    })
 }
 
 /// How a person is shown: 姓 名 in Japanese order, or the username.
