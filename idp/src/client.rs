@@ -413,7 +413,7 @@ async fn assertion_client(
     }
     let first_use = state
         .store
-        .use_client_assertion(&format!("{}:{}", client.id, unverified.jti), unverified.exp)
+        .use_once(&format!("{}:{}", client.id, unverified.jti), unverified.exp)
         .await?;
     if !first_use {
         return Err(fail("client_assertion was already used (jti replay)"));

@@ -2,10 +2,12 @@
 //! then signs in with the device's screen lock (fingerprint, face or PIN) instead of a password,
 //! without typing a username (discoverable credentials: the passkey names the account).
 //!
-//! Each ceremony's server state (its challenge) is kept in the database under the digest of a
-//! random id, so that a ceremony started on one process finishes on another, and is taken
-//! exactly once. Passkeys need an issuer with a domain name (WebAuthn does not allow an IP
-//! address as relying-party id); on `http://127.0.0.1` they are not offered.
+//! A ceremony's server state (its challenge) travels with the browser, sealed with a key of the
+//! installation (HMAC-SHA256 over the state, its purpose, its account and its expiry): starting
+//! one writes nothing (an anonymous request to start a sign-in costs no database row), any
+//! process can finish it, and finishing records the seal in the used-once table, so that each
+//! ceremony finishes at most once. Passkeys need an issuer with a domain name (WebAuthn does
+//! not allow an IP address as relying-party id); on `http://127.0.0.1` they are not offered.
 
 use std::net::SocketAddr;
 
@@ -22,13 +24,13 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use crate::crypto::{now, random_secret, sha256};
+use crate::crypto::{now, random_secret, sha256_base64url};
 use crate::error::{Error, Result};
 use crate::login;
 use crate::pages::{Locale, PasskeyItem, PasskeysPage, Texts, render_with_script, toggle_href};
 use crate::server::AppState;
 use crate::session;
-use crate::store::{CeremonyRow, PasskeyRow, SessionRow, Store, StoreError, UserRow};
+use crate::store::{PasskeyRow, SessionRow, Store, StoreError, UserRow};
 
 /// Authentication context class of a passkey sign-in (user verification on the device).
 pub const ACR_PASSKEY: &str = "urn:renkei:acr:passkey";
@@ -43,13 +45,98 @@ const CEREMONY_TTL: i64 = 300;
 /// Adding a passkey adds a way into the account: only within this long after a sign-in.
 const RECENT_SIGN_IN: i64 = 900;
 
-/// Purpose of a registration ceremony's row.
+/// Purpose of a registration ceremony's seal.
 const REGISTER: &str = "register";
-/// Purpose of a sign-in ceremony's row.
+/// Purpose of a sign-in ceremony's seal.
 const SIGN_IN: &str = "sign_in";
 
 /// Longest passkey name, in characters.
 const NAME_MAX: usize = 60;
+
+/// Passkeys of an installation: the WebAuthn relying party, and the key that seals ceremonies.
+pub struct Passkeys {
+    webauthn: Webauthn,
+    seal_key: Vec<u8>,
+}
+
+/// What a sealed ceremony carries.
+#[derive(serde::Serialize, Deserialize)]
+struct Sealed<'a, T> {
+    purpose: &'a str,
+    user: Option<&'a str>,
+    expires: i64,
+    state: T,
+}
+
+type Seal = hmac::Hmac<sha2::Sha256>;
+
+impl Passkeys {
+    /// Passkeys for `issuer` with the installation's sealing key (created on first start), or
+    /// none when the issuer's host is not a domain name.
+    pub async fn load(store: &dyn Store, issuer: &str) -> Result<Option<Self>> {
+        let Some(webauthn) = relying_party(issuer) else {
+            return Ok(None);
+        };
+        let seal_key = store
+            .setting_or_insert("webauthn_seal_key", random_secret().as_bytes())
+            .await?;
+        Ok(Some(Passkeys { webauthn, seal_key }))
+    }
+
+    fn mac(&self) -> Seal {
+        <Seal as hmac::Mac>::new_from_slice(&self.seal_key).expect("HMAC takes keys of any length")
+    }
+
+    /// Seals a ceremony's state for `purpose` (and the account registering a passkey) until
+    /// `expires`: `base64url(JSON).base64url(HMAC)`.
+    fn seal(
+        &self,
+        purpose: &str,
+        user: Option<&str>,
+        expires: i64,
+        state: &impl serde::Serialize,
+    ) -> Result<String> {
+        use hmac::Mac;
+        let payload = serde_json::to_vec(&Sealed {
+            purpose,
+            user,
+            expires,
+            state,
+        })
+        .map_err(|e| Error::internal(format!("ceremony state: {e}")))?;
+        let mut mac = self.mac();
+        mac.update(&payload);
+        let tag = mac.finalize().into_bytes();
+        Ok(format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        ))
+    }
+
+    /// Opens a sealed ceremony if it is genuine, of `purpose`, for `user` and not expired at
+    /// `now`; returns its state and the id that marks it used.
+    fn open<T: serde::de::DeserializeOwned>(
+        &self,
+        sealed: &str,
+        purpose: &str,
+        user: Option<&str>,
+        now: i64,
+    ) -> Option<(T, String, i64)> {
+        use hmac::Mac;
+        let (payload, tag) = sealed.split_once('.')?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let mut mac = self.mac();
+        mac.update(&payload);
+        mac.verify_slice(&tag).ok()?;
+        let opened: Sealed<'_, T> = serde_json::from_slice(&payload).ok()?;
+        (opened.purpose == purpose && opened.user == user && now <= opened.expires).then(|| {
+            let used = format!("webauthn {}", sha256_base64url(&tag));
+            (opened.state, used, opened.expires)
+        })
+    }
+}
 
 /// The relying party of `issuer`, or none when its host is not a domain name.
 pub fn relying_party(issuer: &str) -> Option<Webauthn> {
@@ -68,7 +155,7 @@ fn credential_key(id: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(id)
 }
 
-fn relying(state: &AppState) -> Result<&Webauthn> {
+fn relying(state: &AppState) -> Result<&Passkeys> {
     state.passkeys.as_ref().ok_or_else(|| {
         Error::page(
             StatusCode::NOT_FOUND,
@@ -95,32 +182,22 @@ fn verify_script_request(state: &AppState, headers: &HeaderMap) -> Result<()> {
     }
 }
 
-/// Keeps a ceremony's state; returns the id the browser sends back with its answer.
-async fn keep_ceremony(
+/// Finishes a sealed ceremony at most once: its state if the seal is genuine, of `purpose`, for
+/// `user`, live, and not used before; none otherwise.
+async fn finish_ceremony<T: serde::de::DeserializeOwned>(
     state: &AppState,
+    sealed: &str,
     purpose: &str,
-    user_id: Option<&str>,
-    ceremony: &impl serde::Serialize,
-) -> Result<String> {
-    let id = random_secret();
-    let row = CeremonyRow {
-        user_id: user_id.map(str::to_owned),
-        state: serde_json::to_string(ceremony)
-            .map_err(|e| Error::internal(format!("ceremony state: {e}")))?,
+    user: Option<&str>,
+) -> Result<Option<T>> {
+    let Some((ceremony, used, expires)) = relying(state)?.open(sealed, purpose, user, now()) else {
+        return Ok(None);
     };
-    state
-        .store
-        .insert_ceremony(&sha256(id.as_bytes()), purpose, &row, now() + CEREMONY_TTL)
-        .await?;
-    Ok(id)
-}
-
-/// Takes a kept ceremony (once); none if unknown, expired, already used or of another purpose.
-async fn take_ceremony(state: &AppState, purpose: &str, id: &str) -> Result<Option<CeremonyRow>> {
     Ok(state
         .store
-        .take_ceremony(&sha256(id.as_bytes()), purpose, now())
-        .await?)
+        .use_once(&used, expires)
+        .await?
+        .then_some(ceremony))
 }
 
 /// `POST /login/passkey/options`: starts a sign-in; the browser asks its authenticator with
@@ -128,10 +205,12 @@ async fn take_ceremony(state: &AppState, purpose: &str, id: &str) -> Result<Opti
 pub async fn sign_in_options(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
         verify_script_request(&state, &headers)?;
-        let (options, ceremony) = relying(&state)?
+        let passkeys = relying(&state)?;
+        let (options, ceremony) = passkeys
+            .webauthn
             .start_discoverable_authentication()
             .map_err(|e| Error::internal(format!("passkey sign-in could not start: {e}")))?;
-        let id = keep_ceremony(&state, SIGN_IN, None, &ceremony).await?;
+        let id = passkeys.seal(SIGN_IN, None, now() + CEREMONY_TTL, &ceremony)?;
         Ok::<_, Error>(Json(
             json!({"ceremony": id, "publicKey": options.public_key}),
         ))
@@ -209,10 +288,10 @@ pub async fn sign_in(
             tracing::warn!(address = ?address_key, "passkey sign-in refused: too many failures");
             return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
         }
-        let Some(ceremony) = take_ceremony(&state, SIGN_IN, &form.ceremony).await? else {
+        let Some(ceremony) = finish_ceremony(&state, &form.ceremony, SIGN_IN, None).await? else {
             return Ok(again(t.form_expired, StatusCode::BAD_REQUEST));
         };
-        match verify_assertion(&state, &ceremony, &form.credential, now).await? {
+        match verify_assertion(&state, ceremony, &form.credential, now).await? {
             Ok(user) => {
                 login::complete(
                     &state,
@@ -242,17 +321,15 @@ pub async fn sign_in(
 /// passkey's counter is saved and its enabled account returned.
 async fn verify_assertion(
     state: &AppState,
-    ceremony: &CeremonyRow,
+    challenge: DiscoverableAuthentication,
     credential: &str,
     now: i64,
 ) -> Result<Result<UserRow, Refused>> {
-    let webauthn = relying(state)?;
+    let webauthn = &relying(state)?.webauthn;
     let assertion: PublicKeyCredential = match serde_json::from_str(credential) {
         Ok(assertion) => assertion,
         Err(e) => return Ok(Err(Refused::Malformed(e.to_string()))),
     };
-    let challenge: DiscoverableAuthentication = serde_json::from_str(&ceremony.state)
-        .map_err(|e| Error::internal(format!("kept sign-in ceremony: {e}")))?;
     let (user_handle, credential_id) =
         match webauthn.identify_discoverable_authentication(&assertion) {
             Ok(found) => found,
@@ -422,7 +499,7 @@ async fn recent_session(state: &AppState, headers: &HeaderMap) -> Result<Session
 pub async fn register_options(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
         verify_script_request(&state, &headers)?;
-        let webauthn = relying(&state)?;
+        let passkeys = relying(&state)?;
         let session = recent_session(&state, &headers).await?;
         let Some(user) = state
             .store
@@ -447,7 +524,8 @@ pub async fn register_options(State(state): State<AppState>, headers: HeaderMap)
             .map(Into::into)
             .collect();
         let display = crate::user::display_name(&user);
-        let (options, registration) = webauthn
+        let (options, registration) = passkeys
+            .webauthn
             .start_passkey_registration(handle, &user.username, &display, Some(existing))
             .map_err(|e| Error::internal(format!("passkey registration could not start: {e}")))?;
         let mut public_key = serde_json::to_value(&options.public_key)
@@ -456,7 +534,12 @@ pub async fn register_options(State(state): State<AppState>, headers: HeaderMap)
         // credential); webauthn-rs leaves that to the authenticator, we ask for it.
         public_key["authenticatorSelection"]["residentKey"] = json!("required");
         public_key["authenticatorSelection"]["requireResidentKey"] = json!(true);
-        let id = keep_ceremony(&state, REGISTER, Some(&user.id), &registration).await?;
+        let id = passkeys.seal(
+            REGISTER,
+            Some(&user.id),
+            now() + CEREMONY_TTL,
+            &registration,
+        )?;
         Ok::<_, Error>(Json(json!({"ceremony": id, "publicKey": public_key})))
     }
     .await;
@@ -479,7 +562,7 @@ pub async fn register(
     Form(form): Form<RegisterForm>,
 ) -> Response {
     let result = async {
-        let webauthn = relying(&state)?;
+        let webauthn = &relying(&state)?.webauthn;
         let locale = state.locale(None, None, &headers);
         let t = locale.texts();
         let Some(session) = session::current(&state, &headers).await? else {
@@ -512,9 +595,9 @@ pub async fn register(
             )
             .await;
         }
-        let ceremony = take_ceremony(&state, REGISTER, &form.ceremony).await?;
-        let Some(ceremony) = ceremony.filter(|c| c.user_id.as_deref() == Some(&session.user_id))
-        else {
+        let ceremony: Option<PasskeyRegistration> =
+            finish_ceremony(&state, &form.ceremony, REGISTER, Some(&session.user_id)).await?;
+        let Some(registration) = ceremony else {
             return show(
                 &state,
                 &headers,
@@ -527,8 +610,6 @@ pub async fn register(
             )
             .await;
         };
-        let registration: PasskeyRegistration = serde_json::from_str(&ceremony.state)
-            .map_err(|e| Error::internal(format!("kept registration ceremony: {e}")))?;
         let passkey = serde_json::from_str::<RegisterPublicKeyCredential>(&form.credential)
             .map_err(|e| e.to_string())
             .and_then(|answer| {
@@ -679,5 +760,73 @@ fn no_store(result: Result<Json<Value>>) -> Response {
             response
         }
         Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passkeys(key: &[u8]) -> Passkeys {
+        Passkeys {
+            webauthn: relying_party("https://sso.board.example.jp").expect("a relying party"),
+            seal_key: key.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_seal_opens_only_for_its_purpose_account_and_time() {
+        let keys = passkeys(b"installation key");
+        let sealed = keys.seal(REGISTER, Some("u1"), 1_000, &"state").unwrap();
+        let opened = keys.open::<String>(&sealed, REGISTER, Some("u1"), 1_000);
+        let (state, used, expires) = opened.expect("opens");
+        assert_eq!((state.as_str(), expires), ("state", 1_000));
+        assert!(used.starts_with("webauthn "));
+        assert!(
+            keys.open::<String>(&sealed, SIGN_IN, Some("u1"), 1_000)
+                .is_none()
+        );
+        assert!(
+            keys.open::<String>(&sealed, REGISTER, Some("u2"), 1_000)
+                .is_none()
+        );
+        assert!(
+            keys.open::<String>(&sealed, REGISTER, None, 1_000)
+                .is_none()
+        );
+        assert!(
+            keys.open::<String>(&sealed, REGISTER, Some("u1"), 1_001)
+                .is_none()
+        );
+        let other = passkeys(b"another installation");
+        assert!(
+            other
+                .open::<String>(&sealed, REGISTER, Some("u1"), 1_000)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_changed_seal_does_not_open() {
+        let keys = passkeys(b"installation key");
+        let sealed = keys.seal(SIGN_IN, None, 1_000, &"state").unwrap();
+        let (payload, tag) = sealed.split_once('.').unwrap();
+        let mut forged: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        forged["expires"] = json!(9_999);
+        let forged = format!(
+            "{}.{tag}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap())
+        );
+        assert!(keys.open::<String>(&forged, SIGN_IN, None, 2_000).is_none());
+        assert!(
+            keys.open::<String>(&format!("{payload}.AAAA"), SIGN_IN, None, 1_000)
+                .is_none()
+        );
+        assert!(
+            keys.open::<String>("not a seal", SIGN_IN, None, 1_000)
+                .is_none()
+        );
+        assert!(keys.open::<String>(&sealed, SIGN_IN, None, 1_000).is_some());
     }
 }

@@ -42,8 +42,8 @@ pub struct Shared {
     pub cookies: CookiePolicy,
     /// The discovery document, computed once.
     pub metadata: Value,
-    /// The WebAuthn relying party for passkeys; none when the issuer has no domain name.
-    pub passkeys: Option<webauthn_rs::Webauthn>,
+    /// Passkeys (the WebAuthn relying party); none when the issuer has no domain name.
+    pub passkeys: Option<crate::passkey::Passkeys>,
     /// Bounds how many Argon2id verifications run at once (each takes 19 MiB).
     pub password_checks: tokio::sync::Semaphore,
     /// Mints the token type of RFC 8693 exchanges, when a service built on the provider
@@ -72,7 +72,7 @@ impl AppState {
         let cookies = CookiePolicy::new(config.is_https());
         let csrf = Csrf::new(csrf_key, cookies.clone(), config.origin());
         let metadata = crate::discovery::metadata(&config);
-        let passkeys = crate::passkey::relying_party(&config.issuer);
+        let passkeys = crate::passkey::Passkeys::load(store.as_ref(), &config.issuer).await?;
         Ok(AppState(Arc::new(Shared {
             config,
             store,

@@ -1,4 +1,4 @@
--- Passkeys (WebAuthn discoverable credentials) and the server side of their ceremonies.
+-- Passkeys (WebAuthn discoverable credentials), and single use for their ceremonies.
 --
 -- A passkey row keeps webauthn-rs's serialised credential (public key, signature counter,
 -- backup flags) as JSON; the counter changes at every sign-in, so the row is rewritten then.
@@ -12,12 +12,6 @@ CREATE TABLE passkeys (
 );
 CREATE INDEX passkeys_user ON passkeys (user_id);
 
--- A ceremony (registration or sign-in) started on one process may finish on another, so its
--- challenge state is kept here, keyed by the SHA-256 of a random id, and taken exactly once.
-CREATE TABLE webauthn_ceremonies (
-    id_hash    BYTEA PRIMARY KEY,
-    purpose    TEXT NOT NULL,
-    user_id    TEXT REFERENCES users (id) ON DELETE CASCADE,
-    state      TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
-);
+-- Single-use identifiers: client assertions' (as before) and now passkey ceremonies' too
+-- (whose state travels sealed with the browser; finishing one records it here).
+ALTER TABLE used_client_assertions RENAME TO used_once;

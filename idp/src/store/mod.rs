@@ -286,15 +286,6 @@ pub struct PasskeyRow {
     pub last_used_at: Option<i64>,
 }
 
-/// The server side of a started WebAuthn ceremony, taken once to finish it.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct CeremonyRow {
-    /// The account registering a passkey; none for a sign-in (the passkey names the account).
-    pub user_id: Option<String>,
-    /// webauthn-rs's serialised ceremony state (the challenge and what it allows) as JSON.
-    pub state: String,
-}
-
 /// The storage interface of the identity provider.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -407,24 +398,10 @@ pub trait Store: Send + Sync + 'static {
     /// Whether an access token (by its `jti` and grant) has been revoked.
     async fn access_token_revoked(&self, jti: &str, grant_id: Option<&str>) -> StoreResult<bool>;
 
-    /// Records a client assertion's identifier; false if it was seen before (a replay).
-    async fn use_client_assertion(&self, id: &str, expires_at: i64) -> StoreResult<bool>;
+    /// Records a single-use identifier (a client assertion's, a passkey ceremony's) until
+    /// `expires_at`; false if it was used before (a replay).
+    async fn use_once(&self, id: &str, expires_at: i64) -> StoreResult<bool>;
 
-    /// Keeps a started WebAuthn ceremony (`purpose` `register` or `sign_in`) until `expires_at`.
-    async fn insert_ceremony(
-        &self,
-        id_hash: &[u8],
-        purpose: &str,
-        ceremony: &CeremonyRow,
-        expires_at: i64,
-    ) -> StoreResult<()>;
-    /// Takes (deletes and returns) a live ceremony of `purpose`: each finishes at most once.
-    async fn take_ceremony(
-        &self,
-        id_hash: &[u8],
-        purpose: &str,
-        now: i64,
-    ) -> StoreResult<Option<CeremonyRow>>;
     /// Registers a passkey; [`StoreError::Conflict`] if its credential id is already registered.
     async fn insert_passkey(&self, passkey: &PasskeyRow) -> StoreResult<()>;
     /// One passkey by its credential id.

@@ -14,8 +14,8 @@ use super::directory::{
 use super::import_sql::sql_import_tx;
 use super::sql::{passkey_columns, sql_store, user_columns};
 use super::{
-    CeremonyRow, ClassRef, ClientRow, CodeRow, GrantRow, OrgRow, PasskeyRow, Redemption,
-    RefreshTokenRow, RoleRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
+    ClassRef, ClientRow, CodeRow, GrantRow, OrgRow, PasskeyRow, Redemption, RefreshTokenRow,
+    RoleRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");

@@ -285,35 +285,6 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn insert_ceremony(
-                &self,
-                id_hash: &[u8],
-                purpose: &str,
-                ceremony: &CeremonyRow,
-                expires_at: i64,
-            ) -> StoreResult<()> {
-                sqlx::query("INSERT INTO webauthn_ceremonies (id_hash, purpose, user_id, state, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(id_hash)
-                    .bind(purpose)
-                    .bind(&ceremony.user_id)
-                    .bind(&ceremony.state)
-                    .bind(expires_at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn take_ceremony(&self, id_hash: &[u8], purpose: &str, now: i64) -> StoreResult<Option<CeremonyRow>> {
-                Ok(sqlx::query_as::<$db, CeremonyRow>(
-                    "DELETE FROM webauthn_ceremonies WHERE id_hash = $1 AND purpose = $2 AND expires_at >= $3 RETURNING user_id, state",
-                )
-                .bind(id_hash)
-                .bind(purpose)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?)
-            }
-
             async fn insert_passkey(&self, passkey: &PasskeyRow) -> StoreResult<()> {
                 sqlx::query("INSERT INTO passkeys (credential_id, user_id, name, credential, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(&passkey.credential_id)
@@ -553,8 +524,8 @@ macro_rules! sql_store {
                 Ok(hits > 0)
             }
 
-            async fn use_client_assertion(&self, id: &str, expires_at: i64) -> StoreResult<bool> {
-                Ok(sqlx::query("INSERT INTO used_client_assertions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+            async fn use_once(&self, id: &str, expires_at: i64) -> StoreResult<bool> {
+                Ok(sqlx::query("INSERT INTO used_once (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                     .bind(id)
                     .bind(expires_at)
                     .execute(&self.pool)
@@ -634,10 +605,9 @@ macro_rules! sql_store {
                 for statement in [
                     "DELETE FROM auth_requests WHERE expires_at < $1",
                     "DELETE FROM sessions WHERE expires_at < $1",
-                    "DELETE FROM webauthn_ceremonies WHERE expires_at < $1",
                     "DELETE FROM grants WHERE expires_at < $1",
                     "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
-                    "DELETE FROM used_client_assertions WHERE expires_at < $1",
+                    "DELETE FROM used_once WHERE expires_at < $1",
                     "DELETE FROM login_throttle WHERE window_start < $1 - 86400",
                     "DELETE FROM capability_tokens WHERE expires_at < $1 - 3600",
                     "DELETE FROM capability_revocations WHERE at < ($1 - 3600) * 1000",
