@@ -496,7 +496,6 @@ async fn administrators_extend_the_category_registry(backend: Backend) {
 async fn a_reach_asked_about_a_few_pupils_agrees_with_the_whole_list(backend: Backend) {
     use renkei_consent::capability::Target;
     let board = board(backend).await;
-    let database = Database::connect(&board.server.database.url).await.unwrap();
     let now = "2026-11-25T00:00:00Z";
     for sql in [
         // s001 is in sakura-es only through its enrollment there.
@@ -512,11 +511,7 @@ async fn a_reach_asked_about_a_few_pupils_agrees_with_the_whole_list(backend: Ba
         // s004 left the roster.
         "UPDATE users SET status = 'tobedeleted' WHERE sourced_id = 's004'".to_owned(),
     ] {
-        match &database {
-            Database::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
-            Database::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
-        }
-        .unwrap();
+        board.server.execute_sql(&sql).await;
     }
     let store = &board.consent;
     let everyone: Vec<String> = std::fs::read_to_string(

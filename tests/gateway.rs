@@ -531,13 +531,10 @@ async fn the_audit_chain_verifies_and_detects_tampering(backend: Backend) {
     assert_eq!(lines[0]["records"], 6);
 
     // Someone edits an event in the database: verification names it.
-    let database = Database::connect(url).await.unwrap();
-    let tamper = "UPDATE audit_events SET event = REPLACE(event, '\"records\":6', '\"records\":5') WHERE seq = 7";
-    match &database {
-        Database::Sqlite(pool) => sqlx::query(tamper).execute(pool).await.map(|_| ()),
-        Database::Postgres(pool) => sqlx::query(tamper).execute(pool).await.map(|_| ()),
-    }
-    .unwrap();
+    board
+        .server
+        .execute_sql("UPDATE audit_events SET event = REPLACE(event, '\"records\":6', '\"records\":5') WHERE seq = 7")
+        .await;
     let broken = run_renkei(url, &["audit", "verify"], None);
     assert!(!broken.status.success());
     assert!(String::from_utf8_lossy(&broken.stderr).contains("broken at event 7"));
@@ -945,17 +942,13 @@ async fn rostering_collections_follow_the_token_scope(backend: Backend) {
     assert_eq!(session["academicSession"]["title"], "2026年度");
 
     // A departed pupil's enrollment left behind is not served as a teacher's would be.
-    let database = Database::connect(&board.server.database.url).await.unwrap();
-    let set_status = |status: &'static str| {
-        let sql = format!("UPDATE users SET status = '{status}' WHERE sourced_id = 's002'");
-        let database = &database;
-        async move {
-            match database {
-                Database::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
-                Database::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(|_| ()),
-            }
-            .unwrap()
-        }
+    let server = &board.server;
+    let set_status = |status: &'static str| async move {
+        server
+            .execute_sql(&format!(
+                "UPDATE users SET status = '{status}' WHERE sourced_id = 's002'"
+            ))
+            .await
     };
     set_status("tobedeleted").await;
     assert_eq!(
