@@ -44,7 +44,8 @@ pub struct Shared {
     pub metadata: Value,
     /// Passkeys (the WebAuthn relying party); none when the issuer has no domain name.
     pub passkeys: Option<crate::passkey::Passkeys>,
-    /// Bounds how many Argon2id verifications run at once (each takes 19 MiB).
+    /// Bounds how many Argon2id verifications run at once: one per core (each takes 19 MiB;
+    /// more at once only share the cores and the cache).
     pub password_checks: tokio::sync::Semaphore,
     /// Mints the token type of RFC 8693 exchanges, when a service built on the provider
     /// (the consent service) installed one.
@@ -83,7 +84,7 @@ impl AppState {
             passkeys,
             password_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism()
-                    .map(|n| n.get() * 2)
+                    .map(|n| n.get())
                     .unwrap_or(2),
             ),
             exchanger: None,
