@@ -38,7 +38,7 @@ enum Command {
         #[arg(long, env = "RENKEI_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         /// Issuer URL that apps see (the public origin of this server).
-        #[arg(long, env = "RENKEI_ISSUER", default_value = "http://127.0.0.1:8080")]
+        #[arg(long, env = "RENKEI_ISSUER", default_value = "http://localhost:8080")]
         issuer: String,
         /// Seed a demo board into an empty database and print how to try it.
         #[arg(long)]
