@@ -318,13 +318,15 @@ enum UserCommand {
         #[arg(long)]
         username: String,
     },
-    /// Remove an account's passkeys (a lost or handed-on tablet): all, or one by credential id.
+    /// Remove an account's passkeys (a lost or handed-on tablet): all, or one by credential id;
+    /// the account is signed out everywhere and its apps' grants are revoked.
     RemovePasskeys {
         /// Sign-in name.
         #[arg(long)]
         username: String,
-        /// Remove only this passkey (its `credential_id` from `renkei user passkeys`).
-        #[arg(long)]
+        /// Remove only this passkey (its `credential_id` from `renkei user passkeys`; base64url,
+        /// which may begin with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         credential_id: Option<String>,
     },
 }
@@ -764,24 +766,29 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 },
         } => {
             let store = open(&cli.database_url).await?;
-            let (user, removed) =
+            let removed =
                 renkei_idp::passkey::remove(store.as_ref(), &username, credential_id.as_deref())
                     .await?;
-            let names: Vec<&str> = removed.iter().map(|p| p.name.as_str()).collect();
+            let names: Vec<&str> = removed.passkeys.iter().map(|p| p.name.as_str()).collect();
             audit_admin(
                 &cli.database_url,
                 "renkei user remove-passkeys",
                 format!(
-                    "{} passkey(s) of account {} removed: {}",
-                    removed.len(),
-                    user.username,
-                    names.join(", ")
+                    "{} passkey(s) of account {} removed: {}; {} session(s) ended, grants revoked",
+                    removed.passkeys.len(),
+                    removed.user.username,
+                    names.join(", "),
+                    removed.sessions_ended
                 ),
             )
             .await?;
             println!(
                 "{}",
-                serde_json::json!({"username": user.username, "removed": removed.len()})
+                serde_json::json!({
+                    "username": removed.user.username,
+                    "removed": removed.passkeys.len(),
+                    "sessions_ended": removed.sessions_ended,
+                })
             );
             Ok(())
         }

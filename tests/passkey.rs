@@ -32,6 +32,17 @@ async fn register(
     username: &str,
     name: &str,
 ) -> SoftPasskey {
+    register_as(browser, server, username, name, false).await
+}
+
+/// [`register`] a synced passkey (`synced`) or one held by one device.
+async fn register_as(
+    browser: &Browser,
+    server: &TestServer,
+    username: &str,
+    name: &str,
+    synced: bool,
+) -> SoftPasskey {
     let signed_in = browser.sign_in(server, username, support::PASSWORD).await;
     assert_eq!(location(&signed_in), "/");
     let page = browser.get(&server.url("/passkeys")).await;
@@ -58,7 +69,7 @@ async fn register(
         public_key["authenticatorSelection"]["userVerification"],
         "required"
     );
-    let (passkey, credential) = SoftPasskey::register(&server.base, public_key).unwrap();
+    let (passkey, credential) = SoftPasskey::register_as(&server.base, public_key, synced).unwrap();
     let ceremony = started["ceremony"].as_str().unwrap();
     let credential = credential.to_string();
     let form = [
@@ -127,6 +138,55 @@ async fn finish_sign_in(
         .await
 }
 
+/// An app's code flow in a fresh browser, signed in with `passkey` on `server`'s page and
+/// finished on `second` (another process), approving if asked; the ID token's claims.
+async fn app_sign_in_claims(
+    server: &TestServer,
+    second: &TestServer,
+    app: &support::TestClient,
+    passkey: &mut SoftPasskey,
+) -> Value {
+    let (verifier, challenge) = support::pkce();
+    let url = support::code_request(server, app, "openid profile", &challenge, &[("nonce", "n")]);
+    let browser = Browser::new();
+    let to_login = browser.get(&url).await;
+    let login = url::Url::parse(&server.url(&location(&to_login))).unwrap();
+    let request = support::query_param(&login, "request").unwrap();
+    let (csrf, started) = start_sign_in(&browser, server, &request).await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let mut back =
+        location(&finish_sign_in(&browser, second, &csrf, &request, &started, &answer).await);
+    if back.starts_with("/consent") {
+        let consent = browser.get(&server.url(&back)).await.text().await.unwrap();
+        let form = [
+            ("csrf_token", hidden(&consent, "csrf_token")),
+            ("request", request.clone()),
+            ("decision", "approve".to_owned()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        back = location(&browser.post_form(&server.url("/consent"), &form).await);
+    }
+    let back = url::Url::parse(&back).unwrap();
+    let code = support::query_param(&back, "code").unwrap();
+    let tokens: Value = support::exchange(server, app, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 /// Whether `browser` has a session (the home page names its user).
 async fn signed_in(browser: &Browser, server: &TestServer) -> bool {
     let home = browser.get(&server.url("/")).await.text().await.unwrap();
@@ -183,59 +243,13 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
     // token says how the pupil signed in.
     let second = server.second_process().await;
     let app = server.web_app().await;
-    let (verifier, challenge) = support::pkce();
-    let url = support::code_request(
-        &server,
-        &app,
-        "openid profile",
-        &challenge,
-        &[("nonce", "n")],
-    );
-    let browser = Browser::new();
-    let to_login = browser.get(&url).await;
-    let login = url::Url::parse(&server.url(&location(&to_login))).unwrap();
-    let request = support::query_param(&login, "request").unwrap();
-    let (csrf, started) = start_sign_in(&browser, &server, &request).await;
-    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
-    let to_consent = finish_sign_in(&browser, &second, &csrf, &request, &started, &answer).await;
-    assert!(
-        location(&to_consent).starts_with("/consent"),
-        "{}",
-        location(&to_consent)
-    );
-    let consent = browser
-        .get(&server.url(&location(&to_consent)))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let back = browser
-        .post_form(
-            &server.url("/consent"),
-            &[
-                ("csrf_token", &hidden(&consent, "csrf_token")),
-                ("request", &request),
-                ("decision", "approve"),
-            ],
-        )
-        .await;
-    let back = url::Url::parse(&location(&back)).unwrap();
-    let code = support::query_param(&back, "code").unwrap();
-    let tokens: Value = support::exchange(&server, &app, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id_token = tokens["id_token"].as_str().unwrap();
-    let payload = id_token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = app_sign_in_claims(&server, &second, &app, &mut passkey).await;
     assert_eq!(claims["acr"], "urn:renkei:acr:passkey");
     assert_eq!(claims["amr"], serde_json::json!(["hwk", "mfa"]));
+    // A synced passkey (the authenticator says it may be backed up) is not a hardware key.
+    let mut synced = register_as(&Browser::new(), &server, "hanako", "スマホ", true).await;
+    let claims = app_sign_in_claims(&server, &second, &app, &mut synced).await;
+    assert_eq!(claims["amr"], serde_json::json!(["swk", "mfa"]));
     let discovery: Value = reqwest::get(server.url("/.well-known/openid-configuration"))
         .await
         .unwrap()
@@ -255,7 +269,7 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
 async fn wrong_passkey_answers_sign_no_one_in(backend: Backend) {
     let server = TestServer::start_on_localhost(backend).await;
     let pupil = server.user("hanako", "student").await;
-    server.user("taro", "student").await;
+    let taro = server.user("taro", "student").await;
     let mut passkey = register(&Browser::new(), &server, "hanako", "iPad").await;
 
     // Signed on a phishing page: the origin in the signed client data is not ours.
@@ -271,6 +285,24 @@ async fn wrong_passkey_answers_sign_no_one_in(backend: Backend) {
     let mut tampered = passkey.sign_in(&started["publicKey"]).unwrap();
     tampered["response"]["signature"] = Value::from("MEUCIQ");
     let response = finish_sign_in(&browser, &server, &csrf, "", &started, &tampered).await;
+    assert_refused(response, &browser, &server).await;
+
+    // Hanako's key answering in Taro's name: the passkey does not belong to that account.
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let taro_handle = uuid::Uuid::parse_str(&taro.id).unwrap();
+    let mut impostor = passkey.sign_in(&started["publicKey"]).unwrap();
+    impostor["response"]["userHandle"] = Value::from(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(taro_handle.as_bytes()),
+    );
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &impostor).await;
+    assert_refused(response, &browser, &server).await;
+
+    // The device did not verify its user (no fingerprint, face or PIN): refused.
+    passkey.set_user_verified(false);
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let unverified = passkey.sign_in(&started["publicKey"]).unwrap();
+    passkey.set_user_verified(true);
+    let response = finish_sign_in(&browser, &server, &csrf, "", &started, &unverified).await;
     assert_refused(response, &browser, &server).await;
 
     // A good sign-in, then a copy of the key whose counter has not moved on (a clone).
@@ -549,13 +581,25 @@ async fn an_administrator_removes_a_lost_tablets_passkeys(backend: Backend) {
     assert!(!passkey_signs_in(&server, &mut lost).await);
     assert!(passkey_signs_in(&server, &mut home).await);
 
-    // All of them.
+    // All of them, while a tablet is signed in: it is signed out too.
+    let tablet = Browser::new();
+    let (csrf, started) = start_sign_in(&tablet, &server, "").await;
+    let answer = home.sign_in(&started["publicKey"]).unwrap();
+    finish_sign_in(&tablet, &server, &csrf, "", &started, &answer).await;
+    assert!(signed_in(&tablet, &server).await);
     let removed = support::run_renkei(
         &url,
         &["user", "remove-passkeys", "--username", "hanako"],
         None,
     );
     assert!(removed.status.success());
+    let removed: Value = serde_json::from_slice(&removed.stdout).unwrap();
+    assert_eq!(removed["removed"], 1);
+    assert!(
+        removed["sessions_ended"].as_u64().unwrap() >= 1,
+        "{removed}"
+    );
+    assert!(!signed_in(&tablet, &server).await);
     assert!(list(url.clone()).await.is_empty());
     assert!(!passkey_signs_in(&server, &mut home).await);
 

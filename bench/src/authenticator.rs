@@ -13,8 +13,14 @@ use p256::ecdsa::{DerSignature, SigningKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+/// Authenticator data flag: user verified.
+const USER_VERIFIED: u8 = 0x04;
 /// Authenticator data flags: user present, user verified.
-const PRESENT_AND_VERIFIED: u8 = 0x01 | 0x04;
+const PRESENT_AND_VERIFIED: u8 = 0x01 | USER_VERIFIED;
+/// Flag: the key may be backed up (a synced passkey).
+const BACKUP_ELIGIBLE: u8 = 0x08;
+/// Flag: the key is backed up.
+const BACKED_UP: u8 = 0x10;
 /// Flag: attested credential data follows.
 const ATTESTED: u8 = 0x40;
 
@@ -26,6 +32,7 @@ pub struct SoftPasskey {
     user_handle: Vec<u8>,
     key: SigningKey,
     counter: u32,
+    flags: u8,
 }
 
 /// What went wrong answering the server's options.
@@ -74,6 +81,16 @@ impl SoftPasskey {
     /// Answers registration options (`publicKey` of `navigator.credentials.create`) from a page
     /// of `origin`: returns the new passkey and the credential JSON the browser would send.
     pub fn register(origin: &str, public_key: &Value) -> Result<(Self, Value), AuthenticatorError> {
+        Self::register_as(origin, public_key, false)
+    }
+
+    /// [`SoftPasskey::register`] for a synced passkey (`synced`: the authenticator data says
+    /// the key may be, and is, backed up, as a phone's or a password manager's passkey does).
+    pub fn register_as(
+        origin: &str,
+        public_key: &Value,
+        synced: bool,
+    ) -> Result<(Self, Value), AuthenticatorError> {
         let challenge = field(public_key, &["challenge"])?;
         let rp_id = field(public_key, &["rp", "id"])?.to_owned();
         let user_handle = decode(field(public_key, &["user", "id"])?)?;
@@ -86,6 +103,11 @@ impl SoftPasskey {
             user_handle,
             key,
             counter: 0,
+            flags: if synced {
+                PRESENT_AND_VERIFIED | BACKUP_ELIGIBLE | BACKED_UP
+            } else {
+                PRESENT_AND_VERIFIED
+            },
         };
         let client_data = passkey.client_data("webauthn.create", challenge);
         let point = passkey.key.verifying_key().to_encoded_point(false);
@@ -95,7 +117,7 @@ impl SoftPasskey {
         cose.extend_from_slice(x);
         cose.extend_from_slice(&[0x22, 0x58, 0x20]);
         cose.extend_from_slice(y);
-        let mut auth_data = passkey.auth_data_head(PRESENT_AND_VERIFIED | ATTESTED);
+        let mut auth_data = passkey.auth_data_head(passkey.flags | ATTESTED);
         auth_data.extend_from_slice(&[0u8; 16]); // AAGUID: none
         auth_data.extend_from_slice(&(passkey.credential_id.len() as u16).to_be_bytes());
         auth_data.extend_from_slice(&passkey.credential_id);
@@ -152,7 +174,7 @@ impl SoftPasskey {
             "crossOrigin": false,
         }))
         .expect("JSON");
-        let auth_data = self.auth_data_head(PRESENT_AND_VERIFIED);
+        let auth_data = self.auth_data_head(self.flags);
         let mut signed = auth_data.clone();
         signed.extend_from_slice(&Sha256::digest(client_data.as_bytes()));
         let signature: DerSignature = self.key.sign(&signed);
@@ -174,6 +196,15 @@ impl SoftPasskey {
     /// Sets the signature counter (to replay an old one, in the tests).
     pub fn set_counter(&mut self, counter: u32) {
         self.counter = counter;
+    }
+
+    /// Whether later assertions say the user was verified (they do unless told otherwise).
+    pub fn set_user_verified(&mut self, verified: bool) {
+        self.flags = if verified {
+            self.flags | USER_VERIFIED
+        } else {
+            self.flags & !USER_VERIFIED
+        };
     }
 
     /// The credential id, base64url.

@@ -35,9 +35,13 @@ use crate::store::{PasskeyRow, SessionRow, Store, StoreError, UserRow};
 /// Authentication context class of a passkey sign-in (user verification on the device).
 pub const ACR_PASSKEY: &str = "urn:renkei:acr:passkey";
 
-/// Authentication methods (RFC 8176) of a passkey sign-in: a hardware-held key, unlocked by
-/// the device's user verification — two factors.
-const AMR_PASSKEY: [&str; 2] = ["hwk", "mfa"];
+/// Authentication methods (RFC 8176) of a passkey sign-in with a key held by one device only,
+/// unlocked by the device's user verification: two factors.
+const AMR_DEVICE_BOUND: [&str; 2] = ["hwk", "mfa"];
+
+/// The same with a synced passkey (the authenticator says it may be backed up): the key is not
+/// bound to one piece of hardware.
+const AMR_SYNCED: [&str; 2] = ["swk", "mfa"];
 
 /// How long a started ceremony may take (the browser's own timeout is five minutes).
 const CEREMONY_TTL: i64 = 300;
@@ -241,6 +245,9 @@ enum Refused {
     /// The account is disabled or gone.
     #[error("account disabled")]
     Account,
+    /// Another sign-in with the same passkey updated its counter at the same moment.
+    #[error("used twice at once")]
+    Concurrent,
     /// The signature, challenge, origin, user verification or counter did not check out.
     #[error("verification failed: {0}")]
     Verification(String),
@@ -292,12 +299,12 @@ pub async fn sign_in(
             return Ok(again(t.form_expired, StatusCode::BAD_REQUEST));
         };
         match verify_assertion(&state, ceremony, &form.credential, now).await? {
-            Ok(user) => {
+            Ok((user, amr)) => {
                 login::complete(
                     &state,
                     &headers,
                     &user.id,
-                    &AMR_PASSKEY,
+                    amr,
                     ACR_PASSKEY,
                     &form.request,
                     context,
@@ -324,7 +331,7 @@ async fn verify_assertion(
     challenge: DiscoverableAuthentication,
     credential: &str,
     now: i64,
-) -> Result<Result<UserRow, Refused>> {
+) -> Result<Result<(UserRow, &'static [&'static str]), Refused>> {
     let webauthn = &relying(state)?.webauthn;
     let assertion: PublicKeyCredential = match serde_json::from_str(credential) {
         Ok(assertion) => assertion,
@@ -357,11 +364,21 @@ async fn verify_assertion(
     passkey.update_credential(&verified);
     let updated =
         serde_json::to_string(&passkey).map_err(|e| Error::internal(format!("passkey: {e}")))?;
-    state
+    // Compare-and-swap: of two sign-ins racing with one passkey, one wins; the counter never
+    // goes back to an older value.
+    if !state
         .store
-        .passkey_used(&row.credential_id, &updated, now)
-        .await?;
-    Ok(Ok(user))
+        .passkey_used(&row.credential_id, &row.credential, &updated, now)
+        .await?
+    {
+        return Ok(Err(Refused::Concurrent));
+    }
+    let amr: &'static [&'static str] = if verified.backup_eligible() {
+        &AMR_SYNCED
+    } else {
+        &AMR_DEVICE_BOUND
+    };
+    Ok(Ok((user, amr)))
 }
 
 /// Query of `GET /passkeys`.
@@ -613,6 +630,12 @@ pub async fn register(
         let passkey = serde_json::from_str::<RegisterPublicKeyCredential>(&form.credential)
             .map_err(|e| e.to_string())
             .and_then(|answer| {
+                // Signing in names no account, so a key the device does not keep (a security
+                // key that ignored the request for a discoverable one) could never sign in.
+                let discoverable = answer.extensions.cred_props.as_ref().and_then(|p| p.rk);
+                if discoverable == Some(false) {
+                    return Err("the authenticator made a non-discoverable credential".to_owned());
+                }
                 webauthn
                     .finish_passkey_registration(&answer, &registration)
                     .map_err(|e| e.to_string())
@@ -721,13 +744,24 @@ pub async fn of_account(store: &dyn Store, username: &str) -> Result<(UserRow, V
     Ok((user, passkeys))
 }
 
-/// Removes an account's passkey `credential_id`, or all of them (a lost or handed-on tablet);
-/// returns the removed ones. Naming a passkey the account does not have is an error.
+/// What an administrator's removal of passkeys did.
+pub struct Removed {
+    /// The account.
+    pub user: UserRow,
+    /// The passkeys removed.
+    pub passkeys: Vec<PasskeyRow>,
+    /// How many of the account's sessions were ended.
+    pub sessions_ended: u64,
+}
+
+/// Removes an account's passkey `credential_id`, or all of them (a lost or handed-on tablet),
+/// and signs the account out everywhere: the tablet's session and its apps' grants end too.
+/// Naming a passkey the account does not have is an error and changes nothing.
 pub async fn remove(
     store: &dyn Store,
     username: &str,
     credential_id: Option<&str>,
-) -> Result<(UserRow, Vec<PasskeyRow>)> {
+) -> Result<Removed> {
     let (user, passkeys) = of_account(store, username).await?;
     let chosen: Vec<PasskeyRow> = match credential_id {
         None => passkeys,
@@ -745,7 +779,12 @@ pub async fn remove(
             .delete_passkey(&user.id, &passkey.credential_id)
             .await?;
     }
-    Ok((user, chosen))
+    let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
+    Ok(Removed {
+        user,
+        passkeys: chosen,
+        sessions_ended,
+    })
 }
 
 /// The options answers are per-ceremony: never cached.

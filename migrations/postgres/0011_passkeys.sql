@@ -1,4 +1,4 @@
--- Passkeys (WebAuthn discoverable credentials), and single use for their ceremonies.
+-- Passkeys (WebAuthn discoverable credentials).
 --
 -- A passkey row keeps webauthn-rs's serialised credential (public key, signature counter,
 -- backup flags) as JSON; the counter changes at every sign-in, so the row is rewritten then.
@@ -12,6 +12,6 @@ CREATE TABLE passkeys (
 );
 CREATE INDEX passkeys_user ON passkeys (user_id);
 
--- Single-use identifiers: client assertions' (as before) and now passkey ceremonies' too
--- (whose state travels sealed with the browser; finishing one records it here).
-ALTER TABLE used_client_assertions RENAME TO used_once;
+-- A passkey ceremony's state travels sealed with the browser; finishing one records the seal
+-- in used_client_assertions, which from now on holds every single-use identifier. It keeps its
+-- name so that processes of the previous release go on working during a rolling upgrade.

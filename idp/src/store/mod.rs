@@ -408,13 +408,18 @@ pub trait Store: Send + Sync + 'static {
     async fn passkey(&self, credential_id: &str) -> StoreResult<Option<PasskeyRow>>;
     /// An account's passkeys, oldest first.
     async fn passkeys_of(&self, user_id: &str) -> StoreResult<Vec<PasskeyRow>>;
-    /// Records a sign-in with a passkey: its updated credential (counter) and the time.
+    /// Records a sign-in with a passkey: its updated credential (counter) and the time, only if
+    /// the stored credential is still `before`; false if another sign-in changed it meanwhile.
     async fn passkey_used(
         &self,
         credential_id: &str,
-        credential: &str,
+        before: &str,
+        after: &str,
         now: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<bool>;
+    /// Ends every session of an account and revokes its apps' grants (a lost tablet); returns
+    /// how many sessions ended.
+    async fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<u64>;
     /// Removes one of `user_id`'s passkeys; false if it has no such passkey.
     async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
 

@@ -315,14 +315,32 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn passkey_used(&self, credential_id: &str, credential: &str, now: i64) -> StoreResult<()> {
-                sqlx::query("UPDATE passkeys SET credential = $2, last_used_at = $3 WHERE credential_id = $1")
+            async fn passkey_used(&self, credential_id: &str, before: &str, after: &str, now: i64) -> StoreResult<bool> {
+                Ok(sqlx::query("UPDATE passkeys SET credential = $3, last_used_at = $4 WHERE credential_id = $1 AND credential = $2")
                     .bind(credential_id)
-                    .bind(credential)
+                    .bind(before)
+                    .bind(after)
                     .bind(now)
                     .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1)
+            }
+
+            async fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("UPDATE grants SET revoked_at = $2 WHERE revoked_at IS NULL AND user_id = $1")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(())
+                tx.commit().await?;
+                Ok(ended)
             }
 
             async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool> {
@@ -525,7 +543,7 @@ macro_rules! sql_store {
             }
 
             async fn use_once(&self, id: &str, expires_at: i64) -> StoreResult<bool> {
-                Ok(sqlx::query("INSERT INTO used_once (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                Ok(sqlx::query("INSERT INTO used_client_assertions (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                     .bind(id)
                     .bind(expires_at)
                     .execute(&self.pool)
@@ -607,7 +625,9 @@ macro_rules! sql_store {
                     "DELETE FROM sessions WHERE expires_at < $1",
                     "DELETE FROM grants WHERE expires_at < $1",
                     "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
-                    "DELETE FROM used_once WHERE expires_at < $1",
+                    // Five minutes after expiry: a process whose clock runs ahead must not forget an
+                    // identifier that another process would still accept.
+                    "DELETE FROM used_client_assertions WHERE expires_at < $1 - 300",
                     "DELETE FROM login_throttle WHERE window_start < $1 - 86400",
                     "DELETE FROM capability_tokens WHERE expires_at < $1 - 3600",
                     "DELETE FROM capability_revocations WHERE at < ($1 - 3600) * 1000",
