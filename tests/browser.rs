@@ -154,6 +154,19 @@ async fn heading_of(client: &fantoccini::Client) -> String {
         .unwrap()
 }
 
+/// Types `username` and the test password into the sign-in page's form.
+async fn type_password(client: &fantoccini::Client, username: &str) {
+    for (field, text) in [("username", username), ("password", PASSWORD)] {
+        client
+            .find(Locator::Css(&format!("input[name={field}]")))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+}
+
 async fn screenshot(client: &fantoccini::Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -196,20 +209,7 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
         "names the app"
     );
     screenshot(&client, &format!("login-{backend:?}")).await;
-    client
-        .find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("student1")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
+    type_password(&client, "student1").await;
     client
         .find(Locator::Css("button[type=submit]"))
         .await
@@ -299,20 +299,7 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
 
     // Signed in with the password, the pupil opens the passkeys page from home and creates one.
     client.goto(&server.url("/login")).await.unwrap();
-    client
-        .find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys("student1")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
+    type_password(&client, "student1").await;
     click("form[action='/login'] button[type=submit]").await;
     click("a[href='/passkeys']").await;
     assert_eq!(heading_of(&client).await, "パスキー");

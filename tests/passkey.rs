@@ -187,6 +187,32 @@ async fn app_sign_in_claims(
     .unwrap()
 }
 
+/// `username` signs in with the password and asks, on the passkeys page, to remove the passkey
+/// `credential_id`.
+async fn remove_on_page(
+    server: &TestServer,
+    username: &str,
+    credential_id: &str,
+) -> reqwest::Response {
+    let browser = Browser::new();
+    browser.sign_in(server, username, support::PASSWORD).await;
+    let page = browser
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    browser
+        .post_form(
+            &server.url("/passkeys/delete"),
+            &[
+                ("csrf_token", hidden(&page, "csrf_token").as_str()),
+                ("credential_id", credential_id),
+            ],
+        )
+        .await
+}
+
 /// Whether `browser` has a session (the home page names its user).
 async fn signed_in(browser: &Browser, server: &TestServer) -> bool {
     let home = browser.get(&server.url("/")).await.text().await.unwrap();
@@ -338,23 +364,7 @@ async fn wrong_passkey_answers_sign_no_one_in(backend: Backend) {
         .await;
 
     // Someone else cannot remove it; its owner can, and then it signs no one in.
-    let other = Browser::new();
-    other.sign_in(&server, "taro", support::PASSWORD).await;
-    let page = other
-        .get(&server.url("/passkeys"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let removed = other
-        .post_form(
-            &server.url("/passkeys/delete"),
-            &[
-                ("csrf_token", &hidden(&page, "csrf_token")),
-                ("credential_id", &passkey.credential_id()),
-            ],
-        )
-        .await;
+    let removed = remove_on_page(&server, "taro", &passkey.credential_id()).await;
     assert_eq!(location(&removed), "/passkeys");
     let (csrf, started) = start_sign_in(&browser, &server, "").await;
     let answer = passkey.sign_in(&started["publicKey"]).unwrap();
@@ -365,23 +375,7 @@ async fn wrong_passkey_answers_sign_no_one_in(backend: Backend) {
         "taro's attempt removed hanako's passkey"
     );
 
-    let owner = Browser::new();
-    owner.sign_in(&server, "hanako", support::PASSWORD).await;
-    let page = owner
-        .get(&server.url("/passkeys"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let removed = owner
-        .post_form(
-            &server.url("/passkeys/delete"),
-            &[
-                ("csrf_token", &hidden(&page, "csrf_token")),
-                ("credential_id", &passkey.credential_id()),
-            ],
-        )
-        .await;
+    let removed = remove_on_page(&server, "hanako", &passkey.credential_id()).await;
     assert_eq!(location(&removed), "/passkeys?done=removed");
     let browser = Browser::new();
     let (csrf, started) = start_sign_in(&browser, &server, "").await;

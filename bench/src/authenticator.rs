@@ -60,6 +60,17 @@ fn decode(text: &str) -> Result<Vec<u8>, AuthenticatorError> {
         .map_err(|e| AuthenticatorError(format!("not base64url: {e}")))
 }
 
+/// The client data a browser on a page of `origin` signs over for a ceremony of `kind`.
+fn client_data(kind: &str, challenge: &str, origin: &str) -> String {
+    serde_json::to_string(&json!({
+        "type": kind,
+        "challenge": challenge,
+        "origin": origin,
+        "crossOrigin": false,
+    }))
+    .expect("JSON")
+}
+
 fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -109,7 +120,7 @@ impl SoftPasskey {
                 PRESENT_AND_VERIFIED
             },
         };
-        let client_data = passkey.client_data("webauthn.create", challenge);
+        let client_data = client_data("webauthn.create", challenge, origin);
         let point = passkey.key.verifying_key().to_encoded_point(false);
         let (x, y) = (point.x().expect("x"), point.y().expect("y"));
         // COSE_Key: {1 (kty): 2 (EC2), 3 (alg): -7 (ES256), -1 (crv): 1 (P-256), -2: x, -3: y}
@@ -167,13 +178,7 @@ impl SoftPasskey {
     /// An assertion for `challenge` as signed on a page of `origin` (a phishing page's origin,
     /// in the tests), without counting up.
     pub fn assertion(&self, challenge: &str, origin: &str) -> Value {
-        let client_data = serde_json::to_string(&json!({
-            "type": "webauthn.get",
-            "challenge": challenge,
-            "origin": origin,
-            "crossOrigin": false,
-        }))
-        .expect("JSON");
+        let client_data = client_data("webauthn.get", challenge, origin);
         let auth_data = self.auth_data_head(self.flags);
         let mut signed = auth_data.clone();
         signed.extend_from_slice(&Sha256::digest(client_data.as_bytes()));
@@ -210,16 +215,6 @@ impl SoftPasskey {
     /// The credential id, base64url.
     pub fn credential_id(&self) -> String {
         encode(&self.credential_id)
-    }
-
-    fn client_data(&self, kind: &str, challenge: &str) -> String {
-        serde_json::to_string(&json!({
-            "type": kind,
-            "challenge": challenge,
-            "origin": self.origin,
-            "crossOrigin": false,
-        }))
-        .expect("JSON")
     }
 
     /// RP id hash, flags and signature counter.

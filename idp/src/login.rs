@@ -173,12 +173,7 @@ pub async fn submit(
         }
         let username = form.username.trim();
         let account_key = format!("account:{}", username.to_lowercase());
-        let address_key = crate::http::client_ip(
-            connect_info.as_ref().map(|Extension(info)| info),
-            &headers,
-            &state.config.trusted_proxies,
-        )
-        .map(|ip| format!("address:{ip}"));
+        let address_key = address_key(&state, connect_info.as_ref(), &headers);
         let now = now();
         let since = now - state.config.login_window;
         // The attempt is counted before the password is checked, so that parallel guesses cannot
@@ -239,6 +234,20 @@ pub async fn submit(
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The key that counts a client address's failed sign-ins (any method), if the address is known.
+pub(crate) fn address_key(
+    state: &AppState,
+    connect_info: Option<&Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+) -> Option<String> {
+    crate::http::client_ip(
+        connect_info.map(|Extension(info)| info),
+        headers,
+        &state.config.trusted_proxies,
+    )
+    .map(|ip| format!("address:{ip}"))
 }
 
 /// After any successful sign-in: replaces the browser's session with a new one (its id changes

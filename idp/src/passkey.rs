@@ -280,12 +280,7 @@ pub async fn sign_in(
         if !state.csrf.verify(&headers, &form.csrf_token) {
             return Ok(again(t.form_expired, StatusCode::FORBIDDEN));
         }
-        let address_key = crate::http::client_ip(
-            connect_info.as_ref().map(|Extension(info)| info),
-            &headers,
-            &state.config.trusted_proxies,
-        )
-        .map(|ip| format!("address:{ip}"));
+        let address_key = login::address_key(&state, connect_info.as_ref(), &headers);
         let now = now();
         let since = now - state.config.login_window;
         if let Some(key) = &address_key
@@ -585,47 +580,29 @@ pub async fn register(
         let Some(session) = session::current(&state, &headers).await? else {
             return Ok(crate::http::see_other("/login", []));
         };
-        if !state.csrf.verify(&headers, &form.csrf_token) {
-            return show(
+        let refuse = |error, status| {
+            show(
                 &state,
                 &headers,
                 locale,
                 &session,
                 None,
-                Some(t.form_expired),
-                StatusCode::FORBIDDEN,
+                Some(error),
+                status,
                 [],
             )
-            .await;
+        };
+        if !state.csrf.verify(&headers, &form.csrf_token) {
+            return refuse(t.form_expired, StatusCode::FORBIDDEN).await;
         }
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > NAME_MAX {
-            return show(
-                &state,
-                &headers,
-                locale,
-                &session,
-                None,
-                Some(t.passkey_name_invalid),
-                StatusCode::BAD_REQUEST,
-                [],
-            )
-            .await;
+            return refuse(t.passkey_name_invalid, StatusCode::BAD_REQUEST).await;
         }
         let ceremony: Option<PasskeyRegistration> =
             finish_ceremony(&state, &form.ceremony, REGISTER, Some(&session.user_id)).await?;
         let Some(registration) = ceremony else {
-            return show(
-                &state,
-                &headers,
-                locale,
-                &session,
-                None,
-                Some(t.form_expired),
-                StatusCode::BAD_REQUEST,
-                [],
-            )
-            .await;
+            return refuse(t.form_expired, StatusCode::BAD_REQUEST).await;
         };
         let passkey = serde_json::from_str::<RegisterPublicKeyCredential>(&form.credential)
             .map_err(|e| e.to_string())
@@ -644,17 +621,7 @@ pub async fn register(
             Ok(passkey) => passkey,
             Err(reason) => {
                 tracing::warn!(%reason, user = %session.user_id, "passkey registration refused");
-                return show(
-                    &state,
-                    &headers,
-                    locale,
-                    &session,
-                    None,
-                    Some(t.passkey_register_failed),
-                    StatusCode::BAD_REQUEST,
-                    [],
-                )
-                .await;
+                return refuse(t.passkey_register_failed, StatusCode::BAD_REQUEST).await;
             }
         };
         let row = PasskeyRow {
@@ -669,17 +636,7 @@ pub async fn register(
         match state.store.insert_passkey(&row).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                return show(
-                    &state,
-                    &headers,
-                    locale,
-                    &session,
-                    None,
-                    Some(t.passkey_register_failed),
-                    StatusCode::CONFLICT,
-                    [],
-                )
-                .await;
+                return refuse(t.passkey_register_failed, StatusCode::CONFLICT).await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -711,6 +668,7 @@ pub async fn delete(
         };
         if !state.csrf.verify(&headers, &form.csrf_token) {
             let t = locale.texts();
+            let refused = StatusCode::FORBIDDEN;
             return show(
                 &state,
                 &headers,
@@ -718,7 +676,7 @@ pub async fn delete(
                 &session,
                 None,
                 Some(t.form_expired),
-                StatusCode::FORBIDDEN,
+                refused,
                 [],
             )
             .await;

@@ -18,6 +18,14 @@
     return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   };
   const withIds = (list) => (list || []).map((c) => Object.assign({}, c, { id: toBytes(c.id) }));
+  // The credential as webauthn-rs reads it, with the ceremony's own `response` fields.
+  const described = (credential, response) => ({
+    id: credential.id,
+    rawId: toText(credential.rawId),
+    type: credential.type,
+    response,
+    extensions: credential.getClientExtensionResults(),
+  });
 
   // A new passkey: the server's creation options in, webauthn-rs's JSON form of the answer out.
   async function create(options) {
@@ -26,17 +34,11 @@
     options.excludeCredentials = withIds(options.excludeCredentials);
     const credential = await navigator.credentials.create({ publicKey: options });
     const response = credential.response;
-    return {
-      id: credential.id,
-      rawId: toText(credential.rawId),
-      type: credential.type,
-      response: {
-        attestationObject: toText(response.attestationObject),
-        clientDataJSON: toText(response.clientDataJSON),
-        transports: response.getTransports ? response.getTransports() : undefined,
-      },
-      extensions: credential.getClientExtensionResults(),
-    };
+    return described(credential, {
+      attestationObject: toText(response.attestationObject),
+      clientDataJSON: toText(response.clientDataJSON),
+      transports: response.getTransports ? response.getTransports() : undefined,
+    });
   }
 
   // A sign-in: the server's request options in, the signed assertion out.
@@ -45,18 +47,12 @@
     options.allowCredentials = withIds(options.allowCredentials);
     const credential = await navigator.credentials.get({ publicKey: options });
     const response = credential.response;
-    return {
-      id: credential.id,
-      rawId: toText(credential.rawId),
-      type: credential.type,
-      response: {
-        authenticatorData: toText(response.authenticatorData),
-        clientDataJSON: toText(response.clientDataJSON),
-        signature: toText(response.signature),
-        userHandle: toText(response.userHandle),
-      },
-      extensions: credential.getClientExtensionResults(),
-    };
+    return described(credential, {
+      authenticatorData: toText(response.authenticatorData),
+      clientDataJSON: toText(response.clientDataJSON),
+      signature: toText(response.signature),
+      userHandle: toText(response.userHandle),
+    });
   }
 
   const error = document.querySelector("[data-passkey-error]");
