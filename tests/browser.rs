@@ -145,8 +145,14 @@ async fn callback_server() -> (String, tokio::sync::mpsc::Receiver<String>) {
 
 /// The page's main heading.
 async fn heading_of(client: &fantoccini::Client) -> String {
+    text_of(client, "h1").await
+}
+
+/// The text of the first element `css` selects, once there is one.
+async fn text_of(client: &fantoccini::Client, css: &str) -> String {
     client
-        .find(Locator::Css("h1"))
+        .wait()
+        .for_element(Locator::Css(css))
         .await
         .unwrap()
         .text()
@@ -264,13 +270,7 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
         .unwrap();
     assert!(tokens["id_token"].is_string(), "{tokens}");
     client.goto(&server.url("/?lang=en")).await.unwrap();
-    let body = client
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = text_of(&client, "main").await;
     assert!(body.contains("Signed in as 山田 太郎"), "{body}");
     screenshot(&client, &format!("home-en-{backend:?}")).await;
     client.close().await.unwrap();
@@ -305,22 +305,11 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
     assert_eq!(heading_of(&client).await, "パスキー");
     screenshot(&client, &format!("passkeys-empty-{backend:?}")).await;
     click("#passkey-add").await;
-    let notice = client
-        .wait()
-        .for_element(Locator::Css("p.notice"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(notice, "パスキーを登録しました。");
-    let list = client
-        .find(Locator::Css("ul.passkeys"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(
+        text_of(&client, "p.notice").await,
+        "パスキーを登録しました。"
+    );
+    let list = text_of(&client, "ul.passkeys").await;
     assert!(list.contains("パスキー"), "{list}");
     screenshot(&client, &format!("passkeys-added-{backend:?}")).await;
 
@@ -333,13 +322,7 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
         .for_element(Locator::Css("a[href='/passkeys']"))
         .await;
     assert!(signed_in.is_ok(), "the passkey signed the pupil in");
-    let body = client
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = text_of(&client, "main").await;
     assert!(body.contains("ログイン中： 山田 太郎"), "{body}");
     client.close().await.unwrap();
     server.stop().await;

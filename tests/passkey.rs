@@ -25,6 +25,32 @@ async fn options(browser: &Browser, server: &TestServer, path: &str, csrf: &str)
     response.json().await.unwrap()
 }
 
+/// Opens a page with a passkey form (its script allowed to run, its form asking for options at
+/// `options_path`) and does what the script does first: fetches the options. Returns the page's
+/// CSRF token and the ceremony started.
+async fn script_page(
+    browser: &Browser,
+    server: &TestServer,
+    path: &str,
+    options_path: &str,
+) -> (String, Value) {
+    let page = browser.get(&server.url(path)).await;
+    assert_eq!(page.status(), 200, "{path}");
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(&format!("data-passkey=\"{options_path}\"")),
+        "{html}"
+    );
+    let csrf = hidden(&html, "csrf_token");
+    let started = options(browser, server, options_path, &csrf).await;
+    (csrf, started)
+}
+
 /// Signs `browser` in with its password and registers a passkey named `name`.
 async fn register(
     browser: &Browser,
@@ -45,20 +71,7 @@ async fn register_as(
 ) -> SoftPasskey {
     let signed_in = browser.sign_in(server, username, support::PASSWORD).await;
     assert_eq!(location(&signed_in), "/");
-    let page = browser.get(&server.url("/passkeys")).await;
-    assert_eq!(page.status(), 200);
-    let policy = page.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(policy.contains("script-src 'self'"), "{policy}");
-    let html = page.text().await.unwrap();
-    assert!(
-        html.contains("data-passkey=\"/passkeys/options\""),
-        "{html}"
-    );
-    let csrf = hidden(&html, "csrf_token");
-    let started = options(browser, server, "/passkeys/options", &csrf).await;
+    let (csrf, started) = script_page(browser, server, "/passkeys", "/passkeys/options").await;
     let public_key = &started["publicKey"];
     assert_eq!(public_key["rp"]["id"], "localhost");
     assert_eq!(
@@ -94,19 +107,7 @@ async fn start_sign_in(browser: &Browser, server: &TestServer, request: &str) ->
     } else {
         format!("/login?request={request}")
     };
-    let page = browser.get(&server.url(&path)).await;
-    let policy = page.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(policy.contains("script-src 'self'"), "{policy}");
-    let html = page.text().await.unwrap();
-    assert!(
-        html.contains("data-passkey=\"/login/passkey/options\""),
-        "{html}"
-    );
-    let csrf = hidden(&html, "csrf_token");
-    let started = options(browser, server, "/login/passkey/options", &csrf).await;
+    let (csrf, started) = script_page(browser, server, &path, "/login/passkey/options").await;
     assert_eq!(started["publicKey"]["rpId"], "localhost");
     assert_eq!(started["publicKey"]["userVerification"], "required");
     let allowed = started["publicKey"]["allowCredentials"]
