@@ -51,6 +51,24 @@ async fn script_page(
     (csrf, started)
 }
 
+/// Posts a new credential for the ceremony `started` to the passkeys page's form.
+async fn post_registration(
+    browser: &Browser,
+    server: &TestServer,
+    csrf: &str,
+    started: &Value,
+    credential: &Value,
+    name: &str,
+) -> reqwest::Response {
+    let form = [
+        ("csrf_token", csrf),
+        ("ceremony", started["ceremony"].as_str().unwrap()),
+        ("credential", &credential.to_string()),
+        ("name", name),
+    ];
+    browser.post_form(&server.url("/passkeys"), &form).await
+}
+
 /// Signs `browser` in with its password and registers a passkey named `name`.
 async fn register(
     browser: &Browser,
@@ -83,18 +101,10 @@ async fn register_as(
         "required"
     );
     let (passkey, credential) = SoftPasskey::register_as(&server.base, public_key, synced).unwrap();
-    let ceremony = started["ceremony"].as_str().unwrap();
-    let credential = credential.to_string();
-    let form = [
-        ("csrf_token", csrf.as_str()),
-        ("ceremony", ceremony),
-        ("credential", credential.as_str()),
-        ("name", name),
-    ];
-    let registered = browser.post_form(&server.url("/passkeys"), &form).await;
+    let registered = post_registration(browser, server, &csrf, &started, &credential, name).await;
     assert_eq!(location(&registered), "/passkeys?done=added");
     // A ceremony finishes once.
-    let again = browser.post_form(&server.url("/passkeys"), &form).await;
+    let again = post_registration(browser, server, &csrf, &started, &credential, name).await;
     assert_eq!(again.status(), 400);
     passkey
 }
@@ -421,48 +431,27 @@ async fn registration_is_bound_to_its_person_and_page(backend: Backend) {
         .text()
         .await
         .unwrap();
-    let refused = taro
-        .post_form(
-            &server.url("/passkeys"),
-            &[
-                ("csrf_token", &hidden(&taro_page, "csrf_token")),
-                ("ceremony", started["ceremony"].as_str().unwrap()),
-                ("credential", &credential.to_string()),
-                ("name", "盗んだ鍵"),
-            ],
-        )
-        .await;
+    let taro_csrf = hidden(&taro_page, "csrf_token");
+    let refused = post_registration(
+        &taro,
+        &server,
+        &taro_csrf,
+        &started,
+        &credential,
+        "盗んだ鍵",
+    )
+    .await;
     assert_eq!(refused.status(), 400);
 
     // A passkey made on another site's page is refused; a nameless one too.
     let started = options(&hanako, &server, "/passkeys/options", &csrf).await;
     let (_, credential) =
         SoftPasskey::register("http://localhost.evil.example", &started["publicKey"]).unwrap();
-    let refused = hanako
-        .post_form(
-            &server.url("/passkeys"),
-            &[
-                ("csrf_token", csrf.as_str()),
-                ("ceremony", started["ceremony"].as_str().unwrap()),
-                ("credential", &credential.to_string()),
-                ("name", "iPad"),
-            ],
-        )
-        .await;
+    let refused = post_registration(&hanako, &server, &csrf, &started, &credential, "iPad").await;
     assert_eq!(refused.status(), 400);
     let started = options(&hanako, &server, "/passkeys/options", &csrf).await;
     let (_, credential) = SoftPasskey::register(&server.base, &started["publicKey"]).unwrap();
-    let nameless = hanako
-        .post_form(
-            &server.url("/passkeys"),
-            &[
-                ("csrf_token", csrf.as_str()),
-                ("ceremony", started["ceremony"].as_str().unwrap()),
-                ("credential", &credential.to_string()),
-                ("name", "  "),
-            ],
-        )
-        .await;
+    let nameless = post_registration(&hanako, &server, &csrf, &started, &credential, "  ").await;
     assert_eq!(nameless.status(), 400);
     assert!(nameless.text().await.unwrap().contains("60文字以内"));
     for browser in [&hanako, &taro] {
