@@ -12,11 +12,11 @@ use crate::keys::SigningAlg;
 use crate::scope::SUPPORTED_SCOPES;
 use crate::server::AppState;
 
-/// The provider metadata document.
-pub fn metadata(config: &Config) -> Value {
+/// The provider metadata document; `passkeys`: whether this installation offers them.
+pub fn metadata(config: &Config, passkeys: bool) -> Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     let mut acr_values = vec![crate::session::ACR_PASSWORD];
-    if crate::passkey::relying_party(&config.issuer).is_some() {
+    if passkeys {
         acr_values.push(crate::passkey::ACR_PASSKEY);
     }
     json!({

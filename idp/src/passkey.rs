@@ -143,7 +143,7 @@ impl Passkeys {
 }
 
 /// The relying party of `issuer`, or none when its host is not a domain name.
-pub fn relying_party(issuer: &str) -> Option<Webauthn> {
+fn relying_party(issuer: &str) -> Option<Webauthn> {
     let origin = Url::parse(issuer).ok()?;
     let rp_id = origin.domain()?.to_owned();
     WebauthnBuilder::new(&rp_id, &origin)

@@ -72,8 +72,8 @@ impl AppState {
             .await?;
         let cookies = CookiePolicy::new(config.is_https());
         let csrf = Csrf::new(csrf_key, cookies.clone(), config.origin());
-        let metadata = crate::discovery::metadata(&config);
         let passkeys = crate::passkey::Passkeys::load(store.as_ref(), &config.issuer).await?;
+        let metadata = crate::discovery::metadata(&config, passkeys.is_some());
         Ok(AppState(Arc::new(Shared {
             config,
             store,
