@@ -134,6 +134,13 @@ impl Csrf {
     }
 }
 
+/// The content security policy of every response: no script at all.
+pub const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// [`PAGE_POLICY`] for the pages that run our own script (`/static/passkey.js`): scripts and
+/// `fetch` may reach this origin only.
+pub const SCRIPT_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
 /// Adds the security headers every response carries (CSP, framing, sniffing, referrer).
 pub async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -143,10 +150,7 @@ pub async fn security_headers(request: Request<axum::body::Body>, next: Next) ->
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     };
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-    );
+    set(header::CONTENT_SECURITY_POLICY, PAGE_POLICY);
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "same-origin");

@@ -474,9 +474,7 @@ pub fn render_with_script(page: &impl Template) -> Response {
     let mut response = render(page);
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        HeaderValue::from_static(crate::http::SCRIPT_PAGE_POLICY),
     );
     response
 }

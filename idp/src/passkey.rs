@@ -449,7 +449,7 @@ async fn show(
         toggle_href: toggle_href(t, "/passkeys", &[]),
         notice,
         error,
-        recent: now() - session.auth_time <= RECENT_SIGN_IN,
+        recent: signed_in_recently(session),
         passkeys,
         csrf_token: &csrf_token,
         suggested_name: suggested_name(t, headers),
@@ -493,18 +493,21 @@ fn suggested_name(t: &Texts, headers: &HeaderMap) -> String {
     }
 }
 
-/// The signed-in session that may add a passkey: signed in within [`RECENT_SIGN_IN`].
+/// Whether `session` signed in recently enough to add a passkey (within [`RECENT_SIGN_IN`]).
+fn signed_in_recently(session: &SessionRow) -> bool {
+    now() - session.auth_time <= RECENT_SIGN_IN
+}
+
+/// The signed-in session that may add a passkey.
 async fn recent_session(state: &AppState, headers: &HeaderMap) -> Result<SessionRow> {
     let session = session::current(state, headers).await?;
-    session
-        .filter(|s| now() - s.auth_time <= RECENT_SIGN_IN)
-        .ok_or_else(|| {
-            Error::page(
-                StatusCode::FORBIDDEN,
-                "パスキーを登録するには、もう一度ログインしてください。",
-                "Please sign in again to create a passkey.",
-            )
-        })
+    session.filter(signed_in_recently).ok_or_else(|| {
+        Error::page(
+            StatusCode::FORBIDDEN,
+            "パスキーを登録するには、もう一度ログインしてください。",
+            "Please sign in again to create a passkey.",
+        )
+    })
 }
 
 /// `POST /passkeys/options`: starts registering a passkey for the signed-in person.
