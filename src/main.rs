@@ -4,12 +4,13 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use renkei_gateway::audit::AuditEvent;
-use renkei_idp::client::{NewClient, register};
+use renkei::{App, Error, Result, open_database};
+use renkei_idp::Config;
+use renkei_idp::client::NewClient;
 use renkei_idp::keys::SigningAlg;
-use renkei_idp::store::{Database, Store};
-use renkei_idp::user::{NewUser, create};
-use renkei_idp::{AppState, Config, Error};
+use renkei_idp::store::Store;
+use renkei_idp::user::NewUser;
+use renkei_platform::AuditLog;
 
 #[derive(Parser)]
 #[command(
@@ -247,7 +248,7 @@ struct ImportFlags {
 }
 
 impl ImportFlags {
-    fn encoding(&self) -> Result<renkei_idp::roster::EncodingChoice, Error> {
+    fn encoding(&self) -> Result<renkei_idp::roster::EncodingChoice> {
         renkei_idp::roster::EncodingChoice::parse(&self.encoding).ok_or_else(|| {
             Error::Invalid(format!(
                 "unknown encoding {:?}; use auto, utf-8 or shift_jis",
@@ -257,20 +258,15 @@ impl ImportFlags {
     }
 
     /// Prints a report as JSON (`--format json`) or as `text` made for people.
-    fn print(
-        &self,
-        report: &impl serde::Serialize,
-        text: impl FnOnce() -> String,
-    ) -> Result<(), Error> {
+    fn print(&self, report: &impl serde::Serialize, text: impl FnOnce() -> String) {
         if self.format == "json" {
             println!(
                 "{}",
-                serde_json::to_string_pretty(report).map_err(|e| Error::internal(e.to_string()))?
+                serde_json::to_string_pretty(report).expect("reports serialise")
             );
         } else {
             print!("{}", text());
         }
-        Ok(())
     }
 }
 
@@ -450,29 +446,42 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, Error> {
-    Ok(open_database(url).await?.store())
+/// An opened database for one command: the parts' storage and the audit log its operations
+/// write to.
+struct Opened {
+    database: renkei_platform::Database,
+    audit: AuditLog,
 }
 
-/// Opens the database and applies pending migrations.
-async fn open_database(url: &str) -> Result<Database, Error> {
-    let database = Database::connect(url)
-        .await
-        .map_err(|e| Error::Invalid(format!("cannot open the database {url}: {e}")))?;
-    database.store().migrate().await?;
-    Ok(database)
-}
+impl Opened {
+    /// Opens the database and applies pending migrations.
+    async fn at(url: &str) -> Result<Self> {
+        let database = open_database(url).await?;
+        let audit = AuditLog::open(&database);
+        Ok(Opened { database, audit })
+    }
 
-/// The consent service's errors, as one sentence for the command line.
-fn consent_error(error: renkei_consent::Error) -> Error {
-    match error {
-        renkei_consent::Error::Store(error) => Error::Store(error),
-        other => Error::Invalid(other.to_string()),
+    /// The provider's storage.
+    fn idp(&self) -> std::sync::Arc<dyn Store> {
+        renkei_idp::store::open(&self.database)
+    }
+
+    /// The consent service's storage.
+    fn consent(&self) -> std::sync::Arc<dyn renkei_consent::store::ConsentStore> {
+        renkei_consent::store::open(&self.database)
     }
 }
 
+/// Prints one JSON line.
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string(value).expect("command output serialises")
+    );
+}
+
 /// The end of a day given as YYYY-MM-DD, in Japan time (UTC+9), as Unix seconds.
-fn end_of_day_in_japan(date: &str) -> Result<i64, Error> {
+fn end_of_day_in_japan(date: &str) -> Result<i64> {
     let day = time::Date::parse(
         date,
         time::macros::format_description!("[year]-[month]-[day]"),
@@ -485,10 +494,16 @@ fn end_of_day_in_japan(date: &str) -> Result<i64, Error> {
     Ok(end.unix_timestamp())
 }
 
-async fn policy_command(url: &str, command: PolicyCommand) -> Result<(), Error> {
+/// Who runs a command, as recorded with what it changes: `--by`, else the login name.
+fn operator(by: Option<String>) -> String {
+    by.or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".into())
+}
+
+async fn policy_command(url: &str, command: PolicyCommand) -> Result<()> {
     use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
-    let database = open_database(url).await?;
-    let store = renkei_consent::store::open(&database);
+    let opened = Opened::at(url).await?;
+    let store = opened.consent();
     match command {
         PolicyCommand::Set(args) => {
             let PolicySet {
@@ -513,51 +528,27 @@ async fn policy_command(url: &str, command: PolicyCommand) -> Result<(), Error> 
             let input = PolicyInput {
                 client_id: client,
                 category_id: category,
-                basis: Basis::parse(&basis).map_err(consent_error)?,
+                basis: Basis::parse(&basis)?,
                 reach,
                 purpose_ja,
                 purpose_en,
                 valid_until: until.as_deref().map(end_of_day_in_japan).transpose()?,
                 justification,
-                by: by
-                    .or_else(|| std::env::var("USER").ok())
-                    .unwrap_or_else(|| "cli".into()),
+                by: operator(by),
             };
-            let stored = policy::set(store.as_ref(), input, renkei_idp::crypto::now())
-                .await
-                .map_err(consent_error)?;
-            audit_change(
-                &database,
-                AuditEvent::change(
-                    "admin",
-                    Some(&stored.client_id),
-                    vec![stored.category_id.clone()],
-                    Vec::new(),
-                    "renkei policy set",
-                    format!(
-                        "policy version {} ({}) by {}",
-                        stored.version,
-                        stored.basis.as_str(),
-                        stored.created_by
-                    ),
-                ),
+            let stored = policy::set(
+                store.as_ref(),
+                &opened.audit,
+                "renkei policy set",
+                input,
+                renkei_platform::clock::now(),
             )
             .await?;
-            println!(
-                "{}",
-                serde_json::to_string(&stored).map_err(|e| Error::internal(e.to_string()))?
-            );
+            print_json(&stored);
         }
         PolicyCommand::List { client } => {
-            for policy in store
-                .policies(client.as_deref())
-                .await
-                .map_err(consent_error)?
-            {
-                println!(
-                    "{}",
-                    serde_json::to_string(&policy).map_err(|e| Error::internal(e.to_string()))?
-                );
+            for policy in store.policies(client.as_deref()).await? {
+                print_json(&policy);
             }
         }
         PolicyCommand::AddCategory {
@@ -576,42 +567,29 @@ async fn policy_command(url: &str, command: PolicyCommand) -> Result<(), Error> 
                 description_en,
                 sensitivity,
             };
-            renkei_consent::category::add(store.as_ref(), &category, renkei_idp::crypto::now())
-                .await
-                .map_err(consent_error)?;
-            audit_change(
-                &database,
-                AuditEvent::change(
-                    "admin",
-                    None,
-                    vec![category.id.clone()],
-                    Vec::new(),
-                    "renkei policy add-category",
-                    format!("data category {:?} added", category.name_ja),
-                ),
+            renkei_consent::category::add(
+                store.as_ref(),
+                &opened.audit,
+                "renkei policy add-category",
+                &category,
+                renkei_platform::clock::now(),
             )
             .await?;
-            println!(
-                "{}",
-                serde_json::to_string(&category).map_err(|e| Error::internal(e.to_string()))?
-            );
+            print_json(&category);
         }
         PolicyCommand::Categories => {
             for category in store.categories().await? {
-                println!(
-                    "{}",
-                    serde_json::to_string(&category).map_err(|e| Error::internal(e.to_string()))?
-                );
+                print_json(&category);
             }
         }
     }
     Ok(())
 }
 
-async fn consent_command(url: &str, command: ConsentCommand) -> Result<(), Error> {
+async fn consent_command(url: &str, command: ConsentCommand) -> Result<()> {
     use renkei_consent::record::{self, Action, ConsentInput};
-    let database = open_database(url).await?;
-    let store = renkei_consent::store::open(&database);
+    let opened = Opened::at(url).await?;
+    let store = opened.consent();
     let (action, args) = match command {
         ConsentCommand::Grant(args) => (Action::Grant, args),
         ConsentCommand::Withdraw(args) => (Action::Withdraw, args),
@@ -620,24 +598,12 @@ async fn consent_command(url: &str, command: ConsentCommand) -> Result<(), Error
                 .consents(student.as_deref(), client.as_deref())
                 .await?
             {
-                println!(
-                    "{}",
-                    serde_json::to_string(&consent).map_err(|e| Error::internal(e.to_string()))?
-                );
+                print_json(&consent);
             }
             return Ok(());
         }
     };
-    let actor = database
-        .store()
-        .user_by_username(&args.by)
-        .await?
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "there is no account with the username {:?}",
-                args.by
-            ))
-        })?;
+    let actor = renkei_idp::user::by_username(opened.idp().as_ref(), &args.by).await?;
     let input = ConsentInput {
         student_id: args.student,
         client_id: args.client,
@@ -645,18 +611,17 @@ async fn consent_command(url: &str, command: ConsentCommand) -> Result<(), Error
         action,
         until: args.until.as_deref().map(end_of_day_in_japan).transpose()?,
     };
-    let stored = record::record(store.as_ref(), &actor, input, renkei_idp::crypto::now())
-        .await
-        .map_err(consent_error)?;
-    audit_change(
-        &database,
-        AuditEvent::consent(&stored, &format!("renkei consent {}", stored.action)),
+    let via = format!("renkei consent {}", action.as_str());
+    let stored = record::record(
+        store.as_ref(),
+        &opened.audit,
+        &via,
+        &actor,
+        input,
+        renkei_platform::clock::now(),
     )
     .await?;
-    println!(
-        "{}",
-        serde_json::to_string(&stored).map_err(|e| Error::internal(e.to_string()))?
-    );
+    print_json(&stored);
     Ok(())
 }
 
@@ -667,7 +632,8 @@ fn parse_signing_alg(name: &str) -> Result<SigningAlg, String> {
     })
 }
 
-async fn run(cli: Cli) -> Result<(), Error> {
+async fn run(cli: Cli) -> Result<()> {
+    let url = cli.database_url.as_str();
     match cli.command {
         Command::Serve {
             listen,
@@ -679,123 +645,25 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let mut config = Config::new(&issuer)?;
             config.trusted_proxies = trusted_proxies;
             config.access_token_alg = access_token_alg;
-            serve(&cli.database_url, &listen, config, demo).await
+            serve(url, &listen, config, demo).await
         }
         Command::Gateway { listen, public_url } => {
-            serve_gateway(&cli.database_url, &listen, &public_url).await
+            let listener = bind(&listen).await?;
+            println!("Renkei gateway is serving {public_url} (listening on {listen})");
+            renkei::serve_gateway(url, listener, &public_url, shutdown_signal()).await?;
+            println!("Renkei gateway stopped");
+            Ok(())
         }
         Command::Migrate => {
-            open(&cli.database_url).await?;
-            println!("migrations applied to {}", cli.database_url);
+            open_database(url).await?;
+            println!("migrations applied to {url}");
             Ok(())
         }
-        Command::User {
-            command: UserCommand::Add(args),
-        } => {
-            let store = open(&cli.database_url).await?;
-            let password = read_password()?;
-            let user = create(
-                store.as_ref(),
-                NewUser {
-                    username: args.username,
-                    role: args.role,
-                    given_name: args.given_name,
-                    family_name: args.family_name,
-                    given_name_kana: args.given_name_kana,
-                    family_name_kana: args.family_name_kana,
-                    email: args.email,
-                    password: Some(password),
-                    school_id: None,
-                    grade: args.grade,
-                },
-            )
-            .await?;
-            audit_admin(
-                &cli.database_url,
-                "renkei user add",
-                format!("account {} ({}) created", user.username, user.role),
-            )
-            .await?;
-            println!(
-                "{}",
-                serde_json::json!({"id": user.id, "username": user.username, "role": user.role})
-            );
-            Ok(())
-        }
-        Command::User {
-            command: UserCommand::SetPassword { username, .. },
-        } => {
-            let store = open(&cli.database_url).await?;
-            let password = read_password()?;
-            let user = renkei_idp::user::set_password(store.as_ref(), &username, password).await?;
-            audit_admin(
-                &cli.database_url,
-                "renkei user set-password",
-                format!("password of account {} set", user.username),
-            )
-            .await?;
-            println!(
-                "{}",
-                serde_json::json!({"id": user.id, "username": user.username, "password": "set"})
-            );
-            Ok(())
-        }
-        Command::User {
-            command: UserCommand::Passkeys { username },
-        } => {
-            let store = open(&cli.database_url).await?;
-            let (_, passkeys) = renkei_idp::passkey::of_account(store.as_ref(), &username).await?;
-            for passkey in passkeys {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "credential_id": passkey.credential_id,
-                        "name": passkey.name,
-                        "created_at": passkey.created_at,
-                        "last_used_at": passkey.last_used_at,
-                    })
-                );
-            }
-            Ok(())
-        }
-        Command::User {
-            command:
-                UserCommand::RemovePasskeys {
-                    username,
-                    credential_id,
-                },
-        } => {
-            let store = open(&cli.database_url).await?;
-            let removed =
-                renkei_idp::passkey::remove(store.as_ref(), &username, credential_id.as_deref())
-                    .await?;
-            let names: Vec<&str> = removed.passkeys.iter().map(|p| p.name.as_str()).collect();
-            audit_admin(
-                &cli.database_url,
-                "renkei user remove-passkeys",
-                format!(
-                    "{} passkey(s) of account {} removed: {}; {} session(s) ended, grants revoked",
-                    removed.passkeys.len(),
-                    removed.user.username,
-                    names.join(", "),
-                    removed.sessions_ended
-                ),
-            )
-            .await?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "username": removed.user.username,
-                    "removed": removed.passkeys.len(),
-                    "sessions_ended": removed.sessions_ended,
-                })
-            );
-            Ok(())
-        }
+        Command::User { command } => user_command(url, command).await,
         Command::Client {
             command: ClientCommand::Add(args),
         } => {
-            let store = open(&cli.database_url).await?;
+            let opened = Opened::at(url).await?;
             let jwks =
                 match args.jwks_file {
                     Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
@@ -803,8 +671,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     })?),
                     None => None,
                 };
-            let registered = register(
-                store.as_ref(),
+            let registered = renkei_idp::client::register(
+                opened.idp().as_ref(),
+                &opened.audit,
+                "renkei client add",
                 NewClient {
                     name: args.name,
                     redirect_uris: args.redirect_uris,
@@ -818,18 +688,6 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 },
             )
             .await?;
-            audit_change(
-                &open_database(&cli.database_url).await?,
-                AuditEvent::change(
-                    "admin",
-                    Some(&registered.client.id),
-                    Vec::new(),
-                    Vec::new(),
-                    "renkei client add",
-                    format!("app {:?} registered", registered.client.name),
-                ),
-            )
-            .await?;
             let mut out = serde_json::json!({"client_id": registered.client.id});
             if let Some(secret) = registered.secret {
                 out["client_secret"] = secret.into();
@@ -840,113 +698,41 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Client {
             command: ClientCommand::Disable { client },
         } => {
-            let database = open_database(&cli.database_url).await?;
-            let now = renkei_idp::crypto::now();
-            let consent = renkei_consent::store::open(&database);
-            // Revoke first (a crash in between leaves nothing usable; running again finishes),
-            // then disable; the revocation mark also refuses tokens minted in between.
-            let revoked = consent.revoke_capabilities(&client, None, now).await?;
-            if !database.store().disable_client(&client, now).await? {
-                return Err(Error::Invalid(format!(
-                    "there is no enabled app with client id {client:?}"
-                )));
-            }
-            audit_change(
-                &database,
-                AuditEvent::change(
-                    "admin",
-                    Some(&client),
-                    Vec::new(),
-                    Vec::new(),
-                    "renkei client disable",
-                    format!("app disabled; {revoked} capability tokens revoked"),
-                ),
+            let opened = Opened::at(url).await?;
+            let disabled = renkei_consent::app::disable(
+                opened.idp().as_ref(),
+                opened.consent().as_ref(),
+                &opened.audit,
+                "renkei client disable",
+                &client,
             )
             .await?;
-            println!(
-                "{}",
-                serde_json::json!({"disabled": client, "capability_tokens_revoked": revoked})
-            );
+            print_json(&disabled);
             Ok(())
         }
-        Command::Import {
-            command: ImportCommand::Oneroster(args),
-        } => {
-            let store = open(&cli.database_url).await?;
-            let options = renkei_idp::roster::ImportOptions {
-                dry_run: args.flags.dry_run,
-                encoding: args.flags.encoding()?,
-                max_problems: args.flags.max_errors.max(1),
-                actor: args
-                    .by
-                    .or_else(|| std::env::var("USER").ok())
-                    .unwrap_or_else(|| "cli".into()),
-            };
-            let report = renkei_idp::roster::import(store.as_ref(), &args.path, &options).await?;
-            if !args.flags.dry_run {
-                audit_admin(
-                    &cli.database_url,
-                    "renkei import oneroster",
-                    format!(
-                        "OneRoster import {} by {}: {}",
-                        report.id, options.actor, report.outcome
-                    ),
-                )
-                .await?;
-            }
-            args.flags.print(&report, || report.to_string())?;
-            if report.outcome == "rejected" {
-                return Err(Error::Invalid(format!(
-                    "the import was rejected with {} problem(s); nothing was changed",
-                    report.problem_count
-                )));
-            }
-            Ok(())
-        }
-        Command::Import {
-            command: ImportCommand::Affairs(args),
-        } => import_affairs(&cli.database_url, args).await,
-        Command::Import {
-            command: ImportCommand::PurgeDeparted { retention_days },
-        } => {
-            let store = open(&cli.database_url).await?;
-            let before = renkei_idp::crypto::now() - i64::from(retention_days) * 86400;
-            let erased = store.erase_departed(before).await?;
-            audit_admin(
-                &cli.database_url,
-                "renkei import purge-departed",
-                format!("{erased} departed people erased (retention {retention_days} days)"),
-            )
-            .await?;
-            println!(
-                "{}",
-                serde_json::json!({"erased": erased, "disabled_before": before})
-            );
-            Ok(())
-        }
-        Command::Policy { command } => policy_command(&cli.database_url, command).await,
-        Command::Consent { command } => consent_command(&cli.database_url, command).await,
-        Command::Audit { command } => audit_command(&cli.database_url, command).await,
+        Command::Import { command } => import_command(url, command).await,
+        Command::Policy { command } => policy_command(url, command).await,
+        Command::Consent { command } => consent_command(url, command).await,
+        Command::Audit { command } => audit_command(url, command).await,
         Command::Keys {
             command: KeysCommand::Rotate,
         } => {
-            let store = open(&cli.database_url).await?;
+            let opened = Opened::at(url).await?;
             let config = Config::new("http://localhost")?;
             let kids = renkei_idp::keys::rotate(
-                store.as_ref(),
+                opened.idp().as_ref(),
+                &opened.audit,
+                "renkei keys rotate",
                 config.key_activation_delay,
                 config.key_retention(),
             )
             .await?;
-            let now = renkei_idp::crypto::now();
-            let consent = renkei_consent::store::open(&open_database(&cli.database_url).await?);
-            let capability_kid = renkei_consent::capability::keys::rotate(consent.as_ref(), now)
-                .await
-                .map_err(consent_error)?;
-            audit_admin(
-                &cli.database_url,
+            let now = renkei_platform::clock::now();
+            let capability_kid = renkei_consent::capability::keys::rotate(
+                opened.consent().as_ref(),
+                &opened.audit,
                 "renkei keys rotate",
-                format!("signing keys {kids:?} and capability key {capability_kid} added"),
+                now,
             )
             .await?;
             println!(
@@ -963,7 +749,164 @@ async fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-fn read_password() -> Result<String, Error> {
+async fn user_command(url: &str, command: UserCommand) -> Result<()> {
+    let opened = Opened::at(url).await?;
+    let store = opened.idp();
+    match command {
+        UserCommand::Add(args) => {
+            let password = read_password()?;
+            let user = renkei_idp::user::create(
+                store.as_ref(),
+                &opened.audit,
+                "renkei user add",
+                NewUser {
+                    username: args.username,
+                    role: args.role,
+                    given_name: args.given_name,
+                    family_name: args.family_name,
+                    given_name_kana: args.given_name_kana,
+                    family_name_kana: args.family_name_kana,
+                    email: args.email,
+                    password: Some(password),
+                    school_id: None,
+                    grade: args.grade,
+                },
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({"id": user.id, "username": user.username, "role": user.role})
+            );
+        }
+        UserCommand::SetPassword { username, .. } => {
+            let password = read_password()?;
+            let user = renkei_idp::user::set_password(
+                store.as_ref(),
+                &opened.audit,
+                "renkei user set-password",
+                &username,
+                password,
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({"id": user.id, "username": user.username, "password": "set"})
+            );
+        }
+        UserCommand::Passkeys { username } => {
+            let (_, passkeys) = renkei_idp::passkey::of_account(store.as_ref(), &username).await?;
+            for passkey in passkeys {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "credential_id": passkey.credential_id,
+                        "name": passkey.name,
+                        "created_at": passkey.created_at,
+                        "last_used_at": passkey.last_used_at,
+                    })
+                );
+            }
+        }
+        UserCommand::RemovePasskeys {
+            username,
+            credential_id,
+        } => {
+            let removed = renkei_idp::passkey::remove(
+                store.as_ref(),
+                &opened.audit,
+                "renkei user remove-passkeys",
+                &username,
+                credential_id.as_deref(),
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "username": removed.user.username,
+                    "removed": removed.passkeys.len(),
+                    "sessions_ended": removed.sessions_ended,
+                })
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn import_command(url: &str, command: ImportCommand) -> Result<()> {
+    let opened = Opened::at(url).await?;
+    match command {
+        ImportCommand::Oneroster(args) => {
+            let options = renkei_idp::roster::ImportOptions {
+                dry_run: args.flags.dry_run,
+                encoding: args.flags.encoding()?,
+                max_problems: args.flags.max_errors.max(1),
+                actor: operator(args.by),
+            };
+            let report = renkei_idp::roster::import(
+                opened.idp().as_ref(),
+                &opened.audit,
+                "renkei import oneroster",
+                &args.path,
+                &options,
+            )
+            .await?;
+            args.flags.print(&report, || report.to_string());
+            if report.outcome == "rejected" {
+                return Err(Error::Invalid(format!(
+                    "the import was rejected with {} problem(s); nothing was changed",
+                    report.problem_count
+                )));
+            }
+        }
+        ImportCommand::Affairs(args) => {
+            use renkei_gateway::affairs::{self, import};
+            let collection = affairs::collection(&args.collection).ok_or_else(|| {
+                let names: Vec<&str> = affairs::COLLECTIONS.iter().map(|c| c.path).collect();
+                Error::Invalid(format!(
+                    "unknown collection {:?}; use one of: {}",
+                    args.collection,
+                    names.join(", ")
+                ))
+            })?;
+            let options = import::Options {
+                bulk: args.bulk,
+                dry_run: args.flags.dry_run,
+                encoding: args.flags.encoding()?,
+                max_errors: args.flags.max_errors,
+            };
+            let report = import::import(
+                renkei_gateway::store::open(&opened.database).as_ref(),
+                &opened.audit,
+                "renkei import affairs",
+                collection,
+                &args.path,
+                options,
+            )
+            .await
+            .map_err(|problem| Error::Invalid(problem.to_string()))?;
+            args.flags.print(&report, || report.to_string());
+            if !report.problems.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "the import was rejected with {} problem(s); nothing was changed",
+                    report.problem_count
+                )));
+            }
+        }
+        ImportCommand::PurgeDeparted { retention_days } => {
+            let purged = renkei_idp::roster::purge_departed(
+                opened.idp().as_ref(),
+                &opened.audit,
+                "renkei import purge-departed",
+                retention_days,
+            )
+            .await?;
+            print_json(&purged);
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> Result<String> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input).map_err(|e| {
         Error::Invalid(format!("cannot read the password from standard input: {e}"))
@@ -975,26 +918,17 @@ fn read_password() -> Result<String, Error> {
     Ok(password)
 }
 
-async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> Result<(), Error> {
-    let database = Database::connect(database_url)
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| Error::Invalid(format!("cannot open the database {database_url}: {e}")))?;
-    let store = database.store();
-    let state = AppState::new(store.clone(), config).await?;
-    let consent = renkei_consent::service::ConsentService::open(&database)
-        .await
-        .map_err(consent_error)?;
-    let state = consent.install(state);
-    consent.spawn_upkeep();
-    let seeded = if demo {
-        renkei_idp::demo::seed(store.as_ref()).await?
-    } else {
-        None
-    };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Invalid(format!("cannot listen on {listen}: {e}")))?;
-    let issuer = state.config.issuer.clone();
+        .map_err(|e| Error::Invalid(format!("cannot listen on {listen}: {e}")))
+}
+
+async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> Result<()> {
+    let app = App::open(database_url, config).await?;
+    let seeded = if demo { app.seed_demo().await? } else { None };
+    let listener = bind(listen).await?;
+    let issuer = app.provider.config.issuer.clone();
     println!("Renkei is serving {issuer} (listening on {listen}, database {database_url})");
     println!("  discovery: {issuer}/.well-known/openid-configuration");
     println!("  sign in:   {issuer}/login");
@@ -1015,118 +949,19 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     } else if demo {
         println!("(--demo: the database already has accounts, so no demo data was added)");
     }
-    let gateway =
-        renkei_gateway::Gateway::open(&database, consent.verifier.clone(), &state.config.issuer);
-    consent.set_audit_sink(std::sync::Arc::new(gateway.audit.clone()));
-    let routes = consent
-        .router(&state)
-        .merge(gateway.router(&state, consent.store.clone()));
-    renkei_idp::serve(listener, state, routes, shutdown_signal())
+    app.serve(listener, shutdown_signal())
         .await
-        .map_err(|e| Error::internal(format!("server failed: {e}")))?;
-    // Requests have drained: store every audit event they queued.
-    gateway.audit.flush().await;
+        .map_err(|e| Error::Invalid(format!("the server failed: {e}")))?;
     println!("Renkei stopped");
     Ok(())
 }
 
-/// Appends an administrator's action that concerns no app or category.
-async fn audit_admin(database_url: &str, endpoint: &str, detail: String) -> Result<(), Error> {
-    audit_change(
-        &open_database(database_url).await?,
-        AuditEvent::change("admin", None, Vec::new(), Vec::new(), endpoint, detail),
-    )
-    .await
-}
-
-/// `renkei import affairs`: all or nothing, audited.
-async fn import_affairs(database_url: &str, args: AffairsImport) -> Result<(), Error> {
-    use renkei_gateway::affairs::{self, import};
-    let collection = affairs::collection(&args.collection).ok_or_else(|| {
-        let names: Vec<&str> = affairs::COLLECTIONS.iter().map(|c| c.path).collect();
-        Error::Invalid(format!(
-            "unknown collection {:?}; use one of: {}",
-            args.collection,
-            names.join(", ")
-        ))
-    })?;
-    let database = open_database(database_url).await?;
-    let store = renkei_gateway::store::open(&database);
-    let options = import::Options {
-        bulk: args.bulk,
-        dry_run: args.flags.dry_run,
-        encoding: args.flags.encoding()?,
-        max_errors: args.flags.max_errors,
-    };
-    let report = import::import(store.as_ref(), collection, &args.path, options)
-        .await
-        .map_err(|problem| Error::Invalid(problem.to_string()))?;
-    args.flags.print(&report, || report.to_string())?;
-    if !report.problems.is_empty() {
-        return Err(Error::Invalid(format!(
-            "the import was rejected with {} problem(s); nothing was changed",
-            report.problem_count
-        )));
-    }
-    if !args.flags.dry_run {
-        audit_change(
-            &database,
-            AuditEvent::change(
-                "admin",
-                None,
-                vec![collection.category.into()],
-                Vec::new(),
-                "renkei import affairs",
-                format!(
-                    "{} from {}: {} created, {} updated, {} removed",
-                    collection.path,
-                    report.file,
-                    report.changes.created,
-                    report.changes.updated,
-                    report.changes.deleted
-                ),
-            ),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// `renkei gateway`: the gateway's routes alone, verifying with the keys and revocations in
-/// the shared database.
-async fn serve_gateway(database_url: &str, listen: &str, public_url: &str) -> Result<(), Error> {
-    let database = open_database(database_url).await?;
-    let consent = renkei_consent::service::ConsentService::open(&database)
-        .await
-        .map_err(consent_error)?;
-    consent.spawn_upkeep();
-    let gateway = renkei_gateway::Gateway::open(&database, consent.verifier.clone(), public_url);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Invalid(format!("cannot listen on {listen}: {e}")))?;
-    println!("Renkei gateway is serving {public_url} (listening on {listen})");
-    gateway
-        .serve_alone(listener, shutdown_signal())
-        .await
-        .map_err(|e| Error::internal(format!("gateway failed: {e}")))?;
-    println!("Renkei gateway stopped");
-    Ok(())
-}
-
-/// Appends an administrator's action or a consent change made on the command line to the
-/// audit chain (directly: the command exits right after).
-async fn audit_change(database: &Database, event: AuditEvent) -> Result<(), Error> {
-    renkei_gateway::store::open(database)
-        .append_audit(&[event])
-        .await?;
-    Ok(())
-}
-
-async fn audit_command(url: &str, command: AuditCommand) -> Result<(), Error> {
-    let store = renkei_gateway::store::open(&open_database(url).await?);
+async fn audit_command(url: &str, command: AuditCommand) -> Result<()> {
+    let opened = Opened::at(url).await?;
+    let store = opened.audit.store();
     match command {
         AuditCommand::Verify => {
-            let checked = renkei_gateway::audit::verify(store.as_ref()).await?;
+            let checked = renkei_platform::audit::verify(store).await?;
             if let Some(seq) = checked.broken_at {
                 return Err(Error::Invalid(format!(
                     "the audit chain is broken at event {seq}: it was changed or removed after it was written ({} events before it verify)",
@@ -1143,21 +978,11 @@ async fn audit_command(url: &str, command: AuditCommand) -> Result<(), Error> {
                     Err(_) => end_of_day_in_japan(text)? - 86_400,
                 },
             };
-            let mut after = 0;
-            loop {
-                let rows = store.audit_since(since, after, 5000).await?;
-                let Some(last) = rows.last() else { break };
-                after = last.seq;
-                for row in rows {
-                    if let Some(event) = renkei_gateway::store::chained(row) {
-                        println!(
-                            "{}",
-                            serde_json::to_string(&event)
-                                .map_err(|e| Error::internal(e.to_string()))?
-                        );
-                    }
-                }
-            }
+            renkei_platform::audit::export(store, since, |event| {
+                print_json(&event);
+                Ok::<_, Error>(())
+            })
+            .await?;
         }
     }
     Ok(())

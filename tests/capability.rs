@@ -10,14 +10,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use biscuit_auth::{Biscuit, BlockBuilder};
+use renkei_capability::{Capability, Child};
+use renkei_capability::{TOKEN_TYPE, Target, now_ms};
 use renkei_consent::capability::mint::{self, Claims, Coverage};
-use renkei_consent::capability::verify::{Capability, Child};
-use renkei_consent::capability::{TOKEN_TYPE, Target, now_ms};
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::{ConsentStore, Pupil};
 use renkei_idp::roster::{ImportOptions, import};
-use renkei_idp::store::Database;
+use renkei_platform::Database;
 use serde_json::Value;
 use support::*;
 
@@ -48,9 +48,15 @@ struct Board {
 async fn board(backend: Backend) -> Board {
     let server = TestServer::start(backend).await;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
-    let report = import(server.store.as_ref(), &fixture, &ImportOptions::default())
-        .await
-        .unwrap();
+    let report = import(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        &fixture,
+        &ImportOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.outcome, "applied");
     let database = Database::connect(&server.database.url).await.unwrap();
     let consent = renkei_consent::store::open(&database);
@@ -81,6 +87,8 @@ impl Board {
     ) {
         policy::set(
             self.consent.as_ref(),
+            &self.server.audit,
+            "test",
             PolicyInput {
                 client_id: app.id.clone(),
                 category_id: category.into(),
@@ -92,7 +100,7 @@ impl Board {
                 justification: justification.map(str::to_owned),
                 by: "a001".into(),
             },
-            renkei_idp::crypto::now(),
+            renkei_platform::clock::now(),
         )
         .await
         .unwrap();
@@ -109,6 +117,8 @@ impl Board {
     ) {
         record::record(
             self.consent.as_ref(),
+            &self.server.audit,
+            "test",
             &self.user(by).await,
             ConsentInput {
                 student_id: child.into(),
@@ -117,7 +127,7 @@ impl Board {
                 action,
                 until,
             },
-            renkei_idp::crypto::now(),
+            renkei_platform::clock::now(),
         )
         .await
         .unwrap();
@@ -304,7 +314,7 @@ async fn guardian_consent_covers_exactly_the_consenting_child(backend: Backend) 
 /// changed since — on a second app whose policy is set again — s006 granted by the child).
 async fn minted_children_follow_basis_consent_state_and_category(backend: Backend) {
     let board = board(backend).await;
-    let start = renkei_idp::crypto::now();
+    let start = renkei_platform::clock::now();
     let pupils = board.consent.pupils_of_school("sakura-es").await.unwrap();
     assert_eq!(pupils.len(), 6);
     let cases: [(&str, Basis, Option<&str>); 7] = [
@@ -418,6 +428,8 @@ async fn minted_children_follow_basis_consent_state_and_category(backend: Backen
     // Class I on the child's own consent is not a policy an administrator can set.
     let refused = policy::set(
         board.consent.as_ref(),
+        &board.server.audit,
+        "test",
         PolicyInput {
             client_id: board.app.id.clone(),
             category_id: FAMILY.into(),
@@ -498,7 +510,7 @@ async fn bad_tokens_are_refused(backend: Backend) {
     );
     // Expired.
     let later = verifier
-        .verify_at(&token, renkei_idp::crypto::now() + 301)
+        .verify_at(&token, renkei_platform::clock::now() + 301)
         .await;
     assert_eq!(later.err().unwrap().to_string(), "the token has expired");
 
@@ -790,6 +802,8 @@ async fn users_exchange_their_own_access_tokens(backend: Backend) {
     // A teacher signed in with a password only gets class III (attendance), for the classes taught.
     renkei_idp::user::set_password(
         board.server.store.as_ref(),
+        &board.server.audit,
+        "test",
         "t002",
         "teacher-pass-002".into(),
     )
@@ -864,7 +878,7 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
             Target::School("big-school".into()),
             &coverage,
             &pupils,
-            renkei_idp::crypto::now(),
+            renkei_platform::clock::now(),
             now_ms(),
         )
         .await;
@@ -949,6 +963,8 @@ async fn guardians_decide_in_the_portal_api(backend: Backend) {
     assert_eq!(anonymous.status(), 401);
     renkei_idp::user::set_password(
         board.server.store.as_ref(),
+        &board.server.audit,
+        "test",
         "g002",
         "guardian-pass-002".into(),
     )
@@ -1042,8 +1058,8 @@ async fn guardians_decide_in_the_portal_api(backend: Backend) {
     board.server.gateway.audit.flush().await;
     let changes: Vec<Value> = board
         .server
-        .gateway
-        .store
+        .audit
+        .store()
         .audit_of_child("s003", 10)
         .await
         .unwrap()
@@ -1101,7 +1117,7 @@ async fn a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_con
     let board = board(backend).await;
     let app = &board.app;
     board.policy(app, ATTENDANCE, Basis::Guardian, None).await;
-    let until = renkei_idp::crypto::now() + 120;
+    let until = renkei_platform::clock::now() + 120;
     board
         .decide("g002", app, ATTENDANCE, "s003", Action::Grant, Some(until))
         .await;
@@ -1115,13 +1131,13 @@ async fn a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_con
     );
 
     // An exchange that read the grant, then the withdrawal, then the token is recorded.
-    let started = renkei_consent::capability::now_ms();
+    let started = renkei_capability::now_ms();
     let pupils = board
         .consent
         .pupils_of_class("cls-sakura-3-2")
         .await
         .unwrap();
-    let now = renkei_idp::crypto::now();
+    let now = renkei_platform::clock::now();
     let coverage = mint::coverage(
         board.consent.as_ref(),
         &app.id,

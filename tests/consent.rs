@@ -10,7 +10,7 @@ use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::ConsentStore;
 use renkei_idp::roster::{ImportOptions, import};
-use renkei_idp::store::Database;
+use renkei_platform::Database;
 use support::*;
 
 on_both_databases!(
@@ -34,9 +34,15 @@ struct Board {
 async fn board(backend: Backend) -> Board {
     let server = TestServer::start(backend).await;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
-    let report = import(server.store.as_ref(), &fixture, &ImportOptions::default())
-        .await
-        .unwrap();
+    let report = import(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        &fixture,
+        &ImportOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.outcome, "applied");
     let database = Database::connect(&server.database.url).await.unwrap();
     let consent = renkei_consent::store::open(&database);
@@ -82,9 +88,12 @@ async fn categories_are_seeded_with_sensitivity(backend: Backend) {
 async fn policies_are_validated_and_versioned(backend: Backend) {
     let board = board(backend).await;
     let store = board.consent.as_ref();
-    let now = renkei_idp::crypto::now();
+    let audit = &board.server.audit;
+    let now = renkei_platform::clock::now();
     let first = policy::set(
         store,
+        audit,
+        "test",
         attendance_for_class(&board.app, Basis::Guardian),
         now,
     )
@@ -93,6 +102,8 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
     assert_eq!(first.version, 1);
     let second = policy::set(
         store,
+        audit,
+        "test",
         PolicyInput {
             basis: Basis::School,
             ..attendance_for_class(&board.app, Basis::School)
@@ -108,7 +119,7 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
     assert_eq!(listed[0].basis, Basis::School);
 
     let error = |input: PolicyInput| async move {
-        policy::set(store, input, now)
+        policy::set(store, audit, "test", input, now)
             .await
             .unwrap_err()
             .to_string()
@@ -136,7 +147,10 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
         ..family
     };
     assert_eq!(
-        policy::set(store, justified, now).await.unwrap().version,
+        policy::set(store, audit, "test", justified, now)
+            .await
+            .unwrap()
+            .version,
         1,
         "class I on the school's basis with a recorded justification"
     );
@@ -178,15 +192,22 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
         reach: vec![Reach::Grade("P3".into()), Reach::School("sakura-es".into())],
         ..attendance_for_class(&board.app, Basis::Guardian)
     };
-    assert_eq!(policy::set(store, by_grade, now).await.unwrap().version, 3);
+    assert_eq!(
+        policy::set(store, audit, "test", by_grade, now)
+            .await
+            .unwrap()
+            .version,
+        3
+    );
     board.server.stop().await;
 }
 
 async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) {
     let board = board(backend).await;
     let store = board.consent.as_ref();
+    let audit = &board.server.audit;
     let users = board.server.store.as_ref();
-    let now = renkei_idp::crypto::now();
+    let now = renkei_platform::clock::now();
     let user =
         |name: &'static str| async move { users.user_by_username(name).await.unwrap().unwrap() };
     let grant = |student: &str| ConsentInput {
@@ -196,24 +217,40 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
         action: Action::Grant,
         until: None,
     };
-    let no_policy = record::record(store, &user("g001").await, grant("s001"), now)
-        .await
-        .unwrap_err();
+    let no_policy = record::record(
+        store,
+        audit,
+        "test",
+        &user("g001").await,
+        grant("s001"),
+        now,
+    )
+    .await
+    .unwrap_err();
     assert!(
         no_policy.to_string().starts_with("no policy in force"),
         "{no_policy}"
     );
     policy::set(
         store,
+        audit,
+        "test",
         attendance_for_class(&board.app, Basis::Guardian),
         now,
     )
     .await
     .unwrap();
 
-    let granted = record::record(store, &user("g001").await, grant("s001"), now)
-        .await
-        .unwrap();
+    let granted = record::record(
+        store,
+        audit,
+        "test",
+        &user("g001").await,
+        grant("s001"),
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (
             granted.by_role.as_str(),
@@ -222,34 +259,64 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
         ),
         ("guardian", 1, "grant")
     );
-    let other_parent = record::record(store, &user("g002").await, grant("s001"), now)
-        .await
-        .unwrap_err();
+    let other_parent = record::record(
+        store,
+        audit,
+        "test",
+        &user("g002").await,
+        grant("s001"),
+        now,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         other_parent.to_string(),
         "g002 is not a guardian of this child"
     );
-    let child_itself = record::record(store, &user("s001").await, grant("s001"), now)
-        .await
-        .unwrap_err();
+    let child_itself = record::record(
+        store,
+        audit,
+        "test",
+        &user("s001").await,
+        grant("s001"),
+        now,
+    )
+    .await
+    .unwrap_err();
     assert!(
         child_itself
             .to_string()
             .contains("may not decide for this child under a guardian basis")
     );
-    let teacher = record::record(store, &user("t001").await, grant("s002"), now)
-        .await
-        .unwrap_err();
+    let teacher = record::record(
+        store,
+        audit,
+        "test",
+        &user("t001").await,
+        grant("s002"),
+        now,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(teacher, renkei_consent::Error::Forbidden(_)));
-    let paper = record::record(store, &user("a001").await, grant("s002"), now + 1)
-        .await
-        .unwrap();
+    let paper = record::record(
+        store,
+        audit,
+        "test",
+        &user("a001").await,
+        grant("s002"),
+        now + 1,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         paper.by_role, "administrator",
         "an administrator records a consent given on paper"
     );
     let withdrawn = record::record(
         store,
+        audit,
+        "test",
         &user("g001").await,
         ConsentInput {
             action: Action::Withdraw,
@@ -275,29 +342,56 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
             .len(),
         3
     );
-    let elsewhere = record::record(store, &user("g002").await, grant("s003"), now)
-        .await
-        .unwrap_err();
+    let elsewhere = record::record(
+        store,
+        audit,
+        "test",
+        &user("g002").await,
+        grant("s003"),
+        now,
+    )
+    .await
+    .unwrap_err();
     assert!(
         elsewhere
             .to_string()
             .contains("not among the pupils this policy covers"),
         "{elsewhere}"
     );
-    let missing = record::record(store, &user("a001").await, grant("s999"), now)
-        .await
-        .unwrap_err();
+    let missing = record::record(
+        store,
+        audit,
+        "test",
+        &user("a001").await,
+        grant("s999"),
+        now,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         missing.to_string(),
         "there is no student \"s999\" in the directory"
     );
 
-    policy::set(store, attendance_for_class(&board.app, Basis::School), now)
-        .await
-        .unwrap();
-    let school_basis = record::record(store, &user("g001").await, grant("s001"), now)
-        .await
-        .unwrap_err();
+    policy::set(
+        store,
+        audit,
+        "test",
+        attendance_for_class(&board.app, Basis::School),
+        now,
+    )
+    .await
+    .unwrap();
+    let school_basis = record::record(
+        store,
+        audit,
+        "test",
+        &user("g001").await,
+        grant("s001"),
+        now,
+    )
+    .await
+    .unwrap_err();
     assert!(
         school_basis
             .to_string()
@@ -481,10 +575,16 @@ async fn administrators_extend_the_category_registry(backend: Backend) {
         ..attendance_for_class(&board.app, Basis::School)
     };
     assert_eq!(
-        policy::set(board.consent.as_ref(), policy, renkei_idp::crypto::now())
-            .await
-            .unwrap()
-            .version,
+        policy::set(
+            board.consent.as_ref(),
+            &board.server.audit,
+            "test",
+            policy,
+            renkei_platform::clock::now()
+        )
+        .await
+        .unwrap()
+        .version,
         1
     );
     board.server.stop().await;
@@ -494,7 +594,7 @@ async fn administrators_extend_the_category_registry(backend: Backend) {
 /// (`pupils_within`); it must answer what listing the whole school or class would: pupils
 /// placed by their primary school, by a role or by an enrollment there, active ones only.
 async fn a_reach_asked_about_a_few_pupils_agrees_with_the_whole_list(backend: Backend) {
-    use renkei_consent::capability::Target;
+    use renkei_capability::Target;
     let board = board(backend).await;
     let now = "2026-11-25T00:00:00Z";
     for sql in [

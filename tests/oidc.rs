@@ -1055,7 +1055,7 @@ async fn private_key_jwt_authenticates_and_refuses_replay(backend: Backend) {
     let assertion = |jti: &str, aud: &str| {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
         header.kid = Some("k1".into());
-        let now = renkei_idp::crypto::now();
+        let now = renkei_platform::clock::now();
         let claims = serde_json::json!({"iss": app.id, "sub": app.id, "aud": aud, "jti": jti, "exp": now + 60, "iat": now});
         jsonwebtoken::encode(&header, &claims, &encoding).unwrap()
     };
@@ -1104,7 +1104,7 @@ async fn private_key_jwt_authenticates_and_refuses_replay(backend: Backend) {
     .unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.kid = Some("k1".into());
-    let now = renkei_idp::crypto::now();
+    let now = renkei_platform::clock::now();
     let forged = jsonwebtoken::encode(&header, &serde_json::json!({"iss": app.id, "sub": app.id, "aud": server.base, "jti": "four", "exp": now + 60}), &forged_key).unwrap();
     assert_eq!(
         request(forged).await.status(),
@@ -1293,6 +1293,8 @@ async fn key_rotation_keeps_old_tokens_verifiable(backend: Backend) {
     let old_kid = kid_of(&before["access_token"]);
     renkei_idp::keys::rotate(
         server.store.as_ref(),
+        &server.audit,
+        "test",
         2,
         server.state.config.key_retention(),
     )

@@ -76,14 +76,22 @@ impl Drop for Copy {
 }
 
 async fn run(server: &TestServer, path: &Path) -> ImportReport {
-    import(server.store.as_ref(), path, &ImportOptions::default())
-        .await
-        .unwrap()
+    import(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        path,
+        &ImportOptions::default(),
+    )
+    .await
+    .unwrap()
 }
 
 async fn dry_run(server: &TestServer, path: &Path) -> ImportReport {
     import(
         server.store.as_ref(),
+        &server.audit,
+        "test",
         path,
         &ImportOptions {
             dry_run: true,
@@ -428,6 +436,8 @@ async fn shift_jis_files_are_detected(backend: Backend) {
     }
     let forced = import(
         server.store.as_ref(),
+        &server.audit,
+        "test",
         &copy.dir,
         &ImportOptions {
             encoding: renkei_idp::roster::EncodingChoice::Utf8,
@@ -677,9 +687,15 @@ async fn dry_run_reports_without_changing(backend: Backend) {
 async fn school_scope_claims_come_from_the_directory(backend: Backend) {
     let server = TestServer::start(backend).await;
     run(&server, &fixture("board-1.1")).await;
-    renkei_idp::user::set_password(server.store.as_ref(), "t002", PASSWORD.into())
-        .await
-        .unwrap();
+    renkei_idp::user::set_password(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "t002",
+        PASSWORD.into(),
+    )
+    .await
+    .unwrap();
     let app = server.web_app().await;
     let tokens = code_flow_tokens(
         &server,
@@ -823,7 +839,7 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
     assert_eq!(
         server
             .store
-            .erase_departed(renkei_idp::crypto::now() - 86400)
+            .erase_departed(renkei_platform::clock::now() - 86400)
             .await
             .unwrap(),
         0,
@@ -833,7 +849,7 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
     assert_eq!(
         server
             .store
-            .erase_departed(renkei_idp::crypto::now() + 1)
+            .erase_departed(renkei_platform::clock::now() + 1)
             .await
             .unwrap(),
         1
@@ -852,9 +868,15 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
 async fn a_changed_password_survives_reimport(backend: Backend) {
     let server = TestServer::start(backend).await;
     run(&server, &fixture("board-1.1")).await;
-    renkei_idp::user::set_password(server.store.as_ref(), "s001", "my-own-new-password".into())
-        .await
-        .unwrap();
+    renkei_idp::user::set_password(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "s001",
+        "my-own-new-password".into(),
+    )
+    .await
+    .unwrap();
     let again = run(&server, &fixture("board-1.1")).await;
     assert_eq!(counts(&again, "users.csv"), (0, 0, 0, 14));
     assert_eq!(

@@ -16,21 +16,14 @@ async fn replicas_starting_together_on_an_empty_database_all_start_and_share_key
     backend: Backend,
 ) {
     let database = TestDatabase::new(backend).await;
-    let first = renkei_idp::store::Database::connect(&database.url)
-        .await
-        .unwrap();
-    first.store().migrate().await.unwrap();
+    renkei::open_database(&database.url).await.unwrap();
     let starts: Vec<_> = (0..6)
         .map(|_| {
             let url = database.url.clone();
             tokio::spawn(async move {
-                let db = renkei_idp::store::Database::connect(&url).await.unwrap();
                 let config = renkei_idp::Config::new("http://127.0.0.1:8080").unwrap();
-                renkei_idp::AppState::new(db.store(), config)
-                    .await
-                    .expect("the provider's signing keys load too");
-                let service = renkei_consent::service::ConsentService::open(&db).await?;
-                Ok::<u32, renkei_consent::Error>(service.keys.snapshot().signing().0)
+                let app = renkei::App::open(&url, config).await?;
+                Ok::<u32, renkei::Error>(app.consent.keys.snapshot().signing().0)
             })
         })
         .collect();

@@ -106,7 +106,7 @@ async fn signed_in(api: &Api, headers: &HeaderMap) -> Result<UserRow> {
 pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Response> {
     let user = signed_in(&api, &headers).await?;
     let store = api.service.store.as_ref();
-    let now = renkei_idp::crypto::now();
+    let now = renkei_platform::clock::now();
     let me = user.sourced_id.clone().unwrap_or_default();
     let (children, basis) = match user.role.as_str() {
         "guardian" => (store.children_of(&me).await?, Basis::Guardian),
@@ -216,6 +216,8 @@ pub async fn change(
     }
     let record = record::record(
         api.service.store.as_ref(),
+        &api.service.audit,
+        &format!("POST {PATH}"),
         &user,
         ConsentInput {
             student_id: change.student_id,
@@ -224,12 +226,9 @@ pub async fn change(
             action,
             until: change.until,
         },
-        renkei_idp::crypto::now(),
+        renkei_platform::clock::now(),
     )
     .await?;
-    if let Some(sink) = api.service.audit_sink() {
-        sink.consent_changed(&record, &format!("POST {PATH}"));
-    }
     let mut response = (StatusCode::CREATED, Json(record)).into_response();
     no_store(&mut response);
     Ok(response)

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::store::ConsentStore;
+use renkei_platform::{AuditEvent, AuditLog};
 
 /// One data category.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -33,8 +34,15 @@ impl Category {
     }
 }
 
-/// Adds an administrator's category after checking its identifier, names and class.
-pub async fn add(store: &dyn ConsentStore, category: &Category, now: i64) -> Result<()> {
+/// Adds an administrator's category after checking its identifier, names and class, and
+/// audits it (through `via`).
+pub async fn add(
+    store: &dyn ConsentStore,
+    audit: &AuditLog,
+    via: &str,
+    category: &Category,
+    now: i64,
+) -> Result<()> {
     let well_formed = category
         .id
         .strip_prefix("urn:renkei:scope:")
@@ -68,5 +76,15 @@ pub async fn add(store: &dyn ConsentStore, category: &Category, now: i64) -> Res
         )));
     }
     store.insert_category(category, now).await?;
+    audit
+        .append(AuditEvent::change(
+            "admin",
+            None,
+            vec![category.id.clone()],
+            Vec::new(),
+            via,
+            format!("data category {:?} added", category.name_ja),
+        ))
+        .await?;
     Ok(())
 }

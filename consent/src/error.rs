@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use renkei_idp::store::StoreError;
+use renkei_platform::StoreError;
 use serde_json::json;
 
 /// Everything that can go wrong in the consent service.
@@ -19,15 +19,9 @@ pub enum Error {
     /// A portal request without a signed-in user.
     #[error("sign in first")]
     Unauthenticated,
-    /// A request without a bearer token.
-    #[error("a capability token is required (Authorization: Bearer …)")]
-    BearerMissing,
-    /// A capability token that is forged, tampered with, expired, revoked or unreadable.
-    #[error("{0}")]
-    InvalidToken(String),
-    /// A valid token that lacks the category the request needs (named).
-    #[error("the token does not carry {0}")]
-    InsufficientScope(String),
+    /// A capability token was refused, or the verifier could not decide (RFC 6750 answers).
+    #[error(transparent)]
+    Capability(#[from] renkei_capability::Error),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -42,71 +36,31 @@ impl From<sqlx::Error> for Error {
 /// Result with the consent service's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A quoted-string value for a `WWW-Authenticate` parameter (RFC 6750 §3: no `"` or `\`).
-fn quoted(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c == '"' || c == '\\' || c.is_control() {
-                '\''
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let (status, challenge, error) = match &self {
-            Error::BearerMissing => (
-                StatusCode::UNAUTHORIZED,
-                "Bearer".to_owned(),
-                "invalid_request",
-            ),
-            Error::InvalidToken(why) => (
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    quoted(why)
-                ),
-                "invalid_token",
-            ),
-            Error::InsufficientScope(category) => (
-                StatusCode::FORBIDDEN,
-                format!(
-                    "Bearer error=\"insufficient_scope\", scope=\"{}\", error_description=\"the token does not carry this category\"",
-                    quoted(category)
-                ),
-                "insufficient_scope",
-            ),
-            Error::Unauthenticated => (StatusCode::UNAUTHORIZED, String::new(), "login_required"),
-            Error::Invalid(_) => (StatusCode::BAD_REQUEST, String::new(), "invalid_request"),
-            Error::Forbidden(_) => (StatusCode::FORBIDDEN, String::new(), "access_denied"),
+        let error = match self {
+            Error::Capability(error) => return error.into_response(),
+            other => other,
+        };
+        let (status, code) = match &error {
+            Error::Capability(_) => unreachable!("answered above"),
+            Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "login_required"),
+            Error::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "access_denied"),
             Error::Store(error) => {
                 tracing::error!(%error, "consent service storage failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    String::new(),
-                    "server_error",
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
             }
         };
-        let description = match &self {
+        let description = match &error {
             Error::Store(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
         let mut response = (
             status,
-            Json(json!({ "error": error, "error_description": description })),
+            Json(json!({ "error": code, "error_description": description })),
         )
             .into_response();
-        if !challenge.is_empty()
-            && let Ok(value) = HeaderValue::from_str(&challenge)
-        {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

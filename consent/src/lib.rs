@@ -7,10 +7,12 @@
 //! - [`record`]: append-only consent records of guardians, students and administrators.
 //! - [`capability`]: capability tokens: minting (RFC 8693 exchange), root keys, verifier.
 //! - [`api`]: the JSON API of the guardians' and pupils' portal.
+//! - [`app`]: disabling an app, with everything it could still read.
 //! - [`service`]: the service assembled for `renkei serve`.
 //! - [`store`]: the storage interface, on the same database as the identity provider.
 
 pub mod api;
+pub mod app;
 pub mod capability;
 pub mod category;
 pub mod error;

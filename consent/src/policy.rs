@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::store::ConsentStore;
+use renkei_platform::{AuditEvent, AuditLog};
 
 /// The legal basis on which data is provided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,8 +122,15 @@ impl Policy {
     }
 }
 
-/// Validates and stores a new version of the policy for (app, category).
-pub async fn set(store: &dyn ConsentStore, input: PolicyInput, now: i64) -> Result<Policy> {
+/// Validates and stores a new version of the policy for (app, category), revokes the app's
+/// outstanding tokens for the category, and audits the change (through `via`).
+pub async fn set(
+    store: &dyn ConsentStore,
+    audit: &AuditLog,
+    via: &str,
+    input: PolicyInput,
+    now: i64,
+) -> Result<Policy> {
     if input.reach.is_empty() {
         return Err(Error::Invalid(
             "a policy needs at least one --school, --class or --grade it applies to".into(),
@@ -175,6 +183,21 @@ pub async fn set(store: &dyn ConsentStore, input: PolicyInput, now: i64) -> Resu
     // A new version may narrow what tokens said: outstanding ones stop at once.
     store
         .revoke_capabilities(&policy.client_id, Some(&policy.category_id), now)
+        .await?;
+    audit
+        .append(AuditEvent::change(
+            "admin",
+            Some(&policy.client_id),
+            vec![policy.category_id.clone()],
+            Vec::new(),
+            via,
+            format!(
+                "policy version {} ({}) by {}",
+                policy.version,
+                policy.basis.as_str(),
+                policy.created_by
+            ),
+        ))
         .await?;
     Ok(policy)
 }

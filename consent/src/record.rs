@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use renkei_idp::store::UserRow;
+use renkei_platform::{AuditEvent, AuditLog};
 
 use crate::error::{Error, Result};
 use crate::policy::Basis;
@@ -75,8 +76,12 @@ pub struct ConsentInput {
 /// guardian linked to the child (guardian basis), the child (student basis), or an
 /// administrator of the child's school or of the board (recording a consent given on paper).
 /// A withdrawal is accepted as long as a policy was ever set, even if it is no longer in force.
+/// The record is audited (`consent`, through `via`: the page, API path or command) before this
+/// returns.
 pub async fn record(
     store: &dyn ConsentStore,
+    audit: &AuditLog,
+    via: &str,
     actor: &UserRow,
     input: ConsentInput,
     now: i64,
@@ -174,5 +179,23 @@ pub async fn record(
             .revoke_capabilities(&record.client_id, Some(&record.category_id), now)
             .await?;
     }
+    audit.append(record.audit_event(via)).await?;
     Ok(record)
+}
+
+impl ConsentRecord {
+    /// The audit event of this record, appended through `via`.
+    pub fn audit_event(&self, via: &str) -> AuditEvent {
+        AuditEvent::change(
+            "consent",
+            Some(&self.client_id),
+            vec![self.category_id.clone()],
+            vec![self.student_id.clone()],
+            via,
+            format!(
+                "{} by {} ({}), policy version {}",
+                self.action, self.by_user_id, self.by_role, self.policy_version
+            ),
+        )
+    }
 }

@@ -11,14 +11,15 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use renkei_idp::AppState;
-use renkei_idp::store::Database;
+use renkei_platform::{AuditLog, Database};
 use serde_json::json;
 
 use crate::capability::exchange::CapabilityExchanger;
 use crate::capability::keys::CapabilityKeys;
-use crate::capability::verify::{StoredRevocations, Verifier};
+use crate::capability::revocations::StoredRevocations;
 use crate::error::Result;
 use crate::store::ConsentStore;
+use renkei_capability::Verifier;
 
 /// Path of the capability root keys' JWK set.
 pub const KEYS_PATH: &str = "/capability/keys";
@@ -33,43 +34,27 @@ pub struct ConsentService {
     pub keys: Arc<CapabilityKeys>,
     /// Verifier over this installation's keys and revocations.
     pub verifier: Arc<Verifier>,
-    /// Where consent changes made through the portal API are audited (the gateway's audit
-    /// log, installed by the binary).
-    audit: std::sync::OnceLock<Arc<dyn AuditSink>>,
-}
-
-/// Receives consent changes for the audit log (implemented by the gateway's log, so that
-/// reads and changes share one chain without this crate depending on the gateway).
-pub trait AuditSink: Send + Sync + 'static {
-    /// A consent record was appended by `actor` (account id) through `endpoint`.
-    fn consent_changed(&self, record: &crate::record::ConsentRecord, endpoint: &str);
+    /// The process's audit log, where consent changes made through the portal are recorded.
+    pub audit: AuditLog,
 }
 
 impl ConsentService {
-    /// Opens the service on a migrated database (creates the first root key if needed).
-    pub async fn open(database: &Database) -> Result<Arc<Self>> {
+    /// Opens the service on a migrated database (creates the first root key if needed),
+    /// auditing in `audit`.
+    pub async fn open(database: &Database, audit: AuditLog) -> Result<Arc<Self>> {
         let store = crate::store::open(database);
-        let keys = Arc::new(CapabilityKeys::load(store.as_ref(), renkei_idp::crypto::now()).await?);
+        let keys =
+            Arc::new(CapabilityKeys::load(store.as_ref(), renkei_platform::clock::now()).await?);
         let verifier = Arc::new(Verifier::new(
             keys.clone(),
             Arc::new(StoredRevocations(store.clone())),
         )?);
         Ok(Arc::new(ConsentService {
-            audit: std::sync::OnceLock::new(),
+            audit,
             store,
             keys,
             verifier,
         }))
-    }
-
-    /// Sends consent changes to `sink` (once; later calls are ignored).
-    pub fn set_audit_sink(&self, sink: Arc<dyn AuditSink>) {
-        let _ = self.audit.set(sink);
-    }
-
-    /// The installed audit sink.
-    pub fn audit_sink(&self) -> Option<&dyn AuditSink> {
-        self.audit.get().map(|sink| sink.as_ref())
     }
 
     /// Installs the capability token exchange in the provider and announces it in discovery.
@@ -127,7 +112,7 @@ impl ConsentService {
                 tick.tick().await;
                 if let Err(error) = service
                     .keys
-                    .refresh(service.store.as_ref(), renkei_idp::crypto::now())
+                    .refresh(service.store.as_ref(), renkei_platform::clock::now())
                     .await
                 {
                     tracing::error!(%error, "could not refresh capability keys");
@@ -148,7 +133,7 @@ impl renkei_idp::consent::DataUseNotice for PolicyNotice {
         locale: renkei_idp::pages::Locale,
     ) -> renkei_idp::Result<Vec<(String, String)>> {
         let english = locale == renkei_idp::pages::Locale::En;
-        let now = renkei_idp::crypto::now();
+        let now = renkei_platform::clock::now();
         let policies = self
             .0
             .policies(Some(client_id))
@@ -183,7 +168,7 @@ async fn keys(State(service): State<Arc<ConsentService>>) -> Response {
 }
 
 async fn revoked(State(service): State<Arc<ConsentService>>) -> Result<Response> {
-    let now = renkei_idp::crypto::now();
+    let now = renkei_platform::clock::now();
     let revoked = service.store.revoked_capabilities(now).await?;
     let mut response = Json(json!({ "revoked": revoked, "as_of": now })).into_response();
     response

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use renkei_idp::store::{Database, StoreResult};
+use renkei_platform::{Database, StoreResult};
 
 use crate::category::Category;
 use crate::error::{Error, Result};

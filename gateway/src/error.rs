@@ -11,7 +11,7 @@ use serde_json::json;
 pub enum Error {
     /// A token problem (401) or a missing category (403).
     #[error(transparent)]
-    Capability(#[from] renkei_consent::Error),
+    Capability(#[from] renkei_capability::Error),
     /// No such object, or none the token lets the app see (never tells which).
     #[error("{0}")]
     NotFound(String),
@@ -20,7 +20,7 @@ pub enum Error {
     InvalidParameter(String),
     /// The database failed.
     #[error(transparent)]
-    Store(#[from] renkei_idp::store::StoreError),
+    Store(#[from] renkei_platform::StoreError),
 }
 
 /// Result with the gateway's error.

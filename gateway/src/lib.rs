@@ -6,14 +6,12 @@
 //! - [`view`]: what a capability lets an app see, record by record.
 //! - [`read`]: one read from request to audited response.
 //! - [`paging`]: `limit`/`offset`, `filter`, `sort`/`orderBy`, `fields`.
-//! - [`audit`]: the tamper-evident audit chain, written in batches.
 //! - [`portal`]: the reads of a child's data, for the guardians' and pupils' portal.
 //! - [`store`]: the storage interface.
 //!
-//! Verification uses `renkei_consent::capability::verify`, the library any 校務系 vendor uses.
+//! Verification uses `renkei-capability`, the library any 校務系 vendor uses.
 
 pub mod affairs;
-pub mod audit;
 pub mod error;
 pub mod gradebook;
 pub mod paging;
@@ -28,8 +26,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
-use renkei_consent::capability::verify::Verifier;
-use renkei_idp::store::Database;
+use renkei_capability::Verifier;
+use renkei_platform::{AuditLog, Database};
 
 pub use error::{Error, Result};
 
@@ -61,10 +59,10 @@ pub fn collection_of(kind: &str) -> Option<String> {
 pub struct Gateway {
     /// Verifies capability tokens.
     pub verifier: Arc<Verifier>,
-    /// Roster records and the audit chain.
+    /// Roster records and school-affairs records.
     pub store: Arc<dyn store::GatewayStore>,
-    /// Where reads are recorded.
-    pub audit: audit::AuditLog,
+    /// Where reads are recorded (the process's audit log).
+    pub audit: AuditLog,
     /// Scheme, host and port of the public URL (for `href`s).
     pub origin: Arc<str>,
 }
@@ -77,10 +75,14 @@ impl FromRef<Gateway> for Arc<Verifier> {
 
 impl Gateway {
     /// The gateway on a database, verifying with `verifier`, served at the origin of `issuer`
-    /// (`https://renkei.example.ed.jp/…`); starts the audit writer.
-    pub fn open(database: &Database, verifier: Arc<Verifier>, issuer: &str) -> Self {
+    /// (`https://renkei.example.ed.jp/…`), recording reads in `audit`.
+    pub fn open(
+        database: &Database,
+        verifier: Arc<Verifier>,
+        issuer: &str,
+        audit: AuditLog,
+    ) -> Self {
         let store = store::open(database);
-        let audit = audit::AuditLog::start(store.clone());
         let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
         let origin = match issuer[after_scheme..].find('/') {
             Some(slash) => &issuer[..after_scheme + slash],

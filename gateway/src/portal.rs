@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Gateway;
-use crate::store::chained;
+use renkei_platform::audit::AuditRow;
 
 /// Path of the reads list.
 pub const PATH: &str = "/api/consent/reads";
@@ -82,11 +82,12 @@ pub async fn reads(
         }
         let events: Vec<_> = portal
             .gateway
-            .store
+            .audit
+            .store()
             .audit_of_child(&query.student, 200)
             .await?
             .into_iter()
-            .filter_map(chained)
+            .filter_map(AuditRow::chained)
             .filter(|e| e.event.kind == "read")
             .map(|e| {
                 json!({

@@ -7,14 +7,14 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Query, RawPathParams};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use renkei_consent::capability::verify::Capability;
+use renkei_capability::Capability;
 use serde_json::Value;
 
 use crate::Gateway;
-use crate::audit::AuditEvent;
 use crate::error::{Error, Result};
 use crate::paging::{Params, Served, by_sourced_id};
 use crate::view::View;
+use renkei_platform::AuditEvent;
 
 /// What an endpoint answers: a collection, or one record (absent: 404).
 pub enum Answer {
@@ -28,7 +28,7 @@ pub enum Answer {
 pub struct Read {
     /// The gateway.
     pub gateway: Gateway,
-    capability: Result<Capability, renkei_consent::Error>,
+    capability: Result<Capability, renkei_capability::Error>,
     /// The path's parameters, in order.
     pub ids: Vec<String>,
     params: Result<Params, String>,
@@ -87,7 +87,7 @@ impl Read {
         if self.capability.is_err() {
             let taken = std::mem::replace(
                 &mut self.capability,
-                Err(renkei_consent::Error::BearerMissing),
+                Err(renkei_capability::Error::BearerMissing),
             );
             if let Err(error) = taken {
                 return Err(Error::Capability(error));
@@ -98,9 +98,9 @@ impl Read {
             return Err(Error::InvalidParameter(problem.clone()));
         }
         if !capability.has_category(category) {
-            return Err(Error::Capability(renkei_consent::Error::InsufficientScope(
-                category.into(),
-            )));
+            return Err(Error::Capability(
+                renkei_capability::Error::InsufficientScope(category.into()),
+            ));
         }
         Ok(())
     }
@@ -120,7 +120,7 @@ impl Read {
         };
         let capability = self.capability.as_ref().ok();
         self.gateway.audit.record(AuditEvent {
-            at: renkei_idp::crypto::now(),
+            at: renkei_platform::clock::now(),
             kind: "read".into(),
             client_id: capability.map(|c| c.client_id.clone()),
             token_id: capability.map(|c| c.token_id.clone()),

@@ -1,13 +1,12 @@
 //! The gateway's storage interface: roster records as OneRoster JSON with the columns reads are
-//! narrowed by, where people are placed, school-affairs records, and the audit chain; one body
-//! of SQL for SQLite and PostgreSQL.
+//! narrowed by, where people are placed, and school-affairs records; one body of SQL for SQLite
+//! and PostgreSQL.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use renkei_idp::store::{Database, StoreResult};
-
-use crate::audit::{AuditEvent, ChainedEvent, GENESIS, chain_hash};
+use renkei_platform::sql::placeholders;
+use renkei_platform::{Database, StoreResult};
 
 /// Largest number of values bound in one `IN (…)` list; longer lists are read in chunks.
 const CHUNK: usize = 500;
@@ -219,19 +218,6 @@ pub struct PlacementRow {
     pub class_id: Option<String>,
 }
 
-/// A stored audit event.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct AuditRow {
-    /// Position.
-    pub seq: i64,
-    /// The event JSON as hashed.
-    pub event: String,
-    /// Previous hash.
-    pub prev_hash: String,
-    /// This hash.
-    pub hash: String,
-}
-
 /// A school-affairs record to store.
 #[derive(Clone, Debug)]
 pub struct AffairsRow {
@@ -284,19 +270,6 @@ pub trait GatewayStore: Send + Sync + 'static {
         bulk: bool,
         dry_run: bool,
     ) -> StoreResult<AffairsChanges>;
-    /// Appends events to the chain (one transaction).
-    async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
-    /// Up to `limit` events after `after_seq`, in order.
-    async fn audit_rows(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
-    /// Events at or after `since` (Unix seconds), after `after_seq`.
-    async fn audit_since(
-        &self,
-        since: i64,
-        after_seq: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<AuditRow>>;
-    /// The newest events concerning a child.
-    async fn audit_of_child(&self, child_id: &str, limit: i64) -> StoreResult<Vec<AuditRow>>;
 }
 
 /// The gateway storage on an open database.
@@ -305,67 +278,6 @@ pub fn open(database: &Database) -> Arc<dyn GatewayStore> {
         Database::Sqlite(pool) => Arc::new(SqliteGatewayStore { pool: pool.clone() }),
         Database::Postgres(pool) => Arc::new(PostgresGatewayStore { pool: pool.clone() }),
     }
-}
-
-/// Parses a stored row back into its event and position.
-pub fn chained(row: AuditRow) -> Option<ChainedEvent> {
-    Some(ChainedEvent {
-        seq: row.seq,
-        event: serde_json::from_str(&row.event).ok()?,
-        prev_hash: row.prev_hash,
-        hash: row.hash,
-    })
-}
-
-/// `items` in consecutive chunks, each of the largest of `sizes` (descending) that fits what is
-/// left, else all that is left: batch inserts of any length then use only a few statement
-/// shapes, which the database prepares once per connection.
-fn in_chunks<'a, T>(items: &'a [T], sizes: &'a [usize]) -> impl Iterator<Item = &'a [T]> + 'a {
-    let mut rest = items;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let size = sizes
-            .iter()
-            .copied()
-            .find(|&size| size > 0 && size <= rest.len())
-            .unwrap_or(rest.len());
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
-        Some(chunk)
-    })
-}
-
-/// `($1, …, $width), ($width+1, …), …` for `rows` rows.
-///
-/// `numbered` spells them `$1, $2, …` (PostgreSQL); otherwise `?`, bound in order of appearance
-/// (SQLite, which looks each numbered parameter up by name in time proportional to their
-/// number: a batch of 2,048 `$n` cost it quadratic time, a sixth of a gateway read's CPU).
-fn value_rows(rows: usize, width: usize, numbered: bool) -> String {
-    (0..rows)
-        .map(|row| {
-            let columns: Vec<String> = (1..=width)
-                .map(|c| {
-                    if numbered {
-                        format!("${}", row * width + c)
-                    } else {
-                        "?".to_owned()
-                    }
-                })
-                .collect();
-            format!("({})", columns.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `$1, …, $n`.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 struct SqliteGatewayStore {
@@ -520,114 +432,9 @@ macro_rules! gateway_store {
                 }
                 Ok(changes)
             }
-
-            async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("UPDATE audit_events SET seq = seq WHERE 1 = 0")
-                    .execute(&mut *tx)
-                    .await?;
-                let last: Option<(i64, String)> =
-                    sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let (mut seq, mut prev) = last.unwrap_or((0, GENESIS.to_owned()));
-                let mut rows = Vec::with_capacity(events.len());
-                let mut children = Vec::new();
-                for event in events {
-                    let json = serde_json::to_string(event).expect("audit events serialise");
-                    let hash = chain_hash(&prev, &json);
-                    seq += 1;
-                    children.extend(event.children.iter().map(|child| (seq, child.as_str())));
-                    rows.push((seq, event.at, json, std::mem::replace(&mut prev, hash.clone()), hash));
-                }
-                for chunk in in_chunks(&rows, &[64, 16, 4, 1]) {
-                    let sql = format!(
-                        "INSERT INTO audit_events (seq, at, event, prev_hash, hash) VALUES {}",
-                        value_rows(chunk.len(), 5, $numbered)
-                    );
-                    let mut insert = sqlx::query(&sql);
-                    for (seq, at, json, prev_hash, hash) in chunk {
-                        insert = insert.bind(seq).bind(at).bind(json).bind(prev_hash).bind(hash);
-                    }
-                    insert.execute(&mut *tx).await?;
-                }
-                for chunk in in_chunks(&children, &[1024, 256, 64, 16, 4, 1]) {
-                    let sql = format!(
-                        "INSERT INTO audit_children (seq, child_id) VALUES {}",
-                        value_rows(chunk.len(), 2, $numbered)
-                    );
-                    let mut insert = sqlx::query(&sql);
-                    for (seq, child) in chunk {
-                        insert = insert.bind(seq).bind(*child);
-                    }
-                    insert.execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn audit_rows(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
-                Ok(sqlx::query_as::<$db, AuditRow>(
-                    "SELECT seq, event, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                )
-                .bind(after_seq)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn audit_since(&self, since: i64, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
-                Ok(sqlx::query_as::<$db, AuditRow>(
-                    "SELECT seq, event, prev_hash, hash FROM audit_events WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                )
-                .bind(since)
-                .bind(after_seq)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn audit_of_child(&self, child_id: &str, limit: i64) -> StoreResult<Vec<AuditRow>> {
-                Ok(sqlx::query_as::<$db, AuditRow>(
-                    "SELECT e.seq, e.event, e.prev_hash, e.hash FROM audit_children c JOIN audit_events e ON e.seq = c.seq \
-                     WHERE c.child_id = $1 ORDER BY e.seq DESC LIMIT $2",
-                )
-                .bind(child_id)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?)
-            }
         }
     };
 }
 
 gateway_store!(SqliteGatewayStore, sqlx::Sqlite, false);
 gateway_store!(PostgresGatewayStore, sqlx::Postgres, true);
-
-#[cfg(test)]
-mod tests {
-    use super::{in_chunks, value_rows};
-
-    #[test]
-    fn batches_split_into_few_shapes_and_keep_every_item_in_order() {
-        let items: Vec<usize> = (0..83).collect();
-        let chunks: Vec<&[usize]> = in_chunks(&items, &[64, 8, 1]).collect();
-        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
-        assert_eq!(sizes, [64, 8, 8, 1, 1, 1]);
-        assert_eq!(chunks.concat(), items);
-        assert_eq!(
-            in_chunks(&items[..5], &[8])
-                .map(<[usize]>::len)
-                .collect::<Vec<_>>(),
-            [5]
-        );
-        assert_eq!(in_chunks::<usize>(&[], &[8, 1]).count(), 0);
-    }
-
-    #[test]
-    fn value_rows_number_parameters_row_by_row() {
-        assert_eq!(value_rows(2, 3, true), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(value_rows(1, 2, true), "($1, $2)");
-        assert_eq!(value_rows(2, 2, false), "(?, ?), (?, ?)");
-    }
-}

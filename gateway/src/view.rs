@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use renkei_consent::capability::verify::{Capability, Child};
+use renkei_capability::{Capability, Child};
 use serde_json::{Value, json};
 
 use crate::Gateway;

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::jwk::JwkSet;
+use renkei_platform::{AuditEvent, AuditLog};
 use serde::Deserialize;
 
 use crate::crypto::{constant_time_eq, now, random_secret, sha256};
@@ -52,8 +53,13 @@ pub struct Registered {
     pub secret: Option<String>,
 }
 
-/// Validates and stores a new client.
-pub async fn register(store: &dyn Store, new: NewClient) -> Result<Registered> {
+/// Validates and stores a new client, audited (through `via`).
+pub async fn register(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    new: NewClient,
+) -> Result<Registered> {
     let name = new.name.trim();
     if name.is_empty() {
         return Err(Error::Invalid(
@@ -142,6 +148,16 @@ pub async fn register(store: &dyn Store, new: NewClient) -> Result<Registered> {
         created_at: now(),
     };
     store.insert_client(&client).await?;
+    audit
+        .append(AuditEvent::change(
+            "admin",
+            Some(&client.id),
+            Vec::new(),
+            Vec::new(),
+            via,
+            format!("app {:?} registered", client.name),
+        ))
+        .await?;
     Ok(Registered { client, secret })
 }
 

@@ -69,13 +69,7 @@ pub fn decoy_password_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password(&random_secret()))
 }
 
-/// Current time in Unix seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use renkei_platform::clock::now;
 
 #[cfg(test)]
 mod tests {

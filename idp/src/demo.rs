@@ -7,6 +7,7 @@ use crate::client::{NewClient, register};
 use crate::error::{Error, Result};
 use crate::roster::{ImportOptions, import};
 use crate::store::Store;
+use renkei_platform::AuditLog;
 
 /// Password of every demo account (printed at start-up; demo data only).
 pub const DEMO_PASSWORD: &str = "renkei-demo-2026";
@@ -38,8 +39,12 @@ pub struct DemoBoard {
     pub client_secret: String,
 }
 
-/// Seeds the demo board if the database has no users; returns `None` otherwise.
-pub async fn seed(store: &dyn Store) -> Result<Option<DemoBoard>> {
+/// The command that seeds the demo board, as its audit records name it.
+const VIA: &str = "renkei serve --demo";
+
+/// Seeds the demo board if the database has no users (audited like any import and app
+/// registration); returns `None` otherwise.
+pub async fn seed(store: &dyn Store, audit: &AuditLog) -> Result<Option<DemoBoard>> {
     if store.count_users().await? > 0 {
         return Ok(None);
     }
@@ -51,10 +56,10 @@ pub async fn seed(store: &dyn Store) -> Result<Option<DemoBoard>> {
             .map_err(|e| Error::internal(format!("cannot write the demo roster: {e}")))?;
     }
     let options = ImportOptions {
-        actor: "renkei serve --demo".into(),
+        actor: VIA.into(),
         ..ImportOptions::default()
     };
-    let report = import(store, &dir, &options).await;
+    let report = import(store, audit, VIA, &dir, &options).await;
     let _ = std::fs::remove_dir_all(&dir);
     let report = report?;
     if report.outcome != "applied" {
@@ -72,6 +77,8 @@ pub async fn seed(store: &dyn Store) -> Result<Option<DemoBoard>> {
     }
     let app = register(
         store,
+        audit,
+        VIA,
         NewClient {
             name: "デモ学習アプリ (Demo Learning App)".into(),
             redirect_uris: vec![DEMO_REDIRECT_URI.into()],

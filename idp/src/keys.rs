@@ -6,6 +6,7 @@
 //! set knows it; the newest activated key of an algorithm signs. Retired keys stay published
 //! (and verify `id_token_hint`s) for the retention period.
 
+use renkei_platform::{AuditEvent, AuditLog};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -363,9 +364,11 @@ pub async fn add_key(
 
 /// Rotates every algorithm's key (`renkei keys rotate`): the new keys are published now and
 /// sign after `activate_after` seconds; keys retired longer than `retention` ago are forgotten.
-/// Returns the new key ids.
+/// Audited (through `via`). Returns the new key ids.
 pub async fn rotate(
     store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
     activate_after: i64,
     retention: i64,
 ) -> Result<Vec<String>, Error> {
@@ -375,5 +378,11 @@ pub async fn rotate(
         kids.push(add_key(store, alg, activates_at).await?);
     }
     store.delete_retired_keys(now() - retention).await?;
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!("signing keys {kids:?} added; they sign from {activates_at}"),
+        ))
+        .await?;
     Ok(kids)
 }

@@ -720,6 +720,8 @@ pub struct Removed {
 /// Naming a passkey the account does not have is an error and changes nothing.
 pub async fn remove(
     store: &dyn Store,
+    audit: &renkei_platform::AuditLog,
+    via: &str,
     username: &str,
     credential_id: Option<&str>,
 ) -> Result<Removed> {
@@ -741,6 +743,19 @@ pub async fn remove(
             .await?;
     }
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
+    let names: Vec<&str> = chosen.iter().map(|p| p.name.as_str()).collect();
+    audit
+        .append(renkei_platform::AuditEvent::admin(
+            via,
+            format!(
+                "{} passkey(s) of account {} removed: {}; {} session(s) ended, grants revoked",
+                chosen.len(),
+                user.username,
+                names.join(", "),
+                sessions_ended
+            ),
+        ))
+        .await?;
     Ok(Removed {
         user,
         passkeys: chosen,

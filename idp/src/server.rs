@@ -62,10 +62,9 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Prepares the provider on `store`: applies migrations, creates signing keys on first
+    /// Prepares the provider on `store` (a migrated database): creates signing keys on first
     /// start and loads the installation's secrets.
     pub async fn new(store: Arc<dyn Store>, config: Config) -> Result<Self> {
-        store.migrate().await?;
         let keys = KeyRing::load(store.as_ref(), config.key_retention()).await?;
         let csrf_key = store
             .setting_or_insert("csrf_key", random_secret().as_bytes())

@@ -1,6 +1,7 @@
 //! Accounts: creation with validated input, display names, and the identity claims an app
 //! receives for each scope.
 
+use renkei_platform::{AuditEvent, AuditLog};
 use serde_json::{Map, Value, json};
 
 use crate::crypto::{hash_password, now};
@@ -38,8 +39,14 @@ pub struct NewUser {
 /// Minimum password length (NIST SP 800-63B).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// Validates and stores a new account; the password is hashed with Argon2id.
-pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
+/// Validates and stores a new account, audited (through `via`); the password is hashed with
+/// Argon2id.
+pub async fn create(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    new: NewUser,
+) -> Result<UserRow> {
     let username = new.username.trim();
     if username.is_empty()
         || username.len() > 128
@@ -96,12 +103,24 @@ pub async fn create(store: &dyn Store, new: NewUser) -> Result<UserRow> {
         }
         other => other.into(),
     })?;
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!("account {} ({}) created", user.username, user.role),
+        ))
+        .await?;
     Ok(user)
 }
 
 /// Sets a person's password (an administrator's action, e.g. for roster accounts that came
-/// without one); the password is hashed with Argon2id.
-pub async fn set_password(store: &dyn Store, username: &str, password: String) -> Result<UserRow> {
+/// without one), audited (through `via`); the password is hashed with Argon2id.
+pub async fn set_password(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    username: &str,
+    password: String,
+) -> Result<UserRow> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(Error::Invalid(format!(
             "the password is too short: use at least {MIN_PASSWORD_CHARS} characters"
@@ -112,6 +131,12 @@ pub async fn set_password(store: &dyn Store, username: &str, password: String) -
         .await
         .map_err(|e| Error::internal(e.to_string()))?;
     store.set_password_hash(&user.id, &hash, now()).await?;
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!("password of account {} set", user.username),
+        ))
+        .await?;
     Ok(user)
 }
 

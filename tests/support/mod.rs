@@ -9,6 +9,7 @@ use renkei_idp::client::{NewClient, register};
 use renkei_idp::store::Store;
 use renkei_idp::user::{NewUser, create};
 use renkei_idp::{AppState, Config};
+use renkei_platform::AuditLog;
 use tokio::sync::oneshot;
 
 /// Which database a test runs on.
@@ -135,6 +136,10 @@ async fn admin_connection(url: &str) -> sqlx::PgConnection {
 /// A running server.
 pub struct TestServer {
     pub base: String,
+    /// The server's parts, as `renkei serve` builds them.
+    pub app: renkei::App,
+    /// The process's audit log (what operations called by a test write to).
+    pub audit: AuditLog,
     pub store: Arc<dyn Store>,
     pub state: AppState,
     pub consent: Arc<renkei_consent::service::ConsentService>,
@@ -185,7 +190,7 @@ impl TestServer {
     /// Runs one SQL statement on the server's database directly (to set up what no endpoint
     /// does, or to tamper with what one wrote).
     pub async fn execute_sql(&self, sql: &str) {
-        use renkei_idp::store::Database;
+        use renkei_platform::Database;
         match &Database::connect(&self.database.url).await.unwrap() {
             Database::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
             Database::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
@@ -197,39 +202,26 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let base = format!("http://{host}:{port}");
-        let db = renkei_idp::store::Database::connect(&database.url)
-            .await
-            .unwrap();
-        let store = db.store();
         let config = Config::new(issuer.as_deref().unwrap_or(&base)).unwrap();
-        let state = AppState::new(store.clone(), config).await.unwrap();
-        let consent = renkei_consent::service::ConsentService::open(&db)
-            .await
-            .unwrap();
-        let state = consent.install(state);
-        let gateway =
-            renkei_gateway::Gateway::open(&db, consent.verifier.clone(), &state.config.issuer);
-        consent.set_audit_sink(Arc::new(gateway.audit.clone()));
-        let routes = consent
-            .router(&state)
-            .merge(gateway.router(&state, consent.store.clone()));
-        let gateway_handle = gateway.clone();
-        let consent_service = consent.clone();
+        let app = renkei::App::open(&database.url, config).await.unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let served = state.clone();
+        let served = app.clone();
         let task = tokio::spawn(async move {
-            renkei_idp::serve(listener, served, routes, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
+            served
+                .serve(listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
         });
         Self {
             base,
-            store,
-            state,
-            consent: consent_service,
-            gateway: gateway_handle,
+            audit: app.audit.clone(),
+            store: app.store().clone(),
+            state: app.provider.clone(),
+            consent: app.consent.clone(),
+            gateway: app.gateway.clone(),
+            app,
             shutdown: Some(tx),
             task: Some(task),
             database,
@@ -253,6 +245,8 @@ impl TestServer {
     pub async fn user(&self, username: &str, role: &str) -> renkei_idp::store::UserRow {
         create(
             self.store.as_ref(),
+            &self.audit,
+            "test",
             NewUser {
                 username: username.into(),
                 role: role.into(),
@@ -272,7 +266,9 @@ impl TestServer {
 
     pub async fn client(&self, new: NewClient) -> TestClient {
         let redirect_uri = new.redirect_uris.first().cloned().unwrap_or_default();
-        let registered = register(self.store.as_ref(), new).await.unwrap();
+        let registered = register(self.store.as_ref(), &self.audit, "test", new)
+            .await
+            .unwrap();
         TestClient {
             id: registered.client.id,
             secret: registered.secret,

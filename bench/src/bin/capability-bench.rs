@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use renkei_consent::capability::Target;
+use renkei_capability::Child;
+use renkei_capability::Target;
 use renkei_consent::capability::mint::{self, Claims, Coverage};
-use renkei_consent::capability::verify::Child;
 use renkei_consent::service::ConsentService;
 use renkei_consent::store::{CapabilityRow, Pupil};
-use renkei_idp::store::Database;
+use renkei_platform::{AuditLog, Database};
 
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
 
@@ -23,11 +23,10 @@ async fn main() {
     let file =
         std::env::temp_dir().join(format!("renkei-capability-bench-{}.db", std::process::id()));
     let url = format!("sqlite://{}", file.display());
-    let database = Database::connect(&url)
+    let database = Database::open(&url)
         .await
         .expect("temporary SQLite database");
-    database.store().migrate().await.expect("migrations");
-    let service = ConsentService::open(&database)
+    let service = ConsentService::open(&database, AuditLog::start(&database))
         .await
         .expect("consent service");
 
@@ -46,7 +45,7 @@ async fn main() {
         ends_at: None,
     }];
     let keys = service.keys.snapshot();
-    let now = renkei_idp::crypto::now();
+    let now = renkei_platform::clock::now();
     let claims = Claims {
         client_id: "bench-app",
         subject: "bench-app",
@@ -68,7 +67,7 @@ async fn main() {
                 client_id: "bench-app".into(),
                 categories: vec![ATTENDANCE.into()],
                 subject: "bench-app".into(),
-                issued_at_ms: renkei_consent::capability::now_ms(),
+                issued_at_ms: renkei_capability::now_ms(),
                 expires_at: minted.expires_at,
             })
             .await

@@ -313,7 +313,7 @@ fn not_in_roster() -> IdpError {
     )
 }
 
-fn store_error(error: renkei_idp::store::StoreError) -> IdpError {
+fn store_error(error: renkei_platform::StoreError) -> IdpError {
     IdpError::Store(error)
 }
 

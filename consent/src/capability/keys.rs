@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::TTL;
 use crate::error::{Error, Result};
 use crate::store::ConsentStore;
+use renkei_platform::{AuditEvent, AuditLog};
 
 /// Seconds between a key's creation and its first signature.
 pub const ACTIVATION_DELAY: i64 = 120;
@@ -78,8 +79,28 @@ impl CapabilityKeys {
 }
 
 /// Creates a new key, signing after [`ACTIVATION_DELAY`] (the previous ones retire but stay
-/// published for [`RETIRED_KEY_GRACE`]); returns its root key id.
-pub async fn rotate(store: &dyn ConsentStore, now: i64) -> Result<u32> {
+/// published for [`RETIRED_KEY_GRACE`]), and audits it (through `via`); returns its root key id.
+pub async fn rotate(
+    store: &dyn ConsentStore,
+    audit: &AuditLog,
+    via: &str,
+    now: i64,
+) -> Result<u32> {
+    let id = create(store, now).await?;
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!(
+                "capability root key {id} added; it signs from {}",
+                now + ACTIVATION_DELAY
+            ),
+        ))
+        .await?;
+    Ok(id)
+}
+
+/// Creates a new key (the first one of an installation, or a rotation's).
+async fn create(store: &dyn ConsentStore, now: i64) -> Result<u32> {
     let pair = KeyPair::new_with_algorithm(Algorithm::Ed25519);
     let id = store
         .insert_capability_key(&pair.private().to_bytes(), now)
@@ -90,7 +111,7 @@ pub async fn rotate(store: &dyn ConsentStore, now: i64) -> Result<u32> {
 async fn read(store: &dyn ConsentStore, now: i64) -> Result<KeySet> {
     let mut rows = store.capability_keys().await?;
     if rows.iter().all(|row| row.retired_at.is_some()) {
-        let created = rotate(store, now).await;
+        let created = create(store, now).await;
         rows = store.capability_keys().await?;
         // Two processes starting on an empty database at the same moment: the one whose key
         // lost the race (same id) uses the other's.

@@ -7,6 +7,7 @@
 //! (`YYYY-MM-DD`). Every other field is kept as it is and served. All or nothing: any problem
 //! (reported with line, field and how to fix it) leaves the records as they were.
 
+use renkei_platform::{AuditEvent, AuditLog};
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::path::Path;
@@ -177,8 +178,12 @@ fn is_date(text: &str) -> bool {
 }
 
 /// Imports `path` into `collection` (all or nothing).
+///
+/// An applied import (not a dry run, no problems) is audited through `via` before this returns.
 pub async fn import(
     store: &dyn GatewayStore,
+    audit: &AuditLog,
+    via: &str,
     collection: &'static Collection,
     path: &Path,
     options: Options,
@@ -366,5 +371,29 @@ pub async fn import(
                 "the records could not be written (nothing changed): {e}"
             ))
         })?;
+    if !options.dry_run {
+        audit
+            .append(AuditEvent::change(
+                "admin",
+                None,
+                vec![collection.category.into()],
+                Vec::new(),
+                via,
+                format!(
+                    "{} from {}: {} created, {} updated, {} removed",
+                    collection.path,
+                    report.file,
+                    report.changes.created,
+                    report.changes.updated,
+                    report.changes.deleted
+                ),
+            ))
+            .await
+            .map_err(|e| {
+                Problem::general(format!(
+                    "the records were written but their audit record could not be: {e}"
+                ))
+            })?;
+    }
     Ok(report)
 }

@@ -17,6 +17,7 @@ pub mod schema;
 pub mod source;
 mod write;
 
+use renkei_platform::{AuditEvent, AuditLog};
 use std::collections::{BTreeMap, HashMap};
 
 use rustc_hash::FxHashMap;
@@ -96,8 +97,33 @@ impl IdIndex {
     }
 }
 
-/// Imports the OneRoster files at `path` (a folder or a zip) into the directory.
+/// Imports the OneRoster files at `path` (a folder or a zip) into the directory, all or
+/// nothing; every import is recorded, and one that is not a dry run is audited (through `via`)
+/// whether it was applied or rejected.
 pub async fn import(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    path: &Path,
+    options: &ImportOptions,
+) -> Result<ImportReport> {
+    let report = import_files(store, path, options).await?;
+    if !options.dry_run {
+        audit
+            .append(AuditEvent::admin(
+                via,
+                format!(
+                    "OneRoster import {} by {}: {}",
+                    report.id, options.actor, report.outcome
+                ),
+            ))
+            .await?;
+    }
+    Ok(report)
+}
+
+/// [`import`] without its audit record.
+async fn import_files(
     store: &dyn Store,
     path: &Path,
     options: &ImportOptions,
@@ -428,4 +454,35 @@ pub fn renkei_role(oneroster_role: &str) -> Option<&'static str> {
         | "creator" => Some("teacher"),
         _ => None,
     }
+}
+
+/// What erasing departed people did.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Purged {
+    /// People erased.
+    pub erased: u64,
+    /// They had left (been disabled) before this time (Unix seconds).
+    pub disabled_before: i64,
+}
+
+/// Erases the people who left the board more than `retention_days` ago, with their roster
+/// records, sessions and grants (the end of the retention period); audited (through `via`).
+pub async fn purge_departed(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    retention_days: u32,
+) -> Result<Purged> {
+    let disabled_before = now() - i64::from(retention_days) * 86_400;
+    let erased = store.erase_departed(disabled_before).await?;
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!("{erased} departed people erased (retention {retention_days} days)"),
+        ))
+        .await?;
+    Ok(Purged {
+        erased,
+        disabled_before,
+    })
 }

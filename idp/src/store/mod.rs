@@ -18,25 +18,9 @@ use async_trait::async_trait;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-/// Errors the storage layer reports; domain code maps them to its own errors.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A uniqueness rule was broken (for example a username that already exists).
-    #[error("{0} already exists")]
-    Conflict(&'static str),
-    /// The database could not be reached or answered with an error.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations could not be applied.
-    #[error("database migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-    /// The database URL names a database Renkei does not support.
-    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://USER@HOST/DB")]
-    UnsupportedUrl(String),
-}
-
-/// Result of storage calls.
-pub type StoreResult<T> = Result<T, StoreError>;
+pub use renkei_platform::Database;
+use renkei_platform::database::conflict_as;
+pub use renkei_platform::database::{StoreError, StoreResult};
 
 /// A signing key as stored: the private key in PEM, its algorithm and lifetime.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -289,8 +273,6 @@ pub struct PasskeyRow {
 /// The storage interface of the identity provider.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Applies pending migrations.
-    async fn migrate(&self) -> StoreResult<()>;
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 
@@ -444,49 +426,10 @@ pub trait Store: Send + Sync + 'static {
     async fn record_import(&self, record: &directory::ImportRecord) -> StoreResult<()>;
 }
 
-/// An open database of either kind: the one place where the backend is chosen. Each part of
-/// Renkei builds its own storage interface on it (the provider's [`Store`] with
-/// [`Database::store`]; the consent service its own).
-#[derive(Clone, Debug)]
-pub enum Database {
-    /// A SQLite file.
-    Sqlite(sqlx::SqlitePool),
-    /// A PostgreSQL database.
-    Postgres(sqlx::PgPool),
-}
-
-impl Database {
-    /// Opens the database named by `url` (`sqlite://FILE` or `postgres://…`), creating a
-    /// SQLite file if missing. Migrations are not applied here: call [`Store::migrate`].
-    pub async fn connect(url: &str) -> StoreResult<Self> {
-        if url.starts_with("sqlite:") {
-            Ok(Database::Sqlite(SqliteStore::open_pool(url).await?))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Database::Postgres(PostgresStore::open_pool(url).await?))
-        } else {
-            Err(StoreError::UnsupportedUrl(url.to_owned()))
-        }
-    }
-
-    /// The identity provider's storage on this database.
-    pub fn store(&self) -> Arc<dyn Store> {
-        match self {
-            Database::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
-            Database::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
-        }
-    }
-}
-
-/// Opens the database named by `url` and returns the provider's storage on it (see
-/// [`Database::connect`]).
-pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
-    Ok(Database::connect(url).await?.store())
-}
-
-/// Maps a unique-constraint violation to [`StoreError::Conflict`] naming `what`.
-fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |error| match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
-        _ => StoreError::Database(error),
+/// The provider's storage on an open database.
+pub fn open(database: &Database) -> Arc<dyn Store> {
+    match database {
+        Database::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+        Database::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
     }
 }

@@ -1,10 +1,6 @@
 //! PostgreSQL implementation of [`Store`](super::Store): for boards that run several Renkei
 //! processes against one database.
 
-use std::time::Duration;
-
-use sqlx::postgres::PgPoolOptions;
-
 use std::collections::{HashMap, HashSet};
 
 use super::directory::{
@@ -18,8 +14,6 @@ use super::{
     RoleRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-
 /// Renkei's storage in a PostgreSQL database.
 pub struct PostgresStore {
     pool: sqlx::PgPool,
@@ -29,20 +23,6 @@ impl PostgresStore {
     /// Storage on an open pool.
     pub fn new(pool: sqlx::PgPool) -> Self {
         Self { pool }
-    }
-
-    /// Connects to the PostgreSQL database at `url`.
-    pub async fn open_pool(url: &str) -> StoreResult<sqlx::PgPool> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            // sqlx pings a pooled connection before handing it out by default: a round trip
-            // for every statement. A connection broken by a database restart or fail-over
-            // instead fails the one statement that finds it broken, and is then dropped.
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
-        Ok(pool)
     }
 
     /// The pool an import runs on: the server's own (PostgreSQL caches on its side).
@@ -58,4 +38,4 @@ sql_import_tx!(
     Params::Numbered,
     "SELECT pg_advisory_xact_lock(7246101)"
 );
-sql_store!(PostgresStore, sqlx::Postgres, MIGRATOR);
+sql_store!(PostgresStore, sqlx::Postgres);

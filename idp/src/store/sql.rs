@@ -3,16 +3,11 @@
 //! database by [`sql_store!`]. Dialect differences live in the migrations, not here.
 
 /// Implements [`Store`](super::Store) for `$store`, a struct with a `pool: sqlx::Pool<$db>`
-/// field, using `$migrator` for its migrations.
+/// field.
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $migrator:expr) => {
+    ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
-            async fn migrate(&self) -> StoreResult<()> {
-                $migrator.run(&self.pool).await?;
-                Ok(())
-            }
-
             async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())

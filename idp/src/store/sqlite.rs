@@ -1,9 +1,6 @@
 //! SQLite implementation of [`Store`](super::Store): the embedded default, one file, WAL mode.
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqlitePoolOptions;
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,8 +15,6 @@ use super::{
     RoleRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-
 /// Renkei's storage in one SQLite file.
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
@@ -29,26 +24,6 @@ impl SqliteStore {
     /// Storage on an open pool.
     pub fn new(pool: sqlx::SqlitePool) -> Self {
         Self { pool }
-    }
-
-    /// Opens (creating if missing) the SQLite database at `url`, in WAL mode so that readers
-    /// never wait for the writer.
-    pub async fn open_pool(url: &str) -> StoreResult<sqlx::SqlitePool> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // 32 MiB of page cache per connection (the default 2 MiB thrashes on board-sized imports).
-            .pragma("cache_size", "-32768");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            // A local file's connection cannot go stale: no ping before each use.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        Ok(pool)
     }
 
     /// The connection an import runs on, in a pool of its own that closes when the import
@@ -73,4 +48,4 @@ sql_import_tx!(
     Params::Positional,
     "UPDATE imports SET outcome = outcome WHERE 1 = 0"
 );
-sql_store!(SqliteStore, sqlx::Sqlite, MIGRATOR);
+sql_store!(SqliteStore, sqlx::Sqlite);

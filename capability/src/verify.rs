@@ -2,8 +2,8 @@
 //! offline and asks "may I return category C of child S?".
 //!
 //! ```no_run
-//! # async fn read(verifier: &renkei_consent::capability::verify::Verifier, bearer: &str) {
-//! use renkei_consent::capability::verify::Child;
+//! # async fn read(verifier: &renkei_capability::Verifier, bearer: &str) {
+//! use renkei_capability::Child;
 //! let capability = verifier.verify(bearer).await.expect("valid token");
 //! let child = Child { id: "s-001", schools: &["sch-1".into()], classes: &["cls-1a".into()] };
 //! if capability.may_read_child("urn:renkei:scope:attendance.readonly", &child) {
@@ -24,26 +24,16 @@ use rustc_hash::FxHashMap;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::request::Parts;
 use biscuit_auth::builder::{date, fact, string};
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit, PublicKey};
 
-use super::keys::CapabilityKeys;
-use super::{POLICIES, child_ref, hex};
 use crate::error::{Error, Result};
-use crate::store::ConsentStore;
+use crate::{POLICIES, child_ref, hex};
 
 /// Where the verifier finds root public keys.
 pub trait KeySource: Send + Sync + 'static {
     /// The key with this root key id.
     fn public_key(&self, id: u32) -> Option<PublicKey>;
-}
-
-impl KeySource for CapabilityKeys {
-    fn public_key(&self, id: u32) -> Option<PublicKey> {
-        self.snapshot().public(id)
-    }
 }
 
 /// Keys read from the published JWK set (`capability_keys_uri`), for services that do not
@@ -99,17 +89,6 @@ impl KeySource for PublishedKeys {
 pub trait Revocations: Send + Sync + 'static {
     /// True if revoked (or, for a list that knows every issued token, unknown).
     async fn is_revoked(&self, revocation_id: &str) -> Result<bool>;
-}
-
-/// The revocation state in Renkei's own database: exact and immediate, across processes.
-/// A token this installation never recorded is refused too.
-pub struct StoredRevocations(pub Arc<dyn ConsentStore>);
-
-#[async_trait]
-impl Revocations for StoredRevocations {
-    async fn is_revoked(&self, revocation_id: &str) -> Result<bool> {
-        Ok(!self.0.capability_usable(revocation_id).await?)
-    }
 }
 
 /// A published revocation list (`GET /capability/revoked`), for services that poll it.
@@ -171,7 +150,7 @@ impl Verifier {
 
     /// Checks signature, revocation and expiry and reads what the token states.
     pub async fn verify(&self, token: &str) -> Result<Capability> {
-        self.verify_at(token, renkei_idp::crypto::now()).await
+        self.verify_at(token, crate::now()).await
     }
 
     /// [`Verifier::verify`] at a given time (Unix seconds).
@@ -529,15 +508,19 @@ impl Capability {
 
 /// Extracts and verifies `Authorization: Bearer <capability>` for any axum service whose state
 /// provides an `Arc<Verifier>`; refusals are 401 `invalid_token` (RFC 6750).
-impl<S> FromRequestParts<S> for Capability
+#[cfg(feature = "axum")]
+impl<S> axum::extract::FromRequestParts<S> for Capability
 where
-    Arc<Verifier>: FromRef<S>,
+    Arc<Verifier>: axum::extract::FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let verifier = Arc::<Verifier>::from_ref(state);
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let verifier = <Arc<Verifier> as axum::extract::FromRef<S>>::from_ref(state);
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

@@ -1,0 +1,4 @@
+//! Rebuilds the embedded migrations whenever a migration file is added or changed.
+fn main() {
+    println!("cargo:rerun-if-changed=../migrations");
+}

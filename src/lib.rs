@@ -1,0 +1,115 @@
+//! Renkei (連携) assembled: one [`App`] holds every part of a running installation — the
+//! database, the audit log, the provider, the consent service and the gateway — and serves
+//! them. `renkei serve`, the end-to-end tests and the load harness (which runs `renkei serve`)
+//! all build the server here, so what is tested is what runs.
+
+pub mod error;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use renkei_consent::service::ConsentService;
+use renkei_gateway::Gateway;
+use renkei_idp::store::Store;
+use renkei_idp::{AppState, Config};
+use renkei_platform::{AuditLog, Database};
+use tokio::net::TcpListener;
+
+pub use error::{Error, Result};
+
+/// A running installation's parts, wired together.
+#[derive(Clone)]
+pub struct App {
+    /// The database every part stores in.
+    pub database: Database,
+    /// The process's audit log (reads, administrative actions, consent changes).
+    pub audit: AuditLog,
+    /// The OpenID Connect provider.
+    pub provider: AppState,
+    /// The consent service (policies, consent records, capability tokens).
+    pub consent: Arc<ConsentService>,
+    /// The data gateway.
+    pub gateway: Gateway,
+}
+
+impl App {
+    /// Opens the database at `database_url`, applies pending migrations, and prepares every
+    /// part (signing keys and the capability root key are created on first start). The audit
+    /// writer starts here, so this runs inside a tokio runtime.
+    pub async fn open(database_url: &str, config: Config) -> Result<Self> {
+        let database = open_database(database_url).await?;
+        let audit = AuditLog::start(&database);
+        let store = renkei_idp::store::open(&database);
+        let provider = AppState::new(store, config).await?;
+        let consent = ConsentService::open(&database, audit.clone()).await?;
+        let provider = consent.install(provider);
+        let gateway = Gateway::open(
+            &database,
+            consent.verifier.clone(),
+            &provider.config.issuer,
+            audit.clone(),
+        );
+        Ok(App {
+            database,
+            audit,
+            provider,
+            consent,
+            gateway,
+        })
+    }
+
+    /// The provider's storage.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.provider.store
+    }
+
+    /// Seeds the demo board into an empty database (`renkei serve --demo`); `None` if it
+    /// already has accounts.
+    pub async fn seed_demo(&self) -> Result<Option<renkei_idp::demo::DemoBoard>> {
+        Ok(renkei_idp::demo::seed(self.store().as_ref(), &self.audit).await?)
+    }
+
+    /// Serves every route on `listener` until `shutdown` completes, then drains open requests
+    /// and stores every audit event they queued. Background upkeep (key refresh, purges) runs
+    /// while serving.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let upkeep = self.consent.spawn_upkeep();
+        let routes = self.consent.router(&self.provider).merge(
+            self.gateway
+                .router(&self.provider, self.consent.store.clone()),
+        );
+        let served = renkei_idp::serve(listener, self.provider.clone(), routes, shutdown).await;
+        upkeep.abort();
+        self.audit.flush().await;
+        served
+    }
+}
+
+/// Serves the gateway alone (`renkei gateway`), verifying with the keys and revocations in the
+/// shared database, until `shutdown`.
+pub async fn serve_gateway(
+    database_url: &str,
+    listener: TcpListener,
+    public_url: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let database = open_database(database_url).await?;
+    let audit = AuditLog::start(&database);
+    let consent = ConsentService::open(&database, audit.clone()).await?;
+    let upkeep = consent.spawn_upkeep();
+    let gateway = Gateway::open(&database, consent.verifier.clone(), public_url, audit);
+    let served = gateway.serve_alone(listener, shutdown).await;
+    upkeep.abort();
+    served.map_err(|e| Error::Invalid(format!("the gateway failed: {e}")))
+}
+
+/// Opens the database at `url` and applies pending migrations, or says why it cannot.
+pub async fn open_database(url: &str) -> Result<Database> {
+    Database::open(url)
+        .await
+        .map_err(|e| Error::Invalid(format!("cannot open the database {url}: {e}")))
+}

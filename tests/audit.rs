@@ -1,0 +1,487 @@
+//! Every administrative operation and every consent change writes its own audit event: the
+//! operations are called here directly, as the command line, the pages and the JSON API call
+//! them, and each one's event is in the chain with what it did — on SQLite and PostgreSQL.
+
+mod support;
+
+use std::path::Path;
+
+use renkei_consent::category::Category;
+use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
+use renkei_consent::record::{self, Action, ConsentInput};
+use renkei_idp::client::NewClient;
+use renkei_idp::roster::{ImportOptions, import};
+use renkei_idp::user::NewUser;
+use renkei_platform::audit::{AuditEvent, AuditRow, verify};
+use support::*;
+
+on_both_databases!(
+    accounts_audit_creation_and_passwords,
+    apps_audit_registration_and_disabling,
+    key_rotations_audit_both_key_sets,
+    roster_imports_audit_applied_and_rejected_runs_but_not_dry_runs,
+    departed_people_purges_are_audited,
+    policies_and_categories_audit_themselves,
+    consent_records_audit_themselves_whoever_records_them,
+    affairs_imports_are_audited_when_applied,
+);
+
+const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
+
+/// The events written through `via`, oldest first; the chain must verify.
+async fn events_via(server: &TestServer, via: &str) -> Vec<AuditEvent> {
+    let store = server.audit.store();
+    assert_eq!(verify(store).await.unwrap().broken_at, None);
+    store
+        .audit_rows(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(AuditRow::chained)
+        .map(|chained| chained.event)
+        .filter(|event| event.endpoint == via)
+        .collect()
+}
+
+/// The one event written through `via`.
+async fn event_via(server: &TestServer, via: &str) -> AuditEvent {
+    let mut events = events_via(server, via).await;
+    assert_eq!(events.len(), 1, "one event through {via:?}: {events:?}");
+    events.pop().unwrap()
+}
+
+fn board_fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1")
+}
+
+/// A server with the fixture board imported.
+async fn board(backend: Backend) -> TestServer {
+    let server = TestServer::start(backend).await;
+    let report = import(
+        server.store.as_ref(),
+        &server.audit,
+        "test setup",
+        &board_fixture(),
+        &ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcome, "applied");
+    server
+}
+
+async fn accounts_audit_creation_and_passwords(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    renkei_idp::user::create(
+        server.store.as_ref(),
+        &server.audit,
+        "test: user add",
+        NewUser {
+            username: "hanako".into(),
+            role: "teacher".into(),
+            password: Some(PASSWORD.into()),
+            ..NewUser::default()
+        },
+    )
+    .await
+    .unwrap();
+    let created = event_via(&server, "test: user add").await;
+    assert_eq!(created.kind, "admin");
+    assert_eq!(
+        created.detail.as_deref(),
+        Some("account hanako (teacher) created")
+    );
+
+    // A refused operation changes nothing and writes nothing.
+    let taken = renkei_idp::user::create(
+        server.store.as_ref(),
+        &server.audit,
+        "test: user add",
+        NewUser {
+            username: "hanako".into(),
+            role: "teacher".into(),
+            ..NewUser::default()
+        },
+    )
+    .await;
+    assert!(taken.is_err());
+    assert_eq!(events_via(&server, "test: user add").await.len(), 1);
+
+    renkei_idp::user::set_password(
+        server.store.as_ref(),
+        &server.audit,
+        "test: set-password",
+        "hanako",
+        "another long password".into(),
+    )
+    .await
+    .unwrap();
+    let set = event_via(&server, "test: set-password").await;
+    assert_eq!(
+        set.detail.as_deref(),
+        Some("password of account hanako set")
+    );
+    server.stop().await;
+}
+
+async fn apps_audit_registration_and_disabling(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let registered = renkei_idp::client::register(
+        server.store.as_ref(),
+        &server.audit,
+        "test: client add",
+        NewClient {
+            name: "さくら学習ドリル".into(),
+            redirect_uris: vec!["https://drill.example.jp/callback".into()],
+            ..NewClient::default()
+        },
+    )
+    .await
+    .unwrap();
+    let added = event_via(&server, "test: client add").await;
+    assert_eq!(
+        added.client_id.as_deref(),
+        Some(registered.client.id.as_str())
+    );
+    assert_eq!(
+        added.detail.as_deref(),
+        Some("app \"さくら学習ドリル\" registered")
+    );
+
+    let disabled = renkei_consent::app::disable(
+        server.store.as_ref(),
+        server.consent.store.as_ref(),
+        &server.audit,
+        "test: client disable",
+        &registered.client.id,
+    )
+    .await
+    .unwrap();
+    assert_eq!(disabled.capability_tokens_revoked, 0);
+    let event = event_via(&server, "test: client disable").await;
+    assert_eq!(
+        event.client_id.as_deref(),
+        Some(registered.client.id.as_str())
+    );
+    assert_eq!(
+        event.detail.as_deref(),
+        Some("app disabled; 0 capability tokens revoked")
+    );
+    // Disabling it again is refused and not audited again.
+    assert!(
+        renkei_consent::app::disable(
+            server.store.as_ref(),
+            server.consent.store.as_ref(),
+            &server.audit,
+            "test: client disable",
+            &registered.client.id,
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(events_via(&server, "test: client disable").await.len(), 1);
+    server.stop().await;
+}
+
+async fn key_rotations_audit_both_key_sets(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let kids = renkei_idp::keys::rotate(
+        server.store.as_ref(),
+        &server.audit,
+        "test: keys rotate",
+        600,
+        server.state.config.key_retention(),
+    )
+    .await
+    .unwrap();
+    let root = renkei_consent::capability::keys::rotate(
+        server.consent.store.as_ref(),
+        &server.audit,
+        "test: keys rotate",
+        renkei_platform::clock::now(),
+    )
+    .await
+    .unwrap();
+    let events = events_via(&server, "test: keys rotate").await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let signing = events[0].detail.as_deref().unwrap();
+    assert!(
+        kids.iter().all(|kid| signing.contains(kid.as_str())),
+        "{signing}"
+    );
+    assert!(
+        events[1]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("capability root key {root} added")),
+        "{:?}",
+        events[1]
+    );
+    server.stop().await;
+}
+
+async fn roster_imports_audit_applied_and_rejected_runs_but_not_dry_runs(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let options = |dry_run| ImportOptions {
+        dry_run,
+        actor: "情報担当".into(),
+        ..ImportOptions::default()
+    };
+    let dry = import(
+        server.store.as_ref(),
+        &server.audit,
+        "test: import",
+        &board_fixture(),
+        &options(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.outcome, "dry-run");
+    assert!(events_via(&server, "test: import").await.is_empty());
+
+    let applied = import(
+        server.store.as_ref(),
+        &server.audit,
+        "test: import",
+        &board_fixture(),
+        &options(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(applied.outcome, "applied");
+    let event = event_via(&server, "test: import").await;
+    assert_eq!(
+        event.detail,
+        Some(format!(
+            "OneRoster import {} by 情報担当: applied",
+            applied.id
+        ))
+    );
+
+    let broken = tempdir_with(&[("manifest.csv", "propertyName,value\nnot,a manifest\n")]);
+    let rejected = import(
+        server.store.as_ref(),
+        &server.audit,
+        "test: import",
+        &broken,
+        &options(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rejected.outcome, "rejected");
+    let events = events_via(&server, "test: import").await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(
+        events[1].detail,
+        Some(format!(
+            "OneRoster import {} by 情報担当: rejected",
+            rejected.id
+        ))
+    );
+    let _ = std::fs::remove_dir_all(broken);
+    server.stop().await;
+}
+
+/// A folder holding `files`.
+fn tempdir_with(files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("renkei-audit-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}
+
+async fn departed_people_purges_are_audited(backend: Backend) {
+    let server = board(backend).await;
+    let purged =
+        renkei_idp::roster::purge_departed(server.store.as_ref(), &server.audit, "test: purge", 30)
+            .await
+            .unwrap();
+    assert_eq!(purged.erased, 0);
+    let event = event_via(&server, "test: purge").await;
+    assert_eq!(
+        event.detail.as_deref(),
+        Some("0 departed people erased (retention 30 days)")
+    );
+    server.stop().await;
+}
+
+async fn policies_and_categories_audit_themselves(backend: Backend) {
+    let server = board(backend).await;
+    let app = server.web_app().await;
+    let store = server.consent.store.as_ref();
+    let now = renkei_platform::clock::now();
+    let set = policy::set(
+        store,
+        &server.audit,
+        "test: policy set",
+        PolicyInput {
+            client_id: app.id.clone(),
+            category_id: ATTENDANCE.into(),
+            basis: Basis::Guardian,
+            reach: vec![Reach::Class("cls-sakura-3-1".into())],
+            purpose_ja: Some("出欠に応じた学習課題の配信".into()),
+            purpose_en: None,
+            valid_until: None,
+            justification: None,
+            by: "a001".into(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let event = event_via(&server, "test: policy set").await;
+    assert_eq!(event.kind, "admin");
+    assert_eq!(event.client_id.as_deref(), Some(app.id.as_str()));
+    assert_eq!(event.categories, [ATTENDANCE]);
+    assert_eq!(
+        event.detail,
+        Some(format!("policy version {} (guardian) by a001", set.version))
+    );
+
+    renkei_consent::category::add(
+        store,
+        &server.audit,
+        "test: add-category",
+        &Category {
+            id: "urn:renkei:scope:reading-log.readonly".into(),
+            name_ja: "読書記録".into(),
+            name_en: "Reading log".into(),
+            description_ja: String::new(),
+            description_en: String::new(),
+            sensitivity: 3,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let event = event_via(&server, "test: add-category").await;
+    assert_eq!(event.categories, ["urn:renkei:scope:reading-log.readonly"]);
+    assert_eq!(
+        event.detail.as_deref(),
+        Some("data category \"読書記録\" added")
+    );
+    server.stop().await;
+}
+
+async fn consent_records_audit_themselves_whoever_records_them(backend: Backend) {
+    let server = board(backend).await;
+    let app = server.web_app().await;
+    let store = server.consent.store.as_ref();
+    let now = renkei_platform::clock::now();
+    policy::set(
+        store,
+        &server.audit,
+        "test setup",
+        PolicyInput {
+            client_id: app.id.clone(),
+            category_id: ATTENDANCE.into(),
+            basis: Basis::Guardian,
+            reach: vec![Reach::Class("cls-sakura-3-1".into())],
+            purpose_ja: None,
+            purpose_en: None,
+            valid_until: None,
+            justification: None,
+            by: "a001".into(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let guardian = server
+        .store
+        .user_by_username("g001")
+        .await
+        .unwrap()
+        .unwrap();
+    for (action, via) in [
+        (Action::Grant, "test: consent grant"),
+        (Action::Withdraw, "test: consent withdraw"),
+    ] {
+        let stored = record::record(
+            store,
+            &server.audit,
+            via,
+            &guardian,
+            ConsentInput {
+                student_id: "s001".into(),
+                client_id: app.id.clone(),
+                category_id: ATTENDANCE.into(),
+                action,
+                until: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let event = event_via(&server, via).await;
+        let mut expected = stored.audit_event(via);
+        expected.at = event.at;
+        assert_eq!(event, expected);
+        assert_eq!(event.kind, "consent");
+        assert_eq!(event.children, ["s001"]);
+    }
+    server.stop().await;
+}
+
+async fn affairs_imports_are_audited_when_applied(backend: Backend) {
+    use renkei_gateway::affairs::{collection, import};
+    let server = board(backend).await;
+    let file = std::env::temp_dir().join(format!("renkei-audit-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &file,
+        "{\"sourcedId\":\"att-1\",\"studentSourcedId\":\"s001\",\"date\":\"2026-11-24\",\"attendanceStatus\":\"absent\"}\n",
+    )
+    .unwrap();
+    let store = server.gateway.store.clone();
+    let attendance = collection("attendance").unwrap();
+    let options = |dry_run| import::Options {
+        dry_run,
+        max_errors: 100,
+        ..Default::default()
+    };
+    let dry = import::import(
+        store.as_ref(),
+        &server.audit,
+        "test: affairs",
+        attendance,
+        &file,
+        options(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.changes.created, 1);
+    assert!(events_via(&server, "test: affairs").await.is_empty());
+    import::import(
+        store.as_ref(),
+        &server.audit,
+        "test: affairs",
+        attendance,
+        &file,
+        options(false),
+    )
+    .await
+    .unwrap();
+    let event = event_via(&server, "test: affairs").await;
+    assert_eq!(event.categories, [ATTENDANCE]);
+    assert!(
+        event
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("attendance from "),
+        "{event:?}"
+    );
+    assert!(
+        event
+            .detail
+            .as_deref()
+            .unwrap()
+            .ends_with(": 1 created, 0 updated, 0 removed"),
+        "{event:?}"
+    );
+    let _ = std::fs::remove_file(file);
+    server.stop().await;
+}
