@@ -12,6 +12,9 @@ pub enum Error {
     /// The provider refused or failed.
     #[error(transparent)]
     Provider(#[from] renkei_idp::Error),
+    /// The roster directory refused or failed.
+    #[error(transparent)]
+    Directory(#[from] renkei_directory::Error),
     /// The consent service refused or failed.
     #[error(transparent)]
     Consent(#[from] renkei_consent::Error),

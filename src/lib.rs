@@ -40,7 +40,7 @@ impl App {
         let database = open_database(database_url).await?;
         let audit = AuditLog::start(&database);
         let store = renkei_idp::store::open(&database);
-        let provider = AppState::new(store, config).await?;
+        let provider = AppState::new(store, renkei_directory::open(&database), config).await?;
         let consent = ConsentService::open(&database, audit.clone()).await?;
         let provider = consent.install(provider);
         let gateway = Gateway::open(
@@ -66,7 +66,12 @@ impl App {
     /// Seeds the demo board into an empty database (`renkei serve --demo`); `None` if it
     /// already has accounts.
     pub async fn seed_demo(&self) -> Result<Option<renkei_idp::demo::DemoBoard>> {
-        Ok(renkei_idp::demo::seed(self.store().as_ref(), &self.audit).await?)
+        Ok(renkei_idp::demo::seed(
+            self.store().as_ref(),
+            self.provider.directory.as_ref(),
+            &self.audit,
+        )
+        .await?)
     }
 
     /// Serves every route on `listener` until `shutdown` completes, then drains open requests
@@ -78,10 +83,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let upkeep = self.consent.spawn_upkeep();
-        let routes = self.consent.router(&self.provider).merge(
-            self.gateway
-                .router(&self.provider, self.consent.store.clone()),
-        );
+        let routes = self
+            .consent
+            .router(&self.provider)
+            .merge(self.gateway.router(&self.provider));
         let served = renkei_idp::serve(listener, self.provider.clone(), routes, shutdown).await;
         upkeep.abort();
         self.audit.flush().await;

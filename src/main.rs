@@ -248,8 +248,8 @@ struct ImportFlags {
 }
 
 impl ImportFlags {
-    fn encoding(&self) -> Result<renkei_idp::roster::EncodingChoice> {
-        renkei_idp::roster::EncodingChoice::parse(&self.encoding).ok_or_else(|| {
+    fn encoding(&self) -> Result<renkei_directory::EncodingChoice> {
+        renkei_directory::EncodingChoice::parse(&self.encoding).ok_or_else(|| {
             Error::Invalid(format!(
                 "unknown encoding {:?}; use auto, utf-8 or shift_jis",
                 self.encoding
@@ -466,6 +466,11 @@ impl Opened {
         renkei_idp::store::open(&self.database)
     }
 
+    /// The roster directory.
+    fn directory(&self) -> std::sync::Arc<dyn renkei_directory::Directory> {
+        renkei_directory::open(&self.database)
+    }
+
     /// The consent service's storage.
     fn consent(&self) -> std::sync::Arc<dyn renkei_consent::store::ConsentStore> {
         renkei_consent::store::open(&self.database)
@@ -614,6 +619,7 @@ async fn consent_command(url: &str, command: ConsentCommand) -> Result<()> {
     let via = format!("renkei consent {}", action.as_str());
     let stored = record::record(
         store.as_ref(),
+        opened.directory().as_ref(),
         &opened.audit,
         &via,
         &actor,
@@ -836,14 +842,14 @@ async fn import_command(url: &str, command: ImportCommand) -> Result<()> {
     let opened = Opened::at(url).await?;
     match command {
         ImportCommand::Oneroster(args) => {
-            let options = renkei_idp::roster::ImportOptions {
+            let options = renkei_directory::ImportOptions {
                 dry_run: args.flags.dry_run,
                 encoding: args.flags.encoding()?,
                 max_problems: args.flags.max_errors.max(1),
                 actor: operator(args.by),
             };
-            let report = renkei_idp::roster::import(
-                opened.idp().as_ref(),
+            let report = renkei_directory::import(
+                opened.directory().as_ref(),
                 &opened.audit,
                 "renkei import oneroster",
                 &args.path,
@@ -893,8 +899,8 @@ async fn import_command(url: &str, command: ImportCommand) -> Result<()> {
             }
         }
         ImportCommand::PurgeDeparted { retention_days } => {
-            let purged = renkei_idp::roster::purge_departed(
-                opened.idp().as_ref(),
+            let purged = renkei_directory::purge_departed(
+                opened.directory().as_ref(),
                 &opened.audit,
                 "renkei import purge-departed",
                 retention_days,

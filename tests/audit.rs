@@ -9,8 +9,8 @@ use std::path::Path;
 use renkei_consent::category::Category;
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
+use renkei_directory::{ImportOptions, import};
 use renkei_idp::client::NewClient;
-use renkei_idp::roster::{ImportOptions, import};
 use renkei_idp::user::NewUser;
 use renkei_platform::audit::{AuditEvent, AuditRow, verify};
 use support::*;
@@ -58,7 +58,7 @@ fn board_fixture() -> std::path::PathBuf {
 async fn board(backend: Backend) -> TestServer {
     let server = TestServer::start(backend).await;
     let report = import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test setup",
         &board_fixture(),
@@ -229,7 +229,7 @@ async fn roster_imports_audit_applied_and_rejected_runs_but_not_dry_runs(backend
         ..ImportOptions::default()
     };
     let dry = import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test: import",
         &board_fixture(),
@@ -241,7 +241,7 @@ async fn roster_imports_audit_applied_and_rejected_runs_but_not_dry_runs(backend
     assert!(events_via(&server, "test: import").await.is_empty());
 
     let applied = import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test: import",
         &board_fixture(),
@@ -261,7 +261,7 @@ async fn roster_imports_audit_applied_and_rejected_runs_but_not_dry_runs(backend
 
     let broken = tempdir_with(&[("manifest.csv", "propertyName,value\nnot,a manifest\n")]);
     let rejected = import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test: import",
         &broken,
@@ -295,10 +295,14 @@ fn tempdir_with(files: &[(&str, &str)]) -> std::path::PathBuf {
 
 async fn departed_people_purges_are_audited(backend: Backend) {
     let server = board(backend).await;
-    let purged =
-        renkei_idp::roster::purge_departed(server.store.as_ref(), &server.audit, "test: purge", 30)
-            .await
-            .unwrap();
+    let purged = renkei_directory::purge_departed(
+        server.directory.as_ref(),
+        &server.audit,
+        "test: purge",
+        30,
+    )
+    .await
+    .unwrap();
     assert_eq!(purged.erased, 0);
     let event = event_via(&server, "test: purge").await;
     assert_eq!(
@@ -402,6 +406,7 @@ async fn consent_records_audit_themselves_whoever_records_them(backend: Backend)
     ] {
         let stored = record::record(
             store,
+            server.directory.as_ref(),
             &server.audit,
             via,
             &guardian,

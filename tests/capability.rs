@@ -16,7 +16,7 @@ use renkei_consent::capability::mint::{self, Claims, Coverage};
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::{ConsentStore, Pupil};
-use renkei_idp::roster::{ImportOptions, import};
+use renkei_directory::{ImportOptions, import};
 use renkei_platform::Database;
 use serde_json::Value;
 use support::*;
@@ -49,7 +49,7 @@ async fn board(backend: Backend) -> Board {
     let server = TestServer::start(backend).await;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
     let report = import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test",
         &fixture,
@@ -117,6 +117,7 @@ impl Board {
     ) {
         record::record(
             self.consent.as_ref(),
+            self.server.directory.as_ref(),
             &self.server.audit,
             "test",
             &self.user(by).await,

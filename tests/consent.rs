@@ -9,7 +9,7 @@ use std::path::Path;
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::ConsentStore;
-use renkei_idp::roster::{ImportOptions, import};
+use renkei_directory::{ImportOptions, import};
 use renkei_platform::Database;
 use support::*;
 
@@ -35,7 +35,7 @@ async fn board(backend: Backend) -> Board {
     let server = TestServer::start(backend).await;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
     let report = import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test",
         &fixture,
@@ -219,6 +219,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     };
     let no_policy = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("g001").await,
@@ -243,6 +244,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
 
     let granted = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("g001").await,
@@ -261,6 +263,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     );
     let other_parent = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("g002").await,
@@ -275,6 +278,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     );
     let child_itself = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("s001").await,
@@ -290,6 +294,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     );
     let teacher = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("t001").await,
@@ -301,6 +306,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     assert!(matches!(teacher, renkei_consent::Error::Forbidden(_)));
     let paper = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("a001").await,
@@ -315,6 +321,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     );
     let withdrawn = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("g001").await,
@@ -344,6 +351,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     );
     let elsewhere = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("g002").await,
@@ -360,6 +368,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     );
     let missing = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("a001").await,
@@ -384,6 +393,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     .unwrap();
     let school_basis = record::record(
         store,
+        board.server.directory.as_ref(),
         audit,
         "test",
         &user("g001").await,

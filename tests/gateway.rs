@@ -12,7 +12,7 @@ use renkei_capability::TOKEN_TYPE;
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::ConsentStore;
-use renkei_idp::roster::{ImportOptions, import};
+use renkei_directory::{ImportOptions, import};
 use renkei_platform::Database;
 use serde_json::Value;
 use support::*;
@@ -50,7 +50,7 @@ async fn board(backend: Backend, basis: Basis) -> Board {
     let server = TestServer::start(backend).await;
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
     import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test",
         &fixture,
@@ -104,6 +104,7 @@ impl Board {
             .unwrap();
         record::record(
             self.consent.as_ref(),
+            self.server.directory.as_ref(),
             &self.server.audit,
             "test",
             &by,

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use renkei_idp::roster::{ImportOptions, ImportReport, import};
+use renkei_directory::{ImportOptions, ImportReport, import};
 use support::*;
 
 on_both_databases!(
@@ -77,7 +77,7 @@ impl Drop for Copy {
 
 async fn run(server: &TestServer, path: &Path) -> ImportReport {
     import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test",
         path,
@@ -89,7 +89,7 @@ async fn run(server: &TestServer, path: &Path) -> ImportReport {
 
 async fn dry_run(server: &TestServer, path: &Path) -> ImportReport {
     import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test",
         path,
@@ -435,12 +435,12 @@ async fn shift_jis_files_are_detected(backend: Backend) {
         std::fs::write(copy.dir.join(file), bytes).unwrap();
     }
     let forced = import(
-        server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test",
         &copy.dir,
         &ImportOptions {
-            encoding: renkei_idp::roster::EncodingChoice::Utf8,
+            encoding: renkei_directory::EncodingChoice::Utf8,
             ..ImportOptions::default()
         },
     )
@@ -838,7 +838,7 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
     run(&server, &fixture("rollover-2027")).await;
     assert_eq!(
         server
-            .store
+            .directory
             .erase_departed(renkei_platform::clock::now() - 86400)
             .await
             .unwrap(),
@@ -848,7 +848,7 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
     assert!(account(&server, "s008").await.is_some());
     assert_eq!(
         server
-            .store
+            .directory
             .erase_departed(renkei_platform::clock::now() + 1)
             .await
             .unwrap(),

@@ -109,7 +109,10 @@ pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Resp
     let now = renkei_platform::clock::now();
     let me = user.sourced_id.clone().unwrap_or_default();
     let (children, basis) = match user.role.as_str() {
-        "guardian" => (store.children_of(&me).await?, Basis::Guardian),
+        "guardian" => (
+            api.service.directory.children_of(&me).await?,
+            Basis::Guardian,
+        ),
         "student" => (vec![me], Basis::Student),
         _ => (Vec::new(), Basis::Guardian),
     };
@@ -216,6 +219,7 @@ pub async fn change(
     }
     let record = record::record(
         api.service.store.as_ref(),
+        api.service.directory.as_ref(),
         &api.service.audit,
         &format!("POST {PATH}"),
         &user,

@@ -164,7 +164,7 @@ pub async fn set(
         let known = match reach {
             Reach::School(id) => store.school_exists(id).await?,
             Reach::Class(id) => store.class_exists(id).await?,
-            Reach::Grade(code) => renkei_idp::roster::schema::GRADES.contains(&code.as_str()),
+            Reach::Grade(code) => renkei_directory::import::schema::GRADES.contains(&code.as_str()),
         };
         if !known {
             return Err(Error::Invalid(match reach {

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use renkei_directory::Directory;
 use renkei_idp::store::UserRow;
 use renkei_platform::{AuditEvent, AuditLog};
 
@@ -80,6 +81,7 @@ pub struct ConsentInput {
 /// returns.
 pub async fn record(
     store: &dyn ConsentStore,
+    directory: &dyn Directory,
     audit: &AuditLog,
     via: &str,
     actor: &UserRow,
@@ -133,7 +135,10 @@ pub async fn record(
             "administrator"
         }
         ("guardian", Some(guardian)) if policy.basis == Basis::Guardian => {
-            if !store.is_guardian_of(guardian, &input.student_id).await? {
+            if !directory
+                .is_guardian_of(guardian, &input.student_id)
+                .await?
+            {
                 return Err(Error::Forbidden(format!(
                     "{} is not a guardian of this child",
                     actor.username

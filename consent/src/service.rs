@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use renkei_directory::Directory;
 use renkei_idp::AppState;
 use renkei_platform::{AuditLog, Database};
 use serde_json::json;
@@ -36,6 +37,8 @@ pub struct ConsentService {
     pub verifier: Arc<Verifier>,
     /// The process's audit log, where consent changes made through the portal are recorded.
     pub audit: AuditLog,
+    /// The roster directory (who may act for which child).
+    pub directory: Arc<dyn Directory>,
 }
 
 impl ConsentService {
@@ -51,6 +54,7 @@ impl ConsentService {
         )?);
         Ok(Arc::new(ConsentService {
             audit,
+            directory: renkei_directory::open(database),
             store,
             keys,
             verifier,
@@ -74,6 +78,7 @@ impl ConsentService {
         );
         let exchanger = CapabilityExchanger {
             store: self.store.clone(),
+            directory: self.directory.clone(),
             keys: self.keys.clone(),
         };
         state

@@ -30,9 +30,6 @@ pub trait ConsentStore: Send + Sync + 'static {
     /// Where an active student (sourcedId) is: schools, grade, classes; `None` if there is no
     /// such active student.
     async fn placement(&self, sourced_id: &str) -> StoreResult<Option<Placement>>;
-    /// Whether the roster links the guardian to the child (agents, either direction), both
-    /// being active.
-    async fn is_guardian_of(&self, guardian: &str, student: &str) -> StoreResult<bool>;
     /// The type of an organisation (`school`, `district`, …).
     async fn org_type(&self, id: &str) -> StoreResult<Option<String>>;
     /// The latest version of the policy for (app, category), in force or not.
@@ -80,10 +77,6 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn people_in(&self, target: &crate::capability::Target) -> StoreResult<Vec<String>>;
     /// The school of an active class.
     async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>>;
-    /// Active classes a teacher teaches (active teacher enrollments).
-    async fn classes_taught(&self, teacher: &str) -> StoreResult<Vec<String>>;
-    /// Active children of a guardian (agents, either direction).
-    async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>>;
     /// A person's name as the roster gives it (family name first), by sourcedId.
     async fn person_name(&self, sourced_id: &str) -> StoreResult<Option<String>>;
     /// Capability root keys, newest first.
@@ -330,19 +323,6 @@ macro_rules! consent_store {
                 row.map(PolicyRow::into_policy).transpose()
             }
 
-            async fn is_guardian_of(&self, guardian: &str, student: &str) -> StoreResult<bool> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM user_agents a JOIN users g ON g.sourced_id = $1 AND g.status = 'active' AND g.enabled \
-                     JOIN users s ON s.sourced_id = $2 AND s.status = 'active' \
-                     WHERE (a.user_id = $1 AND a.agent_id = $2) OR (a.user_id = $2 AND a.agent_id = $1)",
-                )
-                .bind(guardian)
-                .bind(student)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(n > 0)
-            }
-
             async fn insert_policy(&self, input: &PolicyInput, now: i64) -> Result<Policy> {
                 let scopes = serde_json::to_string(&input.reach).map_err(|e| Error::Invalid(e.to_string()))?;
                 // One statement picks the next version and inserts it, so that two administrators
@@ -517,27 +497,6 @@ macro_rules! consent_store {
                     .bind(class_id)
                     .fetch_optional(&self.pool)
                     .await?)
-            }
-
-            async fn classes_taught(&self, teacher: &str) -> StoreResult<Vec<String>> {
-                Ok(sqlx::query_scalar(
-                    "SELECT e.class_id FROM enrollments e JOIN classes c ON c.sourced_id = e.class_id AND c.status = 'active' \
-                     WHERE e.user_id = $1 AND e.role = 'teacher' AND e.status = 'active' ORDER BY e.class_id",
-                )
-                .bind(teacher)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>> {
-                Ok(sqlx::query_scalar(
-                    "SELECT DISTINCT s.sourced_id FROM user_agents a JOIN users s ON s.status = 'active' AND s.role = 'student' \
-                     AND ((a.agent_id = $1 AND s.sourced_id = a.user_id) OR (a.user_id = $1 AND s.sourced_id = a.agent_id)) \
-                     ORDER BY s.sourced_id",
-                )
-                .bind(guardian)
-                .fetch_all(&self.pool)
-                .await?)
             }
 
             async fn person_name(&self, sourced_id: &str) -> StoreResult<Option<String>> {

@@ -120,16 +120,11 @@ impl Gateway {
     }
 
     /// The gateway's routes, and the portal's list of reads (which uses the provider's
-    /// sessions and the roster's guardianship links).
-    pub fn router(
-        &self,
-        idp: &renkei_idp::AppState,
-        consent: Arc<dyn renkei_consent::store::ConsentStore>,
-    ) -> Router {
+    /// sessions and the roster's guardianship rule).
+    pub fn router(&self, idp: &renkei_idp::AppState) -> Router {
         let portal = portal::Portal {
             gateway: self.clone(),
             idp: idp.clone(),
-            consent,
         };
         Router::new()
             .route(portal::PATH, get(portal::reads))

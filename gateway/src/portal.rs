@@ -1,13 +1,10 @@
 //! What the guardians' and pupils' portal shows of the audit log: the reads of a child's data
 //! (which app, when, what, how many records). Signed-in guardian of the child, or the child.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use renkei_consent::store::ConsentStore;
 use renkei_idp::AppState;
 use serde::Deserialize;
 use serde_json::json;
@@ -23,10 +20,8 @@ pub const PATH: &str = "/api/consent/reads";
 pub struct Portal {
     /// The gateway (its audit chain).
     pub gateway: Gateway,
-    /// The provider (sessions, accounts).
+    /// The provider (sessions, accounts, and the roster directory's guardianship rule).
     pub idp: AppState,
-    /// Guardianship links.
-    pub consent: Arc<dyn ConsentStore>,
 }
 
 /// `?student=ID`.
@@ -70,7 +65,13 @@ pub async fn reads(
             .unwrap_or_default();
         let allowed = match user.as_ref().map(|u| u.role.as_str()) {
             Some("student") => me == query.student,
-            Some("guardian") => portal.consent.is_guardian_of(&me, &query.student).await?,
+            Some("guardian") => {
+                portal
+                    .idp
+                    .directory
+                    .is_guardian_of(&me, &query.student)
+                    .await?
+            }
             _ => false,
         };
         if !allowed {

@@ -10,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::client::ClientExt;
-use crate::crypto::{now, random_id, random_secret, sha256};
+use crate::crypto::{random_id, random_secret, sha256};
 use crate::error::{Error, Result};
 use crate::scope;
 use crate::server::AppState;
 use crate::store::{ClientRow, CodeRow, GrantRow, SessionRow, SignedIn};
+use renkei_platform::clock::now;
 
 /// The parameters of an authorization request, as received (and as kept while the user signs
 /// in or consents).

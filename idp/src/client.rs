@@ -9,12 +9,13 @@ use jsonwebtoken::jwk::JwkSet;
 use renkei_platform::{AuditEvent, AuditLog};
 use serde::Deserialize;
 
-use crate::crypto::{constant_time_eq, now, random_secret, sha256};
+use crate::crypto::{constant_time_eq, random_secret, sha256};
 use crate::error::{Error, Result};
 use crate::keys::SigningAlg;
 use crate::scope::{SUPPORTED_SCOPES, is_scope_token};
 use crate::server::AppState;
 use crate::store::{ClientRow, Store};
+use renkei_platform::clock::now;
 
 /// Grant types a client may be registered for.
 pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];

@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::authorize::{self, ValidRequest, redirect_error};
-use crate::crypto::now;
 use crate::error::{Error, Result};
 use crate::login::{LoginQuery, expired_request};
 use crate::pages::{ConsentPage, render, toggle_href};
 use crate::server::AppState;
 use crate::store::SessionRow;
 use crate::user::display_name;
+use renkei_platform::clock::now;
 
 /// Tells the consent page which school-affairs data the board's policies let an app read, so
 /// that the user sees it before approving (installed by the consent service).

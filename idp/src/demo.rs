@@ -5,8 +5,8 @@
 
 use crate::client::{NewClient, register};
 use crate::error::{Error, Result};
-use crate::roster::{ImportOptions, import};
 use crate::store::Store;
+use renkei_directory::{Directory, ImportOptions, import};
 use renkei_platform::AuditLog;
 
 /// Password of every demo account (printed at start-up; demo data only).
@@ -44,7 +44,11 @@ const VIA: &str = "renkei serve --demo";
 
 /// Seeds the demo board if the database has no users (audited like any import and app
 /// registration); returns `None` otherwise.
-pub async fn seed(store: &dyn Store, audit: &AuditLog) -> Result<Option<DemoBoard>> {
+pub async fn seed(
+    store: &dyn Store,
+    directory: &dyn Directory,
+    audit: &AuditLog,
+) -> Result<Option<DemoBoard>> {
     if store.count_users().await? > 0 {
         return Ok(None);
     }
@@ -59,9 +63,10 @@ pub async fn seed(store: &dyn Store, audit: &AuditLog) -> Result<Option<DemoBoar
         actor: VIA.into(),
         ..ImportOptions::default()
     };
-    let report = import(store, audit, VIA, &dir, &options).await;
+    let report = import(directory, audit, VIA, &dir, &options).await;
     let _ = std::fs::remove_dir_all(&dir);
-    let report = report?;
+    let report =
+        report.map_err(|e| Error::internal(format!("the demo roster did not import: {e}")))?;
     if report.outcome != "applied" {
         return Err(Error::internal(format!(
             "the demo roster did not import: {report}"

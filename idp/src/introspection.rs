@@ -11,11 +11,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::{ClientAuthForm, ClientExt, authenticate};
-use crate::crypto::{now, sha256};
+use crate::crypto::sha256;
 use crate::error::{Error, Result};
 use crate::server::AppState;
 use crate::token::issue::verify_access_token;
 use crate::token::parse_form;
+use renkei_platform::clock::now;
 
 #[derive(Deserialize)]
 struct IntrospectionForm {

@@ -18,9 +18,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::crypto::{now, random_id};
+use crate::crypto::random_id;
 use crate::error::Error;
 use crate::store::{SigningKeyRow, Store};
+use renkei_platform::clock::now;
 
 /// Signing algorithms Renkei offers for ID tokens; RS256 is the default and the one used for
 /// access tokens.

@@ -11,12 +11,13 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 
 use crate::authorize::{self, ValidRequest};
-use crate::crypto::{decoy_password_hash, now, verify_password};
+use crate::crypto::{decoy_password_hash, verify_password};
 use crate::error::{Error, Result};
 use crate::pages::{Locale, LoginPage, render, toggle_href};
 use crate::server::AppState;
 use crate::session::{self, ACR_PASSWORD};
 use crate::store::SignedIn;
+use renkei_platform::clock::now;
 
 /// Query of `GET /login`.
 #[derive(Debug, Default, Deserialize)]

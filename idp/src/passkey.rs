@@ -24,13 +24,14 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use crate::crypto::{now, random_secret, sha256_base64url};
+use crate::crypto::{random_secret, sha256_base64url};
 use crate::error::{Error, Result};
 use crate::login;
 use crate::pages::{Locale, PasskeyItem, PasskeysPage, Texts, render_with_script, toggle_href};
 use crate::server::AppState;
 use crate::session;
 use crate::store::{PasskeyRow, SessionRow, Store, StoreError, UserRow};
+use renkei_platform::clock::now;
 
 /// Authentication context class of a passkey sign-in (user verification on the device).
 pub const ACR_PASSKEY: &str = "urn:renkei:acr:passkey";

@@ -9,11 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::client::{ClientAuthForm, authenticate};
-use crate::crypto::{now, sha256};
+use crate::crypto::sha256;
 use crate::error::{Error, Result};
 use crate::server::AppState;
 use crate::token::issue::{ACCESS_TOKEN_TYP, AccessClaims};
 use crate::token::parse_form;
+use renkei_platform::clock::now;
 
 #[derive(Deserialize)]
 struct RevocationForm {

@@ -18,11 +18,13 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::crypto::{now, random_secret};
+use crate::crypto::random_secret;
 use crate::error::Result;
 use crate::http::{CookiePolicy, Csrf};
 use crate::keys::KeyRing;
 use crate::store::Store;
+use renkei_directory::Directory;
+use renkei_platform::clock::now;
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
@@ -34,6 +36,8 @@ pub struct Shared {
     pub config: Config,
     /// Storage.
     pub store: Arc<dyn Store>,
+    /// The roster directory (people's roles, schools and classes for the claims).
+    pub directory: Arc<dyn Directory>,
     /// Signing keys.
     pub keys: KeyRing,
     /// CSRF protection for forms.
@@ -62,9 +66,13 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Prepares the provider on `store` (a migrated database): creates signing keys on first
-    /// start and loads the installation's secrets.
-    pub async fn new(store: Arc<dyn Store>, config: Config) -> Result<Self> {
+    /// Prepares the provider on `store` and `directory` (a migrated database): creates signing
+    /// keys on first start and loads the installation's secrets.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        directory: Arc<dyn Directory>,
+        config: Config,
+    ) -> Result<Self> {
         let keys = KeyRing::load(store.as_ref(), config.key_retention()).await?;
         let csrf_key = store
             .setting_or_insert("csrf_key", random_secret().as_bytes())
@@ -76,6 +84,7 @@ impl AppState {
         Ok(AppState(Arc::new(Shared {
             config,
             store,
+            directory,
             keys,
             csrf,
             cookies,

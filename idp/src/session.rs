@@ -3,10 +3,11 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
-use crate::crypto::{now, random_id, random_secret, sha256};
+use crate::crypto::{random_id, random_secret, sha256};
 use crate::error::Result;
 use crate::server::AppState;
 use crate::store::{SessionRow, SignedIn};
+use renkei_platform::clock::now;
 
 /// Base name of the session cookie.
 pub const SESSION_COOKIE: &str = "renkei_session";

@@ -1,12 +1,14 @@
 //! Accounts: creation with validated input, display names, and the identity claims an app
 //! receives for each scope.
 
+use renkei_directory::{Directory, RoleRow};
 use renkei_platform::{AuditEvent, AuditLog};
 use serde_json::{Map, Value, json};
 
-use crate::crypto::{hash_password, now};
+use crate::crypto::hash_password;
 use crate::error::{Error, Result};
 use crate::store::{Store, UserRow};
+use renkei_platform::clock::now;
 
 /// Roles a person can have in a school board.
 pub const ROLES: [&str; 4] = ["student", "teacher", "guardian", "administrator"];
@@ -159,7 +161,12 @@ pub fn display_name(user: &UserRow) -> String {
 }
 
 /// The identity claims released for the granted `scope` (ID token and UserInfo alike).
-pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Map<String, Value>> {
+pub async fn claims(
+    store: &dyn Store,
+    directory: &dyn Directory,
+    user: &UserRow,
+    scope: &str,
+) -> Result<Map<String, Value>> {
     let mut claims = Map::new();
     let mut put = |name: &str, value: Option<Value>| {
         if let Some(value) = value {
@@ -195,7 +202,7 @@ pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Ma
         }
         put("grade", text(&user.grade));
         if let Some(sourced_id) = &user.sourced_id {
-            let mut roles = store.roles_of(sourced_id).await?;
+            let mut roles = directory.roles_of(sourced_id).await?;
             if roles.is_empty() {
                 roles = roles_from_record(store, user).await?;
             }
@@ -216,7 +223,7 @@ pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Ma
             put("roles", Some(json!(roles)));
             put("schools", Some(json!(schools)));
             if user.role == "teacher" {
-                let classes: Vec<Value> = store
+                let classes: Vec<Value> = directory
                     .classes_taught_by(sourced_id)
                     .await?
                     .into_iter()
@@ -231,10 +238,7 @@ pub async fn claims(store: &dyn Store, user: &UserRow, scope: &str) -> Result<Ma
 
 /// OneRoster 1.1 keeps a person's organisations and role on the user record itself (1.2 has
 /// roles.csv): the first organisation is the primary one.
-async fn roles_from_record(
-    store: &dyn Store,
-    user: &UserRow,
-) -> Result<Vec<crate::store::RoleRow>> {
+async fn roles_from_record(store: &dyn Store, user: &UserRow) -> Result<Vec<RoleRow>> {
     let Some(record) = user
         .data
         .as_deref()
@@ -258,7 +262,7 @@ async fn roles_from_record(
             continue;
         };
         let stored = store.org(org_id).await?;
-        roles.push(crate::store::RoleRow {
+        roles.push(RoleRow {
             role: role.clone(),
             role_type: if n == 0 { "primary" } else { "secondary" }.to_owned(),
             org_id: org_id.to_owned(),

@@ -1,12 +1,13 @@
 //! Renkei's foundation, shared by every crate above it: the database handle and its
 //! migrations ([`database`]), the tamper-evident audit chain ([`audit`]), the clock
-//! ([`clock`]) and the helpers that let one body of SQL serve SQLite and PostgreSQL ([`sql`]).
+//! ([`clock`]), the cryptographic building blocks ([`crypto`]) and the helpers that let one body of SQL serve SQLite and PostgreSQL ([`sql`]).
 //!
 //! Nothing here knows about people, apps or consent: the roster directory, the provider, the
 //! consent service and the gateway build on it, never the other way round.
 
 pub mod audit;
 pub mod clock;
+pub mod crypto;
 pub mod database;
 pub mod sql;
 

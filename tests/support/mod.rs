@@ -141,6 +141,8 @@ pub struct TestServer {
     /// The process's audit log (what operations called by a test write to).
     pub audit: AuditLog,
     pub store: Arc<dyn Store>,
+    /// The roster directory.
+    pub directory: Arc<dyn renkei_directory::Directory>,
     pub state: AppState,
     pub consent: Arc<renkei_consent::service::ConsentService>,
     pub gateway: renkei_gateway::Gateway,
@@ -218,6 +220,7 @@ impl TestServer {
             base,
             audit: app.audit.clone(),
             store: app.store().clone(),
+            directory: app.provider.directory.clone(),
             state: app.provider.clone(),
             consent: app.consent.clone(),
             gateway: app.gateway.clone(),

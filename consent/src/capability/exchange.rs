@@ -2,6 +2,7 @@
 //! decides which pupils it may be about; policy ∩ consent decides which of them each category
 //! covers.
 
+use renkei_directory::Directory;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,6 +20,8 @@ use crate::store::{CapabilityRow, ConsentStore, Pupil};
 pub struct CapabilityExchanger {
     /// Consent storage.
     pub store: Arc<dyn ConsentStore>,
+    /// The roster directory (a guardian's children, a teacher's classes).
+    pub directory: Arc<dyn Directory>,
     /// Root keys.
     pub keys: Arc<CapabilityKeys>,
 }
@@ -187,7 +190,7 @@ impl CapabilityExchanger {
                 )?;
                 let mut targets = Vec::new();
                 let mut children = Vec::new();
-                for child in store.children_of(&me).await.map_err(store_error)? {
+                for child in self.directory.children_of(&me).await.map_err(store_error)? {
                     if let Some(placement) = store.placement(&child).await.map_err(store_error)? {
                         targets.extend(placement.schools.iter().cloned().map(Target::School));
                         children.push(Pupil {
@@ -205,7 +208,15 @@ impl CapabilityExchanger {
                 })
             }
             "teacher" => {
-                let taught = store.classes_taught(&me).await.map_err(store_error)?;
+                let mut taught: Vec<String> = self
+                    .directory
+                    .classes_taught_by(&me)
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(|class| class.id)
+                    .collect();
+                taught.sort();
                 let targets = match target {
                     Some(Target::Class(class)) if taught.contains(&class) => {
                         vec![Target::Class(class)]

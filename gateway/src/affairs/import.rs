@@ -12,9 +12,9 @@ use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::path::Path;
 
-use renkei_idp::roster::csvfile::{CsvFile, EncodingChoice};
-use renkei_idp::roster::report::{Problem, Problems};
-use renkei_idp::roster::source::Source;
+use renkei_directory::import::csvfile::{CsvFile, EncodingChoice};
+use renkei_directory::import::report::{Problem, Problems};
+use renkei_directory::import::source::Source;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 

@@ -5,8 +5,6 @@
 //! (`migrations/sqlite`, `migrations/postgres`). Times are Unix seconds; secrets are stored
 //! only as SHA-256 digests.
 
-pub mod directory;
-mod import_sql;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -87,32 +85,6 @@ pub struct UserRow {
     pub sourced_id: Option<String>,
     /// The person's OneRoster record (JSON), for people who come from the roster.
     pub data: Option<String>,
-}
-
-/// A role of a person in an organisation, from the roster.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct RoleRow {
-    /// OneRoster role (`student`, `teacher`, `principal`, …).
-    pub role: String,
-    /// `primary` or `secondary`.
-    pub role_type: String,
-    /// The organisation's sourcedId.
-    pub org_id: String,
-    /// Its name.
-    pub org_name: Option<String>,
-    /// Its type (`school`, `district`, …).
-    pub org_type: Option<String>,
-}
-
-/// A class someone teaches.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct ClassRef {
-    /// The class's sourcedId.
-    pub id: String,
-    /// Its title, e.g. 3年1組.
-    pub title: String,
-    /// Its school.
-    pub school_id: String,
 }
 
 /// A registered application (OAuth client).
@@ -300,10 +272,6 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>>;
     /// Sets (or replaces) a user's password hash. Returns whether the user exists.
     async fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> StoreResult<bool>;
-    /// Active roles of a roster person, with their organisations.
-    async fn roles_of(&self, sourced_id: &str) -> StoreResult<Vec<RoleRow>>;
-    /// Active classes a roster person teaches.
-    async fn classes_taught_by(&self, sourced_id: &str) -> StoreResult<Vec<ClassRef>>;
     /// Number of users (the demo board is only seeded into an empty database).
     async fn count_users(&self) -> StoreResult<i64>;
 
@@ -415,15 +383,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes expired codes, sessions, requests, deny-list entries and grants.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
-
-    /// Erases roster people who left the board (disabled as `tobedeleted`) before `before`,
-    /// with their roster records, sessions and grants: the end of the retention period.
-    /// Returns how many people were erased.
-    async fn erase_departed(&self, before: i64) -> StoreResult<u64>;
-    /// Starts the transaction a roster import runs in.
-    async fn begin_import(&self) -> StoreResult<Box<dyn directory::ImportTx>>;
-    /// Records an import that was rejected or dry-run (outside its rolled-back transaction).
-    async fn record_import(&self, record: &directory::ImportRecord) -> StoreResult<()>;
 }
 
 /// The provider's storage on an open database.

@@ -130,28 +130,6 @@ macro_rules! sql_store {
                     == 1)
             }
 
-            async fn roles_of(&self, sourced_id: &str) -> StoreResult<Vec<RoleRow>> {
-                Ok(sqlx::query_as::<$db, RoleRow>(
-                    "SELECT r.role, r.role_type, r.org_id, o.name AS org_name, o.org_type FROM roles r \
-                     LEFT JOIN orgs o ON o.id = r.org_id WHERE r.user_id = $1 AND r.status = 'active' \
-                     ORDER BY r.role_type, r.org_id",
-                )
-                .bind(sourced_id)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn classes_taught_by(&self, sourced_id: &str) -> StoreResult<Vec<ClassRef>> {
-                Ok(sqlx::query_as::<$db, ClassRef>(
-                    "SELECT c.sourced_id AS id, c.title, c.school_id FROM enrollments e \
-                     JOIN classes c ON c.sourced_id = e.class_id WHERE e.user_id = $1 AND e.role = 'teacher' \
-                     AND e.status = 'active' AND c.status = 'active' ORDER BY c.title, c.sourced_id",
-                )
-                .bind(sourced_id)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
             async fn count_users(&self) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
             }
@@ -575,42 +553,6 @@ macro_rules! sql_store {
             async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
                 Ok(())
-            }
-
-            async fn erase_departed(&self, before: i64) -> StoreResult<u64> {
-                let mut tx = self.pool.begin().await?;
-                let departed = "SELECT sourced_id FROM users WHERE status = 'tobedeleted' AND sourced_id IS NOT NULL \
-                                AND disabled_at IS NOT NULL AND disabled_at < $1";
-                for statement in [
-                    format!("DELETE FROM enrollments WHERE user_id IN ({departed})"),
-                    format!("DELETE FROM roles WHERE user_id IN ({departed})"),
-                    format!("DELETE FROM user_profiles WHERE user_id IN ({departed})"),
-                    format!("DELETE FROM demographics WHERE sourced_id IN ({departed})"),
-                    format!("DELETE FROM results WHERE student_id IN ({departed})"),
-                    format!("DELETE FROM user_agents WHERE user_id IN ({departed}) OR agent_id IN ({departed})"),
-                ] {
-                    sqlx::query(&statement).bind(before).execute(&mut *tx).await?;
-                }
-                let erased = sqlx::query(
-                    "DELETE FROM users WHERE status = 'tobedeleted' AND sourced_id IS NOT NULL \
-                     AND disabled_at IS NOT NULL AND disabled_at < $1",
-                )
-                .bind(before)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                tx.commit().await?;
-                Ok(erased)
-            }
-
-            async fn begin_import(&self) -> StoreResult<Box<dyn $crate::store::directory::ImportTx>> {
-                Ok(Box::new(ImportTransaction::begin(self.import_pool().await?).await?))
-            }
-
-            async fn record_import(&self, record: &$crate::store::directory::ImportRecord) -> StoreResult<()> {
-                let mut tx: Box<dyn $crate::store::directory::ImportTx> = Box::new(ImportTransaction { tx: self.pool.begin().await? });
-                tx.record_import(record).await?;
-                tx.commit().await
             }
 
             async fn purge_expired(&self, now: i64) -> StoreResult<u64> {

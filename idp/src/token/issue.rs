@@ -8,11 +8,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::client::ClientExt;
-use crate::crypto::{now, random_id, random_secret, sha256};
+use crate::crypto::{random_id, random_secret, sha256};
 use crate::error::{Error, Result};
 use crate::keys::SigningAlg;
 use crate::server::AppState;
 use crate::store::{ClientRow, GrantRow, RefreshTokenRow, UserRow};
+use renkei_platform::clock::now;
 
 /// `typ` header of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -103,7 +104,8 @@ pub async fn id_token(
 ) -> Result<String> {
     let alg = client.id_token_alg();
     let now = now();
-    let mut claims = crate::user::claims(state.store.as_ref(), user, scope).await?;
+    let mut claims =
+        crate::user::claims(state.store.as_ref(), state.directory.as_ref(), user, scope).await?;
     let fixed = json!({
         "iss": state.config.issuer,
         "sub": user.id,

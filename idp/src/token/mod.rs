@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{ClientAuthForm, ClientExt, authenticate};
-use crate::crypto::{constant_time_eq, now, sha256, sha256_base64url};
+use crate::crypto::{constant_time_eq, sha256, sha256_base64url};
 use crate::error::{Error, Result};
 use crate::scope;
 use crate::server::AppState;
 use crate::store::{ClientRow, GrantRow, Redemption};
+use renkei_platform::clock::now;
 
 /// The form of a token request.
 #[derive(Debug, Deserialize)]

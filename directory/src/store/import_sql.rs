@@ -1,4 +1,4 @@
-//! The SQL of [`ImportTx`](super::directory::ImportTx), written once for both databases and
+//! The SQL of [`ImportTx`](super::roster::ImportTx), written once for both databases and
 //! instantiated per database by [`sql_import_tx!`].
 
 /// Implements `ImportTx` for `$tx`, a struct with a `tx: sqlx::Transaction<'static, $db>`;
@@ -11,7 +11,7 @@ macro_rules! sql_import_tx {
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::directory::ImportTx for $tx {
+        impl $crate::store::roster::ImportTx for $tx {
             async fn existing(&mut self, table: &Table, ids: &[String]) -> StoreResult<HashSet<String>> {
                 if ids.is_empty() {
                     return Ok(HashSet::new());
@@ -255,7 +255,7 @@ macro_rules! sql_import_tx {
                     return Ok(0);
                 }
                 let ids: Vec<String> = ids.cloned().collect();
-                Ok($crate::store::directory::ImportTx::existing(self, table, &ids).await?.len() as u64)
+                Ok($crate::store::roster::ImportTx::existing(self, table, &ids).await?.len() as u64)
             }
 
             /// Ends the sessions and revokes the grants of the given roster accounts.

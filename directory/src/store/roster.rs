@@ -1,4 +1,4 @@
-//! Storage of the roster directory: the transaction an import runs in.
+//! The roster tables and the transaction an import writes them in.
 //!
 //! Every roster table has the same shape — `sourced_id`, `status`, `date_last_modified`, a few
 //! columns to join and filter on, and `data` (the record's OneRoster JSON) — so one generic
@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 
-use super::StoreResult;
+use renkei_platform::StoreResult;
 
 /// A roster table: its name, key column and the columns between `date_last_modified` and
 /// `data`.

@@ -27,13 +27,14 @@ use std::sync::Arc;
 pub use csvfile::EncodingChoice;
 pub use report::{Changes, ImportReport, Problem};
 
-use crate::crypto::{now, random_id};
 use crate::error::{Error, Result};
-use crate::store::Store;
-use crate::store::directory::ImportRecord;
+use crate::store::Directory;
+use crate::store::roster::ImportRecord;
 use ids::{IdSet, NotAdded, Seen};
 use manifest::{Manifest, Mode};
 use record::Layout;
+use renkei_platform::clock::now;
+use renkei_platform::crypto::random_id;
 use report::{FileReport, Problems};
 use schema::{FileKind, Target};
 use source::Source;
@@ -101,7 +102,7 @@ impl IdIndex {
 /// nothing; every import is recorded, and one that is not a dry run is audited (through `via`)
 /// whether it was applied or rejected.
 pub async fn import(
-    store: &dyn Store,
+    store: &dyn Directory,
     audit: &AuditLog,
     via: &str,
     path: &Path,
@@ -124,7 +125,7 @@ pub async fn import(
 
 /// [`import`] without its audit record.
 async fn import_files(
-    store: &dyn Store,
+    store: &dyn Directory,
     path: &Path,
     options: &ImportOptions,
 ) -> Result<ImportReport> {
@@ -202,12 +203,12 @@ async fn import_files(
 
 /// Records the import: in its own transaction when applied, separately otherwise.
 async fn record(
-    store: &dyn Store,
+    store: &dyn Directory,
     report: &ImportReport,
     actor: &str,
     source: &str,
     started: i64,
-    tx: Option<&mut dyn crate::store::directory::ImportTx>,
+    tx: Option<&mut dyn crate::store::roster::ImportTx>,
 ) -> Result<()> {
     let record = ImportRecord {
         id: report.id.clone(),
@@ -468,7 +469,7 @@ pub struct Purged {
 /// Erases the people who left the board more than `retention_days` ago, with their roster
 /// records, sessions and grants (the end of the retention period); audited (through `via`).
 pub async fn purge_departed(
-    store: &dyn Store,
+    store: &dyn Directory,
     audit: &AuditLog,
     via: &str,
     retention_days: u32,

@@ -82,8 +82,10 @@ impl Source {
 
     /// A new private temporary folder.
     fn private() -> Result<Self, Problem> {
-        let dir =
-            std::env::temp_dir().join(format!("renkei-import-{}", crate::crypto::random_id()));
+        let dir = std::env::temp_dir().join(format!(
+            "renkei-import-{}",
+            renkei_platform::crypto::random_id()
+        ));
         std::fs::create_dir_all(&dir)
             .map_err(|e| Problem::general(format!("cannot create a temporary folder: {e}")))?;
         Ok(Source { dir })

@@ -1,5 +1,5 @@
-//! Small cryptographic building blocks shared by the provider: random secrets, digests,
-//! constant-time comparison and password hashing.
+//! Small cryptographic building blocks every part shares: random secrets and identifiers,
+//! digests, constant-time comparison and password hashing.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -68,8 +68,6 @@ pub fn decoy_password_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| hash_password(&random_secret()))
 }
-
-pub use renkei_platform::clock::now;
 
 #[cfg(test)]
 mod tests {

@@ -12,9 +12,10 @@ use super::record::{self, Layout, Record};
 use super::report::{Changes, Problem, Problems};
 use super::schema::{FileKind, Target, Version};
 use super::{IdIndex, Prepared, renkei_role};
-use crate::crypto::{hash_password, now, verify_password};
 use crate::error::{Error, Result};
-use crate::store::directory::{AccountRow, DirectoryRow, ImportTx, Table, Upserted, tables};
+use crate::store::roster::{AccountRow, DirectoryRow, ImportTx, Table, Upserted, tables};
+use renkei_platform::clock::now;
+use renkei_platform::crypto::{hash_password, verify_password};
 
 /// Rows written per statement.
 const BATCH: usize = 500;

@@ -1,0 +1,20 @@
+//! Renkei's roster directory: who is who at the board — people, organisations, classes,
+//! enrollments and guardianship — as the board's OneRoster files say, and the rules every part
+//! of Renkei reads them by.
+//!
+//! - [`import`]: the OneRoster 1.1 / 1.2 import (folders or zips, UTF-8 or Shift_JIS, the
+//!   Japan profile), all or nothing, with its CSV, encoding and report kit, which the
+//!   school-affairs import reuses.
+//! - [`store`]: the [`Directory`] interface the provider, the consent service and the gateway
+//!   read the roster through, on SQLite and PostgreSQL.
+//!
+//! It depends only on the platform: the provider, the consent service and the gateway build on
+//! it, never the other way round.
+
+pub mod error;
+pub mod import;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use import::{EncodingChoice, ImportOptions, ImportReport, Purged, import, purge_departed};
+pub use store::{ClassRef, Directory, RoleRow, open};
