@@ -131,7 +131,7 @@ impl ConsentService {
 struct PolicyNotice(Arc<dyn ConsentStore>);
 
 #[async_trait::async_trait]
-impl renkei_idp::consent::DataUseNotice for PolicyNotice {
+impl renkei_idp::approval::DataUseNotice for PolicyNotice {
     async fn data_use(
         &self,
         client_id: &str,

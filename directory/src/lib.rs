@@ -5,6 +5,8 @@
 //! - [`import`]: the OneRoster 1.1 / 1.2 import (folders or zips, UTF-8 or Shift_JIS, the
 //!   Japan profile), all or nothing, with its CSV, encoding and report kit, which the
 //!   school-affairs import reuses.
+//! - [`roles`]: the one reading of a OneRoster 1.1 user record's role and organisations as
+//!   1.2 roles.
 //! - [`store`]: the [`Directory`] interface the provider, the consent service and the gateway
 //!   read the roster through, on SQLite and PostgreSQL.
 //!
@@ -13,6 +15,7 @@
 
 pub mod error;
 pub mod import;
+pub mod roles;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -47,31 +47,16 @@ pub fn served(record: &Record) -> Value {
 /// `roles` (the first org primary, the others secondary) and `primaryOrg`, so that 1.2 clients
 /// read every user alike. 1.2 records already have them.
 fn roles_of_1_1(user: &mut Value) {
-    let Value::Object(object) = user else {
+    let stated = renkei_directory::roles::roles_of_1_1_record(user);
+    let Some(primary) = stated.first().map(|role| role.org.clone()) else {
         return;
     };
-    if object.contains_key("roles") {
-        return;
-    }
-    let (Some(Value::String(role)), Some(Value::Array(orgs))) =
-        (object.get("role"), object.get("orgs"))
-    else {
-        return;
-    };
-    let roles: Vec<Value> = orgs
+    let roles: Vec<Value> = stated
         .iter()
-        .enumerate()
-        .map(|(i, org)| {
-            json!({
-                "roleType": if i == 0 { "primary" } else { "secondary" },
-                "role": role,
-                "org": org,
-            })
-        })
+        .map(|role| json!({"roleType": role.role_type, "role": role.role, "org": role.org}))
         .collect();
-    let primary = orgs.first().cloned();
-    object.insert("roles".into(), Value::Array(roles));
-    if let Some(primary) = primary {
+    if let Value::Object(object) = user {
+        object.insert("roles".into(), Value::Array(roles));
         object.entry("primaryOrg").or_insert(primary);
     }
 }

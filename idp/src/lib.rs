@@ -4,10 +4,10 @@
 //! Layout: one module per concept. HTTP handlers are thin and call the domain modules; all
 //! persistence goes through [`store::Store`].
 
+pub mod approval;
 pub mod authorize;
 pub mod client;
 pub mod config;
-pub mod consent;
 pub mod demo;
 pub mod discovery;
 pub mod error;

@@ -55,7 +55,7 @@ pub struct Shared {
     /// (the consent service) installed one.
     exchanger: Option<Arc<dyn crate::token::exchange::TokenExchanger>>,
     /// Lists the school-affairs data an app may read on the consent page, when installed.
-    data_use: Option<Arc<dyn crate::consent::DataUseNotice>>,
+    data_use: Option<Arc<dyn crate::approval::DataUseNotice>>,
 }
 
 impl Deref for AppState {
@@ -120,7 +120,7 @@ impl AppState {
     }
 
     /// Installs the consent page's data-use notice; call before the state is shared.
-    pub fn with_data_use_notice(mut self, notice: Arc<dyn crate::consent::DataUseNotice>) -> Self {
+    pub fn with_data_use_notice(mut self, notice: Arc<dyn crate::approval::DataUseNotice>) -> Self {
         Arc::get_mut(&mut self.0)
             .expect("the data-use notice is installed before the state is shared")
             .data_use = Some(notice);
@@ -128,7 +128,7 @@ impl AppState {
     }
 
     /// The installed data-use notice.
-    pub fn data_use(&self) -> Option<&dyn crate::consent::DataUseNotice> {
+    pub fn data_use(&self) -> Option<&dyn crate::approval::DataUseNotice> {
         self.data_use.as_deref()
     }
 
@@ -214,7 +214,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .route("/passkeys/delete", post(crate::passkey::delete))
         .route(
             "/consent",
-            get(crate::consent::page).post(crate::consent::submit),
+            get(crate::approval::page).post(crate::approval::submit),
         )
         .route("/introspect", post(crate::introspection::endpoint))
         .route(

@@ -237,7 +237,7 @@ pub async fn claims(
 }
 
 /// OneRoster 1.1 keeps a person's organisations and role on the user record itself (1.2 has
-/// roles.csv): the first organisation is the primary one.
+/// roles.csv): the roles the record states, with their organisations' names.
 async fn roles_from_record(store: &dyn Store, user: &UserRow) -> Result<Vec<RoleRow>> {
     let Some(record) = user
         .data
@@ -246,25 +246,15 @@ async fn roles_from_record(store: &dyn Store, user: &UserRow) -> Result<Vec<Role
     else {
         return Ok(Vec::new());
     };
-    let role = record
-        .get("role")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
     let mut roles = Vec::new();
-    let orgs = record
-        .get("orgs")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for (n, org) in orgs.iter().enumerate() {
-        let Some(org_id) = org.get("sourcedId").and_then(Value::as_str) else {
+    for stated in renkei_directory::roles::roles_of_1_1_record(&record) {
+        let Some(org_id) = stated.org_id() else {
             continue;
         };
         let stored = store.org(org_id).await?;
         roles.push(RoleRow {
-            role: role.clone(),
-            role_type: if n == 0 { "primary" } else { "secondary" }.to_owned(),
+            role: stated.role.to_owned(),
+            role_type: stated.role_type.to_owned(),
             org_id: org_id.to_owned(),
             org_name: stored.as_ref().map(|o| o.name.clone()),
             org_type: stored.map(|o| o.org_type),

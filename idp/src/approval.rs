@@ -1,5 +1,6 @@
-//! The consent page of the sign-in flow: names the app and what it asks for; approve
-//! remembers the grant, deny answers the app with `access_denied`.
+//! The app-approval page of the sign-in flow (OAuth "consent", not the data-use consent of the
+//! consent service): names the app and what it asks for; approve remembers the grant, deny
+//! answers the app with `access_denied`.
 
 use axum::Form;
 use axum::extract::{Query, State};

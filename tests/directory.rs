@@ -1,0 +1,106 @@
+//! The roster directory's rules, on SQLite and PostgreSQL: one answer to "may this guardian
+//! act for this child" for every part that asks, and roles read alike from OneRoster 1.1 and
+//! 1.2 files.
+
+mod support;
+
+use std::path::Path;
+
+use renkei_directory::{ImportOptions, import};
+use support::*;
+
+on_both_databases!(
+    guardianship_is_one_rule_for_every_question,
+    roles_and_classes_come_from_the_roster,
+);
+
+async fn board(backend: Backend, fixture: &str) -> TestServer {
+    let server = TestServer::start(backend).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/oneroster")
+        .join(fixture);
+    let report = import(
+        server.directory.as_ref(),
+        &server.audit,
+        "test setup",
+        &path,
+        &ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcome, "applied", "{report}");
+    server
+}
+
+async fn guardianship_is_one_rule_for_every_question(backend: Backend) {
+    let server = board(backend, "board-1.1").await;
+    let directory = server.directory.as_ref();
+    assert_eq!(
+        directory.children_of("g001").await.unwrap(),
+        ["s001", "s002"]
+    );
+    assert_eq!(directory.children_of("g002").await.unwrap(), ["s003"]);
+    for (guardian, child, expected) in [
+        ("g001", "s001", true),
+        ("g001", "s002", true),
+        ("g001", "s003", false),
+        ("g002", "s003", true),
+        // The link is not a guardianship the other way round, nor for a non-pupil.
+        ("s001", "g001", false),
+        ("g001", "g001", false),
+    ] {
+        assert_eq!(
+            directory.is_guardian_of(guardian, child).await.unwrap(),
+            expected,
+            "{guardian} for {child}"
+        );
+    }
+
+    // A guardian whose account is disabled acts for nobody, by either question.
+    server
+        .execute_sql("UPDATE users SET enabled = FALSE WHERE sourced_id = 'g001'")
+        .await;
+    assert!(directory.children_of("g001").await.unwrap().is_empty());
+    assert!(!directory.is_guardian_of("g001", "s001").await.unwrap());
+
+    // A child who left (tobedeleted) is nobody's child any more.
+    server
+        .execute_sql("UPDATE users SET status = 'tobedeleted' WHERE sourced_id = 's003'")
+        .await;
+    assert!(directory.children_of("g002").await.unwrap().is_empty());
+    assert!(!directory.is_guardian_of("g002", "s003").await.unwrap());
+    server.stop().await;
+}
+
+async fn roles_and_classes_come_from_the_roster(backend: Backend) {
+    let server = board(backend, "japan-1.2").await;
+    let directory = server.directory.as_ref();
+    let roles = directory.roles_of("u-hikari-t01").await.unwrap();
+    assert_eq!(roles.len(), 1, "1.2 roles.csv gives the teacher one role");
+    assert_eq!(
+        (
+            roles[0].role.as_str(),
+            roles[0].role_type.as_str(),
+            roles[0].org_type.as_deref()
+        ),
+        ("teacher", "primary", Some("school"))
+    );
+    let classes = directory.classes_taught_by("u-hikari-t01").await.unwrap();
+    assert_eq!(
+        classes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["cl-5-1"]
+    );
+    assert!(
+        directory
+            .classes_taught_by("u-hikari-001")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The guardian of the 1.2 board acts for the pupil the roster links.
+    assert_eq!(
+        directory.children_of("u-hikari-g01").await.unwrap(),
+        ["u-hikari-001"]
+    );
+    server.stop().await;
+}
