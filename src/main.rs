@@ -457,7 +457,7 @@ impl Opened {
     /// Opens the database and applies pending migrations.
     async fn at(url: &str) -> Result<Self> {
         let database = open_database(url).await?;
-        let audit = AuditLog::open(&database);
+        let audit = AuditLog::start(&database);
         Ok(Opened { database, audit })
     }
 

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::path::Path;
-
 use renkei_consent::category::Category;
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
@@ -51,23 +49,27 @@ async fn event_via(server: &TestServer, via: &str) -> AuditEvent {
 }
 
 fn board_fixture() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1")
+    roster_fixture("board-1.1")
+}
+
+/// A policy letting `app` read class 3-1's attendance with its guardians' consent.
+fn attendance_by_guardians(app: &TestClient) -> PolicyInput {
+    PolicyInput {
+        client_id: app.id.clone(),
+        category_id: ATTENDANCE.into(),
+        basis: Basis::Guardian,
+        reach: vec![Reach::Class("cls-sakura-3-1".into())],
+        purpose_ja: Some("出欠に応じた学習課題の配信".into()),
+        purpose_en: None,
+        valid_until: None,
+        justification: None,
+        by: "a001".into(),
+    }
 }
 
 /// A server with the fixture board imported.
 async fn board(backend: Backend) -> TestServer {
-    let server = TestServer::start(backend).await;
-    let report = import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test setup",
-        &board_fixture(),
-        &ImportOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.outcome, "applied");
-    server
+    TestServer::with_board(backend, "board-1.1").await
 }
 
 async fn accounts_audit_creation_and_passwords(backend: Backend) {
@@ -321,17 +323,7 @@ async fn policies_and_categories_audit_themselves(backend: Backend) {
         store,
         &server.audit,
         "test: policy set",
-        PolicyInput {
-            client_id: app.id.clone(),
-            category_id: ATTENDANCE.into(),
-            basis: Basis::Guardian,
-            reach: vec![Reach::Class("cls-sakura-3-1".into())],
-            purpose_ja: Some("出欠に応じた学習課題の配信".into()),
-            purpose_en: None,
-            valid_until: None,
-            justification: None,
-            by: "a001".into(),
-        },
+        attendance_by_guardians(&app),
         now,
     )
     .await
@@ -379,17 +371,7 @@ async fn consent_records_audit_themselves_whoever_records_them(backend: Backend)
         store,
         &server.audit,
         "test setup",
-        PolicyInput {
-            client_id: app.id.clone(),
-            category_id: ATTENDANCE.into(),
-            basis: Basis::Guardian,
-            reach: vec![Reach::Class("cls-sakura-3-1".into())],
-            purpose_ja: None,
-            purpose_en: None,
-            valid_until: None,
-            justification: None,
-            by: "a001".into(),
-        },
+        attendance_by_guardians(&app),
         now,
     )
     .await

@@ -6,7 +6,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use biscuit_auth::{Biscuit, BlockBuilder};
@@ -16,8 +15,6 @@ use renkei_consent::capability::mint::{self, Claims, Coverage};
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::{ConsentStore, Pupil};
-use renkei_directory::{ImportOptions, import};
-use renkei_platform::Database;
 use serde_json::Value;
 use support::*;
 
@@ -46,20 +43,8 @@ struct Board {
 }
 
 async fn board(backend: Backend) -> Board {
-    let server = TestServer::start(backend).await;
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
-    let report = import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test",
-        &fixture,
-        &ImportOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.outcome, "applied");
-    let database = Database::connect(&server.database.url).await.unwrap();
-    let consent = renkei_consent::store::open(&database);
+    let server = TestServer::with_board(backend, "board-1.1").await;
+    let consent = server.consent.store.clone();
     let app = server.web_app().await;
     Board {
         server,

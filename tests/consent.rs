@@ -9,8 +9,6 @@ use std::path::Path;
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::ConsentStore;
-use renkei_directory::{ImportOptions, import};
-use renkei_platform::Database;
 use support::*;
 
 on_both_databases!(
@@ -32,20 +30,8 @@ struct Board {
 }
 
 async fn board(backend: Backend) -> Board {
-    let server = TestServer::start(backend).await;
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
-    let report = import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test",
-        &fixture,
-        &ImportOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.outcome, "applied");
-    let database = Database::connect(&server.database.url).await.unwrap();
-    let consent = renkei_consent::store::open(&database);
+    let server = TestServer::with_board(backend, "board-1.1").await;
+    let consent = server.consent.store.clone();
     let app = server.web_app().await;
     Board {
         server,
@@ -217,15 +203,11 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
         action: Action::Grant,
         until: None,
     };
-    let no_policy = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("g001").await,
-        grant("s001"),
-        now,
-    )
+    let directory = board.server.directory.as_ref();
+    let decide = |by: &'static str, input: ConsentInput, at: i64| async move {
+        record::record(store, directory, audit, "test", &user(by).await, input, at).await
+    };
+    let no_policy = decide("g001", grant("s001"), now)
     .await
     .unwrap_err();
     assert!(
@@ -242,15 +224,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     .await
     .unwrap();
 
-    let granted = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("g001").await,
-        grant("s001"),
-        now,
-    )
+    let granted = decide("g001", grant("s001"), now)
     .await
     .unwrap();
     assert_eq!(
@@ -261,30 +235,14 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
         ),
         ("guardian", 1, "grant")
     );
-    let other_parent = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("g002").await,
-        grant("s001"),
-        now,
-    )
+    let other_parent = decide("g002", grant("s001"), now)
     .await
     .unwrap_err();
     assert_eq!(
         other_parent.to_string(),
         "g002 is not a guardian of this child"
     );
-    let child_itself = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("s001").await,
-        grant("s001"),
-        now,
-    )
+    let child_itself = decide("s001", grant("s001"), now)
     .await
     .unwrap_err();
     assert!(
@@ -292,45 +250,21 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
             .to_string()
             .contains("may not decide for this child under a guardian basis")
     );
-    let teacher = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("t001").await,
-        grant("s002"),
-        now,
-    )
+    let teacher = decide("t001", grant("s002"), now)
     .await
     .unwrap_err();
     assert!(matches!(teacher, renkei_consent::Error::Forbidden(_)));
-    let paper = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("a001").await,
-        grant("s002"),
-        now + 1,
-    )
+    let paper = decide("a001", grant("s002"), now + 1)
     .await
     .unwrap();
     assert_eq!(
         paper.by_role, "administrator",
         "an administrator records a consent given on paper"
     );
-    let withdrawn = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("g001").await,
-        ConsentInput {
+    let withdrawn = decide("g001", ConsentInput {
             action: Action::Withdraw,
             ..grant("s001")
-        },
-        now + 2,
-    )
+        }, now + 2)
     .await
     .unwrap();
     assert_eq!(withdrawn.action, "withdraw");
@@ -349,15 +283,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
             .len(),
         3
     );
-    let elsewhere = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("g002").await,
-        grant("s003"),
-        now,
-    )
+    let elsewhere = decide("g002", grant("s003"), now)
     .await
     .unwrap_err();
     assert!(
@@ -366,15 +292,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
             .contains("not among the pupils this policy covers"),
         "{elsewhere}"
     );
-    let missing = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("a001").await,
-        grant("s999"),
-        now,
-    )
+    let missing = decide("a001", grant("s999"), now)
     .await
     .unwrap_err();
     assert_eq!(
@@ -391,15 +309,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     )
     .await
     .unwrap();
-    let school_basis = record::record(
-        store,
-        board.server.directory.as_ref(),
-        audit,
-        "test",
-        &user("g001").await,
-        grant("s001"),
-        now,
-    )
+    let school_basis = decide("g001", grant("s001"), now)
     .await
     .unwrap_err();
     assert!(

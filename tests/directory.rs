@@ -4,9 +4,6 @@
 
 mod support;
 
-use std::path::Path;
-
-use renkei_directory::{ImportOptions, import};
 use support::*;
 
 on_both_databases!(
@@ -14,26 +11,8 @@ on_both_databases!(
     roles_and_classes_come_from_the_roster,
 );
 
-async fn board(backend: Backend, fixture: &str) -> TestServer {
-    let server = TestServer::start(backend).await;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/oneroster")
-        .join(fixture);
-    let report = import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test setup",
-        &path,
-        &ImportOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.outcome, "applied", "{report}");
-    server
-}
-
 async fn guardianship_is_one_rule_for_every_question(backend: Backend) {
-    let server = board(backend, "board-1.1").await;
+    let server = TestServer::with_board(backend, "board-1.1").await;
     let directory = server.directory.as_ref();
     assert_eq!(
         directory.children_of("g001").await.unwrap(),
@@ -73,7 +52,7 @@ async fn guardianship_is_one_rule_for_every_question(backend: Backend) {
 }
 
 async fn roles_and_classes_come_from_the_roster(backend: Backend) {
-    let server = board(backend, "japan-1.2").await;
+    let server = TestServer::with_board(backend, "japan-1.2").await;
     let directory = server.directory.as_ref();
     let roles = directory.roles_of("u-hikari-t01").await.unwrap();
     assert_eq!(roles.len(), 1, "1.2 roles.csv gives the teacher one role");

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use biscuit_auth::{Biscuit, BlockBuilder};
@@ -12,8 +11,6 @@ use renkei_capability::TOKEN_TYPE;
 use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::ConsentStore;
-use renkei_directory::{ImportOptions, import};
-use renkei_platform::Database;
 use serde_json::Value;
 use support::*;
 
@@ -47,19 +44,8 @@ struct Board {
 }
 
 async fn board(backend: Backend, basis: Basis) -> Board {
-    let server = TestServer::start(backend).await;
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1");
-    import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test",
-        &fixture,
-        &ImportOptions::default(),
-    )
-    .await
-    .unwrap();
-    let consent =
-        renkei_consent::store::open(&Database::connect(&server.database.url).await.unwrap());
+    let server = TestServer::with_board(backend, "board-1.1").await;
+    let consent = server.consent.store.clone();
     let app = server.web_app().await;
     for category in [CORE, ROSTER, DEMOGRAPHICS, GRADEBOOK, ATTENDANCE, TIMETABLE] {
         policy::set(

@@ -27,9 +27,7 @@ on_both_databases!(
 );
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/oneroster")
-        .join(name)
+    roster_fixture(name)
 }
 
 /// A private copy of a fixture that a test may edit.

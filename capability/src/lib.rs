@@ -56,7 +56,8 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Seconds since the epoch: what token expiry is compared with.
+/// Seconds since the epoch: what token expiry is compared with. (Renkei's own crates read
+/// `renkei_platform::clock`; this crate keeps its own so that it stands alone.)
 pub fn now() -> i64 {
     now_ms() / 1000
 }

@@ -108,7 +108,7 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = renkei_idp::server::harden(
+        let app = renkei_platform::web::harden(
             self.api().route("/healthz", get(|| async { "ok" })),
             self.origin.starts_with("https://"),
         );

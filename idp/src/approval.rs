@@ -44,7 +44,7 @@ async fn load(
     request: &str,
 ) -> Result<std::result::Result<(ValidRequest, SessionRow), Response>> {
     let Some(session) = crate::session::current(state, headers).await? else {
-        return Ok(Err(crate::http::see_other(
+        return Ok(Err(renkei_platform::web::see_other(
             &format!(
                 "/login?{}",
                 serde_urlencoded::to_string([("request", request)]).unwrap_or_default()
@@ -98,7 +98,7 @@ pub async fn page(
         let cookies = csrf_cookie
             .into_iter()
             .chain(state.remember_locale(query.lang.as_deref(), locale));
-        Ok::<_, Error>(crate::http::with_cookies(render(&page), cookies))
+        Ok::<_, Error>(renkei_platform::web::with_cookies(render(&page), cookies))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -106,7 +106,7 @@ pub fn see_other_with_query(path: &str, body: &[u8]) -> Response {
     match serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) {
         Ok(pairs) => {
             let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-            crate::http::see_other(&format!("{path}?{query}"), [])
+            renkei_platform::web::see_other(&format!("{path}?{query}"), [])
         }
         Err(e) => Error::page(
             StatusCode::BAD_REQUEST,
@@ -337,7 +337,7 @@ pub async fn proceed(
             ));
         }
         let id = keep(state, &request.raw, pending).await?;
-        return Ok(crate::http::see_other(&format!("/login?request={id}"), []));
+        return Ok(renkei_platform::web::see_other(&format!("/login?request={id}"), []));
     };
     let needs_consent =
         has("consent") || !approved.is_some_and(|granted| scope::covers(&granted, &request.scopes));
@@ -350,7 +350,7 @@ pub async fn proceed(
             ));
         }
         let id = keep(state, &request.raw, pending).await?;
-        return Ok(crate::http::see_other(
+        return Ok(renkei_platform::web::see_other(
             &format!("/consent?request={id}"),
             [],
         ));
@@ -457,7 +457,7 @@ impl RedirectTarget {
             }
             query.append_pair("iss", &state.config.issuer);
         }
-        crate::http::see_other(url.as_str(), [])
+        renkei_platform::web::see_other(url.as_str(), [])
     }
 }
 

@@ -11,7 +11,6 @@ pub mod config;
 pub mod demo;
 pub mod discovery;
 pub mod error;
-pub mod http;
 pub mod introspection;
 pub mod keys;
 pub mod login;

@@ -142,7 +142,7 @@ pub(crate) fn show(
         render(&page)
     };
     *response.status_mut() = status;
-    crate::http::with_cookies(response, cookies)
+    renkei_platform::web::with_cookies(response, cookies)
 }
 
 /// `POST /login`.
@@ -243,7 +243,7 @@ pub(crate) fn address_key(
     connect_info: Option<&Extension<ConnectInfo<SocketAddr>>>,
     headers: &HeaderMap,
 ) -> Option<String> {
-    crate::http::client_ip(
+    renkei_platform::web::client_ip(
         connect_info.map(|Extension(info)| info),
         headers,
         &state.config.trusted_proxies,
@@ -269,7 +269,7 @@ pub(crate) async fn complete(
     let cookies = [cookie];
     tracing::info!(user = %user_id, method = acr, "signed in");
     if request.is_empty() {
-        return Ok(crate::http::see_other("/", cookies));
+        return Ok(renkei_platform::web::see_other("/", cookies));
     }
     let Some(valid) = context.valid else {
         return Err(expired_request());
@@ -278,5 +278,5 @@ pub(crate) async fn complete(
     let signed_in = SignedIn { session, approved };
     let response =
         authorize::proceed(state, valid, Some(signed_in), Some(request.to_owned())).await?;
-    Ok(crate::http::with_cookies(response, cookies))
+    Ok(renkei_platform::web::with_cookies(response, cookies))
 }

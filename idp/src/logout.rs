@@ -174,7 +174,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
             }),
             csrf_token,
         };
-        return Ok(crate::http::with_cookies(render(&page), csrf_cookie));
+        return Ok(renkei_platform::web::with_cookies(render(&page), csrf_cookie));
     }
     let mut cookies = Vec::new();
     if let Some(current) = current {
@@ -186,7 +186,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
         if let Some(app_state) = &request.state {
             url.query_pairs_mut().append_pair("state", app_state);
         }
-        return Ok(crate::http::see_other(url.as_str(), cookies));
+        return Ok(renkei_platform::web::see_other(url.as_str(), cookies));
     }
     let page = MessagePage {
         t,
@@ -197,7 +197,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
         action: None,
         csrf_token: String::new(),
     };
-    Ok(crate::http::with_cookies(render(&page), cookies))
+    Ok(renkei_platform::web::with_cookies(render(&page), cookies))
 }
 
 /// Query of the home page.
@@ -255,7 +255,7 @@ pub async fn home(
                 csrf_token,
             },
         };
-        Ok::<_, Error>(crate::http::with_cookies(render(&page), cookies))
+        Ok::<_, Error>(renkei_platform::web::with_cookies(render(&page), cookies))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -474,7 +474,7 @@ pub fn render_with_script(page: &impl Template) -> Response {
     let mut response = render(page);
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(crate::http::SCRIPT_PAGE_POLICY),
+        HeaderValue::from_static(renkei_platform::web::SCRIPT_PAGE_POLICY),
     );
     response
 }

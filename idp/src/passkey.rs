@@ -395,7 +395,7 @@ pub async fn page(
         relying(&state)?;
         let locale = state.locale(query.lang.as_deref(), None, &headers);
         let Some(session) = session::current(&state, &headers).await? else {
-            return Ok(crate::http::see_other("/login", []));
+            return Ok(renkei_platform::web::see_other("/login", []));
         };
         let t = locale.texts();
         let notice = match query.done.as_deref() {
@@ -457,7 +457,7 @@ async fn show(
     };
     let mut response = render_with_script(&page);
     *response.status_mut() = status;
-    Ok(crate::http::with_cookies(
+    Ok(renkei_platform::web::with_cookies(
         response,
         cookies.into_iter().chain(csrf_cookie),
     ))
@@ -582,7 +582,7 @@ pub async fn register(
         let locale = state.locale(None, None, &headers);
         let t = locale.texts();
         let Some(session) = session::current(&state, &headers).await? else {
-            return Ok(crate::http::see_other("/login", []));
+            return Ok(renkei_platform::web::see_other("/login", []));
         };
         let refuse = |error, status| {
             show(
@@ -645,7 +645,7 @@ pub async fn register(
             Err(e) => return Err(e.into()),
         }
         tracing::info!(user = %session.user_id, "passkey registered");
-        Ok(crate::http::see_other("/passkeys?done=added", []))
+        Ok(renkei_platform::web::see_other("/passkeys?done=added", []))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -668,7 +668,7 @@ pub async fn delete(
         relying(&state)?;
         let locale = state.locale(None, None, &headers);
         let Some(session) = session::current(&state, &headers).await? else {
-            return Ok(crate::http::see_other("/login", []));
+            return Ok(renkei_platform::web::see_other("/login", []));
         };
         if !state.csrf.verify(&headers, &form.csrf_token) {
             let t = locale.texts();
@@ -690,10 +690,10 @@ pub async fn delete(
             .delete_passkey(&session.user_id, &form.credential_id)
             .await?
         {
-            return Ok(crate::http::see_other("/passkeys", []));
+            return Ok(renkei_platform::web::see_other("/passkeys", []));
         }
         tracing::info!(user = %session.user_id, "passkey removed");
-        Ok(crate::http::see_other("/passkeys?done=removed", []))
+        Ok(renkei_platform::web::see_other("/passkeys?done=removed", []))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

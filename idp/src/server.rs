@@ -7,20 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::crypto::random_secret;
 use crate::error::Result;
-use crate::http::{CookiePolicy, Csrf};
+use renkei_platform::web::{CookiePolicy, Csrf};
 use crate::keys::KeyRing;
 use crate::store::Store;
 use renkei_directory::Directory;
@@ -145,7 +143,7 @@ impl AppState {
         headers: &axum::http::HeaderMap,
     ) -> crate::pages::Locale {
         let remembered =
-            crate::http::cookie(headers, &self.cookies.name(crate::pages::LANG_COOKIE));
+            renkei_platform::web::cookie(headers, &self.cookies.name(crate::pages::LANG_COOKIE));
         crate::pages::Locale::negotiate(toggle, ui_locales, remembered, headers)
     }
 
@@ -225,26 +223,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .fallback(not_found)
         .with_state(state)
         .merge(extra);
-    harden(router, https)
-}
-
-/// The middleware every Renkei server runs under: security headers, a body limit, a request
-/// timeout, request tracing (paths only), and HSTS behind HTTPS.
-pub fn harden(router: Router, https: bool) -> Router {
-    let mut router = router
-        .layer(axum::middleware::from_fn(crate::http::security_headers))
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
-            // The path only: query strings can carry codes, hints and request ids.
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-        }));
-    if https {
-        router = router.layer(axum::middleware::from_fn(
-            crate::http::strict_transport_security,
-        ));
-    }
-    router
+    renkei_platform::web::harden(router, https)
 }
 
 async fn healthz() -> &'static str {

@@ -39,7 +39,7 @@ pub async fn current_for(
 /// SHA-256 of the session cookie's value: the key of its row.
 fn cookie_digest(state: &AppState, headers: &HeaderMap) -> Option<Vec<u8>> {
     let name = state.cookies.name(SESSION_COOKIE);
-    crate::http::cookie(headers, &name).map(|token| sha256(token.as_bytes()))
+    renkei_platform::web::cookie(headers, &name).map(|token| sha256(token.as_bytes()))
 }
 
 /// Starts a session for `user_id` after a successful sign-in; returns it with its cookie.

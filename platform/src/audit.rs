@@ -5,6 +5,9 @@
 //!   that stores batches, so that requests never wait on it (flushed before a clean shutdown);
 //! - administrative actions and consent changes go through [`AuditLog::append`], which returns
 //!   once the event is stored, so an action is never reported done without its record.
+//!
+//! Appends of every process are serialised (SQLite's write lock, a PostgreSQL advisory lock),
+//! so each continues the chain from its true end.
 
 use std::sync::Arc;
 
@@ -157,29 +160,19 @@ enum Message {
 #[derive(Clone)]
 pub struct AuditLog {
     store: Arc<dyn AuditStore>,
-    /// The background writer of queued events, once started.
-    sender: Option<mpsc::UnboundedSender<Message>>,
+    /// The background writer of queued events.
+    sender: mpsc::UnboundedSender<Message>,
 }
 
 impl AuditLog {
-    /// The log on `database`, writing each event when it is recorded (for short-lived
-    /// processes such as a command: nothing runs in the background).
-    pub fn open(database: &Database) -> Self {
-        AuditLog {
-            store: store(database),
-            sender: None,
-        }
-    }
-
-    /// The log on `database` with a background writer for [`AuditLog::record`] (a server).
+    /// The log on `database`, with its background writer for [`AuditLog::record`] (runs inside
+    /// a tokio runtime). A short-lived process (a command) that records reads calls
+    /// [`AuditLog::flush`] before it exits; administrative actions use [`AuditLog::append`].
     pub fn start(database: &Database) -> Self {
         let store = store(database);
         let (sender, receiver) = mpsc::unbounded_channel();
         tokio::spawn(write_batches(store.clone(), receiver));
-        AuditLog {
-            store,
-            sender: Some(sender),
-        }
+        AuditLog { store, sender }
     }
 
     /// The chain's storage (for reading it).
@@ -187,46 +180,25 @@ impl AuditLog {
         self.store.as_ref()
     }
 
-    /// Queues an event (never blocks); without a writer, stores it in a task of its own.
+    /// Queues an event for the background writer (never blocks): for data reads, so that
+    /// requests never wait on the chain.
     pub fn record(&self, event: AuditEvent) {
-        match &self.sender {
-            Some(sender) => {
-                if sender.send(Message::Event(event)).is_err() {
-                    tracing::error!("audit writer stopped; an audit event was not recorded");
-                }
-            }
-            None => {
-                let store = self.store.clone();
-                tokio::spawn(async move { append_until_stored(store.as_ref(), &[event]).await });
-            }
+        if self.sender.send(Message::Event(event)).is_err() {
+            tracing::error!("audit writer stopped; an audit event was not recorded");
         }
     }
 
     /// Stores an event and returns when it is in the chain: for administrative actions and
     /// consent changes, which are reported done only once audited.
     pub async fn append(&self, event: AuditEvent) -> StoreResult<()> {
-        let mut attempts = 0;
-        loop {
-            match self.store.append_audit(std::slice::from_ref(&event)).await {
-                Ok(()) => return Ok(()),
-                // Another process may take the same sequence number at the same moment
-                // (PostgreSQL): try again a few times before reporting the failure.
-                Err(_) if attempts < 20 => {
-                    attempts += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempts)).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        self.store.append_audit(std::slice::from_ref(&event)).await
     }
 
     /// Waits until every event queued before this call is stored.
     pub async fn flush(&self) {
-        if let Some(sender) = &self.sender {
-            let (done, wait) = oneshot::channel();
-            if sender.send(Message::Flush(done)).is_ok() {
-                let _ = wait.await;
-            }
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Message::Flush(done)).is_ok() {
+            let _ = wait.await;
         }
     }
 }
@@ -341,17 +313,15 @@ struct PostgresAuditStore {
     pool: sqlx::PgPool,
 }
 
+/// Implements [`AuditStore`] for `$store`; `$serialise` makes appends of every process wait
+/// for one another, so that each reads the chain's true end and none takes another's place.
 macro_rules! audit_store {
-    ($store:ty, $db:ty, $numbered:expr) => {
+    ($store:ty, $db:ty, $numbered:expr, $serialise:expr) => {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                // Takes the write lock at once on SQLite (a no-op write); on PostgreSQL a
-                // concurrent append fails on the sequence key and is retried by the caller.
-                sqlx::query("UPDATE audit_events SET seq = seq WHERE 1 = 0")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query($serialise).execute(&mut *tx).await?;
                 let last: Option<(i64, String)> =
                     sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
                         .fetch_optional(&mut *tx)
@@ -427,5 +397,17 @@ macro_rules! audit_store {
     };
 }
 
-audit_store!(SqliteAuditStore, sqlx::Sqlite, false);
-audit_store!(PostgresAuditStore, sqlx::Postgres, true);
+// SQLite: take the write lock at once (a no-op write).
+audit_store!(
+    SqliteAuditStore,
+    sqlx::Sqlite,
+    false,
+    "UPDATE audit_events SET seq = seq WHERE 1 = 0"
+);
+// PostgreSQL: a transaction-scoped advisory lock, the same key in every process.
+audit_store!(
+    PostgresAuditStore,
+    sqlx::Postgres,
+    true,
+    "SELECT pg_advisory_xact_lock(7246102)"
+);

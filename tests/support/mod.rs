@@ -35,6 +35,13 @@ macro_rules! on_both_databases {
     };
 }
 
+/// The OneRoster fixture folder `name` under `tests/fixtures/oneroster`.
+pub fn roster_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/oneroster")
+        .join(name)
+}
+
 /// Password of every test account.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -162,6 +169,23 @@ impl TestServer {
     pub async fn start(backend: Backend) -> Self {
         let database = TestDatabase::new(backend).await;
         Self::start_on(database).await
+    }
+
+    /// A server with the OneRoster fixture `name` (under `tests/fixtures/oneroster`) imported,
+    /// audited like any import.
+    pub async fn with_board(backend: Backend, name: &str) -> Self {
+        let server = Self::start(backend).await;
+        let report = renkei_directory::import(
+            server.directory.as_ref(),
+            &server.audit,
+            "test setup",
+            &roster_fixture(name),
+            &renkei_directory::ImportOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.outcome, "applied", "{report}");
+        server
     }
 
     pub async fn start_on(database: TestDatabase) -> Self {

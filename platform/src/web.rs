@@ -1,16 +1,21 @@
-//! HTTP plumbing shared by the handlers: cookies, CSRF tokens, security headers, client
-//! addresses and redirects.
+//! The web kit every Renkei server and page shares: cookies, CSRF tokens, security headers,
+//! client addresses, redirects, and the hardening middleware.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, header};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::crypto::{constant_time_eq, random_secret};
 
@@ -303,4 +308,23 @@ mod tests {
             "__Host-renkei_session=x; Path=/; HttpOnly; SameSite=Lax; Secure"
         );
     }
+}
+
+/// The middleware every Renkei server runs under: security headers, a body limit, a request
+/// timeout, request tracing (paths only), and HSTS behind HTTPS.
+pub fn harden(router: Router, https: bool) -> Router {
+    let mut router = router
+        .layer(axum::middleware::from_fn(security_headers))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            // The path only: query strings can carry codes, hints and request ids.
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }));
+    if https {
+        router = router.layer(axum::middleware::from_fn(
+            strict_transport_security,
+        ));
+    }
+    router
 }
