@@ -543,6 +543,7 @@ async fn policy_command(url: &str, command: PolicyCommand) -> Result<()> {
             };
             let stored = policy::set(
                 store.as_ref(),
+                opened.directory().as_ref(),
                 &opened.audit,
                 "renkei policy set",
                 input,

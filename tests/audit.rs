@@ -321,6 +321,7 @@ async fn policies_and_categories_audit_themselves(backend: Backend) {
     let now = renkei_platform::clock::now();
     let set = policy::set(
         store,
+        server.directory.as_ref(),
         &server.audit,
         "test: policy set",
         attendance_by_guardians(&app),
@@ -369,6 +370,7 @@ async fn consent_records_audit_themselves_whoever_records_them(backend: Backend)
     let now = renkei_platform::clock::now();
     policy::set(
         store,
+        server.directory.as_ref(),
         &server.audit,
         "test setup",
         attendance_by_guardians(&app),

@@ -72,6 +72,7 @@ impl Board {
     ) {
         policy::set(
             self.consent.as_ref(),
+            self.server.directory.as_ref(),
             &self.server.audit,
             "test",
             PolicyInput {
@@ -184,7 +185,7 @@ impl Board {
     async fn readable(&self, capability: &Capability, category: &str) -> BTreeSet<String> {
         let mut readable = BTreeSet::new();
         for id in PUPILS.iter().chain(&["s007", "s008"]) {
-            let placement = self.consent.placement(id).await.unwrap().unwrap();
+            let placement = self.server.directory.placement(id).await.unwrap().unwrap();
             let child = Child {
                 id,
                 schools: &placement.schools,
@@ -200,7 +201,13 @@ impl Board {
     /// What biscuit-python, knowing only the published key and the documented vocabulary,
     /// says of reading `category` of `child`.
     async fn third_party(&self, token: &str, child: &str, category: &str) -> String {
-        let placement = self.consent.placement(child).await.unwrap().unwrap();
+        let placement = self
+            .server
+            .directory
+            .placement(child)
+            .await
+            .unwrap()
+            .unwrap();
         let root = env!("CARGO_MANIFEST_DIR");
         let output = std::process::Command::new("python3")
             .arg(format!("{root}/tests/third_party/verify_capability.py"))
@@ -301,7 +308,12 @@ async fn guardian_consent_covers_exactly_the_consenting_child(backend: Backend) 
 async fn minted_children_follow_basis_consent_state_and_category(backend: Backend) {
     let board = board(backend).await;
     let start = renkei_platform::clock::now();
-    let pupils = board.consent.pupils_of_school("sakura-es").await.unwrap();
+    let pupils = board
+        .server
+        .directory
+        .pupils_of_school("sakura-es")
+        .await
+        .unwrap();
     assert_eq!(pupils.len(), 6);
     let cases: [(&str, Basis, Option<&str>); 7] = [
         (ATTENDANCE, Basis::School, None),
@@ -366,6 +378,7 @@ async fn minted_children_follow_basis_consent_state_and_category(backend: Backen
         for (client, expected) in [(&app, expected), (&changed, expected_changed)] {
             let coverage = mint::coverage(
                 board.consent.as_ref(),
+                board.server.directory.as_ref(),
                 &client.id,
                 &[category.to_owned()],
                 &pupils,
@@ -414,6 +427,7 @@ async fn minted_children_follow_basis_consent_state_and_category(backend: Backen
     // Class I on the child's own consent is not a policy an administrator can set.
     let refused = policy::set(
         board.consent.as_ref(),
+        board.server.directory.as_ref(),
         &board.server.audit,
         "test",
         PolicyInput {
@@ -1119,13 +1133,15 @@ async fn a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_con
     // An exchange that read the grant, then the withdrawal, then the token is recorded.
     let started = renkei_capability::now_ms();
     let pupils = board
-        .consent
+        .server
+        .directory
         .pupils_of_class("cls-sakura-3-2")
         .await
         .unwrap();
     let now = renkei_platform::clock::now();
     let coverage = mint::coverage(
         board.consent.as_ref(),
+        board.server.directory.as_ref(),
         &app.id,
         &[ATTENDANCE.to_owned()],
         &pupils,

@@ -75,9 +75,11 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
     let board = board(backend).await;
     let store = board.consent.as_ref();
     let audit = &board.server.audit;
+    let directory = board.server.directory.as_ref();
     let now = renkei_platform::clock::now();
     let first = policy::set(
         store,
+        directory,
         audit,
         "test",
         attendance_for_class(&board.app, Basis::Guardian),
@@ -88,6 +90,7 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
     assert_eq!(first.version, 1);
     let second = policy::set(
         store,
+        directory,
         audit,
         "test",
         PolicyInput {
@@ -105,7 +108,7 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
     assert_eq!(listed[0].basis, Basis::School);
 
     let error = |input: PolicyInput| async move {
-        policy::set(store, audit, "test", input, now)
+        policy::set(store, directory, audit, "test", input, now)
             .await
             .unwrap_err()
             .to_string()
@@ -133,7 +136,7 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
         ..family
     };
     assert_eq!(
-        policy::set(store, audit, "test", justified, now)
+        policy::set(store, directory, audit, "test", justified, now)
             .await
             .unwrap()
             .version,
@@ -179,7 +182,7 @@ async fn policies_are_validated_and_versioned(backend: Backend) {
         ..attendance_for_class(&board.app, Basis::Guardian)
     };
     assert_eq!(
-        policy::set(store, audit, "test", by_grade, now)
+        policy::set(store, directory, audit, "test", by_grade, now)
             .await
             .unwrap()
             .version,
@@ -192,6 +195,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     let board = board(backend).await;
     let store = board.consent.as_ref();
     let audit = &board.server.audit;
+    let directory = board.server.directory.as_ref();
     let users = board.server.store.as_ref();
     let now = renkei_platform::clock::now();
     let user =
@@ -203,19 +207,17 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
         action: Action::Grant,
         until: None,
     };
-    let directory = board.server.directory.as_ref();
     let decide = |by: &'static str, input: ConsentInput, at: i64| async move {
         record::record(store, directory, audit, "test", &user(by).await, input, at).await
     };
-    let no_policy = decide("g001", grant("s001"), now)
-    .await
-    .unwrap_err();
+    let no_policy = decide("g001", grant("s001"), now).await.unwrap_err();
     assert!(
         no_policy.to_string().starts_with("no policy in force"),
         "{no_policy}"
     );
     policy::set(
         store,
+        directory,
         audit,
         "test",
         attendance_for_class(&board.app, Basis::Guardian),
@@ -224,9 +226,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     .await
     .unwrap();
 
-    let granted = decide("g001", grant("s001"), now)
-    .await
-    .unwrap();
+    let granted = decide("g001", grant("s001"), now).await.unwrap();
     assert_eq!(
         (
             granted.by_role.as_str(),
@@ -235,36 +235,32 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
         ),
         ("guardian", 1, "grant")
     );
-    let other_parent = decide("g002", grant("s001"), now)
-    .await
-    .unwrap_err();
+    let other_parent = decide("g002", grant("s001"), now).await.unwrap_err();
     assert_eq!(
         other_parent.to_string(),
         "g002 is not a guardian of this child"
     );
-    let child_itself = decide("s001", grant("s001"), now)
-    .await
-    .unwrap_err();
+    let child_itself = decide("s001", grant("s001"), now).await.unwrap_err();
     assert!(
         child_itself
             .to_string()
             .contains("may not decide for this child under a guardian basis")
     );
-    let teacher = decide("t001", grant("s002"), now)
-    .await
-    .unwrap_err();
+    let teacher = decide("t001", grant("s002"), now).await.unwrap_err();
     assert!(matches!(teacher, renkei_consent::Error::Forbidden(_)));
-    let paper = decide("a001", grant("s002"), now + 1)
-    .await
-    .unwrap();
+    let paper = decide("a001", grant("s002"), now + 1).await.unwrap();
     assert_eq!(
         paper.by_role, "administrator",
         "an administrator records a consent given on paper"
     );
-    let withdrawn = decide("g001", ConsentInput {
+    let withdrawn = decide(
+        "g001",
+        ConsentInput {
             action: Action::Withdraw,
             ..grant("s001")
-        }, now + 2)
+        },
+        now + 2,
+    )
     .await
     .unwrap();
     assert_eq!(withdrawn.action, "withdraw");
@@ -283,18 +279,14 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
             .len(),
         3
     );
-    let elsewhere = decide("g002", grant("s003"), now)
-    .await
-    .unwrap_err();
+    let elsewhere = decide("g002", grant("s003"), now).await.unwrap_err();
     assert!(
         elsewhere
             .to_string()
             .contains("not among the pupils this policy covers"),
         "{elsewhere}"
     );
-    let missing = decide("a001", grant("s999"), now)
-    .await
-    .unwrap_err();
+    let missing = decide("a001", grant("s999"), now).await.unwrap_err();
     assert_eq!(
         missing.to_string(),
         "there is no student \"s999\" in the directory"
@@ -302,6 +294,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
 
     policy::set(
         store,
+        directory,
         audit,
         "test",
         attendance_for_class(&board.app, Basis::School),
@@ -309,9 +302,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     )
     .await
     .unwrap();
-    let school_basis = decide("g001", grant("s001"), now)
-    .await
-    .unwrap_err();
+    let school_basis = decide("g001", grant("s001"), now).await.unwrap_err();
     assert!(
         school_basis
             .to_string()
@@ -497,6 +488,7 @@ async fn administrators_extend_the_category_registry(backend: Backend) {
     assert_eq!(
         policy::set(
             board.consent.as_ref(),
+            board.server.directory.as_ref(),
             &board.server.audit,
             "test",
             policy,
@@ -533,15 +525,16 @@ async fn a_reach_asked_about_a_few_pupils_agrees_with_the_whole_list(backend: Ba
     ] {
         board.server.execute_sql(&sql).await;
     }
-    let store = &board.consent;
-    let everyone: Vec<String> = std::fs::read_to_string(
+    let directory = board.server.directory.as_ref();
+    let everyone: &'static [String] = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oneroster/board-1.1/users.csv"),
     )
     .unwrap()
     .lines()
     .skip(1)
     .map(|line| line.split(',').next().unwrap().to_owned())
-    .collect();
+    .collect::<Vec<String>>()
+    .leak();
     let sorted = |mut ids: Vec<String>| {
         ids.sort();
         ids
@@ -554,14 +547,24 @@ async fn a_reach_asked_about_a_few_pupils_agrees_with_the_whole_list(backend: Ba
         Target::Class("cls-sakura-3-2".into()),
     ] {
         let whole = match &target {
-            Target::School(id) => store.pupils_of_school(id).await,
-            Target::Class(id) => store.pupils_of_class(id).await,
+            Target::School(id) => directory.pupils_of_school(id).await,
+            Target::Class(id) => directory.pupils_of_class(id).await,
         }
         .unwrap();
         let whole: Vec<String> = whole.into_iter().map(|p| p.id).collect();
-        let within = sorted(store.pupils_within(&target, &everyone).await.unwrap());
+        let within_of = |among: &'static [String]| {
+            let target = target.clone();
+            async move {
+                match &target {
+                    Target::School(id) => directory.pupils_within_school(id, among).await,
+                    Target::Class(id) => directory.pupils_within_class(id, among).await,
+                }
+                .unwrap()
+            }
+        };
+        let within = sorted(within_of(everyone).await);
         assert_eq!(within, sorted(whole.clone()), "{target:?}");
-        let few = store.pupils_within(&target, &everyone[..3]).await.unwrap();
+        let few = within_of(&everyone[..3]).await;
         let expected: Vec<String> = whole
             .into_iter()
             .filter(|id| everyone[..3].contains(id))

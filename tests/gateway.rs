@@ -50,6 +50,7 @@ async fn board(backend: Backend, basis: Basis) -> Board {
     for category in [CORE, ROSTER, DEMOGRAPHICS, GRADEBOOK, ATTENDANCE, TIMETABLE] {
         policy::set(
             consent.as_ref(),
+            server.directory.as_ref(),
             &server.audit,
             "test",
             PolicyInput {

@@ -124,10 +124,12 @@ pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Resp
         .collect();
     let mut overview = Vec::new();
     for child in children {
-        let Some(placement) = store.placement(&child).await? else {
+        let Some(placement) = api.service.directory.placement(&child).await? else {
             continue;
         };
-        let name = store
+        let name = api
+            .service
+            .directory
             .person_name(&child)
             .await?
             .unwrap_or_else(|| child.clone());

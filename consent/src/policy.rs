@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::store::ConsentStore;
+use renkei_directory::Directory;
 use renkei_platform::{AuditEvent, AuditLog};
 
 /// The legal basis on which data is provided.
@@ -126,6 +127,7 @@ impl Policy {
 /// outstanding tokens for the category, and audits the change (through `via`).
 pub async fn set(
     store: &dyn ConsentStore,
+    directory: &dyn Directory,
     audit: &AuditLog,
     via: &str,
     input: PolicyInput,
@@ -162,8 +164,8 @@ pub async fn set(
     }
     for reach in &input.reach {
         let known = match reach {
-            Reach::School(id) => store.school_exists(id).await?,
-            Reach::Class(id) => store.class_exists(id).await?,
+            Reach::School(id) => directory.school_exists(id).await?,
+            Reach::Class(id) => directory.class_exists(id).await?,
             Reach::Grade(code) => renkei_directory::import::schema::GRADES.contains(&code.as_str()),
         };
         if !known {

@@ -94,12 +94,15 @@ pub async fn record(
             actor.username
         )));
     }
-    let placement = store.placement(&input.student_id).await?.ok_or_else(|| {
-        Error::Invalid(format!(
-            "there is no student {:?} in the directory",
-            input.student_id
-        ))
-    })?;
+    let placement = directory
+        .placement(&input.student_id)
+        .await?
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "there is no student {:?} in the directory",
+                input.student_id
+            ))
+        })?;
     let policy = match input.action {
         Action::Grant => store.current_policy(&input.client_id, &input.category_id, now).await?,
         Action::Withdraw => store.latest_policy(&input.client_id, &input.category_id).await?,
@@ -124,7 +127,7 @@ pub async fn record(
     let by_role = match (actor.role.as_str(), actor.sourced_id.as_deref()) {
         ("administrator", _) => {
             if let Some(school) = &actor.school_id
-                && store.org_type(school).await?.as_deref() == Some("school")
+                && directory.org_type(school).await?.as_deref() == Some("school")
                 && !placement.schools.contains(school)
             {
                 return Err(Error::Forbidden(format!(

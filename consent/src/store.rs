@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+pub use renkei_directory::{Placement, Pupil};
 use renkei_platform::{Database, StoreResult};
 
 use crate::category::Category;
@@ -23,15 +24,6 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn categories(&self) -> StoreResult<Vec<Category>>;
     /// Adds an administrator's category.
     async fn insert_category(&self, category: &Category, now: i64) -> StoreResult<()>;
-    /// Whether the directory has this active school.
-    async fn school_exists(&self, id: &str) -> StoreResult<bool>;
-    /// Whether the directory has this active class.
-    async fn class_exists(&self, id: &str) -> StoreResult<bool>;
-    /// Where an active student (sourcedId) is: schools, grade, classes; `None` if there is no
-    /// such active student.
-    async fn placement(&self, sourced_id: &str) -> StoreResult<Option<Placement>>;
-    /// The type of an organisation (`school`, `district`, …).
-    async fn org_type(&self, id: &str) -> StoreResult<Option<String>>;
     /// The latest version of the policy for (app, category), in force or not.
     async fn latest_policy(&self, client_id: &str, category_id: &str) -> Result<Option<Policy>>;
     /// Stores the next version of the policy for (app, category).
@@ -59,26 +51,6 @@ pub trait ConsentStore: Send + Sync + 'static {
         client_id: &str,
         category_id: &str,
     ) -> StoreResult<Vec<ConsentRecord>>;
-    /// Active pupils of a school (primary school, role or enrollment there).
-    async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>>;
-    /// Active pupils enrolled in a class.
-    async fn pupils_of_class(&self, class_id: &str) -> StoreResult<Vec<Pupil>>;
-    /// Which of `among` are active pupils of the school or class `target`, exactly as
-    /// [`ConsentStore::pupils_of_school`] / [`ConsentStore::pupils_of_class`] would list them:
-    /// a policy's reach is checked for a request's few candidates without listing a whole
-    /// school.
-    async fn pupils_within(
-        &self,
-        target: &crate::capability::Target,
-        among: &[String],
-    ) -> StoreResult<Vec<String>>;
-    /// Everyone the directory places in a school or class, in any role and status (a data
-    /// service may be asked about any of them): short references must not match them.
-    async fn people_in(&self, target: &crate::capability::Target) -> StoreResult<Vec<String>>;
-    /// The school of an active class.
-    async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>>;
-    /// A person's name as the roster gives it (family name first), by sourcedId.
-    async fn person_name(&self, sourced_id: &str) -> StoreResult<Option<String>>;
     /// Capability root keys, newest first.
     async fn capability_keys(&self) -> StoreResult<Vec<CapabilityKeyRow>>;
     /// Adds a signing key (the next id) and retires the others; returns its id.
@@ -98,16 +70,6 @@ pub trait ConsentStore: Send + Sync + 'static {
     async fn capability_usable(&self, revocation_id: &str) -> StoreResult<bool>;
     /// Revocation ids of revoked tokens not yet expired.
     async fn revoked_capabilities(&self, now: i64) -> StoreResult<Vec<String>>;
-}
-
-/// A pupil as the minting sees it.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct Pupil {
-    /// sourcedId.
-    #[sqlx(rename = "sourced_id")]
-    pub id: String,
-    /// Grade code.
-    pub grade: Option<String>,
 }
 
 /// A stored capability root key.
@@ -141,17 +103,6 @@ pub struct CapabilityRow {
     pub issued_at_ms: i64,
     /// Expiry.
     pub expires_at: i64,
-}
-
-/// Where a student is in the directory.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Placement {
-    /// Schools the student belongs to.
-    pub schools: Vec<String>,
-    /// Grade code.
-    pub grade: Option<String>,
-    /// Classes the student is enrolled in.
-    pub classes: Vec<String>,
 }
 
 /// The consent storage on an open database.
@@ -211,17 +162,6 @@ struct PostgresConsentStore {
 }
 
 /// Implements [`ConsentStore`] for a store with a `pool` of database `$db`.
-/// SQL condition: user `u` is placed in the school `$1` (its primary school, or an active role
-/// or enrollment there). One definition for listing a school's pupils and for asking about a
-/// few of them.
-macro_rules! placed_in_school {
-    () => {
-        "(u.school_id = $1 \
-         OR EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.sourced_id AND r.org_id = $1 AND r.status = 'active') \
-         OR EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id AND e.school_id = $1 AND e.status = 'active'))"
-    };
-}
-
 macro_rules! consent_store {
     ($store:ty, $db:ty) => {
         #[async_trait]
@@ -263,52 +203,6 @@ macro_rules! consent_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
-            }
-
-            async fn school_exists(&self, id: &str) -> StoreResult<bool> {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orgs WHERE id = $1 AND org_type = 'school' AND status = 'active'")
-                    .bind(id)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(n > 0)
-            }
-
-            async fn class_exists(&self, id: &str) -> StoreResult<bool> {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM classes WHERE sourced_id = $1 AND status = 'active'")
-                    .bind(id)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(n > 0)
-            }
-
-            async fn placement(&self, sourced_id: &str) -> StoreResult<Option<Placement>> {
-                let student: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-                    "SELECT school_id, grade FROM users WHERE sourced_id = $1 AND role = 'student' AND status = 'active'",
-                )
-                .bind(sourced_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                let Some((school, grade)) = student else { return Ok(None) };
-                let mut schools: Vec<String> = sqlx::query_scalar(
-                    "SELECT org_id FROM roles WHERE user_id = $1 AND status = 'active' UNION SELECT school_id FROM enrollments \
-                     WHERE user_id = $1 AND status = 'active'",
-                )
-                .bind(sourced_id)
-                .fetch_all(&self.pool)
-                .await?;
-                schools.extend(school);
-                schools.sort();
-                schools.dedup();
-                let classes: Vec<String> =
-                    sqlx::query_scalar("SELECT class_id FROM enrollments WHERE user_id = $1 AND status = 'active' ORDER BY class_id")
-                        .bind(sourced_id)
-                        .fetch_all(&self.pool)
-                        .await?;
-                Ok(Some(Placement { schools, grade, classes }))
-            }
-
-            async fn org_type(&self, id: &str) -> StoreResult<Option<String>> {
-                Ok(sqlx::query_scalar("SELECT org_type FROM orgs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
 
             async fn latest_policy(&self, client_id: &str, category_id: &str) -> Result<Option<Policy>> {
@@ -425,90 +319,6 @@ macro_rules! consent_store {
                 .bind(category_id)
                 .fetch_all(&self.pool)
                 .await?)
-            }
-
-            async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>> {
-                Ok(sqlx::query_as::<$db, Pupil>(concat!(
-                    "SELECT u.sourced_id, u.grade FROM users u WHERE u.role = 'student' AND u.status = 'active' \
-                     AND u.sourced_id IS NOT NULL AND ",
-                    placed_in_school!(),
-                    " ORDER BY u.sourced_id"
-                ))
-                .bind(school_id)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn pupils_of_class(&self, class_id: &str) -> StoreResult<Vec<Pupil>> {
-                Ok(sqlx::query_as::<$db, Pupil>(
-                    "SELECT u.sourced_id, u.grade FROM enrollments e JOIN users u ON u.sourced_id = e.user_id \
-                     WHERE e.class_id = $1 AND e.status = 'active' AND e.role = 'student' AND u.role = 'student' AND u.status = 'active' \
-                     ORDER BY u.sourced_id",
-                )
-                .bind(class_id)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn pupils_within(
-                &self,
-                target: &crate::capability::Target,
-                among: &[String],
-            ) -> StoreResult<Vec<String>> {
-                let (condition, id) = match target {
-                    crate::capability::Target::School(id) => (placed_in_school!(), id),
-                    crate::capability::Target::Class(id) => (
-                        "EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id AND e.class_id = $1 \
-                         AND e.status = 'active' AND e.role = 'student')",
-                        id,
-                    ),
-                };
-                let mut within = Vec::new();
-                for chunk in among.chunks(500) {
-                    let list: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-                    let sql = format!(
-                        "SELECT u.sourced_id FROM users u WHERE u.sourced_id IN ({}) AND u.role = 'student' \
-                         AND u.status = 'active' AND {condition}",
-                        list.join(", ")
-                    );
-                    let mut query = sqlx::query_scalar::<$db, String>(&sql).bind(id);
-                    for candidate in chunk {
-                        query = query.bind(candidate);
-                    }
-                    within.extend(query.fetch_all(&self.pool).await?);
-                }
-                Ok(within)
-            }
-
-            async fn people_in(&self, target: &crate::capability::Target) -> StoreResult<Vec<String>> {
-                let (sql, id) = match target {
-                    crate::capability::Target::Class(id) => ("SELECT user_id FROM enrollments WHERE class_id = $1", id),
-                    crate::capability::Target::School(id) => (
-                        "SELECT sourced_id FROM users WHERE school_id = $1 AND sourced_id IS NOT NULL \
-                         UNION SELECT user_id FROM roles WHERE org_id = $1 UNION SELECT user_id FROM enrollments WHERE school_id = $1",
-                        id,
-                    ),
-                };
-                Ok(sqlx::query_scalar(sql).bind(id).fetch_all(&self.pool).await?)
-            }
-
-            async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>> {
-                Ok(sqlx::query_scalar("SELECT school_id FROM classes WHERE sourced_id = $1 AND status = 'active'")
-                    .bind(class_id)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
-            async fn person_name(&self, sourced_id: &str) -> StoreResult<Option<String>> {
-                let row: Option<(Option<String>, Option<String>, String)> =
-                    sqlx::query_as("SELECT family_name, given_name, username FROM users WHERE sourced_id = $1")
-                        .bind(sourced_id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Ok(row.map(|(family, given, username)| match (family, given) {
-                    (None, None) => username,
-                    (family, given) => format!("{} {}", family.unwrap_or_default(), given.unwrap_or_default()).trim().to_owned(),
-                }))
             }
 
             async fn capability_keys(&self) -> StoreResult<Vec<CapabilityKeyRow>> {

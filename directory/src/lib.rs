@@ -20,4 +20,4 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use import::{EncodingChoice, ImportOptions, ImportReport, Purged, import, purge_departed};
-pub use store::{ClassRef, Directory, RoleRow, open};
+pub use store::{ClassRef, Directory, Placement, Pupil, RoleRow, open};

@@ -337,7 +337,10 @@ pub async fn proceed(
             ));
         }
         let id = keep(state, &request.raw, pending).await?;
-        return Ok(renkei_platform::web::see_other(&format!("/login?request={id}"), []));
+        return Ok(renkei_platform::web::see_other(
+            &format!("/login?request={id}"),
+            [],
+        ));
     };
     let needs_consent =
         has("consent") || !approved.is_some_and(|granted| scope::covers(&granted, &request.scopes));

@@ -174,7 +174,10 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
             }),
             csrf_token,
         };
-        return Ok(renkei_platform::web::with_cookies(render(&page), csrf_cookie));
+        return Ok(renkei_platform::web::with_cookies(
+            render(&page),
+            csrf_cookie,
+        ));
     }
     let mut cookies = Vec::new();
     if let Some(current) = current {

@@ -693,7 +693,10 @@ pub async fn delete(
             return Ok(renkei_platform::web::see_other("/passkeys", []));
         }
         tracing::info!(user = %session.user_id, "passkey removed");
-        Ok(renkei_platform::web::see_other("/passkeys?done=removed", []))
+        Ok(renkei_platform::web::see_other(
+            "/passkeys?done=removed",
+            [],
+        ))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

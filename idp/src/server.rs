@@ -18,11 +18,11 @@ use tower_http::cors::{Any, CorsLayer};
 use crate::config::Config;
 use crate::crypto::random_secret;
 use crate::error::Result;
-use renkei_platform::web::{CookiePolicy, Csrf};
 use crate::keys::KeyRing;
 use crate::store::Store;
 use renkei_directory::Directory;
 use renkei_platform::clock::now;
+use renkei_platform::web::{CookiePolicy, Csrf};
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]

@@ -226,6 +226,23 @@ pub fn with_cookies(
     response
 }
 
+/// The middleware every Renkei server runs under: security headers, a body limit, a request
+/// timeout, request tracing (paths only), and HSTS behind HTTPS.
+pub fn harden(router: Router, https: bool) -> Router {
+    let mut router = router
+        .layer(axum::middleware::from_fn(security_headers))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            // The path only: query strings can carry codes, hints and request ids.
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }));
+    if https {
+        router = router.layer(axum::middleware::from_fn(strict_transport_security));
+    }
+    router
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,23 +325,4 @@ mod tests {
             "__Host-renkei_session=x; Path=/; HttpOnly; SameSite=Lax; Secure"
         );
     }
-}
-
-/// The middleware every Renkei server runs under: security headers, a body limit, a request
-/// timeout, request tracing (paths only), and HSTS behind HTTPS.
-pub fn harden(router: Router, https: bool) -> Router {
-    let mut router = router
-        .layer(axum::middleware::from_fn(security_headers))
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
-            // The path only: query strings can carry codes, hints and request ids.
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-        }));
-    if https {
-        router = router.layer(axum::middleware::from_fn(
-            strict_transport_security,
-        ));
-    }
-    router
 }

@@ -87,6 +87,7 @@ impl TokenExchanger for CapabilityExchanger {
         }
         let coverage = mint::coverage(
             self.store.as_ref(),
+            self.directory.as_ref(),
             &request.client.id,
             &categories,
             &audience.candidates,
@@ -146,7 +147,6 @@ impl CapabilityExchanger {
         request: &ExchangeRequest,
         target: Option<Target>,
     ) -> renkei_idp::Result<Audience> {
-        let store = self.store.as_ref();
         let Some(subject) = &request.subject else {
             // The app's own school-level job: it must say which class or school.
             let target = target.ok_or_else(|| {
@@ -162,7 +162,8 @@ impl CapabilityExchanger {
         match user.role.as_str() {
             "student" => {
                 refuse_target(&target, "a student's token covers the student's own data")?;
-                let placement = store
+                let placement = self
+                    .directory
                     .placement(&me)
                     .await
                     .map_err(store_error)?
@@ -191,7 +192,12 @@ impl CapabilityExchanger {
                 let mut targets = Vec::new();
                 let mut children = Vec::new();
                 for child in self.directory.children_of(&me).await.map_err(store_error)? {
-                    if let Some(placement) = store.placement(&child).await.map_err(store_error)? {
+                    if let Some(placement) = self
+                        .directory
+                        .placement(&child)
+                        .await
+                        .map_err(store_error)?
+                    {
                         targets.extend(placement.schools.iter().cloned().map(Target::School));
                         children.push(Pupil {
                             id: child,
@@ -241,10 +247,18 @@ impl CapabilityExchanger {
                 let target = self.checked(target).await?;
                 let school = match &target {
                     Target::School(id) => Some(id.clone()),
-                    Target::Class(id) => store.class_school(id).await.map_err(store_error)?,
+                    Target::Class(id) => {
+                        self.directory.class_school(id).await.map_err(store_error)?
+                    }
                 };
                 if let Some(own) = &user.school_id
-                    && store.org_type(own).await.map_err(store_error)?.as_deref() == Some("school")
+                    && self
+                        .directory
+                        .org_type(own)
+                        .await
+                        .map_err(store_error)?
+                        .as_deref()
+                        == Some("school")
                     && school.as_ref() != Some(own)
                 {
                     return Err(IdpError::oauth(
@@ -267,8 +281,8 @@ impl CapabilityExchanger {
         for target in &targets {
             pupils.extend(
                 match target {
-                    Target::School(id) => self.store.pupils_of_school(id).await,
-                    Target::Class(id) => self.store.pupils_of_class(id).await,
+                    Target::School(id) => self.directory.pupils_of_school(id).await,
+                    Target::Class(id) => self.directory.pupils_of_class(id).await,
                 }
                 .map_err(store_error)?,
             );
@@ -279,7 +293,11 @@ impl CapabilityExchanger {
         // about them too.
         let mut in_scope = pupils.clone();
         for target in &targets {
-            for id in self.store.people_in(target).await.map_err(store_error)? {
+            let placed = match target {
+                Target::School(id) => self.directory.people_in_school(id).await,
+                Target::Class(id) => self.directory.people_in_class(id).await,
+            };
+            for id in placed.map_err(store_error)? {
                 in_scope.push(Pupil { id, grade: None });
             }
         }
@@ -295,8 +313,8 @@ impl CapabilityExchanger {
     /// The target exists in the directory.
     async fn checked(&self, target: Target) -> renkei_idp::Result<Target> {
         let exists = match &target {
-            Target::School(id) => self.store.school_exists(id).await,
-            Target::Class(id) => self.store.class_exists(id).await,
+            Target::School(id) => self.directory.school_exists(id).await,
+            Target::Class(id) => self.directory.class_exists(id).await,
         }
         .map_err(store_error)?;
         if exists {

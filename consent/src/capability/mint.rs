@@ -1,6 +1,7 @@
 //! Minting: which children each asked category covers now (policy ∩ consent ∩ the pupils the
 //! request is about), and the authority block that states it compactly.
 
+use renkei_directory::Directory;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
@@ -31,6 +32,7 @@ pub struct Coverage {
 /// `now`. Categories without a policy in force are left out (not granted).
 pub async fn coverage(
     store: &dyn ConsentStore,
+    directory: &dyn Directory,
     client_id: &str,
     categories: &[String],
     candidates: &[Pupil],
@@ -41,7 +43,7 @@ pub async fn coverage(
         let Some(policy) = store.current_policy(client_id, category, now).await? else {
             continue;
         };
-        let reached = reached(store, &policy, candidates).await?;
+        let reached = reached(directory, &policy, candidates).await?;
         let (children, consent_ends) = match policy.basis {
             Basis::School => (reached, None),
             Basis::Guardian | Basis::Student => consenting(store, &policy, reached, now).await?,
@@ -62,7 +64,7 @@ pub async fn coverage(
 
 /// The candidates within the policy's schools, grades and classes.
 async fn reached(
-    store: &dyn ConsentStore,
+    directory: &dyn Directory,
     policy: &Policy,
     candidates: &[Pupil],
 ) -> Result<BTreeSet<String>> {
@@ -76,14 +78,8 @@ async fn reached(
                     .filter(|p| p.grade.as_ref() == Some(grade))
                     .map(|p| p.id.clone()),
             ),
-            Reach::School(id) => {
-                let target = Target::School(id.clone());
-                reached.extend(store.pupils_within(&target, &ids).await?);
-            }
-            Reach::Class(id) => {
-                let target = Target::Class(id.clone());
-                reached.extend(store.pupils_within(&target, &ids).await?);
-            }
+            Reach::School(id) => reached.extend(directory.pupils_within_school(id, &ids).await?),
+            Reach::Class(id) => reached.extend(directory.pupils_within_class(id, &ids).await?),
         }
     }
     Ok(reached)

@@ -47,6 +47,27 @@ pub struct ClassRef {
     pub school_id: String,
 }
 
+/// Where an active pupil is placed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// Schools the pupil belongs to (primary school, active roles and enrollments).
+    pub schools: Vec<String>,
+    /// Grade code.
+    pub grade: Option<String>,
+    /// Classes the pupil is enrolled in (active enrollments).
+    pub classes: Vec<String>,
+}
+
+/// An active pupil and their grade.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Pupil {
+    /// sourcedId.
+    #[sqlx(rename = "sourced_id")]
+    pub id: String,
+    /// Grade code.
+    pub grade: Option<String>,
+}
+
 /// What every part reads and writes of the roster directory.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
@@ -61,6 +82,41 @@ pub trait Directory: Send + Sync + 'static {
     /// The pupils a guardian may act for (by the rule of [`Directory::is_guardian_of`]), by
     /// sourcedId.
     async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>>;
+    /// Whether the directory has this active school.
+    async fn school_exists(&self, id: &str) -> StoreResult<bool>;
+    /// Whether the directory has this active class.
+    async fn class_exists(&self, id: &str) -> StoreResult<bool>;
+    /// The type of an organisation (`school`, `district`, …).
+    async fn org_type(&self, id: &str) -> StoreResult<Option<String>>;
+    /// The school of an active class.
+    async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>>;
+    /// A person's name as the roster gives it (family name first), by sourcedId.
+    async fn person_name(&self, sourced_id: &str) -> StoreResult<Option<String>>;
+    /// Where an active pupil (sourcedId) is: schools, grade, classes; `None` if there is no
+    /// such active pupil.
+    async fn placement(&self, sourced_id: &str) -> StoreResult<Option<Placement>>;
+    /// Active pupils of a school (primary school, active role or enrollment there).
+    async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>>;
+    /// Active pupils enrolled in a class.
+    async fn pupils_of_class(&self, class_id: &str) -> StoreResult<Vec<Pupil>>;
+    /// Which of `among` are active pupils of the school, exactly as
+    /// [`Directory::pupils_of_school`] lists them, without listing the whole school.
+    async fn pupils_within_school(
+        &self,
+        school_id: &str,
+        among: &[String],
+    ) -> StoreResult<Vec<String>>;
+    /// Which of `among` are active pupils of the class, exactly as
+    /// [`Directory::pupils_of_class`] lists them.
+    async fn pupils_within_class(
+        &self,
+        class_id: &str,
+        among: &[String],
+    ) -> StoreResult<Vec<String>>;
+    /// Everyone the directory places in a school, in any role and status.
+    async fn people_in_school(&self, school_id: &str) -> StoreResult<Vec<String>>;
+    /// Everyone enrolled in a class, in any role and status.
+    async fn people_in_class(&self, class_id: &str) -> StoreResult<Vec<String>>;
     /// Erases roster people who left the board (disabled as `tobedeleted`) before `before`,
     /// with their roster records, sessions and grants: the end of the retention period.
     /// Returns how many people were erased.
@@ -132,6 +188,21 @@ const GUARDIANSHIP: &str = "FROM user_agents a \
     JOIN users s ON s.status = 'active' AND s.role = 'student' \
     AND ((a.user_id = $1 AND a.agent_id = s.sourced_id) OR (a.agent_id = $1 AND a.user_id = s.sourced_id))";
 
+/// SQL condition: user `u` is placed in the school `$1` (its primary school, or an active role
+/// or enrollment there). One definition for listing a school's pupils and for asking about a
+/// few of them.
+macro_rules! placed_in_school {
+    () => {
+        "(u.school_id = $1 \
+         OR EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.sourced_id AND r.org_id = $1 AND r.status = 'active') \
+         OR EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id AND e.school_id = $1 AND e.status = 'active'))"
+    };
+}
+
+/// SQL condition: user `u` is enrolled as a pupil in the class `$1`.
+const ENROLLED_IN_CLASS: &str = "EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.sourced_id \
+    AND e.class_id = $1 AND e.status = 'active' AND e.role = 'student')";
+
 /// Implements [`Directory`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field and an
 /// `import_pool` method), importing through `$import`.
 macro_rules! directory_store {
@@ -176,6 +247,119 @@ macro_rules! directory_store {
                     .await?)
             }
 
+            async fn school_exists(&self, id: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orgs WHERE id = $1 AND org_type = 'school' AND status = 'active'")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn class_exists(&self, id: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM classes WHERE sourced_id = $1 AND status = 'active'")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn org_type(&self, id: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT org_type FROM orgs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT school_id FROM classes WHERE sourced_id = $1 AND status = 'active'")
+                    .bind(class_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn person_name(&self, sourced_id: &str) -> StoreResult<Option<String>> {
+                let row: Option<(Option<String>, Option<String>, String)> =
+                    sqlx::query_as("SELECT family_name, given_name, username FROM users WHERE sourced_id = $1")
+                        .bind(sourced_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(family, given, username)| match (family, given) {
+                    (None, None) => username,
+                    (family, given) => format!("{} {}", family.unwrap_or_default(), given.unwrap_or_default()).trim().to_owned(),
+                }))
+            }
+
+            async fn placement(&self, sourced_id: &str) -> StoreResult<Option<Placement>> {
+                let student: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+                    "SELECT school_id, grade FROM users WHERE sourced_id = $1 AND role = 'student' AND status = 'active'",
+                )
+                .bind(sourced_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((school, grade)) = student else { return Ok(None) };
+                let mut schools: Vec<String> = sqlx::query_scalar(
+                    "SELECT org_id FROM roles WHERE user_id = $1 AND status = 'active' UNION SELECT school_id FROM enrollments \
+                     WHERE user_id = $1 AND status = 'active'",
+                )
+                .bind(sourced_id)
+                .fetch_all(&self.pool)
+                .await?;
+                schools.extend(school);
+                schools.sort();
+                schools.dedup();
+                let classes: Vec<String> =
+                    sqlx::query_scalar("SELECT class_id FROM enrollments WHERE user_id = $1 AND status = 'active' ORDER BY class_id")
+                        .bind(sourced_id)
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(Some(Placement { schools, grade, classes }))
+            }
+
+            async fn pupils_of_school(&self, school_id: &str) -> StoreResult<Vec<Pupil>> {
+                Ok(sqlx::query_as::<$db, Pupil>(concat!(
+                    "SELECT u.sourced_id, u.grade FROM users u WHERE u.role = 'student' AND u.status = 'active' \
+                     AND u.sourced_id IS NOT NULL AND ",
+                    placed_in_school!(),
+                    " ORDER BY u.sourced_id"
+                ))
+                .bind(school_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn pupils_of_class(&self, class_id: &str) -> StoreResult<Vec<Pupil>> {
+                Ok(sqlx::query_as::<$db, Pupil>(
+                    "SELECT u.sourced_id, u.grade FROM enrollments e JOIN users u ON u.sourced_id = e.user_id \
+                     WHERE e.class_id = $1 AND e.status = 'active' AND e.role = 'student' AND u.role = 'student' AND u.status = 'active' \
+                     ORDER BY u.sourced_id",
+                )
+                .bind(class_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn pupils_within_school(&self, school_id: &str, among: &[String]) -> StoreResult<Vec<String>> {
+                pupils_within::<$db>(&self.pool, placed_in_school!(), school_id, among).await
+            }
+
+            async fn pupils_within_class(&self, class_id: &str, among: &[String]) -> StoreResult<Vec<String>> {
+                pupils_within::<$db>(&self.pool, ENROLLED_IN_CLASS, class_id, among).await
+            }
+
+            async fn people_in_school(&self, school_id: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT sourced_id FROM users WHERE school_id = $1 AND sourced_id IS NOT NULL \
+                     UNION SELECT user_id FROM roles WHERE org_id = $1 UNION SELECT user_id FROM enrollments WHERE school_id = $1",
+                )
+                .bind(school_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn people_in_class(&self, class_id: &str) -> StoreResult<Vec<String>> {
+                Ok(sqlx::query_scalar("SELECT user_id FROM enrollments WHERE class_id = $1")
+                    .bind(class_id)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn erase_departed(&self, before: i64) -> StoreResult<u64> {
                 let mut tx = self.pool.begin().await?;
                 let departed = "SELECT sourced_id FROM users WHERE status = 'tobedeleted' AND sourced_id IS NOT NULL \
@@ -213,6 +397,40 @@ macro_rules! directory_store {
             }
         }
     };
+}
+
+/// Which of `among` are active pupils meeting `condition` (about the group `$1` = `id`), in
+/// chunks of 500 parameters.
+async fn pupils_within<DB>(
+    pool: &sqlx::Pool<DB>,
+    condition: &str,
+    id: &str,
+    among: &[String],
+) -> StoreResult<Vec<String>>
+where
+    DB: sqlx::Database,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q String: sqlx::Encode<'q, DB>,
+    String: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    (String,): for<'r> sqlx::FromRow<'r, <DB as sqlx::Database>::Row>,
+{
+    let mut within = Vec::new();
+    for chunk in among.chunks(500) {
+        let list = renkei_platform::sql::placeholders(chunk.len() + 1);
+        let list = list.split_once(", ").map_or("", |(_, rest)| rest);
+        let sql = format!(
+            "SELECT u.sourced_id FROM users u WHERE u.sourced_id IN ({list}) AND u.role = 'student' \
+             AND u.status = 'active' AND {condition}"
+        );
+        let mut query = sqlx::query_scalar::<DB, String>(&sql).bind(id);
+        for candidate in chunk {
+            query = query.bind(candidate);
+        }
+        within.extend(query.fetch_all(pool).await?);
+    }
+    Ok(within)
 }
 
 directory_store!(SqliteDirectory, sqlx::Sqlite, SqliteImport);
