@@ -7,6 +7,7 @@
 //!   school-affairs import reuses.
 //! - [`roles`]: the one reading of a OneRoster 1.1 user record's role and organisations as
 //!   1.2 roles.
+//! - [`served`]: the roster as the OneRoster REST binding serves it (the gateway's reads).
 //! - [`store`]: the [`Directory`] interface the provider, the consent service and the gateway
 //!   read the roster through, on SQLite and PostgreSQL.
 //!
@@ -16,6 +17,7 @@
 pub mod error;
 pub mod import;
 pub mod roles;
+pub mod served;
 pub mod store;
 
 pub use error::{Error, Result};

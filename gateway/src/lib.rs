@@ -59,8 +59,10 @@ pub fn collection_of(kind: &str) -> Option<String> {
 pub struct Gateway {
     /// Verifies capability tokens.
     pub verifier: Arc<Verifier>,
-    /// Roster records and school-affairs records.
+    /// The records it serves (the roster's through the directory, school-affairs records).
     pub store: Arc<dyn store::GatewayStore>,
+    /// The roster directory (placements, guardianship links).
+    pub directory: Arc<dyn renkei_directory::Directory>,
     /// Where reads are recorded (the process's audit log).
     pub audit: AuditLog,
     /// Scheme, host and port of the public URL (for `href`s).
@@ -90,6 +92,7 @@ impl Gateway {
         };
         Gateway {
             verifier,
+            directory: renkei_directory::open(database),
             store,
             audit,
             origin: origin.into(),

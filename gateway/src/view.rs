@@ -107,7 +107,7 @@ impl View<'_> {
     /// Where `users` are placed.
     pub async fn places(&self, users: &[String]) -> Result<Places> {
         let mut places: HashMap<String, (Vec<String>, Vec<String>)> = HashMap::new();
-        for row in self.gateway.store.placements(users).await? {
+        for row in self.gateway.directory.placements(users).await? {
             let entry = places.entry(row.user_id).or_default();
             if let Some(school) = row.school_id
                 && !entry.0.contains(&school)
@@ -158,7 +158,9 @@ impl View<'_> {
                 .filter(|r| r.kind.as_deref() == Some("student"))
                 .map(|r| r.sourced_id.clone())
                 .collect();
-            let guardians: Vec<String> = store
+            let guardians: Vec<String> = self
+                .gateway
+                .directory
                 .agents(&pupils)
                 .await?
                 .into_iter()
@@ -265,7 +267,7 @@ impl View<'_> {
         let links = if guardians.is_empty() {
             Vec::new()
         } else {
-            self.gateway.store.agents(&guardians).await?
+            self.gateway.directory.agents(&guardians).await?
         };
         let places = match known {
             Some(known) if links.is_empty() => known,

@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use renkei_platform::{Database, StoreResult};
 use sqlx::sqlite::SqlitePoolOptions;
 
+use crate::served::{By, CHUNK, PlacementRow, Record, RosterTable, read_in_chunks};
 use import_sql::sql_import_tx;
+use renkei_platform::sql::placeholders;
 use roster::{
     AccountRow, DirectoryRow, ImportRecord, ImportTx, Params, Table, Upserted, account_upsert_sql,
     tables, upsert_sql,
@@ -117,6 +119,19 @@ pub trait Directory: Send + Sync + 'static {
     async fn people_in_school(&self, school_id: &str) -> StoreResult<Vec<String>>;
     /// Everyone enrolled in a class, in any role and status.
     async fn people_in_class(&self, class_id: &str) -> StoreResult<Vec<String>>;
+    /// The served records of `table` whose `by` is one of `values` (none for an empty list or a
+    /// narrowing the table does not have).
+    async fn records(
+        &self,
+        table: RosterTable,
+        by: By,
+        values: &[String],
+    ) -> StoreResult<Vec<Record>>;
+    /// Where each of `users` is placed (schools and classes; rows not deleted).
+    async fn placements(&self, users: &[String]) -> StoreResult<Vec<PlacementRow>>;
+    /// Guardianship links the roster states touching `users`, as (child, guardian) pairs: the
+    /// links an app may be shown, whatever the accounts' state.
+    async fn agents(&self, users: &[String]) -> StoreResult<Vec<(String, String)>>;
     /// Erases roster people who left the board (disabled as `tobedeleted`) before `before`,
     /// with their roster records, sessions and grants: the end of the retention period.
     /// Returns how many people were erased.
@@ -358,6 +373,64 @@ macro_rules! directory_store {
                     .bind(class_id)
                     .fetch_all(&self.pool)
                     .await?)
+            }
+
+            async fn records(&self, table: RosterTable, by: By, values: &[String]) -> StoreResult<Vec<Record>> {
+                let mut records = Vec::new();
+                for chunk in read_in_chunks(by, values) {
+                    let Some(sql) = table.query(by, chunk.len()) else {
+                        return Ok(records);
+                    };
+                    let mut query = sqlx::query_as::<$db, Record>(&sql);
+                    for value in chunk {
+                        query = query.bind(value);
+                    }
+                    records.extend(query.fetch_all(&self.pool).await?);
+                }
+                Ok(records)
+            }
+
+            async fn placements(&self, users: &[String]) -> StoreResult<Vec<PlacementRow>> {
+                let mut rows = Vec::new();
+                for chunk in users.chunks(CHUNK) {
+                    let list = placeholders(chunk.len());
+                    let sql = format!(
+                        "SELECT user_id, school_id, class_id FROM enrollments WHERE status <> 'tobedeleted' AND user_id IN ({list}) \
+                         UNION ALL SELECT user_id, org_id AS school_id, CAST(NULL AS TEXT) AS class_id FROM roles \
+                         WHERE status <> 'tobedeleted' AND user_id IN ({list}) \
+                         UNION ALL SELECT sourced_id AS user_id, school_id, CAST(NULL AS TEXT) AS class_id FROM users \
+                         WHERE school_id IS NOT NULL AND sourced_id IN ({list})"
+                    );
+                    let mut query = sqlx::query_as::<$db, PlacementRow>(&sql);
+                    for user in chunk {
+                        query = query.bind(user);
+                    }
+                    rows.extend(query.fetch_all(&self.pool).await?);
+                }
+                Ok(rows)
+            }
+
+            async fn agents(&self, users: &[String]) -> StoreResult<Vec<(String, String)>> {
+                let mut links = Vec::new();
+                for chunk in users.chunks(CHUNK) {
+                    let list = placeholders(chunk.len());
+                    // A link is written by whichever record lists the other as its agent; the
+                    // child is the one whose role is student.
+                    let sql = format!(
+                        "SELECT a.user_id, a.agent_id, u.role FROM user_agents a JOIN users u ON u.sourced_id = a.user_id \
+                         WHERE a.user_id IN ({list}) OR a.agent_id IN ({list})"
+                    );
+                    let mut query = sqlx::query_as::<$db, (String, String, String)>(&sql);
+                    for user in chunk {
+                        query = query.bind(user);
+                    }
+                    for (user, agent, role) in query.fetch_all(&self.pool).await? {
+                        links.push(if role == "student" { (user, agent) } else { (agent, user) });
+                    }
+                }
+                links.sort();
+                links.dedup();
+                Ok(links)
             }
 
             async fn erase_departed(&self, before: i64) -> StoreResult<u64> {
