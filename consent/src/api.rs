@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use renkei_directory::Role;
 use renkei_idp::AppState;
 use renkei_idp::store::UserRow;
 use serde::{Deserialize, Serialize};
@@ -108,12 +109,12 @@ pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Resp
     let store = api.service.store.as_ref();
     let now = renkei_platform::clock::now();
     let me = user.sourced_id.clone().unwrap_or_default();
-    let (children, basis) = match user.role.as_str() {
-        "guardian" => (
+    let (children, basis) = match Role::parse(&user.role) {
+        Some(Role::Guardian) => (
             api.service.directory.children_of(&me).await?,
             Basis::Guardian,
         ),
-        "student" => (vec![me], Basis::Student),
+        Some(Role::Student) => (vec![me], Basis::Student),
         _ => (Vec::new(), Basis::Guardian),
     };
     let policies: Vec<_> = store
@@ -214,7 +215,7 @@ pub async fn change(
             )));
         }
     };
-    if user.role == "administrator" {
+    if Role::parse(&user.role) == Some(Role::Administrator) {
         return Err(Error::Forbidden(
             "administrators record paper consents with `renkei consent grant`".into(),
         ));

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use renkei_directory::Directory;
+use renkei_directory::{Directory, Role};
 use renkei_idp::store::UserRow;
 use renkei_platform::{AuditEvent, AuditLog};
 
@@ -124,8 +124,8 @@ pub async fn record(
             input.student_id
         )));
     }
-    let by_role = match (actor.role.as_str(), actor.sourced_id.as_deref()) {
-        ("administrator", _) => {
+    let by_role = match (Role::parse(&actor.role), actor.sourced_id.as_deref()) {
+        (Some(Role::Administrator), _) => {
             if let Some(school) = &actor.school_id
                 && directory.org_type(school).await?.as_deref() == Some("school")
                 && !placement.schools.contains(school)
@@ -135,9 +135,9 @@ pub async fn record(
                     actor.username
                 )));
             }
-            "administrator"
+            Role::Administrator
         }
-        ("guardian", Some(guardian)) if policy.basis == Basis::Guardian => {
+        (Some(Role::Guardian), Some(guardian)) if policy.basis == Basis::Guardian => {
             if !directory
                 .is_guardian_of(guardian, &input.student_id)
                 .await?
@@ -147,10 +147,12 @@ pub async fn record(
                     actor.username
                 )));
             }
-            "guardian"
+            Role::Guardian
         }
-        ("student", Some(me)) if policy.basis == Basis::Student && me == input.student_id => {
-            "student"
+        (Some(Role::Student), Some(me))
+            if policy.basis == Basis::Student && me == input.student_id =>
+        {
+            Role::Student
         }
         _ => {
             return Err(Error::Forbidden(format!(
@@ -176,7 +178,7 @@ pub async fn record(
         policy_version: policy.version,
         action: input.action.as_str().to_owned(),
         by_user_id: actor.id.clone(),
-        by_role: by_role.to_owned(),
+        by_role: by_role.as_str().to_owned(),
         at: now,
         until,
     };

@@ -5,6 +5,7 @@
 //! - [`import`]: the OneRoster 1.1 / 1.2 import (folders or zips, UTF-8 or Shift_JIS, the
 //!   Japan profile), all or nothing, with its CSV, encoding and report kit, which the
 //!   school-affairs import reuses.
+//! - [`role`]: the typed account role every part compares.
 //! - [`roles`]: the one reading of a OneRoster 1.1 user record's role and organisations as
 //!   1.2 roles.
 //! - [`served`]: the roster as the OneRoster REST binding serves it (the gateway's reads).
@@ -16,10 +17,12 @@
 
 pub mod error;
 pub mod import;
+pub mod role;
 pub mod roles;
 pub mod served;
 pub mod store;
 
 pub use error::{Error, Result};
 pub use import::{EncodingChoice, ImportOptions, ImportReport, Purged, import, purge_departed};
+pub use role::Role;
 pub use store::{ClassRef, Directory, Placement, Pupil, RoleRow, open};

@@ -204,6 +204,14 @@ pub struct Record {
     pub data: String,
 }
 
+impl Record {
+    /// The role it states: a user's account role, an enrollment's role (`None` for other
+    /// records or roles Renkei does not type).
+    pub fn role(&self) -> Option<crate::Role> {
+        crate::Role::of(self.kind.as_deref())
+    }
+}
+
 /// One placement row: a person in a school (and class).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PlacementRow {

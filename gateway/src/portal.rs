@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Gateway;
+use renkei_directory::Role;
 use renkei_platform::audit::AuditRow;
 
 /// Path of the reads list.
@@ -63,9 +64,9 @@ pub async fn reads(
             .as_ref()
             .and_then(|u| u.sourced_id.clone())
             .unwrap_or_default();
-        let allowed = match user.as_ref().map(|u| u.role.as_str()) {
-            Some("student") => me == query.student,
-            Some("guardian") => {
+        let allowed = match Role::of(user.as_ref().map(|u| u.role.as_str())) {
+            Some(Role::Student) => me == query.student,
+            Some(Role::Guardian) => {
                 portal
                     .idp
                     .directory

@@ -21,8 +21,8 @@ impl Role {
     fn keeps(self, record: &Record) -> bool {
         match self {
             Role::Any => true,
-            Role::Student => record.kind.as_deref() == Some("student"),
-            Role::Teacher => record.kind.as_deref() == Some("teacher"),
+            Role::Student => record.role() == Some(renkei_directory::Role::Student),
+            Role::Teacher => record.role() == Some(renkei_directory::Role::Teacher),
         }
     }
 
@@ -325,7 +325,7 @@ pub async fn demographics(read: &Read) -> Result<Answer> {
         .in_reach(Table::Users)
         .await?
         .into_iter()
-        .filter(|u| u.kind.as_deref() == Some("student"))
+        .filter(|u| u.role() == Some(renkei_directory::Role::Student))
         .map(|u| u.sourced_id)
         .collect();
     let records = read

@@ -18,6 +18,7 @@ use crate::Gateway;
 use crate::error::Result;
 use crate::paging::Served;
 use crate::store::{By, Record, Table};
+use renkei_directory::Role;
 
 /// Names, classes and enrollments.
 pub const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
@@ -155,7 +156,7 @@ impl View<'_> {
             // Guardians of the pupils in reach (judged in `people`).
             let pupils: Vec<String> = records
                 .iter()
-                .filter(|r| r.kind.as_deref() == Some("student"))
+                .filter(|r| r.role() == Some(Role::Student))
                 .map(|r| r.sourced_id.clone())
                 .collect();
             let guardians: Vec<String> = self
@@ -261,7 +262,7 @@ impl View<'_> {
         let ids: Vec<String> = records.iter().map(|r| r.sourced_id.clone()).collect();
         let guardians: Vec<String> = records
             .iter()
-            .filter(|r| r.kind.as_deref() == Some("guardian"))
+            .filter(|r| r.role() == Some(Role::Guardian))
             .map(|r| r.sourced_id.clone())
             .collect();
         let links = if guardians.is_empty() {
@@ -281,8 +282,8 @@ impl View<'_> {
         let mut readable = Vec::new();
         for record in records {
             let id = record.sourced_id.as_str();
-            let (visible, with_contact, children) = match record.kind.as_deref() {
-                Some("student") => {
+            let (visible, with_contact, children) = match record.role() {
+                Some(Role::Student) => {
                     let child = places.child(id);
                     (
                         self.capability.may_read_child(ROSTER_CORE, &child),
@@ -290,7 +291,7 @@ impl View<'_> {
                         vec![id.to_owned()],
                     )
                 }
-                Some("guardian") => {
+                Some(Role::Guardian) => {
                     let children: Vec<String> = links
                         .iter()
                         .filter(|(child, guardian)| guardian == id && child != id)
@@ -321,9 +322,9 @@ impl View<'_> {
                         object.remove(field);
                     }
                 }
-                match record.kind.as_deref() {
+                match record.role() {
                     // A guardian's record names only the children the token covers.
-                    Some("guardian") => {
+                    Some(Role::Guardian) => {
                         let agents: Vec<Value> = children
                             .iter()
                             .map(|child| json!({"sourcedId": child, "type": "user"}))
@@ -331,7 +332,7 @@ impl View<'_> {
                         object.insert("agents".into(), Value::Array(agents));
                     }
                     // Who a pupil's guardians are is contact data.
-                    Some("student") if !with_contact => {
+                    Some(Role::Student) if !with_contact => {
                         object.remove("agents");
                     }
                     _ => {}
@@ -357,9 +358,9 @@ impl View<'_> {
             .select(Table::Users, By::Id, &users)
             .await?
         {
-            match user.kind.as_deref() {
-                Some("student") => pupils.insert(user.sourced_id),
-                Some("teacher" | "administrator") => staff.insert(user.sourced_id),
+            match user.role() {
+                Some(Role::Student) => pupils.insert(user.sourced_id),
+                Some(Role::Teacher | Role::Administrator) => staff.insert(user.sourced_id),
                 _ => false,
             };
         }
@@ -385,7 +386,7 @@ impl View<'_> {
             } else if staff.contains(user)
                 && record.class_id.is_some()
                 && category == ROSTER_CORE
-                && record.kind.as_deref() != Some("student")
+                && record.role() != Some(Role::Student)
             {
                 // A teacher's enrollment: structure of the class. Anyone else's (a departed
                 // pupil's, an unknown person's) is not served.

@@ -1,7 +1,7 @@
 //! Accounts: creation with validated input, display names, and the identity claims an app
 //! receives for each scope.
 
-use renkei_directory::{Directory, RoleRow};
+use renkei_directory::{Directory, Role, RoleRow};
 use renkei_platform::{AuditEvent, AuditLog};
 use serde_json::{Map, Value, json};
 
@@ -10,15 +10,12 @@ use crate::error::{Error, Result};
 use crate::store::{Store, UserRow};
 use renkei_platform::clock::now;
 
-/// Roles a person can have in a school board.
-pub const ROLES: [&str; 4] = ["student", "teacher", "guardian", "administrator"];
-
 /// What is needed to create an account.
 #[derive(Clone, Debug, Default)]
 pub struct NewUser {
     /// Sign-in name.
     pub username: String,
-    /// One of [`ROLES`].
+    /// One of [`Role`]'s stored forms.
     pub role: String,
     /// 名.
     pub given_name: Option<String>,
@@ -60,11 +57,11 @@ pub async fn create(
             "username {username:?} is not usable: give 1–128 characters without spaces"
         )));
     }
-    if !ROLES.contains(&new.role.as_str()) {
+    if Role::parse(&new.role).is_none() {
         return Err(Error::Invalid(format!(
             "unknown role {:?}; choose from {}",
             new.role,
-            ROLES.join(", ")
+            Role::names()
         )));
     }
     let password_hash = match new.password {
@@ -222,7 +219,7 @@ pub async fn claims(
                 .collect();
             put("roles", Some(json!(roles)));
             put("schools", Some(json!(schools)));
-            if user.role == "teacher" {
+            if Role::parse(&user.role) == Some(Role::Teacher) {
                 let classes: Vec<Value> = directory
                     .classes_taught_by(sourced_id)
                     .await?

@@ -2,7 +2,7 @@
 //! decides which pupils it may be about; policy ∩ consent decides which of them each category
 //! covers.
 
-use renkei_directory::Directory;
+use renkei_directory::{Directory, Role};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -68,10 +68,12 @@ impl TokenExchanger for CapabilityExchanger {
             })?;
             // The MEXT guideline asks staff to sign in with a second factor before reading class
             // I and II data; a password-only sign-in gets class III only.
-            let staff = request
-                .subject
-                .as_ref()
-                .is_some_and(|s| matches!(s.user.role.as_str(), "teacher" | "administrator"));
+            let staff = request.subject.as_ref().is_some_and(|s| {
+                matches!(
+                    Role::parse(&s.user.role),
+                    Some(Role::Teacher | Role::Administrator)
+                )
+            });
             let multi_factor = request.subject.as_ref().is_some_and(|s| {
                 s.claims
                     .amr
@@ -159,8 +161,8 @@ impl CapabilityExchanger {
         };
         let user = &subject.user;
         let me = user.sourced_id.clone().unwrap_or_default();
-        match user.role.as_str() {
-            "student" => {
+        match Role::parse(&user.role) {
+            Some(Role::Student) => {
                 refuse_target(&target, "a student's token covers the student's own data")?;
                 let placement = self
                     .directory
@@ -184,7 +186,7 @@ impl CapabilityExchanger {
                     candidates: vec![pupil],
                 })
             }
-            "guardian" => {
+            Some(Role::Guardian) => {
                 refuse_target(
                     &target,
                     "a guardian's token covers the guardian's own children",
@@ -213,7 +215,7 @@ impl CapabilityExchanger {
                     candidates: children,
                 })
             }
-            "teacher" => {
+            Some(Role::Teacher) => {
                 let mut taught: Vec<String> = self
                     .directory
                     .classes_taught_by(&me)
@@ -237,7 +239,7 @@ impl CapabilityExchanger {
                 };
                 self.whole(targets).await
             }
-            "administrator" => {
+            Some(Role::Administrator) => {
                 let target = target.ok_or_else(|| {
                     IdpError::oauth(
                         "invalid_target",
@@ -268,9 +270,9 @@ impl CapabilityExchanger {
                 }
                 self.whole(vec![target]).await
             }
-            other => Err(IdpError::oauth(
+            None => Err(IdpError::oauth(
                 "invalid_grant",
-                format!("accounts of role {other:?} cannot exchange tokens"),
+                format!("accounts of role {:?} cannot exchange tokens", user.role),
             )),
         }
     }

@@ -1,7 +1,7 @@
 //! Minting: which children each asked category covers now (policy ∩ consent ∩ the pupils the
 //! request is about), and the authority block that states it compactly.
 
-use renkei_directory::Directory;
+use renkei_directory::{Directory, Role};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
@@ -104,8 +104,8 @@ async fn consenting(
         }
     }
     let accepted_role = match policy.basis {
-        Basis::Guardian => "guardian",
-        _ => "student",
+        Basis::Guardian => Role::Guardian,
+        _ => Role::Student,
     };
     let valid: Vec<_> = latest
         .into_values()
@@ -113,7 +113,7 @@ async fn consenting(
             r.action == "grant"
                 && r.policy_version == policy.version
                 && r.until.is_none_or(|until| until > now)
-                && (r.by_role == accepted_role || r.by_role == "administrator")
+                && matches!(Role::parse(&r.by_role), Some(role) if role == accepted_role || role == Role::Administrator)
         })
         .collect();
     let ends = valid.iter().filter_map(|r| r.until).min();

@@ -28,6 +28,7 @@ pub use csvfile::EncodingChoice;
 pub use report::{Changes, ImportReport, Problem};
 
 use crate::error::{Error, Result};
+use crate::role::Role;
 use crate::store::Directory;
 use crate::store::roster::ImportRecord;
 use ids::{IdSet, NotAdded, Seen};
@@ -441,18 +442,18 @@ fn scan(
 
 /// The Renkei role of a OneRoster role; `None` for extension roles (`ext:…`), which Renkei
 /// cannot place and refuses rather than guess (a wrong guess would grant a teacher's view).
-pub fn renkei_role(oneroster_role: &str) -> Option<&'static str> {
+pub fn renkei_role(oneroster_role: &str) -> Option<Role> {
     match oneroster_role {
-        "student" | "extStudent" => Some("student"),
-        "guardian" | "parent" | "relative" | "extGuardian" => Some("guardian"),
+        "student" | "extStudent" => Some(Role::Student),
+        "guardian" | "parent" | "relative" | "extGuardian" => Some(Role::Guardian),
         "administrator"
         | "districtAdministrator"
         | "siteAdministrator"
         | "systemAdministrator"
         | "principal"
-        | "extAdministrator" => Some("administrator"),
+        | "extAdministrator" => Some(Role::Administrator),
         "teacher" | "extTeacher" | "aide" | "proctor" | "externalProctor" | "counselor"
-        | "creator" => Some("teacher"),
+        | "creator" => Some(Role::Teacher),
         _ => None,
     }
 }

@@ -98,7 +98,7 @@ impl AccountDraft {
             .or_else(|| self.first_org.take());
         if let Some(role) = oneroster_role {
             self.row.role = match renkei_role(&role) {
-                Some(mapped) => mapped.to_owned(),
+                Some(mapped) => mapped.as_str().to_owned(),
                 None => {
                     return Err(Problem::at(
                         file,

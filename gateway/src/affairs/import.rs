@@ -7,6 +7,7 @@
 //! (`YYYY-MM-DD`). Every other field is kept as it is and served. All or nothing: any problem
 //! (reported with line, field and how to fix it) leaves the records as they were.
 
+use renkei_directory::Role;
 use renkei_platform::{AuditEvent, AuditLog};
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
@@ -199,7 +200,7 @@ pub async fn import(
         .await
         .map_err(|e| Problem::general(format!("cannot read the roster: {e}")))?
         .into_iter()
-        .filter(|u| u.kind.as_deref() == Some("student"))
+        .filter(|u| u.role() == Some(Role::Student))
         .map(|u| (u.sourced_id, u.school_id))
         .collect();
     let classes: HashMap<String, Option<String>> = store
