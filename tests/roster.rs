@@ -168,7 +168,7 @@ async fn board_imports_and_reimport_changes_nothing(backend: Backend) {
             .is_none(),
         "no password column value: waits for one"
     );
-    let school = server.store.org("sakura-es").await.unwrap().unwrap();
+    let school = server.directory.org("sakura-es").await.unwrap().unwrap();
     assert_eq!(school.name, "みなと市立さくら小学校");
     assert_eq!(school.parent_id.as_deref(), Some("minato-boe"));
 
@@ -346,7 +346,7 @@ async fn japan_profile_1_2_zip_imports(backend: Backend) {
         "guardian"
     );
     let district = server
-        .store
+        .directory
         .org("d7c6c4a0-7f1e-4a5e-9d2b-000000000001")
         .await
         .unwrap()

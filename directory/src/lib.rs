@@ -25,4 +25,4 @@ pub mod store;
 pub use error::{Error, Result};
 pub use import::{EncodingChoice, ImportOptions, ImportReport, Purged, import, purge_departed};
 pub use role::Role;
-pub use store::{ClassRef, Directory, Placement, Pupil, RoleRow, open};
+pub use store::{ClassRef, Directory, OrgRow, Placement, Pupil, RoleRow, open};

@@ -159,7 +159,6 @@ pub fn display_name(user: &UserRow) -> String {
 
 /// The identity claims released for the granted `scope` (ID token and UserInfo alike).
 pub async fn claims(
-    store: &dyn Store,
     directory: &dyn Directory,
     user: &UserRow,
     scope: &str,
@@ -194,14 +193,14 @@ pub async fn claims(
     if crate::scope::contains(scope, "school") {
         put("role", Some(json!(user.role)));
         if let Some(school_id) = &user.school_id {
-            let name = store.org(school_id).await?.map(|org| org.name);
+            let name = directory.org(school_id).await?.map(|org| org.name);
             put("school", Some(json!({"id": school_id, "name": name})));
         }
         put("grade", text(&user.grade));
         if let Some(sourced_id) = &user.sourced_id {
             let mut roles = directory.roles_of(sourced_id).await?;
             if roles.is_empty() {
-                roles = roles_from_record(store, user).await?;
+                roles = roles_from_record(directory, user).await?;
             }
             let mut schools: Vec<Value> = Vec::new();
             for role in roles
@@ -235,7 +234,7 @@ pub async fn claims(
 
 /// OneRoster 1.1 keeps a person's organisations and role on the user record itself (1.2 has
 /// roles.csv): the roles the record states, with their organisations' names.
-async fn roles_from_record(store: &dyn Store, user: &UserRow) -> Result<Vec<RoleRow>> {
+async fn roles_from_record(directory: &dyn Directory, user: &UserRow) -> Result<Vec<RoleRow>> {
     let Some(record) = user
         .data
         .as_deref()
@@ -248,7 +247,7 @@ async fn roles_from_record(store: &dyn Store, user: &UserRow) -> Result<Vec<Role
         let Some(org_id) = stated.org_id() else {
             continue;
         };
-        let stored = store.org(org_id).await?;
+        let stored = directory.org(org_id).await?;
         roles.push(RoleRow {
             role: stated.role.to_owned(),
             role_type: stated.role_type.to_owned(),

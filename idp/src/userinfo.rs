@@ -86,13 +86,7 @@ async fn userinfo(
         .ok_or_else(|| {
             Error::invalid_token("the user of this token no longer exists or is disabled")
         })?;
-    let mut body = crate::user::claims(
-        state.store.as_ref(),
-        state.directory.as_ref(),
-        &user,
-        &claims.scope,
-    )
-    .await?;
+    let mut body = crate::user::claims(state.directory.as_ref(), &user, &claims.scope).await?;
     body.insert("sub".into(), json!(user.id));
     let mut response = Json(Value::Object(body)).into_response();
     response.headers_mut().insert(

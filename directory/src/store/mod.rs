@@ -49,6 +49,19 @@ pub struct ClassRef {
     pub school_id: String,
 }
 
+/// An organisation of the school board: the board itself or one of its schools.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OrgRow {
+    /// Stable identifier (the OneRoster `sourcedId` once rosters are imported).
+    pub id: String,
+    /// Display name, e.g. 「みなと区立桜小学校」.
+    pub name: String,
+    /// OneRoster org type: `district`, `school`, …
+    pub org_type: String,
+    /// The organisation above it (board → school).
+    pub parent_id: Option<String>,
+}
+
 /// Where an active pupil is placed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Placement {
@@ -84,6 +97,8 @@ pub trait Directory: Send + Sync + 'static {
     /// The pupils a guardian may act for (by the rule of [`Directory::is_guardian_of`]), by
     /// sourcedId.
     async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>>;
+    /// An organisation (the board or a school) by id.
+    async fn org(&self, id: &str) -> StoreResult<Option<OrgRow>>;
     /// Whether the directory has this active school.
     async fn school_exists(&self, id: &str) -> StoreResult<bool>;
     /// Whether the directory has this active class.
@@ -259,6 +274,13 @@ macro_rules! directory_store {
                 Ok(sqlx::query_scalar(&format!("SELECT DISTINCT s.sourced_id {GUARDIANSHIP} ORDER BY s.sourced_id"))
                     .bind(guardian)
                     .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn org(&self, id: &str) -> StoreResult<Option<OrgRow>> {
+                Ok(sqlx::query_as::<$db, OrgRow>("SELECT id, name, org_type, parent_id FROM orgs WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
                     .await?)
             }
 

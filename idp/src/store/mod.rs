@@ -37,19 +37,6 @@ pub struct SigningKeyRow {
     pub retired_at: Option<i64>,
 }
 
-/// An organisation of the school board: the board itself or one of its schools.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct OrgRow {
-    /// Stable identifier (the OneRoster `sourcedId` once rosters are imported).
-    pub id: String,
-    /// Display name, e.g. 「みなと区立桜小学校」.
-    pub name: String,
-    /// OneRoster org type: `district`, `school`, …
-    pub org_type: String,
-    /// The organisation above it (board → school).
-    pub parent_id: Option<String>,
-}
-
 /// A person who can sign in.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct UserRow {
@@ -258,11 +245,6 @@ pub trait Store: Send + Sync + 'static {
     async fn add_signing_key(&self, key: &SigningKeyRow) -> StoreResult<()>;
     /// Deletes keys retired before `before` (their tokens have all expired).
     async fn delete_retired_keys(&self, before: i64) -> StoreResult<u64>;
-
-    /// Adds an organisation.
-    async fn insert_org(&self, org: &OrgRow) -> StoreResult<()>;
-    /// Finds an organisation.
-    async fn org(&self, id: &str) -> StoreResult<Option<OrgRow>>;
 
     /// Adds a user; a taken username is a [`StoreError::Conflict`].
     async fn insert_user(&self, user: &UserRow) -> StoreResult<()>;

@@ -60,25 +60,6 @@ macro_rules! sql_store {
                     .rows_affected())
             }
 
-            async fn insert_org(&self, org: &OrgRow) -> StoreResult<()> {
-                sqlx::query("INSERT INTO orgs (id, name, org_type, parent_id) VALUES ($1, $2, $3, $4)")
-                    .bind(&org.id)
-                    .bind(&org.name)
-                    .bind(&org.org_type)
-                    .bind(&org.parent_id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(conflict_as("organisation"))?;
-                Ok(())
-            }
-
-            async fn org(&self, id: &str) -> StoreResult<Option<OrgRow>> {
-                Ok(sqlx::query_as::<$db, OrgRow>("SELECT id, name, org_type, parent_id FROM orgs WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
             async fn insert_user(&self, user: &UserRow) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO users (id, username, role, given_name, family_name, given_name_kana, family_name_kana, \

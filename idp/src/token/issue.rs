@@ -104,8 +104,7 @@ pub async fn id_token(
 ) -> Result<String> {
     let alg = client.id_token_alg();
     let now = now();
-    let mut claims =
-        crate::user::claims(state.store.as_ref(), state.directory.as_ref(), user, scope).await?;
+    let mut claims = crate::user::claims(state.directory.as_ref(), user, scope).await?;
     let fixed = json!({
         "iss": state.config.issuer,
         "sub": user.id,
