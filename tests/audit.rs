@@ -225,32 +225,24 @@ async fn key_rotations_audit_both_key_sets(backend: Backend) {
 
 async fn roster_imports_audit_applied_and_rejected_runs_but_not_dry_runs(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let options = |dry_run| ImportOptions {
-        dry_run,
-        actor: "情報担当".into(),
-        ..ImportOptions::default()
+    let run = |path: std::path::PathBuf, dry_run| {
+        let (directory, audit) = (server.directory.clone(), server.audit.clone());
+        async move {
+            let options = ImportOptions {
+                dry_run,
+                actor: "情報担当".into(),
+                ..ImportOptions::default()
+            };
+            import(directory.as_ref(), &audit, "test: import", &path, &options)
+                .await
+                .unwrap()
+        }
     };
-    let dry = import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test: import",
-        &board_fixture(),
-        &options(true),
-    )
-    .await
-    .unwrap();
+    let dry = run(board_fixture(), true).await;
     assert_eq!(dry.outcome, "dry-run");
     assert!(events_via(&server, "test: import").await.is_empty());
 
-    let applied = import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test: import",
-        &board_fixture(),
-        &options(false),
-    )
-    .await
-    .unwrap();
+    let applied = run(board_fixture(), false).await;
     assert_eq!(applied.outcome, "applied");
     let event = event_via(&server, "test: import").await;
     assert_eq!(
@@ -262,15 +254,7 @@ async fn roster_imports_audit_applied_and_rejected_runs_but_not_dry_runs(backend
     );
 
     let broken = tempdir_with(&[("manifest.csv", "propertyName,value\nnot,a manifest\n")]);
-    let rejected = import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test: import",
-        &broken,
-        &options(false),
-    )
-    .await
-    .unwrap();
+    let rejected = run(broken.clone(), false).await;
     assert_eq!(rejected.outcome, "rejected");
     let events = events_via(&server, "test: import").await;
     assert_eq!(events.len(), 2);
@@ -314,21 +298,30 @@ async fn departed_people_purges_are_audited(backend: Backend) {
     server.stop().await;
 }
 
-async fn policies_and_categories_audit_themselves(backend: Backend) {
+/// A board with an app whose attendance policy was set through `via`.
+async fn board_with_policy(
+    backend: Backend,
+    via: &str,
+) -> (TestServer, TestClient, renkei_consent::policy::Policy) {
     let server = board(backend).await;
     let app = server.web_app().await;
-    let store = server.consent.store.as_ref();
-    let now = renkei_platform::clock::now();
     let set = policy::set(
-        store,
+        server.consent.store.as_ref(),
         server.directory.as_ref(),
         &server.audit,
-        "test: policy set",
+        via,
         attendance_by_guardians(&app),
-        now,
+        renkei_platform::clock::now(),
     )
     .await
     .unwrap();
+    (server, app, set)
+}
+
+async fn policies_and_categories_audit_themselves(backend: Backend) {
+    let (server, app, set) = board_with_policy(backend, "test: policy set").await;
+    let store = server.consent.store.as_ref();
+    let now = renkei_platform::clock::now();
     let event = event_via(&server, "test: policy set").await;
     assert_eq!(event.kind, "admin");
     assert_eq!(event.client_id.as_deref(), Some(app.id.as_str()));
@@ -364,20 +357,9 @@ async fn policies_and_categories_audit_themselves(backend: Backend) {
 }
 
 async fn consent_records_audit_themselves_whoever_records_them(backend: Backend) {
-    let server = board(backend).await;
-    let app = server.web_app().await;
+    let (server, app, _) = board_with_policy(backend, "test setup").await;
     let store = server.consent.store.as_ref();
     let now = renkei_platform::clock::now();
-    policy::set(
-        store,
-        server.directory.as_ref(),
-        &server.audit,
-        "test setup",
-        attendance_by_guardians(&app),
-        now,
-    )
-    .await
-    .unwrap();
     let guardian = server
         .store
         .user_by_username("g001")

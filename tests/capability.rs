@@ -800,15 +800,7 @@ async fn users_exchange_their_own_access_tokens(backend: Backend) {
     assert_eq!(pupil_with_target.status(), 400);
 
     // A teacher signed in with a password only gets class III (attendance), for the classes taught.
-    renkei_idp::user::set_password(
-        board.server.store.as_ref(),
-        &board.server.audit,
-        "test",
-        "t002",
-        "teacher-pass-002".into(),
-    )
-    .await
-    .unwrap();
+    board.server.set_password("t002", "teacher-pass-002").await;
     let teacher = as_user("t002", "teacher-pass-002").await;
     let response = ask(teacher.clone(), None).await;
     let body: Value = response.json().await.unwrap();
@@ -961,15 +953,7 @@ async fn guardians_decide_in_the_portal_api(backend: Backend) {
     let api = board.server.url("/api/consent");
     let anonymous = reqwest::get(&api).await.unwrap();
     assert_eq!(anonymous.status(), 401);
-    renkei_idp::user::set_password(
-        board.server.store.as_ref(),
-        &board.server.audit,
-        "test",
-        "g002",
-        "guardian-pass-002".into(),
-    )
-    .await
-    .unwrap();
+    board.server.set_password("g002", "guardian-pass-002").await;
     let browser = Browser::new();
     browser
         .sign_in(&board.server, "g002", "guardian-pass-002")

@@ -287,15 +287,7 @@ async fn a_guardian_consent_token_reads_exactly_the_consenting_children(backend:
     assert_eq!(event["outcome"], "allowed");
 
     // The guardian's portal lists those reads of s001's data; s003's guardian may not see them.
-    renkei_idp::user::set_password(
-        board.server.store.as_ref(),
-        &board.server.audit,
-        "test",
-        "g001",
-        "g001-portal-pass".into(),
-    )
-    .await
-    .unwrap();
+    board.server.set_password("g001", "g001-portal-pass").await;
     let guardian = Browser::new();
     assert_eq!(
         guardian
@@ -1028,34 +1020,27 @@ async fn school_affairs_records_import_all_or_nothing_and_are_read_by_category(b
         ),
     )
     .unwrap();
-    let store = board.server.gateway.store.clone();
+    let import_affairs = |collection, path: &std::path::Path, options| {
+        let (gateway, audit) = (
+            board.server.gateway.store.clone(),
+            board.server.audit.clone(),
+        );
+        let path = path.to_owned();
+        async move { import::import(gateway.as_ref(), &audit, "test", collection, &path, options).await }
+    };
     let options = import::Options {
         max_errors: 100,
         ..Default::default()
     };
     let attendance_collection = collection("attendance").unwrap();
-    let report = import::import(
-        store.as_ref(),
-        &board.server.audit,
-        "test",
-        attendance_collection,
-        &attendance,
-        options,
-    )
-    .await
-    .unwrap();
+    let report = import_affairs(attendance_collection, &attendance, options)
+        .await
+        .unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!((report.changes.created, report.changes.updated), (3, 0));
-    let again = import::import(
-        store.as_ref(),
-        &board.server.audit,
-        "test",
-        attendance_collection,
-        &attendance,
-        options,
-    )
-    .await
-    .unwrap();
+    let again = import_affairs(attendance_collection, &attendance, options)
+        .await
+        .unwrap();
     assert_eq!(
         (
             again.changes.created,
@@ -1079,16 +1064,9 @@ async fn school_affairs_records_import_all_or_nothing_and_are_read_by_category(b
          att-11,gone,s001,2026-11-25,absent\n",
     )
     .unwrap();
-    let refused = import::import(
-        store.as_ref(),
-        &board.server.audit,
-        "test",
-        attendance_collection,
-        &broken,
-        options,
-    )
-    .await
-    .unwrap();
+    let refused = import_affairs(attendance_collection, &broken, options)
+        .await
+        .unwrap();
     assert_eq!(
         refused.problems,
         vec![
@@ -1105,16 +1083,9 @@ async fn school_affairs_records_import_all_or_nothing_and_are_read_by_category(b
         "{\"sourcedId\":\"att-8\",\"studentSourcedId\":\"s003\",\"classSourcedId\":\"cls-sakura-3-1\",\"date\":\"2026-11-24\"}\n",
     )
     .unwrap();
-    let refused = import::import(
-        store.as_ref(),
-        &board.server.audit,
-        "test",
-        attendance_collection,
-        &misfiled,
-        options,
-    )
-    .await
-    .unwrap();
+    let refused = import_affairs(attendance_collection, &misfiled, options)
+        .await
+        .unwrap();
     assert_eq!(
         refused.problems,
         vec![
@@ -1141,16 +1112,9 @@ async fn school_affairs_records_import_all_or_nothing_and_are_read_by_category(b
          tt-2,cls-sakura-3-2,月,1,算数\n",
     )
     .unwrap();
-    let report = import::import(
-        store.as_ref(),
-        &board.server.audit,
-        "test",
-        collection("timetables").unwrap(),
-        &timetable,
-        options,
-    )
-    .await
-    .unwrap();
+    let report = import_affairs(collection("timetables").unwrap(), &timetable, options)
+        .await
+        .unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 
     // Reads by category and scope.
@@ -1213,10 +1177,7 @@ async fn school_affairs_records_import_all_or_nothing_and_are_read_by_category(b
         "{\"sourcedId\":\"att-2\",\"studentSourcedId\":\"s002\",\"date\":\"2026-11-24\",\"attendanceStatus\":\"present\"}\n",
     )
     .unwrap();
-    let replaced = import::import(
-        store.as_ref(),
-        &board.server.audit,
-        "test",
+    let replaced = import_affairs(
         attendance_collection,
         &bulk,
         import::Options {

@@ -685,15 +685,7 @@ async fn dry_run_reports_without_changing(backend: Backend) {
 async fn school_scope_claims_come_from_the_directory(backend: Backend) {
     let server = TestServer::start(backend).await;
     run(&server, &fixture("board-1.1")).await;
-    renkei_idp::user::set_password(
-        server.store.as_ref(),
-        &server.audit,
-        "test",
-        "t002",
-        PASSWORD.into(),
-    )
-    .await
-    .unwrap();
+    server.set_password("t002", PASSWORD).await;
     let app = server.web_app().await;
     let tokens = code_flow_tokens(
         &server,
@@ -866,15 +858,7 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
 async fn a_changed_password_survives_reimport(backend: Backend) {
     let server = TestServer::start(backend).await;
     run(&server, &fixture("board-1.1")).await;
-    renkei_idp::user::set_password(
-        server.store.as_ref(),
-        &server.audit,
-        "test",
-        "s001",
-        "my-own-new-password".into(),
-    )
-    .await
-    .unwrap();
+    server.set_password("s001", "my-own-new-password").await;
     let again = run(&server, &fixture("board-1.1")).await;
     assert_eq!(counts(&again, "users.csv"), (0, 0, 0, 14));
     assert_eq!(

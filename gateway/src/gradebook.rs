@@ -12,19 +12,19 @@ use crate::view::GRADEBOOK;
 pub async fn categories(read: &Read, of_class: bool) -> Result<Answer> {
     let categories = if of_class {
         class_in_scope(read, read.id(0)).await?;
-        let used: Vec<String> = select(read, Table::LineItems, By::Class, &[read.id(0)])
+        let used: Vec<String> = select(read, Table::LINE_ITEMS, By::Class, &[read.id(0)])
             .await?
             .into_iter()
             .filter_map(|l| l.parent_id)
             .collect();
         read.gateway
             .store
-            .select(Table::Categories, By::Id, &used)
+            .select(Table::CATEGORIES, By::Id, &used)
             .await?
     } else {
         read.gateway
             .store
-            .select(Table::Categories, By::All, &[])
+            .select(Table::CATEGORIES, By::All, &[])
             .await?
     };
     Ok(Answer::List(
@@ -35,7 +35,7 @@ pub async fn categories(read: &Read, of_class: bool) -> Result<Answer> {
 
 /// `GET /categories/{id}`.
 pub async fn category(read: &Read) -> Result<Answer> {
-    let categories = select(read, Table::Categories, By::Id, &[read.id(0)]).await?;
+    let categories = select(read, Table::CATEGORIES, By::Id, &[read.id(0)]).await?;
     Ok(single(
         "category",
         read.view().catalog_records(GRADEBOOK, categories).await?,
@@ -63,13 +63,13 @@ pub async fn line_items(read: &Read, from: From) -> Result<Answer> {
     let items = match from {
         From::OfClass => {
             class_in_scope(read, read.id(0)).await?;
-            select(read, Table::LineItems, By::Class, &[read.id(0)]).await?
+            select(read, Table::LINE_ITEMS, By::Class, &[read.id(0)]).await?
         }
         From::OfSchool => {
             visible_school(read).await?;
-            select(read, Table::LineItems, By::School, &[read.id(0)]).await?
+            select(read, Table::LINE_ITEMS, By::School, &[read.id(0)]).await?
         }
-        _ => view.in_reach(Table::LineItems).await?,
+        _ => view.in_reach(Table::LINE_ITEMS).await?,
     };
     Ok(Answer::List(
         "lineItems",
@@ -79,7 +79,7 @@ pub async fn line_items(read: &Read, from: From) -> Result<Answer> {
 
 /// `GET /lineItems/{id}`.
 pub async fn line_item(read: &Read) -> Result<Answer> {
-    let items = select(read, Table::LineItems, By::Id, &[read.id(0)]).await?;
+    let items = select(read, Table::LINE_ITEMS, By::Id, &[read.id(0)]).await?;
     Ok(single(
         "lineItem",
         read.view().class_records(GRADEBOOK, items),
@@ -90,21 +90,21 @@ pub async fn line_item(read: &Read) -> Result<Answer> {
 pub async fn results(read: &Read, from: From) -> Result<Answer> {
     let view = read.view();
     let results = match from {
-        From::All => view.in_reach(Table::Results).await?,
+        From::All => view.in_reach(Table::RESULTS).await?,
         From::OfSchool => {
             visible_school(read).await?;
-            select(read, Table::Results, By::School, &[read.id(0)]).await?
+            select(read, Table::RESULTS, By::School, &[read.id(0)]).await?
         }
         From::OfClass => {
             class_in_scope(read, read.id(0)).await?;
-            select(read, Table::Results, By::Class, &[read.id(0)]).await?
+            select(read, Table::RESULTS, By::Class, &[read.id(0)]).await?
         }
         From::OfLineItem => {
             let (class, item) = match read.ids.as_slice() {
                 [class, item] => (Some(class.as_str()), item.as_str()),
                 _ => (None, read.id(0)),
             };
-            let items = select(read, Table::LineItems, By::Id, &[item]).await?;
+            let items = select(read, Table::LINE_ITEMS, By::Id, &[item]).await?;
             let visible = view.class_records(GRADEBOOK, items);
             let in_class = visible
                 .iter()
@@ -112,11 +112,11 @@ pub async fn results(read: &Read, from: From) -> Result<Answer> {
             if !in_class {
                 return Err(Error::NotFound(format!("no lineItem {item}")));
             }
-            select(read, Table::Results, By::Parent, &[item]).await?
+            select(read, Table::RESULTS, By::Parent, &[item]).await?
         }
         From::OfStudent => {
             class_in_scope(read, read.id(0)).await?;
-            let mut results = select(read, Table::Results, By::User, &[read.id(1)]).await?;
+            let mut results = select(read, Table::RESULTS, By::User, &[read.id(1)]).await?;
             results.retain(|r| r.class_id.as_deref() == Some(read.id(0)));
             results
         }
@@ -129,7 +129,7 @@ pub async fn results(read: &Read, from: From) -> Result<Answer> {
 
 /// `GET /results/{id}`.
 pub async fn result(read: &Read) -> Result<Answer> {
-    let results = select(read, Table::Results, By::Id, &[read.id(0)]).await?;
+    let results = select(read, Table::RESULTS, By::Id, &[read.id(0)]).await?;
     Ok(single(
         "result",
         read.view().child_records(GRADEBOOK, results).await?,

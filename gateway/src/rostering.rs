@@ -44,7 +44,7 @@ pub async fn select(read: &Read, table: Table, by: By, values: &[&str]) -> Resul
 /// Orgs the app may see (`GET /orgs`, `GET /schools`).
 pub async fn orgs(read: &Read, schools_only: bool) -> Result<Answer> {
     let view = read.view();
-    let mut orgs = view.in_reach(Table::Orgs).await?;
+    let mut orgs = view.in_reach(Table::ORGS).await?;
     orgs.retain(|o| !schools_only || o.kind.as_deref() == Some("school"));
     Ok(Answer::List(
         "orgs",
@@ -54,7 +54,7 @@ pub async fn orgs(read: &Read, schools_only: bool) -> Result<Answer> {
 
 /// One org (`GET /orgs/{id}`, `GET /schools/{id}`).
 pub async fn org(read: &Read, schools_only: bool) -> Result<Answer> {
-    let mut orgs = select(read, Table::Orgs, By::Id, &[read.id(0)]).await?;
+    let mut orgs = select(read, Table::ORGS, By::Id, &[read.id(0)]).await?;
     orgs.retain(|o| !schools_only || o.kind.as_deref() == Some("school"));
     let orgs = read.view().catalog_records(ROSTER_CORE, orgs).await?;
     Ok(single("org", orgs))
@@ -79,7 +79,7 @@ pub async fn sessions(read: &Read, kind: Option<&str>, of_school: bool) -> Resul
     let mut sessions = read
         .gateway
         .store
-        .select(Table::AcademicSessions, By::All, &[])
+        .select(Table::ACADEMIC_SESSIONS, By::All, &[])
         .await?;
     sessions.retain(|s| kind.is_none() || s.kind.as_deref() == kind);
     Ok(Answer::List(
@@ -90,7 +90,7 @@ pub async fn sessions(read: &Read, kind: Option<&str>, of_school: bool) -> Resul
 
 /// One academic session of a type (`None`: any).
 pub async fn session(read: &Read, kind: Option<&str>) -> Result<Answer> {
-    let mut sessions = select(read, Table::AcademicSessions, By::Id, &[read.id(0)]).await?;
+    let mut sessions = select(read, Table::ACADEMIC_SESSIONS, By::Id, &[read.id(0)]).await?;
     sessions.retain(|s| kind.is_none() || s.kind.as_deref() == kind);
     let sessions = read.view().catalog_records(ROSTER_CORE, sessions).await?;
     Ok(single("academicSession", sessions))
@@ -104,7 +104,7 @@ pub async fn grading_periods_of_term(read: &Read) -> Result<Answer> {
             Answer::One(_, None) => Err(Error::NotFound(format!("no term {}", read.id(0)))),
             _ => Ok(()),
         })?;
-    let mut periods = select(read, Table::AcademicSessions, By::Parent, &[read.id(0)]).await?;
+    let mut periods = select(read, Table::ACADEMIC_SESSIONS, By::Parent, &[read.id(0)]).await?;
     periods.retain(|s| s.kind.as_deref() == Some("gradingPeriod"));
     Ok(Answer::List(
         "academicSessions",
@@ -117,9 +117,9 @@ pub async fn courses(read: &Read, of_school: bool) -> Result<Answer> {
     let view = read.view();
     let courses = if of_school {
         visible_school(read).await?;
-        select(read, Table::Courses, By::School, &[read.id(0)]).await?
+        select(read, Table::COURSES, By::School, &[read.id(0)]).await?
     } else {
-        view.in_reach(Table::Courses).await?
+        view.in_reach(Table::COURSES).await?
     };
     Ok(Answer::List(
         "courses",
@@ -129,7 +129,7 @@ pub async fn courses(read: &Read, of_school: bool) -> Result<Answer> {
 
 /// `GET /courses/{id}`.
 pub async fn course(read: &Read) -> Result<Answer> {
-    let courses = select(read, Table::Courses, By::Id, &[read.id(0)]).await?;
+    let courses = select(read, Table::COURSES, By::Id, &[read.id(0)]).await?;
     Ok(single(
         "course",
         read.view().catalog_records(ROSTER_CORE, courses).await?,
@@ -141,7 +141,7 @@ pub async fn course(read: &Read) -> Result<Answer> {
 /// child still lists that child in its class).
 pub async fn class_in_scope(read: &Read, id: &str) -> Result<Record> {
     let capability = read.capability();
-    select(read, Table::Classes, By::Id, &[id])
+    select(read, Table::CLASSES, By::Id, &[id])
         .await?
         .pop()
         .filter(|class| {
@@ -174,14 +174,14 @@ pub async fn classes(read: &Read, which: Classes) -> Result<Answer> {
     let view = read.view();
     let id = read.id(0);
     let candidates = match which {
-        Classes::All => view.in_reach(Table::Classes).await?,
+        Classes::All => view.in_reach(Table::CLASSES).await?,
         Classes::OfSchool => {
             visible_school(read).await?;
-            select(read, Table::Classes, By::School, &[id]).await?
+            select(read, Table::CLASSES, By::School, &[id]).await?
         }
-        Classes::OfCourse => select(read, Table::Classes, By::Parent, &[id]).await?,
+        Classes::OfCourse => select(read, Table::CLASSES, By::Parent, &[id]).await?,
         Classes::OfTerm => {
-            let mut classes = view.in_reach(Table::Classes).await?;
+            let mut classes = view.in_reach(Table::CLASSES).await?;
             classes.retain(|class| {
                 served(class)["terms"]
                     .as_array()
@@ -193,7 +193,7 @@ pub async fn classes(read: &Read, which: Classes) -> Result<Answer> {
             if let Answer::One(_, None) = user(read, role).await? {
                 return Err(Error::NotFound(format!("no {} {id}", role.noun())));
             }
-            select(read, Table::Classes, By::User, &[id]).await?
+            select(read, Table::CLASSES, By::User, &[id]).await?
         }
     };
     Ok(Answer::List(
@@ -204,7 +204,7 @@ pub async fn classes(read: &Read, which: Classes) -> Result<Answer> {
 
 /// `GET /classes/{id}`.
 pub async fn class(read: &Read) -> Result<Answer> {
-    let class = select(read, Table::Classes, By::Id, &[read.id(0)]).await?;
+    let class = select(read, Table::CLASSES, By::Id, &[read.id(0)]).await?;
     Ok(single(
         "class",
         read.view().class_records(ROSTER_CORE, class),
@@ -228,20 +228,20 @@ pub enum People {
 pub async fn users(read: &Read, from: People, role: Role) -> Result<Answer> {
     let view = read.view();
     let (candidates, class) = match from {
-        People::All => (view.in_reach(Table::Users).await?, None),
+        People::All => (view.in_reach(Table::USERS).await?, None),
         People::OfClass => {
             let class = class_in_scope(read, read.id(0)).await?;
-            let users = select(read, Table::Users, By::Class, &[read.id(0)]).await?;
+            let users = select(read, Table::USERS, By::Class, &[read.id(0)]).await?;
             (users, Some(class))
         }
         People::OfSchool => {
             visible_school(read).await?;
-            let users = select(read, Table::Users, By::School, &[read.id(0)]).await?;
+            let users = select(read, Table::USERS, By::School, &[read.id(0)]).await?;
             (users, None)
         }
         People::OfSchoolClass => {
             let class = class_of_school(read).await?;
-            let users = select(read, Table::Users, By::Class, &[read.id(1)]).await?;
+            let users = select(read, Table::USERS, By::Class, &[read.id(1)]).await?;
             (users, Some(class))
         }
     };
@@ -273,7 +273,7 @@ async fn class_of_school(read: &Read) -> Result<Record> {
 
 /// One user of a role (`GET /users/{id}`, `/students/{id}`, `/teachers/{id}`).
 pub async fn user(read: &Read, role: Role) -> Result<Answer> {
-    let mut candidates = select(read, Table::Users, By::Id, &[read.id(0)]).await?;
+    let mut candidates = select(read, Table::USERS, By::Id, &[read.id(0)]).await?;
     candidates.retain(|u| role.keeps(u));
     Ok(single("user", read.view().people(candidates).await?))
 }
@@ -293,14 +293,14 @@ pub enum Enrollments {
 pub async fn enrollments(read: &Read, from: Enrollments) -> Result<Answer> {
     let view = read.view();
     let candidates = match from {
-        Enrollments::All => view.in_reach(Table::Enrollments).await?,
+        Enrollments::All => view.in_reach(Table::ENROLLMENTS).await?,
         Enrollments::OfSchool => {
             visible_school(read).await?;
-            select(read, Table::Enrollments, By::School, &[read.id(0)]).await?
+            select(read, Table::ENROLLMENTS, By::School, &[read.id(0)]).await?
         }
         Enrollments::OfSchoolClass => {
             class_of_school(read).await?;
-            select(read, Table::Enrollments, By::Class, &[read.id(1)]).await?
+            select(read, Table::ENROLLMENTS, By::Class, &[read.id(1)]).await?
         }
     };
     Ok(Answer::List(
@@ -311,7 +311,7 @@ pub async fn enrollments(read: &Read, from: Enrollments) -> Result<Answer> {
 
 /// `GET /enrollments/{id}`.
 pub async fn enrollment(read: &Read) -> Result<Answer> {
-    let candidates = select(read, Table::Enrollments, By::Id, &[read.id(0)]).await?;
+    let candidates = select(read, Table::ENROLLMENTS, By::Id, &[read.id(0)]).await?;
     Ok(single(
         "enrollment",
         read.view().child_records(ROSTER_CORE, candidates).await?,
@@ -322,7 +322,7 @@ pub async fn enrollment(read: &Read) -> Result<Answer> {
 pub async fn demographics(read: &Read) -> Result<Answer> {
     let view = read.view();
     let people: Vec<String> = view
-        .in_reach(Table::Users)
+        .in_reach(Table::USERS)
         .await?
         .into_iter()
         .filter(|u| u.role() == Some(renkei_directory::Role::Student))
@@ -331,7 +331,7 @@ pub async fn demographics(read: &Read) -> Result<Answer> {
     let records = read
         .gateway
         .store
-        .select(Table::Demographics, By::User, &people)
+        .select(Table::DEMOGRAPHICS, By::User, &people)
         .await?;
     Ok(Answer::List(
         "demographics",
@@ -341,7 +341,7 @@ pub async fn demographics(read: &Read) -> Result<Answer> {
 
 /// `GET /demographics/{id}`.
 pub async fn demographic(read: &Read) -> Result<Answer> {
-    let records = select(read, Table::Demographics, By::Id, &[read.id(0)]).await?;
+    let records = select(read, Table::DEMOGRAPHICS, By::Id, &[read.id(0)]).await?;
     Ok(single(
         "demographics",
         read.view().child_records(DEMOGRAPHICS, records).await?,

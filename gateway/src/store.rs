@@ -14,47 +14,33 @@ pub use renkei_directory::served::{By, PlacementRow, Record, RosterTable};
 /// The kinds of record the gateway serves: the roster's tables, and school-affairs records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
-    /// Organisations (board, schools).
-    Orgs,
-    /// School years, terms, grading periods.
-    AcademicSessions,
-    /// Courses.
-    Courses,
-    /// Classes.
-    Classes,
-    /// People from the roster.
-    Users,
-    /// Enrollments of people in classes.
-    Enrollments,
-    /// Demographics (one per person, same sourcedId).
-    Demographics,
-    /// Gradebook categories.
-    Categories,
-    /// Gradebook line items.
-    LineItems,
-    /// Gradebook results.
-    Results,
+    /// A table of the roster, read through the directory.
+    Roster(RosterTable),
     /// School-affairs records of one category (the extension endpoints).
     Affairs(&'static str),
 }
 
 impl Table {
-    /// The roster table it is, or `None` for school-affairs records (the gateway's own).
-    fn roster(self) -> Option<RosterTable> {
-        Some(match self {
-            Table::Orgs => RosterTable::Orgs,
-            Table::AcademicSessions => RosterTable::AcademicSessions,
-            Table::Courses => RosterTable::Courses,
-            Table::Classes => RosterTable::Classes,
-            Table::Users => RosterTable::Users,
-            Table::Enrollments => RosterTable::Enrollments,
-            Table::Demographics => RosterTable::Demographics,
-            Table::Categories => RosterTable::Categories,
-            Table::LineItems => RosterTable::LineItems,
-            Table::Results => RosterTable::Results,
-            Table::Affairs(_) => return None,
-        })
-    }
+    /// Organisations (board, schools).
+    pub const ORGS: Table = Table::Roster(RosterTable::Orgs);
+    /// School years, terms, grading periods.
+    pub const ACADEMIC_SESSIONS: Table = Table::Roster(RosterTable::AcademicSessions);
+    /// Courses.
+    pub const COURSES: Table = Table::Roster(RosterTable::Courses);
+    /// Classes.
+    pub const CLASSES: Table = Table::Roster(RosterTable::Classes);
+    /// People from the roster.
+    pub const USERS: Table = Table::Roster(RosterTable::Users);
+    /// Enrollments of people in classes.
+    pub const ENROLLMENTS: Table = Table::Roster(RosterTable::Enrollments);
+    /// Demographics (one per person, same sourcedId).
+    pub const DEMOGRAPHICS: Table = Table::Roster(RosterTable::Demographics);
+    /// Gradebook categories.
+    pub const CATEGORIES: Table = Table::Roster(RosterTable::Categories);
+    /// Gradebook line items.
+    pub const LINE_ITEMS: Table = Table::Roster(RosterTable::LineItems);
+    /// Gradebook results.
+    pub const RESULTS: Table = Table::Roster(RosterTable::Results);
 }
 
 /// `SELECT` of the [`Record`] columns from the school-affairs records of category `$1`.
@@ -154,9 +140,9 @@ macro_rules! gateway_store {
         #[async_trait]
         impl GatewayStore for $store {
             async fn select(&self, table: Table, by: By, values: &[String]) -> StoreResult<Vec<Record>> {
-                let Table::Affairs(category) = table else {
-                    let roster = table.roster().expect("every other table is the roster's");
-                    return self.directory.records(roster, by, values).await;
+                let category = match table {
+                    Table::Roster(roster) => return self.directory.records(roster, by, values).await,
+                    Table::Affairs(category) => category,
                 };
                 let Some(narrow) = affairs_narrow(by) else {
                     return Ok(Vec::new());

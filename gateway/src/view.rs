@@ -143,7 +143,7 @@ impl View<'_> {
         // Catalogs, and school-affairs records that name no class, are found through the
         // schools of the token's classes too (each record is then judged on its own).
         let schools = match table {
-            Table::Orgs | Table::Courses | Table::Affairs(_) => self.schools().await?,
+            Table::ORGS | Table::COURSES | Table::Affairs(_) => self.schools().await?,
             _ => self.capability.schools.clone(),
         };
         let mut records = store.select(table, By::School, &schools).await?;
@@ -152,7 +152,7 @@ impl View<'_> {
                 .select(table, By::Class, &self.capability.classes)
                 .await?,
         );
-        if table == Table::Users && self.capability.has_category(ROSTER) {
+        if table == Table::USERS && self.capability.has_category(ROSTER) {
             // Guardians of the pupils in reach (judged in `people`).
             let pupils: Vec<String> = records
                 .iter()
@@ -167,11 +167,11 @@ impl View<'_> {
                 .into_iter()
                 .map(|(_, guardian)| guardian)
                 .collect();
-            records.extend(store.select(Table::Users, By::Id, &guardians).await?);
+            records.extend(store.select(Table::USERS, By::Id, &guardians).await?);
         }
-        if table == Table::Orgs {
+        if table == Table::ORGS {
             let parents: Vec<String> = records.iter().filter_map(|o| o.parent_id.clone()).collect();
-            records.extend(store.select(Table::Orgs, By::Id, &parents).await?);
+            records.extend(store.select(Table::ORGS, By::Id, &parents).await?);
         }
         let mut seen = HashSet::new();
         records.retain(|r| seen.insert(r.sourced_id.clone()));
@@ -211,7 +211,7 @@ impl View<'_> {
         Ok(self
             .gateway
             .store
-            .select(Table::Classes, By::Id, &self.capability.classes)
+            .select(Table::CLASSES, By::Id, &self.capability.classes)
             .await?
             .into_iter()
             .filter_map(|c| Some((c.sourced_id, c.school_id?)))
@@ -355,7 +355,7 @@ impl View<'_> {
         for user in self
             .gateway
             .store
-            .select(Table::Users, By::Id, &users)
+            .select(Table::USERS, By::Id, &users)
             .await?
         {
             match user.role() {

@@ -291,6 +291,19 @@ impl TestServer {
         .unwrap()
     }
 
+    /// Sets an account's password, as an administrator would.
+    pub async fn set_password(&self, username: &str, password: &str) {
+        renkei_idp::user::set_password(
+            self.store.as_ref(),
+            &self.audit,
+            "test",
+            username,
+            password.into(),
+        )
+        .await
+        .unwrap();
+    }
+
     pub async fn client(&self, new: NewClient) -> TestClient {
         let redirect_uri = new.redirect_uris.first().cloned().unwrap_or_default();
         let registered = register(self.store.as_ref(), &self.audit, "test", new)

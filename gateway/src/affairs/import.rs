@@ -196,7 +196,7 @@ pub async fn import(
         set.into_iter().collect()
     };
     let students: HashMap<String, Option<String>> = store
-        .select(Table::Users, By::Id, &mentioned("studentSourcedId"))
+        .select(Table::USERS, By::Id, &mentioned("studentSourcedId"))
         .await
         .map_err(|e| Problem::general(format!("cannot read the roster: {e}")))?
         .into_iter()
@@ -204,7 +204,7 @@ pub async fn import(
         .map(|u| (u.sourced_id, u.school_id))
         .collect();
     let classes: HashMap<String, Option<String>> = store
-        .select(Table::Classes, By::Id, &mentioned("classSourcedId"))
+        .select(Table::CLASSES, By::Id, &mentioned("classSourcedId"))
         .await
         .map_err(|e| Problem::general(format!("cannot read the roster: {e}")))?
         .into_iter()
@@ -213,7 +213,7 @@ pub async fn import(
     // Where each pupil is enrolled: a record naming a class must name one of the pupil's.
     let mut enrolled: HashSet<(String, String)> = HashSet::new();
     for enrollment in store
-        .select(Table::Enrollments, By::User, &mentioned("studentSourcedId"))
+        .select(Table::ENROLLMENTS, By::User, &mentioned("studentSourcedId"))
         .await
         .map_err(|e| Problem::general(format!("cannot read the roster: {e}")))?
     {

@@ -129,7 +129,7 @@ impl Collection {
                 if !self.per_class {
                     // Records of the class's pupils that name no class.
                     let pupils: Vec<String> = store
-                        .select(Table::Users, By::Class, &id)
+                        .select(Table::USERS, By::Class, &id)
                         .await?
                         .into_iter()
                         .map(|u| u.sourced_id)
