@@ -429,14 +429,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Servers log what they do; a one-shot command speaks through its output and its one-line
+    // error, so by default it logs only errors (a slow migration statement is no news to the
+    // person who typed the command). RENKEI_LOG overrides both.
+    let default_filter = match cli.command {
+        Command::Serve { .. } | Command::Gateway { .. } => "info,sqlx=warn",
+        _ => "error",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RENKEI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
