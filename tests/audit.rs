@@ -109,6 +109,21 @@ async fn accounts_audit_creation_and_passwords(backend: Backend) {
     assert!(taken.is_err());
     assert_eq!(events_via(&server, "test: user add").await.len(), 1);
 
+    // Signed in with the old password, in the browser and at an app.
+    let app = server.web_app().await;
+    let browser = Browser::new();
+    let tokens = code_flow_tokens(&server, &app, &browser, "hanako", "openid offline_access").await;
+    let refresh_token = tokens["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+    let home = |browser: &Browser| {
+        let url = server.url("/");
+        let http = browser.http.clone();
+        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(home(&browser).await.contains("hanako"), "signed in before");
+
     renkei_idp::user::set_password(
         server.store.as_ref(),
         &server.audit,
@@ -121,8 +136,17 @@ async fn accounts_audit_creation_and_passwords(backend: Backend) {
     let set = event_via(&server, "test: set-password").await;
     assert_eq!(
         set.detail.as_deref(),
-        Some("password of account hanako set")
+        Some("password of account hanako set; 1 session(s) ended, grants revoked")
     );
+    // The old sign-in is over everywhere: the browser's session and the app's refresh token.
+    assert!(
+        !home(&browser).await.contains("hanako"),
+        "the browser's session ended"
+    );
+    let refused = refresh(&server, &app, &refresh_token).await;
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
     server.stop().await;
 }
 

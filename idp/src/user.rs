@@ -112,7 +112,9 @@ pub async fn create(
 }
 
 /// Sets a person's password (an administrator's action, e.g. for roster accounts that came
-/// without one), audited (through `via`); the password is hashed with Argon2id.
+/// without one, or one that leaked), audited (through `via`); the password is hashed with
+/// Argon2id. The account is signed out everywhere: sessions signed in with the old password end
+/// and its apps' grants (with their refresh tokens) are revoked.
 pub async fn set_password(
     store: &dyn Store,
     audit: &AuditLog,
@@ -130,10 +132,14 @@ pub async fn set_password(
         .await
         .map_err(|e| Error::internal(e.to_string()))?;
     store.set_password_hash(&user.id, &hash, now()).await?;
+    let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
     audit
         .append(AuditEvent::admin(
             via,
-            format!("password of account {} set", user.username),
+            format!(
+                "password of account {} set; {sessions_ended} session(s) ended, grants revoked",
+                user.username
+            ),
         ))
         .await?;
     Ok(user)
