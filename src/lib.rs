@@ -114,7 +114,10 @@ pub async fn serve_gateway(
 
 /// Opens the database at `url` and applies pending migrations, or says why it cannot.
 pub async fn open_database(url: &str) -> Result<Database> {
-    Database::open(url)
-        .await
-        .map_err(|e| Error::Invalid(format!("cannot open the database {url}: {e}")))
+    Database::open(url).await.map_err(|e| {
+        Error::Invalid(format!(
+            "cannot open the database {}: {e}",
+            renkei_platform::database::redacted(url)
+        ))
+    })
 }

@@ -670,7 +670,10 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Migrate => {
             open_database(url).await?;
-            println!("migrations applied to {url}");
+            println!(
+                "migrations applied to {}",
+                renkei_platform::database::redacted(url)
+            );
             Ok(())
         }
         Command::User { command } => user_command(url, command).await,
@@ -943,7 +946,10 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     let seeded = if demo { app.seed_demo().await? } else { None };
     let listener = bind(listen).await?;
     let issuer = app.provider.config.issuer.clone();
-    println!("Renkei is serving {issuer} (listening on {listen}, database {database_url})");
+    println!(
+        "Renkei is serving {issuer} (listening on {listen}, database {})",
+        renkei_platform::database::redacted(database_url)
+    );
     println!("  discovery: {issuer}/.well-known/openid-configuration");
     println!("  sign in:   {issuer}/login");
     if let Some(board) = seeded {

@@ -13,7 +13,8 @@ on_both_databases!(
     client_and_user_commands,
     bad_input_is_one_clear_sentence,
     serve_demo_signs_in_and_drains,
-    serve_signs_access_tokens_with_the_chosen_algorithm
+    serve_signs_access_tokens_with_the_chosen_algorithm,
+    database_passwords_are_never_printed,
 );
 
 fn renkei(database_url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
@@ -463,4 +464,59 @@ async fn serve_signs_access_tokens_with_the_chosen_algorithm(backend: Backend) {
         .unwrap();
     assert_eq!(introspected["active"], true, "{introspected}");
     assert!(terminate(child).await.success());
+}
+
+/// A database URL's password appears nowhere the command prints: not in what `migrate` reports,
+/// not in `serve`'s start-up lines, not in the error when the database cannot be reached.
+async fn database_passwords_are_never_printed(backend: Backend) {
+    const SECRET: &str = "s3cret-db-pw";
+    let database = TestDatabase::new(backend).await;
+    let with_password = match backend {
+        // The test server trusts every local connection, so a password in the URL is accepted.
+        Backend::Postgres => {
+            let mut url = url::Url::parse(&database.url).unwrap();
+            url.set_password(Some(SECRET)).unwrap();
+            url.to_string()
+        }
+        Backend::Sqlite => database.url.clone(),
+    };
+    let (ok, out, err) = renkei(&with_password, &["migrate"], None);
+    assert!(ok, "{err}");
+    assert!(!out.contains(SECRET) && !err.contains(SECRET), "{out}{err}");
+    if matches!(backend, Backend::Postgres) {
+        assert!(out.contains(":***@"), "the URL is shown redacted: {out}");
+        let port = free_port();
+        let mut serve = spawn_renkei(
+            &with_password,
+            &[
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--issuer",
+                &format!("http://127.0.0.1:{port}"),
+            ],
+        );
+        let stdout = serve.stdout.take().unwrap();
+        let first = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).unwrap();
+            line
+        })
+        .await
+        .unwrap();
+        assert!(first.starts_with("Renkei is serving"), "{first}");
+        assert!(!first.contains(SECRET), "{first}");
+        terminate(serve).await;
+    }
+    let unreachable = format!(
+        "postgres://renkei:{SECRET}@127.0.0.1:{}/renkei",
+        free_port()
+    );
+    let (ok, out, err) = renkei(&unreachable, &["migrate"], None);
+    assert!(!ok);
+    assert!(
+        err.starts_with("error: cannot open the database postgres://renkei:***@"),
+        "{err}"
+    );
+    assert!(!out.contains(SECRET) && !err.contains(SECRET), "{err}");
 }

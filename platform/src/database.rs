@@ -32,6 +32,23 @@ pub enum StoreError {
 /// Result of storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The database URL as it may be shown (start-up lines, error messages, logs): the password,
+/// if any, replaced by `***`. A URL that does not parse is shown up to its scheme only.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://…"),
+            None => "(unparsable URL)".to_owned(),
+        },
+    }
+}
+
 /// Maps a unique-key violation to [`StoreError::Conflict`] naming `what`, any other error to
 /// [`StoreError::Database`].
 pub fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -64,7 +81,7 @@ impl Database {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Database::Postgres(open_postgres(url).await?))
         } else {
-            Err(StoreError::UnsupportedUrl(url.to_owned()))
+            Err(StoreError::UnsupportedUrl(redacted(url)))
         }
     }
 
@@ -135,6 +152,23 @@ async fn open_postgres(url: &str) -> StoreResult<sqlx::PgPool> {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_leave_in_a_shown_url() {
+        assert_eq!(
+            redacted("postgres://renkei:s3cret@db.example.jp:5432/renkei"),
+            "postgres://renkei:***@db.example.jp:5432/renkei"
+        );
+        assert_eq!(
+            redacted("postgres://renkei@db/renkei"),
+            "postgres://renkei@db/renkei"
+        );
+        assert_eq!(redacted("sqlite://renkei.db"), "sqlite://renkei.db");
+        assert!(!redacted("postgres://a:s3cret@[bad").contains("s3cret"));
+        assert!(!redacted("s3cret").contains("s3cret"));
+    }
 
     /// The migration files of one database's folder, sorted.
     fn migrations(database: &str) -> Vec<String> {
