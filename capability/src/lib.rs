@@ -8,10 +8,13 @@
 //!
 //! - [`verify`]: the verifier, where it finds root keys ([`verify::KeySource`]) and revocations
 //!   ([`verify::Revocations`]), and an axum extractor (feature `axum`, on by default).
+//! - [`attenuation`]: what an app may append (narrowing checks only), refused otherwise
+//!   before any evaluation.
 //! - [`error`]: the one error type, with its RFC 6750 response under the `axum` feature.
 //!
 //! The fact vocabulary is documented in `policies/README.md`.
 
+pub mod attenuation;
 pub mod error;
 pub mod verify;
 

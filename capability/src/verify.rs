@@ -214,6 +214,8 @@ impl Verifier {
             .first()
             .map(|id| hex(id))
             .ok_or_else(|| Error::InvalidToken("the token has no authority block".into()))?;
+        // Before anything evaluates the token's Datalog (reading its facts does too).
+        crate::attenuation::check(&biscuit)?;
         Ok(Signed {
             biscuit,
             token_id,

@@ -112,7 +112,12 @@ async fn main() {
         keys.public(id.unwrap_or_default())
             .ok_or(biscuit_auth::error::Format::UnknownPublicKey)
     })
-    .and_then(|b| b.append(biscuit_auth::BlockBuilder::new().code("check if time($t)")?))
+    .and_then(|b| {
+        b.append(
+            biscuit_auth::BlockBuilder::new()
+                .code("check if time($t), $t <= 2999-12-31T00:00:00Z")?,
+        )
+    })
     .and_then(|b| b.to_base64())
     .expect("attenuate");
     let by_datalog = service
