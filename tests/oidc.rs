@@ -817,6 +817,48 @@ async fn prompt_none_and_prompt_login(backend: Backend) {
         location(&login).starts_with("/login?request="),
         "prompt=login asks for the password again"
     );
+    // Going to the approval step instead of signing in again does not skip the sign-in: neither
+    // the page nor an approval posted to it issues a code for the old session (even in the very
+    // second that session signed in).
+    let pending = location(&login)
+        .trim_start_matches("/login?request=")
+        .to_owned();
+    let skipped = browser
+        .get(&server.url(&format!("/consent?request={pending}")))
+        .await;
+    assert_eq!(skipped.status(), 303);
+    assert!(
+        location(&skipped).starts_with("/login?request="),
+        "{}",
+        location(&skipped)
+    );
+    let sign_in_page = browser
+        .get(&server.url(&format!("/login?request={pending}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&sign_in_page, "csrf_token");
+    let approved = browser
+        .post_form(
+            &server.url("/consent"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("request", pending.as_str()),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert!(
+        location(&approved).starts_with("/login?request="),
+        "no code without signing in again: {}",
+        location(&approved)
+    );
+    // A client cannot name the stale session itself to escape the rule.
+    let forged = browser
+        .get(&format!("{}&stale_sid=x", url_for("login")))
+        .await;
+    assert!(location(&forged).starts_with("/login?request="));
     let relogged = browser
         .authorize(&server, &url_for("login"), "student1", true)
         .await;

@@ -54,6 +54,10 @@ pub struct AuthorizationRequest {
     /// When the request arrived (set by us when it is kept).
     #[serde(default)]
     pub received_at: i64,
+    /// The session the browser had when the request was kept because that session was not
+    /// fresh enough for it (set by us, never by the client): only a sign-in after it counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_sid: Option<String>,
 }
 
 /// An authorization request that passed validation.
@@ -119,6 +123,7 @@ pub fn see_other_with_query(path: &str, body: &[u8]) -> Response {
 
 async fn begin(state: AppState, headers: HeaderMap, mut request: AuthorizationRequest) -> Response {
     request.received_at = now();
+    request.stale_sid = None;
     let result = async {
         let valid = match validate(&state, request).await? {
             Ok(valid) => valid,
@@ -319,15 +324,9 @@ pub async fn proceed(
         state: request.raw.state.clone(),
     };
     let has = |p: &str| request.prompt.iter().any(|v| v == p);
-    let received = request.raw.received_at;
-    let signed_in = signed_in.filter(|SignedIn { session: s, .. }| {
-        // A sign-in made for this very request (after it was kept) always counts as fresh.
-        let signed_in_for_this = pending.is_some() && s.auth_time >= received;
-        let fresh_enough =
-            signed_in_for_this || request.max_age.is_none_or(|age| now() - s.auth_time <= age);
-        let reauthenticated = !(has("login") || has("select_account")) || signed_in_for_this;
-        fresh_enough && reauthenticated
-    });
+    let present = signed_in.as_ref().map(|s| s.session.sid.clone());
+    let signed_in = signed_in
+        .filter(|SignedIn { session, .. }| fresh_enough(&request, session, pending.is_some()));
     let Some(SignedIn { session, approved }) = signed_in else {
         if has("none") {
             return Ok(redirect_error(
@@ -336,7 +335,10 @@ pub async fn proceed(
                 &refuse("login_required", "the user is not signed in"),
             ));
         }
-        let id = keep(state, &request.raw, pending).await?;
+        // Remember the session that was not enough, so that only a sign-in after it counts.
+        let mut raw = request.raw.clone();
+        raw.stale_sid = raw.stale_sid.or(present);
+        let id = keep(state, &raw, pending).await?;
         return Ok(renkei_platform::web::see_other(
             &format!("/login?request={id}"),
             [],
@@ -362,6 +364,24 @@ pub async fn proceed(
         state.store.delete_auth_request(&id).await?;
     }
     issue_code(state, &request, &session).await
+}
+
+/// Whether `session` is as fresh as the request asks (`max_age`, `prompt=login` or
+/// `select_account`). A sign-in made for a kept (`kept`) request — after it was received, and
+/// not the session that was found not fresh enough when it was kept — always counts. Every step
+/// that can issue a code asks, the approval page included, so that a request sent to sign in
+/// again cannot be approved with the session it was sent away from.
+pub fn fresh_enough(request: &ValidRequest, session: &SessionRow, kept: bool) -> bool {
+    let has = |p: &str| request.prompt.iter().any(|v| v == p);
+    let signed_in_for_this = kept
+        && session.auth_time >= request.raw.received_at
+        && request.raw.stale_sid.as_deref() != Some(session.sid.as_str());
+    let recent = signed_in_for_this
+        || request
+            .max_age
+            .is_none_or(|age| now() - session.auth_time <= age);
+    let reauthenticated = !(has("login") || has("select_account")) || signed_in_for_this;
+    recent && reauthenticated
 }
 
 /// Keeps the request while the user signs in or consents; returns its id.
