@@ -496,17 +496,23 @@ async fn database_passwords_are_never_printed(backend: Backend) {
                 &format!("http://127.0.0.1:{port}"),
             ],
         );
+        // Read every line the server prints (a closed pipe would fail its later lines).
         let stdout = serve.stdout.take().unwrap();
-        let first = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).unwrap();
-            line
-        })
-        .await
-        .unwrap();
+        let (first_line, first) = tokio::sync::oneshot::channel();
+        let printed = std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            let first = lines.next().unwrap_or_default();
+            let _ = first_line.send(first.clone());
+            std::iter::once(first)
+                .chain(lines)
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        let first = first.await.unwrap();
         assert!(first.starts_with("Renkei is serving"), "{first}");
-        assert!(!first.contains(SECRET), "{first}");
         terminate(serve).await;
+        let printed = printed.join().unwrap();
+        assert!(!printed.contains(SECRET), "{printed}");
     }
     let unreachable = format!(
         "postgres://renkei:{SECRET}@127.0.0.1:{}/renkei",

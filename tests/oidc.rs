@@ -32,6 +32,7 @@ on_both_databases!(
     client_authentication_methods,
     private_key_jwt_authenticates_and_refuses_replay,
     failed_sign_ins_are_uniform_and_rate_limited,
+    an_address_cannot_spray_past_its_limit_by_sending_at_once,
     forms_require_csrf_token,
     pages_are_japanese_by_default_and_english_on_request,
     key_rotation_keeps_old_tokens_verifiable,
@@ -1203,6 +1204,66 @@ async fn failed_sign_ins_are_uniform_and_rate_limited(backend: Backend) {
             .status(),
         429,
         "the limit is per account, not per browser"
+    );
+    server.stop().await;
+}
+
+/// Guesses sent all at once from one address: each takes its place under the address's limit
+/// before its password is checked, so no more than the limit's remaining places are checked.
+async fn an_address_cannot_spray_past_its_limit_by_sending_at_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.user("student1", "student").await;
+    // A successful sign-in does not use up the address's places.
+    for _ in 0..3 {
+        assert_eq!(
+            Browser::new()
+                .sign_in(&server, "student1", PASSWORD)
+                .await
+                .status(),
+            303
+        );
+    }
+    // The address has 10 places left in its window (the limit is 300 failures).
+    server
+        .execute_sql(&format!(
+            "INSERT INTO login_throttle (key, window_start, failures) VALUES ('address:127.0.0.1', {}, 290) \
+             ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures + 290",
+            renkei_platform::clock::now()
+        ))
+        .await;
+    let guesses: Vec<_> = (0..40)
+        .map(|i| {
+            let base = server.base.clone();
+            tokio::spawn(async move {
+                Browser::new()
+                    .sign_in_at(&base, &format!("sprayed{i:02}"), "Password1!")
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    let mut throttled = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            200 => checked += 1,
+            429 => throttled += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        checked <= 10,
+        "{checked} guesses reached the password check"
+    );
+    assert_eq!(checked + throttled, 40);
+    // The address is now at its limit: even the right password waits for the window.
+    assert_eq!(
+        Browser::new()
+            .sign_in(&server, "student1", PASSWORD)
+            .await
+            .status(),
+        429
     );
     server.stop().await;
 }

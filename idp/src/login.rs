@@ -183,13 +183,8 @@ pub async fn submit(
             .store
             .record_login_failure(&account_key, since, now)
             .await?;
-        let address_failures = match &address_key {
-            Some(key) => state.store.login_failures(key, since).await?,
-            None => 0,
-        };
-        if attempts > state.config.login_failures_per_account
-            || address_failures >= state.config.login_failures_per_address
-        {
+        let within_address_limit = reserve_address_attempt(&state, address_key.as_deref()).await?;
+        if attempts > state.config.login_failures_per_account || !within_address_limit {
             tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
             return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
         }
@@ -216,12 +211,11 @@ pub async fn submit(
         .await
         .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
         let Some(user) = user.filter(|_| verified) else {
-            if let Some(key) = &address_key {
-                state.store.record_login_failure(key, since, now).await?;
-            }
+            // The reserved attempt stays counted as the address's failure.
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         };
         state.store.clear_login_failures(&account_key).await?;
+        release_address_attempt(&state, address_key.as_deref()).await?;
         complete(
             &state,
             &headers,
@@ -235,6 +229,37 @@ pub async fn submit(
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Counts an attempt against the address's limit before its (slow) check, so that attempts sent
+/// at once cannot all slip past the limit: `false` if the address is over it. The count is
+/// atomic in the database (across processes). An attempt that then succeeds gives its place
+/// back ([`release_address_attempt`]); a failed one stays counted as a failure.
+pub(crate) async fn reserve_address_attempt(
+    state: &AppState,
+    address_key: Option<&str>,
+) -> Result<bool> {
+    let Some(key) = address_key else {
+        return Ok(true);
+    };
+    let now = now();
+    let counted = state
+        .store
+        .record_login_failure(key, now - state.config.login_window, now)
+        .await?;
+    Ok(counted <= state.config.login_failures_per_address)
+}
+
+/// Gives back the place an attempt reserved with [`reserve_address_attempt`] (it succeeded, or
+/// was refused before any credential was checked).
+pub(crate) async fn release_address_attempt(
+    state: &AppState,
+    address_key: Option<&str>,
+) -> Result<()> {
+    if let Some(key) = address_key {
+        state.store.forgive_login_failure(key).await?;
+    }
+    Ok(())
 }
 
 /// The key that counts a client address's failed sign-ins (any method), if the address is known.

@@ -283,19 +283,17 @@ pub async fn sign_in(
         }
         let address_key = login::address_key(&state, connect_info.as_ref(), &headers);
         let now = now();
-        let since = now - state.config.login_window;
-        if let Some(key) = &address_key
-            && state.store.login_failures(key, since).await?
-                >= state.config.login_failures_per_address
-        {
+        if !login::reserve_address_attempt(&state, address_key.as_deref()).await? {
             tracing::warn!(address = ?address_key, "passkey sign-in refused: too many failures");
             return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
         }
         let Some(ceremony) = finish_ceremony(&state, &form.ceremony, SIGN_IN, None).await? else {
+            login::release_address_attempt(&state, address_key.as_deref()).await?;
             return Ok(again(t.form_expired, StatusCode::BAD_REQUEST));
         };
         match verify_assertion(&state, ceremony, &form.credential, now).await? {
             Ok((user, amr)) => {
+                login::release_address_attempt(&state, address_key.as_deref()).await?;
                 login::complete(
                     &state,
                     &headers,
@@ -308,10 +306,8 @@ pub async fn sign_in(
                 .await
             }
             Err(refused) => {
+                // The reserved attempt stays counted as the address's failure.
                 tracing::warn!(reason = %refused, "passkey sign-in refused");
-                if let Some(key) = &address_key {
-                    state.store.record_login_failure(key, since, now).await?;
-                }
                 Ok(again(t.passkey_failed, StatusCode::OK))
             }
         }

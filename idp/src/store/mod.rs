@@ -355,13 +355,14 @@ pub trait Store: Send + Sync + 'static {
     /// Removes one of `user_id`'s passkeys; false if it has no such passkey.
     async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
 
-    /// Failed sign-ins counted for `key` in the window starting at `since`.
-    async fn login_failures(&self, key: &str, since: i64) -> StoreResult<i64>;
     /// Counts one failed (or not yet successful) sign-in for `key`; a window older than
     /// `since` starts again. Returns the count in the window, this one included.
     async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<i64>;
     /// Forgets failures for `key` after a successful sign-in.
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    /// Takes back one failure counted under `key` (an attempt reserved before a check that
+    /// then succeeded).
+    async fn forgive_login_failure(&self, key: &str) -> StoreResult<()>;
 
     /// Deletes expired codes, sessions, requests, deny-list entries and grants.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;

@@ -506,16 +506,6 @@ macro_rules! sql_store {
                     == 1)
             }
 
-            async fn login_failures(&self, key: &str, since: i64) -> StoreResult<i64> {
-                let failures: Option<i64> =
-                    sqlx::query_scalar("SELECT failures FROM login_throttle WHERE key = $1 AND window_start >= $2")
-                        .bind(key)
-                        .bind(since)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Ok(failures.unwrap_or(0))
-            }
-
             async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<i64> {
                 Ok(sqlx::query_scalar(
                     "INSERT INTO login_throttle (key, window_start, failures) VALUES ($1, $3, 1) \
@@ -529,6 +519,14 @@ macro_rules! sql_store {
                 .bind(now)
                 .fetch_one(&self.pool)
                 .await?)
+            }
+
+            async fn forgive_login_failure(&self, key: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
