@@ -849,7 +849,22 @@ async fn user_command(url: &str, command: UserCommand) -> Result<()> {
     Ok(())
 }
 
+/// Runs an import; on SIGINT or SIGTERM it stops, removes the private copies of the files
+/// (which can hold the roster's passwords) and says nothing was changed (the transaction is
+/// never committed).
 async fn import_command(url: &str, command: ImportCommand) -> Result<()> {
+    tokio::select! {
+        result = run_import(url, command) => result,
+        () = shutdown_signal() => {
+            renkei_directory::import::source::remove_temporary_folders();
+            Err(Error::Invalid(
+                "the import was interrupted; nothing was changed".into(),
+            ))
+        }
+    }
+}
+
+async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
     let opened = Opened::at(url).await?;
     match command {
         ImportCommand::Oneroster(args) => {

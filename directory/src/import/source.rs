@@ -28,7 +28,8 @@ impl Source {
             for entry in entries.filter_map(std::result::Result::ok) {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if is_csv(&name) && entry.path().is_file() {
-                    std::fs::copy(entry.path(), source.dir.join(&name))
+                    source
+                        .copy_in(&entry.path(), &name)
                         .map_err(|e| Problem::general(format!("cannot read {name}: {e}")))?;
                 }
             }
@@ -59,7 +60,7 @@ impl Source {
             if entry.is_dir() || !is_csv(&name) {
                 continue;
             }
-            let mut out = File::create(source.dir.join(&name))
+            let mut out = private_file(&source.dir.join(&name))
                 .map_err(|e| Problem::general(format!("cannot unpack {name}: {e}")))?;
             std::io::copy(&mut entry, &mut out).map_err(|e| {
                 Problem::general(format!("cannot unpack {name} from {}: {e}", path.display()))
@@ -75,20 +76,34 @@ impl Source {
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| Problem::general(format!("{} is not a file", path.display())))?;
         let source = Source::private()?;
-        std::fs::copy(path, source.dir.join(&name))
+        source
+            .copy_in(path, &name)
             .map_err(|e| Problem::general(format!("cannot read {}: {e}", path.display())))?;
         Ok((source, name))
     }
 
-    /// A new private temporary folder.
+    /// A new private temporary folder: readable by this user only (the files can hold the
+    /// roster's `password` column in plain text), created fresh (never an existing folder),
+    /// and listed for [`remove_temporary_folders`] until it is dropped.
     fn private() -> Result<Self, Problem> {
         let dir = std::env::temp_dir().join(format!(
             "renkei-import-{}",
             renkei_platform::crypto::random_id()
         ));
-        std::fs::create_dir_all(&dir)
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(&dir)
             .map_err(|e| Problem::general(format!("cannot create a temporary folder: {e}")))?;
+        live_folders().insert(dir.clone());
         Ok(Source { dir })
+    }
+
+    /// Copies a file into the folder as `name`, readable by this user only.
+    fn copy_in(&self, from: &Path, name: &str) -> std::io::Result<u64> {
+        let mut out = private_file(&self.dir.join(name))?;
+        std::io::copy(&mut File::open(from)?, &mut out)
     }
 
     /// Finds a file by its OneRoster name (`users.csv`), ignoring case. Returns the name as
@@ -122,6 +137,31 @@ impl Source {
     }
 }
 
+/// Creates a file readable and writable by this user only (it must not exist yet).
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// The temporary folders of this process's imports that still exist.
+fn live_folders() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
+    static LIVE: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes every temporary folder this process's imports still hold: for a process that is
+/// about to exit on a signal (SIGINT, SIGTERM), where the imports' own clean-up cannot run.
+pub fn remove_temporary_folders() {
+    for dir in std::mem::take(&mut *live_folders()) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// A CSV file name (macOS resource forks `._x.csv` are not).
 fn is_csv(name: &str) -> bool {
     name.to_ascii_lowercase().ends_with(".csv") && !name.starts_with("._")
@@ -130,6 +170,7 @@ fn is_csv(name: &str) -> bool {
 impl Drop for Source {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        live_folders().remove(&self.dir);
     }
 }
 
@@ -142,5 +183,37 @@ impl std::io::Write for HashWriter<'_> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::Source;
+
+    #[test]
+    fn copies_are_private_and_removed() {
+        let export = std::env::temp_dir().join(format!(
+            "renkei-export-{}",
+            renkei_platform::crypto::random_id()
+        ));
+        std::fs::create_dir(&export).unwrap();
+        std::fs::write(export.join("users.csv"), "sourcedId,password\ns1,secret\n").unwrap();
+        let source = Source::open(&export).unwrap();
+        let dir = source.dir.clone();
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("users.csv")), 0o600);
+        drop(source);
+        assert!(!dir.exists(), "removed when dropped");
+
+        let kept = Source::open(&export).unwrap();
+        let dir = kept.dir.clone();
+        super::remove_temporary_folders();
+        assert!(!dir.exists(), "removed on a signal's clean-up too");
+        drop(kept);
+        std::fs::remove_dir_all(export).unwrap();
     }
 }
