@@ -836,6 +836,46 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
         "still within retention"
     );
     assert!(account(&server, "s008").await.is_some());
+    // What other parts keep about the departed pupil s008 and about s001, who stays.
+    for child in ["s008", "s001"] {
+        for sql in [
+            format!(
+                "INSERT INTO consent_records (id, seq, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at) \
+                 VALUES ('consent-{child}', (SELECT COUNT(*) + 1000 FROM consent_records), '{child}', 'app', 'urn:renkei:scope:attendance.readonly', 1, 'grant', 'g001', 'guardian', 0)"
+            ),
+            format!(
+                "INSERT INTO affairs_records (category, sourced_id, status, student_id, data) \
+                 VALUES ('urn:renkei:scope:attendance.readonly', 'att-{child}', 'active', '{child}', '{{}}')"
+            ),
+            format!("INSERT INTO audit_children (seq, child_id) VALUES (1, '{child}')"),
+        ] {
+            server.execute_sql(&sql).await;
+        }
+    }
+    let kept_about = |child: &'static str| {
+        let server = &server;
+        async move {
+            let mut counts = Vec::new();
+            for table in ["consent_records", "affairs_records"] {
+                counts.push(
+                    server
+                        .count_sql(&format!(
+                            "SELECT COUNT(*) FROM {table} WHERE student_id = '{child}'"
+                        ))
+                        .await,
+                );
+            }
+            counts.push(
+                server
+                    .count_sql(&format!(
+                        "SELECT COUNT(*) FROM audit_children WHERE child_id = '{child}'"
+                    ))
+                    .await,
+            );
+            counts
+        }
+    };
+    assert_eq!(kept_about("s008").await, [1, 1, 1]);
     assert_eq!(
         server
             .directory
@@ -851,6 +891,16 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
     assert!(
         account(&server, "s001").await.is_some(),
         "current pupils stay"
+    );
+    assert_eq!(
+        kept_about("s008").await,
+        [0, 0, 0],
+        "the departed pupil's consent, school-affairs records and read history went with them"
+    );
+    assert_eq!(
+        kept_about("s001").await,
+        [1, 1, 1],
+        "a current pupil's stay"
     );
     server.stop().await;
 }

@@ -213,6 +213,16 @@ impl TestServer {
         Self::start_process(shared, Some(self.state.config.issuer.clone()), &host).await
     }
 
+    /// Runs one `SELECT COUNT(*) …` on the server's database directly.
+    pub async fn count_sql(&self, sql: &str) -> i64 {
+        use renkei_platform::Database;
+        match &Database::connect(&self.database.url).await.unwrap() {
+            Database::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            Database::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        }
+        .unwrap()
+    }
+
     /// Runs one SQL statement on the server's database directly (to set up what no endpoint
     /// does, or to tamper with what one wrote).
     pub async fn execute_sql(&self, sql: &str) {

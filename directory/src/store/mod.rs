@@ -148,8 +148,9 @@ pub trait Directory: Send + Sync + 'static {
     /// links an app may be shown, whatever the accounts' state.
     async fn agents(&self, users: &[String]) -> StoreResult<Vec<(String, String)>>;
     /// Erases roster people who left the board (disabled as `tobedeleted`) before `before`,
-    /// with their roster records, sessions and grants: the end of the retention period.
-    /// Returns how many people were erased.
+    /// with their roster records, sessions and grants, their school-affairs and consent records
+    /// and the links of audit events to them, in one transaction: the end of the retention
+    /// period. Returns how many people were erased.
     async fn erase_departed(&self, before: i64) -> StoreResult<u64>;
     /// Starts the transaction a roster import runs in.
     async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>>;
@@ -466,6 +467,13 @@ macro_rules! directory_store {
                     format!("DELETE FROM demographics WHERE sourced_id IN ({departed})"),
                     format!("DELETE FROM results WHERE student_id IN ({departed})"),
                     format!("DELETE FROM user_agents WHERE user_id IN ({departed}) OR agent_id IN ({departed})"),
+                    // What other parts keep about the child goes too, so that a sourcedId the
+                    // board reuses never attaches it to a new pupil: school-affairs records,
+                    // consent records, and the links of audit events to the child (the events
+                    // themselves stay: the chain must not break).
+                    format!("DELETE FROM affairs_records WHERE student_id IN ({departed})"),
+                    format!("DELETE FROM consent_records WHERE student_id IN ({departed})"),
+                    format!("DELETE FROM audit_children WHERE child_id IN ({departed})"),
                 ] {
                     sqlx::query(&statement).bind(before).execute(&mut *tx).await?;
                 }
