@@ -907,7 +907,7 @@ async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
                 max_errors: args.flags.max_errors,
             };
             let report = import::import(
-                renkei_gateway::store::open(&opened.database).as_ref(),
+                renkei_gateway::store::open(&opened.database, opened.directory()).as_ref(),
                 &opened.audit,
                 "renkei import affairs",
                 collection,

@@ -84,7 +84,8 @@ impl Gateway {
         issuer: &str,
         audit: AuditLog,
     ) -> Self {
-        let store = store::open(database);
+        let directory = renkei_directory::open(database);
+        let store = store::open(database, directory.clone());
         let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
         let origin = match issuer[after_scheme..].find('/') {
             Some(slash) => &issuer[..after_scheme + slash],
@@ -92,7 +93,7 @@ impl Gateway {
         };
         Gateway {
             verifier,
-            directory: renkei_directory::open(database),
+            directory,
             store,
             audit,
             origin: origin.into(),

@@ -109,10 +109,9 @@ pub trait GatewayStore: Send + Sync + 'static {
     ) -> StoreResult<AffairsChanges>;
 }
 
-/// The gateway storage on an open database: roster reads through the directory, its own
+/// The gateway storage on an open database: roster reads through `directory`, its own
 /// school-affairs records.
-pub fn open(database: &Database) -> Arc<dyn GatewayStore> {
-    let directory = renkei_directory::open(database);
+pub fn open(database: &Database, directory: Arc<dyn Directory>) -> Arc<dyn GatewayStore> {
     match database {
         Database::Sqlite(pool) => Arc::new(SqliteGatewayStore {
             pool: pool.clone(),

@@ -37,14 +37,6 @@ pub struct ConsentForm {
     decision: String,
 }
 
-/// The sign-in page for the pending request `request`.
-fn login_page(request: &str) -> String {
-    format!(
-        "/login?{}",
-        serde_urlencoded::to_string([("request", request)]).unwrap_or_default()
-    )
-}
-
 /// The pending request and the session it continues in, or the response to send instead.
 async fn load(
     state: &AppState,
@@ -53,14 +45,14 @@ async fn load(
 ) -> Result<std::result::Result<(ValidRequest, SessionRow), Response>> {
     let Some(session) = crate::session::current(state, headers).await? else {
         return Ok(Err(renkei_platform::web::see_other(
-            &login_page(request),
+            &crate::login::page_for(request),
             [],
         )));
     };
     match authorize::resume(state, request).await? {
         // The request asked for a fresher sign-in than this session: sign in first.
         Some(Ok(valid)) if !authorize::fresh_enough(&valid, &session, true) => Ok(Err(
-            renkei_platform::web::see_other(&login_page(request), []),
+            renkei_platform::web::see_other(&crate::login::page_for(request), []),
         )),
         Some(Ok(valid)) => Ok(Ok((valid, session))),
         Some(Err((target, refusal))) => Ok(Err(redirect_error(state, &target, &refusal))),

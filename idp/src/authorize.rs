@@ -340,7 +340,7 @@ pub async fn proceed(
         raw.stale_sid = raw.stale_sid.or(present);
         let id = keep(state, &raw, pending).await?;
         return Ok(renkei_platform::web::see_other(
-            &format!("/login?request={id}"),
+            &crate::login::page_for(&id),
             [],
         ));
     };

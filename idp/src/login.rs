@@ -72,6 +72,14 @@ pub(crate) async fn context(state: &AppState, request: &str) -> Result<Context> 
     }
 }
 
+/// The sign-in page's address for the pending authorization request `request`.
+pub fn page_for(request: &str) -> String {
+    format!(
+        "/login?{}",
+        serde_urlencoded::to_string([("request", request)]).unwrap_or_default()
+    )
+}
+
 /// The page shown when a kept authorization request has expired or was already finished.
 pub fn expired_request() -> Error {
     Error::page(

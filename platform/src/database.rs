@@ -100,19 +100,6 @@ impl Database {
         }
         Ok(())
     }
-
-    /// Answers when the database does (readiness).
-    pub async fn ping(&self) -> StoreResult<()> {
-        match self {
-            Database::Sqlite(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-            Database::Postgres(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Opens (creating if missing) the SQLite database at `url`, in WAL mode so that readers never
