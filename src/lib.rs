@@ -48,7 +48,8 @@ impl App {
             consent.verifier.clone(),
             &provider.config.issuer,
             audit.clone(),
-        );
+        )
+        .with_trusted_proxies(&provider.config.trusted_proxies);
         Ok(App {
             database,
             audit,
@@ -100,16 +101,41 @@ pub async fn serve_gateway(
     database_url: &str,
     listener: TcpListener,
     public_url: &str,
+    trusted_proxies: &[std::net::IpAddr],
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let database = open_database(database_url).await?;
     let audit = AuditLog::start(&database);
     let consent = ConsentService::open(&database, audit.clone()).await?;
     let upkeep = consent.spawn_upkeep();
-    let gateway = Gateway::open(&database, consent.verifier.clone(), public_url, audit);
+    let gateway = Gateway::open(&database, consent.verifier.clone(), public_url, audit)
+        .with_trusted_proxies(trusted_proxies);
     let served = gateway.serve_alone(listener, shutdown).await;
     upkeep.abort();
     served.map_err(|e| Error::Invalid(format!("the gateway failed: {e}")))
+}
+
+/// Imports the board's OneRoster files (audited through `via`) and, when the import changed or
+/// removed roster records, revokes every outstanding capability token (the roster they were
+/// minted on may have ended a guardian's link or a teacher's class): the one import operation
+/// that the command line and the console call.
+pub async fn import_roster(
+    database: &Database,
+    audit: &AuditLog,
+    via: &str,
+    path: &std::path::Path,
+    options: &renkei_directory::ImportOptions,
+) -> Result<renkei_directory::ImportReport> {
+    let directory = renkei_directory::open(database);
+    let report = renkei_directory::import(directory.as_ref(), audit, via, path, options).await?;
+    renkei_consent::capability::roster::revoke_after_import(
+        renkei_consent::store::open(database).as_ref(),
+        audit,
+        via,
+        &report,
+    )
+    .await?;
+    Ok(report)
 }
 
 /// Opens the database at `url` and applies pending migrations, or says why it cannot.

@@ -68,6 +68,13 @@ enum Command {
             default_value = "http://127.0.0.1:8081"
         )]
         public_url: String,
+        /// Address of a reverse proxy whose X-Forwarded-For is believed (repeatable).
+        #[arg(
+            long = "trusted-proxy",
+            env = "RENKEI_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -360,8 +367,17 @@ struct UserAdd {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; fails naming the first event that does not match.
-    Verify,
+    /// Recompute the hash chain and check each event's time and child links; fails naming
+    /// the first event that does not match.
+    Verify {
+        /// A file of checkpoints (`renkei audit checkpoint` lines) the board kept elsewhere:
+        /// each must still be in the chain, so cutting off its newest events is noticed.
+        #[arg(long = "checkpoints")]
+        checkpoints: Option<std::path::PathBuf>,
+    },
+    /// Print the newest event's position and hash as one JSON line, for the board to keep
+    /// outside Renkei (append it to a file that `audit verify --checkpoints` reads).
+    Checkpoint,
     /// Write events as JSON lines to standard output.
     Export {
         /// First day (YYYY-MM-DD, Japan time) or Unix seconds; default: everything.
@@ -397,7 +413,8 @@ struct ClientAdd {
     /// A public client (tablet or browser app): no secret, PKCE required.
     #[arg(long)]
     public: bool,
-    /// Grant type (repeatable): authorization_code, refresh_token, client_credentials.
+    /// Grant type (repeatable): authorization_code, refresh_token, client_credentials (the
+    /// app may act for itself: its own access tokens and school-wide capability tokens).
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
     /// Scope the app may ask for (repeatable); default: all sign-in scopes.
@@ -661,10 +678,21 @@ async fn run(cli: Cli) -> Result<()> {
             config.access_token_alg = access_token_alg;
             serve(url, &listen, config, demo).await
         }
-        Command::Gateway { listen, public_url } => {
+        Command::Gateway {
+            listen,
+            public_url,
+            trusted_proxies,
+        } => {
             let listener = bind(&listen).await?;
             println!("Renkei gateway is serving {public_url} (listening on {listen})");
-            renkei::serve_gateway(url, listener, &public_url, shutdown_signal()).await?;
+            renkei::serve_gateway(
+                url,
+                listener,
+                &public_url,
+                &trusted_proxies,
+                shutdown_signal(),
+            )
+            .await?;
             println!("Renkei gateway stopped");
             Ok(())
         }
@@ -874,8 +902,8 @@ async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
                 max_problems: args.flags.max_errors.max(1),
                 actor: operator(args.by),
             };
-            let report = renkei_directory::import(
-                opened.directory().as_ref(),
+            let report = renkei::import_roster(
+                &opened.database,
                 &opened.audit,
                 "renkei import oneroster",
                 &args.path,
@@ -995,16 +1023,32 @@ async fn audit_command(url: &str, command: AuditCommand) -> Result<()> {
     let opened = Opened::at(url).await?;
     let store = opened.audit.store();
     match command {
-        AuditCommand::Verify => {
-            let checked = renkei_platform::audit::verify(store).await?;
+        AuditCommand::Verify { checkpoints } => {
+            let checkpoints = match checkpoints {
+                Some(path) => read_checkpoints(&path)?,
+                None => Vec::new(),
+            };
+            let checked = renkei_platform::audit::verify(store, &checkpoints).await?;
             if let Some(seq) = checked.broken_at {
                 return Err(Error::Invalid(format!(
-                    "the audit chain is broken at event {seq}: it was changed or removed after it was written ({} events before it verify)",
+                    "the audit chain is broken at event {seq}: {} ({} events before it verify)",
+                    checked.problem.unwrap_or_default(),
                     checked.events
                 )));
             }
-            println!("{}", serde_json::json!({"verified": checked.events}));
+            println!(
+                "{}",
+                serde_json::json!({"verified": checked.events, "checkpoints": checkpoints.len()})
+            );
         }
+        AuditCommand::Checkpoint => match renkei_platform::audit::checkpoint(store).await? {
+            Some(checkpoint) => print_json(&checkpoint),
+            None => {
+                return Err(Error::Invalid(
+                    "the audit chain is empty: there is nothing to keep a checkpoint of yet".into(),
+                ));
+            }
+        },
         AuditCommand::Export { since } => {
             let since = match since.as_deref() {
                 None => 0,
@@ -1021,6 +1065,25 @@ async fn audit_command(url: &str, command: AuditCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads a file of checkpoints, one JSON object per line (blank lines skipped).
+fn read_checkpoints(path: &std::path::Path) -> Result<Vec<renkei_platform::audit::Checkpoint>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(number, line)| {
+            serde_json::from_str(line).map_err(|e| {
+                Error::Invalid(format!(
+                    "{} line {}: not a checkpoint as `renkei audit checkpoint` prints it ({e})",
+                    path.display(),
+                    number + 1
+                ))
+            })
+        })
+        .collect()
 }
 
 async fn shutdown_signal() {

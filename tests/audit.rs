@@ -22,6 +22,7 @@ on_both_databases!(
     policies_and_categories_audit_themselves,
     consent_records_audit_themselves_whoever_records_them,
     affairs_imports_are_audited_when_applied,
+    verify_notices_changed_links_times_and_a_cut_off_end,
 );
 
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
@@ -29,7 +30,7 @@ const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
 /// The events written through `via`, oldest first; the chain must verify.
 async fn events_via(server: &TestServer, via: &str) -> Vec<AuditEvent> {
     let store = server.audit.store();
-    assert_eq!(verify(store).await.unwrap().broken_at, None);
+    assert_eq!(verify(store, &[]).await.unwrap().broken_at, None);
     store
         .audit_rows(0, 100_000)
         .await
@@ -478,5 +479,119 @@ async fn affairs_imports_are_audited_when_applied(backend: Backend) {
         "{event:?}"
     );
     let _ = std::fs::remove_file(file);
+    server.stop().await;
+}
+
+/// The hashes cover each event's JSON; `audit verify` also checks what lies beside it: the
+/// `at` column (`export --since` selects by it), the links to children (guardians' read
+/// history), which only a retention erasure may remove, and the end of the chain against the
+/// checkpoints the board kept.
+async fn verify_notices_changed_links_times_and_a_cut_off_end(backend: Backend) {
+    use renkei_platform::audit::checkpoint;
+    let server = board(backend).await;
+    let store = server.audit.store();
+    let read = |children: &[&str]| AuditEvent {
+        children: children.iter().map(|c| c.to_string()).collect(),
+        ..AuditEvent::admin("GET /test/read", "a read".into())
+    };
+    server.audit.append(read(&["s001", "s002"])).await.unwrap();
+    server.audit.append(read(&["s008"])).await.unwrap();
+    let kept = checkpoint(store).await.unwrap().unwrap();
+    let read_at = kept.seq - 1;
+    let problem = |checkpoints: Vec<renkei_platform::audit::Checkpoint>| async move {
+        let checked = verify(store, &checkpoints).await.unwrap();
+        (checked.broken_at, checked.problem.unwrap_or_default())
+    };
+    assert_eq!(problem(vec![kept.clone()]).await, (None, String::new()));
+
+    // A link the event does not name (a read made to appear in a guardian's history).
+    server
+        .execute_sql(&format!(
+            "INSERT INTO audit_children (seq, child_id) VALUES ({read_at}, 's003')"
+        ))
+        .await;
+    let (at, why) = problem(vec![]).await;
+    assert_eq!(at, Some(read_at));
+    assert!(why.contains("\"s003\""), "{why}");
+    server
+        .execute_sql("DELETE FROM audit_children WHERE child_id = 's003'")
+        .await;
+
+    // A link removed (a read hidden from a guardian).
+    server
+        .execute_sql(&format!(
+            "DELETE FROM audit_children WHERE seq = {read_at} AND child_id = 's002'"
+        ))
+        .await;
+    let (at, why) = problem(vec![]).await;
+    assert_eq!(at, Some(read_at));
+    assert!(why.contains("no retention erasure"), "{why}");
+    server
+        .execute_sql(&format!(
+            "INSERT INTO audit_children (seq, child_id) VALUES ({read_at}, 's002')"
+        ))
+        .await;
+
+    // The time column moved (an event hidden from `export --since`).
+    server
+        .execute_sql(&format!(
+            "UPDATE audit_events SET at = at - 86400 WHERE seq = {read_at}"
+        ))
+        .await;
+    let (at, why) = problem(vec![]).await;
+    assert_eq!(at, Some(read_at));
+    assert!(why.contains("time column"), "{why}");
+    server
+        .execute_sql(&format!(
+            "UPDATE audit_events SET at = at + 86400 WHERE seq = {read_at}"
+        ))
+        .await;
+    assert_eq!(problem(vec![]).await, (None, String::new()));
+
+    // Retention erases the departed s008's links and says so: the chain still verifies.
+    server
+        .execute_sql(
+            "UPDATE users SET status = 'tobedeleted', enabled = FALSE, disabled_at = 1 WHERE sourced_id = 's008'",
+        )
+        .await;
+    let purged = renkei_directory::purge_departed(
+        server.directory.as_ref(),
+        &server.audit,
+        "test: purge",
+        30,
+    )
+    .await
+    .unwrap();
+    assert_eq!(purged.erased, 1);
+    assert_eq!(
+        server
+            .count_sql("SELECT COUNT(*) FROM audit_children WHERE child_id = 's008'")
+            .await,
+        0
+    );
+    assert_eq!(problem(vec![kept.clone()]).await, (None, String::new()));
+
+    // The newest events cut off: only the checkpoint tells.
+    server.audit.append(read(&["s001"])).await.unwrap();
+    let newest = checkpoint(store).await.unwrap().unwrap();
+    for table in ["audit_children", "audit_events"] {
+        server
+            .execute_sql(&format!("DELETE FROM {table} WHERE seq = {}", newest.seq))
+            .await;
+    }
+    assert_eq!(problem(vec![kept.clone()]).await, (None, String::new()));
+    let (at, why) = problem(vec![kept, newest.clone()]).await;
+    assert_eq!(at, Some(newest.seq));
+    assert!(why.contains("cut off"), "{why}");
+    // Cutting off the erasure too leaves the erased links unexplained.
+    server
+        .execute_sql(&format!(
+            "DELETE FROM audit_events WHERE seq = {}",
+            newest.seq - 1
+        ))
+        .await;
+    let (at, why) = problem(vec![]).await;
+    assert_eq!(at, Some(read_at + 1), "the event that named s008");
+    assert!(why.contains("no retention erasure"), "{why}");
     server.stop().await;
 }

@@ -28,7 +28,141 @@ on_both_databases!(
     guardians_decide_in_the_portal_api,
     consent_page_names_the_data_the_board_lets_the_app_read,
     a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_consent,
+    a_guardian_who_lost_custody_no_longer_consents,
 );
+
+/// A consent counts only while its author may act for the child: after a delta import moves
+/// s003 from guardian g002 to g001, g002's grant covers nothing, the token minted on it is
+/// revoked, the portal shows g001 that it has lapsed, and g001 (not g002) decides.
+async fn a_guardian_who_lost_custody_no_longer_consents(backend: Backend) {
+    let board = board(backend).await;
+    let app = &board.app;
+    board.policy(app, ATTENDANCE, Basis::Guardian, None).await;
+    board
+        .decide("g002", app, ATTENDANCE, "s003", Action::Grant, None)
+        .await;
+    let before = board
+        .capability(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
+        .await;
+    let verifier = &board.server.consent.verifier;
+    let capability = verifier.verify(&before).await.unwrap();
+    assert_eq!(
+        board.readable(&capability, ATTENDANCE).await,
+        set(&["s003"])
+    );
+
+    // The roster: s003's guardian is now g001 (both records say so; g002 lists no child).
+    let delta = std::env::temp_dir().join(format!("renkei-delta-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&delta).unwrap();
+    let fixture = roster_fixture("board-1.1");
+    let header = std::fs::read_to_string(fixture.join("users.csv")).unwrap();
+    let header = header.lines().next().unwrap();
+    let rows: Vec<String> = std::fs::read_to_string(fixture.join("users.csv"))
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            line.starts_with("s003,") || line.starts_with("g001,") || line.starts_with("g002,")
+        })
+        .map(|line| {
+            line.replace(",g002,P3,", ",g001,P3,")
+                .replace(",\"s001,s002\",", ",\"s001,s002,s003\",")
+                .replace(",,,s003,,,", ",,,,,,")
+        })
+        .collect();
+    assert_eq!(rows.len(), 3);
+    std::fs::write(
+        delta.join("users.csv"),
+        format!("{header}\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(roster_fixture("delta-1.1").join("manifest.csv"))
+        .unwrap()
+        .replace("file.enrollments,delta", "file.enrollments,absent");
+    std::fs::write(delta.join("manifest.csv"), manifest).unwrap();
+    let report = renkei::import_roster(
+        &board.server.app.database,
+        &board.server.audit,
+        "test: delta",
+        &delta,
+        &renkei_directory::ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    std::fs::remove_dir_all(&delta).unwrap();
+    assert_eq!(report.outcome, "applied", "{report}");
+    let directory = board.server.directory.as_ref();
+    assert!(directory.is_guardian_of("g001", "s003").await.unwrap());
+    assert!(!directory.is_guardian_of("g002", "s003").await.unwrap());
+
+    // The token minted on the old roster is refused, here and by third parties.
+    assert_eq!(
+        verifier.verify(&before).await.err().unwrap().to_string(),
+        "the token has been revoked"
+    );
+    assert_eq!(
+        board.third_party(&before, "s003", ATTENDANCE).await,
+        "deny: revoked"
+    );
+    // g002's grant no longer covers s003.
+    let after = board
+        .capability(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
+        .await;
+    let capability = verifier.verify(&after).await.unwrap();
+    assert!(board.readable(&capability, ATTENDANCE).await.is_empty());
+
+    // The current guardian sees it has lapsed and decides; the former one cannot.
+    board.server.set_password("g001", "guardian-pass-001").await;
+    let browser = Browser::new();
+    browser
+        .sign_in(&board.server, "g001", "guardian-pass-001")
+        .await;
+    let overview: Value = browser
+        .get(&board.server.url("/api/consent"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let s003 = overview["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|child| child["id"] == "s003")
+        .expect("g001 now decides for s003");
+    assert_eq!(s003["requests"][0]["state"], "lapsed");
+    assert_eq!(s003["requests"][0]["decision"]["by_role"], "guardian");
+    let former = record::record(
+        board.consent.as_ref(),
+        directory,
+        &board.server.audit,
+        "test",
+        &board.user("g002").await,
+        ConsentInput {
+            student_id: "s003".into(),
+            client_id: app.id.clone(),
+            category_id: ATTENDANCE.into(),
+            action: Action::Withdraw,
+            until: None,
+        },
+        renkei_platform::clock::now(),
+    )
+    .await;
+    assert!(
+        matches!(former, Err(renkei_consent::Error::Forbidden(_))),
+        "{former:?}"
+    );
+    board
+        .decide("g001", app, ATTENDANCE, "s003", Action::Grant, None)
+        .await;
+    let granted = board
+        .capability(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
+        .await;
+    let capability = verifier.verify(&granted).await.unwrap();
+    assert_eq!(
+        board.readable(&capability, ATTENDANCE).await,
+        set(&["s003"])
+    );
+    board.server.stop().await;
+}
 
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
 const GRADEBOOK: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly";
@@ -191,7 +325,13 @@ impl Board {
                 schools: &placement.schools,
                 classes: &placement.classes,
             };
-            if capability.may_read_child(category, &child) {
+            let allowed = capability.may_read_child(category, &child);
+            assert_eq!(
+                allowed,
+                capability.may_read_child_by_rules(category, &child),
+                "{id}: the verifier and the Datalog rules disagree"
+            );
+            if allowed {
                 readable.insert(id.to_string());
             }
         }
@@ -575,11 +715,27 @@ async fn bad_tokens_are_refused(backend: Backend) {
         .unwrap()
         .to_base64()
         .unwrap();
-    let narrowed = verifier.verify(&shorter).await.unwrap();
-    assert!(
-        board.readable(&narrowed, ATTENDANCE).await.is_empty(),
+    assert_eq!(
+        verifier.verify(&shorter).await.err().unwrap().to_string(),
+        "the token has expired",
         "attenuated expiry"
     );
+    let both = Biscuit::from_base64(&one_category, |id: Option<u32>| {
+        keys.public(id.unwrap())
+            .ok_or(biscuit_auth::error::Format::UnknownPublicKey)
+    })
+    .unwrap()
+    .append(
+        BlockBuilder::new()
+            .code("check if request_child(\"s002\"); check if time($t), $t <= 2999-01-01T00:00:00Z")
+            .unwrap(),
+    )
+    .unwrap()
+    .to_base64()
+    .unwrap();
+    let narrowed = verifier.verify(&both).await.unwrap();
+    assert_eq!(board.readable(&narrowed, GRADEBOOK).await, set(&["s002"]));
+    assert!(board.readable(&narrowed, ATTENDANCE).await.is_empty());
     // An appended block cannot widen: facts are refused before anything evaluates them (they
     // would not be trusted by the rules either), and so is anything but the three narrowing
     // checks: a rule joining appended facts with themselves would cost the cube of their number.
@@ -752,6 +908,31 @@ async fn exchange_requests_are_validated(backend: Backend) {
         .await;
     let body: Value = partial.json().await.unwrap();
     assert_eq!(body["scope"], ATTENDANCE);
+    // Acting for itself, school-wide, needs the client_credentials registration: a
+    // confidential client registered only to act for signed-in users cannot, policy or not.
+    let for_users_only = board
+        .server
+        .client(renkei_idp::client::NewClient {
+            name: "ひまわり連絡帳".into(),
+            redirect_uris: vec!["https://renraku.example.jp/callback".into()],
+            grant_types: vec!["authorization_code".into()],
+            ..Default::default()
+        })
+        .await;
+    board
+        .policy(&for_users_only, ATTENDANCE, Basis::School, None)
+        .await;
+    let acting_alone = board
+        .exchange(
+            &for_users_only,
+            ATTENDANCE,
+            Some("urn:renkei:school:sakura-es"),
+        )
+        .await;
+    assert_eq!(
+        error(acting_alone).await,
+        (400, "unauthorized_client".into())
+    );
     let discovery: Value = reqwest::get(board.server.url("/.well-known/openid-configuration"))
         .await
         .unwrap()
@@ -914,8 +1095,8 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
         .verify(&minted.token)
         .await
         .unwrap();
-    // The same token with a check appended that always holds: answered by running the
-    // Datalog rules, it must agree with the direct evaluation of the unattenuated token.
+    // The same token with a check appended that always holds: both must give the answers of
+    // the Datalog rules of policies/capability.datalog, run over the whole token.
     let keys = board.server.consent.keys.snapshot();
     let attenuated = Biscuit::from_base64(&minted.token, |id: Option<u32>| {
         keys.public(id.unwrap())
@@ -952,12 +1133,14 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
             "{}",
             pupil.id
         );
-        assert_eq!(
-            capability.may_read_child(ATTENDANCE, &child),
-            by_datalog.may_read_child(ATTENDANCE, &child),
-            "direct and Datalog answers differ for {}",
-            pupil.id
-        );
+        for token in [&capability, &by_datalog] {
+            assert_eq!(
+                token.may_read_child(ATTENDANCE, &child),
+                token.may_read_child_by_rules(ATTENDANCE, &child),
+                "direct and Datalog answers differ for {}",
+                pupil.id
+            );
+        }
         for (category, schools) in [(GRADEBOOK, &school), (ATTENDANCE, &elsewhere)] {
             let child = Child {
                 id: &pupil.id,
@@ -966,6 +1149,7 @@ async fn a_school_of_a_thousand_fits_in_eight_kilobytes(backend: Backend) {
             };
             assert!(!capability.may_read_child(category, &child));
             assert!(!by_datalog.may_read_child(category, &child));
+            assert!(!by_datalog.may_read_child_by_rules(category, &child));
         }
     }
     for (category, schools) in [
@@ -1150,8 +1334,9 @@ async fn a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_con
         "the token ends with the consent it relies on"
     );
 
-    // An exchange that read the grant, then the withdrawal, then the token is recorded.
-    let started = renkei_capability::now_ms();
+    // An exchange that read the grant, then the withdrawal, then the token is recorded: both
+    // moments are the database's.
+    let started = board.consent.clock_ms().await.unwrap();
     let pupils = board
         .server
         .directory
@@ -1188,6 +1373,24 @@ async fn a_token_minted_across_a_withdrawal_is_refused_and_none_outlives_its_con
     assert_eq!(
         late.err().unwrap().to_string(),
         "the token has been revoked"
+    );
+    // Third-party verifiers refuse it too: the published list names every refused token.
+    let revoked: Value = reqwest::get(board.server.url("/capability/revoked"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        revoked["revoked"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(minted.revocation_id.as_str())),
+        "{revoked}"
+    );
+    assert_eq!(
+        board.third_party(&minted.token, "s003", ATTENDANCE).await,
+        "deny: revoked"
     );
     board.server.stop().await;
 }

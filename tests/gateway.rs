@@ -18,6 +18,7 @@ on_both_databases!(
     a_guardian_consent_token_reads_exactly_the_consenting_children,
     pagination_filter_sort_and_fields_follow_the_specification,
     reads_are_refused_without_the_right_token,
+    anonymous_requests_cannot_grow_the_audit_chain,
     the_audit_chain_verifies_and_detects_tampering,
     audit_batches_of_any_size_keep_the_chain_and_every_child,
     a_class_token_reads_the_class_its_students_and_their_results,
@@ -407,15 +408,26 @@ async fn pagination_filter_sort_and_fields_follow_the_specification(backend: Bac
         serde_json::json!(["s001"]),
         "projected reads are audited with their children"
     );
-    // A filtered read that returns one record compared both P4 pupils: both are audited.
+    // A sorted read compares every pupil the token lets it see, whatever the page holds.
     board
         .ids(
             &token,
-            "/schools/sakura-es/students?filter=grades%3D%27P4%27&limit=1",
+            "/schools/sakura-es/students?sort=familyName&limit=1",
         )
         .await;
-    let last = board.last_event().await;
-    assert_eq!(last["children"], serde_json::json!(["s005", "s006"]));
+    let compared = board.last_event().await["children"].clone();
+    assert!(compared.as_array().unwrap().len() > 2, "{compared}");
+    // A filtered read that returns one record compared every pupil, not only the two of P4:
+    // whether a pupil matched tells of their data too. So does a filter matching nothing.
+    for filter in ["grades%3D%27P4%27", "familyName~%27%E3%81%AA%E3%81%84%27"] {
+        board
+            .ids(
+                &token,
+                &format!("/schools/sakura-es/students?filter={filter}&limit=1"),
+            )
+            .await;
+        assert_eq!(board.last_event().await["children"], compared, "{filter}");
+    }
     let bad = board.read(&token, "/students?filter=givenName").await;
     assert_eq!(bad.status(), 400);
     let body: Value = bad.json().await.unwrap();
@@ -472,9 +484,123 @@ async fn reads_are_refused_without_the_right_token(backend: Backend) {
         3,
         "every refusal is audited: no token, a bad token, a missing category"
     );
-    assert_eq!(refusals[0]["client_id"], Value::Null, "no token, no app");
-    assert_eq!(refusals[2]["client_id"], board.app.id.as_str());
-    assert_eq!(refusals[2]["categories"], serde_json::json!([CORE]));
+    // The app's refusal is its own event; the anonymous ones are counted, by route and reason.
+    let (apps, anonymous): (Vec<&Value>, Vec<&Value>) =
+        refusals.iter().partition(|e| e["client_id"] != Value::Null);
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0]["client_id"], board.app.id.as_str());
+    assert_eq!(apps[0]["categories"], serde_json::json!([CORE]));
+    let mut details: Vec<&str> = anonymous
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    details.sort();
+    assert_eq!(
+        details,
+        [
+            "1 anonymous reads refused (a capability token that does not verify), counted since the previous summary",
+            "1 anonymous reads refused (no capability token), counted since the previous summary",
+        ]
+    );
+    assert!(
+        anonymous
+            .iter()
+            .all(|e| e["endpoint"] == format!("GET {BASE}/students"))
+    );
+    board.server.stop().await;
+}
+
+/// What anonymous clients send cannot grow the audit chain or the disk: an overlong address
+/// is refused before any handler, refusals without a valid token are counted per route (one
+/// summary event, whatever the ids in their paths), an address that keeps sending them is
+/// answered 429 without its tokens being read, and an app's own long paths are cut in its
+/// events.
+async fn anonymous_requests_cannot_grow_the_audit_chain(backend: Backend) {
+    let board = board(backend, Basis::School).await;
+    board.server.gateway.audit.flush().await;
+    let events = || async {
+        board.server.gateway.audit.flush().await;
+        board
+            .server
+            .audit
+            .store()
+            .audit_rows(0, 100_000)
+            .await
+            .unwrap()
+    };
+    // An app's refused read of a long id is its own event, its path cut to 512 bytes.
+    let token = board.capability(CORE, "urn:renkei:school:sakura-es").await;
+    let long = board
+        .read(&token, &format!("/users/{}", "z".repeat(6000)))
+        .await;
+    assert_eq!(long.status(), 404);
+    let last: Value = serde_json::from_str(&events().await.last().unwrap().event).unwrap();
+    let endpoint = last["endpoint"].as_str().unwrap();
+    assert!(
+        endpoint.len() <= 512 && endpoint.ends_with('…'),
+        "{endpoint}"
+    );
+    let before = events().await.len();
+    let client = reqwest::Client::new();
+    let overlong = client
+        .get(
+            board
+                .server
+                .url(&format!("{BASE}/users/{}", "x".repeat(60_000))),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overlong.status(), 414);
+    assert_eq!(
+        events().await.len(),
+        before,
+        "refused before anything is kept"
+    );
+    let limit = renkei_gateway::ANONYMOUS_REFUSALS_PER_MINUTE as usize;
+    // The limit counts in windows of a clock minute: start early in one.
+    let second = renkei_platform::clock::now() % 60;
+    if second > 40 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+    let mut statuses = Vec::new();
+    for n in 0..limit + 5 {
+        let response = client
+            .get(
+                board
+                    .server
+                    .url(&format!("{BASE}/users/{n}-{}", "y".repeat(4000))),
+            )
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert!(statuses[..limit].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses[limit..], [429; 5]);
+    let added: Vec<Value> = events().await[before..]
+        .iter()
+        .map(|row| serde_json::from_str(&row.event).unwrap())
+        .collect();
+    assert_eq!(
+        added.len(),
+        2,
+        "one summary per route and reason: {added:?}"
+    );
+    assert!(
+        added
+            .iter()
+            .all(|e| e["endpoint"] == format!("GET {BASE}/users/{{id}}"))
+    );
+    let counted: Vec<&str> = added
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert!(counted.contains(&format!("{limit} anonymous reads refused (a capability token that does not verify), counted since the previous summary").as_str()), "{counted:?}");
+    assert!(counted.contains(&"5 anonymous reads refused (the address was over its limit), counted since the previous summary"), "{counted:?}");
+    // A valid token is refused too while the address is over its limit.
+    assert_eq!(board.read(&token, "/students").await.status(), 429);
     board.server.stop().await;
 }
 
@@ -522,7 +648,7 @@ async fn the_audit_chain_verifies_and_detects_tampering(backend: Backend) {
     );
     assert_eq!(
         String::from_utf8_lossy(&verified.stdout).trim(),
-        format!("{{\"verified\":{}}}", before + 20)
+        format!("{{\"checkpoints\":0,\"verified\":{}}}", before + 20)
     );
     let exported = run_renkei(url, &["audit", "export", "--since", "2026-01-01"], None);
     let lines: Vec<Value> = String::from_utf8_lossy(&exported.stdout)
@@ -568,6 +694,7 @@ async fn audit_batches_of_any_size_keep_the_chain_and_every_child(backend: Backe
         records: children as i64,
         outcome: "allowed".into(),
         detail: None,
+        erased: Vec::new(),
     };
     // 83 events (64 + 16 + 3 × 1 rows), one of them naming 1,300 children (1,024 + 256 + 16 +
     // 4 × 1 rows with the others'); then a batch of five.
@@ -589,10 +716,11 @@ async fn audit_batches_of_any_size_keep_the_chain_and_every_child(backend: Backe
         .collect();
     assert_eq!(stored, [first.clone(), second.clone()].concat());
     assert_eq!(
-        verify(store.as_ref()).await.unwrap(),
+        verify(store.as_ref(), &[]).await.unwrap(),
         Verification {
             events: before + 88,
-            broken_at: None
+            broken_at: None,
+            problem: None,
         }
     );
     let seqs_of = |child: &'static str| {

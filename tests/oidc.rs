@@ -37,7 +37,66 @@ on_both_databases!(
     pages_are_japanese_by_default_and_english_on_request,
     key_rotation_keeps_old_tokens_verifiable,
     browser_facing_protocol_details,
+    authorization_requests_keep_bounded_state,
 );
+
+/// What an anonymous browser can make the provider keep is bounded: every kept parameter has a
+/// length limit (refused with `invalid_request`, an oversized `state` not echoed, nothing kept),
+/// and one address can start only so many sign-ins a minute.
+async fn authorization_requests_keep_bounded_state(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let app = server.web_app().await;
+    let (_, challenge) = pkce();
+    let browser = Browser::new();
+    let kept = || server.count_sql("SELECT COUNT(*) FROM auth_requests");
+    let long_state = "s".repeat(6000);
+    let long_nonce = "n".repeat(513);
+    for (name, extra) in [
+        ("state", ("state", long_state.as_str())),
+        ("nonce", ("nonce", long_nonce.as_str())),
+    ] {
+        let url = code_request(&server, &app, "openid", &challenge, &[extra]);
+        let response = browser.get(&url).await;
+        assert_eq!(response.status(), 303, "{name}");
+        let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+        assert!(
+            location.as_str().starts_with(&app.redirect_uri),
+            "{location}"
+        );
+        assert_eq!(
+            query_param(&location, "error").as_deref(),
+            Some("invalid_request")
+        );
+        let description = query_param(&location, "error_description").unwrap();
+        assert!(
+            description.starts_with(&format!("{name} is ")),
+            "{description}"
+        );
+        assert_eq!(query_param(&location, "state"), None, "{name}");
+    }
+    assert_eq!(kept().await, 0, "nothing kept for refused requests");
+    let fine = code_request(&server, &app, "openid", &challenge, &[("state", "s1")]);
+    assert_eq!(browser.get(&fine).await.status(), 303);
+    assert_eq!(kept().await, 1);
+    // The address uses up its kept requests for this minute.
+    let second = renkei_platform::clock::now() % 60;
+    if second > 50 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+    let here: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let now = renkei_platform::clock::now();
+    let limit = server.state.config.kept_requests_per_address_minute;
+    while server.state.kept_requests.admit(Some(here), now) {}
+    let over = browser.get(&fine).await;
+    assert_eq!(over.status(), 429);
+    assert!(over.text().await.unwrap().contains("1分ほど待って"));
+    assert_eq!(
+        kept().await,
+        1,
+        "no request kept past the limit ({limit} a minute)"
+    );
+    server.stop().await;
+}
 
 /// A standard relying party for `app`, configured from Renkei's discovery document.
 async fn relying_party(

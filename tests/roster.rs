@@ -831,7 +831,8 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
             .directory
             .erase_departed(renkei_platform::clock::now() - 86400)
             .await
-            .unwrap(),
+            .unwrap()
+            .people,
         0,
         "still within retention"
     );
@@ -882,7 +883,10 @@ async fn departed_people_are_erased_after_retention(backend: Backend) {
             .erase_departed(renkei_platform::clock::now() + 1)
             .await
             .unwrap(),
-        1
+        renkei_directory::Erased {
+            people: 1,
+            unlinked: vec!["s008".into()],
+        }
     );
     assert!(
         account(&server, "s008").await.is_none(),

@@ -4,8 +4,15 @@
 //! evaluation, unless each of its statements is one of those checks: a fact, a rule or any other
 //! expression could make evaluation cost grow without bound (a rule joining appended facts
 //! with themselves costs the cube of their number in one pass, which no time limit interrupts).
+//!
+//! The accepted checks are then read into a [`Narrowing`], which the verifier applies to each
+//! read directly: no appended Datalog is ever evaluated, so no token, however crafted, makes a
+//! read cost more than the token's own size.
+
+use std::str::FromStr;
 
 use biscuit_auth::Biscuit;
+use biscuit_auth::builder::{Check, Op, Term};
 
 use crate::error::{Error, Result};
 
@@ -18,9 +25,33 @@ pub const MAX_CHECKS_PER_BLOCK: usize = 16;
 /// Longest child sourcedId or category a check may name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
 
-/// Refuses a token whose appended blocks hold anything but the documented narrowing checks.
-pub fn check(biscuit: &Biscuit) -> Result<()> {
+/// What the checks appended to a token require of every read: each must hold (a check of
+/// every appended block, as Biscuit evaluates them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Narrowing {
+    /// `check if request_child("ID")`: the read must be of this child's data (so no structure
+    /// read passes), for each one named.
+    pub children: Vec<String>,
+    /// `check if request_category("CATEGORY")`: the read must be under this category.
+    pub categories: Vec<String>,
+    /// `check if time($t), $t <= DATE`: the earliest such DATE (Unix seconds).
+    pub not_after: Option<i64>,
+}
+
+impl Narrowing {
+    /// Whether a read of `child`'s data (or, with `None`, of the roster's structure) under
+    /// `category` passes every appended check.
+    pub fn allows(&self, category: &str, child: Option<&str>) -> bool {
+        self.categories.iter().all(|c| c == category)
+            && self.children.iter().all(|c| Some(c.as_str()) == child)
+    }
+}
+
+/// Refuses a token whose appended blocks hold anything but the documented narrowing checks,
+/// and reads those checks.
+pub fn check(biscuit: &Biscuit) -> Result<Narrowing> {
     let appended = biscuit.block_count().saturating_sub(1);
+    let mut narrowing = Narrowing::default();
     if appended > MAX_APPENDED_BLOCKS {
         return Err(refused(format!(
             "it carries {appended} appended blocks; at most {MAX_APPENDED_BLOCKS} are accepted"
@@ -49,28 +80,62 @@ pub fn check(biscuit: &Biscuit) -> Result<()> {
             )));
         }
         for statement in statements {
-            if !is_narrowing_check(statement) {
+            let Some(narrowed) = narrowing_check(statement) else {
                 return Err(refused(format!(
                     "block {index} holds `{}`; an appended block may only hold checks of the forms check if request_child(\"ID\"), check if request_category(\"CATEGORY\") and check if time($t), $t <= DATE",
                     shortened(statement)
                 )));
+            };
+            match narrowed {
+                Narrowed::Child(child) => narrowing.children.push(child.to_owned()),
+                Narrowed::Category(category) => narrowing.categories.push(category.to_owned()),
+                Narrowed::NotAfter(date) => {
+                    narrowing.not_after = Some(narrowing.not_after.map_or(date, |d| d.min(date)));
+                }
             }
         }
     }
-    Ok(())
+    for named in [&mut narrowing.children, &mut narrowing.categories] {
+        named.sort_unstable();
+        named.dedup();
+    }
+    Ok(narrowing)
 }
 
-/// Whether a statement is one of the three documented narrowing checks.
-fn is_narrowing_check(statement: &str) -> bool {
-    let Some(body) = statement.strip_prefix("check if ") else {
-        return false;
+/// One accepted check.
+enum Narrowed<'a> {
+    Child(&'a str),
+    Category(&'a str),
+    NotAfter(i64),
+}
+
+/// The narrowing a statement states, if it is one of the three documented checks.
+fn narrowing_check(statement: &str) -> Option<Narrowed<'_>> {
+    let body = statement.strip_prefix("check if ")?;
+    let named = |name: &str| {
+        quoted_argument(body, name).filter(|text| !text.is_empty() && text.len() <= MAX_NAME_BYTES)
     };
-    if let Some(name) =
-        quoted_argument(body, "request_child").or_else(|| quoted_argument(body, "request_category"))
-    {
-        return !name.is_empty() && name.len() <= MAX_NAME_BYTES;
+    if let Some(child) = named("request_child") {
+        return Some(Narrowed::Child(child));
     }
-    earlier_expiry(body)
+    if let Some(category) = named("request_category") {
+        return Some(Narrowed::Category(category));
+    }
+    if !earlier_expiry(body) {
+        return None;
+    }
+    // The form is known; Biscuit's own parser reads the date.
+    let check = Check::from_str(statement).ok()?;
+    let date = check
+        .queries
+        .iter()
+        .flat_map(|query| &query.expressions)
+        .flat_map(|expression| &expression.ops)
+        .find_map(|op| match op {
+            Op::Value(Term::Date(date)) => Some(*date),
+            _ => None,
+        })?;
+    Some(Narrowed::NotAfter(i64::try_from(date).unwrap_or(i64::MAX)))
 }
 
 /// `NAME("TEXT")` → `TEXT`, when TEXT holds no quote or backslash.
@@ -126,7 +191,27 @@ fn shortened(statement: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::is_narrowing_check;
+    use super::{Narrowed, narrowing_check};
+
+    fn is_narrowing_check(statement: &str) -> bool {
+        narrowing_check(statement).is_some()
+    }
+
+    #[test]
+    fn checks_are_read_into_what_they_narrow() {
+        assert!(matches!(
+            narrowing_check("check if request_child(\"s-001\")"),
+            Some(Narrowed::Child("s-001"))
+        ));
+        assert!(matches!(
+            narrowing_check("check if time($t), $t <= 2026-11-24T09:05:00Z"),
+            Some(Narrowed::NotAfter(1_795_511_100))
+        ));
+        assert!(matches!(
+            narrowing_check("check if time($t), $t <= 2026-11-24T18:05:00+09:00"),
+            Some(Narrowed::NotAfter(1_795_511_100))
+        ));
+    }
 
     #[test]
     fn only_the_documented_checks_pass() {

@@ -13,9 +13,16 @@
 //! ```
 //!
 //! Verification: the signature against the published root key named by `root_key_id`, the
-//! revocation list, the expiry; then each read is authorized by the Datalog rules of
-//! `policies/capability.datalog` with the request's facts, so that every check an app
-//! appended (attenuation) is honoured.
+//! revocation list, the expiry, and the appended blocks (only the documented narrowing checks
+//! pass, see [`crate::attenuation`]). Each read is then answered from what the authority block
+//! states and what the appended checks require: the answers of the Datalog rules of
+//! `policies/capability.datalog` (which [`Capability::may_read_child_by_rules`] runs, for
+//! conformance tests) without running an app's Datalog at all.
+//!
+//! Nothing here evaluates Datalog on an async worker: reading a new token (signature, appended
+//! checks, the authority block's facts) runs on tokio's blocking pool, at most
+//! [`Verifier::READS_PER_CORE`] per core at once, so a burst of crafted tokens only waits for
+//! its turn and delays no other request. The verifier needs a tokio runtime.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,7 +33,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use biscuit_auth::builder::{date, fact, string};
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit, PublicKey};
+use tokio::sync::Semaphore;
 
+use crate::attenuation::Narrowing;
 use crate::error::{Error, Result};
 use crate::{POLICIES, child_ref, hex};
 
@@ -117,7 +126,8 @@ impl Revocations for RevokedList {
 pub struct Verifier {
     keys: Arc<dyn KeySource>,
     revocations: Arc<dyn Revocations>,
-    policies: Arc<AuthorizerBuilder>,
+    /// Turns to read a new token on the blocking pool.
+    turns: Arc<Semaphore>,
     /// What recently verified tokens state: an app reads many collections with one token, and
     /// parsing it and reading its facts cost a quarter of a gateway read. Revocation, expiry
     /// and the signing key are still checked on every use.
@@ -134,16 +144,18 @@ const VERIFIED_KEPT: usize = 1024;
 const KEPT_TOKEN_MAX: usize = 16 * 1024;
 
 impl Verifier {
-    /// A verifier with the rules of `policies/capability.datalog`.
+    /// New tokens read at once per core (parsing, signature, the authority block's facts);
+    /// more wait their turn.
+    pub const READS_PER_CORE: usize = 2;
+
+    /// A verifier that finds root keys in `keys` and refuses what `revocations` lists.
     pub fn new(keys: Arc<dyn KeySource>, revocations: Arc<dyn Revocations>) -> Result<Self> {
-        let policies = AuthorizerBuilder::new()
-            .code(POLICIES)
-            .map_err(|e| Error::Invalid(format!("policies/capability.datalog: {e}")))?
-            .set_limits(limits());
+        rules()?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Verifier {
             keys,
             revocations,
-            policies: Arc::new(policies),
+            turns: Arc::new(Semaphore::new(cores * Self::READS_PER_CORE)),
             verified: Mutex::default(),
         })
     }
@@ -171,57 +183,34 @@ impl Verifier {
                             .into(),
                     ));
                 }
-                self.refuse_revoked(&stated.token_id).await?;
                 stated
             }
-            None => {
-                let signed = self.parse(token)?;
-                self.refuse_revoked(&signed.token_id).await?;
-                Arc::new(read(signed)?)
-            }
+            None => self.read_new(token).await?,
         };
+        self.refuse_revoked(&stated.token_id).await?;
         if stated.expires_at < now {
             return Err(Error::InvalidToken("the token has expired".into()));
         }
-        if !was_kept && stated.direct.is_some() && token.len() <= KEPT_TOKEN_MAX {
+        if !was_kept && !stated.attenuated && token.len() <= KEPT_TOKEN_MAX {
             self.keep(token, stated.clone(), now);
         }
-        Ok(Capability {
-            stated,
-            policies: self.policies.clone(),
-            now,
-        })
+        Ok(Capability { stated, now })
     }
 
-    /// Parses a token and checks its signature.
-    fn parse(&self, token: &str) -> Result<Signed> {
-        let keys = &self.keys;
-        let root = std::cell::Cell::new(None);
-        let biscuit = Biscuit::from_base64(token, |id: Option<u32>| {
-            let id = id.ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
-            let key = keys
-                .public_key(id)
-                .ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
-            root.set(Some((id, key)));
-            Ok(key)
-        })
-        .map_err(|e| Error::InvalidToken(format!("not a valid capability token: {e}")))?;
-        let (root_key_id, root_key) = root
-            .get()
-            .ok_or_else(|| Error::InvalidToken("the token names no root key".into()))?;
-        let token_id = biscuit
-            .revocation_identifiers()
-            .first()
-            .map(|id| hex(id))
-            .ok_or_else(|| Error::InvalidToken("the token has no authority block".into()))?;
-        // Before anything evaluates the token's Datalog (reading its facts does too).
-        crate::attenuation::check(&biscuit)?;
-        Ok(Signed {
-            biscuit,
-            token_id,
-            root_key_id,
-            root_key,
-        })
+    /// Parses a token not seen recently, checks its signature and appended blocks and reads
+    /// its authority block: on the blocking pool, a bounded number at once.
+    async fn read_new(&self, token: &str) -> Result<Arc<Stated>> {
+        let _turn = self
+            .turns
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Invalid("the verifier is shutting down".into()))?;
+        let keys = self.keys.clone();
+        let token = token.to_owned();
+        tokio::task::spawn_blocking(move || read(parse(keys.as_ref(), &token)?).map(Arc::new))
+            .await
+            .map_err(|e| Error::Invalid(format!("reading the token failed: {e}")))?
     }
 
     async fn refuse_revoked(&self, token_id: &str) -> Result<()> {
@@ -251,6 +240,38 @@ struct Signed {
     token_id: String,
     root_key_id: u32,
     root_key: PublicKey,
+    narrowing: Narrowing,
+}
+
+/// Parses a token and checks its signature and appended blocks.
+fn parse(keys: &dyn KeySource, token: &str) -> Result<Signed> {
+    let root = std::cell::Cell::new(None);
+    let biscuit = Biscuit::from_base64(token, |id: Option<u32>| {
+        let id = id.ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
+        let key = keys
+            .public_key(id)
+            .ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
+        root.set(Some((id, key)));
+        Ok(key)
+    })
+    .map_err(|e| Error::InvalidToken(format!("not a valid capability token: {e}")))?;
+    let (root_key_id, root_key) = root
+        .get()
+        .ok_or_else(|| Error::InvalidToken("the token names no root key".into()))?;
+    let token_id = biscuit
+        .revocation_identifiers()
+        .first()
+        .map(|id| hex(id))
+        .ok_or_else(|| Error::InvalidToken("the token has no authority block".into()))?;
+    // Before anything evaluates the token's Datalog (reading its facts does too).
+    let narrowing = crate::attenuation::check(&biscuit)?;
+    Ok(Signed {
+        biscuit,
+        token_id,
+        root_key_id,
+        root_key,
+        narrowing,
+    })
 }
 
 /// Reads what a signed token states.
@@ -260,6 +281,7 @@ fn read(signed: Signed) -> Result<Stated> {
         token_id,
         root_key_id,
         root_key,
+        narrowing,
     } = signed;
     let mut reader = biscuit
         .authorizer()
@@ -280,34 +302,41 @@ fn read(signed: Signed) -> Result<Stated> {
             .unwrap_or(0),
         _ => return Err(Error::InvalidToken("the token states no expiry".into())),
     };
-    let direct = if biscuit.block_count() == 1 {
-        Some(DirectCoverage::read(&mut reader)?)
-    } else {
-        None
-    };
+    let coverage = Coverage::read(&mut reader)?;
     Ok(Stated {
         root_key_id,
         root_key,
-        direct,
+        coverage,
+        attenuated: biscuit.block_count() > 1,
+        expires_at: narrowing
+            .not_after
+            .map_or(expires_at, |not_after| not_after.min(expires_at)),
+        narrowing,
         biscuit,
         token_id,
         client_id,
         categories: categories.into_iter().map(|(c,)| c).collect(),
         schools: schools.into_iter().map(|(s,)| s).collect(),
         classes: classes.into_iter().map(|(c,)| c).collect(),
-        expires_at,
     })
 }
 
-/// Datalog limits for every run. Generous on time: a run that hits a limit answers "no", so on
-/// a loaded host a short limit would refuse or hide children that the token covers; the rules
-/// and a 1,000-pupil token take well under a millisecond.
+/// Datalog limits for every run. Generous on time: a run that hits a limit answers "no"; the
+/// authority block Renkei signs holds at most a few thousand facts and no rule.
 fn limits() -> AuthorizerLimits {
     AuthorizerLimits {
         max_facts: 10_000,
         max_iterations: 100,
         max_time: Duration::from_secs(1),
     }
+}
+
+/// The rules of `policies/capability.datalog`, compiled.
+fn rules() -> Result<AuthorizerBuilder> {
+    Ok(AuthorizerBuilder::new()
+        .code(POLICIES)
+        .map_err(|e| Error::Invalid(format!("policies/capability.datalog: {e}")))?
+        .set_limits(limits()))
 }
 
 fn unreadable(error: biscuit_auth::error::Token) -> Error {
@@ -323,11 +352,10 @@ where
     reader.query_with_limits(rule, limits()).map_err(unreadable)
 }
 
-/// What the authority block of a token without attenuation blocks covers, so that each
-/// question is answered by the rules of `policies/capability.datalog` evaluated directly, with
-/// the same answers as a Datalog run (the block holds only the facts Renkei mints, and no app
-/// has appended a check) at a fraction of the cost.
-struct DirectCoverage {
+/// What the authority block of a token covers, so that each question is answered by the
+/// rules of `policies/capability.datalog` evaluated directly, with the same answers as a
+/// Datalog run (the block holds only the facts Renkei mints) at a fraction of the cost.
+struct Coverage {
     /// Category → the groups that cover it.
     groups_of: HashMap<String, Vec<i64>>,
     /// Group → its strings of concatenated short references (`covers`).
@@ -336,14 +364,14 @@ struct DirectCoverage {
     children: HashMap<i64, HashSet<String>>,
 }
 
-impl DirectCoverage {
+impl Coverage {
     fn read(reader: &mut biscuit_auth::Authorizer) -> Result<Self> {
         let covers_category: Vec<(i64, String)> =
             query(reader, "data($g, $c) <- covers_category($g, $c)")?;
         let covers: Vec<(i64, String)> = query(reader, "data($g, $r) <- covers($g, $r)")?;
         let covers_child: Vec<(i64, String)> =
             query(reader, "data($g, $c) <- covers_child($g, $c)")?;
-        let mut coverage = DirectCoverage {
+        let mut coverage = Coverage {
             groups_of: HashMap::new(),
             refs: HashMap::new(),
             children: HashMap::new(),
@@ -391,7 +419,6 @@ pub struct Child<'a> {
 /// A verified capability: what it states, and the per-read decision.
 pub struct Capability {
     stated: Arc<Stated>,
-    policies: Arc<AuthorizerBuilder>,
     now: i64,
 }
 
@@ -403,13 +430,16 @@ impl std::ops::Deref for Capability {
     }
 }
 
-/// What a token states, read once from its authority block (shared by every use of the
-/// token while it is kept).
+/// What a token states, read once from its authority block and appended checks (shared by
+/// every use of the token while it is kept).
 pub struct Stated {
     root_key_id: u32,
     root_key: PublicKey,
-    direct: Option<DirectCoverage>,
+    coverage: Coverage,
+    attenuated: bool,
     biscuit: Biscuit,
+    /// What the checks an app appended require of each read.
+    pub narrowing: Narrowing,
     /// Hex of the authority block's revocation id (the token's identity in audit logs).
     pub token_id: String,
     /// The app it was issued to.
@@ -420,7 +450,7 @@ pub struct Stated {
     pub schools: Vec<String>,
     /// The classes it was minted for (`scope_class`).
     pub classes: Vec<String>,
-    /// Expiry (Unix seconds).
+    /// Expiry (Unix seconds): the token's own, or an earlier one an app appended.
     pub expires_at: i64,
 }
 
@@ -432,11 +462,41 @@ impl Capability {
 
     /// May the holder read `category` of this child?
     pub fn may_read_child(&self, category: &str, child: &Child<'_>) -> bool {
-        if let Some(direct) = &self.direct {
-            return self.has_category(category)
-                && self.in_scope(child.schools, child.classes)
-                && direct.covers(category, child.id);
-        }
+        self.has_category(category)
+            && self.narrowing.allows(category, Some(child.id))
+            && self.in_scope(child.schools, child.classes)
+            && self.coverage.covers(category, child.id)
+    }
+
+    /// May the holder read the structure (a school, a class, its course and term) that lies
+    /// in these schools and classes, under `category`?
+    pub fn may_read_structure(
+        &self,
+        category: &str,
+        schools: &[String],
+        classes: &[String],
+    ) -> bool {
+        self.has_category(category)
+            && self.narrowing.allows(category, None)
+            && self.in_scope(schools, classes)
+    }
+
+    /// `in_scope(true)`: a school or class asked about is one the token was minted for.
+    fn in_scope(&self, schools: &[String], classes: &[String]) -> bool {
+        schools.iter().any(|s| self.schools.contains(s))
+            || classes.iter().any(|c| self.classes.contains(c))
+    }
+
+    /// Whether an app appended blocks (checks) to the token.
+    pub fn is_attenuated(&self) -> bool {
+        self.attenuated
+    }
+
+    /// [`Capability::may_read_child`] answered by running the Datalog rules of
+    /// `policies/capability.datalog` over the whole token, as other Biscuit implementations
+    /// do: for conformance tests of this library and of token minters. It blocks for the
+    /// length of a Datalog run; never call it on an async worker of a serving process.
+    pub fn may_read_child_by_rules(&self, category: &str, child: &Child<'_>) -> bool {
         let mut facts = vec![
             fact("request_category", &[string(category)]),
             fact("request_child", &[string(child.id)]),
@@ -454,57 +514,20 @@ impl Capability {
                 .iter()
                 .map(|c| fact("request_class", &[string(c)])),
         );
-        self.authorize(facts)
-    }
-
-    /// May the holder read the structure (a school, a class, its course and term) that lies
-    /// in these schools and classes, under `category`?
-    pub fn may_read_structure(
-        &self,
-        category: &str,
-        schools: &[String],
-        classes: &[String],
-    ) -> bool {
-        if self.direct.is_some() {
-            return self.has_category(category) && self.in_scope(schools, classes);
-        }
-        let mut facts = vec![
-            fact("request_category", &[string(category)]),
-            fact("request_structure", &[biscuit_auth::builder::boolean(true)]),
-        ];
-        facts.extend(schools.iter().map(|s| fact("request_school", &[string(s)])));
-        facts.extend(classes.iter().map(|c| fact("request_class", &[string(c)])));
-        self.authorize(facts)
-    }
-
-    /// `in_scope(true)`: a school or class asked about is one the token was minted for.
-    fn in_scope(&self, schools: &[String], classes: &[String]) -> bool {
-        schools.iter().any(|s| self.schools.contains(s))
-            || classes.iter().any(|c| self.classes.contains(c))
-    }
-
-    /// Whether an app appended blocks (checks) to the token; such tokens are answered by
-    /// running the Datalog rules, so that every appended check is honoured.
-    pub fn is_attenuated(&self) -> bool {
-        self.direct.is_none()
-    }
-
-    fn authorize(&self, facts: Vec<biscuit_auth::builder::Fact>) -> bool {
-        if !self.categories.is_empty() {
-            let at = SystemTime::UNIX_EPOCH + Duration::from_secs(self.now.max(0) as u64);
-            let mut builder = (*self.policies).clone();
-            for fact in facts.into_iter().chain([fact("time", &[date(&at)])]) {
-                match builder.fact(fact) {
-                    Ok(next) => builder = next,
-                    Err(_) => return false,
-                }
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(self.now.max(0) as u64);
+        let Ok(mut builder) = rules() else {
+            return false;
+        };
+        for fact in facts.into_iter().chain([fact("time", &[date(&at)])]) {
+            match builder.fact(fact) {
+                Ok(next) => builder = next,
+                Err(_) => return false,
             }
-            return builder
-                .build(&self.biscuit)
-                .and_then(|mut authorizer| authorizer.authorize())
-                .is_ok();
         }
-        false
+        builder
+            .build(&self.biscuit)
+            .and_then(|mut authorizer| authorizer.authorize())
+            .is_ok()
     }
 }
 
@@ -537,5 +560,87 @@ where
                 Error::InvalidToken("use Authorization: Bearer <capability token>".into())
             })?;
         verifier.verify(token).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread::ThreadId;
+
+    use biscuit_auth::KeyPair;
+
+    use super::*;
+
+    /// A key source that notes on which threads, and how many at once, tokens are read.
+    struct Watching {
+        key: PublicKey,
+        threads: Mutex<Vec<ThreadId>>,
+        now: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl KeySource for Watching {
+        fn public_key(&self, _id: u32) -> Option<PublicKey> {
+            self.threads
+                .lock()
+                .unwrap()
+                .push(std::thread::current().id());
+            let at_once = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(at_once, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            Some(self.key)
+        }
+    }
+
+    fn token(root: &KeyPair, subject: usize) -> String {
+        let expiry = SystemTime::now() + Duration::from_secs(300);
+        Biscuit::builder()
+            .fact(fact("app", &[string("app-1")]))
+            .and_then(|b| b.fact(fact("subject", &[string(&format!("u{subject}"))])))
+            .and_then(|b| b.fact(fact("expires", &[date(&expiry)])))
+            .unwrap()
+            .root_key_id(1)
+            .build(root)
+            .unwrap()
+            .to_base64()
+            .unwrap()
+    }
+
+    /// New tokens are read off the async thread (here the runtime's only one), a bounded
+    /// number at once, however many arrive together.
+    #[tokio::test(flavor = "current_thread")]
+    async fn tokens_are_read_off_the_async_thread_a_few_at_once() {
+        let root = KeyPair::new();
+        let keys = Arc::new(Watching {
+            key: root.public(),
+            threads: Mutex::default(),
+            now: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        });
+        let verifier =
+            Arc::new(Verifier::new(keys.clone(), Arc::new(RevokedList::default())).unwrap());
+        let limit =
+            std::thread::available_parallelism().map_or(1, |n| n.get()) * Verifier::READS_PER_CORE;
+        let mut reads = tokio::task::JoinSet::new();
+        for n in 0..limit * 3 {
+            let (verifier, token) = (verifier.clone(), token(&root, n));
+            reads.spawn(async move { verifier.verify(&token).await.map(|c| c.client_id.clone()) });
+        }
+        while let Some(read) = reads.join_next().await {
+            assert_eq!(read.unwrap().unwrap(), "app-1");
+        }
+        let threads = keys.threads.lock().unwrap();
+        assert_eq!(threads.len(), limit * 3);
+        assert!(
+            !threads.contains(&std::thread::current().id()),
+            "a token was read on the async thread"
+        );
+        let most = keys.most.load(Ordering::SeqCst);
+        assert!(
+            (2..=limit).contains(&most),
+            "{most} tokens were read at once (limit {limit})"
+        );
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::policy::Basis;
-use crate::record::{self, Action, ConsentInput, ConsentRecord};
+use crate::record::{self, Action, Authors, ConsentInput, ConsentRecord};
 use crate::service::ConsentService;
 
 /// Path of the API.
@@ -69,7 +69,8 @@ pub struct Request {
     pub policy_version: i64,
     /// End of the policy's validity.
     pub valid_until: Option<i64>,
-    /// `granted`, `withdrawn`, `expired`, `outdated` (granted to an older version) or `none`.
+    /// `granted`, `withdrawn`, `expired`, `outdated` (granted to an older version), `lapsed`
+    /// (granted by a guardian who no longer acts for the child: not in force) or `none`.
     pub state: &'static str,
     /// The latest decision, if any.
     pub decision: Option<ConsentRecord>,
@@ -135,6 +136,8 @@ pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Resp
             .await?
             .unwrap_or_else(|| child.clone());
         let records = store.consents(Some(&child), None).await?;
+        let authors =
+            Authors::of(api.service.directory.as_ref(), std::slice::from_ref(&child)).await?;
         let mut requests = Vec::new();
         for policy in policies.iter().filter(|p| p.reaches(&placement)) {
             let Some(category) = store.category(&policy.category_id).await? else {
@@ -155,6 +158,7 @@ pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Resp
             let state = match &decision {
                 None => "none",
                 Some(r) if r.action == "withdraw" => "withdrawn",
+                Some(r) if !authors.may_still_act(r) => "lapsed",
                 Some(r) if r.policy_version != policy.version => "outdated",
                 Some(r) if r.until.is_some_and(|until| until <= now) => "expired",
                 Some(_) => "granted",

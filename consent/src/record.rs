@@ -2,6 +2,8 @@
 //! one child, app and category under the policy version in force. Append-only: history is never
 //! rewritten; the latest record decides.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 
 use renkei_directory::{Directory, Role};
@@ -55,6 +57,38 @@ pub struct ConsentRecord {
     pub at: i64,
     /// Until when a grant holds.
     pub until: Option<i64>,
+}
+
+/// The accounts that may act for children now: what decides whether an earlier consent still
+/// counts. A guardian's consent counts only while the roster links the guardian to the child;
+/// after custody ends (a delta import empties the link), it is in force for no one, and the
+/// child's current guardians decide.
+pub struct Authors(HashSet<(String, String)>);
+
+impl Authors {
+    /// The current guardians' accounts of these children.
+    pub async fn of(directory: &dyn Directory, children: &[String]) -> Result<Self> {
+        Ok(Authors(
+            directory
+                .guardian_accounts_of(children)
+                .await?
+                .into_iter()
+                .collect(),
+        ))
+    }
+
+    /// Whether the author of `record` may still act for its child: a guardian while the
+    /// roster links them, the child, or an administrator (recording a consent given on
+    /// paper).
+    pub fn may_still_act(&self, record: &ConsentRecord) -> bool {
+        match Role::parse(&record.by_role) {
+            Some(Role::Guardian) => self
+                .0
+                .contains(&(record.student_id.clone(), record.by_user_id.clone())),
+            Some(Role::Student | Role::Administrator) => true,
+            _ => false,
+        }
+    }
 }
 
 /// What a person asks to record.
@@ -126,12 +160,15 @@ pub async fn record(
     }
     let by_role = match (Role::parse(&actor.role), actor.sourced_id.as_deref()) {
         (Some(Role::Administrator), _) => {
-            if let Some(school) = &actor.school_id
-                && directory.org_type(school).await?.as_deref() == Some("school")
-                && !placement.schools.contains(school)
-            {
+            let administers = renkei_directory::administered(
+                directory,
+                actor.sourced_id.as_deref(),
+                actor.school_id.as_deref(),
+            )
+            .await?;
+            if !administers.reaches_any(&placement.schools) {
                 return Err(Error::Forbidden(format!(
-                    "{} administers another school than this child's",
+                    "{} does not administer this child's school (an administrator's reach is the board's own org, a districtAdministrator role, or the school of their primary org)",
                     actor.username
                 )));
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 pub use renkei_directory::{Placement, Pupil};
+use renkei_platform::sql::{POSTGRES_NOW_MS, SQLITE_NOW_MS};
 use renkei_platform::{Database, StoreResult};
 
 use crate::category::Category;
@@ -66,10 +67,19 @@ pub trait ConsentStore: Send + Sync + 'static {
         category_id: Option<&str>,
         now: i64,
     ) -> StoreResult<u64>;
+    /// Revokes every unexpired token of every app, and refuses any whose exchange started
+    /// before this moment but is recorded later (the roster they were minted on changed);
+    /// returns how many were revoked.
+    async fn revoke_all_capabilities(&self, now: i64) -> StoreResult<u64>;
     /// Whether a token was minted here and is not revoked.
     async fn capability_usable(&self, revocation_id: &str) -> StoreResult<bool>;
-    /// Revocation ids of revoked tokens not yet expired.
+    /// Revocation ids of every unexpired token that [`ConsentStore::capability_usable`]
+    /// refuses: revoked ones, and ones whose exchange started before a revocation mark but
+    /// were recorded after it (the published list must refuse what the gateway refuses).
     async fn revoked_capabilities(&self, now: i64) -> StoreResult<Vec<String>>;
+    /// The database's clock, in Unix milliseconds: the start of an exchange and a revocation
+    /// mark are both timed by it, so that processes whose clocks differ still order them.
+    async fn clock_ms(&self) -> StoreResult<i64>;
 }
 
 /// A stored capability root key.
@@ -98,8 +108,8 @@ pub struct CapabilityRow {
     pub categories: Vec<String>,
     /// The user (or the app) it speaks for.
     pub subject: String,
-    /// When the exchange that minted it started, in milliseconds (see
-    /// [`crate::capability::now_ms`]).
+    /// When the exchange that minted it started, in milliseconds of the database's clock
+    /// ([`ConsentStore::clock_ms`]).
     pub issued_at_ms: i64,
     /// Expiry.
     pub expires_at: i64,
@@ -161,9 +171,15 @@ struct PostgresConsentStore {
     pool: sqlx::PgPool,
 }
 
-/// Implements [`ConsentStore`] for a store with a `pool` of database `$db`.
+/// A token `t` whose exchange started before a revocation mark that applies to it: refused,
+/// though it may have been recorded after the revocation itself.
+const MARKED: &str = "EXISTS (SELECT 1 FROM capability_revocations r WHERE r.client_id = t.client_id AND r.at > t.issued_at \
+     AND (r.category_id IS NULL OR (' ' || t.categories || ' ') LIKE ('% ' || r.category_id || ' %')))";
+
+/// Implements [`ConsentStore`] for a store with a `pool` of database `$db`, whose clock in
+/// milliseconds is the SQL expression `$now_ms`.
 macro_rules! consent_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $now_ms:expr) => {
         #[async_trait]
         impl ConsentStore for $store {
             async fn client_exists(&self, client_id: &str) -> StoreResult<bool> {
@@ -366,10 +382,9 @@ macro_rules! consent_store {
                 let mut tx = self.pool.begin().await?;
                 // The mark is taken now, after the caller's change (a withdrawal, a policy) is
                 // stored: an exchange that started earlier may have read the old state.
-                sqlx::query("INSERT INTO capability_revocations (client_id, category_id, at) VALUES ($1, $2, $3)")
+                sqlx::query(&format!("INSERT INTO capability_revocations (client_id, category_id, at) VALUES ($1, $2, {})", $now_ms))
                     .bind(client_id)
                     .bind(category_id)
-                    .bind(crate::capability::now_ms())
                     .execute(&mut *tx)
                     .await?;
                 let done = sqlx::query(
@@ -385,12 +400,28 @@ macro_rules! consent_store {
                 Ok(done.rows_affected())
             }
 
-            async fn capability_usable(&self, revocation_id: &str) -> StoreResult<bool> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM capability_tokens t WHERE t.revocation_id = $1 AND t.revoked_at IS NULL \
-                     AND NOT EXISTS (SELECT 1 FROM capability_revocations r WHERE r.client_id = t.client_id AND r.at > t.issued_at \
-                     AND (r.category_id IS NULL OR (' ' || t.categories || ' ') LIKE ('% ' || r.category_id || ' %')))",
+            async fn revoke_all_capabilities(&self, now: i64) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(&format!(
+                    "INSERT INTO capability_revocations (client_id, category_id, at) SELECT id, NULL, {} FROM clients",
+                    $now_ms
+                ))
+                .execute(&mut *tx)
+                .await?;
+                let done = sqlx::query(
+                    "UPDATE capability_tokens SET revoked_at = $1 WHERE expires_at >= $1 AND revoked_at IS NULL",
                 )
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn capability_usable(&self, revocation_id: &str) -> StoreResult<bool> {
+                let n: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM capability_tokens t WHERE t.revocation_id = $1 AND t.revoked_at IS NULL AND NOT {MARKED}"
+                ))
                 .bind(revocation_id)
                 .fetch_one(&self.pool)
                 .await?;
@@ -398,16 +429,21 @@ macro_rules! consent_store {
             }
 
             async fn revoked_capabilities(&self, now: i64) -> StoreResult<Vec<String>> {
-                Ok(sqlx::query_scalar(
-                    "SELECT revocation_id FROM capability_tokens WHERE revoked_at IS NOT NULL AND expires_at >= $1 ORDER BY revocation_id",
-                )
+                Ok(sqlx::query_scalar(&format!(
+                    "SELECT t.revocation_id FROM capability_tokens t WHERE t.expires_at >= $1 \
+                     AND (t.revoked_at IS NOT NULL OR {MARKED}) ORDER BY t.revocation_id"
+                ))
                 .bind(now)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn clock_ms(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(&format!("SELECT {}", $now_ms)).fetch_one(&self.pool).await?)
             }
         }
     };
 }
 
-consent_store!(SqliteConsentStore, sqlx::Sqlite);
-consent_store!(PostgresConsentStore, sqlx::Postgres);
+consent_store!(SqliteConsentStore, sqlx::Sqlite, SQLITE_NOW_MS);
+consent_store!(PostgresConsentStore, sqlx::Postgres, POSTGRES_NOW_MS);

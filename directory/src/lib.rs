@@ -2,6 +2,7 @@
 //! enrollments and guardianship — as the board's OneRoster files say, and the rules every part
 //! of Renkei reads them by.
 //!
+//! - [`administration`]: which part of the board an administrator administers.
 //! - [`import`]: the OneRoster 1.1 / 1.2 import (folders or zips, UTF-8 or Shift_JIS, the
 //!   Japan profile), all or nothing, with its CSV, encoding and report kit, which the
 //!   school-affairs import reuses.
@@ -15,6 +16,7 @@
 //! It depends only on the platform: the provider, the consent service and the gateway build on
 //! it, never the other way round.
 
+pub mod administration;
 pub mod error;
 pub mod import;
 pub mod role;
@@ -22,7 +24,8 @@ pub mod roles;
 pub mod served;
 pub mod store;
 
+pub use administration::{Administers, administered};
 pub use error::{Error, Result};
 pub use import::{EncodingChoice, ImportOptions, ImportReport, Purged, import, purge_departed};
 pub use role::Role;
-pub use store::{ClassRef, Directory, OrgRow, Placement, Pupil, RoleRow, open};
+pub use store::{ClassRef, Directory, Erased, OrgRow, Placement, Pupil, RoleRow, open};

@@ -2,7 +2,7 @@
 //! token problems keep their RFC 6750 form from the verifier.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -18,6 +18,11 @@ pub enum Error {
     /// A malformed query parameter (what, and how to fix it).
     #[error("{0}")]
     InvalidParameter(String),
+    /// The address sent too many reads without a valid token this minute.
+    #[error(
+        "too many reads without a valid capability token came from this address; wait a minute, then send a fresh token"
+    )]
+    TooManyRefusals,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] renkei_platform::StoreError),
@@ -50,6 +55,17 @@ impl IntoResponse for Error {
             Error::NotFound(what) => status_info(StatusCode::NOT_FOUND, "unknownobject", &what),
             Error::InvalidParameter(what) => {
                 status_info(StatusCode::BAD_REQUEST, "invalid_filter_field", &what)
+            }
+            Error::TooManyRefusals => {
+                let mut response = status_info(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "server_busy",
+                    &self.to_string(),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                response
             }
             Error::Store(error) => {
                 tracing::error!(%error, "gateway storage failed");

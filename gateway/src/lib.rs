@@ -21,12 +21,14 @@ pub mod rostering;
 pub mod store;
 pub mod view;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
 use renkei_capability::Verifier;
+use renkei_platform::rate::AddressLimit;
 use renkei_platform::{AuditLog, Database};
 
 pub use error::{Error, Result};
@@ -67,7 +69,16 @@ pub struct Gateway {
     pub audit: AuditLog,
     /// Scheme, host and port of the public URL (for `href`s).
     pub origin: Arc<str>,
+    /// Proxies whose `X-Forwarded-For` is believed (the client's address for the limit).
+    pub trusted_proxies: Arc<[IpAddr]>,
+    /// Anonymous refusals per address: past [`ANONYMOUS_REFUSALS_PER_MINUTE`], an address
+    /// is answered 429 without its token being read.
+    pub refusals: Arc<AddressLimit>,
 }
+
+/// Reads refused without a valid token that one address may make per minute before it is
+/// answered 429 (a misconfigured app retrying with an expired token stays well below).
+pub const ANONYMOUS_REFUSALS_PER_MINUTE: u32 = 300;
 
 impl FromRef<Gateway> for Arc<Verifier> {
     fn from_ref(gateway: &Gateway) -> Self {
@@ -97,7 +108,15 @@ impl Gateway {
             store,
             audit,
             origin: origin.into(),
+            trusted_proxies: Arc::from([]),
+            refusals: Arc::new(AddressLimit::new(ANONYMOUS_REFUSALS_PER_MINUTE, 60)),
         }
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies (the provider's `--trusted-proxy`).
+    pub fn with_trusted_proxies(mut self, proxies: &[IpAddr]) -> Self {
+        self.trusted_proxies = proxies.into();
+        self
     }
 
     /// Adds absolute `href`s to the GUIDRefs of a served record.
@@ -116,9 +135,12 @@ impl Gateway {
             self.api().route("/healthz", get(|| async { "ok" })),
             self.origin.starts_with("https://"),
         );
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         self.audit.flush().await;
         served
     }

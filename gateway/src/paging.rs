@@ -195,7 +195,7 @@ pub struct Page {
     /// The records of the page.
     pub records: Vec<Value>,
     /// The children whose data the read used, for the audit: the page's, or with a filter or a
-    /// sort every matching record's.
+    /// sort every compared record's, matched or not.
     pub children: Vec<String>,
     /// `X-Total-Count` and `Link`.
     pub headers: HeaderMap,
@@ -232,6 +232,21 @@ impl Params {
         };
         let limit = number("limit", &self.limit, DEFAULT_LIMIT)?.clamp(1, MAX_LIMIT);
         let offset = number("offset", &self.offset, 0)?;
+        // A filter, or a sort on anything but the sourcedId (the default order), compares the
+        // data of every record the token lets the read see, and whether a record matched, the
+        // count and the order tell of it: all of their children are part of the read, matched
+        // or not, not only the page's.
+        let compared = self.filter.as_deref().is_some_and(|f| !f.trim().is_empty())
+            || self
+                .sort
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && s != "sourcedId");
+        let mut children = Vec::new();
+        if compared {
+            for served in &records {
+                children.extend(served.children.iter().cloned());
+            }
+        }
         if let Some(filter) = self.filter.as_deref().filter(|f| !f.trim().is_empty()) {
             let filter = parse_filter(filter)?;
             records.retain(|Served { value: record, .. }| {
@@ -258,20 +273,6 @@ impl Params {
             });
         }
         let total = records.len();
-        let mut children = Vec::new();
-        // A filter, or a sort on anything but the sourcedId (the default order), compares the
-        // data of every matching record, and the count and the order tell of it: all of their
-        // children are part of the read, not only the page's.
-        let compared = self.filter.as_deref().is_some_and(|f| !f.trim().is_empty())
-            || self
-                .sort
-                .as_deref()
-                .is_some_and(|s| !s.is_empty() && s != "sourcedId");
-        if compared {
-            for served in &records {
-                children.extend(served.children.iter().cloned());
-            }
-        }
         let mut page: Vec<Value> = records
             .into_iter()
             .skip(offset)

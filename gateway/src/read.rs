@@ -4,7 +4,9 @@
 //! refusals included.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Query, RawPathParams};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Query, RawPathParams};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use renkei_capability::Capability;
@@ -15,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::paging::{Params, Served, by_sourced_id};
 use crate::view::View;
 use renkei_platform::AuditEvent;
+use renkei_platform::web::client_ip;
 
 /// What an endpoint answers: a collection, or one record (absent: 404).
 pub enum Answer {
@@ -29,6 +32,15 @@ pub struct Read {
     /// The gateway.
     pub gateway: Gateway,
     capability: Result<Capability, renkei_capability::Error>,
+    /// The client's address (for the limit on anonymous refusals).
+    address: Option<IpAddr>,
+    /// The address was over its limit: the token was not read.
+    throttled: bool,
+    /// Why no one is identified (no token, one that does not verify, the address's limit):
+    /// such refusals are counted, not chained one by one.
+    anonymous: Option<&'static str>,
+    /// The route's template (`/ims/…/students/{id}`): what anonymous refusals are counted by.
+    route: String,
     /// The path's parameters, in order.
     pub ids: Vec<String>,
     params: Result<Params, String>,
@@ -43,7 +55,30 @@ impl FromRequestParts<Gateway> for Read {
         parts: &mut Parts,
         gateway: &Gateway,
     ) -> Result<Self, Self::Rejection> {
-        let capability = Capability::from_request_parts(parts, gateway).await;
+        let address = client_ip(
+            parts.extensions.get::<ConnectInfo<SocketAddr>>(),
+            &parts.headers,
+            &gateway.trusted_proxies,
+        );
+        let throttled = gateway
+            .refusals
+            .is_over(address, renkei_platform::clock::now());
+        let capability = if throttled {
+            Err(renkei_capability::Error::BearerMissing)
+        } else {
+            Capability::from_request_parts(parts, gateway).await
+        };
+        let anonymous = match &capability {
+            Ok(_) => None,
+            Err(_) if throttled => Some("the address was over its limit"),
+            Err(renkei_capability::Error::BearerMissing) => Some("no capability token"),
+            Err(_) => Some("a capability token that does not verify"),
+        };
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map_or("(unrouted)", MatchedPath::as_str)
+            .to_owned();
         let ids = match RawPathParams::from_request_parts(parts, gateway).await {
             Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
             Err(_) => Vec::new(),
@@ -54,6 +89,10 @@ impl FromRequestParts<Gateway> for Read {
         Ok(Read {
             gateway: gateway.clone(),
             capability,
+            address,
+            throttled,
+            anonymous,
+            route,
             ids,
             params,
             path: parts.uri.path().to_owned(),
@@ -84,6 +123,9 @@ impl Read {
 
     /// Admits the request: a verified token that carries `category`, and well-formed parameters.
     pub fn admit(&mut self, category: &str) -> Result<()> {
+        if self.throttled {
+            return Err(Error::TooManyRefusals);
+        }
         if self.capability.is_err() {
             let taken = std::mem::replace(
                 &mut self.capability,
@@ -105,8 +147,22 @@ impl Read {
         Ok(())
     }
 
-    /// Answers and audits the read.
+    /// Answers and audits the read. A read refused before anyone was identified (no token,
+    /// or one that does not verify) is counted, per route, instead of chained one by one,
+    /// and counts against its address's limit.
     pub fn respond(self, category: &str, outcome: Result<Answer>) -> Response {
+        if let Some(reason) = self.anonymous {
+            let now = renkei_platform::clock::now();
+            self.gateway.refusals.admit(self.address, now);
+            self.gateway
+                .audit
+                .count_refused(&format!("GET {}", self.route), reason);
+            let error = match outcome {
+                Err(error) => error,
+                Ok(_) => Error::Capability(renkei_capability::Error::BearerMissing),
+            };
+            return error.into_response();
+        }
         let answered = outcome.and_then(|answer| self.answer(answer));
         let (word, detail, children, records, response) = match answered {
             Ok((response, children, records)) => ("allowed", None, children, records, response),
@@ -130,6 +186,7 @@ impl Read {
             endpoint: format!("GET {}", self.path),
             outcome: word.into(),
             detail,
+            erased: Vec::new(),
         });
         response
     }

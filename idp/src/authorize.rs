@@ -4,7 +4,10 @@
 //! Until the app's redirect URI is known to be registered, errors are shown as a page; after
 //! that they go back to the app, always with `iss` (RFC 9207).
 
-use axum::extract::{Query, State};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -16,6 +19,7 @@ use crate::scope;
 use crate::server::AppState;
 use crate::store::{ClientRow, CodeRow, GrantRow, SessionRow, SignedIn};
 use renkei_platform::clock::now;
+use renkei_platform::web::client_ip;
 
 /// The parameters of an authorization request, as received (and as kept while the user signs
 /// in or consents).
@@ -58,6 +62,54 @@ pub struct AuthorizationRequest {
     /// fresh enough for it (set by us, never by the client): only a sign-in after it counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_sid: Option<String>,
+    /// The browser's address (set by us on arrival, never kept): what the limit on kept
+    /// requests counts by.
+    #[serde(skip)]
+    pub from: Option<IpAddr>,
+}
+
+/// The longest value accepted of each parameter that is kept with a pending request, in
+/// bytes (`client_id` and `redirect_uri` must equal registered values, which are bounded).
+/// Longer values are refused with `invalid_request`, so a request never keeps more than a
+/// few kilobytes.
+pub const PARAMETER_LIMITS: [(&str, usize); 10] = [
+    ("state", 1024),
+    ("nonce", 512),
+    ("scope", 1024),
+    ("code_challenge", 128),
+    ("code_challenge_method", 16),
+    ("prompt", 64),
+    ("max_age", 12),
+    ("login_hint", 256),
+    ("ui_locales", 128),
+    ("response_mode", 32),
+];
+
+impl AuthorizationRequest {
+    /// The value of a kept parameter, by name.
+    fn parameter(&self, name: &str) -> Option<&str> {
+        match name {
+            "state" => self.state.as_deref(),
+            "nonce" => self.nonce.as_deref(),
+            "scope" => self.scope.as_deref(),
+            "code_challenge" => self.code_challenge.as_deref(),
+            "code_challenge_method" => self.code_challenge_method.as_deref(),
+            "prompt" => self.prompt.as_deref(),
+            "max_age" => self.max_age.as_deref(),
+            "login_hint" => self.login_hint.as_deref(),
+            "ui_locales" => self.ui_locales.as_deref(),
+            "response_mode" => self.response_mode.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The first parameter longer than its limit: (name, its length, the limit).
+    fn oversized(&self) -> Option<(&'static str, usize, usize)> {
+        PARAMETER_LIMITS.iter().find_map(|&(name, max)| {
+            let length = self.parameter(name).map_or(0, str::len);
+            (length > max).then_some((name, length, max))
+        })
+    }
 }
 
 /// An authorization request that passed validation.
@@ -92,9 +144,15 @@ fn refuse(code: &'static str, description: impl Into<String>) -> Refusal {
 /// `GET /authorize`.
 pub async fn get(
     State(state): State<AppState>,
+    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    Query(request): Query<AuthorizationRequest>,
+    Query(mut request): Query<AuthorizationRequest>,
 ) -> Response {
+    request.from = client_ip(
+        connect_info.as_ref().map(|Extension(info)| info),
+        &headers,
+        &state.config.trusted_proxies,
+    );
     begin(state, headers, request).await
 }
 
@@ -173,11 +231,19 @@ pub async fn validate(
             ));
         }
     };
+    let oversized = raw.oversized();
     let target = RedirectTarget {
         redirect_uri: redirect_uri.clone(),
-        state: raw.state.clone(),
+        // An oversized state is not echoed either.
+        state: raw.state.clone().filter(|_| oversized.is_none()),
     };
     let fail = |refusal: Refusal| Ok(Err((target.clone(), refusal)));
+    if let Some((name, length, max)) = oversized {
+        return fail(refuse(
+            "invalid_request",
+            format!("{name} is {length} bytes long; at most {max} are accepted"),
+        ));
+    }
     if raw.request.is_some() {
         return fail(refuse(
             "request_not_supported",
@@ -392,6 +458,13 @@ async fn keep(
 ) -> Result<String> {
     if let Some(id) = pending {
         return Ok(id);
+    }
+    if !state.kept_requests.admit(raw.from, now()) {
+        return Err(Error::page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "このネットワークから短い間に多くのサインインが始められました。1分ほど待ってから、もう一度お試しください。",
+            "Too many sign-ins were started from this network in a short time. Please wait a minute and try again.",
+        ));
     }
     let id = random_secret();
     let params = serde_json::to_string(raw).map_err(|e| Error::internal(e.to_string()))?;

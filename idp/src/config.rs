@@ -33,6 +33,10 @@ pub struct Config {
     /// Failed sign-ins allowed per client address in one window (a whole school may share one
     /// address, so this is generous).
     pub login_failures_per_address: i64,
+    /// Authorization requests kept (waiting for a sign-in or an approval) per client address
+    /// per minute; more are answered 429. A school's tablets may share one address, so this
+    /// is generous; with the bounds on each parameter it caps what one address keeps.
+    pub kept_requests_per_address_minute: u32,
     /// Proxies whose `X-Forwarded-For` is believed (the TLS terminator in front of Renkei).
     pub trusted_proxies: Vec<IpAddr>,
     /// Seconds between a key rotation and the new key signing: longer than the JWK-set cache
@@ -65,6 +69,7 @@ impl Config {
             login_window: 900,
             login_failures_per_account: 10,
             login_failures_per_address: 300,
+            kept_requests_per_address_minute: 600,
             trusted_proxies: Vec::new(),
             key_activation_delay: 600,
         })

@@ -181,18 +181,26 @@ pub async fn submit(
             return Ok(again(t.form_expired, StatusCode::FORBIDDEN));
         }
         let username = form.username.trim();
-        let account_key = format!("account:{}", username.to_lowercase());
         let address_key = address_key(&state, connect_info.as_ref(), &headers);
         let now = now();
         let since = now - state.config.login_window;
         // The attempt is counted before the password is checked, so that parallel guesses cannot
-        // slip past the limit; a successful sign-in clears the count.
+        // slip past the limit; a successful sign-in clears the count. The address first: an
+        // address over its limit adds no count for the names it tries.
+        if !reserve_address_attempt(&state, address_key.as_deref()).await? {
+            tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
+            return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
+        }
+        // No account has a longer name: such a name is not counted (nor kept) per account.
+        if username.len() > USERNAME_MAX {
+            return Ok(again(t.sign_in_failed, StatusCode::OK));
+        }
+        let account_key = format!("account:{}", username.to_lowercase());
         let attempts = state
             .store
             .record_login_failure(&account_key, since, now)
             .await?;
-        let within_address_limit = reserve_address_attempt(&state, address_key.as_deref()).await?;
-        if attempts > state.config.login_failures_per_account || !within_address_limit {
+        if attempts > state.config.login_failures_per_account {
             tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
             return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
         }
@@ -269,6 +277,11 @@ pub(crate) async fn release_address_attempt(
     }
     Ok(())
 }
+
+/// Longest username a sign-in looks up, in bytes: longer than any account's (128 for accounts
+/// made here; roster usernames are far shorter), so a longer one is refused unseen and adds no
+/// per-account count.
+pub const USERNAME_MAX: usize = 256;
 
 /// The key that counts a client address's failed sign-ins (any method), if the address is known.
 pub(crate) fn address_key(

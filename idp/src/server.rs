@@ -49,6 +49,8 @@ pub struct Shared {
     /// Bounds how many Argon2id verifications run at once: one per core (each takes 19 MiB;
     /// more at once only share the cores and the cache).
     pub password_checks: tokio::sync::Semaphore,
+    /// Authorization requests kept per client address ([`Config::kept_requests_per_address_minute`]).
+    pub kept_requests: renkei_platform::rate::AddressLimit,
     /// Mints the token type of RFC 8693 exchanges, when a service built on the provider
     /// (the consent service) installed one.
     exchanger: Option<Arc<dyn crate::token::exchange::TokenExchanger>>,
@@ -79,7 +81,10 @@ impl AppState {
         let csrf = Csrf::new(csrf_key, cookies.clone(), config.origin());
         let passkeys = crate::passkey::Passkeys::load(store.as_ref(), &config.issuer).await?;
         let metadata = crate::discovery::metadata(&config, passkeys.is_some());
+        let kept_requests =
+            renkei_platform::rate::AddressLimit::new(config.kept_requests_per_address_minute, 60);
         Ok(AppState(Arc::new(Shared {
+            kept_requests,
             config,
             store,
             directory,

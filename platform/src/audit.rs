@@ -9,7 +9,9 @@
 //! Appends of every process are serialised (SQLite's write lock, a PostgreSQL advisory lock),
 //! so each continues the chain from its true end.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,16 @@ pub struct AuditEvent {
     pub outcome: String,
     /// Why refused, or what an administrator did.
     pub detail: Option<String>,
+    /// Children (by [`erased_child_digest`]) whose links to earlier events retention erased
+    /// with this event: `audit verify` accepts those links missing, and no other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<String>,
+}
+
+/// How a retention erasure names a child whose links to earlier events it removed: the hex
+/// SHA-256 of the sourcedId (the chain says that links went, not whose they were in clear).
+pub fn erased_child_digest(child_id: &str) -> String {
+    format!("{:x}", Sha256::digest(child_id.as_bytes()))
 }
 
 impl AuditEvent {
@@ -65,6 +77,7 @@ impl AuditEvent {
             endpoint: endpoint.into(),
             outcome: "allowed".into(),
             detail: Some(detail),
+            erased: Vec::new(),
         }
     }
 
@@ -93,6 +106,8 @@ pub struct ChainedEvent {
 pub struct AuditRow {
     /// Position.
     pub seq: i64,
+    /// The `at` column (what `export --since` selects by); must equal the event's `at`.
+    pub at: i64,
     /// The event JSON as hashed.
     pub event: String,
     /// Previous hash.
@@ -141,6 +156,8 @@ pub trait AuditStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<AuditRow>>;
     /// The newest events concerning a child, newest first.
     async fn audit_of_child(&self, child_id: &str, limit: i64) -> StoreResult<Vec<AuditRow>>;
+    /// The links of events `from..=through` to children (`audit_children`), by event.
+    async fn audit_links(&self, from: i64, through: i64) -> StoreResult<Vec<(i64, String)>>;
 }
 
 /// The chain's storage on an open database.
@@ -152,7 +169,7 @@ pub fn store(database: &Database) -> Arc<dyn AuditStore> {
 }
 
 enum Message {
-    Event(AuditEvent),
+    Event(Box<AuditEvent>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -162,7 +179,23 @@ pub struct AuditLog {
     store: Arc<dyn AuditStore>,
     /// The background writer of queued events.
     sender: mpsc::UnboundedSender<Message>,
+    /// Anonymous refusals counted since the last summary, by endpoint and reason.
+    refusals: Arc<Mutex<BTreeMap<(String, String), u64>>>,
 }
+
+/// How often counted anonymous refusals are written as one summary event per endpoint.
+pub const REFUSAL_SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
+/// Longest `endpoint` an event keeps, in bytes (a path an anonymous client made 60 KB long
+/// must not be chained 60 KB long).
+pub const ENDPOINT_MAX: usize = 512;
+
+/// Longest `detail` an event keeps, in bytes.
+pub const DETAIL_MAX: usize = 2048;
+
+/// Distinct (endpoint, reason) pairs counted at most between two summaries; the rest are
+/// counted under one "other" entry.
+const REFUSAL_KINDS_MAX: usize = 256;
 
 impl AuditLog {
     /// The log on `database`, with its background writer for [`AuditLog::record`] (runs inside
@@ -171,8 +204,13 @@ impl AuditLog {
     pub fn start(database: &Database) -> Self {
         let store = store(database);
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(store.clone(), receiver));
-        AuditLog { store, sender }
+        let refusals = Arc::new(Mutex::default());
+        tokio::spawn(write_batches(store.clone(), receiver, refusals.clone()));
+        AuditLog {
+            store,
+            sender,
+            refusals,
+        }
     }
 
     /// The chain's storage (for reading it).
@@ -183,7 +221,11 @@ impl AuditLog {
     /// Queues an event for the background writer (never blocks): for data reads, so that
     /// requests never wait on the chain.
     pub fn record(&self, event: AuditEvent) {
-        if self.sender.send(Message::Event(event)).is_err() {
+        if self
+            .sender
+            .send(Message::Event(Box::new(bounded(event))))
+            .is_err()
+        {
             tracing::error!("audit writer stopped; an audit event was not recorded");
         }
     }
@@ -191,7 +233,24 @@ impl AuditLog {
     /// Stores an event and returns when it is in the chain: for administrative actions and
     /// consent changes, which are reported done only once audited.
     pub async fn append(&self, event: AuditEvent) -> StoreResult<()> {
-        self.store.append_audit(std::slice::from_ref(&event)).await
+        self.store.append_audit(&[bounded(event)]).await
+    }
+
+    /// Counts a read refused before anyone was identified (no token, or one that does not
+    /// verify): such refusals are written as one summary event per endpoint and reason every
+    /// [`REFUSAL_SUMMARY_EVERY`] (and on [`AuditLog::flush`]), so that anonymous requests
+    /// cannot grow the chain by one event each. `endpoint` is the route's template, never
+    /// the path the client sent.
+    pub fn count_refused(&self, endpoint: &str, reason: &str) {
+        let mut refusals = self.refusals.lock().expect("refusal counter lock poisoned");
+        let key = (endpoint.to_owned(), reason.to_owned());
+        if refusals.len() >= REFUSAL_KINDS_MAX && !refusals.contains_key(&key) {
+            *refusals
+                .entry(("other".into(), "other".into()))
+                .or_default() += 1;
+        } else {
+            *refusals.entry(key).or_default() += 1;
+        }
     }
 
     /// Waits until every event queued before this call is stored.
@@ -217,15 +276,89 @@ async fn append_until_stored(store: &dyn AuditStore, events: &[AuditEvent]) {
     }
 }
 
-async fn write_batches(store: Arc<dyn AuditStore>, mut receiver: mpsc::UnboundedReceiver<Message>) {
+/// An event with its client-influenced text cut to [`ENDPOINT_MAX`] and [`DETAIL_MAX`].
+fn bounded(mut event: AuditEvent) -> AuditEvent {
+    cut(&mut event.endpoint, ENDPOINT_MAX);
+    if let Some(detail) = &mut event.detail {
+        cut(detail, DETAIL_MAX);
+    }
+    event
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary, marking the cut with "…".
+fn cut(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max - '…'.len_utf8();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+}
+
+/// The counted anonymous refusals as summary events, emptying the counter.
+fn summaries(refusals: &Mutex<BTreeMap<(String, String), u64>>) -> Vec<AuditEvent> {
+    let counted = std::mem::take(&mut *refusals.lock().expect("refusal counter lock poisoned"));
+    let at = crate::clock::now();
+    counted
+        .into_iter()
+        .map(|((endpoint, reason), count)| {
+            bounded(AuditEvent {
+                at,
+                kind: "read".into(),
+                client_id: None,
+                token_id: None,
+                categories: Vec::new(),
+                children: Vec::new(),
+                endpoint,
+                records: 0,
+                outcome: "refused".into(),
+                detail: Some(format!(
+                    "{count} anonymous reads refused ({reason}), counted since the previous summary"
+                )),
+                erased: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+async fn write_batches(
+    store: Arc<dyn AuditStore>,
+    mut receiver: mpsc::UnboundedReceiver<Message>,
+    refusals: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+) {
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
-    while let Some(first) = receiver.recv().await {
+    let mut summary = tokio::time::interval(REFUSAL_SUMMARY_EVERY);
+    summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    summary.tick().await;
+    loop {
+        let first = tokio::select! {
+            message = receiver.recv() => message,
+            _ = summary.tick() => {
+                let counted = summaries(&refusals);
+                if !counted.is_empty() {
+                    append_until_stored(store.as_ref(), &counted).await;
+                }
+                continue;
+            }
+        };
+        let Some(first) = first else {
+            let counted = summaries(&refusals);
+            if !counted.is_empty() {
+                append_until_stored(store.as_ref(), &counted).await;
+            }
+            break;
+        };
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Event(event) => batch.push(event),
-                Message::Flush(done) => waiting.push(done),
+                Message::Event(event) => batch.push(*event),
+                Message::Flush(done) => {
+                    batch.extend(summaries(&refusals));
+                    waiting.push(done);
+                }
             }
             if batch.len() < 512 {
                 next = receiver.try_recv().ok();
@@ -246,38 +379,163 @@ async fn write_batches(store: Arc<dyn AuditStore>, mut receiver: mpsc::Unbounded
 pub struct Verification {
     /// Events checked.
     pub events: i64,
-    /// The first event whose hash or link does not match, if any.
+    /// The first event found changed, unlinked or missing, if any.
     pub broken_at: Option<i64>,
+    /// What is wrong there.
+    pub problem: Option<String>,
 }
 
-/// Recomputes every hash of the chain.
-pub async fn verify(store: &dyn AuditStore) -> StoreResult<Verification> {
+/// A point of the chain the board kept elsewhere (`renkei audit checkpoint`): the event at
+/// `seq` must still be there with this `hash`, so that cutting off the newest events, or
+/// rewriting the whole chain, is noticed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The event's position.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+    /// When it was written (Unix seconds), for the reader.
+    #[serde(default)]
+    pub at: i64,
+}
+
+/// The newest event as a checkpoint (`None` for an empty chain).
+pub async fn checkpoint(store: &dyn AuditStore) -> StoreResult<Option<Checkpoint>> {
+    let mut last = None;
+    let mut after = 0;
+    loop {
+        let rows = store.audit_rows(after, 5000).await?;
+        let Some(newest) = rows.into_iter().last() else {
+            return Ok(last);
+        };
+        after = newest.seq;
+        last = Some(Checkpoint {
+            seq: newest.seq,
+            hash: newest.hash,
+            at: newest.at,
+        });
+    }
+}
+
+/// Recomputes every hash of the chain and checks what the hashes do not cover directly: each
+/// event's `at` column and its links to children (`audit_children`, what guardians' read
+/// history comes from) must match the hashed event, a link may be missing only where a later
+/// retention erasure says it erased it, and every checkpoint must still be there.
+pub async fn verify(
+    store: &dyn AuditStore,
+    checkpoints: &[Checkpoint],
+) -> StoreResult<Verification> {
+    use std::collections::{BTreeSet, HashMap};
+    let expected: HashMap<i64, &str> = checkpoints
+        .iter()
+        .map(|checkpoint| (checkpoint.seq, checkpoint.hash.as_str()))
+        .collect();
+    let broken = |events: i64, seq: i64, problem: String| {
+        Ok(Verification {
+            events,
+            broken_at: Some(seq),
+            problem: Some(problem),
+        })
+    };
+    // Child digest → the newest event whose link to it is missing / the newest erasure of it.
+    let mut unlinked: HashMap<String, i64> = HashMap::new();
+    let mut erasures: HashMap<String, i64> = HashMap::new();
     let mut prev = GENESIS.to_owned();
     let mut events = 0;
     let mut after = 0;
     loop {
         let rows = store.audit_rows(after, 5000).await?;
-        if rows.is_empty() {
-            return Ok(Verification {
-                events,
-                broken_at: None,
-            });
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            break;
+        };
+        let mut links: HashMap<i64, BTreeSet<String>> = HashMap::new();
+        for (seq, child) in store.audit_links(first.seq, last.seq).await? {
+            links.entry(seq).or_default().insert(child);
         }
         for row in rows {
             if row.prev_hash != prev
                 || chain_hash(&prev, &row.event) != row.hash
                 || row.seq != after + 1
             {
-                return Ok(Verification {
+                return broken(
                     events,
-                    broken_at: Some(row.seq),
-                });
+                    after + 1,
+                    "the event was changed or removed after it was written".into(),
+                );
+            }
+            let Ok(event) = serde_json::from_str::<AuditEvent>(&row.event) else {
+                return broken(events, row.seq, "the event cannot be read".into());
+            };
+            if row.at != event.at {
+                return broken(
+                    events,
+                    row.seq,
+                    format!(
+                        "its time column says {} but the event says {} (export --since reads the column)",
+                        row.at, event.at
+                    ),
+                );
+            }
+            let named: BTreeSet<&str> = event.children.iter().map(String::as_str).collect();
+            let linked = links.remove(&row.seq).unwrap_or_default();
+            if let Some(stranger) = linked.iter().find(|child| !named.contains(child.as_str())) {
+                return broken(
+                    events,
+                    row.seq,
+                    format!("it is linked to child {stranger:?}, whom the event does not name"),
+                );
+            }
+            for child in named.iter().filter(|child| !linked.contains(**child)) {
+                unlinked.insert(erased_child_digest(child), row.seq);
+            }
+            for digest in &event.erased {
+                erasures.insert(digest.clone(), row.seq);
+            }
+            if let Some(hash) = expected.get(&row.seq)
+                && *hash != row.hash
+            {
+                return broken(
+                    events,
+                    row.seq,
+                    "it differs from the checkpoint kept of it".into(),
+                );
             }
             prev = row.hash;
             after = row.seq;
             events += 1;
         }
     }
+    if let Some(first_unexplained) = unlinked
+        .iter()
+        .filter(|&(digest, &seq)| erasures.get(digest).is_none_or(|&erased| erased < seq))
+        .map(|(_, &seq)| seq)
+        .min()
+    {
+        return broken(
+            events,
+            first_unexplained,
+            "a link to a child it names was removed, and no retention erasure says so".into(),
+        );
+    }
+    if let Some(beyond) = checkpoints
+        .iter()
+        .map(|c| c.seq)
+        .filter(|seq| *seq > after)
+        .min()
+    {
+        return broken(
+            events,
+            beyond,
+            format!(
+                "the chain ends at event {after}, but a checkpoint names event {beyond}: the newest events were cut off"
+            ),
+        );
+    }
+    Ok(Verification {
+        events,
+        broken_at: None,
+        problem: None,
+    })
 }
 
 /// Hands every event at or after `since` (Unix seconds) to `each`, in order, reading the chain
@@ -364,7 +622,7 @@ macro_rules! audit_store {
 
             async fn audit_rows(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
                 Ok(sqlx::query_as::<$db, AuditRow>(
-                    "SELECT seq, event, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    "SELECT seq, at, event, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
                 .bind(after_seq)
                 .bind(limit)
@@ -374,7 +632,7 @@ macro_rules! audit_store {
 
             async fn audit_since(&self, since: i64, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
                 Ok(sqlx::query_as::<$db, AuditRow>(
-                    "SELECT seq, event, prev_hash, hash FROM audit_events WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    "SELECT seq, at, event, prev_hash, hash FROM audit_events WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3",
                 )
                 .bind(since)
                 .bind(after_seq)
@@ -383,9 +641,19 @@ macro_rules! audit_store {
                 .await?)
             }
 
+            async fn audit_links(&self, from: i64, through: i64) -> StoreResult<Vec<(i64, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT seq, child_id FROM audit_children WHERE seq >= $1 AND seq <= $2 ORDER BY seq, child_id",
+                )
+                .bind(from)
+                .bind(through)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn audit_of_child(&self, child_id: &str, limit: i64) -> StoreResult<Vec<AuditRow>> {
                 Ok(sqlx::query_as::<$db, AuditRow>(
-                    "SELECT e.seq, e.event, e.prev_hash, e.hash FROM audit_children c JOIN audit_events e ON e.seq = c.seq \
+                    "SELECT e.seq, e.at, e.event, e.prev_hash, e.hash FROM audit_children c JOIN audit_events e ON e.seq = c.seq \
                      WHERE c.child_id = $1 ORDER BY e.seq DESC LIMIT $2",
                 )
                 .bind(child_id)

@@ -52,6 +52,17 @@ pub fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
+/// The database's clock in Unix milliseconds, as a SQLite expression: what orders events that
+/// several processes time (SQLite runs in the process, so this is the host's clock).
+pub const SQLITE_NOW_MS: &str =
+    "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
+
+/// The database's clock in Unix milliseconds, as a PostgreSQL expression (the server's clock
+/// at the moment of evaluation, not the transaction's start): what orders events that several
+/// Renkei processes time, whatever their own clocks say.
+pub const POSTGRES_NOW_MS: &str =
+    "CAST(ROUND(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT)";
+
 #[cfg(test)]
 mod tests {
     use super::{in_chunks, placeholders, value_rows};

@@ -226,10 +226,33 @@ pub fn with_cookies(
     response
 }
 
-/// The middleware every Renkei server runs under: security headers, a body limit, a request
-/// timeout, request tracing (paths only), and HSTS behind HTTPS.
+/// Longest request target (path and query) served, in bytes: anything a client sends in it
+/// is bounded before any handler reads, keeps or logs it.
+pub const URI_MAX: usize = 8 * 1024;
+
+/// Answers 414 to a request whose path and query exceed [`URI_MAX`].
+async fn bounded_uri(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if length > URI_MAX {
+        return (
+            StatusCode::URI_TOO_LONG,
+            format!(
+                "the request's address is {length} bytes long; at most {URI_MAX} are accepted\n"
+            ),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// The middleware every Renkei server runs under: security headers, bounds on the request
+/// target and body, a request timeout, request tracing (paths only), and HSTS behind HTTPS.
 pub fn harden(router: Router, https: bool) -> Router {
     let mut router = router
+        .layer(axum::middleware::from_fn(bounded_uri))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))

@@ -2,7 +2,7 @@
 //! decides which pupils it may be about; policy ∩ consent decides which of them each category
 //! covers.
 
-use renkei_directory::{Directory, Role};
+use renkei_directory::{Administers, Directory, Role};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -46,8 +46,10 @@ impl TokenExchanger for CapabilityExchanger {
         _state: &AppState,
         request: ExchangeRequest,
     ) -> renkei_idp::Result<ExchangedToken> {
-        let started_ms = super::now_ms();
-        let now = started_ms / 1000;
+        // Timed by the database, as revocation marks are: a withdrawal recorded after this
+        // moment refuses the token even if it is recorded later.
+        let started_ms = self.store.clock_ms().await.map_err(store_error)?;
+        let now = renkei_platform::clock::now();
         let target = match request.resource.as_deref() {
             None => None,
             Some(resource) => Some(Target::parse(resource).ok_or_else(|| {
@@ -253,16 +255,20 @@ impl CapabilityExchanger {
                         self.directory.class_school(id).await.map_err(store_error)?
                     }
                 };
-                if let Some(own) = &user.school_id
-                    && self
-                        .directory
-                        .org_type(own)
-                        .await
-                        .map_err(store_error)?
-                        .as_deref()
-                        == Some("school")
-                    && school.as_ref() != Some(own)
-                {
+                let administers = renkei_directory::administered(
+                    self.directory.as_ref(),
+                    user.sourced_id.as_deref(),
+                    user.school_id.as_deref(),
+                )
+                .await
+                .map_err(store_error)?;
+                if administers == Administers::Nothing {
+                    return Err(IdpError::oauth(
+                        "invalid_grant",
+                        "this administrator's organisation is neither the board nor within a school; the roster gives board-wide rights through the board's own org or a districtAdministrator role",
+                    ));
+                }
+                if !administers.reaches(school.as_deref()) {
                     return Err(IdpError::oauth(
                         "invalid_target",
                         "an administrator of one school cannot name another school's class or school",

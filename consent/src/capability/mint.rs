@@ -2,6 +2,8 @@
 //! request is about), and the authority block that states it compactly.
 
 use renkei_directory::{Directory, Role};
+
+use crate::record::Authors;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
@@ -46,7 +48,9 @@ pub async fn coverage(
         let reached = reached(directory, &policy, candidates).await?;
         let (children, consent_ends) = match policy.basis {
             Basis::School => (reached, None),
-            Basis::Guardian | Basis::Student => consenting(store, &policy, reached, now).await?,
+            Basis::Guardian | Basis::Student => {
+                consenting(store, directory, &policy, reached, now).await?
+            }
         };
         let ends_at = [policy.valid_until, consent_ends]
             .into_iter()
@@ -87,9 +91,11 @@ async fn reached(
 
 /// The reached children whose latest consent record is a grant, to this policy version, by
 /// someone the basis accepts (a guardian or the child, or an administrator recording a paper
-/// consent), and not past its end; and when the first of those consents ends.
+/// consent) who may still act for the child, and not past its end; and when the first of those
+/// consents ends.
 async fn consenting(
     store: &dyn ConsentStore,
+    directory: &dyn Directory,
     policy: &Policy,
     reached: BTreeSet<String>,
     now: i64,
@@ -107,7 +113,7 @@ async fn consenting(
         Basis::Guardian => Role::Guardian,
         _ => Role::Student,
     };
-    let valid: Vec<_> = latest
+    let granted: Vec<_> = latest
         .into_values()
         .filter(|r| {
             r.action == "grant"
@@ -115,6 +121,16 @@ async fn consenting(
                 && r.until.is_none_or(|until| until > now)
                 && matches!(Role::parse(&r.by_role), Some(role) if role == accepted_role || role == Role::Administrator)
         })
+        .collect();
+    let by_guardians: Vec<String> = granted
+        .iter()
+        .filter(|r| Role::parse(&r.by_role) == Some(Role::Guardian))
+        .map(|r| r.student_id.clone())
+        .collect();
+    let authors = Authors::of(directory, &by_guardians).await?;
+    let valid: Vec<_> = granted
+        .into_iter()
+        .filter(|r| authors.may_still_act(r))
         .collect();
     let ends = valid.iter().filter_map(|r| r.until).min();
     Ok((valid.into_iter().map(|r| r.student_id).collect(), ends))

@@ -5,6 +5,7 @@
 //! - [`mint`]: policy ∩ consent → the authority block.
 //! - [`exchange`]: the RFC 8693 token exchange that mints them at the token endpoint.
 //! - [`revocations`]: the revocation state in Renkei's database, as the verifier asks for it.
+//! - [`roster`]: revoking what a roster import may have ended.
 //!
 //! The vocabulary and the verifier live in `renkei-capability`, the library data services
 //! link; the fact vocabulary is documented in `policies/README.md`.
@@ -13,6 +14,7 @@ pub mod exchange;
 pub mod keys;
 pub mod mint;
 pub mod revocations;
+pub mod roster;
 
 pub use renkei_capability::{
     FULL_ID_LIMIT, REF_WIDTH, TOKEN_TYPE, TTL, Target, child_ref, hex, now_ms,

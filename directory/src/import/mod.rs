@@ -477,14 +477,23 @@ pub async fn purge_departed(
 ) -> Result<Purged> {
     let disabled_before = now() - i64::from(retention_days) * 86_400;
     let erased = store.erase_departed(disabled_before).await?;
-    audit
-        .append(AuditEvent::admin(
-            via,
-            format!("{erased} departed people erased (retention {retention_days} days)"),
-        ))
-        .await?;
+    let mut event = AuditEvent::admin(
+        via,
+        format!(
+            "{} departed people erased (retention {retention_days} days)",
+            erased.people
+        ),
+    );
+    // The links of earlier events to the erased children went too; the chain says so (by
+    // digest), so that `audit verify` tells this erasure from tampering.
+    event.erased = erased
+        .unlinked
+        .iter()
+        .map(|child| renkei_platform::audit::erased_child_digest(child))
+        .collect();
+    audit.append(event).await?;
     Ok(Purged {
-        erased,
+        erased: erased.people,
         disabled_before,
     })
 }

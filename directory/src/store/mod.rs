@@ -62,6 +62,15 @@ pub struct OrgRow {
     pub parent_id: Option<String>,
 }
 
+/// What erasing departed people removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// People erased.
+    pub people: u64,
+    /// Children whose links to audit events were removed (their sourcedIds).
+    pub unlinked: Vec<String>,
+}
+
 /// Where an active pupil is placed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Placement {
@@ -103,8 +112,6 @@ pub trait Directory: Send + Sync + 'static {
     async fn school_exists(&self, id: &str) -> StoreResult<bool>;
     /// Whether the directory has this active class.
     async fn class_exists(&self, id: &str) -> StoreResult<bool>;
-    /// The type of an organisation (`school`, `district`, …).
-    async fn org_type(&self, id: &str) -> StoreResult<Option<String>>;
     /// The school of an active class.
     async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>>;
     /// A person's name as the roster gives it (family name first), by sourcedId.
@@ -147,11 +154,16 @@ pub trait Directory: Send + Sync + 'static {
     /// Guardianship links the roster states touching `users`, as (child, guardian) pairs: the
     /// links an app may be shown, whatever the accounts' state.
     async fn agents(&self, users: &[String]) -> StoreResult<Vec<(String, String)>>;
+    /// The accounts (`users.id`) that may act as guardians of these children now, as (child,
+    /// account) pairs: the rule of [`Directory::is_guardian_of`], asked child first, for
+    /// deciding whether a guardian's earlier consent still counts.
+    async fn guardian_accounts_of(&self, children: &[String])
+    -> StoreResult<Vec<(String, String)>>;
     /// Erases roster people who left the board (disabled as `tobedeleted`) before `before`,
     /// with their roster records, sessions and grants, their school-affairs and consent records
     /// and the links of audit events to them, in one transaction: the end of the retention
-    /// period. Returns how many people were erased.
-    async fn erase_departed(&self, before: i64) -> StoreResult<u64>;
+    /// period. Returns what was erased.
+    async fn erase_departed(&self, before: i64) -> StoreResult<Erased>;
     /// Starts the transaction a roster import runs in.
     async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>>;
     /// Records an import that was rejected or dry-run (outside its rolled-back transaction).
@@ -299,10 +311,6 @@ macro_rules! directory_store {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(n > 0)
-            }
-
-            async fn org_type(&self, id: &str) -> StoreResult<Option<String>> {
-                Ok(sqlx::query_scalar("SELECT org_type FROM orgs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
             }
 
             async fn class_school(&self, class_id: &str) -> StoreResult<Option<String>> {
@@ -456,10 +464,38 @@ macro_rules! directory_store {
                 Ok(links)
             }
 
-            async fn erase_departed(&self, before: i64) -> StoreResult<u64> {
+            async fn guardian_accounts_of(&self, children: &[String]) -> StoreResult<Vec<(String, String)>> {
+                let mut links = Vec::new();
+                for chunk in children.chunks(CHUNK) {
+                    let list = placeholders(chunk.len());
+                    // The conditions of GUARDIANSHIP, from the child's side.
+                    let sql = format!(
+                        "SELECT DISTINCT s.sourced_id, g.id FROM users s \
+                         JOIN user_agents a ON a.user_id = s.sourced_id OR a.agent_id = s.sourced_id \
+                         JOIN users g ON g.status = 'active' AND g.enabled \
+                         AND ((a.user_id = s.sourced_id AND g.sourced_id = a.agent_id) OR (a.agent_id = s.sourced_id AND g.sourced_id = a.user_id)) \
+                         WHERE s.status = 'active' AND s.role = 'student' AND s.sourced_id IN ({list})"
+                    );
+                    let mut query = sqlx::query_as::<$db, (String, String)>(&sql);
+                    for child in chunk {
+                        query = query.bind(child);
+                    }
+                    links.extend(query.fetch_all(&self.pool).await?);
+                }
+                links.sort();
+                Ok(links)
+            }
+
+            async fn erase_departed(&self, before: i64) -> StoreResult<Erased> {
                 let mut tx = self.pool.begin().await?;
                 let departed = "SELECT sourced_id FROM users WHERE status = 'tobedeleted' AND sourced_id IS NOT NULL \
                                 AND disabled_at IS NOT NULL AND disabled_at < $1";
+                let unlinked: Vec<String> = sqlx::query_scalar(&format!(
+                    "SELECT DISTINCT child_id FROM audit_children WHERE child_id IN ({departed}) ORDER BY child_id"
+                ))
+                .bind(before)
+                .fetch_all(&mut *tx)
+                .await?;
                 for statement in [
                     format!("DELETE FROM enrollments WHERE user_id IN ({departed})"),
                     format!("DELETE FROM roles WHERE user_id IN ({departed})"),
@@ -486,7 +522,10 @@ macro_rules! directory_store {
                 .await?
                 .rows_affected();
                 tx.commit().await?;
-                Ok(erased)
+                Ok(Erased {
+                    people: erased,
+                    unlinked,
+                })
             }
 
             async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>> {

@@ -114,6 +114,14 @@ pub async fn exchange(
                     "a public client must send a user's subject_token",
                 ));
             }
+            // Acting for itself, school-wide, is what client_credentials registers a client
+            // for: an app registered only to act for signed-in users cannot do it.
+            if !client.allows_grant("client_credentials") {
+                return Err(Error::oauth(
+                    "unauthorized_client",
+                    "this client is not registered to act for itself: send a user's subject_token, or ask the board to register it with `renkei client add --grant-type client_credentials`",
+                ));
+            }
             None
         }
         (Some(token), Some(ACCESS_TOKEN_TYPE)) => Some(subject(state, client, token).await?),

@@ -1,0 +1,120 @@
+//! Per-address limits on what anonymous clients can make a process do or keep: pending sign-in
+//! requests, refused data reads. One fixed window per address (IPv4 address, or IPv6 /64: one
+//! household or one attacker's whole prefix), in memory, for this process.
+//!
+//! The table of addresses is itself bounded: when it holds [`TRACKED_MAX`] addresses, those of
+//! earlier windows are forgotten, and if every one is current, all are (the limits restart;
+//! memory never grows past the bound).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+/// Addresses tracked at most by one limit.
+pub const TRACKED_MAX: usize = 65_536;
+
+/// At most `per_window` events per address per `window` seconds.
+pub struct AddressLimit {
+    per_window: u32,
+    window: i64,
+    counts: Mutex<HashMap<u128, (i64, u32)>>,
+}
+
+impl AddressLimit {
+    /// A limit of `per_window` events per address in each window of `window` seconds.
+    pub fn new(per_window: u32, window: i64) -> Self {
+        AddressLimit {
+            per_window,
+            window: window.max(1),
+            counts: Mutex::default(),
+        }
+    }
+
+    /// The events allowed per window.
+    pub fn per_window(&self) -> u32 {
+        self.per_window
+    }
+
+    /// Counts one event of `address` at `now` (Unix seconds); false if it is over the limit
+    /// (the event should then be refused). Requests without a known address share one count.
+    pub fn admit(&self, address: Option<IpAddr>, now: i64) -> bool {
+        let window = now.div_euclid(self.window);
+        let mut counts = self.counts.lock().expect("rate-limit lock poisoned");
+        if counts.len() >= TRACKED_MAX {
+            counts.retain(|_, (started, _)| *started == window);
+            if counts.len() >= TRACKED_MAX {
+                counts.clear();
+            }
+        }
+        let entry = counts.entry(key(address)).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        entry.1 <= self.per_window
+    }
+
+    /// Whether `address` has used up its events in the window of `now`, without counting.
+    pub fn is_over(&self, address: Option<IpAddr>, now: i64) -> bool {
+        let window = now.div_euclid(self.window);
+        self.counts
+            .lock()
+            .expect("rate-limit lock poisoned")
+            .get(&key(address))
+            .is_some_and(|(started, count)| *started == window && *count >= self.per_window)
+    }
+}
+
+/// IPv4 addresses whole (as IPv4-mapped), IPv6 by their /64 prefix.
+fn key(address: Option<IpAddr>) -> u128 {
+    match address {
+        None => 0,
+        Some(IpAddr::V4(v4)) => u128::from(v4.to_ipv6_mapped()),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => u128::from(v4.to_ipv6_mapped()),
+            None => u128::from(v6) & !u128::from(u64::MAX),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_address_has_its_own_window() {
+        let limit = AddressLimit::new(2, 60);
+        let one: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limit.admit(Some(one), 120));
+        assert!(!limit.is_over(Some(one), 120));
+        assert!(limit.admit(Some(one), 130));
+        assert!(limit.is_over(Some(one), 130));
+        assert!(!limit.admit(Some(one), 179));
+        assert!(
+            limit.admit(Some(other), 179),
+            "another address is not limited"
+        );
+        assert!(limit.admit(Some(one), 180), "the next window starts afresh");
+    }
+
+    #[test]
+    fn an_ipv6_prefix_is_one_address() {
+        let limit = AddressLimit::new(1, 60);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limit.admit(Some(a), 0));
+        assert!(!limit.admit(Some(b), 0), "same /64");
+        assert!(limit.admit(Some(c), 0), "another /64");
+    }
+
+    #[test]
+    fn the_table_of_addresses_stays_bounded() {
+        let limit = AddressLimit::new(1, 60);
+        for n in 0..(TRACKED_MAX as u32 + 10) {
+            limit.admit(Some(IpAddr::V4(n.into())), 0);
+        }
+        assert!(limit.counts.lock().unwrap().len() <= TRACKED_MAX);
+    }
+}
