@@ -504,48 +504,36 @@ async fn verify_notices_changed_links_times_and_a_cut_off_end(backend: Backend) 
     };
     assert_eq!(problem(vec![kept.clone()]).await, (None, String::new()));
 
+    // Each change, checked and then undone.
+    let serving = &server;
+    let tampering = |change: String, undo: String, says: &'static str| async move {
+        serving.execute_sql(&change).await;
+        let (at, why) = problem(vec![]).await;
+        serving.execute_sql(&undo).await;
+        assert_eq!(at, Some(read_at), "{change}");
+        assert!(why.contains(says), "{change}: {why}");
+    };
     // A link the event does not name (a read made to appear in a guardian's history).
-    server
-        .execute_sql(&format!(
-            "INSERT INTO audit_children (seq, child_id) VALUES ({read_at}, 's003')"
-        ))
-        .await;
-    let (at, why) = problem(vec![]).await;
-    assert_eq!(at, Some(read_at));
-    assert!(why.contains("\"s003\""), "{why}");
-    server
-        .execute_sql("DELETE FROM audit_children WHERE child_id = 's003'")
-        .await;
-
+    tampering(
+        format!("INSERT INTO audit_children (seq, child_id) VALUES ({read_at}, 's003')"),
+        "DELETE FROM audit_children WHERE child_id = 's003'".into(),
+        "\"s003\"",
+    )
+    .await;
     // A link removed (a read hidden from a guardian).
-    server
-        .execute_sql(&format!(
-            "DELETE FROM audit_children WHERE seq = {read_at} AND child_id = 's002'"
-        ))
-        .await;
-    let (at, why) = problem(vec![]).await;
-    assert_eq!(at, Some(read_at));
-    assert!(why.contains("no retention erasure"), "{why}");
-    server
-        .execute_sql(&format!(
-            "INSERT INTO audit_children (seq, child_id) VALUES ({read_at}, 's002')"
-        ))
-        .await;
-
+    tampering(
+        format!("DELETE FROM audit_children WHERE seq = {read_at} AND child_id = 's002'"),
+        format!("INSERT INTO audit_children (seq, child_id) VALUES ({read_at}, 's002')"),
+        "no retention erasure",
+    )
+    .await;
     // The time column moved (an event hidden from `export --since`).
-    server
-        .execute_sql(&format!(
-            "UPDATE audit_events SET at = at - 86400 WHERE seq = {read_at}"
-        ))
-        .await;
-    let (at, why) = problem(vec![]).await;
-    assert_eq!(at, Some(read_at));
-    assert!(why.contains("time column"), "{why}");
-    server
-        .execute_sql(&format!(
-            "UPDATE audit_events SET at = at + 86400 WHERE seq = {read_at}"
-        ))
-        .await;
+    tampering(
+        format!("UPDATE audit_events SET at = at - 86400 WHERE seq = {read_at}"),
+        format!("UPDATE audit_events SET at = at + 86400 WHERE seq = {read_at}"),
+        "time column",
+    )
+    .await;
     assert_eq!(problem(vec![]).await, (None, String::new()));
 
     // Retention erases the departed s008's links and says so: the chain still verifies.

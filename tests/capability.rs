@@ -104,11 +104,8 @@ async fn a_guardian_who_lost_custody_no_longer_consents(backend: Backend) {
         "deny: revoked"
     );
     // g002's grant no longer covers s003.
-    let after = board
-        .capability(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
-        .await;
-    let capability = verifier.verify(&after).await.unwrap();
-    assert!(board.readable(&capability, ATTENDANCE).await.is_empty());
+    let class = "urn:renkei:class:cls-sakura-3-2";
+    assert!(board.readable_now(app, ATTENDANCE, class).await.is_empty());
 
     // The current guardian sees it has lapsed and decides; the former one cannot.
     board.server.set_password("g001", "guardian-pass-001").await;
@@ -153,12 +150,8 @@ async fn a_guardian_who_lost_custody_no_longer_consents(backend: Backend) {
     board
         .decide("g001", app, ATTENDANCE, "s003", Action::Grant, None)
         .await;
-    let granted = board
-        .capability(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
-        .await;
-    let capability = verifier.verify(&granted).await.unwrap();
     assert_eq!(
-        board.readable(&capability, ATTENDANCE).await,
+        board.readable_now(app, ATTENDANCE, class).await,
         set(&["s003"])
     );
     board.server.stop().await;
@@ -268,6 +261,18 @@ impl Board {
         ];
         form.extend(resource.map(|r| ("resource", r)));
         back_channel(&self.server, app, "/token", &form).await
+    }
+
+    /// The pupils a token exchanged now for `resource` lets the app read `category` of.
+    async fn readable_now(
+        &self,
+        app: &TestClient,
+        category: &str,
+        resource: &str,
+    ) -> BTreeSet<String> {
+        let token = self.capability(app, category, resource).await;
+        let capability = self.server.consent.verifier.verify(&token).await.unwrap();
+        self.readable(&capability, category).await
     }
 
     async fn capability(&self, app: &TestClient, scope: &str, resource: &str) -> String {
@@ -419,12 +424,11 @@ async fn guardian_consent_covers_exactly_the_consenting_child(backend: Backend) 
     board
         .decide("g002", app, ATTENDANCE, "s003", Action::Withdraw, None)
         .await;
-    let next = board
-        .capability(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
-        .await;
-    let next = verifier.verify(&next).await.unwrap();
     assert!(
-        board.readable(&next, ATTENDANCE).await.is_empty(),
+        board
+            .readable_now(app, ATTENDANCE, "urn:renkei:class:cls-sakura-3-2")
+            .await
+            .is_empty(),
         "the next token covers nobody"
     );
     let old = verifier
