@@ -375,8 +375,8 @@ enum AuditCommand {
         #[arg(long = "checkpoints")]
         checkpoints: Option<std::path::PathBuf>,
     },
-    /// Print the newest event's position and hash as one JSON line, for the board to keep
-    /// outside Renkei (append it to a file that `audit verify --checkpoints` reads).
+    /// Verify the chain, then print its newest event's position and hash as one JSON line, for
+    /// the board to keep outside Renkei (append it to a file `audit verify --checkpoints` reads).
     Checkpoint,
     /// Write events as JSON lines to standard output.
     Export {
@@ -1041,14 +1041,22 @@ async fn audit_command(url: &str, command: AuditCommand) -> Result<()> {
                 serde_json::json!({"verified": checked.events, "checkpoints": checkpoints.len()})
             );
         }
-        AuditCommand::Checkpoint => match renkei_platform::audit::checkpoint(store).await? {
-            Some(checkpoint) => print_json(&checkpoint),
-            None => {
-                return Err(Error::Invalid(
-                    "the audit chain is empty: there is nothing to keep a checkpoint of yet".into(),
-                ));
+        AuditCommand::Checkpoint => {
+            // Only an intact chain is worth anchoring.
+            let checked = renkei_platform::audit::verify(store, &[]).await?;
+            if let Some(seq) = checked.broken_at {
+                return Err(Error::Invalid(format!(
+                    "no checkpoint: the audit chain is broken at event {seq}: {}",
+                    checked.problem.unwrap_or_default()
+                )));
             }
-        },
+            let newest = checked.newest.ok_or_else(|| {
+                Error::Invalid(
+                    "the audit chain is empty: there is nothing to keep a checkpoint of yet".into(),
+                )
+            })?;
+            print_json(&newest);
+        }
         AuditCommand::Export { since } => {
             let since = match since.as_deref() {
                 None => 0,

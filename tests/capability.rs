@@ -778,11 +778,7 @@ async fn bad_tokens_are_refused(backend: Backend) {
     let many: String = (0..17)
         .map(|i| format!("check if request_child(\"s{i:03}\");"))
         .collect();
-    assert!(
-        refused(&many)
-            .await
-            .contains("holds 17 statements; at most 16")
-    );
+    assert!(refused(&many).await.contains("holds 17 checks; at most 16"));
 
     // Revoked: a policy change stops outstanding tokens at once (and so does disabling the app,
     // below).

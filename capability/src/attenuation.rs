@@ -1,18 +1,20 @@
 //! What an app may append to a capability token before handing it on: checks that narrow it to
 //! one child, one category or an earlier expiry (policies/README.md, "Attenuation by apps"),
-//! and nothing else. Every appended block is read back as Datalog source and refused, before any
-//! evaluation, unless each of its statements is one of those checks: a fact, a rule or any other
-//! expression could make evaluation cost grow without bound (a rule joining appended facts
-//! with themselves costs the cube of their number in one pass, which no time limit interrupts).
+//! and nothing else. Every appended block is decoded as Biscuit's wire format and refused,
+//! before any evaluation, unless it holds no fact, no rule and no scope and each of its checks
+//! is, term for term, one of those three: a fact, a rule or any other expression could make
+//! evaluation cost grow without bound (a rule joining appended facts with themselves costs the
+//! cube of their number in one pass, which no time limit interrupts). The structure is read,
+//! not the printed source: Biscuit prints names and strings unescaped, so printed text can be
+//! made to look like anything.
 //!
 //! The accepted checks are then read into a [`Narrowing`], which the verifier applies to each
-//! read directly: no appended Datalog is ever evaluated, so no token, however crafted, makes a
-//! read cost more than the token's own size.
-
-use std::str::FromStr;
+//! read directly: no appended Datalog is ever evaluated.
 
 use biscuit_auth::Biscuit;
-use biscuit_auth::builder::{Check, Op, Term};
+use biscuit_auth::datalog::SymbolTable;
+use biscuit_auth::format::schema;
+use prost::Message;
 
 use crate::error::{Error, Result};
 
@@ -47,50 +49,93 @@ impl Narrowing {
     }
 }
 
+/// The forms an appended check may take, for error messages.
+const FORMS: &str = "check if request_child(\"ID\"), check if request_category(\"CATEGORY\") and check if time($t), $t <= DATE";
+
+/// Decodes a serialized token's blocks (not their signatures) and refuses one with more than
+/// [`MAX_APPENDED_BLOCKS`] appended blocks: cheap, so it comes before the signatures are
+/// checked, one per block.
+pub fn decode(bytes: &[u8]) -> Result<schema::Biscuit> {
+    let wire = schema::Biscuit::decode(bytes).map_err(malformed)?;
+    if wire.blocks.len() > MAX_APPENDED_BLOCKS {
+        return Err(refused(format!(
+            "it carries {} appended blocks; at most {MAX_APPENDED_BLOCKS} are accepted",
+            wire.blocks.len()
+        )));
+    }
+    Ok(wire)
+}
+
 /// Refuses a token whose appended blocks hold anything but the documented narrowing checks,
-/// and reads those checks.
-pub fn check(biscuit: &Biscuit) -> Result<Narrowing> {
+/// and reads those checks. `wire` is the token as [`decode`] read it, `biscuit` the same bytes
+/// with their signatures checked.
+pub fn check(biscuit: &Biscuit, wire: &schema::Biscuit) -> Result<Narrowing> {
     let appended = biscuit.block_count().saturating_sub(1);
     let mut narrowing = Narrowing::default();
+    if appended == 0 {
+        return Ok(narrowing);
+    }
     if appended > MAX_APPENDED_BLOCKS {
         return Err(refused(format!(
             "it carries {appended} appended blocks; at most {MAX_APPENDED_BLOCKS} are accepted"
         )));
     }
-    for index in 1..=appended {
-        if biscuit
-            .block_external_key(index)
-            .map_err(unreadable)?
-            .is_some()
+    let mut names = Vec::new();
+    for index in 0..=appended {
+        if index > 0
+            && biscuit
+                .block_external_key(index)
+                .map_err(unreadable)?
+                .is_some()
         {
             return Err(refused(format!(
                 "block {index} is a third-party block; only the app's own narrowing checks may be appended"
             )));
         }
-        let source = biscuit.print_block_source(index).map_err(unreadable)?;
-        let statements: Vec<&str> = source
-            .split(';')
-            .map(str::trim)
-            .filter(|statement| !statement.is_empty())
-            .collect();
-        if statements.len() > MAX_CHECKS_PER_BLOCK {
+        names.extend(biscuit.block_symbols(index).map_err(unreadable)?);
+    }
+    let symbols = SymbolTable::from(names).map_err(|e| unreadable(e.into()))?;
+    if wire.blocks.len() != appended {
+        return Err(unreadable(biscuit_auth::error::Token::InternalError));
+    }
+    for (index, signed) in wire.blocks.iter().enumerate().map(|(i, b)| (i + 1, b)) {
+        let block = schema::Block::decode(signed.block.as_slice()).map_err(malformed)?;
+        let source = || biscuit.print_block_source(index).unwrap_or_default();
+        if !block.facts.is_empty() || !block.rules.is_empty() {
             return Err(refused(format!(
-                "block {index} holds {} statements; at most {MAX_CHECKS_PER_BLOCK} checks are accepted",
-                statements.len()
+                "block {index} holds `{}`; an appended block may only hold checks of the forms {FORMS}",
+                first_statement(&source())
             )));
         }
-        for statement in statements {
-            let Some(narrowed) = narrowing_check(statement) else {
-                return Err(refused(format!(
-                    "block {index} holds `{}`; an appended block may only hold checks of the forms check if request_child(\"ID\"), check if request_category(\"CATEGORY\") and check if time($t), $t <= DATE",
-                    shortened(statement)
-                )));
-            };
-            match narrowed {
-                Narrowed::Child(child) => narrowing.children.push(child.to_owned()),
-                Narrowed::Category(category) => narrowing.categories.push(category.to_owned()),
-                Narrowed::NotAfter(date) => {
+        if !block.scope.is_empty() || !block.public_keys.is_empty() {
+            return Err(refused(format!(
+                "block {index} declares whom it trusts; an appended block may only hold checks of the forms {FORMS}"
+            )));
+        }
+        if block.checks.len() > MAX_CHECKS_PER_BLOCK {
+            return Err(refused(format!(
+                "block {index} holds {} checks; at most {MAX_CHECKS_PER_BLOCK} are accepted",
+                block.checks.len()
+            )));
+        }
+        for (number, check) in block.checks.iter().enumerate() {
+            match narrowed(check, &symbols) {
+                Some(Narrowed::Child(child)) => narrowing.children.push(child),
+                Some(Narrowed::Category(category)) => narrowing.categories.push(category),
+                Some(Narrowed::NotAfter(date)) => {
                     narrowing.not_after = Some(narrowing.not_after.map_or(date, |d| d.min(date)));
+                }
+                None => {
+                    let statement = source();
+                    let shown = statement
+                        .split(';')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .nth(number)
+                        .map_or_else(|| format!("check {}", number + 1), shortened);
+                    return Err(refused(format!(
+                        "block {index} holds `{shown}`; an appended block may only hold checks of the forms {FORMS}"
+                    )));
                 }
             }
         }
@@ -103,73 +148,81 @@ pub fn check(biscuit: &Biscuit) -> Result<Narrowing> {
 }
 
 /// One accepted check.
-enum Narrowed<'a> {
-    Child(&'a str),
-    Category(&'a str),
+#[derive(Debug, PartialEq, Eq)]
+enum Narrowed {
+    Child(String),
+    Category(String),
     NotAfter(i64),
 }
 
-/// The narrowing a statement states, if it is one of the three documented checks.
-fn narrowing_check(statement: &str) -> Option<Narrowed<'_>> {
-    let body = statement.strip_prefix("check if ")?;
-    let named = |name: &str| {
-        quoted_argument(body, name).filter(|text| !text.is_empty() && text.len() <= MAX_NAME_BYTES)
-    };
-    if let Some(child) = named("request_child") {
-        return Some(Narrowed::Child(child));
-    }
-    if let Some(category) = named("request_category") {
-        return Some(Narrowed::Category(category));
-    }
-    if !earlier_expiry(body) {
+/// The narrowing a check states, if it is exactly one of the three documented forms: `check
+/// if` (not `check all` nor `reject if`), one query without scope or head terms, one predicate
+/// of the request vocabulary, and for the time form exactly `$v <= DATE` on its variable.
+fn narrowed(check: &schema::Check, symbols: &SymbolTable) -> Option<Narrowed> {
+    use schema::op::Content as Op;
+    use schema::term::Content as Term;
+    if check
+        .kind
+        .is_some_and(|kind| kind != schema::check::Kind::One as i32)
+    {
         return None;
     }
-    // The form is known; Biscuit's own parser reads the date.
-    let check = Check::from_str(statement).ok()?;
-    let date = check
-        .queries
-        .iter()
-        .flat_map(|query| &query.expressions)
-        .flat_map(|expression| &expression.ops)
-        .find_map(|op| match op {
-            Op::Value(Term::Date(date)) => Some(*date),
-            _ => None,
-        })?;
-    Some(Narrowed::NotAfter(i64::try_from(date).unwrap_or(i64::MAX)))
-}
-
-/// `NAME("TEXT")` → `TEXT`, when TEXT holds no quote or backslash.
-fn quoted_argument<'a>(body: &'a str, name: &str) -> Option<&'a str> {
-    let text = body
-        .strip_prefix(name)?
-        .strip_prefix("(\"")?
-        .strip_suffix("\")")?;
-    (!text.contains(['"', '\\'])).then_some(text)
-}
-
-/// `time($v), $v <= DATE` with one variable name and an RFC 3339 date.
-fn earlier_expiry(body: &str) -> bool {
-    let Some(rest) = body.strip_prefix("time($") else {
-        return false;
+    let [query] = check.queries.as_slice() else {
+        return None;
     };
-    let Some((variable, rest)) = rest.split_once("), $") else {
-        return false;
+    if !query.scope.is_empty() || !query.head.terms.is_empty() {
+        return None;
+    }
+    let [predicate] = query.body.as_slice() else {
+        return None;
     };
-    let Some(date) = rest
-        .strip_prefix(variable)
-        .and_then(|rest| rest.strip_prefix(" <= "))
-    else {
-        return false;
+    let name = symbols.get_symbol(predicate.name)?;
+    let [term] = predicate.terms.as_slice() else {
+        return None;
     };
-    !variable.is_empty()
-        && variable
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && date.len() <= 40
-        && !date.is_empty()
-        && date
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b':' | b'T' | b'Z' | b'+' | b'.'))
+    match (name, &term.content, query.expressions.as_slice()) {
+        ("request_child" | "request_category", Some(Term::String(text)), []) => {
+            let text = symbols.get_symbol(*text)?;
+            if text.is_empty() || text.len() > MAX_NAME_BYTES {
+                return None;
+            }
+            Some(if name == "request_child" {
+                Narrowed::Child(text.to_owned())
+            } else {
+                Narrowed::Category(text.to_owned())
+            })
+        }
+        ("time", Some(Term::Variable(variable)), [expression]) => {
+            let less_or_equal = schema::op_binary::Kind::LessOrEqual as i32;
+            match expression.ops.as_slice() {
+                [
+                    schema::Op {
+                        content:
+                            Some(Op::Value(schema::Term {
+                                content: Some(Term::Variable(compared)),
+                            })),
+                    },
+                    schema::Op {
+                        content:
+                            Some(Op::Value(schema::Term {
+                                content: Some(Term::Date(date)),
+                            })),
+                    },
+                    schema::Op {
+                        content:
+                            Some(Op::Binary(schema::OpBinary {
+                                kind,
+                                ffi_name: None,
+                            })),
+                    },
+                ] if compared == variable && *kind == less_or_equal => {
+                    Some(Narrowed::NotAfter(i64::try_from(*date).unwrap_or(i64::MAX)))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 fn refused(why: String) -> Error {
@@ -178,6 +231,15 @@ fn refused(why: String) -> Error {
 
 fn unreadable(error: biscuit_auth::error::Token) -> Error {
     Error::InvalidToken(format!("unreadable capability token: {error}"))
+}
+
+fn malformed(error: prost::DecodeError) -> Error {
+    Error::InvalidToken(format!("unreadable capability token: {error}"))
+}
+
+/// The first statement of a block's printed source.
+fn first_statement(source: &str) -> String {
+    shortened(source.split(';').next().unwrap_or_default().trim())
 }
 
 /// A statement as quoted in an error: at most 80 characters.
@@ -191,52 +253,130 @@ fn shortened(statement: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Narrowed, narrowing_check};
+    use biscuit_auth::builder::{BlockBuilder, CheckKind, Term, fact, pred, rule, string, var};
+    use biscuit_auth::{Biscuit, KeyPair};
 
-    fn is_narrowing_check(statement: &str) -> bool {
-        narrowing_check(statement).is_some()
+    use super::*;
+
+    fn appended(block: BlockBuilder) -> Result<Narrowing> {
+        let token = Biscuit::builder()
+            .fact(fact("app", &[string("app-1")]))
+            .unwrap()
+            .build(&KeyPair::new())
+            .unwrap()
+            .append(block)
+            .unwrap();
+        check(&token, &decode(&token.to_vec().unwrap())?)
     }
 
-    #[test]
-    fn checks_are_read_into_what_they_narrow() {
-        assert!(matches!(
-            narrowing_check("check if request_child(\"s-001\")"),
-            Some(Narrowed::Child("s-001"))
-        ));
-        assert!(matches!(
-            narrowing_check("check if time($t), $t <= 2026-11-24T09:05:00Z"),
-            Some(Narrowed::NotAfter(1_795_511_100))
-        ));
-        assert!(matches!(
-            narrowing_check("check if time($t), $t <= 2026-11-24T18:05:00+09:00"),
-            Some(Narrowed::NotAfter(1_795_511_100))
-        ));
+    /// `None` when Biscuit's own parser does not take the source (nothing to refuse).
+    fn code(source: &str) -> Option<Result<Narrowing>> {
+        BlockBuilder::new().code(source).ok().map(appended)
     }
 
     #[test]
     fn only_the_documented_checks_pass() {
-        for accepted in [
-            "check if request_child(\"s-001\")",
-            "check if request_category(\"urn:renkei:scope:attendance.readonly\")",
-            "check if time($t), $t <= 2026-11-24T09:05:00Z",
-            "check if time($time), $time <= 2026-11-24T09:05:00+09:00",
+        let child = |id: &str| Narrowing {
+            children: vec![id.into()],
+            ..Narrowing::default()
+        };
+        let until = |at: i64| Narrowing {
+            not_after: Some(at),
+            ..Narrowing::default()
+        };
+        for (source, expected) in [
+            ("check if request_child(\"s-001\")", child("s-001")),
+            (
+                "check if request_category(\"urn:renkei:scope:attendance.readonly\")",
+                Narrowing {
+                    categories: vec!["urn:renkei:scope:attendance.readonly".into()],
+                    ..Narrowing::default()
+                },
+            ),
+            (
+                "check if time($t), $t <= 2026-11-24T09:05:00Z",
+                until(1_795_511_100),
+            ),
+            (
+                "check if time($time), $time <= 2026-11-24T18:05:00+09:00; check if time($t), $t <= 2027-01-01T00:00:00Z",
+                until(1_795_511_100),
+            ),
+            (
+                "check if request_child(\"b\"); check if request_child(\"a\")",
+                Narrowing {
+                    children: vec!["a".into(), "b".into()],
+                    ..Narrowing::default()
+                },
+            ),
         ] {
-            assert!(is_narrowing_check(accepted), "{accepted}");
+            assert_eq!(code(source).unwrap().unwrap(), expected, "{source}");
         }
-        for refused in [
+        for source in [
             "covers_child(0, \"s003\")",
             "s($x) <- s($y), s($z), $x + $y == $z",
             "check if request_child($c), s($c)",
             "check if request_child(\"a\"), request_child(\"b\")",
-            "check if request_child(\"a\\\"b\")",
+            "check if request_child(\"a\") or request_child(\"b\")",
             "check if request_child(\"\")",
+            "check if request_child(1)",
             "check if time($t)",
-            "check if time($t), $u <= 2026-11-24T09:05:00Z",
             "check if time($t), $t >= 2026-11-24T09:05:00Z",
+            "check if time($t), $t <= 2026-11-24T09:05:00Z || true",
             "check all request_child(\"s-001\")",
-            "deny if true",
+            "reject if request_child(\"s-001\")",
+            "check if request_child(\"s-001\") trusting previous",
         ] {
-            assert!(!is_narrowing_check(refused), "{refused}");
+            if let Some(outcome) = code(source) {
+                assert!(outcome.is_err(), "{source} was accepted");
+            }
         }
+        let trusting = BlockBuilder::new()
+            .code("check if request_child(\"s-001\")")
+            .unwrap()
+            .scope(biscuit_auth::builder::Scope::Previous);
+        assert!(appended(trusting).is_err(), "a block-level scope");
+    }
+
+    /// Names and strings are printed unescaped: a fact named `check if request_child` prints
+    /// as a check, and a rule's head can swallow its whole body into one "string". Only the
+    /// structure decides.
+    #[test]
+    fn names_that_print_as_checks_are_refused() {
+        let mut block = BlockBuilder::new();
+        for n in 0..15 {
+            block = block
+                .fact(fact("check if request_child", &[string(&format!("v{n}"))]))
+                .unwrap();
+        }
+        let body: Vec<_> = (0..8)
+            .map(|i| {
+                pred(
+                    "check if request_child",
+                    &[var(if i == 7 { "h\"" } else { "a" })],
+                )
+            })
+            .collect();
+        let joined = block.rule(rule("check if request_child(\"x", &[var("a")], &body));
+        if let Ok(joined) = joined {
+            let error = appended(joined).unwrap_err().to_string();
+            assert!(error.contains("block 1 holds"), "{error}");
+        }
+        let spoofed_check = BlockBuilder::new()
+            .check(biscuit_auth::builder::Check {
+                queries: vec![rule(
+                    "query",
+                    &[] as &[Term],
+                    &[pred("request_child(\"s-001\"), s", &[string("x")])],
+                )],
+                kind: CheckKind::One,
+            })
+            .unwrap();
+        assert!(appended(spoofed_check).is_err());
+        let facts_only = (0..3).fold(BlockBuilder::new(), |block, n| {
+            block
+                .fact(fact("check if request_child", &[string(&format!("v{n}"))]))
+                .unwrap()
+        });
+        assert!(appended(facts_only).is_err());
     }
 }

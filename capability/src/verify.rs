@@ -168,31 +168,53 @@ impl Verifier {
     /// [`Verifier::verify`] at a given time (Unix seconds).
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<Capability> {
         let token = token.trim();
+        match self.kept(token)? {
+            Some(stated) => self.usable(stated, now).await,
+            None => {
+                let stated = self.read_new(token).await?;
+                let capability = self.usable(stated.clone(), now).await?;
+                if !stated.attenuated && token.len() <= KEPT_TOKEN_MAX {
+                    self.keep(token, stated, now);
+                }
+                Ok(capability)
+            }
+        }
+    }
+
+    /// [`Verifier::verify`] for a token kept from an earlier use only, without reading a new
+    /// one (`None`): what a service answers with when it reads no new tokens for a client (an
+    /// address over its limit), so that apps whose tokens it knows are still served.
+    pub async fn verify_kept(&self, token: &str) -> Option<Result<Capability>> {
+        match self.kept(token.trim()) {
+            Ok(Some(stated)) => Some(self.usable(stated, crate::now()).await),
+            Ok(None) => None,
+            Err(error) => Some(Err(error)),
+        }
+    }
+
+    /// What a kept token states, if its root key is still published.
+    fn kept(&self, token: &str) -> Result<Option<Arc<Stated>>> {
         let known = self
             .verified
             .lock()
             .expect("verified-token lock poisoned")
             .get(token)
             .cloned();
-        let was_kept = known.is_some();
-        let stated = match known {
-            Some(stated) => {
-                if self.keys.public_key(stated.root_key_id) != Some(stated.root_key) {
-                    return Err(Error::InvalidToken(
-                        "not a valid capability token: its signing key is no longer published"
-                            .into(),
-                    ));
-                }
-                stated
+        match known {
+            Some(stated) if self.keys.public_key(stated.root_key_id) != Some(stated.root_key) => {
+                Err(Error::InvalidToken(
+                    "not a valid capability token: its signing key is no longer published".into(),
+                ))
             }
-            None => self.read_new(token).await?,
-        };
+            known => Ok(known),
+        }
+    }
+
+    /// The capability, once the token is known not revoked nor expired.
+    async fn usable(&self, stated: Arc<Stated>, now: i64) -> Result<Capability> {
         self.refuse_revoked(&stated.token_id).await?;
         if stated.expires_at < now {
             return Err(Error::InvalidToken("the token has expired".into()));
-        }
-        if !was_kept && !stated.attenuated && token.len() <= KEPT_TOKEN_MAX {
-            self.keep(token, stated.clone(), now);
         }
         Ok(Capability { stated, now })
     }
@@ -200,7 +222,7 @@ impl Verifier {
     /// Parses a token not seen recently, checks its signature and appended blocks and reads
     /// its authority block: on the blocking pool, a bounded number at once.
     async fn read_new(&self, token: &str) -> Result<Arc<Stated>> {
-        let _turn = self
+        let turn = self
             .turns
             .clone()
             .acquire_owned()
@@ -208,9 +230,14 @@ impl Verifier {
             .map_err(|_| Error::Invalid("the verifier is shutting down".into()))?;
         let keys = self.keys.clone();
         let token = token.to_owned();
-        tokio::task::spawn_blocking(move || read(parse(keys.as_ref(), &token)?).map(Arc::new))
-            .await
-            .map_err(|e| Error::Invalid(format!("reading the token failed: {e}")))?
+        // The turn is held by the blocking work itself: a request that gives up waiting (a
+        // timeout, a closed connection) does not free it while the work still runs.
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            read(parse(keys.as_ref(), &token)?).map(Arc::new)
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("reading the token failed: {e}")))?
     }
 
     async fn refuse_revoked(&self, token_id: &str) -> Result<()> {
@@ -243,10 +270,31 @@ struct Signed {
     narrowing: Narrowing,
 }
 
-/// Parses a token and checks its signature and appended blocks.
+/// Longest token read, in characters of base64: a Renkei token for a school of a thousand is
+/// 8 KB; anything longer than this is refused before it is decoded.
+pub const TOKEN_MAX: usize = 64 * 1024;
+
+/// Parses a token and checks its size, its number of blocks, its signature and its appended
+/// blocks, in that order (the cheap checks first).
 fn parse(keys: &dyn KeySource, token: &str) -> Result<Signed> {
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    if token.len() > TOKEN_MAX {
+        return Err(Error::InvalidToken(format!(
+            "not a valid capability token: it is {} bytes long; at most {TOKEN_MAX} are accepted",
+            token.len()
+        )));
+    }
+    let lenient = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let bytes = lenient
+        .decode(token)
+        .map_err(|e| Error::InvalidToken(format!("not a valid capability token: {e}")))?;
+    let wire = crate::attenuation::decode(&bytes)?;
     let root = std::cell::Cell::new(None);
-    let biscuit = Biscuit::from_base64(token, |id: Option<u32>| {
+    let biscuit = Biscuit::from(&bytes, |id: Option<u32>| {
         let id = id.ok_or(biscuit_auth::error::Format::UnknownPublicKey)?;
         let key = keys
             .public_key(id)
@@ -264,7 +312,7 @@ fn parse(keys: &dyn KeySource, token: &str) -> Result<Signed> {
         .map(|id| hex(id))
         .ok_or_else(|| Error::InvalidToken("the token has no authority block".into()))?;
     // Before anything evaluates the token's Datalog (reading its facts does too).
-    let narrowing = crate::attenuation::check(&biscuit)?;
+    let narrowing = crate::attenuation::check(&biscuit, &wire)?;
     Ok(Signed {
         biscuit,
         token_id,
@@ -546,21 +594,23 @@ where
         state: &S,
     ) -> Result<Self, Self::Rejection> {
         let verifier = <Arc<Verifier> as axum::extract::FromRef<S>>::from_ref(state);
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(Error::BearerMissing)?;
-        let token = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                Error::InvalidToken("use Authorization: Bearer <capability token>".into())
-            })?;
-        verifier.verify(token).await
+        verifier.verify(bearer(&parts.headers)?).await
     }
+}
+
+/// The token of `Authorization: Bearer <capability>`, or why there is none.
+#[cfg(feature = "axum")]
+pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Error::BearerMissing)?;
+    header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| Error::InvalidToken("use Authorization: Bearer <capability token>".into()))
 }
 
 #[cfg(test)]

@@ -171,9 +171,10 @@ struct PostgresConsentStore {
     pool: sqlx::PgPool,
 }
 
-/// A token `t` whose exchange started before a revocation mark that applies to it: refused,
-/// though it may have been recorded after the revocation itself.
-const MARKED: &str = "EXISTS (SELECT 1 FROM capability_revocations r WHERE r.client_id = t.client_id AND r.at > t.issued_at \
+/// A token `t` whose exchange started at or before a revocation mark that applies to it:
+/// refused, though it may have been recorded after the revocation itself (a mark and a start in
+/// the same millisecond are not ordered, so the token is refused).
+const MARKED: &str = "EXISTS (SELECT 1 FROM capability_revocations r WHERE r.client_id = t.client_id AND r.at >= t.issued_at \
      AND (r.category_id IS NULL OR (' ' || t.categories || ' ') LIKE ('% ' || r.category_id || ' %')))";
 
 /// Implements [`ConsentStore`] for a store with a `pool` of database `$db`, whose clock in

@@ -4,7 +4,7 @@
 //! refusals included.
 
 use axum::Json;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Query, RawPathParams};
 use axum::http::request::Parts;
@@ -32,8 +32,6 @@ pub struct Read {
     /// The gateway.
     pub gateway: Gateway,
     capability: Result<Capability, renkei_capability::Error>,
-    /// The client's address (for the limit on anonymous refusals).
-    address: Option<IpAddr>,
     /// The address was over its limit: the token was not read.
     throttled: bool,
     /// Why no one is identified (no token, one that does not verify, the address's limit):
@@ -60,14 +58,27 @@ impl FromRequestParts<Gateway> for Read {
             &parts.headers,
             &gateway.trusted_proxies,
         );
-        let throttled = gateway
-            .refusals
-            .is_over(address, renkei_platform::clock::now());
-        let capability = if throttled {
-            Err(renkei_capability::Error::BearerMissing)
-        } else {
+        // The request takes its place under its address's limit before its token is read,
+        // and gives it back once the token proves whose it is: requests sent at once cannot
+        // slip past the limit. Past it, only tokens the verifier already knows are served.
+        let now = renkei_platform::clock::now();
+        let within = gateway.refusals.admit(address, now);
+        let capability = if within {
             Capability::from_request_parts(parts, gateway).await
+        } else {
+            match renkei_capability::verify::bearer(&parts.headers) {
+                Ok(token) => gateway
+                    .verifier
+                    .verify_kept(token)
+                    .await
+                    .unwrap_or(Err(renkei_capability::Error::BearerMissing)),
+                Err(error) => Err(error),
+            }
         };
+        let throttled = !within && capability.is_err();
+        if capability.is_ok() {
+            gateway.refusals.release(address, now);
+        }
         let anonymous = match &capability {
             Ok(_) => None,
             Err(_) if throttled => Some("the address was over its limit"),
@@ -89,7 +100,6 @@ impl FromRequestParts<Gateway> for Read {
         Ok(Read {
             gateway: gateway.clone(),
             capability,
-            address,
             throttled,
             anonymous,
             route,
@@ -152,8 +162,6 @@ impl Read {
     /// and counts against its address's limit.
     pub fn respond(self, category: &str, outcome: Result<Answer>) -> Response {
         if let Some(reason) = self.anonymous {
-            let now = renkei_platform::clock::now();
-            self.gateway.refusals.admit(self.address, now);
             self.gateway
                 .audit
                 .count_refused(&format!("GET {}", self.route), reason);

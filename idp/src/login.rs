@@ -294,7 +294,7 @@ pub(crate) fn address_key(
         headers,
         &state.config.trusted_proxies,
     )
-    .map(|ip| format!("address:{ip}"))
+    .map(|ip| format!("address:{}", renkei_platform::rate::limited_address(ip)))
 }
 
 /// After any successful sign-in: replaces the browser's session with a new one (its id changes

@@ -383,6 +383,8 @@ pub struct Verification {
     pub broken_at: Option<i64>,
     /// What is wrong there.
     pub problem: Option<String>,
+    /// The newest event, when the whole chain verifies: the checkpoint to keep elsewhere.
+    pub newest: Option<Checkpoint>,
 }
 
 /// A point of the chain the board kept elsewhere (`renkei audit checkpoint`): the event at
@@ -397,24 +399,6 @@ pub struct Checkpoint {
     /// When it was written (Unix seconds), for the reader.
     #[serde(default)]
     pub at: i64,
-}
-
-/// The newest event as a checkpoint (`None` for an empty chain).
-pub async fn checkpoint(store: &dyn AuditStore) -> StoreResult<Option<Checkpoint>> {
-    let mut last = None;
-    let mut after = 0;
-    loop {
-        let rows = store.audit_rows(after, 5000).await?;
-        let Some(newest) = rows.into_iter().last() else {
-            return Ok(last);
-        };
-        after = newest.seq;
-        last = Some(Checkpoint {
-            seq: newest.seq,
-            hash: newest.hash,
-            at: newest.at,
-        });
-    }
 }
 
 /// Recomputes every hash of the chain and checks what the hashes do not cover directly: each
@@ -435,8 +419,10 @@ pub async fn verify(
             events,
             broken_at: Some(seq),
             problem: Some(problem),
+            newest: None,
         })
     };
+    let mut newest = None;
     // Child digest → the newest event whose link to it is missing / the newest erasure of it.
     let mut unlinked: HashMap<String, i64> = HashMap::new();
     let mut erasures: HashMap<String, i64> = HashMap::new();
@@ -500,6 +486,11 @@ pub async fn verify(
                     "it differs from the checkpoint kept of it".into(),
                 );
             }
+            newest = Some(Checkpoint {
+                seq: row.seq,
+                hash: row.hash.clone(),
+                at: row.at,
+            });
             prev = row.hash;
             after = row.seq;
             events += 1;
@@ -535,6 +526,7 @@ pub async fn verify(
         events,
         broken_at: None,
         problem: None,
+        newest,
     })
 }
 

@@ -3,8 +3,9 @@
 //! household or one attacker's whole prefix), in memory, for this process.
 //!
 //! The table of addresses is itself bounded: when it holds [`TRACKED_MAX`] addresses, those of
-//! earlier windows are forgotten, and if every one is current, all are (the limits restart;
-//! memory never grows past the bound).
+//! earlier windows are forgotten, and if every one is current, addresses not yet in it are
+//! refused until the window ends (so many addresses at once are an attack in progress; the
+//! limits of the addresses already counted never restart).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -39,19 +40,36 @@ impl AddressLimit {
     /// (the event should then be refused). Requests without a known address share one count.
     pub fn admit(&self, address: Option<IpAddr>, now: i64) -> bool {
         let window = now.div_euclid(self.window);
+        let key = key(address);
         let mut counts = self.counts.lock().expect("rate-limit lock poisoned");
-        if counts.len() >= TRACKED_MAX {
+        if counts.len() >= TRACKED_MAX && !counts.contains_key(&key) {
             counts.retain(|_, (started, _)| *started == window);
             if counts.len() >= TRACKED_MAX {
-                counts.clear();
+                return false;
             }
         }
-        let entry = counts.entry(key(address)).or_insert((window, 0));
+        let entry = counts.entry(key).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
         entry.1 = entry.1.saturating_add(1);
         entry.1 <= self.per_window
+    }
+
+    /// Gives back an event counted by [`AddressLimit::admit`] that turned out not to count
+    /// (a request that proved whose it was): reserving first and giving back after lets
+    /// requests sent at once not slip past the limit.
+    pub fn release(&self, address: Option<IpAddr>, now: i64) {
+        let window = now.div_euclid(self.window);
+        if let Some((started, count)) = self
+            .counts
+            .lock()
+            .expect("rate-limit lock poisoned")
+            .get_mut(&key(address))
+            && *started == window
+        {
+            *count = count.saturating_sub(1);
+        }
     }
 
     /// Whether `address` has used up its events in the window of `now`, without counting.
@@ -65,15 +83,23 @@ impl AddressLimit {
     }
 }
 
-/// IPv4 addresses whole (as IPv4-mapped), IPv6 by their /64 prefix.
-fn key(address: Option<IpAddr>) -> u128 {
+/// The address a limit counts by: IPv4 addresses whole, IPv6 by their /64 prefix (one
+/// household or one attacker's whole prefix). Every per-address limit keys by it.
+pub fn limited_address(address: IpAddr) -> IpAddr {
     match address {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
+}
+
+fn key(address: Option<IpAddr>) -> u128 {
+    match address.map(limited_address) {
         None => 0,
         Some(IpAddr::V4(v4)) => u128::from(v4.to_ipv6_mapped()),
-        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => u128::from(v4.to_ipv6_mapped()),
-            None => u128::from(v6) & !u128::from(u64::MAX),
-        },
+        Some(IpAddr::V6(v6)) => u128::from(v6),
     }
 }
 
@@ -110,11 +136,34 @@ mod tests {
     }
 
     #[test]
-    fn the_table_of_addresses_stays_bounded() {
+    fn the_table_of_addresses_stays_bounded_and_keeps_its_counts() {
         let limit = AddressLimit::new(1, 60);
+        let first = Some(IpAddr::V4(0.into()));
         for n in 0..(TRACKED_MAX as u32 + 10) {
             limit.admit(Some(IpAddr::V4(n.into())), 0);
         }
         assert!(limit.counts.lock().unwrap().len() <= TRACKED_MAX);
+        assert!(
+            limit.is_over(first, 0),
+            "counts do not restart when the table fills"
+        );
+        assert!(
+            !limit.admit(Some(IpAddr::V4(u32::MAX.into())), 0),
+            "a new address is refused while the table is full of this window's"
+        );
+        assert!(
+            limit.admit(Some(IpAddr::V4(u32::MAX.into())), 60),
+            "until it ends"
+        );
+    }
+
+    #[test]
+    fn a_place_given_back_can_be_taken_again() {
+        let limit = AddressLimit::new(1, 60);
+        let one: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(limit.admit(Some(one), 0));
+        limit.release(Some(one), 0);
+        assert!(limit.admit(Some(one), 1));
+        assert!(!limit.admit(Some(one), 2));
     }
 }

@@ -191,18 +191,28 @@ pub fn client_ip(
     if !trusted.contains(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
+    // From the right: each trusted proxy names the address it received from; the first
+    // address that is not a trusted proxy is the client. An entry that is not an address
+    // ends the walk (what lies left of it cannot be believed): the last proxy is then the
+    // address.
+    let forwarded: Vec<&str> = headers
         .get_all(HeaderName::from_static("x-forwarded-for"))
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .or(Some(peer))
+    let mut client = peer;
+    for entry in forwarded.into_iter().rev() {
+        if !trusted.contains(&client) {
+            break;
+        }
+        match entry.parse::<IpAddr>() {
+            Ok(ip) => client = ip,
+            Err(_) => break,
+        }
+    }
+    Some(client)
 }
 
 /// A 303 redirect (after a form POST) that may also set cookies.
@@ -337,6 +347,26 @@ mod tests {
         assert_eq!(
             client_ip(from("10.0.0.5").as_ref(), &HeaderMap::new(), &[proxy]),
             Some(proxy)
+        );
+        // An entry the proxy wrote that is not a bare address (with a port) ends the walk:
+        // the address the client wrote to its left is not believed.
+        let with_port = headers(&[(
+            HeaderName::from_static("x-forwarded-for"),
+            "203.0.113.9, 198.51.100.7:4711",
+        )]);
+        assert_eq!(
+            client_ip(from("10.0.0.5").as_ref(), &with_port, &[proxy]),
+            Some(proxy)
+        );
+        // Through two trusted proxies, the first untrusted address from the right.
+        let second: IpAddr = "10.0.0.6".parse().unwrap();
+        let chained = headers(&[(
+            HeaderName::from_static("x-forwarded-for"),
+            "203.0.113.9, 198.51.100.7, 10.0.0.6",
+        )]);
+        assert_eq!(
+            client_ip(from("10.0.0.5").as_ref(), &chained, &[proxy, second]),
+            Some("198.51.100.7".parse().unwrap())
         );
     }
 

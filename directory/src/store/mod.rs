@@ -468,12 +468,15 @@ macro_rules! directory_store {
                 let mut links = Vec::new();
                 for chunk in children.chunks(CHUNK) {
                     let list = placeholders(chunk.len());
-                    // The conditions of GUARDIANSHIP, from the child's side.
+                    // The conditions of GUARDIANSHIP, from the child's side: a link written by
+                    // either record, each way as its own indexed join.
                     let sql = format!(
-                        "SELECT DISTINCT s.sourced_id, g.id FROM users s \
-                         JOIN user_agents a ON a.user_id = s.sourced_id OR a.agent_id = s.sourced_id \
-                         JOIN users g ON g.status = 'active' AND g.enabled \
-                         AND ((a.user_id = s.sourced_id AND g.sourced_id = a.agent_id) OR (a.agent_id = s.sourced_id AND g.sourced_id = a.user_id)) \
+                        "SELECT s.sourced_id, g.id FROM users s JOIN user_agents a ON a.user_id = s.sourced_id \
+                         JOIN users g ON g.sourced_id = a.agent_id AND g.status = 'active' AND g.enabled \
+                         WHERE s.status = 'active' AND s.role = 'student' AND s.sourced_id IN ({list}) \
+                         UNION \
+                         SELECT s.sourced_id, g.id FROM users s JOIN user_agents a ON a.agent_id = s.sourced_id \
+                         JOIN users g ON g.sourced_id = a.user_id AND g.status = 'active' AND g.enabled \
                          WHERE s.status = 'active' AND s.role = 'student' AND s.sourced_id IN ({list})"
                     );
                     let mut query = sqlx::query_as::<$db, (String, String)>(&sql);
