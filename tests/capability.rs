@@ -1036,6 +1036,48 @@ async fn users_exchange_their_own_access_tokens(backend: Backend) {
     let body: Value = other_class.json().await.unwrap();
     assert_eq!(body["error"], "invalid_target");
 
+    // An administrator's reach: the board's own org reaches every school; a department of
+    // さくら小 reaches that school only; a department of the board reaches none.
+    board.server.set_password("a001", "admin-pass-001").await;
+    board
+        .server
+        .execute_sql(
+            "INSERT INTO orgs (id, name, org_type, parent_id) VALUES \
+             ('dept-sakura-office', 'さくら小学校 事務室', 'department', 'sakura-es'), \
+             ('dept-boe-gakumu', 'みなと市教育委員会 学務課', 'department', 'minato-boe')",
+        )
+        .await;
+    let admin_asks = |org: &'static str, school: &'static str| async move {
+        board
+            .server
+            .execute_sql(&format!(
+                "UPDATE users SET school_id = '{org}' WHERE sourced_id = 'a001'"
+            ))
+            .await;
+        let response = ask(as_user("a001", "admin-pass-001").await, Some(school)).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        (
+            status,
+            body["error"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let aoba = "urn:renkei:school:aoba-jhs";
+    let sakura = "urn:renkei:school:sakura-es";
+    assert_eq!(admin_asks("minato-boe", aoba).await, (200, String::new()));
+    assert_eq!(
+        admin_asks("dept-sakura-office", sakura).await,
+        (200, String::new())
+    );
+    assert_eq!(
+        admin_asks("dept-sakura-office", aoba).await,
+        (400, "invalid_target".to_owned())
+    );
+    assert_eq!(
+        admin_asks("dept-boe-gakumu", sakura).await,
+        (400, "invalid_grant".to_owned())
+    );
+
     // Another app cannot exchange this app's access token.
     let other_app = board.server.web_app().await;
     let access = as_user("s001", "sakura-pass-001").await;

@@ -148,7 +148,10 @@ pub const SCRIPT_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; con
 
 /// Adds the security headers every response carries (CSP, framing, sniffing, referrer).
 pub async fn security_headers(request: Request<axum::body::Body>, next: Next) -> Response {
-    let mut response = next.run(request).await;
+    let mut response = match too_long(&request) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    };
     let headers = response.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {
         headers
@@ -240,29 +243,28 @@ pub fn with_cookies(
 /// is bounded before any handler reads, keeps or logs it.
 pub const URI_MAX: usize = 8 * 1024;
 
-/// Answers 414 to a request whose path and query exceed [`URI_MAX`].
-async fn bounded_uri(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// The 414 for a request whose path and query exceed [`URI_MAX`] (checked by
+/// [`security_headers`], which every server runs first, before any handler).
+fn too_long(request: &Request<axum::body::Body>) -> Option<Response> {
     let length = request
         .uri()
         .path_and_query()
         .map_or(0, |target| target.as_str().len());
-    if length > URI_MAX {
-        return (
+    (length > URI_MAX).then(|| {
+        (
             StatusCode::URI_TOO_LONG,
             format!(
                 "the request's address is {length} bytes long; at most {URI_MAX} are accepted\n"
             ),
         )
-            .into_response();
-    }
-    next.run(request).await
+            .into_response()
+    })
 }
 
 /// The middleware every Renkei server runs under: security headers, bounds on the request
 /// target and body, a request timeout, request tracing (paths only), and HSTS behind HTTPS.
 pub fn harden(router: Router, https: bool) -> Router {
     let mut router = router
-        .layer(axum::middleware::from_fn(bounded_uri))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
