@@ -210,9 +210,11 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
     client.goto(&url).await.unwrap();
     let heading = heading_of(&client).await;
     assert_eq!(heading, "ログイン", "the sign-in page is in Japanese");
+    // No Latin space around full-width punctuation or before a particle.
+    let lead = text_of(&client, "main").await;
     assert!(
-        client.source().await.unwrap().contains("さくら学習ドリル"),
-        "names the app"
+        lead.contains("使います：さくら学習ドリル"),
+        "names the app: {lead}"
     );
     screenshot(&client, &format!("login-{backend:?}")).await;
     type_password(&client, "student1").await;
@@ -231,6 +233,12 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
         .unwrap();
     let heading = heading_of(&client).await;
     assert_eq!(heading, "アプリへの情報の提供", "the consent page follows");
+    let lead = text_of(&client, "main").await;
+    assert!(
+        lead.contains("さくら学習ドリルが、次の情報") && lead.contains("ログイン中："),
+        "{lead}"
+    );
+    assert!(!lead.contains("ログイン中： "), "{lead}");
     screenshot(&client, &format!("consent-{backend:?}")).await;
     client
         .find(Locator::Css("button[value=approve]"))
@@ -323,7 +331,7 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
         .await;
     assert!(signed_in.is_ok(), "the passkey signed the pupil in");
     let body = text_of(&client, "main").await;
-    assert!(body.contains("ログイン中： 山田 太郎"), "{body}");
+    assert!(body.contains("ログイン中：山田 太郎"), "{body}");
     client.close().await.unwrap();
     server.stop().await;
 }

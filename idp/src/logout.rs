@@ -160,7 +160,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
             title: t.sign_out.to_owned(),
             lines: vec![
                 format!(
-                    "{} {}",
+                    "{}{}",
                     t.signed_in_as,
                     user.as_ref().map(display_name).unwrap_or_default()
                 ),
@@ -232,7 +232,7 @@ pub async fn home(
                     toggle_href: toggle_href(t, "/", &[]),
                     title: t.home_title.to_owned(),
                     lines: vec![format!(
-                        "{} {}",
+                        "{}{}",
                         t.signed_in_as,
                         user.as_ref().map(display_name).unwrap_or_default()
                     )],

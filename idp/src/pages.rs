@@ -108,7 +108,8 @@ pub struct Texts {
     pub brand: &'static str,
     /// Sign-in page title.
     pub sign_in: &'static str,
-    /// Before the app's name on the sign-in page.
+    /// Before the app's name on the sign-in page, with its separator (Japanese: a full-width
+    /// colon and no space; English: a space).
     pub sign_in_to: &'static str,
     /// Username label.
     pub username: &'static str,
@@ -126,13 +127,14 @@ pub struct Texts {
     pub form_expired: &'static str,
     /// Consent page title.
     pub consent_title: &'static str,
-    /// After the app's name on the consent page.
+    /// After the app's name on the consent page, with its separator (no space before
+    /// Japanese particles; a space in English).
     pub consent_asks: &'static str,
     /// Heading of the school-affairs data the board lets the app read, on the consent page.
     pub consent_data_use: &'static str,
     /// Before a purpose of use.
     pub purpose: &'static str,
-    /// Before the user's name.
+    /// Before the user's name, with its separator (no space after a full-width colon).
     pub signed_in_as: &'static str,
     /// Approve button.
     pub approve: &'static str,
@@ -265,7 +267,7 @@ static EN: Texts = Texts {
     other_lang_name: "日本語",
     brand: "Renkei 連携",
     sign_in: "Sign in",
-    sign_in_to: "Sign in to continue to",
+    sign_in_to: "Sign in to continue to ",
     username: "Username",
     password: "Password",
     sign_in_button: "Sign in",
@@ -274,10 +276,10 @@ static EN: Texts = Texts {
     sign_in_throttled: "Too many failed sign-ins. Please wait a while and try again.",
     form_expired: "This page has expired. Please try again.",
     consent_title: "Share information with an app",
-    consent_asks: "would like to use the following information.",
+    consent_asks: " would like to use the following information.",
     consent_data_use: "Under the board's policies, this app may also read the following school-affairs data.",
     purpose: "Purpose: ",
-    signed_in_as: "Signed in as",
+    signed_in_as: "Signed in as ",
     approve: "Allow",
     deny: "Don't allow",
     home_title: "Renkei",
