@@ -901,6 +901,7 @@ async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
                 encoding: args.flags.encoding()?,
                 max_problems: args.flags.max_errors.max(1),
                 actor: operator(args.by),
+                limits: renkei_directory::import::Limits::default(),
             };
             let report = renkei::import_roster(
                 &opened.database,

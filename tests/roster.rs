@@ -24,6 +24,7 @@ on_both_databases!(
     a_changed_password_survives_reimport,
     a_first_import_refuses_usernames_taken_outside_the_roster,
     imports_started_together_run_one_after_the_other,
+    ambiguous_or_oversized_archives_are_refused_and_recorded,
 );
 
 fn fixture(name: &str) -> PathBuf {
@@ -331,6 +332,11 @@ async fn japan_profile_1_2_zip_imports(backend: Backend) {
     let report = run(&server, &zip_path).await;
     let _ = std::fs::remove_file(&zip_path);
     assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(
+        report.folder.as_deref(),
+        Some("export/"),
+        "says which folder was read"
+    );
     assert_eq!(report.version, "1.2");
     assert_eq!(counts(&report, "roles.csv"), (4, 0, 0, 0));
     let teacher = account(&server, "hikari.sensei").await.unwrap();
@@ -934,6 +940,143 @@ async fn a_changed_password_survives_reimport(backend: Backend) {
             .status(),
         303,
         "a new password from the roster applies"
+    );
+    server.stop().await;
+}
+
+/// A zip of `entries` (path in the archive, bytes), deflated.
+fn zip_of(entries: &[(String, Vec<u8>)]) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("renkei-zip-{}.zip", uuid::Uuid::new_v4().simple()));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, bytes) in entries {
+        zip.start_file(name.as_str(), options).unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    path
+}
+
+/// The fixture's files as archive entries under `folder`.
+fn fixture_entries(name: &str, folder: &str) -> Vec<(String, Vec<u8>)> {
+    let mut entries: Vec<(String, Vec<u8>)> = std::fs::read_dir(fixture(name))
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (
+                format!("{folder}{}", entry.file_name().to_string_lossy()),
+                std::fs::read(entry.path()).unwrap(),
+            )
+        })
+        .collect();
+    entries.sort();
+    entries
+}
+
+/// A zip must hold one export: a file twice (in two folders, or two spellings) or the files
+/// spread over folders is refused naming the entries, and so is a file that unpacks past the
+/// limits, however small the archive; each refusal changes nothing and is recorded. Files the
+/// import does not read are left out with a warning, not unpacked.
+async fn ambiguous_or_oversized_archives_are_refused_and_recorded(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let imports = || server.count_sql("SELECT COUNT(*) FROM imports WHERE outcome = 'rejected'");
+    let refused = |entries: Vec<(String, Vec<u8>)>, options: ImportOptions| {
+        let server = &server;
+        async move {
+            let zip = zip_of(&entries);
+            let report = import(
+                server.directory.as_ref(),
+                &server.audit,
+                "test",
+                &zip,
+                &options,
+            )
+            .await
+            .unwrap();
+            std::fs::remove_file(&zip).unwrap();
+            assert_eq!(report.outcome, "rejected", "{report}");
+            report.problems[0].to_string()
+        }
+    };
+    let mut twice = fixture_entries("board-1.1", "export/");
+    twice.push(("export/old/users.csv".into(), b"sourcedId\n".to_vec()));
+    let why = refused(twice, ImportOptions::default()).await;
+    assert!(
+        why.contains("users.csv more than once (export/old/users.csv, export/users.csv)"),
+        "{why}"
+    );
+    let mut spelled = fixture_entries("board-1.1", "");
+    spelled.push(("Users.csv".into(), b"sourcedId\n".to_vec()));
+    let why = refused(spelled, ImportOptions::default()).await;
+    assert!(why.contains("users.csv more than once"), "{why}");
+    let mut spread = fixture_entries("board-1.1", "a/");
+    let moved = spread
+        .iter()
+        .position(|(name, _)| name == "a/orgs.csv")
+        .unwrap();
+    spread[moved].0 = "b/orgs.csv".into();
+    let why = refused(spread, ImportOptions::default()).await;
+    assert!(why.contains("more than one folder (a/, b/)"), "{why}");
+    // 4 MiB of users.csv compresses to a few KiB; the limit is met while unpacking.
+    let mut bomb = fixture_entries("board-1.1", "");
+    let users = bomb
+        .iter()
+        .position(|(name, _)| name == "users.csv")
+        .unwrap();
+    bomb[users].1.extend(std::iter::repeat_n(b' ', 4 << 20));
+    let small = ImportOptions {
+        limits: renkei_directory::import::Limits {
+            file_bytes: 1 << 20,
+            total_bytes: 8 << 20,
+        },
+        ..ImportOptions::default()
+    };
+    let why = refused(bomb, small.clone()).await;
+    assert!(
+        why.contains("users.csv") && why.contains("larger than 1048576 bytes"),
+        "{why}"
+    );
+    let tight = ImportOptions {
+        limits: renkei_directory::import::Limits {
+            file_bytes: 1 << 20,
+            total_bytes: 2 << 10,
+        },
+        ..ImportOptions::default()
+    };
+    let why = refused(fixture_entries("board-1.1", ""), tight).await;
+    assert!(why.contains("together are larger than 2048 bytes"), "{why}");
+    assert_eq!(imports().await, 5, "every refusal is recorded");
+    assert_eq!(
+        server.count_sql("SELECT COUNT(*) FROM users").await,
+        0,
+        "nothing changed"
+    );
+
+    // Files the import does not read: left out, named, never unpacked (whatever their size).
+    let mut extra = fixture_entries("board-1.1", "export/");
+    extra.push(("export/resources.csv".into(), vec![b'x'; 3 << 20]));
+    let zip = zip_of(&extra);
+    let report = import(
+        server.directory.as_ref(),
+        &server.audit,
+        "test",
+        &zip,
+        &small,
+    )
+    .await
+    .unwrap();
+    std::fs::remove_file(&zip).unwrap();
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(
+        report.warnings,
+        ["export/resources.csv is not a file Renkei reads; it was left out"]
+    );
+    assert!(
+        report.to_string().contains("Warning: export/resources.csv"),
+        "{report}"
     );
     server.stop().await;
 }

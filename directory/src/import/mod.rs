@@ -38,6 +38,7 @@ use renkei_platform::clock::now;
 use renkei_platform::crypto::random_id;
 use report::{FileReport, Problems};
 use schema::{FileKind, Target};
+pub use source::Limits;
 use source::Source;
 
 /// How to run an import.
@@ -51,6 +52,8 @@ pub struct ImportOptions {
     pub max_problems: usize,
     /// Who runs the import (recorded).
     pub actor: String,
+    /// How much is copied or unpacked at most.
+    pub limits: Limits,
 }
 
 impl Default for ImportOptions {
@@ -60,6 +63,7 @@ impl Default for ImportOptions {
             encoding: EncodingChoice::Auto,
             max_problems: 100,
             actor: "cli".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -134,9 +138,9 @@ async fn import_files(
     let id = random_id();
     let label = path.display().to_string();
     let owned = path.to_owned();
-    let (encoding, cap) = (options.encoding, options.max_problems);
+    let (encoding, cap, limits) = (options.encoding, options.max_problems, options.limits);
     let clock = std::time::Instant::now();
-    let prepared = tokio::task::spawn_blocking(move || prepare(&owned, encoding, cap))
+    let prepared = tokio::task::spawn_blocking(move || prepare(&owned, encoding, cap, limits))
         .await
         .map_err(|e| Error::internal(format!("import failed: {e}")))?;
     tracing::debug!(elapsed = ?clock.elapsed(), "import: first pass (ids, duplicates) done");
@@ -147,6 +151,8 @@ async fn import_files(
         files: BTreeMap::new(),
         problems: Vec::new(),
         problem_count: 0,
+        folder: None,
+        warnings: Vec::new(),
     };
     let prepared = match prepared {
         Ok(prepared) => prepared,
@@ -158,6 +164,13 @@ async fn import_files(
         }
     };
     report.version = prepared.manifest.version.as_str().to_owned();
+    report.folder = prepared.source.folder.clone();
+    report.warnings = prepared
+        .source
+        .unused
+        .iter()
+        .map(|file| format!("{file} is not a file Renkei reads; it was left out"))
+        .collect();
     let mut tx = store.begin_import().await?;
     let outcome = write::apply(tx.as_mut(), &prepared).await?;
     tracing::debug!(elapsed = ?clock.elapsed(), "import: second pass (rows written) done");
@@ -243,13 +256,14 @@ fn prepare(
     path: &Path,
     encoding: EncodingChoice,
     cap: usize,
+    limits: Limits,
 ) -> std::result::Result<Prepared, Problems> {
     let fail = |list: Vec<Problem>| {
         let mut problems = Problems::with_cap(cap);
         list.into_iter().for_each(|p| problems.push(p));
         problems
     };
-    let source = Source::open(path).map_err(|p| fail(vec![p]))?;
+    let source = Source::open(path, limits).map_err(|p| fail(vec![p]))?;
     let manifest = manifest::read(&source, encoding).map_err(fail)?;
     let scans: Vec<(FileKind, Mode, Scan)> = std::thread::scope(|scope| {
         let handles: Vec<_> = manifest

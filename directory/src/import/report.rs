@@ -145,6 +145,12 @@ pub struct ImportReport {
     pub problems: Vec<Problem>,
     /// Number of problems, including those not listed.
     pub problem_count: usize,
+    /// The archive's folder the files were read from, when the roster came as a zip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// What was left out without failing the import (files Renkei does not read).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What happened to one file.
@@ -161,6 +167,19 @@ pub struct FileReport {
 
 impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_outcome(f)?;
+        if let Some(folder) = &self.folder {
+            writeln!(f, "  Read from {folder} of the archive.")?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "  Warning: {warning}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ImportReport {
+    fn fmt_outcome(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.outcome {
             "rejected" => {
                 writeln!(
