@@ -539,6 +539,48 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
             c.edit("academicSessions.csv", "2026-04-01", "2026/04/01");
             "academicSessions.csv:2: startDate: \"2026/04/01\" is not a date; write it as YYYY-MM-DD (e.g. 2026-04-01)".into()
         }),
+        ("a date with a sign", |c| {
+            c.edit("academicSessions.csv", "2026-04-01", "+2026-04-01");
+            "academicSessions.csv:2: startDate: \"+2026-04-01\" is not a date; write it as YYYY-MM-DD (e.g. 2026-04-01)".into()
+        }),
+        ("a control character in a name", |c| {
+            let line = c.edit("users.csv", ",s002,,花子,", ",s002,,花\u{1}子,");
+            format!(
+                "users.csv:{line}: givenName: the value holds a control character (U+0001); remove it"
+            )
+        }),
+        ("a ten-megabyte name", |c| {
+            let long = "子".repeat((10 << 20) / 3);
+            let line = c.edit("users.csv", ",s002,,花子,", &format!(",s002,,{long},"));
+            format!(
+                "users.csv:{line}: givenName: the value is {} bytes long; at most 4096 are accepted in this column",
+                long.len()
+            )
+        }),
+        ("an unknown manifest version", |c| {
+            c.edit(
+                "manifest.csv",
+                "manifest.version,1.0",
+                "manifest.version,2.0",
+            );
+            "manifest.csv:2: value: manifest.version \"2.0\" is not supported; OneRoster manifests are version 1.0 (manifest.version,1.0)".into()
+        }),
+        ("a manifest property twice", |c| {
+            let manifest = c.read("manifest.csv");
+            let lines = manifest.lines().count() + 1;
+            c.write(
+                "manifest.csv",
+                &format!("{manifest}oneroster.version,1.2\r\n"),
+            );
+            let first = manifest
+                .lines()
+                .position(|l| l.starts_with("oneroster.version"))
+                .unwrap()
+                + 1;
+            format!(
+                "manifest.csv:{lines}: propertyName: oneroster.version appears twice (lines {first} and {lines}); keep one of them"
+            )
+        }),
         ("manifest names a missing file", |c| {
             std::fs::remove_file(c.dir.join("results.csv")).unwrap();
             let line = c

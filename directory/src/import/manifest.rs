@@ -57,16 +57,41 @@ pub fn read(source: &Source, encoding: EncodingChoice) -> Result<Manifest, Vec<P
             "the header must be propertyName,value",
         )]);
     }
-    let mut properties = BTreeMap::new();
+    let mut properties: BTreeMap<String, (u64, String)> = BTreeMap::new();
     while let Some(row) = csv.next_row() {
         match row {
             Ok(row) => {
                 let name = row.fields.get(0).unwrap_or("").trim().to_owned();
                 let value = row.fields.get(1).unwrap_or("").trim().to_owned();
+                if let Some((first, _)) = properties.get(&name) {
+                    problems.push(Problem::at(
+                        &stored,
+                        row.line,
+                        Some("propertyName"),
+                        format!(
+                            "{name} appears twice (lines {first} and {}); keep one of them",
+                            row.line
+                        ),
+                    ));
+                    continue;
+                }
                 properties.insert(name, (row.line, value));
             }
             Err(problem) => problems.push(problem),
         }
+    }
+    match properties.get("manifest.version") {
+        Some((_, value)) if value == "1.0" => {}
+        Some((line, value)) => problems.push(Problem::at(
+            &stored,
+            *line,
+            Some("value"),
+            format!("manifest.version {value:?} is not supported; OneRoster manifests are version 1.0 (manifest.version,1.0)"),
+        )),
+        None => problems.push(Problem::in_file(
+            &stored,
+            "manifest.version is missing; add a row manifest.version,1.0",
+        )),
     }
     let version = match properties
         .get("oneroster.version")

@@ -297,12 +297,38 @@ pub fn convert(
     })
 }
 
+/// Longest value of a column, in bytes (names, identifiers, dates, codes): far above any real
+/// roster's and far below what would burden the directory.
+pub const FIELD_MAX_BYTES: usize = 4096;
+
+/// Longest value of a list column (`agentSourcedIds`, `grades`, …), in bytes.
+pub const LIST_MAX_BYTES: usize = 64 * 1024;
+
 fn value(
     kind: Kind,
     raw: &str,
     column: &'static str,
     references: &mut Vec<Reference>,
 ) -> Result<Value, String> {
+    let most = match kind {
+        Kind::List | Kind::RefList(_) | Kind::Grades => LIST_MAX_BYTES,
+        _ => FIELD_MAX_BYTES,
+    };
+    if raw.len() > most {
+        return Err(format!(
+            "the value is {} bytes long; at most {most} are accepted in this column",
+            raw.len()
+        ));
+    }
+    if let Some(control) = raw
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(format!(
+            "the value holds a control character (U+{:04X}); remove it",
+            u32::from(control)
+        ));
+    }
     let list = |raw: &str| {
         raw.split(',')
             .map(str::trim)
@@ -319,16 +345,20 @@ fn value(
             json!(raw)
         }
         Kind::DateTime => {
-            let ok = check_date(raw).is_ok()
-                || time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+            let ok = raw.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                && (check_date(raw).is_ok()
+                    || time::OffsetDateTime::parse(
+                        raw,
+                        &time::format_description::well_known::Rfc3339,
+                    )
                     .is_ok()
-                || time::PrimitiveDateTime::parse(
-                    raw,
-                    &time::macros::format_description!(
-                        "[year]-[month]-[day]T[hour]:[minute]:[second]"
-                    ),
-                )
-                .is_ok();
+                    || time::PrimitiveDateTime::parse(
+                        raw,
+                        &time::macros::format_description!(
+                            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+                        ),
+                    )
+                    .is_ok());
             if !ok {
                 return Err(format!(
                     "{raw:?} is not a date and time; write it as 2026-04-01T09:00:00Z"
@@ -403,9 +433,14 @@ fn value(
     })
 }
 
-fn check_date(raw: &str) -> Result<time::Date, time::error::Parse> {
+/// A date written exactly `YYYY-MM-DD` (no sign, no more digits).
+fn check_date(raw: &str) -> Result<time::Date, ()> {
+    if raw.len() != 10 || !raw.as_bytes()[0].is_ascii_digit() {
+        return Err(());
+    }
     time::Date::parse(
         raw,
         &time::macros::format_description!("[year]-[month]-[day]"),
     )
+    .map_err(|_| ())
 }
