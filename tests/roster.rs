@@ -25,6 +25,7 @@ on_both_databases!(
     a_first_import_refuses_usernames_taken_outside_the_roster,
     imports_started_together_run_one_after_the_other,
     ambiguous_or_oversized_archives_are_refused_and_recorded,
+    unknown_columns_and_trailing_commas_are_warnings,
 );
 
 fn fixture(name: &str) -> PathBuf {
@@ -581,6 +582,14 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
                 "manifest.csv:{lines}: propertyName: oneroster.version appears twice (lines {first} and {lines}); keep one of them"
             )
         }),
+        ("a column without a name", |c| {
+            c.edit(
+                "orgs.csv",
+                "name,type,identifier,parentSourcedId",
+                "name,type,,parentSourcedId",
+            );
+            "orgs.csv:1: column 6 of the header has no name; name it or remove the column".into()
+        }),
         ("manifest names a missing file", |c| {
             std::fs::remove_file(c.dir.join("results.csv")).unwrap();
             let line = c
@@ -1120,5 +1129,33 @@ async fn ambiguous_or_oversized_archives_are_refused_and_recorded(backend: Backe
         report.to_string().contains("Warning: export/resources.csv"),
         "{report}"
     );
+    server.stop().await;
+}
+
+/// Columns the import does not know (a misspelling) and trailing commas on every line are left
+/// out with a warning that names them, and the import runs.
+async fn unknown_columns_and_trailing_commas_are_warnings(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let copy = Copy::of("board-1.1");
+    copy.edit("orgs.csv", "dateLastModified", "dataLastModified");
+    let users = copy.read("users.csv");
+    let with_commas: String = users.lines().map(|line| format!("{line},,\r\n")).collect();
+    copy.write("users.csv", &with_commas);
+    let report = run(&server, &copy.dir).await;
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(
+        report.warnings,
+        [
+            "orgs.csv: column dataLastModified is not a OneRoster 1.1 column; its values were left out (did you mean dateLastModified?)",
+            "users.csv: the header ends with 2 column(s) without a name (trailing commas); their values were left out",
+        ]
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("Warning: orgs.csv: column dataLastModified"),
+        "{report}"
+    );
+    assert_directory_is_board(&server).await;
     server.stop().await;
 }

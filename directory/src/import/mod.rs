@@ -170,6 +170,7 @@ async fn import_files(
         .unused
         .iter()
         .map(|file| format!("{file} is not a file Renkei reads; it was left out"))
+        .chain(prepared.warnings.iter().cloned())
         .collect();
     let mut tx = store.begin_import().await?;
     let outcome = write::apply(tx.as_mut(), &prepared).await?;
@@ -248,6 +249,8 @@ pub struct Prepared {
     index: Arc<IdIndex>,
     encoding: EncodingChoice,
     cap: usize,
+    /// What the headers left out (unknown columns, trailing empty ones).
+    warnings: Vec<String>,
 }
 
 /// First pass: manifest, headers, checksums, ids, duplicates. The files are scanned in
@@ -290,8 +293,10 @@ fn prepare(
     let mut problems = Problems::with_cap(cap);
     let mut index = IdIndex::default();
     let mut checksums = HashMap::new();
+    let mut warnings = Vec::new();
     for (kind, mode, scan) in scans {
         problems.append(scan.problems);
+        warnings.extend(scan.warnings);
         index.modes.insert(kind, mode);
         index.files.insert(kind, scan.ids);
         index.primary_roles.extend(scan.primary_roles);
@@ -309,6 +314,7 @@ fn prepare(
         index: Arc::new(index),
         encoding,
         cap,
+        warnings,
     })
 }
 
@@ -318,6 +324,7 @@ struct Scan {
     primary_roles: FxHashMap<String, (String, String)>,
     checksum: Option<String>,
     problems: Problems,
+    warnings: Vec<String>,
 }
 
 impl Scan {
@@ -327,6 +334,7 @@ impl Scan {
             primary_roles: FxHashMap::default(),
             checksum: None,
             problems: Problems::with_cap(cap),
+            warnings: Vec::new(),
         }
     }
 }
@@ -362,6 +370,8 @@ fn scan(
             return found;
         }
     };
+    found.warnings.clone_from(&layout.warnings);
+    let problems = &mut found.problems;
     let column = |name: &str| {
         csv.headers
             .iter()

@@ -18,6 +18,8 @@ pub struct Layout {
     status_index: Option<usize>,
     /// Header names, for problems.
     headers: Vec<String>,
+    /// What the header leaves out without failing (unknown columns, trailing empty ones).
+    pub warnings: Vec<String>,
 }
 
 enum Slot {
@@ -37,8 +39,34 @@ impl Layout {
     ) -> Result<Self, Vec<Problem>> {
         let columns = kind.columns();
         let mut problems = Vec::new();
+        let mut warnings = Vec::new();
         let mut slots = Vec::with_capacity(headers.len());
+        let named = headers
+            .iter()
+            .rposition(|h| !h.is_empty())
+            .map_or(0, |last| last + 1);
+        if named < headers.len() {
+            warnings.push(format!(
+                "{file}: the header ends with {} column(s) without a name (trailing commas); their values were left out",
+                headers.len() - named
+            ));
+        }
         for (i, header) in headers.iter().enumerate() {
+            if header.is_empty() {
+                if i < named {
+                    problems.push(Problem::at(
+                        file,
+                        1,
+                        None,
+                        format!(
+                            "column {} of the header has no name; name it or remove the column",
+                            i + 1
+                        ),
+                    ));
+                }
+                slots.push(Slot::Ignored);
+                continue;
+            }
             if headers[..i].iter().any(|h| h.eq_ignore_ascii_case(header)) {
                 problems.push(Problem::at(
                     file,
@@ -64,6 +92,7 @@ impl Layout {
                     None => Slot::Metadata(key.to_owned(), Kind::Text),
                 }
             } else {
+                warnings.push(unknown_column(file, header, columns, version));
                 Slot::Ignored
             };
             slots.push(slot);
@@ -94,6 +123,7 @@ impl Layout {
         Ok(Self {
             kind,
             slots,
+            warnings,
             id_index: id_index.unwrap_or(0),
             status_index: headers
                 .iter()
@@ -431,6 +461,46 @@ fn value(
             json!(refs)
         }
     })
+}
+
+/// The warning for a header that is no column of the file: its values are left out. A
+/// column one or two letters away is named (`prefferedGivenName` → `preferredGivenName`).
+fn unknown_column(file: &str, header: &str, columns: &[Column], version: Version) -> String {
+    let closest = columns
+        .iter()
+        .map(|c| {
+            (
+                edit_distance(&header.to_ascii_lowercase(), &c.header.to_ascii_lowercase()),
+                c.header,
+            )
+        })
+        .filter(|(distance, _)| *distance <= 2)
+        .min();
+    match closest {
+        Some((_, known)) => format!(
+            "{file}: column {header} is not a OneRoster {} column; its values were left out (did you mean {known}?)",
+            version.as_str()
+        ),
+        None => format!(
+            "{file}: column {header} is not a OneRoster {} column; its values were left out",
+            version.as_str()
+        ),
+    }
+}
+
+/// Levenshtein distance between two short ASCII-lowercased names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// A date written exactly `YYYY-MM-DD` (no sign, no more digits).
