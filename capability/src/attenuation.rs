@@ -49,13 +49,16 @@ impl Narrowing {
     }
 }
 
+/// Largest appended block (serialized) whose source is quoted in a refusal.
+const PRINTED_BLOCK_MAX: usize = 1024;
+
 /// The forms an appended check may take, for error messages.
 const FORMS: &str = "check if request_child(\"ID\"), check if request_category(\"CATEGORY\") and check if time($t), $t <= DATE";
 
 /// Decodes a serialized token's blocks (not their signatures) and refuses one with more than
 /// [`MAX_APPENDED_BLOCKS`] appended blocks: cheap, so it comes before the signatures are
 /// checked, one per block.
-pub fn decode(bytes: &[u8]) -> Result<schema::Biscuit> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<schema::Biscuit> {
     let wire = schema::Biscuit::decode(bytes).map_err(malformed)?;
     if wire.blocks.len() > MAX_APPENDED_BLOCKS {
         return Err(refused(format!(
@@ -69,7 +72,7 @@ pub fn decode(bytes: &[u8]) -> Result<schema::Biscuit> {
 /// Refuses a token whose appended blocks hold anything but the documented narrowing checks,
 /// and reads those checks. `wire` is the token as [`decode`] read it, `biscuit` the same bytes
 /// with their signatures checked.
-pub fn check(biscuit: &Biscuit, wire: &schema::Biscuit) -> Result<Narrowing> {
+pub(crate) fn check(biscuit: &Biscuit, wire: &schema::Biscuit) -> Result<Narrowing> {
     let appended = biscuit.block_count().saturating_sub(1);
     let mut narrowing = Narrowing::default();
     if appended == 0 {
@@ -100,11 +103,28 @@ pub fn check(biscuit: &Biscuit, wire: &schema::Biscuit) -> Result<Narrowing> {
     }
     for (index, signed) in wire.blocks.iter().enumerate().map(|(i, b)| (i + 1, b)) {
         let block = schema::Block::decode(signed.block.as_slice()).map_err(malformed)?;
-        let source = || biscuit.print_block_source(index).unwrap_or_default();
+        // Quoted in refusals only when small: printing copies every operand at every
+        // operator, so a crafted block costs far more to print than to decode.
+        let source = || {
+            if signed.block.len() <= PRINTED_BLOCK_MAX {
+                biscuit.print_block_source(index).unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
         if !block.facts.is_empty() || !block.rules.is_empty() {
+            let shown = first_statement(&source());
+            let what = if shown.is_empty() {
+                format!(
+                    "{} facts and {} rules",
+                    block.facts.len(),
+                    block.rules.len()
+                )
+            } else {
+                format!("`{shown}`")
+            };
             return Err(refused(format!(
-                "block {index} holds `{}`; an appended block may only hold checks of the forms {FORMS}",
-                first_statement(&source())
+                "block {index} holds {what}; an appended block may only hold checks of the forms {FORMS}"
             )));
         }
         if !block.scope.is_empty() || !block.public_keys.is_empty() {
@@ -378,5 +398,16 @@ mod tests {
                 .unwrap()
         });
         assert!(appended(facts_only).is_err());
+        // A large block is described, not printed (printing crafted blocks is costly).
+        let many_facts = (0..200).fold(BlockBuilder::new(), |block, n| {
+            block
+                .fact(fact("covers_child", &[string(&format!("child-{n}"))]))
+                .unwrap()
+        });
+        let error = appended(many_facts).unwrap_err().to_string();
+        assert!(
+            error.contains("block 1 holds 200 facts and 0 rules"),
+            "{error}"
+        );
     }
 }

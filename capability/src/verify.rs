@@ -331,8 +331,9 @@ fn read(signed: Signed) -> Result<Stated> {
         root_key,
         narrowing,
     } = signed;
-    let mut reader = biscuit
-        .authorizer()
+    let mut reader = AuthorizerBuilder::new()
+        .set_limits(limits())
+        .build(&biscuit)
         .map_err(|e| Error::InvalidToken(format!("unreadable capability token: {e}")))?;
     let apps: Vec<(String,)> = query(&mut reader, "data($app) <- app($app)")?;
     let categories: Vec<(String,)> = query(&mut reader, "data($category) <- category($category)")?;
@@ -656,6 +657,36 @@ mod tests {
             .unwrap()
             .to_base64()
             .unwrap()
+    }
+
+    /// Size and block count are checked before any signature: a token too long, or with too
+    /// many blocks, is refused even when its key is unknown.
+    #[test]
+    fn long_or_many_blocked_tokens_are_refused_before_their_signatures() {
+        struct NoKeys;
+        impl KeySource for NoKeys {
+            fn public_key(&self, _id: u32) -> Option<PublicKey> {
+                None
+            }
+        }
+        let too_long = "A".repeat(TOKEN_MAX + 1);
+        let error = parse(&NoKeys, &too_long).err().unwrap().to_string();
+        assert!(error.contains("at most 65536 are accepted"), "{error}");
+        let mut token = Biscuit::builder()
+            .fact(fact("app", &[string("app-1")]))
+            .unwrap()
+            .build(&KeyPair::new())
+            .unwrap();
+        for _ in 0..9 {
+            token = token
+                .append(biscuit_auth::builder::BlockBuilder::new())
+                .unwrap();
+        }
+        let error = parse(&NoKeys, &token.to_base64().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("it carries 9 appended blocks"), "{error}");
     }
 
     /// New tokens are read off the async thread (here the runtime's only one), a bounded

@@ -18,7 +18,15 @@ pub const TRACKED_MAX: usize = 65_536;
 pub struct AddressLimit {
     per_window: u32,
     window: i64,
-    counts: Mutex<HashMap<u128, (i64, u32)>>,
+    counts: Mutex<Counts>,
+}
+
+/// The counts per address, and the window in which the table was found full of that
+/// window's addresses (new ones are refused until it ends, without scanning again).
+#[derive(Default)]
+struct Counts {
+    by_address: HashMap<u128, (i64, u32)>,
+    full_in: Option<i64>,
 }
 
 impl AddressLimit {
@@ -42,13 +50,21 @@ impl AddressLimit {
         let window = now.div_euclid(self.window);
         let key = key(address);
         let mut counts = self.counts.lock().expect("rate-limit lock poisoned");
-        if counts.len() >= TRACKED_MAX && !counts.contains_key(&key) {
-            counts.retain(|_, (started, _)| *started == window);
-            if counts.len() >= TRACKED_MAX {
+        let Counts {
+            by_address,
+            full_in,
+        } = &mut *counts;
+        if by_address.len() >= TRACKED_MAX && !by_address.contains_key(&key) {
+            if *full_in == Some(window) {
+                return false;
+            }
+            by_address.retain(|_, (started, _)| *started == window);
+            if by_address.len() >= TRACKED_MAX {
+                *full_in = Some(window);
                 return false;
             }
         }
-        let entry = counts.entry(key).or_insert((window, 0));
+        let entry = by_address.entry(key).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
@@ -65,6 +81,7 @@ impl AddressLimit {
             .counts
             .lock()
             .expect("rate-limit lock poisoned")
+            .by_address
             .get_mut(&key(address))
             && *started == window
         {
@@ -78,6 +95,7 @@ impl AddressLimit {
         self.counts
             .lock()
             .expect("rate-limit lock poisoned")
+            .by_address
             .get(&key(address))
             .is_some_and(|(started, count)| *started == window && *count >= self.per_window)
     }
@@ -142,7 +160,7 @@ mod tests {
         for n in 0..(TRACKED_MAX as u32 + 10) {
             limit.admit(Some(IpAddr::V4(n.into())), 0);
         }
-        assert!(limit.counts.lock().unwrap().len() <= TRACKED_MAX);
+        assert!(limit.counts.lock().unwrap().by_address.len() <= TRACKED_MAX);
         assert!(
             limit.is_over(first, 0),
             "counts do not restart when the table fills"

@@ -190,7 +190,7 @@ pub fn client_ip(
     headers: &HeaderMap,
     trusted: &[IpAddr],
 ) -> Option<IpAddr> {
-    let peer = connect_info.map(|ConnectInfo(addr)| addr.ip())?;
+    let peer = connect_info.map(|ConnectInfo(addr)| addr.ip().to_canonical())?;
     if !trusted.contains(&peer) {
         return Some(peer);
     }
@@ -210,8 +210,12 @@ pub fn client_ip(
         if !trusted.contains(&client) {
             break;
         }
-        match entry.parse::<IpAddr>() {
-            Ok(ip) => client = ip,
+        // A bare address, or one with a port as some proxies write it (`ip:port`, `[v6]:port`).
+        let parsed = entry
+            .parse::<IpAddr>()
+            .or_else(|_| entry.parse::<SocketAddr>().map(|socket| socket.ip()));
+        match parsed {
+            Ok(ip) => client = ip.to_canonical(),
             Err(_) => break,
         }
     }
@@ -350,15 +354,28 @@ mod tests {
             client_ip(from("10.0.0.5").as_ref(), &HeaderMap::new(), &[proxy]),
             Some(proxy)
         );
-        // An entry the proxy wrote that is not a bare address (with a port) ends the walk:
-        // the address the client wrote to its left is not believed.
+        // An address with a port, as some proxies write it, is the address; an entry that is
+        // no address at all ends the walk: what the client wrote to its left is not believed.
         let with_port = headers(&[(
             HeaderName::from_static("x-forwarded-for"),
             "203.0.113.9, 198.51.100.7:4711",
         )]);
         assert_eq!(
             client_ip(from("10.0.0.5").as_ref(), &with_port, &[proxy]),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        let garbled = headers(&[(
+            HeaderName::from_static("x-forwarded-for"),
+            "203.0.113.9, unknown",
+        )]);
+        assert_eq!(
+            client_ip(from("10.0.0.5").as_ref(), &garbled, &[proxy]),
             Some(proxy)
+        );
+        // A dual-stack listener sees IPv4 proxies as IPv4-mapped IPv6 addresses.
+        assert_eq!(
+            client_ip(from("::ffff:10.0.0.5").as_ref(), &xff, &[proxy]),
+            Some("198.51.100.7".parse().unwrap())
         );
         // Through two trusted proxies, the first untrusted address from the right.
         let second: IpAddr = "10.0.0.6".parse().unwrap();
