@@ -582,6 +582,12 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
                 "manifest.csv:{lines}: propertyName: oneroster.version appears twice (lines {first} and {lines}); keep one of them"
             )
         }),
+        ("usernames that differ only in case", |c| {
+            let line = c.edit("users.csv", ",student,s003,", ",student,S002,");
+            format!(
+                "users.csv:{line}: username: username \"S002\" is already used on line 3 (usernames are compared without regard to case); usernames must be unique"
+            )
+        }),
         ("a column without a name", |c| {
             c.edit(
                 "orgs.csv",

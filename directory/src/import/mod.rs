@@ -432,10 +432,17 @@ fn scan(
         }
         if let Some(at) = username_at.filter(|_| status != "tobedeleted") {
             let name = row.fields.get(at).unwrap_or("").trim();
+            // Sign-in counts attempts per lower-cased name: names that differ only in case
+            // would share one account's limit, so they count as the same name.
+            let folded = if name.chars().any(char::is_uppercase) {
+                std::borrow::Cow::Owned(name.to_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(name)
+            };
             if !name.is_empty() {
-                match usernames.insert(name, seen) {
+                match usernames.insert(&folded, seen) {
                     Ok(()) => {}
-                    Err(NotAdded::Duplicate(first)) => problems.push(Problem::at(stored, row.line, Some("username"), format!("username {name:?} is already used on line {}; usernames must be unique", first.line))),
+                    Err(NotAdded::Duplicate(first)) => problems.push(Problem::at(stored, row.line, Some("username"), format!("username {name:?} is already used on line {} (usernames are compared without regard to case); usernames must be unique", first.line))),
                     Err(NotAdded::Full) => {
                         problems.push(Problem::in_file(stored, "the usernames of this file pass 2 GiB of text, more than one import can take; split the roster"));
                         return found;
