@@ -657,6 +657,26 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
     );
     let report = run(&server, &copy.dir).await;
     assert_eq!(report.problem_count, 3, "{report}");
+    // A manifest problem that leaves the files readable does not hide what the first pass
+    // finds in them (headers, repeated ids).
+    let copy = Copy::of("board-1.1");
+    copy.edit(
+        "manifest.csv",
+        "manifest.version,1.0",
+        "manifest.version,2.0",
+    );
+    let line = copy.edit("orgs.csv", "aoba-jhs,,,", "sakura-es,,,");
+    let report = run(&server, &copy.dir).await;
+    let listed = problem_lines(&report);
+    assert_eq!(report.problem_count, 2, "{}", listed.join("\n"));
+    assert!(listed[0].starts_with("manifest.csv:2: value: manifest.version"));
+    assert!(
+        listed[1].starts_with(&format!(
+            "orgs.csv:{line}: sourcedId: duplicate sourcedId \"sakura-es\""
+        )),
+        "{}",
+        listed[1]
+    );
     assert_directory_is_board(&server).await;
     server.stop().await;
 }

@@ -38,8 +38,15 @@ pub struct Manifest {
     pub system_name: Option<String>,
 }
 
-/// Reads and checks `manifest.csv`, and that every file it names exists.
-pub fn read(source: &Source, encoding: EncodingChoice) -> Result<Manifest, Vec<Problem>> {
+/// Reads and checks `manifest.csv`, and that every file it names exists. Problems that leave
+/// the file set readable (a repeated property, a bad mode, a missing or unlisted file) come
+/// back beside the manifest of the files that can be read, so that the files' own problems are
+/// found in the same run; without a manifest, a readable header or a known OneRoster version
+/// nothing can be read, and that alone is the answer.
+pub fn read(
+    source: &Source,
+    encoding: EncodingChoice,
+) -> Result<(Manifest, Vec<Problem>), Vec<Problem>> {
     const NAME: &str = "manifest.csv";
     let stored = source
         .find(NAME)
@@ -105,7 +112,7 @@ pub fn read(source: &Source, encoding: EncodingChoice) -> Result<Manifest, Vec<P
                 Some("value"),
                 format!("oneroster.version {other:?} is not supported; Renkei reads 1.1 and 1.2"),
             ));
-            Version::V1_1
+            return Err(problems);
         }
         Some((_, value)) => Version::parse(value).unwrap_or(Version::V1_1),
         None => {
@@ -113,7 +120,7 @@ pub fn read(source: &Source, encoding: EncodingChoice) -> Result<Manifest, Vec<P
                 &stored,
                 "oneroster.version is missing; add a row oneroster.version,1.1 (or 1.2)",
             ));
-            Version::V1_1
+            return Err(problems);
         }
     };
     let mut files = BTreeMap::new();
@@ -173,12 +180,12 @@ pub fn read(source: &Source, encoding: EncodingChoice) -> Result<Manifest, Vec<P
             ));
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(Manifest {
-        version,
-        files,
-        system_name: properties.get("source.systemName").map(|(_, v)| v.clone()),
-    })
+    Ok((
+        Manifest {
+            version,
+            files,
+            system_name: properties.get("source.systemName").map(|(_, v)| v.clone()),
+        },
+        problems,
+    ))
 }

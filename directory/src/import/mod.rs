@@ -267,7 +267,7 @@ fn prepare(
         problems
     };
     let source = Source::open(path, limits).map_err(|p| fail(vec![p]))?;
-    let manifest = manifest::read(&source, encoding).map_err(fail)?;
+    let (manifest, manifest_problems) = manifest::read(&source, encoding).map_err(fail)?;
     let scans: Vec<(FileKind, Mode, Scan)> = std::thread::scope(|scope| {
         let handles: Vec<_> = manifest
             .files
@@ -290,7 +290,7 @@ fn prepare(
             })
             .collect()
     });
-    let mut problems = Problems::with_cap(cap);
+    let mut problems = fail(manifest_problems);
     let mut index = IdIndex::default();
     let mut checksums = HashMap::new();
     let mut warnings = Vec::new();
