@@ -550,12 +550,19 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
                 "users.csv:{line}: givenName: the value holds a control character (U+0001); remove it"
             )
         }),
-        ("a ten-megabyte name", |c| {
-            let long = "子".repeat((10 << 20) / 3);
+        ("a hundred-kilobyte name", |c| {
+            let long = "子".repeat((100 << 10) / 3);
             let line = c.edit("users.csv", ",s002,,花子,", &format!(",s002,,{long},"));
             format!(
                 "users.csv:{line}: givenName: the value is {} bytes long; at most 4096 are accepted in this column",
                 long.len()
+            )
+        }),
+        ("a row longer than a megabyte", |c| {
+            let long = "x".repeat(3 << 20);
+            let line = c.edit("users.csv", ",s002,,花子,", &format!(",s002,,花子{long},"));
+            format!(
+                "users.csv: the row that starts on line {line} is longer than 1048576 bytes, the most a roster row may be; check for an unclosed quote or a value that does not belong there"
             )
         }),
         ("an unknown manifest version", |c| {

@@ -44,6 +44,8 @@ pub struct CsvFile {
     record: csv::StringRecord,
     /// Encoding actually used.
     pub encoding: &'static Encoding,
+    /// The file could not be read further (a row over [`ROW_MAX_BYTES`]): no more rows.
+    stopped: bool,
 }
 
 /// One row: its line number and fields.
@@ -66,12 +68,12 @@ impl CsvFile {
             EncodingChoice::ShiftJis => SHIFT_JIS,
             EncodingChoice::Auto => sniff(source.reader(stored_name)?),
         };
-        let decoded: Box<dyn Read + Send> = Box::new(CrlfToLf::new(
+        let decoded: Box<dyn Read + Send> = Box::new(RowBound::new(CrlfToLf::new(
             DecodeReaderBytesBuilder::new()
                 .encoding(Some(encoding))
                 .bom_override(true)
                 .build(source.reader(stored_name)?),
-        ));
+        )));
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
@@ -90,14 +92,26 @@ impl CsvFile {
             reader,
             record: csv::StringRecord::new(),
             encoding,
+            stopped: false,
         })
     }
 
     /// The next row, or `None` at the end. A row with the wrong number of fields, or with
     /// bytes that are not valid in the file's encoding, is a problem.
     pub fn next_row(&mut self) -> Option<Result<Row<'_>, Problem>> {
+        if self.stopped {
+            return None;
+        }
         match self.reader.read_record(&mut self.record) {
             Ok(false) => None,
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                // The reader cannot go on (a row too long to hold): one problem, then the end.
+                self.stopped = true;
+                Some(Err(match e.position() {
+                    Some(position) => Problem::at(&self.name, position.line(), None, e.to_string()),
+                    None => Problem::in_file(&self.name, e.to_string()),
+                }))
+            }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 Some(Err(Problem::at(
@@ -135,6 +149,75 @@ impl CsvFile {
                 }))
             }
         }
+    }
+}
+
+/// Longest row read, in bytes once decoded: a real row is a few hundred bytes (a value may be
+/// 4 KiB, a list 64 KiB); a longer one is refused where it starts, before it is held in memory.
+pub const ROW_MAX_BYTES: usize = 1 << 20;
+
+/// Ends the stream with an error at the first row longer than [`ROW_MAX_BYTES`] (quotes
+/// followed, so a quoted line break does not end a row), so that no field, however long,
+/// is held whole in memory.
+struct RowBound<R> {
+    inner: R,
+    quoted: bool,
+    row_bytes: usize,
+    /// 1-based line the current row starts on.
+    row_line: u64,
+    line: u64,
+    exceeded: bool,
+}
+
+impl<R: Read> RowBound<R> {
+    fn new(inner: R) -> Self {
+        RowBound {
+            inner,
+            quoted: false,
+            row_bytes: 0,
+            row_line: 1,
+            line: 1,
+            exceeded: false,
+        }
+    }
+
+    fn too_long(&self) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the row that starts on line {} is longer than {} bytes, the most a roster row may be; check for an unclosed quote or a value that does not belong there",
+                self.row_line, ROW_MAX_BYTES
+            ),
+        )
+    }
+}
+
+impl<R: Read> Read for RowBound<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.exceeded {
+            return Err(self.too_long());
+        }
+        let n = self.inner.read(buf)?;
+        for &byte in &buf[..n] {
+            match byte {
+                b'"' => self.quoted = !self.quoted,
+                b'\n' => {
+                    self.line += 1;
+                    if !self.quoted {
+                        self.row_bytes = 0;
+                        self.row_line = self.line;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            self.row_bytes += 1;
+            if self.row_bytes > ROW_MAX_BYTES {
+                self.exceeded = true;
+                return Err(self.too_long());
+            }
+        }
+        Ok(n)
     }
 }
 
