@@ -540,6 +540,23 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
             c.edit("academicSessions.csv", "2026-04-01", "2026/04/01");
             "academicSessions.csv:2: startDate: \"2026/04/01\" is not a date; write it as YYYY-MM-DD (e.g. 2026-04-01)".into()
         }),
+        ("one mistake on many rows is one entry", |c| {
+            let users = c.read("users.csv");
+            let lines: Vec<usize> = users
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| line.contains(",P4,"))
+                .map(|(i, _)| i + 1)
+                .collect();
+            assert!(lines.len() >= 2);
+            c.write("users.csv", &users.replace(",P4,", ",P7,"));
+            let also: Vec<String> = lines[1..].iter().map(ToString::to_string).collect();
+            format!(
+                "users.csv:{}: grades: unknown grade code \"P7\"; use P1–P6 (小), J1–J3 (中), H1–H3 (高), E1–E3 or the OneRoster codes KG, 01–13 (also on lines {})",
+                lines[0],
+                also.join(", ")
+            )
+        }),
         ("a date with a sign", |c| {
             c.edit("academicSessions.csv", "2026-04-01", "+2026-04-01");
             "academicSessions.csv:2: startDate: \"+2026-04-01\" is not a date; write it as YYYY-MM-DD (e.g. 2026-04-01)".into()

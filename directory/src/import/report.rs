@@ -20,6 +20,20 @@ pub struct Problem {
     pub column: Option<String>,
     /// What is wrong and how to fix it.
     pub reason: String,
+    /// Further lines with the same problem (the same file, column and reason), the first
+    /// [`LINES_SHOWN`] of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_on_lines: Vec<u64>,
+    /// How many further lines have it beyond those.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub and_more: usize,
+}
+
+/// Further lines of a repeated problem that are named.
+pub const LINES_SHOWN: usize = 5;
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Problem {
@@ -30,6 +44,8 @@ impl Problem {
             line: None,
             column: None,
             reason: reason.into(),
+            also_on_lines: Vec::new(),
+            and_more: 0,
         }
     }
 
@@ -40,6 +56,8 @@ impl Problem {
             line: None,
             column: None,
             reason: reason.into(),
+            also_on_lines: Vec::new(),
+            and_more: 0,
         }
     }
 
@@ -50,6 +68,8 @@ impl Problem {
             line: Some(line),
             column: column.map(str::to_owned),
             reason: reason.into(),
+            also_on_lines: Vec::new(),
+            and_more: 0,
         }
     }
 }
@@ -58,19 +78,32 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.file, self.line, &self.column) {
             (Some(file), Some(line), Some(column)) => {
-                write!(f, "{file}:{line}: {column}: {}", self.reason)
+                write!(f, "{file}:{line}: {column}: {}", self.reason)?;
             }
-            (Some(file), Some(line), None) => write!(f, "{file}:{line}: {}", self.reason),
-            (Some(file), None, _) => write!(f, "{file}: {}", self.reason),
-            (None, _, _) => write!(f, "{}", self.reason),
+            (Some(file), Some(line), None) => write!(f, "{file}:{line}: {}", self.reason)?,
+            (Some(file), None, _) => write!(f, "{file}: {}", self.reason)?,
+            (None, _, _) => write!(f, "{}", self.reason)?,
         }
+        if !self.also_on_lines.is_empty() {
+            let lines: Vec<String> = self.also_on_lines.iter().map(u64::to_string).collect();
+            write!(f, " (also on lines {}", lines.join(", "))?;
+            if self.and_more > 0 {
+                write!(f, " and {} more", self.and_more)?;
+            }
+            write!(f, ")")?;
+        }
+        Ok(())
     }
 }
 
-/// Problems collected up to a cap; the count goes on past it.
+/// Problems collected up to a cap; the count goes on past it. The same problem on many rows
+/// (the same file, column and reason) is one entry naming its lines, so that one reason does
+/// not crowd out the others.
 #[derive(Debug, Default)]
 pub struct Problems {
     list: Vec<Problem>,
+    /// (file, column, reason) → its entry in `list`, for problems found on a line.
+    listed: std::collections::HashMap<(Option<String>, Option<String>, String), usize>,
     total: usize,
     cap: usize,
 }
@@ -80,6 +113,7 @@ impl Problems {
     pub fn with_cap(cap: usize) -> Self {
         Self {
             list: Vec::new(),
+            listed: std::collections::HashMap::new(),
             total: 0,
             cap,
         }
@@ -87,15 +121,44 @@ impl Problems {
 
     /// Records a problem.
     pub fn push(&mut self, problem: Problem) {
-        self.total += 1;
+        self.total += 1 + problem.also_on_lines.len() + problem.and_more;
+        let Some(line) = problem.line else {
+            if self.list.len() < self.cap {
+                self.list.push(problem);
+            }
+            return;
+        };
+        let key = (
+            problem.file.clone(),
+            problem.column.clone(),
+            problem.reason.clone(),
+        );
+        if let Some(&at) = self.listed.get(&key) {
+            let entry = &mut self.list[at];
+            for line in std::iter::once(line).chain(problem.also_on_lines) {
+                if entry.also_on_lines.len() < LINES_SHOWN {
+                    entry.also_on_lines.push(line);
+                } else {
+                    entry.and_more += 1;
+                }
+            }
+            entry.and_more += problem.and_more;
+            return;
+        }
         if self.list.len() < self.cap {
+            self.listed.insert(key, self.list.len());
             self.list.push(problem);
         }
     }
 
     /// Adds every problem of `other` (counted; listed while under the cap).
     pub fn append(&mut self, other: Problems) {
-        self.total += other.total - other.list.len();
+        let listed: usize = other
+            .list
+            .iter()
+            .map(|p| 1 + p.also_on_lines.len() + p.and_more)
+            .sum();
+        self.total += other.total - listed;
         other.list.into_iter().for_each(|p| self.push(p));
     }
 
@@ -222,5 +285,34 @@ impl ImportReport {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Problem, Problems};
+
+    #[test]
+    fn one_reason_on_many_rows_is_one_entry() {
+        let mut problems = Problems::with_cap(3);
+        for line in 2..=10 {
+            problems.push(Problem::at("users.csv", line, Some("grades"), "bad"));
+        }
+        problems.push(Problem::at("users.csv", 4, Some("role"), "worse"));
+        problems.push(Problem::in_file("orgs.csv", "missing"));
+        assert_eq!(problems.total(), 11);
+        let listed: Vec<String> = problems
+            .into_list()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "users.csv:2: grades: bad (also on lines 3, 4, 5, 6, 7 and 3 more)",
+                "users.csv:4: role: worse",
+                "orgs.csv: missing",
+            ]
+        );
     }
 }
