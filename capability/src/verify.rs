@@ -173,7 +173,7 @@ impl Verifier {
             None => {
                 let stated = self.read_new(token).await?;
                 let capability = self.usable(stated.clone(), now).await?;
-                if !stated.attenuated && token.len() <= KEPT_TOKEN_MAX {
+                if !stated.is_attenuated() && token.len() <= KEPT_TOKEN_MAX {
                     self.keep(token, stated, now);
                 }
                 Ok(capability)
@@ -356,7 +356,6 @@ fn read(signed: Signed) -> Result<Stated> {
         root_key_id,
         root_key,
         coverage,
-        attenuated: biscuit.block_count() > 1,
         expires_at: narrowing
             .not_after
             .map_or(expires_at, |not_after| not_after.min(expires_at)),
@@ -485,7 +484,6 @@ pub struct Stated {
     root_key_id: u32,
     root_key: PublicKey,
     coverage: Coverage,
-    attenuated: bool,
     biscuit: Biscuit,
     /// What the checks an app appended require of each read.
     pub narrowing: Narrowing,
@@ -501,6 +499,13 @@ pub struct Stated {
     pub classes: Vec<String>,
     /// Expiry (Unix seconds): the token's own, or an earlier one an app appended.
     pub expires_at: i64,
+}
+
+impl Stated {
+    /// Whether an app appended blocks (checks) to the token.
+    pub fn is_attenuated(&self) -> bool {
+        self.biscuit.block_count() > 1
+    }
 }
 
 impl Capability {
@@ -534,11 +539,6 @@ impl Capability {
     fn in_scope(&self, schools: &[String], classes: &[String]) -> bool {
         schools.iter().any(|s| self.schools.contains(s))
             || classes.iter().any(|c| self.classes.contains(c))
-    }
-
-    /// Whether an app appended blocks (checks) to the token.
-    pub fn is_attenuated(&self) -> bool {
-        self.attenuated
     }
 
     /// [`Capability::may_read_child`] answered by running the Datalog rules of

@@ -66,15 +66,6 @@ pub async fn administered(
 }
 
 impl Administers {
-    /// Whether this reaches the school `school` (a school's sourcedId, `None` when unknown).
-    pub fn reaches(&self, school: Option<&str>) -> bool {
-        match self {
-            Administers::Board => true,
-            Administers::School(own) => school == Some(own.as_str()),
-            Administers::Nothing => false,
-        }
-    }
-
     /// Whether this reaches any of these schools.
     pub fn reaches_any(&self, schools: &[String]) -> bool {
         match self {

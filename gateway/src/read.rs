@@ -27,16 +27,36 @@ pub enum Answer {
     One(&'static str, Option<Served>),
 }
 
+/// Why a request identifies no one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Anonymous {
+    /// No bearer token.
+    NoToken,
+    /// A token that does not verify.
+    Unverified,
+    /// The address was over its limit and the token was not one already known: not read.
+    OverLimit,
+}
+
+impl Anonymous {
+    /// The reason its refusals are counted under.
+    fn reason(self) -> &'static str {
+        match self {
+            Anonymous::NoToken => "no capability token",
+            Anonymous::Unverified => "a capability token that does not verify",
+            Anonymous::OverLimit => "the address was over its limit",
+        }
+    }
+}
+
 /// A gateway request as endpoints see it.
 pub struct Read {
     /// The gateway.
     pub gateway: Gateway,
     capability: Result<Capability, renkei_capability::Error>,
-    /// The address was over its limit: the token was not read.
-    throttled: bool,
-    /// Why no one is identified (no token, one that does not verify, the address's limit):
-    /// such refusals are counted, not chained one by one.
-    anonymous: Option<&'static str>,
+    /// Why no one is identified, if no one is: such refusals are counted, not chained one by
+    /// one.
+    anonymous: Option<Anonymous>,
     /// The route's template (`/ims/…/students/{id}`): what anonymous refusals are counted by.
     route: String,
     /// The path's parameters, in order.
@@ -75,15 +95,14 @@ impl FromRequestParts<Gateway> for Read {
                 Err(error) => Err(error),
             }
         };
-        let throttled = !within && capability.is_err();
-        if capability.is_ok() {
-            gateway.refusals.release(address, now);
-        }
         let anonymous = match &capability {
-            Ok(_) => None,
-            Err(_) if throttled => Some("the address was over its limit"),
-            Err(renkei_capability::Error::BearerMissing) => Some("no capability token"),
-            Err(_) => Some("a capability token that does not verify"),
+            Ok(_) => {
+                gateway.refusals.release(address, now);
+                None
+            }
+            Err(_) if !within => Some(Anonymous::OverLimit),
+            Err(renkei_capability::Error::BearerMissing) => Some(Anonymous::NoToken),
+            Err(_) => Some(Anonymous::Unverified),
         };
         let route = parts
             .extensions
@@ -100,7 +119,6 @@ impl FromRequestParts<Gateway> for Read {
         Ok(Read {
             gateway: gateway.clone(),
             capability,
-            throttled,
             anonymous,
             route,
             ids,
@@ -133,7 +151,7 @@ impl Read {
 
     /// Admits the request: a verified token that carries `category`, and well-formed parameters.
     pub fn admit(&mut self, category: &str) -> Result<()> {
-        if self.throttled {
+        if self.anonymous == Some(Anonymous::OverLimit) {
             return Err(Error::TooManyRefusals);
         }
         if self.capability.is_err() {
@@ -161,10 +179,10 @@ impl Read {
     /// or one that does not verify) is counted, per route, instead of chained one by one,
     /// and counts against its address's limit.
     pub fn respond(self, category: &str, outcome: Result<Answer>) -> Response {
-        if let Some(reason) = self.anonymous {
+        if let Some(anonymous) = self.anonymous {
             self.gateway
                 .audit
-                .count_refused(&format!("GET {}", self.route), reason);
+                .count_refused(&format!("GET {}", self.route), anonymous.reason());
             let error = match outcome {
                 Err(error) => error,
                 Ok(_) => Error::Capability(renkei_capability::Error::BearerMissing),

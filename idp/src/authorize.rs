@@ -19,7 +19,6 @@ use crate::scope;
 use crate::server::AppState;
 use crate::store::{ClientRow, CodeRow, GrantRow, SessionRow, SignedIn};
 use renkei_platform::clock::now;
-use renkei_platform::web::client_ip;
 
 /// The parameters of an authorization request, as received (and as kept while the user signs
 /// in or consents).
@@ -68,45 +67,27 @@ pub struct AuthorizationRequest {
     pub from: Option<IpAddr>,
 }
 
-/// The longest value accepted of each parameter that is kept with a pending request, in
-/// bytes (`client_id` and `redirect_uri` must equal registered values, which are bounded).
-/// Longer values are refused with `invalid_request`, so a request never keeps more than a
-/// few kilobytes.
-pub const PARAMETER_LIMITS: [(&str, usize); 10] = [
-    ("state", 1024),
-    ("nonce", 512),
-    ("scope", 1024),
-    ("code_challenge", 128),
-    ("code_challenge_method", 16),
-    ("prompt", 64),
-    ("max_age", 12),
-    ("login_hint", 256),
-    ("ui_locales", 128),
-    ("response_mode", 32),
-];
-
 impl AuthorizationRequest {
-    /// The value of a kept parameter, by name.
-    fn parameter(&self, name: &str) -> Option<&str> {
-        match name {
-            "state" => self.state.as_deref(),
-            "nonce" => self.nonce.as_deref(),
-            "scope" => self.scope.as_deref(),
-            "code_challenge" => self.code_challenge.as_deref(),
-            "code_challenge_method" => self.code_challenge_method.as_deref(),
-            "prompt" => self.prompt.as_deref(),
-            "max_age" => self.max_age.as_deref(),
-            "login_hint" => self.login_hint.as_deref(),
-            "ui_locales" => self.ui_locales.as_deref(),
-            "response_mode" => self.response_mode.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// The first parameter longer than its limit: (name, its length, the limit).
+    /// The first kept parameter longer than its limit: (name, its length, the limit). Every
+    /// parameter kept with a pending request is bounded (`client_id` and `redirect_uri` must
+    /// equal registered values, which are), so a request never keeps more than a few
+    /// kilobytes; longer values are refused with `invalid_request`.
     fn oversized(&self) -> Option<(&'static str, usize, usize)> {
-        PARAMETER_LIMITS.iter().find_map(|&(name, max)| {
-            let length = self.parameter(name).map_or(0, str::len);
+        [
+            ("state", &self.state, 1024),
+            ("nonce", &self.nonce, 512),
+            ("scope", &self.scope, 1024),
+            ("code_challenge", &self.code_challenge, 128),
+            ("code_challenge_method", &self.code_challenge_method, 16),
+            ("prompt", &self.prompt, 64),
+            ("max_age", &self.max_age, 12),
+            ("login_hint", &self.login_hint, 256),
+            ("ui_locales", &self.ui_locales, 128),
+            ("response_mode", &self.response_mode, 32),
+        ]
+        .into_iter()
+        .find_map(|(name, value, max)| {
+            let length = value.as_deref().map_or(0, str::len);
             (length > max).then_some((name, length, max))
         })
     }
@@ -148,11 +129,7 @@ pub async fn get(
     headers: HeaderMap,
     Query(mut request): Query<AuthorizationRequest>,
 ) -> Response {
-    request.from = client_ip(
-        connect_info.as_ref().map(|Extension(info)| info),
-        &headers,
-        &state.config.trusted_proxies,
-    );
+    request.from = crate::login::client_address(&state, connect_info.as_ref(), &headers);
     begin(state, headers, request).await
 }
 

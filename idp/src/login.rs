@@ -289,12 +289,21 @@ pub(crate) fn address_key(
     connect_info: Option<&Extension<ConnectInfo<SocketAddr>>>,
     headers: &HeaderMap,
 ) -> Option<String> {
+    client_address(state, connect_info, headers)
+        .map(|ip| format!("address:{}", renkei_platform::rate::limited_address(ip)))
+}
+
+/// The browser's address, believing `X-Forwarded-For` only from the configured proxies.
+pub(crate) fn client_address(
+    state: &AppState,
+    connect_info: Option<&Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+) -> Option<std::net::IpAddr> {
     renkei_platform::web::client_ip(
         connect_info.map(|Extension(info)| info),
         headers,
         &state.config.trusted_proxies,
     )
-    .map(|ip| format!("address:{}", renkei_platform::rate::limited_address(ip)))
 }
 
 /// After any successful sign-in: replaces the browser's session with a new one (its id changes

@@ -179,9 +179,12 @@ pub struct AuditLog {
     store: Arc<dyn AuditStore>,
     /// The background writer of queued events.
     sender: mpsc::UnboundedSender<Message>,
-    /// Anonymous refusals counted since the last summary, by endpoint and reason.
-    refusals: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+    /// Anonymous refusals counted since the last summary.
+    refusals: Arc<RefusalCounts>,
 }
+
+/// Anonymous refusals counted since the last summary, by endpoint and reason.
+type RefusalCounts = Mutex<BTreeMap<(String, String), u64>>;
 
 /// How often counted anonymous refusals are written as one summary event per endpoint.
 pub const REFUSAL_SUMMARY_EVERY: Duration = Duration::from_secs(60);
@@ -298,7 +301,7 @@ fn cut(text: &mut String, max: usize) {
 }
 
 /// The counted anonymous refusals as summary events, emptying the counter.
-fn summaries(refusals: &Mutex<BTreeMap<(String, String), u64>>) -> Vec<AuditEvent> {
+fn summaries(refusals: &RefusalCounts) -> Vec<AuditEvent> {
     let counted = std::mem::take(&mut *refusals.lock().expect("refusal counter lock poisoned"));
     let at = crate::clock::now();
     counted
@@ -323,10 +326,18 @@ fn summaries(refusals: &Mutex<BTreeMap<(String, String), u64>>) -> Vec<AuditEven
         .collect()
 }
 
+/// Stores the summaries of the counted refusals, if any.
+async fn write_summaries(store: &dyn AuditStore, refusals: &RefusalCounts) {
+    let counted = summaries(refusals);
+    if !counted.is_empty() {
+        append_until_stored(store, &counted).await;
+    }
+}
+
 async fn write_batches(
     store: Arc<dyn AuditStore>,
     mut receiver: mpsc::UnboundedReceiver<Message>,
-    refusals: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+    refusals: Arc<RefusalCounts>,
 ) {
     let mut batch = Vec::new();
     let mut waiting = Vec::new();
@@ -337,18 +348,12 @@ async fn write_batches(
         let first = tokio::select! {
             message = receiver.recv() => message,
             _ = summary.tick() => {
-                let counted = summaries(&refusals);
-                if !counted.is_empty() {
-                    append_until_stored(store.as_ref(), &counted).await;
-                }
+                write_summaries(store.as_ref(), &refusals).await;
                 continue;
             }
         };
         let Some(first) = first else {
-            let counted = summaries(&refusals);
-            if !counted.is_empty() {
-                append_until_stored(store.as_ref(), &counted).await;
-            }
+            write_summaries(store.as_ref(), &refusals).await;
             break;
         };
         let mut next = Some(first);

@@ -39,11 +39,6 @@ impl AddressLimit {
         }
     }
 
-    /// The events allowed per window.
-    pub fn per_window(&self) -> u32 {
-        self.per_window
-    }
-
     /// Counts one event of `address` at `now` (Unix seconds); false if it is over the limit
     /// (the event should then be refused). Requests without a known address share one count.
     pub fn admit(&self, address: Option<IpAddr>, now: i64) -> bool {
@@ -88,17 +83,6 @@ impl AddressLimit {
             *count = count.saturating_sub(1);
         }
     }
-
-    /// Whether `address` has used up its events in the window of `now`, without counting.
-    pub fn is_over(&self, address: Option<IpAddr>, now: i64) -> bool {
-        let window = now.div_euclid(self.window);
-        self.counts
-            .lock()
-            .expect("rate-limit lock poisoned")
-            .by_address
-            .get(&key(address))
-            .is_some_and(|(started, count)| *started == window && *count >= self.per_window)
-    }
 }
 
 /// The address a limit counts by: IPv4 addresses whole, IPv6 by their /64 prefix (one
@@ -131,9 +115,7 @@ mod tests {
         let one: IpAddr = "192.0.2.1".parse().unwrap();
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(limit.admit(Some(one), 120));
-        assert!(!limit.is_over(Some(one), 120));
         assert!(limit.admit(Some(one), 130));
-        assert!(limit.is_over(Some(one), 130));
         assert!(!limit.admit(Some(one), 179));
         assert!(
             limit.admit(Some(other), 179),
@@ -162,7 +144,7 @@ mod tests {
         }
         assert!(limit.counts.lock().unwrap().by_address.len() <= TRACKED_MAX);
         assert!(
-            limit.is_over(first, 0),
+            !limit.admit(first, 0),
             "counts do not restart when the table fills"
         );
         assert!(

@@ -268,7 +268,7 @@ impl CapabilityExchanger {
                         "this administrator's organisation is neither the board nor within a school; the roster gives board-wide rights through the board's own org or a districtAdministrator role",
                     ));
                 }
-                if !administers.reaches(school.as_deref()) {
+                if !administers.reaches_any(school.as_slice()) {
                     return Err(IdpError::oauth(
                         "invalid_target",
                         "an administrator of one school cannot name another school's class or school",

@@ -75,7 +75,10 @@ impl Source {
                 .filter(|(name, _)| is_csv(name))
                 .collect();
             names.sort();
-            refuse_twins(names.iter().map(|(name, _)| name.as_str()))?;
+            refuse_twins(
+                "folder",
+                names.iter().map(|(name, _)| (name.as_str(), name.as_str())),
+            )?;
             for (name, from) in names {
                 if !is_read(&name) {
                     source.unused.push(name);
@@ -124,7 +127,11 @@ impl Source {
                 .unwrap_or_default();
             csvs.push((index, enclosed.to_string_lossy().into_owned(), folder, name));
         }
-        refuse_twins_in_archive(&csvs)?;
+        refuse_twins(
+            "archive",
+            csvs.iter()
+                .map(|(_, path, _, name)| (path.as_str(), name.as_str())),
+        )?;
         let read: Vec<&(usize, String, String, String)> = csvs
             .iter()
             .filter(|(_, _, _, name)| is_read(name))
@@ -288,38 +295,29 @@ pub fn remove_temporary_folders() {
     }
 }
 
-/// Refuses a folder that holds one OneRoster file in two spellings (`users.csv`, `Users.csv`).
-fn refuse_twins<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), Problem> {
-    let mut seen: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
-    for name in names {
-        if let Some(first) = seen.insert(name.to_ascii_lowercase(), name) {
-            return Err(Problem::general(format!(
-                "the folder holds both {first} and {name}; keep one of them"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses an archive that holds a file name more than once (in two folders, or in two
-/// spellings), naming the entries: one of them would silently win.
-fn refuse_twins_in_archive(csvs: &[(usize, String, String, String)]) -> Result<(), Problem> {
+/// Refuses an export that holds a file name more than once (in two folders of an archive, or
+/// in two spellings), naming the entries (`holder`: "folder" or "archive"; each entry as its
+/// path and its file name): one of them would silently win.
+fn refuse_twins<'a>(
+    holder: &str,
+    entries: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<(), Problem> {
     let mut by_name: std::collections::BTreeMap<String, Vec<&str>> =
         std::collections::BTreeMap::new();
-    for (_, entry_path, _, name) in csvs {
+    for (path, name) in entries {
         by_name
             .entry(name.to_ascii_lowercase())
             .or_default()
-            .push(entry_path);
+            .push(path);
     }
     match by_name.into_iter().find(|(_, paths)| paths.len() > 1) {
-        Some((name, mut paths)) => Err(Problem::general(format!(
-            "the archive holds {name} more than once ({}); an archive must hold one export, so keep one of them",
-            {
-                paths.sort_unstable();
+        Some((name, mut paths)) => {
+            paths.sort_unstable();
+            Err(Problem::general(format!(
+                "the {holder} holds {name} more than once ({}); an export holds each file once, so keep one of them",
                 paths.join(", ")
-            }
-        ))),
+            )))
+        }
         None => Ok(()),
     }
 }
