@@ -246,22 +246,19 @@ struct ImportFlags {
     /// Output: text for people, json for machines.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     format: String,
-    /// CSV encoding: auto (UTF-8, else Shift_JIS), utf-8 or shift_jis.
-    #[arg(long, default_value = "auto")]
-    encoding: String,
+    /// CSV encoding: auto (UTF-8 if the whole file is, else Shift_JIS), utf-8 or shift_jis;
+    /// for every file, or for one as FILE=ENCODING (repeat the flag: --encoding
+    /// users.csv=shift_jis).
+    #[arg(long, value_name = "ENCODING | FILE=ENCODING")]
+    encoding: Vec<String>,
     /// List at most this many problems (all are counted).
     #[arg(long, default_value_t = 100)]
     max_errors: usize,
 }
 
 impl ImportFlags {
-    fn encoding(&self) -> Result<renkei_directory::EncodingChoice> {
-        renkei_directory::EncodingChoice::parse(&self.encoding).ok_or_else(|| {
-            Error::Invalid(format!(
-                "unknown encoding {:?}; use auto, utf-8 or shift_jis",
-                self.encoding
-            ))
-        })
+    fn encodings(&self) -> Result<renkei_directory::Encodings> {
+        renkei_directory::Encodings::parse(&self.encoding).map_err(Error::Invalid)
     }
 
     /// Prints a report as JSON (`--format json`) or as `text` made for people.
@@ -286,6 +283,14 @@ struct OnerosterImport {
     /// Who runs the import (recorded with it); default: the login name.
     #[arg(long)]
     by: Option<String>,
+    /// Apply the import even though it disables or moves more of a school's accounts than
+    /// the threshold (after checking the summary of a held or dry run).
+    #[arg(long)]
+    confirm_mass_change: bool,
+    /// The share of a school's accounts, in percent, that an import may disable or move
+    /// before it is held.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=100))]
+    mass_change_threshold: u32,
 }
 
 #[derive(Args)]
@@ -898,10 +903,15 @@ async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
         ImportCommand::Oneroster(args) => {
             let options = renkei_directory::ImportOptions {
                 dry_run: args.flags.dry_run,
-                encoding: args.flags.encoding()?,
+                encoding: args.flags.encodings()?,
                 max_problems: args.flags.max_errors.max(1),
                 actor: operator(args.by),
                 limits: renkei_directory::import::Limits::default(),
+                safeguard: renkei_directory::import::Safeguard {
+                    threshold_percent: args.mass_change_threshold,
+                    ..Default::default()
+                },
+                confirm_mass_change: args.confirm_mass_change,
             };
             let report = renkei::import_roster(
                 &opened.database,
@@ -918,6 +928,11 @@ async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
                     report.problem_count
                 )));
             }
+            if report.outcome == "held" {
+                return Err(Error::Invalid(
+                    "the import was held: it disables or moves many accounts; nothing was changed (run it again with --confirm-mass-change to apply it)".into(),
+                ));
+            }
         }
         ImportCommand::Affairs(args) => {
             use renkei_gateway::affairs::{self, import};
@@ -932,7 +947,10 @@ async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
             let options = import::Options {
                 bulk: args.bulk,
                 dry_run: args.flags.dry_run,
-                encoding: args.flags.encoding()?,
+                encoding: args
+                    .flags
+                    .encodings()?
+                    .for_file(&args.path.file_name().unwrap_or_default().to_string_lossy()),
                 max_errors: args.flags.max_errors,
             };
             let report = import::import(

@@ -25,6 +25,7 @@ on_both_databases!(
     rostering_collections_follow_the_token_scope,
     school_affairs_records_import_all_or_nothing_and_are_read_by_category,
     the_gateway_runs_as_its_own_process_and_affairs_import_from_the_command_line,
+    japan_profile_fields_are_served_under_metadata_jp,
 );
 
 const CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
@@ -1443,4 +1444,34 @@ async fn the_gateway_runs_as_its_own_process_and_affairs_import_from_the_command
     let verified = run_renkei(&url, &["audit", "verify"], None);
     assert!(verified.status.success());
     board.server.stop().await;
+}
+
+/// The Japan profile's columns (`metadata.jp.kanaGivenName`, `metadata.jp.shussekiNo`, …) are
+/// served where OneRoster REST keeps extensions: in `metadata`, nested by their dotted names,
+/// as the profile's REST examples show; the homeroom is a GUIDRef.
+async fn japan_profile_fields_are_served_under_metadata_jp(backend: Backend) {
+    let board = board(backend, Basis::School).await;
+    let school = board.capability(CORE, "urn:renkei:school:sakura-es").await;
+    let pupil = board.json(&school, "/students/s001").await;
+    let jp = &pupil["user"]["metadata"]["jp"];
+    assert_eq!(jp["kanaGivenName"], "タロウ", "{pupil}");
+    assert_eq!(jp["kanaFamilyName"], "ヤマダ");
+    assert_eq!(jp["homeClass"]["sourcedId"], "cls-sakura-3-1");
+    assert_eq!(jp["homeClass"]["type"], "class");
+    assert_eq!(
+        jp["homeClass"]["href"],
+        board
+            .server
+            .url(&format!("{BASE}/classes/cls-sakura-3-1"))
+            .as_str(),
+        "a GUIDRef like any other"
+    );
+    let enrollment = board
+        .json(&school, "/enrollments/e-s001-cls-sakura-3-1")
+        .await;
+    assert_eq!(
+        enrollment["enrollment"]["metadata"]["jp"],
+        serde_json::json!({"shussekiNo": 1, "publicFlg": true}),
+        "{enrollment}"
+    );
 }

@@ -26,6 +26,12 @@ on_both_databases!(
     imports_started_together_run_one_after_the_other,
     ambiguous_or_oversized_archives_are_refused_and_recorded,
     unknown_columns_and_trailing_commas_are_warnings,
+    every_problem_of_a_file_set_in_one_run,
+    a_delta_may_not_leave_records_pointing_at_what_it_removes,
+    each_file_is_decoded_in_its_own_encoding,
+    usernames_are_unique_without_regard_to_case_across_imports,
+    a_mass_change_is_held_until_confirmed,
+    japan_k12_profile_sets_import_and_each_rule_is_checked,
 );
 
 fn fixture(name: &str) -> PathBuf {
@@ -224,7 +230,7 @@ async fn delta_sequence_updates_creates_and_removes(backend: Backend) {
     let report = run(&server, &fixture("delta-1.1")).await;
     assert_eq!(report.outcome, "applied", "{report}");
     assert_eq!(counts(&report, "users.csv"), (1, 1, 1, 0));
-    assert_eq!(counts(&report, "enrollments.csv"), (1, 0, 1, 0));
+    assert_eq!(counts(&report, "enrollments.csv"), (1, 0, 2, 0));
     assert_eq!(
         account(&server, "s002")
             .await
@@ -445,7 +451,7 @@ async fn shift_jis_files_are_detected(backend: Backend) {
         "test",
         &copy.dir,
         &ImportOptions {
-            encoding: renkei_directory::EncodingChoice::Utf8,
+            encoding: renkei_directory::Encodings::all(renkei_directory::EncodingChoice::Utf8),
             ..ImportOptions::default()
         },
     )
@@ -456,7 +462,7 @@ async fn shift_jis_files_are_detected(backend: Backend) {
         forced
             .problems
             .iter()
-            .any(|p| p.reason.contains("--encoding shift_jis")),
+            .any(|p| p.reason.contains("=shift_jis")),
         "{forced}"
     );
     let report = run(&server, &copy.dir).await;
@@ -692,7 +698,6 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
     let line = copy.edit("orgs.csv", "aoba-jhs,,,", "sakura-es,,,");
     let report = run(&server, &copy.dir).await;
     let listed = problem_lines(&report);
-    assert_eq!(report.problem_count, 2, "{}", listed.join("\n"));
     assert!(listed[0].starts_with("manifest.csv:2: value: manifest.version"));
     assert!(
         listed[1].starts_with(&format!(
@@ -701,6 +706,13 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
         "{}",
         listed[1]
     );
+    assert!(
+        listed[2..]
+            .iter()
+            .all(|p| p.contains("refers to \"aoba-jhs\", which is not in orgs.csv")),
+        "and every reference to the school that the repeated id replaced: {listed:?}"
+    );
+    assert_eq!(listed.len(), 6, "{listed:?}");
     assert_directory_is_board(&server).await;
     server.stop().await;
 }
@@ -1207,5 +1219,492 @@ async fn unknown_columns_and_trailing_commas_are_warnings(backend: Backend) {
         "{report}"
     );
     assert_directory_is_board(&server).await;
+    server.stop().await;
+}
+
+/// One run lists every problem of every file: manifest, headers, repeated ids, formats and
+/// references, a row with a format problem still has its references checked, and a missing
+/// record is named on every row that refers to it.
+async fn every_problem_of_a_file_set_in_one_run(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let copy = Copy::of("board-1.1");
+    let manifest = copy.read("manifest.csv");
+    let repeated = manifest.lines().count() + 1;
+    copy.write(
+        "manifest.csv",
+        &format!("{manifest}source.systemCode,OTHER\r\n"),
+    );
+    let first_code = manifest
+        .lines()
+        .position(|l| l.starts_with("source.systemCode"))
+        .unwrap()
+        + 1;
+    copy.edit(
+        "orgs.csv",
+        "name,type,identifier,parentSourcedId",
+        "name,type,,parentSourcedId",
+    );
+    let twice = copy.edit("classes.csv", "cls-sakura-3-2,,", "cls-sakura-3-1,,");
+    copy.edit("academicSessions.csv", "2027-03-31", "31/03/2027");
+    let both = copy.edit(
+        "users.csv",
+        "t003,,,true,aoba-jhs,",
+        "t003,,,true,kaede-es,",
+    );
+    let users = copy.read("users.csv");
+    let row = users.lines().nth(both - 1).unwrap().to_owned();
+    copy.write(
+        "users.csv",
+        &users.replacen(&row, &row.replacen(",teacher,", ",techer,", 1), 1),
+    );
+    let lines_naming = |file: &str, what: &str| -> Vec<usize> {
+        copy.read(file)
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.contains(what))
+            .map(|(i, _)| i + 1)
+            .collect()
+    };
+    // A problem on its first line, naming the others.
+    let named = |lines: &[usize], file: &str, rest: &str| -> String {
+        let also: Vec<String> = lines[1..].iter().map(ToString::to_string).collect();
+        let first = format!("{file}:{}: {rest}", lines[0]);
+        if also.is_empty() {
+            first
+        } else {
+            format!("{first} (also on lines {})", also.join(", "))
+        }
+    };
+    let refer = lines_naming("enrollments.csv", ",cls-sakura-3-2,");
+    assert!(refer.len() >= 2, "the fixture enrols several pupils in 3-2");
+    let home: Vec<usize> = copy
+        .read("users.csv")
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_end().ends_with(",cls-sakura-3-2"))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert!(!home.is_empty(), "some pupils' homeroom is 3-2");
+    let items = lines_naming("lineItems.csv", ",cls-sakura-3-2,");
+    let report = run(&server, &copy.dir).await;
+    assert_eq!(report.outcome, "rejected", "{report}");
+    let mut listed = problem_lines(&report);
+    listed.sort();
+    let mut expected = vec![
+        format!(
+            "manifest.csv:{repeated}: propertyName: source.systemCode appears twice (lines {first_code} and {repeated}); keep one of them"
+        ),
+        "orgs.csv:1: column 6 of the header has no name; name it or remove the column".to_owned(),
+        format!(
+            "classes.csv:{twice}: sourcedId: duplicate sourcedId \"cls-sakura-3-1\" (first on line 2)"
+        ),
+        "academicSessions.csv:2: endDate: \"31/03/2027\" is not a date; write it as YYYY-MM-DD (e.g. 2026-04-01)".to_owned(),
+        format!(
+            "users.csv:{both}: role: \"techer\" is not allowed; use one of: administrator, aide, guardian, parent, proctor, relative, student, teacher, districtAdministrator, siteAdministrator, systemAdministrator, principal, counselor, creator, externalProctor, extStudent, extTeacher, extAdministrator, extGuardian"
+        ),
+        format!(
+            "users.csv:{both}: orgSourcedIds: refers to \"kaede-es\", which is not in orgs.csv"
+        ),
+        named(
+            &refer,
+            "enrollments.csv",
+            "classSourcedId: refers to \"cls-sakura-3-2\", which is not in classes.csv",
+        ),
+        named(
+            &home,
+            "users.csv",
+            "metadata.jp.homeClass: refers to \"cls-sakura-3-2\", which is not in classes.csv",
+        ),
+        named(
+            &items,
+            "lineItems.csv",
+            "classSourcedId: refers to \"cls-sakura-3-2\", which is not in classes.csv",
+        ),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected, "{report}");
+    assert_eq!(
+        report.problem_count,
+        6 + refer.len() + home.len() + items.len()
+    );
+    assert_eq!(
+        server
+            .count_sql("SELECT COUNT(*) FROM imports WHERE outcome = 'rejected'")
+            .await,
+        1,
+        "the refused import is recorded"
+    );
+    assert_eq!(server.count_sql("SELECT COUNT(*) FROM users").await, 0);
+    server.stop().await;
+}
+
+/// A delta that removes a pupil must remove the pupil's enrollments too: otherwise the
+/// directory would list a departed pupil in a class.
+async fn a_delta_may_not_leave_records_pointing_at_what_it_removes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    let copy = Copy::of("delta-1.1");
+    let enrollments = copy.read("enrollments.csv");
+    let kept: Vec<&str> = enrollments
+        .lines()
+        .filter(|l| !l.starts_with("e-s008-cls-aoba-math-1a"))
+        .collect();
+    copy.write("enrollments.csv", &format!("{}\n", kept.join("\n")));
+    let report = run(&server, &copy.dir).await;
+    assert_eq!(report.outcome, "rejected", "{report}");
+    assert_eq!(
+        problem_lines(&report),
+        vec![
+            "enrollments.csv: 1 record(s) still active in the directory refer to records this import removes from users.csv (e-s008-cls-aoba-math-1a → s008); remove them in the same import (status tobedeleted in a delta enrollments.csv, or leave them out of a bulk one), or keep what they refer to"
+        ]
+    );
+    assert_eq!(report.problems[0].column.as_deref(), Some("userSourcedId"));
+    assert!(
+        account(&server, "s008").await.unwrap().enabled,
+        "nothing was changed"
+    );
+    let report = run(&server, &fixture("delta-1.1")).await;
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(counts(&report, "enrollments.csv"), (1, 0, 2, 0));
+    server.stop().await;
+}
+
+/// A Shift_JIS users.csv whose first 64 KiB are plain ASCII, beside UTF-8 files: found by
+/// reading the whole file, or named with --encoding users.csv=shift_jis; each file's encoding is
+/// in the report.
+async fn each_file_is_decoded_in_its_own_encoding(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let copy = Copy::of("board-1.1");
+    let users = copy.read("users.csv");
+    let (header, rows) = users.split_once('\n').unwrap();
+    let ascii: String = (0..1000)
+        .map(|i| {
+            let mut fields = vec![String::new(); 22];
+            fields[0] = format!("ascii-{i:04}");
+            fields[3] = "true".into();
+            fields[4] = "sakura-es".into();
+            fields[5] = "student".into();
+            fields[6] = format!("ascii-{i:04}");
+            fields[8] = "Taro".into();
+            fields[9] = "Yamada".into();
+            fields[16] = "P3".into();
+            format!("{}\r\n", fields.join(","))
+        })
+        .collect();
+    assert!(ascii.len() > 64 << 10);
+    let text = format!("{header}\n{ascii}{rows}");
+    let (bytes, _, lossy) = encoding_rs::SHIFT_JIS.encode(&text);
+    assert!(!lossy);
+    std::fs::write(copy.dir.join("users.csv"), &bytes).unwrap();
+    let options = |values: &[&str]| ImportOptions {
+        dry_run: true,
+        encoding: renkei_directory::Encodings::parse(values).unwrap(),
+        ..ImportOptions::default()
+    };
+    let with = |values: &'static [&'static str]| {
+        let server = &server;
+        let dir = copy.dir.clone();
+        async move {
+            import(
+                server.directory.as_ref(),
+                &server.audit,
+                "test",
+                &dir,
+                &options(values),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    for values in [
+        &[][..],
+        &["users.csv=shift_jis"][..],
+        &["utf-8", "USERS.csv=sjis"][..],
+    ] {
+        let report = with(values).await;
+        assert_eq!(report.outcome, "dry-run", "{values:?}: {report}");
+        assert_eq!(report.files["users.csv"].encoding, "Shift_JIS");
+        assert_eq!(report.files["orgs.csv"].encoding, "UTF-8");
+    }
+    let forced = with(&["users.csv=utf-8"]).await;
+    assert_eq!(forced.outcome, "rejected", "{forced}");
+    let listed = problem_lines(&forced);
+    assert_eq!(listed.len(), 1, "one entry however many rows: {listed:?}");
+    assert!(
+        listed[0].contains(
+            "this row is not valid UTF-8; if users.csv is Shift_JIS, import with --encoding users.csv=shift_jis"
+        ),
+        "{listed:?}"
+    );
+    assert!(forced.to_string().contains("Read as: "), "{forced}");
+    // A file that is neither: read as Shift_JIS, and the report says why.
+    let mut broken = bytes.to_vec();
+    broken.extend_from_slice(b"bad,,,true,sakura-es,student,bad,,\x82\xff,,,,,,,,P3,,,,,\r\n");
+    std::fs::write(copy.dir.join("users.csv"), &broken).unwrap();
+    let report = with(&[]).await;
+    let listed = problem_lines(&report);
+    let line = text.lines().count() + 1;
+    assert!(
+        listed.iter().any(|p| p.starts_with(&format!("users.csv:{line}: this row is neither UTF-8 nor Shift_JIS (users.csv is read as Shift_JIS because line "))),
+        "{listed:?}"
+    );
+    assert!(
+        renkei_directory::Encodings::parse(&["users.csv=latin1"])
+            .unwrap_err()
+            .contains("unknown encoding \"latin1\"")
+    );
+    server.stop().await;
+}
+
+/// Sign-in counts attempts per lower-cased name, so a later import may not add `S001` beside
+/// an account `s001`.
+async fn usernames_are_unique_without_regard_to_case_across_imports(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    run(&server, &fixture("board-1.1")).await;
+    let copy = Copy::of("delta-1.1");
+    let line = copy.edit("users.csv", ",student,s009,", ",student,S001,");
+    let report = run(&server, &copy.dir).await;
+    assert_eq!(report.outcome, "rejected", "{report}");
+    assert_eq!(
+        problem_lines(&report),
+        vec![format!(
+            "users.csv:{line}: username: username \"S001\" already belongs to the roster user \"s001\" as \"s001\" (usernames are compared without regard to case); choose another username"
+        )]
+    );
+    assert!(account(&server, "S001").await.is_none());
+    server.stop().await;
+}
+
+/// A bulk users.csv that lacks a third of a school's pupils is held with a summary until it is
+/// confirmed; a dry run shows the same summary.
+async fn a_mass_change_is_held_until_confirmed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let copy = Copy::of("board-1.1");
+    let pupils: Vec<String> = (0..30)
+        .map(|i| {
+            let mut fields = vec![String::new(); 22];
+            fields[0] = format!("p{i:02}");
+            fields[3] = "true".into();
+            fields[4] = "sakura-es".into();
+            fields[5] = "student".into();
+            fields[6] = format!("p{i:02}");
+            fields[8] = "太郎".into();
+            fields[9] = "山田".into();
+            fields[16] = "P3".into();
+            fields.join(",")
+        })
+        .collect();
+    let users = copy.read("users.csv");
+    copy.write("users.csv", &format!("{users}{}\r\n", pupils.join("\r\n")));
+    assert_eq!(run(&server, &copy.dir).await.outcome, "applied");
+    let enabled =
+        || server.count_sql("SELECT COUNT(*) FROM users WHERE enabled AND username LIKE 'p%'");
+    assert_eq!(enabled().await, 30);
+    // March's export lacks 15 of them.
+    copy.write(
+        "users.csv",
+        &format!("{users}{}\r\n", pupils[15..].join("\r\n")),
+    );
+    let options = |dry_run, confirm_mass_change| ImportOptions {
+        dry_run,
+        confirm_mass_change,
+        ..ImportOptions::default()
+    };
+    let with = |options: ImportOptions| {
+        let (server, dir) = (&server, copy.dir.clone());
+        async move {
+            import(
+                server.directory.as_ref(),
+                &server.audit,
+                "test",
+                &dir,
+                &options,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let held = with(options(false, false)).await;
+    assert_eq!(held.outcome, "held", "{held}");
+    let change = held.mass_change.as_ref().unwrap();
+    assert!(change.exceeds_threshold);
+    let school = &change.schools[0];
+    assert_eq!(school.school.as_deref(), Some("sakura-es"));
+    assert_eq!((school.disabled, school.moved), (15, 0));
+    assert_eq!(school.by_role["student"], 15);
+    assert_eq!(school.examples, ["p00", "p01", "p02", "p03", "p04"]);
+    assert!(school.exceeds_threshold);
+    let text = held.to_string();
+    assert!(text.starts_with("Import held:"), "{text}");
+    assert!(text.contains("--confirm-mass-change"), "{text}");
+    assert!(text.contains("sakura-es: 15 disabled, 0 moved"), "{text}");
+    assert_eq!(enabled().await, 30, "a held import changes nothing");
+    assert_eq!(
+        server
+            .count_sql("SELECT COUNT(*) FROM imports WHERE outcome = 'held'")
+            .await,
+        1,
+        "a held import is recorded with its summary"
+    );
+    let dry = with(options(true, false)).await;
+    assert_eq!(dry.outcome, "dry-run");
+    assert!(dry.mass_change.as_ref().unwrap().exceeds_threshold);
+    assert!(dry.to_string().contains("would be held"), "{dry}");
+    assert_eq!(enabled().await, 30);
+    let confirmed = with(options(false, true)).await;
+    assert_eq!(confirmed.outcome, "applied", "{confirmed}");
+    assert!(confirmed.mass_change.is_some());
+    assert_eq!(enabled().await, 15);
+    server.stop().await;
+}
+
+/// A OneRoster 1.2 Japan K-12/Schools Profile set (`1.2_JP`) imports with its extension
+/// columns; each rule of the profile refuses the row that breaks it, precisely; the same
+/// rows under plain `1.2` are held to the base rules only.
+async fn japan_k12_profile_sets_import_and_each_rule_is_checked(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    const D: &str = "d7c6c4a0-7f1e-4a5e-9d2b-0000000000";
+    type Rule = (&'static str, fn(&Copy) -> String);
+    let rules: Vec<Rule> = vec![
+        ("half-width kana in a reading", |c| {
+            let line = c.edit("users.csv", ",ヒナ,コバヤシ,", ",ﾋﾅ,コバヤシ,");
+            format!(
+                "users.csv:{line}: metadata.jp.kanaGivenName: \"ﾋﾅ\" holds half-width katakana (ﾋ); write the reading in full-width katakana (1.2_JP)"
+            )
+        }),
+        ("half-width kana in a name", |c| {
+            let line = c.edit("classes.csv", ",なかよし学級,", ",ﾅｶﾖｼ学級,");
+            format!(
+                "classes.csv:{line}: title: \"ﾅｶﾖｼ学級\" holds half-width katakana (ﾅ); write it in full-width characters (1.2_JP)"
+            )
+        }),
+        ("a userMasterIdentifier that is not a UUID v4", |c| {
+            let line = c.edit(
+                "users.csv",
+                "3c6e8551-cb1d-4d2f-99c3-e74d58c10f02",
+                "KOUMU-20002",
+            );
+            format!(
+                "users.csv:{line}: userMasterIdentifier: \"KOUMU-20002\" is not a UUID version 4 (e.g. 3c6e8551-cb1d-4d2f-99c3-e74d58c10fc8); the profile identifies each person across systems by one"
+            )
+        }),
+        ("a userMasterIdentifier twice", |c| {
+            let line = c.edit(
+                "users.csv",
+                "3c6e8551-cb1d-4d2f-99c3-e74d58c10f02",
+                "3C6E8551-CB1D-4D2F-99C3-E74D58C10F01",
+            );
+            format!(
+                "users.csv:{line}: userMasterIdentifier: userMasterIdentifier \"3c6e8551-cb1d-4d2f-99c3-e74d58c10f01\" is already used on line 2; each person has their own (1.2_JP)"
+            )
+        }),
+        ("a term instead of a school year", |c| {
+            c.edit("academicSessions.csv", ",schoolYear,", ",term,");
+            "academicSessions.csv:2: type: \"term\": the Japan profile's only academic session is the school year; use schoolYear".into()
+        }),
+        ("a school year's title", |c| {
+            c.edit("academicSessions.csv", ",2026年度,", ",令和8年度,");
+            "academicSessions.csv:2: title: \"令和8年度\": a school year's title is its year followed by 年度 (2026年度)".into()
+        }),
+        ("a school year that starts in April 2", |c| {
+            c.edit("academicSessions.csv", "2026-04-01", "2026-04-02");
+            "academicSessions.csv:2: startDate: \"2026-04-02\": the school year 2026 starts on 2026-04-01 (4月1日)".into()
+        }),
+        ("an organisation type the profile does not have", |c| {
+            let line = c.edit(
+                "orgs.csv",
+                ",かえで市立かえで中学校,school,",
+                ",かえで市立かえで中学校,department,",
+            );
+            format!(
+                "orgs.csv:{line}: type: \"department\" is not an organisation type of the Japan profile; use district (教育委員会) or school"
+            )
+        }),
+        ("a district with a parent", |c| {
+            let line = c.edit(
+                "orgs.csv",
+                ",district,142999,",
+                &format!(",district,142999,{D}12"),
+            );
+            format!(
+                "orgs.csv:{line}: parentSourcedId: a district (教育委員会) has no parent organisation in the Japan profile; leave parentSourcedId empty"
+            )
+        }),
+        ("a course code", |c| {
+            let line = c.edit("courses.csv", ",2026年度算数,,", ",2026年度算数,MATH1,");
+            format!(
+                "courses.csv:{line}: courseCode: courseCode is always empty in the Japan profile, not \"MATH1\"; leave it empty"
+            )
+        }),
+        ("a course title without its year", |c| {
+            let line = c.edit("courses.csv", ",2026年度算数,", ",算数,");
+            format!(
+                "courses.csv:{line}: title: \"算数\" does not start with its school year; write it as 2026年度 followed by the subject (2026年度算数) or ホームルーム"
+            )
+        }),
+        ("an extension class type", |c| {
+            let line = c.edit("classes.csv", ",scheduled,", ",ext:club,");
+            format!(
+                "classes.csv:{line}: classType: \"ext:club\" is not a class type of the Japan profile; use homeroom (学級) or scheduled (a subject class); a special-needs class is marked with metadata.jp.specialNeeds"
+            )
+        }),
+        ("a CEDS grade", |c| {
+            let line = c.edit("users.csv", ",P2,", ",02,");
+            format!(
+                "users.csv:{line}: grades: \"02\" is not a grade code of the Japan profile; use P1–P6 (小), J1–J3 (中), H1–H3 (高) or E1–E3"
+            )
+        }),
+        ("a pupil's primary enrollment", |c| {
+            let line = c.edit(
+                "enrollments.csv",
+                ",student,false,2026-04-01,,1,true",
+                ",student,true,2026-04-01,,1,true",
+            );
+            format!(
+                "enrollments.csv:{line}: primary: a pupil's enrollment has primary false in the Japan profile (primary marks a class's main teacher)"
+            )
+        }),
+    ];
+    for (what, make) in rules {
+        let copy = Copy::of("japan-k12");
+        let expected = make(&copy);
+        let report = run(&server, &copy.dir).await;
+        assert_eq!(report.outcome, "rejected", "{what}: {report}");
+        assert_eq!(problem_lines(&report), vec![expected], "{what}");
+        // Under plain 1.2 the base rules alone apply.
+        copy.edit(
+            "manifest.csv",
+            "oneroster.version,1.2_JP",
+            "oneroster.version,1.2",
+        );
+        assert_eq!(
+            dry_run(&server, &copy.dir).await.outcome,
+            "dry-run",
+            "{what} under 1.2"
+        );
+    }
+    assert_eq!(server.count_sql("SELECT COUNT(*) FROM users").await, 0);
+    let report = run(&server, &fixture("japan-k12")).await;
+    assert_eq!(report.outcome, "applied", "{report}");
+    assert_eq!(report.version, "1.2_JP");
+    assert!(
+        report.warnings.is_empty(),
+        "every column is known: {:?}",
+        report.warnings
+    );
+    let pupil = account(&server, "kaede.hina").await.unwrap();
+    assert_eq!(pupil.given_name_kana.as_deref(), Some("ヒナ"));
+    assert_eq!(pupil.school_id.as_deref(), Some(&*format!("{D}12")));
+    assert_eq!(
+        account(&server, "kaede.sensei").await.unwrap().role,
+        "teacher"
+    );
+    assert!(
+        server
+            .directory
+            .is_guardian_of(&format!("{D}54"), &format!("{D}52"))
+            .await
+            .unwrap()
+    );
     server.stop().await;
 }

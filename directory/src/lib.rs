@@ -26,6 +26,8 @@ pub mod store;
 
 pub use administration::{Administers, administered};
 pub use error::{Error, Result};
-pub use import::{EncodingChoice, ImportOptions, ImportReport, Purged, import, purge_departed};
+pub use import::{
+    EncodingChoice, Encodings, ImportOptions, ImportReport, Purged, import, purge_departed,
+};
 pub use role::Role;
 pub use store::{ClassRef, Directory, Erased, OrgRow, Placement, Pupil, RoleRow, open};

@@ -6,14 +6,16 @@ use std::io::Read;
 use encoding_rs::{Encoding, SHIFT_JIS, UTF_8};
 use encoding_rs_io::DecodeReaderBytesBuilder;
 
+use sha2::{Digest, Sha256};
+
 use super::report::Problem;
 use super::source::Source;
 
-/// How to decode the files.
+/// How to decode a file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EncodingChoice {
-    /// UTF-8 (with or without BOM) unless the start of the file is not valid UTF-8, then
-    /// Shift_JIS (CP932).
+    /// UTF-8 (with or without BOM) if the whole file is valid UTF-8, otherwise Shift_JIS
+    /// (CP932).
     #[default]
     Auto,
     /// UTF-8, with or without BOM.
@@ -34,6 +36,175 @@ impl EncodingChoice {
     }
 }
 
+/// How each file of a set is decoded: one choice for every file, and choices for named files
+/// (`users.csv=shift_jis`), since one export can mix a Shift_JIS file with UTF-8 ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Encodings {
+    /// For files not named.
+    pub default: EncodingChoice,
+    /// Per file name (lower case).
+    pub files: std::collections::BTreeMap<String, EncodingChoice>,
+}
+
+impl Encodings {
+    /// The same choice for every file.
+    pub fn all(choice: EncodingChoice) -> Self {
+        Self {
+            default: choice,
+            files: Default::default(),
+        }
+    }
+
+    /// Parses `--encoding` values: `auto`, `utf-8`, `shift_jis` for every file, or
+    /// `FILE=ENCODING` for one file; a later value for the same file wins.
+    pub fn parse<S: AsRef<str>>(values: &[S]) -> Result<Self, String> {
+        let mut encodings = Self::default();
+        for value in values {
+            let value = value.as_ref().trim();
+            let (file, name) = match value.split_once('=') {
+                Some((file, name)) => (Some(file.trim()), name.trim()),
+                None => (None, value),
+            };
+            let choice = EncodingChoice::parse(name).ok_or_else(|| {
+                format!("--encoding {value:?}: unknown encoding {name:?}; use auto, utf-8 or shift_jis, for every file or as FILE=ENCODING (users.csv=shift_jis)")
+            })?;
+            match file {
+                None => encodings.default = choice,
+                Some(file) if file.is_empty() || file.contains(['/', '\\']) => {
+                    return Err(format!(
+                        "--encoding {value:?}: name the file as it is called in the export, e.g. users.csv=shift_jis"
+                    ));
+                }
+                Some(file) => {
+                    encodings.files.insert(file.to_ascii_lowercase(), choice);
+                }
+            }
+        }
+        Ok(encodings)
+    }
+
+    /// The choice for one file.
+    pub fn for_file(&self, name: &str) -> EncodingChoice {
+        self.files
+            .get(&name.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+/// How one file is decoded, and why: named by the operator or found by reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoding {
+    /// The encoding.
+    pub encoding: &'static Encoding,
+    /// `None` when the operator named it; otherwise the first line that is not UTF-8, if any
+    /// (the reason a detected file is read as Shift_JIS).
+    pub detected: Option<Option<u64>>,
+}
+
+impl Decoding {
+    /// The encoding's name as people know it (`UTF-8`, `Shift_JIS`).
+    pub fn name(&self) -> &'static str {
+        self.encoding.name()
+    }
+
+    /// Reads a whole file once: its SHA-256, and how it is to be decoded (for `Auto`, UTF-8 if
+    /// every byte of it is, so that a Shift_JIS file whose first rows are ASCII is still found).
+    pub fn inspect(
+        source: &Source,
+        stored_name: &str,
+        choice: EncodingChoice,
+    ) -> Result<(String, Self), Problem> {
+        let mut reader = source.reader(stored_name)?;
+        let mut hasher = Sha256::new();
+        let mut utf8 = Utf8Scan::default();
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let n = reader
+                .read(&mut buffer)
+                .map_err(|e| Problem::in_file(stored_name, format!("cannot read the file: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            if choice == EncodingChoice::Auto {
+                utf8.feed(&buffer[..n]);
+            }
+        }
+        let checksum = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let decoding = match choice {
+            EncodingChoice::Utf8 => Decoding {
+                encoding: UTF_8,
+                detected: None,
+            },
+            EncodingChoice::ShiftJis => Decoding {
+                encoding: SHIFT_JIS,
+                detected: None,
+            },
+            EncodingChoice::Auto => match utf8.finish() {
+                None => Decoding {
+                    encoding: UTF_8,
+                    detected: Some(None),
+                },
+                Some(line) => Decoding {
+                    encoding: SHIFT_JIS,
+                    detected: Some(Some(line)),
+                },
+            },
+        };
+        Ok((checksum, decoding))
+    }
+}
+
+/// Streaming UTF-8 check that remembers the line of the first byte that is not UTF-8.
+#[derive(Default)]
+struct Utf8Scan {
+    /// Bytes of a character cut at the end of the previous chunk.
+    carry: Vec<u8>,
+    /// Line breaks seen before the current position.
+    breaks: u64,
+    /// 1-based line of the first invalid byte.
+    invalid_at: Option<u64>,
+}
+
+impl Utf8Scan {
+    fn feed(&mut self, chunk: &[u8]) {
+        if self.invalid_at.is_some() {
+            return;
+        }
+        let joined;
+        let data = if self.carry.is_empty() {
+            chunk
+        } else {
+            joined = [std::mem::take(&mut self.carry).as_slice(), chunk].concat();
+            &joined
+        };
+        let count = |bytes: &[u8]| bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        match std::str::from_utf8(data) {
+            Ok(_) => self.breaks += count(data),
+            Err(e) => {
+                let valid = e.valid_up_to();
+                self.breaks += count(&data[..valid]);
+                if e.error_len().is_none() {
+                    self.carry = data[valid..].to_vec();
+                } else {
+                    self.invalid_at = Some(self.breaks + 1);
+                }
+            }
+        }
+    }
+
+    /// `None` if every byte was UTF-8; otherwise the line of the first that was not.
+    fn finish(self) -> Option<u64> {
+        self.invalid_at
+            .or_else(|| (!self.carry.is_empty()).then_some(self.breaks + 1))
+    }
+}
+
 /// A CSV file being read row by row.
 pub struct CsvFile {
     /// Name of the file (for problems).
@@ -42,8 +213,8 @@ pub struct CsvFile {
     pub headers: Vec<String>,
     reader: csv::Reader<Box<dyn Read + Send>>,
     record: csv::StringRecord,
-    /// Encoding actually used.
-    pub encoding: &'static Encoding,
+    /// How the file is decoded.
+    pub decoding: Decoding,
     /// The file could not be read further (a row over [`ROW_MAX_BYTES`]): no more rows.
     stopped: bool,
 }
@@ -54,20 +225,31 @@ pub struct Row<'a> {
     pub line: u64,
     /// Fields, as many as the header has.
     pub fields: &'a csv::StringRecord,
+    /// The row holds bytes the file's encoding cannot decode: a problem, though its fields
+    /// (and usually its sourcedId) can still be read, so that other files' references to it
+    /// are not reported as well.
+    pub undecodable: Option<Problem>,
 }
 
 impl CsvFile {
-    /// Opens `stored_name` in `source`.
+    /// Opens `stored_name` in `source`, settling its encoding first (which reads it whole
+    /// when the choice is `Auto`).
     pub fn open(
         source: &Source,
         stored_name: &str,
         choice: EncodingChoice,
     ) -> Result<Self, Problem> {
-        let encoding = match choice {
-            EncodingChoice::Utf8 => UTF_8,
-            EncodingChoice::ShiftJis => SHIFT_JIS,
-            EncodingChoice::Auto => sniff(source.reader(stored_name)?),
-        };
+        let (_, decoding) = Decoding::inspect(source, stored_name, choice)?;
+        Self::open_decoded(source, stored_name, decoding)
+    }
+
+    /// Opens `stored_name` in `source`, decoded as already settled.
+    pub fn open_decoded(
+        source: &Source,
+        stored_name: &str,
+        decoding: Decoding,
+    ) -> Result<Self, Problem> {
+        let encoding = decoding.encoding;
         let decoded: Box<dyn Read + Send> = Box::new(RowBound::new(CrlfToLf::new(
             DecodeReaderBytesBuilder::new()
                 .encoding(Some(encoding))
@@ -91,13 +273,14 @@ impl CsvFile {
             headers,
             reader,
             record: csv::StringRecord::new(),
-            encoding,
+            decoding,
             stopped: false,
         })
     }
 
-    /// The next row, or `None` at the end. A row with the wrong number of fields, or with
-    /// bytes that are not valid in the file's encoding, is a problem.
+    /// The next row, or `None` at the end. A row with the wrong number of fields is a problem;
+    /// a row with bytes that are not valid in the file's encoding comes with one
+    /// ([`Row::undecodable`]).
     pub fn next_row(&mut self) -> Option<Result<Row<'_>, Problem>> {
         if self.stopped {
             return None;
@@ -135,19 +318,35 @@ impl CsvFile {
                         ),
                     )));
                 }
-                if self.record.iter().any(|field| field.contains('\u{fffd}')) {
-                    let hint = if self.encoding == UTF_8 {
-                        "the file is not valid UTF-8; if it is Shift_JIS, import with --encoding shift_jis"
-                    } else {
-                        "the file is not valid Shift_JIS; if it is UTF-8, import with --encoding utf-8"
-                    };
-                    return Some(Err(Problem::at(&self.name, line, None, hint)));
-                }
+                let undecodable = self
+                    .record
+                    .iter()
+                    .any(|field| field.contains('\u{fffd}'))
+                    .then(|| Problem::at(&self.name, line, None, self.undecodable()));
                 Some(Ok(Row {
                     line,
                     fields: &self.record,
+                    undecodable,
                 }))
             }
+        }
+    }
+}
+
+impl CsvFile {
+    /// Why a row holds bytes its encoding cannot decode, and what to do.
+    fn undecodable(&self) -> String {
+        let file = &self.name;
+        match (self.decoding.encoding == UTF_8, self.decoding.detected) {
+            (false, Some(Some(not_utf8))) => format!(
+                "this row is neither UTF-8 nor Shift_JIS ({file} is read as Shift_JIS because line {not_utf8} is not UTF-8); correct the bytes, or name the file's encoding with --encoding {file}=utf-8 or {file}=shift_jis"
+            ),
+            (true, _) => format!(
+                "this row is not valid UTF-8; if {file} is Shift_JIS, import with --encoding {file}=shift_jis"
+            ),
+            (false, _) => format!(
+                "this row is not valid Shift_JIS; if {file} is UTF-8, import with --encoding {file}=utf-8"
+            ),
         }
     }
 }
@@ -218,28 +417,6 @@ impl<R: Read> Read for RowBound<R> {
             }
         }
         Ok(n)
-    }
-}
-
-/// UTF-8 if the file starts with a UTF-8 BOM or its first 64 KiB are valid UTF-8 (a
-/// character cut at the end is allowed); otherwise Shift_JIS.
-fn sniff(mut reader: Box<dyn Read + Send>) -> &'static Encoding {
-    let mut buffer = vec![0u8; 1 << 16];
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match reader.read(&mut buffer[filled..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => filled += n,
-        }
-    }
-    let head = &buffer[..filled];
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return UTF_8;
-    }
-    match std::str::from_utf8(head) {
-        Ok(_) => UTF_8,
-        Err(e) if e.error_len().is_none() => UTF_8,
-        Err(_) => SHIFT_JIS,
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::csvfile::{CsvFile, EncodingChoice};
+use super::csvfile::{CsvFile, Encodings};
+use super::profile::Profile;
 use super::report::Problem;
 use super::schema::{FileKind, Version};
 use super::source::Source;
@@ -36,6 +37,9 @@ pub struct Manifest {
     pub files: BTreeMap<FileKind, (Mode, String)>,
     /// `source.systemName`, if given.
     pub system_name: Option<String>,
+    /// The profile `oneroster.version` declares (`1.2_JP`), whose rules apply beside the base
+    /// ones.
+    pub profile: Option<Profile>,
 }
 
 /// Reads and checks `manifest.csv`, and that every file it names exists. Problems that leave
@@ -45,13 +49,14 @@ pub struct Manifest {
 /// nothing can be read, and that alone is the answer.
 pub fn read(
     source: &Source,
-    encoding: EncodingChoice,
+    encodings: &Encodings,
 ) -> Result<(Manifest, Vec<Problem>), Vec<Problem>> {
     const NAME: &str = "manifest.csv";
     let stored = source
         .find(NAME)
         .ok_or_else(|| vec![Problem::general("manifest.csv is missing; a OneRoster file set starts with manifest.csv (propertyName,value)")])?;
-    let mut csv = CsvFile::open(source, &stored, encoding).map_err(|p| vec![p])?;
+    let mut csv =
+        CsvFile::open(source, &stored, encodings.for_file(&stored)).map_err(|p| vec![p])?;
     let mut problems = Vec::new();
     if !(csv.headers.len() >= 2
         && csv.headers[0].eq_ignore_ascii_case("propertyName")
@@ -67,6 +72,7 @@ pub fn read(
     let mut properties: BTreeMap<String, (u64, String)> = BTreeMap::new();
     while let Some(row) = csv.next_row() {
         match row {
+            Ok(row) if row.undecodable.is_some() => problems.extend(row.undecodable),
             Ok(row) => {
                 let name = row.fields.get(0).unwrap_or("").trim().to_owned();
                 let value = row.fields.get(1).unwrap_or("").trim().to_owned();
@@ -180,11 +186,15 @@ pub fn read(
             ));
         }
     }
+    let profile = properties
+        .get("oneroster.version")
+        .and_then(|(_, value)| Profile::declared(value));
     Ok((
         Manifest {
             version,
             files,
             system_name: properties.get("source.systemName").map(|(_, v)| v.clone()),
+            profile,
         },
         problems,
     ))

@@ -11,8 +11,10 @@
 pub mod csvfile;
 pub mod ids;
 pub mod manifest;
+pub mod profile;
 pub mod record;
 pub mod report;
+pub mod rollover;
 pub mod schema;
 pub mod source;
 mod write;
@@ -24,7 +26,7 @@ use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use csvfile::EncodingChoice;
+pub use csvfile::{EncodingChoice, Encodings};
 pub use report::{Changes, ImportReport, Problem};
 
 use crate::error::{Error, Result};
@@ -37,6 +39,7 @@ use record::Layout;
 use renkei_platform::clock::now;
 use renkei_platform::crypto::random_id;
 use report::{FileReport, Problems};
+pub use rollover::{MassChange, Safeguard};
 use schema::{FileKind, Target};
 pub use source::Limits;
 use source::Source;
@@ -46,24 +49,31 @@ use source::Source;
 pub struct ImportOptions {
     /// Validate and count, but change nothing.
     pub dry_run: bool,
-    /// How the files are encoded.
-    pub encoding: EncodingChoice,
+    /// How the files are encoded (one choice for all, or per file).
+    pub encoding: Encodings,
     /// Problems listed at most (all are counted).
     pub max_problems: usize,
     /// Who runs the import (recorded).
     pub actor: String,
     /// How much is copied or unpacked at most.
     pub limits: Limits,
+    /// When an import that disables or moves many accounts is held.
+    pub safeguard: Safeguard,
+    /// Apply an import even if it passes the safeguard's threshold (the operator has seen
+    /// its summary).
+    pub confirm_mass_change: bool,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
         Self {
             dry_run: false,
-            encoding: EncodingChoice::Auto,
+            encoding: Encodings::default(),
             max_problems: 100,
             actor: "cli".into(),
             limits: Limits::default(),
+            safeguard: Safeguard::default(),
+            confirm_mass_change: false,
         }
     }
 }
@@ -77,6 +87,10 @@ pub struct IdIndex {
     pub modes: HashMap<FileKind, Mode>,
     /// OneRoster 1.2: each user's primary role and org from roles.csv.
     pub primary_roles: FxHashMap<String, (String, String)>,
+    /// Files whose ids are not all known (the file could not be opened, has no sourcedId
+    /// column, or has rows that could not be split into fields): already a problem, so a
+    /// reference into one that finds nothing is not reported (each would repeat it).
+    pub incomplete: std::collections::HashSet<FileKind>,
 }
 
 impl IdIndex {
@@ -92,6 +106,7 @@ impl IdIndex {
             self.modes.get(&kind),
         ) {
             (Some(seen), _) if seen.active => Ok(true),
+            (None, _) if self.incomplete.contains(&kind) => Ok(true),
             (Some(_), _) => Err(format!(
                 "refers to {id:?}, which {file}.csv marks tobedeleted"
             )),
@@ -138,9 +153,13 @@ async fn import_files(
     let id = random_id();
     let label = path.display().to_string();
     let owned = path.to_owned();
-    let (encoding, cap, limits) = (options.encoding, options.max_problems, options.limits);
+    let (encoding, cap, limits) = (
+        options.encoding.clone(),
+        options.max_problems,
+        options.limits,
+    );
     let clock = std::time::Instant::now();
-    let prepared = tokio::task::spawn_blocking(move || prepare(&owned, encoding, cap, limits))
+    let prepared = tokio::task::spawn_blocking(move || prepare(&owned, &encoding, cap, limits))
         .await
         .map_err(|e| Error::internal(format!("import failed: {e}")))?;
     tracing::debug!(elapsed = ?clock.elapsed(), "import: first pass (ids, duplicates) done");
@@ -153,8 +172,9 @@ async fn import_files(
         problem_count: 0,
         folder: None,
         warnings: Vec::new(),
+        mass_change: None,
     };
-    let prepared = match prepared {
+    let (prepared, first_pass) = match prepared {
         Ok(prepared) => prepared,
         Err(problems) => {
             report.problem_count = problems.total();
@@ -163,7 +183,11 @@ async fn import_files(
             return Ok(report);
         }
     };
-    report.version = prepared.manifest.version.as_str().to_owned();
+    report.version = match prepared.manifest.profile {
+        Some(profile) => profile.as_str(),
+        None => prepared.manifest.version.as_str(),
+    }
+    .to_owned();
     report.folder = prepared.source.folder.clone();
     report.warnings = prepared
         .source
@@ -173,7 +197,7 @@ async fn import_files(
         .chain(prepared.warnings.iter().cloned())
         .collect();
     let mut tx = store.begin_import().await?;
-    let outcome = write::apply(tx.as_mut(), &prepared).await?;
+    let outcome = write::apply(tx.as_mut(), &prepared, first_pass).await?;
     tracing::debug!(elapsed = ?clock.elapsed(), "import: second pass (rows written) done");
     for (kind, (mode, stored)) in &prepared.manifest.files {
         report.files.insert(
@@ -181,6 +205,11 @@ async fn import_files(
             FileReport {
                 mode: mode.as_str().to_owned(),
                 sha256: prepared.checksums.get(kind).cloned().unwrap_or_default(),
+                encoding: prepared
+                    .decodings
+                    .get(kind)
+                    .map(|d| d.name().to_owned())
+                    .unwrap_or_default(),
                 changes: outcome.changes.get(kind).copied().unwrap_or_default(),
             },
         );
@@ -192,12 +221,19 @@ async fn import_files(
         record(store, &report, &options.actor, &label, started, None).await?;
         return Ok(report);
     }
-    report.outcome = if options.dry_run {
-        "dry-run"
-    } else {
-        "applied"
+    report.mass_change =
+        MassChange::of(outcome.leaving, &outcome.accounts_before, options.safeguard);
+    let held = report
+        .mass_change
+        .as_ref()
+        .is_some_and(|change| change.exceeds_threshold)
+        && !options.confirm_mass_change;
+    report.outcome = match (options.dry_run, held) {
+        (true, _) => "dry-run",
+        (false, true) => "held",
+        (false, false) => "applied",
     };
-    if options.dry_run {
+    if options.dry_run || held {
         drop(tx);
         record(store, &report, &options.actor, &label, started, None).await?;
     } else {
@@ -247,35 +283,42 @@ pub struct Prepared {
     manifest: Manifest,
     checksums: HashMap<FileKind, String>,
     index: Arc<IdIndex>,
-    encoding: EncodingChoice,
-    cap: usize,
+    /// How each file is decoded, as the first pass settled it.
+    decodings: HashMap<FileKind, csvfile::Decoding>,
+    /// Files whose rows cannot be read at all (not opened, or no sourcedId column).
+    unreadable: std::collections::HashSet<FileKind>,
     /// What the headers left out (unknown columns, trailing empty ones).
     warnings: Vec<String>,
 }
 
-/// First pass: manifest, headers, checksums, ids, duplicates. The files are scanned in
-/// parallel (a board's users.csv and enrollments.csv hold most of its rows).
+/// First pass: manifest, encodings, headers, checksums, ids, duplicates. The files are
+/// scanned in parallel (a board's users.csv and enrollments.csv hold most of its rows). Its
+/// problems come back beside what it prepared, so that the second pass still checks every row;
+/// only a file set without a readable manifest cannot go on.
 fn prepare(
     path: &Path,
-    encoding: EncodingChoice,
+    encodings: &Encodings,
     cap: usize,
     limits: Limits,
-) -> std::result::Result<Prepared, Problems> {
+) -> std::result::Result<(Prepared, Problems), Problems> {
     let fail = |list: Vec<Problem>| {
         let mut problems = Problems::with_cap(cap);
         list.into_iter().for_each(|p| problems.push(p));
         problems
     };
     let source = Source::open(path, limits).map_err(|p| fail(vec![p]))?;
-    let (manifest, manifest_problems) = manifest::read(&source, encoding).map_err(fail)?;
+    let (manifest, manifest_problems) = manifest::read(&source, encodings).map_err(fail)?;
     let scans: Vec<(FileKind, Mode, Scan)> = std::thread::scope(|scope| {
         let handles: Vec<_> = manifest
             .files
             .iter()
             .map(|(&kind, (mode, stored))| {
                 let (source, version, mode) = (&source, manifest.version, *mode);
-                let handle =
-                    scope.spawn(move || scan(source, kind, mode, stored, encoding, version, cap));
+                let encoding = encodings.for_file(stored);
+                let profile = manifest.profile;
+                let handle = scope.spawn(move || {
+                    scan(source, kind, mode, stored, encoding, version, profile, cap)
+                });
                 (kind, mode, handle)
             })
             .collect();
@@ -293,7 +336,14 @@ fn prepare(
     let mut problems = fail(manifest_problems);
     let mut index = IdIndex::default();
     let mut checksums = HashMap::new();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = encodings
+        .files
+        .keys()
+        .filter(|name| source.find(name).is_none())
+        .map(|name| format!("--encoding names {name}, which is not in the export; it was not used"))
+        .collect();
+    let mut decodings = HashMap::new();
+    let mut unreadable = std::collections::HashSet::new();
     for (kind, mode, scan) in scans {
         problems.append(scan.problems);
         warnings.extend(scan.warnings);
@@ -303,19 +353,26 @@ fn prepare(
         if let Some(sum) = scan.checksum {
             checksums.insert(kind, sum);
         }
+        if let Some(decoding) = scan.decoding {
+            decodings.insert(kind, decoding);
+        }
+        if !scan.readable {
+            unreadable.insert(kind);
+        }
+        if !scan.readable || !scan.complete {
+            index.incomplete.insert(kind);
+        }
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(Prepared {
+    let prepared = Prepared {
         source,
         manifest,
         checksums,
         index: Arc::new(index),
-        encoding,
-        cap,
+        decodings,
+        unreadable,
         warnings,
-    })
+    };
+    Ok((prepared, problems))
 }
 
 /// What the first pass found in one file.
@@ -323,6 +380,11 @@ struct Scan {
     ids: IdSet,
     primary_roles: FxHashMap<String, (String, String)>,
     checksum: Option<String>,
+    decoding: Option<csvfile::Decoding>,
+    /// Whether its rows could be read (it opened and has a sourcedId column).
+    readable: bool,
+    /// Whether every row's id is known (no row was unreadable).
+    complete: bool,
     problems: Problems,
     warnings: Vec<String>,
 }
@@ -333,6 +395,9 @@ impl Scan {
             ids: IdSet::default(),
             primary_roles: FxHashMap::default(),
             checksum: None,
+            decoding: None,
+            readable: false,
+            complete: true,
             problems: Problems::with_cap(cap),
             warnings: Vec::new(),
         }
@@ -340,7 +405,9 @@ impl Scan {
 }
 
 /// Scans one file: its checksum, headers, every sourcedId (duplicates are problems), unique
-/// usernames (users.csv) and primary roles (roles.csv).
+/// usernames (users.csv; and under the Japan profile unique userMasterIdentifiers) and primary
+/// roles (roles.csv).
+#[allow(clippy::too_many_arguments)]
 fn scan(
     source: &Source,
     kind: FileKind,
@@ -348,15 +415,23 @@ fn scan(
     stored: &str,
     encoding: EncodingChoice,
     version: schema::Version,
+    profile: Option<profile::Profile>,
     cap: usize,
 ) -> Scan {
     let mut found = Scan::new(cap);
     let problems = &mut found.problems;
-    match source.checksum(stored) {
-        Ok(sum) => found.checksum = Some(sum),
-        Err(p) => problems.push(p),
-    }
-    let mut csv = match csvfile::CsvFile::open(source, stored, encoding) {
+    let decoding = match csvfile::Decoding::inspect(source, stored, encoding) {
+        Ok((sum, decoding)) => {
+            found.checksum = Some(sum);
+            found.decoding = Some(decoding);
+            decoding
+        }
+        Err(p) => {
+            problems.push(p);
+            return found;
+        }
+    };
+    let mut csv = match csvfile::CsvFile::open_decoded(source, stored, decoding) {
         Ok(csv) => csv,
         Err(p) => {
             problems.push(p);
@@ -364,12 +439,16 @@ fn scan(
         }
     };
     let layout = match Layout::new(kind, stored, &csv.headers, version) {
-        Ok(layout) => layout,
+        Ok((layout, header_problems)) => {
+            header_problems.into_iter().for_each(|p| problems.push(p));
+            layout
+        }
         Err(list) => {
             list.into_iter().for_each(|p| problems.push(p));
             return found;
         }
     };
+    found.readable = true;
     found.warnings.clone_from(&layout.warnings);
     let problems = &mut found.problems;
     let column = |name: &str| {
@@ -378,6 +457,9 @@ fn scan(
             .position(|h| h.eq_ignore_ascii_case(name))
     };
     let username_at = column("username").filter(|_| kind == FileKind::Users);
+    let master_at = column("userMasterIdentifier")
+        .filter(|_| kind == FileKind::Users && profile == Some(profile::Profile::JapanK12));
+    let mut masters = IdSet::default();
     let role_columns = (kind == FileKind::Roles).then(|| {
         (
             column("userSourcedId"),
@@ -388,11 +470,21 @@ fn scan(
     });
     let mut usernames = IdSet::default();
     let ids = &mut found.ids;
+    let mut rows = 0u64;
     while let Some(row) = csv.next_row() {
+        rows += 1;
         let row = match row {
-            Ok(row) => row,
+            Ok(mut row) => {
+                if let Some(p) = row.undecodable.take() {
+                    problems.push(p);
+                }
+                row
+            }
             Err(p) => {
+                // The row could not be split into its fields: its id is unknown, so references
+                // into this file that find nothing are not reported (this problem explains them).
                 problems.push(p);
+                found.complete = false;
                 continue;
             }
         };
@@ -450,6 +542,14 @@ fn scan(
                 }
             }
         }
+        if let Some(at) = master_at {
+            let master = row.fields.get(at).unwrap_or("").trim().to_ascii_lowercase();
+            if !master.is_empty()
+                && let Err(NotAdded::Duplicate(first)) = masters.insert(&master, seen)
+            {
+                problems.push(Problem::at(stored, row.line, Some("userMasterIdentifier"), format!("userMasterIdentifier {master:?} is already used on line {}; each person has their own (1.2_JP)", first.line)));
+            }
+        }
         if let Some((Some(user), Some(role_type), Some(role), Some(org))) = role_columns
             && row.fields.get(role_type).map(str::trim) == Some("primary")
             && status != "tobedeleted"
@@ -462,7 +562,7 @@ fn scan(
             found.primary_roles.entry(user).or_insert(entry);
         }
     }
-    if mode == Mode::Bulk && ids.is_empty() {
+    if mode == Mode::Bulk && rows == 0 {
         problems.push(Problem::in_file(
             stored,
             "a bulk file is the complete set, but this one has no rows (it would remove every record); export it again, or mark it absent in the manifest",

@@ -30,13 +30,15 @@ enum Slot {
 
 impl Layout {
     /// Matches a file's headers to its columns (metadata headers without regard to case).
-    /// Missing required columns and repeated headers are problems at line 1.
+    /// Missing required columns and repeated headers are problems at line 1, returned beside
+    /// the layout so that the rows are still checked in the same run; only a file without a
+    /// `sourcedId` column cannot be read row by row.
     pub fn new(
         kind: FileKind,
         file: &str,
         headers: &[String],
         version: Version,
-    ) -> Result<Self, Vec<Problem>> {
+    ) -> Result<(Self, Vec<Problem>), Vec<Problem>> {
         let columns = kind.columns();
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
@@ -114,22 +116,23 @@ impl Layout {
                 ));
             }
         }
-        let id_index = headers
+        let Some(id_index) = headers
             .iter()
-            .position(|h| h.eq_ignore_ascii_case("sourcedId"));
-        if !problems.is_empty() {
+            .position(|h| h.eq_ignore_ascii_case("sourcedId"))
+        else {
             return Err(problems);
-        }
-        Ok(Self {
+        };
+        let layout = Self {
             kind,
             slots,
             warnings,
-            id_index: id_index.unwrap_or(0),
+            id_index,
             status_index: headers
                 .iter()
                 .position(|h| h.eq_ignore_ascii_case("status")),
             headers: headers.to_vec(),
-        })
+        };
+        Ok((layout, problems))
     }
 
     /// The row's sourcedId (trimmed).
@@ -204,20 +207,61 @@ impl Record {
             .unwrap_or_default()
     }
 
-    /// A metadata value (e.g. `jp.kanaGivenName`).
+    /// A metadata value by its dotted key (e.g. `jp.kanaGivenName`).
     pub fn metadata(&self, key: &str) -> Option<&Value> {
-        self.json.get("metadata").and_then(|m| m.get(key))
+        let metadata = self.json.get("metadata")?;
+        if let Some(value) = metadata.get(key) {
+            return Some(value);
+        }
+        key.split('.')
+            .try_fold(metadata, |value, part| value.get(part))
     }
 }
 
-/// Checks and converts a row; every problem in it is reported.
+/// Metadata columns as the OneRoster REST binding writes them: `metadata.jp.kanaGivenName`
+/// becomes `{"jp": {"kanaGivenName": …}}` (as the Japan profile's REST examples show). A key
+/// whose path is taken by a plain value stays as written.
+fn nest(flat: Map<String, Value>) -> Map<String, Value> {
+    let mut nested = Map::new();
+    for (key, value) in flat {
+        let parts: Vec<&str> = key.split('.').collect();
+        if let Err(value) = place(&mut nested, &parts, value) {
+            nested.insert(key, value);
+        }
+    }
+    nested
+}
+
+/// Puts `value` at the path `parts` of `map`; gives it back when the path is taken.
+fn place(map: &mut Map<String, Value>, parts: &[&str], value: Value) -> Result<(), Value> {
+    let Some((first, rest)) = parts.split_first() else {
+        return Err(value);
+    };
+    if rest.is_empty() {
+        if map.contains_key(*first) {
+            return Err(value);
+        }
+        map.insert((*first).to_owned(), value);
+        return Ok(());
+    }
+    match map
+        .entry((*first).to_owned())
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
+        Value::Object(inner) => place(inner, rest, value),
+        _ => Err(value),
+    }
+}
+
+/// Checks and converts a row; every problem in it is reported beside what could be read of it
+/// (its references are still checked; a row with problems is never stored).
 pub fn convert(
     layout: &Layout,
     file: &str,
     line: u64,
     fields: &csv::StringRecord,
     version: Version,
-) -> Result<Record, Vec<Problem>> {
+) -> (Record, Vec<Problem>) {
     let mut json = Map::new();
     let mut metadata = Map::new();
     let mut references = Vec::new();
@@ -296,13 +340,10 @@ pub fn convert(
         );
     }
     if !metadata.is_empty() {
-        json.insert("metadata".into(), Value::Object(metadata));
+        json.insert("metadata".into(), Value::Object(nest(metadata)));
     }
     let sourced_id = layout.sourced_id(fields).to_owned();
     let status = layout.status(fields).to_owned();
-    if !problems.is_empty() {
-        return Err(problems);
-    }
     if layout.kind == FileKind::Demographics {
         // Demographics are keyed by the user's own sourcedId.
         references.push(Reference {
@@ -316,7 +357,7 @@ pub fn convert(
     let date_last_modified = json
         .remove("dateLastModified")
         .and_then(|v| v.as_str().map(str::to_owned));
-    Ok(Record {
+    let record = Record {
         line,
         sourced_id,
         status,
@@ -324,7 +365,8 @@ pub fn convert(
         json,
         references,
         password,
-    })
+    };
+    (record, problems)
 }
 
 /// Longest value of a column, in bytes (names, identifiers, dates, codes): far above any real

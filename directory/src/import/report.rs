@@ -198,7 +198,8 @@ pub struct Changes {
 pub struct ImportReport {
     /// Identifier of the import record.
     pub id: String,
-    /// `applied`, `dry-run` or `rejected`.
+    /// `applied`, `dry-run`, `rejected` (problems in the files) or `held` (it would disable or
+    /// move more accounts than the safeguard allows without `--confirm-mass-change`).
     pub outcome: &'static str,
     /// OneRoster version of the files.
     pub version: String,
@@ -214,6 +215,9 @@ pub struct ImportReport {
     /// What was left out without failing the import (files Renkei does not read).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The accounts it disables or moves to another school, per school, when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mass_change: Option<super::rollover::MassChange>,
 }
 
 /// What happened to one file.
@@ -223,6 +227,8 @@ pub struct FileReport {
     pub mode: String,
     /// SHA-256 of the file.
     pub sha256: String,
+    /// The encoding it was read in (`UTF-8`, `Shift_JIS`).
+    pub encoding: String,
     /// Counts.
     #[serde(flatten)]
     pub changes: Changes,
@@ -237,6 +243,23 @@ impl fmt::Display for ImportReport {
         for warning in &self.warnings {
             writeln!(f, "  Warning: {warning}")?;
         }
+        if self.outcome == "rejected" && !self.files.is_empty() {
+            let read: Vec<String> = self
+                .files
+                .iter()
+                .map(|(file, report)| format!("{file} {}", report.encoding))
+                .collect();
+            writeln!(f, "  Read as: {}", read.join(", "))?;
+        }
+        if let Some(change) = &self.mass_change {
+            write!(f, "{change}")?;
+            if change.exceeds_threshold && self.outcome == "dry-run" {
+                writeln!(
+                    f,
+                    "  Without --dry-run this import would be held until run with --confirm-mass-change."
+                )?;
+            }
+        }
         Ok(())
     }
 }
@@ -244,6 +267,13 @@ impl fmt::Display for ImportReport {
 impl ImportReport {
     fn fmt_outcome(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.outcome {
+            "held" => writeln!(
+                f,
+                "Import held: it would disable or move more than {}% of a school's accounts; nothing was changed. Check the summary below; if it is what the board intends, run the same import again with --confirm-mass-change.",
+                self.mass_change
+                    .as_ref()
+                    .map_or(0, |change| change.threshold_percent)
+            ),
             "rejected" => {
                 writeln!(
                     f,
@@ -253,11 +283,16 @@ impl ImportReport {
                 for problem in &self.problems {
                     writeln!(f, "  {problem}")?;
                 }
-                if self.problem_count > self.problems.len() {
+                let listed: usize = self
+                    .problems
+                    .iter()
+                    .map(|p| 1 + p.also_on_lines.len() + p.and_more)
+                    .sum();
+                if self.problem_count > listed {
                     writeln!(
                         f,
-                        "  … and {} more",
-                        self.problem_count - self.problems.len()
+                        "  … and {} more, not listed (raise --max-errors to list them)",
+                        self.problem_count - listed
                     )?;
                 }
                 Ok(())
@@ -271,15 +306,21 @@ impl ImportReport {
                 writeln!(f, "{verb} OneRoster {} import {}", self.version, self.id)?;
                 writeln!(
                     f,
-                    "  {:<22} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                    "  {:<22} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}  encoding",
                     "file", "mode", "rows", "created", "updated", "deleted", "unchanged"
                 )?;
                 for (file, report) in &self.files {
                     let c = report.changes;
                     writeln!(
                         f,
-                        "  {file:<22} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                        report.mode, c.rows, c.created, c.updated, c.deleted, c.unchanged
+                        "  {file:<22} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}  {}",
+                        report.mode,
+                        c.rows,
+                        c.created,
+                        c.updated,
+                        c.deleted,
+                        c.unchanged,
+                        report.encoding
                     )?;
                 }
                 Ok(())

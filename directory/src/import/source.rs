@@ -7,8 +7,6 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::report::Problem;
 
 /// How much of a roster is copied or unpacked at most: limits a real board never reaches (a
@@ -255,19 +253,6 @@ impl Source {
             .map_err(|e| Problem::in_file(stored_name, format!("cannot read the file: {e}")))?;
         Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
     }
-
-    /// SHA-256 of a file's bytes, hex-encoded.
-    pub fn checksum(&self, stored_name: &str) -> Result<String, Problem> {
-        let mut reader = self.reader(stored_name)?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut reader, &mut HashWriter(&mut hasher))
-            .map_err(|e| Problem::in_file(stored_name, format!("cannot read the file: {e}")))?;
-        Ok(hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
-    }
 }
 
 /// Creates a file readable and writable by this user only (it must not exist yet).
@@ -340,18 +325,6 @@ impl Drop for Source {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
         live_folders().remove(&self.dir);
-    }
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -2,18 +2,22 @@
 //! transaction; then sweep what a bulk file no longer lists and check references that point
 //! into the existing directory.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::manifest::Mode;
+use super::profile;
 use super::record::{self, Layout, Record};
 use super::report::{Changes, Problem, Problems};
+use super::rollover::Leaving;
 use super::schema::{FileKind, Target, Version};
 use super::{IdIndex, Prepared, renkei_role};
 use crate::error::{Error, Result};
-use crate::store::roster::{AccountRow, DirectoryRow, ImportTx, Table, Upserted, tables};
+use crate::store::roster::{
+    AccountRow, DirectoryRow, ImportTx, Table, Upserted, fold_username, tables,
+};
 use renkei_platform::clock::now;
 use renkei_platform::crypto::{hash_password, verify_password};
 
@@ -26,15 +30,21 @@ pub struct Outcome {
     pub changes: HashMap<FileKind, Changes>,
     /// Problems; when any, the transaction must be rolled back.
     pub problems: Problems,
+    /// Accounts disabled or moved to another school, for the mass-change safeguard.
+    pub leaving: Leaving,
+    /// Accounts that could sign in before, per school (read only when users.csv is imported).
+    pub accounts_before: HashMap<Option<String>, u64>,
 }
 
-/// A reference to be looked up in the directory: where it was made.
-type Pending = BTreeMap<(Target, String), Problem>;
+/// References to be looked up in the directory: per target, id, file and column, the problem
+/// to report if it is not there (naming every line that makes it, up to the report's limit).
+type Pending = BTreeMap<(Target, String, Option<String>, Option<String>), Problem>;
 
 /// Which usernames are taken before a users.csv is written.
 enum Taken {
-    /// The roster has no accounts yet: only these, of accounts made outside it.
-    Outside(HashSet<String>),
+    /// The roster has no accounts yet: only these (folded), of accounts made outside it,
+    /// each with its name as stored.
+    Outside(HashMap<String, String>),
     /// Look each batch's usernames up.
     LookUp,
 }
@@ -137,18 +147,35 @@ impl Batch {
     }
 }
 
-/// Runs the second pass over every file, in dependency order.
-pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome> {
+/// Runs the second pass over every file, in dependency order, after the first pass found
+/// `problems`. Rows are written only while no problem has been found; every row is checked
+/// either way, so that one run lists every problem.
+pub async fn apply(
+    tx: &mut dyn ImportTx,
+    prepared: &Prepared,
+    problems: Problems,
+) -> Result<Outcome> {
+    let accounts_before = if prepared.manifest.files.contains_key(&FileKind::Users) {
+        tx.enabled_accounts_by_school().await?
+    } else {
+        HashMap::new()
+    };
     let mut outcome = Outcome {
         changes: HashMap::new(),
-        problems: Problems::with_cap(prepared.cap),
+        problems,
+        leaving: Leaving::default(),
+        accounts_before,
     };
+    let mut removed: HashMap<FileKind, Vec<String>> = HashMap::new();
     let mut pending = Pending::new();
     let stamp: Arc<str> = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| Error::internal(e.to_string()))?
         .into();
     for (&kind, (mode, stored)) in &prepared.manifest.files {
+        if prepared.unreadable.contains(&kind) {
+            continue;
+        }
         let mut changes = Changes::default();
         // A table that holds no roster record yet (a board's first import) needs no look-ups
         // to tell new rows from changed ones, nor a sweep.
@@ -167,32 +194,52 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
                 outcome.problems.push(problem);
             }
             changes.rows += batch.rows.len() as u64;
-            for (reference, problem) in batch.pending {
-                pending.entry(reference).or_insert(problem);
-            }
-            if outcome.problems.is_empty() {
-                let problems = write_batch(
-                    tx,
-                    prepared,
-                    kind,
-                    stored,
-                    batch.rows,
-                    &stamp,
-                    all_new,
-                    &taken,
-                    &mut changes,
-                )
-                .await?;
-                for problem in problems {
-                    outcome.problems.push(problem);
+            for ((target, id), problem) in batch.pending {
+                let key = (target, id, problem.file.clone(), problem.column.clone());
+                match pending.entry(key) {
+                    std::collections::btree_map::Entry::Vacant(entry) => {
+                        entry.insert(problem);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut entry) => {
+                        also_on(entry.get_mut(), problem.line);
+                    }
                 }
+            }
+            let writing = outcome.problems.is_empty();
+            if writing {
+                removed
+                    .entry(kind)
+                    .or_default()
+                    .extend(batch.rows.iter().filter_map(|row| match row {
+                        Row::Removed(id) => Some(id.clone()),
+                        _ => None,
+                    }));
+            }
+            let problems = write_batch(
+                tx,
+                prepared,
+                kind,
+                stored,
+                batch.rows,
+                &stamp,
+                all_new,
+                &taken,
+                &mut changes,
+                &mut outcome.leaving,
+                writing,
+            )
+            .await?;
+            for problem in problems {
+                outcome.problems.push(problem);
             }
         }
         changes.unchanged = changes
             .rows
             .saturating_sub(changes.created + changes.updated + changes.deleted);
         if *mode == Mode::Bulk && !all_new && outcome.problems.is_empty() {
-            changes.deleted += sweep(tx, &prepared.index, kind, &stamp).await?;
+            let gone = sweep(tx, &prepared.index, kind, &stamp, &mut outcome.leaving).await?;
+            changes.deleted += gone.1;
+            removed.entry(kind).or_default().extend(gone.0);
         }
         if !finished {
             return Err(Error::internal(format!(
@@ -203,7 +250,132 @@ pub async fn apply(tx: &mut dyn ImportTx, prepared: &Prepared) -> Result<Outcome
         outcome.changes.insert(kind, changes);
     }
     check_pending(tx, pending, &mut outcome.problems).await?;
+    if outcome.problems.is_empty() {
+        check_dependants(tx, &removed, &mut outcome.problems).await?;
+    }
     Ok(outcome)
+}
+
+/// Adds a further line to a problem, as [`Problems`] would for a repeated one.
+fn also_on(problem: &mut Problem, line: Option<u64>) {
+    let Some(line) = line else { return };
+    if problem.also_on_lines.len() < super::report::LINES_SHOWN {
+        problem.also_on_lines.push(line);
+    } else {
+        problem.and_more += 1;
+    }
+}
+
+/// The roster's structural references, by column: (dependant file, its SQL column, its CSV
+/// column, the file it points into). Gradebook records (lineItems, results) are history: they
+/// go on naming last year's classes and departed pupils, so they are not listed.
+const DEPENDANTS: &[(FileKind, &str, &str, FileKind)] = &[
+    (
+        FileKind::Orgs,
+        "parent_id",
+        "parentSourcedId",
+        FileKind::Orgs,
+    ),
+    (
+        FileKind::AcademicSessions,
+        "parent_id",
+        "parentSourcedId",
+        FileKind::AcademicSessions,
+    ),
+    (FileKind::Courses, "org_id", "orgSourcedId", FileKind::Orgs),
+    (
+        FileKind::Classes,
+        "school_id",
+        "schoolSourcedId",
+        FileKind::Orgs,
+    ),
+    (
+        FileKind::Classes,
+        "course_id",
+        "courseSourcedId",
+        FileKind::Courses,
+    ),
+    (
+        FileKind::Enrollments,
+        "class_id",
+        "classSourcedId",
+        FileKind::Classes,
+    ),
+    (
+        FileKind::Enrollments,
+        "school_id",
+        "schoolSourcedId",
+        FileKind::Orgs,
+    ),
+    (
+        FileKind::Enrollments,
+        "user_id",
+        "userSourcedId",
+        FileKind::Users,
+    ),
+    (FileKind::Roles, "user_id", "userSourcedId", FileKind::Users),
+    (FileKind::Roles, "org_id", "orgSourcedId", FileKind::Orgs),
+    (
+        FileKind::UserProfiles,
+        "user_id",
+        "userSourcedId",
+        FileKind::Users,
+    ),
+];
+
+/// Records shown per dangling reference problem.
+const DEPENDANTS_SHOWN: usize = 5;
+
+/// A removal must not leave records pointing at what it removed: after every file is
+/// written, records still active in the directory that refer to a record this import
+/// removed (marked `tobedeleted`, or left out of a bulk file) are problems. The fix is to
+/// remove them in the same import (OneRoster leaves them to the export, so Renkei does not
+/// guess), or to keep what they point to.
+async fn check_dependants(
+    tx: &mut dyn ImportTx,
+    removed: &HashMap<FileKind, Vec<String>>,
+    problems: &mut Problems,
+) -> Result<()> {
+    for &(dependant, column, header, target) in DEPENDANTS {
+        let Some(ids) = removed.get(&target).filter(|ids| !ids.is_empty()) else {
+            continue;
+        };
+        let mut count = 0u64;
+        let mut shown = Vec::new();
+        for chunk in ids.chunks(BATCH) {
+            let (found, examples) = tx
+                .active_referring(table(dependant), column, chunk, DEPENDANTS_SHOWN)
+                .await?;
+            count += found;
+            shown.extend(examples);
+        }
+        if count == 0 {
+            continue;
+        }
+        shown.truncate(DEPENDANTS_SHOWN);
+        let named: Vec<String> = shown
+            .iter()
+            .map(|(record, points_to)| format!("{record} → {points_to}"))
+            .collect();
+        let more = count.saturating_sub(named.len() as u64);
+        let file = format!("{}.csv", dependant.base_name());
+        let removed_from = format!("{}.csv", target.base_name());
+        let mut problem = Problem::in_file(
+            &file,
+            format!(
+                "{count} record(s) still active in the directory refer to records this import removes from {removed_from} ({}{}); remove them in the same import (status tobedeleted in a delta {file}, or leave them out of a bulk one), or keep what they refer to",
+                named.join(", "),
+                if more > 0 {
+                    format!(", and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+        );
+        problem.column = Some(header.to_owned());
+        problems.push(problem);
+    }
+    Ok(())
 }
 
 /// Reads, converts and checks one file on a thread of its own, sending batches of rows ready
@@ -217,8 +389,13 @@ fn spawn_reader(
     let (sender, receiver) = tokio::sync::mpsc::channel::<Batch>(4);
     let index: Arc<IdIndex> = prepared.index.clone();
     let version = prepared.manifest.version;
-    let encoding = prepared.encoding;
-    let opened = super::csvfile::CsvFile::open(&prepared.source, &stored, encoding);
+    let profile = prepared.manifest.profile;
+    let opened = match prepared.decodings.get(&kind) {
+        Some(decoding) => {
+            super::csvfile::CsvFile::open_decoded(&prepared.source, &stored, *decoding)
+        }
+        None => Err(Problem::in_file(&stored, "the file could not be read")),
+    };
     std::thread::spawn(move || {
         let mut csv = match opened {
             Ok(csv) => csv,
@@ -231,8 +408,9 @@ fn spawn_reader(
                 return;
             }
         };
+        // The header's problems were reported by the first pass.
         let layout = match Layout::new(kind, &stored, &csv.headers, version) {
-            Ok(layout) => layout,
+            Ok((layout, _)) => layout,
             Err(problems) => {
                 let _ = sender.blocking_send(Batch {
                     problems,
@@ -244,15 +422,24 @@ fn spawn_reader(
         };
         let mut batch = Batch::new();
         while let Some(row) = csv.next_row() {
-            match row
-                .map_err(|p| vec![p])
-                .and_then(|row| record::convert(&layout, &stored, row.line, row.fields, version))
-            {
-                Ok(record) => {
-                    check_record(&index, kind, &stored, &record, &mut batch);
-                    batch.rows.push(storage_row(kind, record, &index, &stamp));
+            // A row that cannot be split into fields was reported by the first pass, which
+            // read the same bytes.
+            if let Ok(row) = row {
+                let (record, mut problems) =
+                    record::convert(&layout, &stored, row.line, row.fields, version);
+                if profile.is_some() && problems.is_empty() {
+                    problems.extend(profile::check(kind, &record).into_iter().map(
+                        |(column, reason)| {
+                            Problem::at(&stored, row.line, Some(column.as_str()), reason)
+                        },
+                    ));
                 }
-                Err(problems) => batch.problems.extend(problems),
+                check_record(&index, kind, &stored, &record, &mut batch);
+                if problems.is_empty() {
+                    batch.rows.push(storage_row(kind, record, &index, &stamp));
+                } else {
+                    batch.problems.extend(problems);
+                }
             }
             if batch.rows.len() >= BATCH || batch.problems.len() >= BATCH {
                 let full = std::mem::replace(&mut batch, Batch::new());
@@ -299,6 +486,7 @@ fn check_record(index: &IdIndex, kind: FileKind, file: &str, record: &Record, ba
     // A bulk roles.csv is the complete set: every user needs a primary role in it.
     if kind == FileKind::Users
         && index.modes.get(&FileKind::Roles) == Some(&Mode::Bulk)
+        && !index.incomplete.contains(&FileKind::Roles)
         && !index.primary_roles.contains_key(&record.sourced_id)
     {
         batch.problems.push(Problem::at(
@@ -437,6 +625,8 @@ fn storage_row(kind: FileKind, record: Record, index: &IdIndex, stamp: &str) -> 
     }))
 }
 
+/// Writes a batch of rows, or with `writing` false (a problem was found already) only checks
+/// what needs the directory (usernames taken).
 #[allow(clippy::too_many_arguments)]
 async fn write_batch(
     tx: &mut dyn ImportTx,
@@ -448,6 +638,8 @@ async fn write_batch(
     all_new: bool,
     taken: &Taken,
     changes: &mut Changes,
+    leaving: &mut Leaving,
+    writing: bool,
 ) -> Result<Vec<Problem>> {
     let mut removed = Vec::new();
     let mut directory = Vec::new();
@@ -460,9 +652,16 @@ async fn write_batch(
         }
     }
     if kind == FileKind::Users {
-        let problems = write_users(tx, prepared, file, accounts, all_new, taken, changes).await?;
-        changes.deleted += tx.remove_accounts(&removed, now()).await?;
+        let problems = usernames_taken(tx, file, &accounts, taken).await?;
+        if !writing || !problems.is_empty() {
+            return Ok(problems);
+        }
+        let problems = write_users(tx, prepared, file, accounts, all_new, changes, leaving).await?;
+        changes.deleted += remove_accounts(tx, &removed, leaving).await?;
         return Ok(problems);
+    }
+    if !writing {
+        return Ok(Vec::new());
     }
     let Upserted { created, updated } = tx.upsert(table(kind), &directory, all_new).await?;
     changes.created += created;
@@ -471,50 +670,70 @@ async fn write_batch(
     Ok(Vec::new())
 }
 
-async fn write_users(
+/// Usernames of the batch that another account holds already.
+async fn usernames_taken(
     tx: &mut dyn ImportTx,
-    prepared: &Prepared,
     file: &str,
-    drafts: Vec<AccountDraft>,
-    all_new: bool,
+    drafts: &[AccountDraft],
     taken: &Taken,
-    changes: &mut Changes,
 ) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
     let usernames = drafts
         .iter()
         .filter(|d| !d.row.username.is_empty())
         .map(|d| &d.row.username);
-    let owners = match taken {
+    let owners: HashMap<String, (String, Option<String>)> = match taken {
         Taken::Outside(names) => usernames
-            .filter(|name| names.contains(*name))
-            .map(|name| (name.clone(), None))
+            .filter_map(|name| {
+                let folded = fold_username(name);
+                names
+                    .get(&folded)
+                    .map(|held| (folded, (held.clone(), None)))
+            })
             .collect(),
         Taken::LookUp => {
             let usernames: Vec<String> = usernames.cloned().collect();
             tx.username_owners(&usernames).await?
         }
     };
-    for draft in &drafts {
+    for draft in drafts {
         let name = &draft.row.username;
-        if let Some(owner) = owners.get(name)
+        if let Some((held, owner)) = owners.get(&fold_username(name))
             && owner.as_deref() != Some(draft.row.sourced_id.as_str())
         {
             let whose = match owner {
                 Some(other) => format!("the roster user {other:?}"),
                 None => "an account created outside the roster".to_owned(),
             };
+            let spelled = if held == name {
+                String::new()
+            } else {
+                format!(" as {held:?} (usernames are compared without regard to case)")
+            };
             problems.push(Problem::at(
                 file,
                 draft.line,
                 Some("username"),
-                format!("username {name:?} already belongs to {whose}; choose another username"),
+                format!(
+                    "username {name:?} already belongs to {whose}{spelled}; choose another username"
+                ),
             ));
         }
     }
-    if !problems.is_empty() {
-        return Ok(problems);
-    }
+    Ok(problems)
+}
+
+/// Writes a batch of people as accounts.
+async fn write_users(
+    tx: &mut dyn ImportTx,
+    prepared: &Prepared,
+    file: &str,
+    drafts: Vec<AccountDraft>,
+    all_new: bool,
+    changes: &mut Changes,
+    leaving: &mut Leaving,
+) -> Result<Vec<Problem>> {
+    let mut problems = Vec::new();
     let version = prepared.manifest.version;
     // OneRoster 1.2: a user whose primary role is not in this import's roles.csv keeps the one
     // the directory has; a user with none anywhere cannot become an account.
@@ -566,6 +785,16 @@ async fn write_users(
             accounts[i].password_hash = hash;
         }
     }
+    if !all_new {
+        let ids: Vec<String> = accounts.iter().map(|a| a.sourced_id.clone()).collect();
+        let places = tx.account_places(&ids).await?;
+        for account in &accounts {
+            if let Some(before) = places.get(&account.sourced_id) {
+                let after = (account.school_id.as_deref(), account.enabled);
+                leaving.note(&account.sourced_id, before, Some(after));
+            }
+        }
+    }
     let Upserted { created, updated } = tx.upsert_accounts(&accounts, now(), all_new).await?;
     changes.created += created;
     changes.updated += updated;
@@ -613,8 +842,14 @@ fn hash_passwords(
 }
 
 /// After a bulk file: records of its kind that it no longer lists are removed (logically:
-/// `tobedeleted`; people are disabled, not erased).
-async fn sweep(tx: &mut dyn ImportTx, index: &IdIndex, kind: FileKind, stamp: &str) -> Result<u64> {
+/// `tobedeleted`; people are disabled, not erased). Returns their ids and how many changed.
+async fn sweep(
+    tx: &mut dyn ImportTx,
+    index: &IdIndex,
+    kind: FileKind,
+    stamp: &str,
+    leaving: &mut Leaving,
+) -> Result<(Vec<String>, u64)> {
     let listed = index.files.get(&kind);
     let table = table(kind);
     let gone: Vec<String> = tx
@@ -624,11 +859,29 @@ async fn sweep(tx: &mut dyn ImportTx, index: &IdIndex, kind: FileKind, stamp: &s
         .filter(|id| !listed.is_some_and(|ids| ids.contains(id)))
         .collect();
     let removed = if kind == FileKind::Users {
-        tx.remove_accounts(&gone, now()).await?
+        remove_accounts(tx, &gone, leaving).await?
     } else {
         tx.mark_deleted(table, &gone, stamp).await?
     };
-    Ok(removed)
+    Ok((gone, removed))
+}
+
+/// Removes roster accounts (see [`ImportTx::remove_accounts`]), noting those that could sign in.
+async fn remove_accounts(
+    tx: &mut dyn ImportTx,
+    sourced_ids: &[String],
+    leaving: &mut Leaving,
+) -> Result<u64> {
+    if sourced_ids.is_empty() {
+        return Ok(0);
+    }
+    let places = tx.account_places(sourced_ids).await?;
+    for id in sourced_ids {
+        if let Some(before) = places.get(id) {
+            leaving.note(id, before, None);
+        }
+    }
+    Ok(tx.remove_accounts(sourced_ids, now()).await?)
 }
 
 /// References to records that are not in the files must exist in the directory.
@@ -638,7 +891,7 @@ async fn check_pending(
     problems: &mut Problems,
 ) -> Result<()> {
     let mut by_target: BTreeMap<Target, Vec<(String, Problem)>> = BTreeMap::new();
-    for ((target, id), problem) in pending {
+    for ((target, id, _, _), problem) in pending {
         by_target.entry(target).or_default().push((id, problem));
     }
     for (target, entries) in by_target {

@@ -120,23 +120,28 @@ macro_rules! sql_import_tx {
                 Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
             }
 
-            async fn usernames_outside_roster(&mut self) -> StoreResult<HashSet<String>> {
+            async fn usernames_outside_roster(&mut self) -> StoreResult<HashMap<String, String>> {
                 let names = sqlx::query_scalar::<$db, String>("SELECT username FROM users WHERE sourced_id IS NULL")
                     .fetch_all(&mut *self.tx)
                     .await?;
-                Ok(names.into_iter().collect())
+                Ok(names.into_iter().map(|name| (fold_username(&name), name)).collect())
             }
 
-            async fn username_owners(&mut self, usernames: &[String]) -> StoreResult<HashMap<String, Option<String>>> {
+            async fn username_owners(&mut self, usernames: &[String]) -> StoreResult<HashMap<String, (String, Option<String>)>> {
                 if usernames.is_empty() {
                     return Ok(HashMap::new());
                 }
-                let sql = format!("SELECT username, sourced_id FROM users WHERE username IN ({})", $params.list(1, usernames.len()));
+                let sql = format!("SELECT username, sourced_id FROM users WHERE lower(username) IN ({})", $params.list(1, usernames.len()));
                 let mut query = sqlx::query_as::<$db, (String, Option<String>)>(&sql);
                 for name in usernames {
-                    query = query.bind(name);
+                    query = query.bind(name.to_ascii_lowercase());
                 }
-                Ok(query.fetch_all(&mut *self.tx).await?.into_iter().collect())
+                Ok(query
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .into_iter()
+                    .map(|(name, owner)| (fold_username(&name), (name, owner)))
+                    .collect())
             }
 
             async fn upsert_accounts(&mut self, rows: &[AccountRow], now: i64, all_new: bool) -> StoreResult<Upserted> {
@@ -214,6 +219,59 @@ macro_rules! sql_import_tx {
                     query.execute(&mut *self.tx).await?;
                 }
                 Ok(())
+            }
+
+            async fn account_places(&mut self, sourced_ids: &[String]) -> StoreResult<HashMap<String, AccountPlace>> {
+                let mut places = HashMap::new();
+                for chunk in sourced_ids.chunks(500) {
+                    let sql = format!(
+                        "SELECT sourced_id, school_id, role, enabled FROM users WHERE sourced_id IN ({})",
+                        $params.list(1, chunk.len())
+                    );
+                    let mut query = sqlx::query_as::<$db, (String, Option<String>, String, bool)>(&sql);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    for (id, school_id, role, enabled) in query.fetch_all(&mut *self.tx).await? {
+                        places.insert(id, AccountPlace { school_id, role, enabled });
+                    }
+                }
+                Ok(places)
+            }
+
+            async fn enabled_accounts_by_school(&mut self) -> StoreResult<HashMap<Option<String>, u64>> {
+                let rows = sqlx::query_as::<$db, (Option<String>, i64)>(
+                    "SELECT school_id, COUNT(*) FROM users WHERE sourced_id IS NOT NULL AND enabled GROUP BY school_id",
+                )
+                .fetch_all(&mut *self.tx)
+                .await?;
+                Ok(rows.into_iter().map(|(school, n)| (school, n as u64)).collect())
+            }
+
+            async fn active_referring(&mut self, table: &Table, column: &str, ids: &[String], examples: usize) -> StoreResult<(u64, Vec<(String, String)>)> {
+                if ids.is_empty() {
+                    return Ok((0, Vec::new()));
+                }
+                let filter = format!(
+                    "FROM {t} WHERE status <> 'tobedeleted' AND {column} IN ({list})",
+                    t = table.name,
+                    list = $params.list(1, ids.len())
+                );
+                let count_sql = format!("SELECT COUNT(*) {filter}");
+                let mut count = sqlx::query_scalar::<$db, i64>(&count_sql);
+                for id in ids {
+                    count = count.bind(id);
+                }
+                let count = count.fetch_one(&mut *self.tx).await?;
+                if count == 0 {
+                    return Ok((0, Vec::new()));
+                }
+                let sql = format!("SELECT {k}, {column} {filter} ORDER BY {k} LIMIT {examples}", k = table.key);
+                let mut query = sqlx::query_as::<$db, (String, String)>(&sql);
+                for id in ids {
+                    query = query.bind(id);
+                }
+                Ok((count as u64, query.fetch_all(&mut *self.tx).await?))
             }
 
             async fn record_import(&mut self, record: &ImportRecord) -> StoreResult<()> {

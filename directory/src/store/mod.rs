@@ -19,8 +19,8 @@ use crate::served::{By, CHUNK, PlacementRow, Record, RosterTable, read_in_chunks
 use import_sql::sql_import_tx;
 use renkei_platform::sql::placeholders;
 use roster::{
-    AccountRow, DirectoryRow, ImportRecord, ImportTx, Params, Table, Upserted, account_upsert_sql,
-    tables, upsert_sql,
+    AccountPlace, AccountRow, DirectoryRow, ImportRecord, ImportTx, Params, Table, Upserted,
+    account_upsert_sql, fold_username, tables, upsert_sql,
 };
 
 /// A role of a person in an organisation, from the roster.

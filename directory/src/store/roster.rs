@@ -159,6 +159,17 @@ pub struct AccountRow {
     pub data: String,
 }
 
+/// Where a roster account is, as far as the mass-change safeguard looks.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountPlace {
+    /// Primary school.
+    pub school_id: Option<String>,
+    /// Renkei role.
+    pub role: String,
+    /// Whether the person may sign in.
+    pub enabled: bool,
+}
+
 /// What an upsert did.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Upserted {
@@ -208,14 +219,32 @@ pub trait ImportTx: Send {
         &mut self,
         sourced_ids: &[String],
     ) -> StoreResult<HashMap<String, Option<String>>>;
-    /// Usernames of the accounts made outside the roster (administrators' own accounts).
-    async fn usernames_outside_roster(&mut self) -> StoreResult<HashSet<String>>;
-    /// Accounts holding any of `usernames`: username → sourcedId (`None` for accounts made
-    /// outside the roster).
+    /// Usernames of the accounts made outside the roster (administrators' own accounts):
+    /// folded with [`fold_username`] → as stored.
+    async fn usernames_outside_roster(&mut self) -> StoreResult<HashMap<String, String>>;
+    /// Accounts holding any of `usernames` without regard to case: folded username → (the
+    /// username as stored, sourcedId; `None` for accounts made outside the roster).
     async fn username_owners(
         &mut self,
         usernames: &[String],
-    ) -> StoreResult<HashMap<String, Option<String>>>;
+    ) -> StoreResult<HashMap<String, (String, Option<String>)>>;
+    /// Where the given roster accounts are now, by sourcedId (for the mass-change safeguard,
+    /// read before they are changed).
+    async fn account_places(
+        &mut self,
+        sourced_ids: &[String],
+    ) -> StoreResult<HashMap<String, AccountPlace>>;
+    /// How many roster accounts may sign in, per school (`None`: no school).
+    async fn enabled_accounts_by_school(&mut self) -> StoreResult<HashMap<Option<String>, u64>>;
+    /// Records of `table` not `tobedeleted` whose `column` holds one of `ids`: how many, and
+    /// the first `examples` of them as (key, the id it refers to).
+    async fn active_referring(
+        &mut self,
+        table: &Table,
+        column: &str,
+        ids: &[String],
+        examples: usize,
+    ) -> StoreResult<(u64, Vec<(String, String)>)>;
     /// Inserts or updates roster accounts (an existing account keeps its id and sign-in
     /// methods); disabled accounts lose their sessions and grants. `all_new` as for
     /// [`Self::upsert`].
@@ -240,6 +269,12 @@ pub trait ImportTx: Send {
     async fn record_import(&mut self, record: &ImportRecord) -> StoreResult<()>;
     /// Makes everything permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// A username as compared for uniqueness: without regard to case, as sign-in counts its
+/// attempts (`USER02` and `user02` are one name).
+pub fn fold_username(name: &str) -> String {
+    name.to_lowercase()
 }
 
 /// The record kept of every import.

@@ -139,6 +139,9 @@ fn rows(
         let headers = file.headers.clone();
         while let Some(row) = file.next_row() {
             match row {
+                Ok(row) if row.undecodable.is_some() => {
+                    row.undecodable.into_iter().for_each(|p| problems.push(p));
+                }
                 Ok(row) => {
                     let fields = headers
                         .iter()
