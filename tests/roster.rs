@@ -698,6 +698,7 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
     let line = copy.edit("orgs.csv", "aoba-jhs,,,", "sakura-es,,,");
     let report = run(&server, &copy.dir).await;
     let listed = problem_lines(&report);
+    assert_eq!(report.problem_count, 15, "{}", listed.join("\n"));
     assert!(listed[0].starts_with("manifest.csv:2: value: manifest.version"));
     assert!(
         listed[1].starts_with(&format!(
@@ -1363,6 +1364,23 @@ async fn a_delta_may_not_leave_records_pointing_at_what_it_removes(backend: Back
         account(&server, "s008").await.unwrap().enabled,
         "nothing was changed"
     );
+    // A record in neither the files nor the directory is named on every row that refers to it.
+    let copy = Copy::of("delta-1.1");
+    let enrollments = copy.read("enrollments.csv");
+    let header = enrollments.lines().next().unwrap();
+    copy.write(
+        "enrollments.csv",
+        &format!(
+            "{header}\ne-x1,active,,cls-aoba-1-1,aoba-jhs,s404,student,false,,,,\ne-x2,active,,cls-aoba-math-1a,aoba-jhs,s404,student,false,,,,\n"
+        ),
+    );
+    let report = run(&server, &copy.dir).await;
+    assert_eq!(
+        problem_lines(&report),
+        vec![
+            "enrollments.csv:2: userSourcedId: refers to \"s404\", which is neither in the files nor in the directory (also on lines 3)"
+        ]
+    );
     let report = run(&server, &fixture("delta-1.1")).await;
     assert_eq!(report.outcome, "applied", "{report}");
     assert_eq!(counts(&report, "enrollments.csv"), (1, 0, 2, 0));
@@ -1426,6 +1444,13 @@ async fn each_file_is_decoded_in_its_own_encoding(backend: Backend) {
         assert_eq!(report.files["users.csv"].encoding, "Shift_JIS");
         assert_eq!(report.files["orgs.csv"].encoding, "UTF-8");
     }
+    let unused = with(&["nosuch.csv=shift_jis"]).await;
+    assert_eq!(
+        unused.warnings,
+        vec![
+            "--encoding names nosuch.csv, which is not among the files this import reads; it was not used"
+        ]
+    );
     let forced = with(&["users.csv=utf-8"]).await;
     assert_eq!(forced.outcome, "rejected", "{forced}");
     let listed = problem_lines(&forced);
@@ -1609,6 +1634,14 @@ async fn japan_k12_profile_sets_import_and_each_rule_is_checked(backend: Backend
         ("a school year that starts in April 2", |c| {
             c.edit("academicSessions.csv", "2026-04-01", "2026-04-02");
             "academicSessions.csv:2: startDate: \"2026-04-02\": the school year 2026 starts on 2026-04-01 (4月1日)".into()
+        }),
+        ("a school year that ends in the wrong year", |c| {
+            c.edit("academicSessions.csv", "2027-03-31", "2026-03-31");
+            "academicSessions.csv:2: endDate: \"2026-03-31\": the school year 2026 ends on 2027-03-31 (3月31日)".into()
+        }),
+        ("a school year of five digits", |c| {
+            c.edit("academicSessions.csv", ",NULL,2026", ",NULL,42949");
+            "academicSessions.csv:2: schoolYear: \"42949\": a school year is written as its four-digit year (2026)".into()
         }),
         ("an organisation type the profile does not have", |c| {
             let line = c.edit(

@@ -30,4 +30,5 @@ pub use import::{
     EncodingChoice, Encodings, ImportOptions, ImportReport, Purged, import, purge_departed,
 };
 pub use role::Role;
+pub use store::roster::fold_username;
 pub use store::{ClassRef, Directory, Erased, OrgRow, Placement, Pupil, RoleRow, open};

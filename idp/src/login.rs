@@ -195,7 +195,7 @@ pub async fn submit(
         if username.len() > USERNAME_MAX {
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         }
-        let account_key = format!("account:{}", username.to_lowercase());
+        let account_key = format!("account:{}", renkei_directory::fold_username(username));
         let attempts = state
             .store
             .record_login_failure(&account_key, since, now)

@@ -92,14 +92,26 @@ impl Encodings {
     }
 }
 
-/// How one file is decoded, and why: named by the operator or found by reading it.
+/// How one file is decoded, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decoding {
     /// The encoding.
     pub encoding: &'static Encoding,
-    /// `None` when the operator named it; otherwise the first line that is not UTF-8, if any
-    /// (the reason a detected file is read as Shift_JIS).
-    pub detected: Option<Option<u64>>,
+    /// Why this encoding.
+    pub reason: Reason,
+}
+
+/// Why a file is decoded as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The operator named the encoding.
+    Named,
+    /// The file starts with a UTF-8 byte-order mark.
+    ByteOrderMark,
+    /// Every byte of the file is UTF-8.
+    AllUtf8,
+    /// This line is not UTF-8, so the file is read as Shift_JIS.
+    NotUtf8At(u64),
 }
 
 impl Decoding {
@@ -110,6 +122,8 @@ impl Decoding {
 
     /// Reads a whole file once: its SHA-256, and how it is to be decoded (for `Auto`, UTF-8 if
     /// every byte of it is, so that a Shift_JIS file whose first rows are ASCII is still found).
+    /// A UTF-8 byte-order mark decides for UTF-8 whatever the choice (the decoder follows it);
+    /// a UTF-16 one is refused.
     pub fn inspect(
         source: &Source,
         stored_name: &str,
@@ -119,6 +133,7 @@ impl Decoding {
         let mut hasher = Sha256::new();
         let mut utf8 = Utf8Scan::default();
         let mut buffer = vec![0u8; 1 << 16];
+        let mut start = Vec::with_capacity(3);
         loop {
             let n = reader
                 .read(&mut buffer)
@@ -126,47 +141,53 @@ impl Decoding {
             if n == 0 {
                 break;
             }
-            hasher.update(&buffer[..n]);
-            if choice == EncodingChoice::Auto {
-                utf8.feed(&buffer[..n]);
+            let chunk = &buffer[..n];
+            hasher.update(chunk);
+            if start.len() < 3 {
+                let wanted = (3 - start.len()).min(n);
+                start.extend_from_slice(&chunk[..wanted]);
             }
+            if choice == EncodingChoice::Auto {
+                utf8.feed(chunk);
+            }
+        }
+        if start.starts_with(&[0xFF, 0xFE]) || start.starts_with(&[0xFE, 0xFF]) {
+            return Err(Problem::in_file(
+                stored_name,
+                "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8 (or Shift_JIS) and import again",
+            ));
         }
         let checksum = hasher
             .finalize()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let decoding = match choice {
-            EncodingChoice::Utf8 => Decoding {
-                encoding: UTF_8,
-                detected: None,
-            },
-            EncodingChoice::ShiftJis => Decoding {
-                encoding: SHIFT_JIS,
-                detected: None,
-            },
-            EncodingChoice::Auto => match utf8.finish() {
-                None => Decoding {
-                    encoding: UTF_8,
-                    detected: Some(None),
+        let (encoding, reason) = if start.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            (UTF_8, Reason::ByteOrderMark)
+        } else {
+            match choice {
+                EncodingChoice::Utf8 => (UTF_8, Reason::Named),
+                EncodingChoice::ShiftJis => (SHIFT_JIS, Reason::Named),
+                EncodingChoice::Auto => match utf8.finish() {
+                    None => (UTF_8, Reason::AllUtf8),
+                    Some(line) => (SHIFT_JIS, Reason::NotUtf8At(line)),
                 },
-                Some(line) => Decoding {
-                    encoding: SHIFT_JIS,
-                    detected: Some(Some(line)),
-                },
-            },
+            }
         };
-        Ok((checksum, decoding))
+        Ok((checksum, Decoding { encoding, reason }))
     }
 }
 
-/// Streaming UTF-8 check that remembers the line of the first byte that is not UTF-8.
+/// Streaming UTF-8 check that remembers the line of the first byte that is not UTF-8 (lines
+/// counted as the reader counts them: LF, CRLF and a lone CR each end one).
 #[derive(Default)]
 struct Utf8Scan {
     /// Bytes of a character cut at the end of the previous chunk.
     carry: Vec<u8>,
-    /// Line breaks seen before the current position.
+    /// Line ends seen before the current position.
     breaks: u64,
+    /// The previous byte was a CR (its line end is counted).
+    after_cr: bool,
     /// 1-based line of the first invalid byte.
     invalid_at: Option<u64>,
 }
@@ -183,18 +204,29 @@ impl Utf8Scan {
             joined = [std::mem::take(&mut self.carry).as_slice(), chunk].concat();
             &joined
         };
-        let count = |bytes: &[u8]| bytes.iter().filter(|&&b| b == b'\n').count() as u64;
         match std::str::from_utf8(data) {
-            Ok(_) => self.breaks += count(data),
+            Ok(_) => self.count(data),
             Err(e) => {
                 let valid = e.valid_up_to();
-                self.breaks += count(&data[..valid]);
+                self.count(&data[..valid]);
                 if e.error_len().is_none() {
                     self.carry = data[valid..].to_vec();
                 } else {
                     self.invalid_at = Some(self.breaks + 1);
                 }
             }
+        }
+    }
+
+    /// Counts the line ends in `bytes` (a CRLF once).
+    fn count(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            match byte {
+                b'\n' if self.after_cr => {}
+                b'\n' | b'\r' => self.breaks += 1,
+                _ => {}
+            }
+            self.after_cr = byte == b'\r';
         }
     }
 
@@ -334,13 +366,15 @@ impl CsvFile {
 }
 
 impl CsvFile {
-    /// Why a row holds bytes its encoding cannot decode, and what to do.
+    /// Why a row holds bytes its encoding cannot decode (or, in a file that is all UTF-8, the
+    /// replacement character that an earlier conversion left), and what to do.
     fn undecodable(&self) -> String {
         let file = &self.name;
-        match (self.decoding.encoding == UTF_8, self.decoding.detected) {
-            (false, Some(Some(not_utf8))) => format!(
+        match (self.decoding.encoding == UTF_8, self.decoding.reason) {
+            (_, Reason::NotUtf8At(not_utf8)) => format!(
                 "this row is neither UTF-8 nor Shift_JIS ({file} is read as Shift_JIS because line {not_utf8} is not UTF-8); correct the bytes, or name the file's encoding with --encoding {file}=utf-8 or {file}=shift_jis"
             ),
+            (true, Reason::AllUtf8) => "this row holds U+FFFD (�), the mark of characters lost when the file was converted earlier; correct them in the school-affairs system and export again".to_owned(),
             (true, _) => format!(
                 "this row is not valid UTF-8; if {file} is Shift_JIS, import with --encoding {file}=shift_jis"
             ),
@@ -529,6 +563,31 @@ mod tests {
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, "a,b\n1,2\nx\ny\n", "CRLF and lone CR both end lines");
+    }
+
+    #[test]
+    fn utf8_is_checked_across_chunks_and_lines_counted_as_the_reader_counts_them() {
+        let text = "a,b\r\nあ,い\rう\n".as_bytes();
+        for cut in 0..text.len() {
+            let mut scan = Utf8Scan::default();
+            scan.feed(&text[..cut]);
+            scan.feed(&text[cut..]);
+            assert_eq!(
+                scan.finish(),
+                None,
+                "a character cut at {cut} is still UTF-8"
+            );
+        }
+        let mut scan = Utf8Scan::default();
+        scan.feed(b"a\r\nb\rc\n\x82\xa0");
+        assert_eq!(scan.finish(), Some(4), "CRLF, CR and LF each end a line");
+        let mut scan = Utf8Scan::default();
+        scan.feed("あ".as_bytes().split_last().unwrap().1);
+        assert_eq!(
+            scan.finish(),
+            Some(1),
+            "a character cut by the end of the file"
+        );
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct Manifest {
     /// The profile `oneroster.version` declares (`1.2_JP`), whose rules apply beside the base
     /// ones.
     pub profile: Option<Profile>,
+    /// Files the manifest names but that cannot be read (missing, or with a mode that is not
+    /// one): references into them are not checked, since their ids are unknown.
+    pub unreadable: std::collections::BTreeSet<FileKind>,
 }
 
 /// Reads and checks `manifest.csv`, and that every file it names exists. Problems that leave
@@ -130,6 +133,7 @@ pub fn read(
         }
     };
     let mut files = BTreeMap::new();
+    let mut unreadable = std::collections::BTreeSet::new();
     for kind in FileKind::ALL {
         let property = format!("file.{}", kind.base_name());
         let Some((line, mode)) = properties.get(&property) else {
@@ -146,6 +150,7 @@ pub fn read(
                     Some("value"),
                     format!("{property} is {other:?}; use bulk, delta or absent"),
                 ));
+                unreadable.insert(kind);
                 continue;
             }
         };
@@ -163,15 +168,18 @@ pub fn read(
             Some(stored_name) => {
                 files.insert(kind, (mode, stored_name));
             }
-            None => problems.push(Problem::at(
-                &stored,
-                *line,
-                None,
-                format!(
-                    "the manifest lists {file_name} ({}) but the file is missing",
-                    mode.as_str()
-                ),
-            )),
+            None => {
+                problems.push(Problem::at(
+                    &stored,
+                    *line,
+                    None,
+                    format!(
+                        "the manifest lists {file_name} ({}) but the file is missing",
+                        mode.as_str()
+                    ),
+                ));
+                unreadable.insert(kind);
+            }
         }
     }
     for kind in FileKind::ALL
@@ -195,6 +203,7 @@ pub fn read(
             files,
             system_name: properties.get("source.systemName").map(|(_, v)| v.clone()),
             profile,
+            unreadable,
         },
         problems,
     ))

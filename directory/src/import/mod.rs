@@ -94,8 +94,9 @@ pub struct IdIndex {
 }
 
 impl IdIndex {
-    /// How a reference resolves: `Ok(true)` found in the files, `Ok(false)` must be looked up
-    /// in the directory, `Err(reason)` cannot resolve.
+    /// How a reference resolves: `Ok(true)` found in the files (or not to be checked: a file
+    /// whose ids are not all known), `Ok(false)` must be looked up in the directory,
+    /// `Err(reason)` cannot resolve.
     pub fn resolve(&self, target: Target, id: &str) -> std::result::Result<bool, String> {
         let Some(kind) = FileKind::of_target(target) else {
             return Ok(true);
@@ -216,6 +217,10 @@ async fn import_files(
     }
     if !outcome.problems.is_empty() {
         drop(tx);
+        // What was written before the first problem was rolled back: no file changed.
+        for file in report.files.values_mut() {
+            file.changes = Changes::default();
+        }
         report.problem_count = outcome.problems.total();
         report.problems = outcome.problems.into_list();
         record(store, &report, &options.actor, &label, started, None).await?;
@@ -334,13 +339,16 @@ fn prepare(
             .collect()
     });
     let mut problems = fail(manifest_problems);
-    let mut index = IdIndex::default();
+    let mut index = IdIndex {
+        incomplete: manifest.unreadable.iter().copied().collect(),
+        ..IdIndex::default()
+    };
     let mut checksums = HashMap::new();
     let mut warnings: Vec<String> = encodings
         .files
         .keys()
         .filter(|name| source.find(name).is_none())
-        .map(|name| format!("--encoding names {name}, which is not in the export; it was not used"))
+        .map(|name| format!("--encoding names {name}, which is not among the files this import reads; it was not used"))
         .collect();
     let mut decodings = HashMap::new();
     let mut unreadable = std::collections::HashSet::new();
@@ -524,13 +532,9 @@ fn scan(
         }
         if let Some(at) = username_at.filter(|_| status != "tobedeleted") {
             let name = row.fields.get(at).unwrap_or("").trim();
-            // Sign-in counts attempts per lower-cased name: names that differ only in case
-            // would share one account's limit, so they count as the same name.
-            let folded = if name.chars().any(char::is_uppercase) {
-                std::borrow::Cow::Owned(name.to_lowercase())
-            } else {
-                std::borrow::Cow::Borrowed(name)
-            };
+            // Sign-in counts attempts per folded name: names that differ only in case would
+            // share one account's limit, so they count as the same name.
+            let folded = crate::store::roster::fold_username(name);
             if !name.is_empty() {
                 match usernames.insert(&folded, seen) {
                     Ok(()) => {}
@@ -542,7 +546,7 @@ fn scan(
                 }
             }
         }
-        if let Some(at) = master_at {
+        if let Some(at) = master_at.filter(|_| status != "tobedeleted") {
             let master = row.fields.get(at).unwrap_or("").trim().to_ascii_lowercase();
             if !master.is_empty()
                 && let Err(NotAdded::Duplicate(first)) = masters.insert(&master, seen)

@@ -32,7 +32,7 @@ impl Profile {
 }
 
 /// Grade codes of the profile (MEXT): 小学校 P1–P6, 中学校 J1–J3, 高等学校 H1–H3, E1–E3.
-pub const JAPAN_GRADES: &[&str] = &[
+const JAPAN_GRADES: &[&str] = &[
     "P1", "P2", "P3", "P4", "P5", "P6", "J1", "J2", "J3", "H1", "H2", "H3", "E1", "E2", "E3",
 ];
 
@@ -199,7 +199,17 @@ fn school_year(record: &Record, breach: &mut impl FnMut(&str, String)) {
         );
         return;
     }
-    let Some(year) = text("schoolYear").and_then(|y| y.parse::<u32>().ok()) else {
+    let Some(year) = text("schoolYear")
+        .filter(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|y| y.parse::<u32>().ok())
+    else {
+        breach(
+            "schoolYear",
+            format!(
+                "{:?}: a school year is written as its four-digit year (2026)",
+                text("schoolYear").unwrap_or("")
+            ),
+        );
         return;
     };
     match text("title") {
@@ -240,9 +250,12 @@ fn half_width_kana(value: &str) -> Option<char> {
         .find(|c| ('\u{FF65}'..='\u{FF9F}').contains(c))
 }
 
-/// Whether `id` is a UUID of version 4 (any case), as the profile's `userMasterIdentifier`.
-pub fn is_uuid_v4(id: &str) -> bool {
-    uuid::Uuid::try_parse(id).is_ok_and(|u| u.get_version_num() == 4) && id.len() == 36
+/// Whether `id` is a UUID of version 4 and the RFC 4122 variant, written with hyphens (any
+/// case), as the profile's `userMasterIdentifier`.
+fn is_uuid_v4(id: &str) -> bool {
+    id.len() == 36
+        && uuid::Uuid::try_parse(id)
+            .is_ok_and(|u| u.get_version_num() == 4 && u.get_variant() == uuid::Variant::RFC4122)
 }
 
 #[cfg(test)]
@@ -261,6 +274,10 @@ mod tests {
         assert!(
             !is_uuid_v4("3c6e8551cb1d4d2f99c3e74d58c10fc8"),
             "no hyphens"
+        );
+        assert!(
+            !is_uuid_v4("3c6e8551-cb1d-4d2f-29c3-e74d58c10fc8"),
+            "not the RFC 4122 variant"
         );
         assert_eq!(fiscal_year_prefix("2026年度算数"), Some(2026));
         assert_eq!(fiscal_year_prefix("算数"), None);

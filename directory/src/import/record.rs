@@ -22,6 +22,10 @@ pub struct Layout {
     pub warnings: Vec<String>,
 }
 
+/// Most names in a metadata column's path (`metadata.jp.kanaGivenName` has two): each is a
+/// level of nesting in the served record.
+const METADATA_DEPTH: usize = 4;
+
 enum Slot {
     Column(Column),
     Metadata(String, Kind),
@@ -86,6 +90,19 @@ impl Layout {
                 .strip_prefix("metadata.")
                 .or_else(|| header.strip_prefix("Metadata."))
             {
+                if key.split('.').count() > METADATA_DEPTH
+                    || key.split('.').any(str::is_empty)
+                    || key.len() > 128
+                {
+                    problems.push(Problem::at(
+                        file,
+                        1,
+                        Some(header),
+                        format!("a metadata column is named metadata. and then at most {METADATA_DEPTH} non-empty names separated by dots, 128 bytes in all (metadata.jp.kanaGivenName); rename or remove this column"),
+                    ));
+                    slots.push(Slot::Ignored);
+                    continue;
+                }
                 match JAPAN_METADATA
                     .iter()
                     .find(|(known, _)| known.eq_ignore_ascii_case(key))

@@ -269,7 +269,7 @@ impl ImportReport {
         match self.outcome {
             "held" => writeln!(
                 f,
-                "Import held: it would disable or move more than {}% of a school's accounts; nothing was changed. Check the summary below; if it is what the board intends, run the same import again with --confirm-mass-change.",
+                "Import held: it would disable or move more than {}% of a school's accounts (or of the board's); nothing was changed. Check the summary below; if it is what the board intends, run the same import again with --confirm-mass-change.",
                 self.mass_change
                     .as_ref()
                     .map_or(0, |change| change.threshold_percent)

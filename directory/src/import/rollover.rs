@@ -1,7 +1,7 @@
 //! The safeguard of the year rollover: an import that would disable or move a large part of a
 //! school's accounts (a March export without the new first graders, a school missing from the
-//! files) is held before anything is written, with a summary of what it would do, until the
-//! operator confirms it.
+//! files) is held (its transaction rolled back, so nothing of it is kept), with a summary of
+//! what it would do, until the operator confirms it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -237,6 +237,28 @@ mod tests {
         leaving.note("b", &off, None);
         assert!(leaving.is_empty());
         assert!(MassChange::of(leaving, &HashMap::new(), Safeguard::default()).is_none());
+    }
+
+    #[test]
+    fn many_small_shares_can_pass_the_threshold_on_the_whole_board() {
+        let before: HashMap<Option<String>, u64> =
+            (0..5).map(|i| (Some(format!("s{i}")), 30)).collect();
+        let mut leaving = Leaving::default();
+        for school in 0..5 {
+            for i in 0..9 {
+                leaving.note(
+                    &format!("a{school}-{i}"),
+                    &place(&format!("s{school}")),
+                    None,
+                );
+            }
+        }
+        let change = MassChange::of(leaving, &before, Safeguard::default()).unwrap();
+        assert!(
+            change.schools.iter().all(|s| !s.exceeds_threshold),
+            "9 is under the minimum in each school"
+        );
+        assert!(change.exceeds_threshold, "45 of 150 is above a quarter");
     }
 
     #[test]

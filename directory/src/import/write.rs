@@ -36,10 +36,6 @@ pub struct Outcome {
     pub accounts_before: HashMap<Option<String>, u64>,
 }
 
-/// References to be looked up in the directory: per target, id, file and column, the problem
-/// to report if it is not there (naming every line that makes it, up to the report's limit).
-type Pending = BTreeMap<(Target, String, Option<String>, Option<String>), Problem>;
-
 /// Which usernames are taken before a users.csv is written.
 enum Taken {
     /// The roster has no accounts yet: only these (folded), of accounts made outside it,
@@ -149,7 +145,9 @@ impl Batch {
 
 /// Runs the second pass over every file, in dependency order, after the first pass found
 /// `problems`. Rows are written only while no problem has been found; every row is checked
-/// either way, so that one run lists every problem.
+/// either way, so that one run lists every problem, except records left pointing at removed
+/// ones, which need the directory as the import leaves it and are checked once nothing else
+/// is wrong.
 pub async fn apply(
     tx: &mut dyn ImportTx,
     prepared: &Prepared,
@@ -167,7 +165,6 @@ pub async fn apply(
         accounts_before,
     };
     let mut removed: HashMap<FileKind, Vec<String>> = HashMap::new();
-    let mut pending = Pending::new();
     let stamp: Arc<str> = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| Error::internal(e.to_string()))?
@@ -194,19 +191,11 @@ pub async fn apply(
                 outcome.problems.push(problem);
             }
             changes.rows += batch.rows.len() as u64;
-            for ((target, id), problem) in batch.pending {
-                let key = (target, id, problem.file.clone(), problem.column.clone());
-                match pending.entry(key) {
-                    std::collections::btree_map::Entry::Vacant(entry) => {
-                        entry.insert(problem);
-                    }
-                    std::collections::btree_map::Entry::Occupied(mut entry) => {
-                        also_on(entry.get_mut(), problem.line);
-                    }
-                }
-            }
+            // Ids that are not in the files are not written by this import either: the
+            // directory as it is answers for them, batch by batch, in bounded memory.
+            check_in_directory(tx, batch.pending, &mut outcome.problems).await?;
             let writing = outcome.problems.is_empty();
-            if writing {
+            if writing && is_referred_to(kind) {
                 removed
                     .entry(kind)
                     .or_default()
@@ -236,39 +225,32 @@ pub async fn apply(
         changes.unchanged = changes
             .rows
             .saturating_sub(changes.created + changes.updated + changes.deleted);
-        if *mode == Mode::Bulk && !all_new && outcome.problems.is_empty() {
-            let gone = sweep(tx, &prepared.index, kind, &stamp, &mut outcome.leaving).await?;
-            changes.deleted += gone.1;
-            removed.entry(kind).or_default().extend(gone.0);
-        }
         if !finished {
             return Err(Error::internal(format!(
                 "reading {stored} stopped before its end"
             )));
         }
+        if *mode == Mode::Bulk && !all_new && outcome.problems.is_empty() {
+            let gone = sweep(tx, &prepared.index, kind, &stamp, &mut outcome.leaving).await?;
+            changes.deleted += gone.1;
+            if is_referred_to(kind) {
+                removed.entry(kind).or_default().extend(gone.0);
+            }
+        }
         tracing::debug!(file = %stored, "import: file written");
         outcome.changes.insert(kind, changes);
     }
-    check_pending(tx, pending, &mut outcome.problems).await?;
     if outcome.problems.is_empty() {
         check_dependants(tx, &removed, &mut outcome.problems).await?;
     }
     Ok(outcome)
 }
 
-/// Adds a further line to a problem, as [`Problems`] would for a repeated one.
-fn also_on(problem: &mut Problem, line: Option<u64>) {
-    let Some(line) = line else { return };
-    if problem.also_on_lines.len() < super::report::LINES_SHOWN {
-        problem.also_on_lines.push(line);
-    } else {
-        problem.and_more += 1;
-    }
-}
-
 /// The roster's structural references, by column: (dependant file, its SQL column, its CSV
 /// column, the file it points into). Gradebook records (lineItems, results) are history: they
-/// go on naming last year's classes and departed pupils, so they are not listed.
+/// go on naming last year's classes and departed pupils, so they are not listed. A class's
+/// terms and a user's organisations (lists inside the records; a user's are checked against
+/// orgs.csv whenever users.csv is imported) are not listed either.
 const DEPENDANTS: &[(FileKind, &str, &str, FileKind)] = &[
     (
         FileKind::Orgs,
@@ -283,6 +265,12 @@ const DEPENDANTS: &[(FileKind, &str, &str, FileKind)] = &[
         FileKind::AcademicSessions,
     ),
     (FileKind::Courses, "org_id", "orgSourcedId", FileKind::Orgs),
+    (
+        FileKind::Courses,
+        "school_year_id",
+        "schoolYearSourcedId",
+        FileKind::AcademicSessions,
+    ),
     (
         FileKind::Classes,
         "school_id",
@@ -321,7 +309,18 @@ const DEPENDANTS: &[(FileKind, &str, &str, FileKind)] = &[
         "userSourcedId",
         FileKind::Users,
     ),
+    (
+        FileKind::Demographics,
+        "sourced_id",
+        "sourcedId",
+        FileKind::Users,
+    ),
 ];
+
+/// Whether records of `kind` are referred to by others (their removals are kept, to check).
+fn is_referred_to(kind: FileKind) -> bool {
+    DEPENDANTS.iter().any(|(_, _, _, target)| *target == kind)
+}
 
 /// Records shown per dangling reference problem.
 const DEPENDANTS_SHOWN: usize = 5;
@@ -441,7 +440,10 @@ fn spawn_reader(
                     batch.problems.extend(problems);
                 }
             }
-            if batch.rows.len() >= BATCH || batch.problems.len() >= BATCH {
+            if batch.rows.len() >= BATCH
+                || batch.problems.len() >= BATCH
+                || batch.pending.len() >= BATCH
+            {
                 let full = std::mem::replace(&mut batch, Batch::new());
                 if sender.blocking_send(full).is_err() {
                     return;
@@ -652,11 +654,13 @@ async fn write_batch(
         }
     }
     if kind == FileKind::Users {
-        let problems = usernames_taken(tx, file, &accounts, taken).await?;
+        let mut problems = usernames_taken(tx, file, &accounts, taken).await?;
+        let mut settled = settle_users(tx, prepared, file, accounts).await?;
+        problems.extend(std::mem::take(&mut settled.problems));
         if !writing || !problems.is_empty() {
             return Ok(problems);
         }
-        let problems = write_users(tx, prepared, file, accounts, all_new, changes, leaving).await?;
+        write_users(tx, settled, all_new, changes, leaving).await?;
         changes.deleted += remove_accounts(tx, &removed, leaving).await?;
         return Ok(problems);
     }
@@ -682,13 +686,13 @@ async fn usernames_taken(
         .iter()
         .filter(|d| !d.row.username.is_empty())
         .map(|d| &d.row.username);
-    let owners: HashMap<String, (String, Option<String>)> = match taken {
+    let owners: HashMap<String, Vec<(String, Option<String>)>> = match taken {
         Taken::Outside(names) => usernames
             .filter_map(|name| {
                 let folded = fold_username(name);
                 names
                     .get(&folded)
-                    .map(|held| (folded, (held.clone(), None)))
+                    .map(|held| (folded, vec![(held.clone(), None)]))
             })
             .collect(),
         Taken::LookUp => {
@@ -698,41 +702,50 @@ async fn usernames_taken(
     };
     for draft in drafts {
         let name = &draft.row.username;
-        if let Some((held, owner)) = owners.get(&fold_username(name))
-            && owner.as_deref() != Some(draft.row.sourced_id.as_str())
-        {
-            let whose = match owner {
-                Some(other) => format!("the roster user {other:?}"),
-                None => "an account created outside the roster".to_owned(),
-            };
-            let spelled = if held == name {
-                String::new()
-            } else {
-                format!(" as {held:?} (usernames are compared without regard to case)")
-            };
-            problems.push(Problem::at(
-                file,
-                draft.line,
-                Some("username"),
-                format!(
-                    "username {name:?} already belongs to {whose}{spelled}; choose another username"
-                ),
-            ));
-        }
+        let Some((held, owner)) = owners.get(&fold_username(name)).and_then(|holders| {
+            holders
+                .iter()
+                .find(|(_, owner)| owner.as_deref() != Some(draft.row.sourced_id.as_str()))
+        }) else {
+            continue;
+        };
+        let whose = match owner {
+            Some(other) => format!("the roster user {other:?}"),
+            None => "an account created outside the roster".to_owned(),
+        };
+        let spelled = if held == name {
+            String::new()
+        } else {
+            format!(" as {held:?} (usernames are compared without regard to case)")
+        };
+        problems.push(Problem::at(
+            file,
+            draft.line,
+            Some("username"),
+            format!(
+                "username {name:?} already belongs to {whose}{spelled}; choose another username"
+            ),
+        ));
     }
     Ok(problems)
 }
 
-/// Writes a batch of people as accounts.
-async fn write_users(
+/// People of a batch settled as accounts (with the roster's passwords, by index, and the
+/// guardian links), and the problems of those that cannot become one.
+struct Settled {
+    accounts: Vec<AccountRow>,
+    passwords: Vec<(usize, String)>,
+    agents: Vec<(String, String)>,
+    problems: Vec<Problem>,
+}
+
+/// Settles each person's role and school (reading the directory, writing nothing).
+async fn settle_users(
     tx: &mut dyn ImportTx,
     prepared: &Prepared,
     file: &str,
     drafts: Vec<AccountDraft>,
-    all_new: bool,
-    changes: &mut Changes,
-    leaving: &mut Leaving,
-) -> Result<Vec<Problem>> {
+) -> Result<Settled> {
     let mut problems = Vec::new();
     let version = prepared.manifest.version;
     // OneRoster 1.2: a user whose primary role is not in this import's roles.csv keeps the one
@@ -765,6 +778,29 @@ async fn write_users(
             Err(problem) => problems.push(problem),
         }
     }
+    Ok(Settled {
+        accounts,
+        passwords,
+        agents,
+        problems,
+    })
+}
+
+/// Writes settled people as accounts: hashes new roster passwords, notes who leaves a school
+/// (for the mass-change safeguard), and replaces their guardian links.
+async fn write_users(
+    tx: &mut dyn ImportTx,
+    settled: Settled,
+    all_new: bool,
+    changes: &mut Changes,
+    leaving: &mut Leaving,
+) -> Result<()> {
+    let Settled {
+        mut accounts,
+        passwords,
+        agents,
+        ..
+    } = settled;
     if !passwords.is_empty() {
         let ids: Vec<String> = passwords
             .iter()
@@ -800,7 +836,7 @@ async fn write_users(
     changes.updated += updated;
     let ids: Vec<String> = accounts.iter().map(|a| a.sourced_id.clone()).collect();
     tx.replace_agents(&ids, &agents, all_new).await?;
-    Ok(problems)
+    Ok(())
 }
 
 /// For each password from the roster: nothing to do if it is the password the roster gave last
@@ -884,27 +920,31 @@ async fn remove_accounts(
     Ok(tx.remove_accounts(sourced_ids, now()).await?)
 }
 
-/// References to records that are not in the files must exist in the directory.
-async fn check_pending(
+/// References to records that are not in the files must exist in the directory (and not be
+/// `tobedeleted`); each one that does not is a problem where it is made.
+async fn check_in_directory(
     tx: &mut dyn ImportTx,
-    pending: Pending,
+    pending: Vec<((Target, String), Problem)>,
     problems: &mut Problems,
 ) -> Result<()> {
     let mut by_target: BTreeMap<Target, Vec<(String, Problem)>> = BTreeMap::new();
-    for ((target, id, _, _), problem) in pending {
+    for ((target, id), problem) in pending {
         by_target.entry(target).or_default().push((id, problem));
     }
     for (target, entries) in by_target {
         let Some(kind) = FileKind::of_target(target) else {
             continue;
         };
-        for chunk in entries.chunks(BATCH) {
-            let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-            let found = tx.existing_active(table(kind), &ids).await?;
-            for (id, problem) in chunk {
-                if !found.contains(id) {
-                    problems.push(problem.clone());
-                }
+        let mut ids: Vec<String> = entries.iter().map(|(id, _)| id.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(BATCH) {
+            found.extend(tx.existing_active(table(kind), chunk).await?);
+        }
+        for (id, problem) in entries {
+            if !found.contains(&id) {
+                problems.push(problem);
             }
         }
     }

@@ -67,7 +67,7 @@ macro_rules! sql_import_tx {
 
             async fn all_ids(&mut self, table: &Table) -> StoreResult<Vec<String>> {
                 let sql = format!(
-                    "SELECT {k} FROM {t} WHERE {k} IS NOT NULL AND data IS NOT NULL AND status <> 'tobedeleted'",
+                    "SELECT {k} FROM {t} WHERE {k} IS NOT NULL AND data IS NOT NULL AND status <> 'tobedeleted' ORDER BY {k}",
                     k = table.key,
                     t = table.name
                 );
@@ -127,21 +127,20 @@ macro_rules! sql_import_tx {
                 Ok(names.into_iter().map(|name| (fold_username(&name), name)).collect())
             }
 
-            async fn username_owners(&mut self, usernames: &[String]) -> StoreResult<HashMap<String, (String, Option<String>)>> {
+            async fn username_owners(&mut self, usernames: &[String]) -> StoreResult<HashMap<String, Vec<(String, Option<String>)>>> {
                 if usernames.is_empty() {
                     return Ok(HashMap::new());
                 }
                 let sql = format!("SELECT username, sourced_id FROM users WHERE lower(username) IN ({})", $params.list(1, usernames.len()));
                 let mut query = sqlx::query_as::<$db, (String, Option<String>)>(&sql);
                 for name in usernames {
-                    query = query.bind(name.to_ascii_lowercase());
+                    query = query.bind(fold_username(name));
                 }
-                Ok(query
-                    .fetch_all(&mut *self.tx)
-                    .await?
-                    .into_iter()
-                    .map(|(name, owner)| (fold_username(&name), (name, owner)))
-                    .collect())
+                let mut owners: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
+                for (name, owner) in query.fetch_all(&mut *self.tx).await? {
+                    owners.entry(fold_username(&name)).or_default().push((name, owner));
+                }
+                Ok(owners)
             }
 
             async fn upsert_accounts(&mut self, rows: &[AccountRow], now: i64, all_new: bool) -> StoreResult<Upserted> {
@@ -248,7 +247,7 @@ macro_rules! sql_import_tx {
                 Ok(rows.into_iter().map(|(school, n)| (school, n as u64)).collect())
             }
 
-            async fn active_referring(&mut self, table: &Table, column: &str, ids: &[String], examples: usize) -> StoreResult<(u64, Vec<(String, String)>)> {
+            async fn active_referring(&mut self, table: &Table, column: &'static str, ids: &[String], examples: usize) -> StoreResult<(u64, Vec<(String, String)>)> {
                 if ids.is_empty() {
                     return Ok((0, Vec::new()));
                 }

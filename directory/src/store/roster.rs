@@ -160,7 +160,7 @@ pub struct AccountRow {
 }
 
 /// Where a roster account is, as far as the mass-change safeguard looks.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountPlace {
     /// Primary school.
     pub school_id: Option<String>,
@@ -202,8 +202,8 @@ pub trait ImportTx: Send {
         rows: &[DirectoryRow],
         all_new: bool,
     ) -> StoreResult<Upserted>;
-    /// Every key in `table` whose record is not already `tobedeleted` (for the sweep after a
-    /// bulk file).
+    /// Every key in `table` whose record is not already `tobedeleted`, in order (for the sweep
+    /// after a bulk file).
     async fn all_ids(&mut self, table: &Table) -> StoreResult<Vec<String>>;
     /// Marks records `tobedeleted` (OneRoster's logical delete) as of `when`; returns how many
     /// were not already.
@@ -222,12 +222,13 @@ pub trait ImportTx: Send {
     /// Usernames of the accounts made outside the roster (administrators' own accounts):
     /// folded with [`fold_username`] → as stored.
     async fn usernames_outside_roster(&mut self) -> StoreResult<HashMap<String, String>>;
-    /// Accounts holding any of `usernames` without regard to case: folded username → (the
-    /// username as stored, sourcedId; `None` for accounts made outside the roster).
+    /// Accounts holding any of `usernames` without regard to case: folded username → every
+    /// (username as stored, sourcedId; `None` for accounts made outside the roster) holding it
+    /// (a database from before usernames were folded may hold several).
     async fn username_owners(
         &mut self,
         usernames: &[String],
-    ) -> StoreResult<HashMap<String, (String, Option<String>)>>;
+    ) -> StoreResult<HashMap<String, Vec<(String, Option<String>)>>>;
     /// Where the given roster accounts are now, by sourcedId (for the mass-change safeguard,
     /// read before they are changed).
     async fn account_places(
@@ -236,12 +237,13 @@ pub trait ImportTx: Send {
     ) -> StoreResult<HashMap<String, AccountPlace>>;
     /// How many roster accounts may sign in, per school (`None`: no school).
     async fn enabled_accounts_by_school(&mut self) -> StoreResult<HashMap<Option<String>, u64>>;
-    /// Records of `table` not `tobedeleted` whose `column` holds one of `ids`: how many, and
-    /// the first `examples` of them as (key, the id it refers to).
+    /// Records of `table` not `tobedeleted` whose `column` (one of the table's own columns,
+    /// a constant: it is written into the statement) holds one of `ids`: how many, and the
+    /// first `examples` of them as (key, the id it refers to).
     async fn active_referring(
         &mut self,
         table: &Table,
-        column: &str,
+        column: &'static str,
         ids: &[String],
         examples: usize,
     ) -> StoreResult<(u64, Vec<(String, String)>)>;
@@ -271,10 +273,11 @@ pub trait ImportTx: Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 
-/// A username as compared for uniqueness: without regard to case, as sign-in counts its
-/// attempts (`USER02` and `user02` are one name).
+/// A username as compared for uniqueness and counted by sign-in's limits: without regard to
+/// ASCII case (`USER02` and `user02` are one name). Only ASCII is folded, as both databases'
+/// `lower()` can match it (SQLite's folds nothing else); usernames are ASCII in practice.
 pub fn fold_username(name: &str) -> String {
-    name.to_lowercase()
+    name.to_ascii_lowercase()
 }
 
 /// The record kept of every import.
