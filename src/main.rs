@@ -284,9 +284,10 @@ struct OnerosterImport {
     #[arg(long)]
     by: Option<String>,
     /// Apply the import even though it disables or moves more of a school's accounts than
-    /// the threshold (after checking the summary of a held or dry run).
-    #[arg(long)]
-    confirm_mass_change: bool,
+    /// the threshold: the id of the held import whose summary you checked (the files must be
+    /// the same).
+    #[arg(long, value_name = "HELD_IMPORT_ID")]
+    confirm_mass_change: Option<String>,
     /// The share of a school's accounts, in percent, that an import may disable or move
     /// before it is held.
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -929,9 +930,10 @@ async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
                 )));
             }
             if report.outcome == "held" {
-                return Err(Error::Invalid(
-                    "the import was held: it disables or moves many accounts; nothing was changed (run it again with --confirm-mass-change to apply it)".into(),
-                ));
+                return Err(Error::Invalid(format!(
+                    "the import was held: it disables or moves many accounts; nothing was changed (run it again with --confirm-mass-change {} to apply it)",
+                    report.id
+                )));
             }
         }
         ImportCommand::Affairs(args) => {

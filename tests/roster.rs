@@ -1530,9 +1530,9 @@ async fn a_mass_change_is_held_until_confirmed(backend: Backend) {
         "users.csv",
         &format!("{users}{}\r\n", pupils[15..].join("\r\n")),
     );
-    let options = |dry_run, confirm_mass_change| ImportOptions {
+    let options = |dry_run, confirm_mass_change: Option<&str>| ImportOptions {
         dry_run,
-        confirm_mass_change,
+        confirm_mass_change: confirm_mass_change.map(str::to_owned),
         ..ImportOptions::default()
     };
     let with = |options: ImportOptions| {
@@ -1549,7 +1549,7 @@ async fn a_mass_change_is_held_until_confirmed(backend: Backend) {
             .unwrap()
         }
     };
-    let held = with(options(false, false)).await;
+    let held = with(options(false, None)).await;
     assert_eq!(held.outcome, "held", "{held}");
     let change = held.mass_change.as_ref().unwrap();
     assert!(change.exceeds_threshold);
@@ -1560,8 +1560,14 @@ async fn a_mass_change_is_held_until_confirmed(backend: Backend) {
     assert_eq!(school.examples, ["p00", "p01", "p02", "p03", "p04"]);
     assert!(school.exceeds_threshold);
     let text = held.to_string();
-    assert!(text.starts_with("Import held:"), "{text}");
-    assert!(text.contains("--confirm-mass-change"), "{text}");
+    assert!(
+        text.starts_with(&format!("Import {} held:", held.id)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("--confirm-mass-change {}", held.id)),
+        "{text}"
+    );
     assert!(text.contains("sakura-es: 15 disabled, 0 moved"), "{text}");
     assert_eq!(enabled().await, 30, "a held import changes nothing");
     assert_eq!(
@@ -1571,12 +1577,38 @@ async fn a_mass_change_is_held_until_confirmed(backend: Backend) {
         1,
         "a held import is recorded with its summary"
     );
-    let dry = with(options(true, false)).await;
+    let dry = with(options(true, None)).await;
     assert_eq!(dry.outcome, "dry-run");
     assert!(dry.mass_change.as_ref().unwrap().exceeds_threshold);
     assert!(dry.to_string().contains("would be held"), "{dry}");
     assert_eq!(enabled().await, 30);
-    let confirmed = with(options(false, true)).await;
+    // Only the held import of these very files confirms it.
+    let not_held = with(options(false, Some(&dry.id))).await;
+    assert_eq!(not_held.outcome, "held");
+    assert!(
+        not_held.warnings[0].contains("which was dry-run, not held"),
+        "{not_held}"
+    );
+    let unknown = with(options(false, Some("no-such-import"))).await;
+    assert_eq!(unknown.outcome, "held");
+    assert!(
+        unknown.warnings[0].contains("which is not a recorded import"),
+        "{unknown}"
+    );
+    let users_now = copy.read("users.csv");
+    copy.write("users.csv", &format!("{users_now}\r\n"));
+    let changed = with(options(false, Some(&held.id))).await;
+    assert_eq!(
+        changed.outcome, "held",
+        "the files changed since: {changed}"
+    );
+    assert!(
+        changed.warnings[0].contains("which was held with other files"),
+        "{changed}"
+    );
+    copy.write("users.csv", &users_now);
+    assert_eq!(enabled().await, 30);
+    let confirmed = with(options(false, Some(&held.id))).await;
     assert_eq!(confirmed.outcome, "applied", "{confirmed}");
     assert!(confirmed.mass_change.is_some());
     assert_eq!(enabled().await, 15);

@@ -59,9 +59,9 @@ pub struct ImportOptions {
     pub limits: Limits,
     /// When an import that disables or moves many accounts is held.
     pub safeguard: Safeguard,
-    /// Apply an import even if it passes the safeguard's threshold (the operator has seen
-    /// its summary).
-    pub confirm_mass_change: bool,
+    /// Apply an import even if it passes the safeguard's threshold: the id of the held import
+    /// whose summary the operator has checked (the files must be the same, byte for byte).
+    pub confirm_mass_change: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -73,7 +73,7 @@ impl Default for ImportOptions {
             actor: "cli".into(),
             limits: Limits::default(),
             safeguard: Safeguard::default(),
-            confirm_mass_change: false,
+            confirm_mass_change: None,
         }
     }
 }
@@ -232,7 +232,7 @@ async fn import_files(
         .mass_change
         .as_ref()
         .is_some_and(|change| change.exceeds_threshold)
-        && !options.confirm_mass_change;
+        && !confirms(tx.as_mut(), options, &mut report).await?;
     report.outcome = match (options.dry_run, held) {
         (true, _) => "dry-run",
         (false, true) => "held",
@@ -255,6 +255,52 @@ async fn import_files(
         tracing::debug!(elapsed = ?clock.elapsed(), "import: committed");
     }
     Ok(report)
+}
+
+/// Whether `--confirm-mass-change` names a held import of exactly these files (the same names
+/// and SHA-256s), so that what is applied is what the operator checked; otherwise the report
+/// says why the confirmation does not count.
+async fn confirms(
+    tx: &mut dyn crate::store::roster::ImportTx,
+    options: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<bool> {
+    let Some(id) = options.confirm_mass_change.as_deref() else {
+        return Ok(false);
+    };
+    let held = tx.import_record(id).await?;
+    let same_files = |summary: &str| {
+        let Ok(earlier) = serde_json::from_str::<serde_json::Value>(summary) else {
+            return false;
+        };
+        let checksums: BTreeMap<&str, &str> = report
+            .files
+            .iter()
+            .map(|(name, file)| (name.as_str(), file.sha256.as_str()))
+            .collect();
+        let earlier: Option<BTreeMap<&str, &str>> = earlier["files"].as_object().map(|files| {
+            files
+                .iter()
+                .map(|(name, file)| (name.as_str(), file["sha256"].as_str().unwrap_or("")))
+                .collect()
+        });
+        earlier == Some(checksums)
+    };
+    let why = match held {
+        Some(record) if record.outcome == "held" && same_files(&record.summary) => return Ok(true),
+        Some(record) if record.outcome == "held" => format!(
+            "--confirm-mass-change names import {id}, which was held with other files (they have changed since); this import is held in its turn: check its summary"
+        ),
+        Some(record) => format!(
+            "--confirm-mass-change names import {id}, which was {}, not held; name the held import whose summary you checked",
+            record.outcome
+        ),
+        None => format!(
+            "--confirm-mass-change names import {id}, which is not a recorded import; name the held import whose summary you checked"
+        ),
+    };
+    report.warnings.push(why);
+    Ok(false)
 }
 
 /// Records the import: in its own transaction when applied, separately otherwise.

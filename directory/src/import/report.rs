@@ -256,7 +256,7 @@ impl fmt::Display for ImportReport {
             if change.exceeds_threshold && self.outcome == "dry-run" {
                 writeln!(
                     f,
-                    "  Without --dry-run this import would be held until run with --confirm-mass-change."
+                    "  Without --dry-run this import would be held until confirmed (--confirm-mass-change with the held import's id)."
                 )?;
             }
         }
@@ -269,10 +269,12 @@ impl ImportReport {
         match self.outcome {
             "held" => writeln!(
                 f,
-                "Import held: it would disable or move more than {}% of a school's accounts (or of the board's); nothing was changed. Check the summary below; if it is what the board intends, run the same import again with --confirm-mass-change.",
+                "Import {} held: it would disable or move more than {}% of a school's accounts (or of the board's); nothing was changed. Check the summary below; if it is what the board intends, run the same import again with --confirm-mass-change {}.",
+                self.id,
                 self.mass_change
                     .as_ref()
-                    .map_or(0, |change| change.threshold_percent)
+                    .map_or(0, |change| change.threshold_percent),
+                self.id
             ),
             "rejected" => {
                 writeln!(

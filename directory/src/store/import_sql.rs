@@ -273,6 +273,25 @@ macro_rules! sql_import_tx {
                 Ok((count as u64, query.fetch_all(&mut *self.tx).await?))
             }
 
+            async fn import_record(&mut self, id: &str) -> StoreResult<Option<ImportRecord>> {
+                let row = sqlx::query_as::<$db, (String, i64, i64, String, String, String, String)>(&format!(
+                    "SELECT id, started_at, finished_at, actor, source, outcome, summary FROM imports WHERE id = {}",
+                    $params.one(1)
+                ))
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(row.map(|(id, started_at, finished_at, actor, source, outcome, summary)| ImportRecord {
+                    id,
+                    started_at,
+                    finished_at,
+                    actor,
+                    source,
+                    outcome,
+                    summary,
+                }))
+            }
+
             async fn record_import(&mut self, record: &ImportRecord) -> StoreResult<()> {
                 sqlx::query::<$db>(
                     "INSERT INTO imports (id, started_at, finished_at, actor, source, outcome, summary) VALUES ($1, $2, $3, $4, $5, $6, $7)",

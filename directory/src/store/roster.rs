@@ -269,6 +269,8 @@ pub trait ImportTx: Send {
     ) -> StoreResult<()>;
     /// Records the import.
     async fn record_import(&mut self, record: &ImportRecord) -> StoreResult<()>;
+    /// An earlier import's record (to confirm a held import).
+    async fn import_record(&mut self, id: &str) -> StoreResult<Option<ImportRecord>>;
     /// Makes everything permanent.
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
