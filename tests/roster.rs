@@ -1497,6 +1497,36 @@ async fn usernames_are_unique_without_regard_to_case_across_imports(backend: Bac
         )]
     );
     assert!(account(&server, "S001").await.is_none());
+    // A stored name with capitals is found too (through the index of such names).
+    let mixed = Copy::of("delta-1.1");
+    mixed.edit("users.csv", ",student,s009,", ",student,Hiroto.M,");
+    assert_eq!(run(&server, &mixed.dir).await.outcome, "applied");
+    let clash = Copy::of("delta-1.1");
+    let users = clash.read("users.csv");
+    let header = users.lines().next().unwrap();
+    let row = users.lines().find(|l| l.starts_with("s009,")).unwrap();
+    clash.write(
+        "users.csv",
+        &format!(
+            "{header}\n{}\n",
+            row.replacen("s009,", "s010,", 1)
+                .replace(",s009,", ",HIROTO.m,")
+        ),
+    );
+    clash.edit(
+        "manifest.csv",
+        "file.enrollments,delta",
+        "file.enrollments,absent",
+    );
+    std::fs::remove_file(clash.dir.join("enrollments.csv")).unwrap();
+    let report = run(&server, &clash.dir).await;
+    assert_eq!(
+        problem_lines(&report),
+        vec![
+            "users.csv:2: username: username \"HIROTO.m\" already belongs to the roster user \"s009\" as \"Hiroto.M\" (usernames are compared without regard to case); choose another username"
+        ],
+        "{report}"
+    );
     server.stop().await;
 }
 

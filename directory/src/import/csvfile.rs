@@ -170,7 +170,12 @@ impl Decoding {
                 EncodingChoice::ShiftJis => (SHIFT_JIS, Reason::Named),
                 EncodingChoice::Auto => match utf8.finish() {
                     None => (UTF_8, Reason::AllUtf8),
-                    Some(line) => (SHIFT_JIS, Reason::NotUtf8At(line)),
+                    Some(offset) => {
+                        let line = line_of(source.reader(stored_name)?, offset).map_err(|e| {
+                            Problem::in_file(stored_name, format!("cannot read the file: {e}"))
+                        })?;
+                        (SHIFT_JIS, Reason::NotUtf8At(line))
+                    }
                 },
             }
         };
@@ -178,17 +183,15 @@ impl Decoding {
     }
 }
 
-/// Streaming UTF-8 check that remembers the line of the first byte that is not UTF-8 (lines
-/// counted as the reader counts them: LF, CRLF and a lone CR each end one).
+/// Streaming UTF-8 check that remembers where the first byte that is not UTF-8 is (its line
+/// is counted only then, by [`line_of`], so that a valid file costs nothing more).
 #[derive(Default)]
 struct Utf8Scan {
     /// Bytes of a character cut at the end of the previous chunk.
     carry: Vec<u8>,
-    /// Line ends seen before the current position.
-    breaks: u64,
-    /// The previous byte was a CR (its line end is counted).
-    after_cr: bool,
-    /// 1-based line of the first invalid byte.
+    /// Bytes consumed before `carry`.
+    offset: u64,
+    /// Offset of the first invalid byte.
     invalid_at: Option<u64>,
 }
 
@@ -205,36 +208,49 @@ impl Utf8Scan {
             &joined
         };
         match std::str::from_utf8(data) {
-            Ok(_) => self.count(data),
+            Ok(_) => self.offset += data.len() as u64,
             Err(e) => {
                 let valid = e.valid_up_to();
-                self.count(&data[..valid]);
                 if e.error_len().is_none() {
+                    self.offset += valid as u64;
                     self.carry = data[valid..].to_vec();
                 } else {
-                    self.invalid_at = Some(self.breaks + 1);
+                    self.invalid_at = Some(self.offset + valid as u64);
                 }
             }
         }
     }
 
-    /// Counts the line ends in `bytes` (a CRLF once).
-    fn count(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            match byte {
-                b'\n' if self.after_cr => {}
-                b'\n' | b'\r' => self.breaks += 1,
-                _ => {}
-            }
-            self.after_cr = byte == b'\r';
-        }
-    }
-
-    /// `None` if every byte was UTF-8; otherwise the line of the first that was not.
+    /// `None` if every byte was UTF-8; otherwise the offset of the first that was not.
     fn finish(self) -> Option<u64> {
         self.invalid_at
-            .or_else(|| (!self.carry.is_empty()).then_some(self.breaks + 1))
+            .or_else(|| (!self.carry.is_empty()).then_some(self.offset))
     }
+}
+
+/// The 1-based line of the byte at `offset`, counting line ends as the reader does (LF, CRLF
+/// and a lone CR each end one).
+fn line_of(mut reader: impl Read, offset: u64) -> std::io::Result<u64> {
+    let mut line = 1;
+    let mut after_cr = false;
+    let mut left = offset;
+    let mut buffer = vec![0u8; 1 << 16];
+    while left > 0 {
+        let n = reader.read(&mut buffer[..(left.min(1 << 16)) as usize])?;
+        if n == 0 {
+            break;
+        }
+        for &byte in &buffer[..n] {
+            match byte {
+                b'\n' if after_cr => {}
+                b'\n' | b'\r' => line += 1,
+                _ => {}
+            }
+            after_cr = byte == b'\r';
+        }
+        left -= n as u64;
+    }
+    Ok(line)
 }
 
 /// A CSV file being read row by row.
@@ -578,11 +594,20 @@ mod tests {
                 "a character cut at {cut} is still UTF-8"
             );
         }
+        let bad = b"a\r\nb\rc\n\x82\xa0";
+        for cut in 0..bad.len() {
+            let mut scan = Utf8Scan::default();
+            scan.feed(&bad[..cut]);
+            scan.feed(&bad[cut..]);
+            assert_eq!(scan.finish(), Some(7), "cut at {cut}");
+        }
+        assert_eq!(
+            line_of(&bad[..], 7).unwrap(),
+            4,
+            "CRLF, CR and LF each end a line"
+        );
         let mut scan = Utf8Scan::default();
-        scan.feed(b"a\r\nb\rc\n\x82\xa0");
-        assert_eq!(scan.finish(), Some(4), "CRLF, CR and LF each end a line");
-        let mut scan = Utf8Scan::default();
-        scan.feed("あ".as_bytes().split_last().unwrap().1);
+        scan.feed("xあ".as_bytes().split_last().unwrap().1);
         assert_eq!(
             scan.finish(),
             Some(1),

@@ -580,7 +580,11 @@ fn scan(
             let name = row.fields.get(at).unwrap_or("").trim();
             // Sign-in counts attempts per folded name: names that differ only in case would
             // share one account's limit, so they count as the same name.
-            let folded = crate::store::roster::fold_username(name);
+            let folded = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                std::borrow::Cow::Owned(crate::store::roster::fold_username(name))
+            } else {
+                std::borrow::Cow::Borrowed(name)
+            };
             if !name.is_empty() {
                 match usernames.insert(&folded, seen) {
                     Ok(()) => {}

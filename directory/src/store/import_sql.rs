@@ -131,10 +131,20 @@ macro_rules! sql_import_tx {
                 if usernames.is_empty() {
                     return Ok(HashMap::new());
                 }
-                let sql = format!("SELECT username, sourced_id FROM users WHERE lower(username) IN ({})", $params.list(1, usernames.len()));
+                // Lower-case usernames through the unique index; those with capitals through the
+                // partial index on lower(username) (migration 0012), with its very condition.
+                let n = usernames.len();
+                let sql = format!(
+                    "SELECT username, sourced_id FROM users WHERE username IN ({}) \
+                     UNION ALL SELECT username, sourced_id FROM users \
+                     WHERE username <> lower(username) AND lower(username) IN ({})",
+                    $params.list(1, n),
+                    $params.list(n + 1, n)
+                );
+                let folded: Vec<String> = usernames.iter().map(|name| fold_username(name)).collect();
                 let mut query = sqlx::query_as::<$db, (String, Option<String>)>(&sql);
-                for name in usernames {
-                    query = query.bind(fold_username(name));
+                for name in folded.iter().chain(&folded) {
+                    query = query.bind(name);
                 }
                 let mut owners: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
                 for (name, owner) in query.fetch_all(&mut *self.tx).await? {
