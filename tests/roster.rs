@@ -626,6 +626,10 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
             );
             "orgs.csv:1: column 6 of the header has no name; name it or remove the column".into()
         }),
+        ("no manifest", |c| {
+            std::fs::remove_file(c.dir.join("manifest.csv")).unwrap();
+            "manifest.csv is missing; a OneRoster file set starts with manifest.csv (propertyName,value)".into()
+        }),
         ("manifest names a missing file", |c| {
             std::fs::remove_file(c.dir.join("results.csv")).unwrap();
             let line = c
@@ -659,11 +663,18 @@ async fn each_mistake_is_reported_precisely_and_changes_nothing(backend: Backend
             )
         }),
     ];
+    let rejected = || server.count_sql("SELECT COUNT(*) FROM imports WHERE outcome = 'rejected'");
     for (what, make) in mistakes {
         let copy = Copy::of("board-1.1");
         let expected = make(&copy);
+        let recorded = rejected().await;
         let report = run(&server, &copy.dir).await;
         assert_eq!(report.outcome, "rejected", "{what}");
+        assert_eq!(
+            rejected().await,
+            recorded + 1,
+            "{what}: the refusal is recorded"
+        );
         let listed = problem_lines(&report);
         assert!(
             listed.contains(&expected),
