@@ -321,6 +321,40 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
     assert!(list.contains("パスキー"), "{list}");
     screenshot(&client, &format!("passkeys-added-{backend:?}")).await;
 
+    // An app that asks for a passkey (acr_values): the password session is not enough, and the
+    // sign-in page offers the passkey alone.
+    let app = server.web_app().await;
+    let (_, challenge) = pkce();
+    let asking = code_request(
+        &server,
+        &app,
+        "openid",
+        &challenge,
+        &[("acr_values", "urn:renkei:acr:passkey")],
+    );
+    client.goto(&asking).await.unwrap();
+    assert_eq!(
+        text_of(&client, "p.notice").await,
+        "このアプリを使うには、パスキーでのログインが必要です。"
+    );
+    assert!(
+        client
+            .find(Locator::Css("input[name=password]"))
+            .await
+            .is_err(),
+        "no password form"
+    );
+    screenshot(&client, &format!("login-passkey-required-{backend:?}")).await;
+    click("#passkey-sign-in").await;
+    let approval = client
+        .wait()
+        .for_element(Locator::Css("form[action='/consent']"))
+        .await;
+    assert!(
+        approval.is_ok(),
+        "signed in with the passkey, the pupil is asked to approve the app"
+    );
+
     // Signed out (cookies gone), the pupil signs in with the passkey alone: no username.
     client.delete_all_cookies().await.unwrap();
     client.goto(&server.url("/login")).await.unwrap();

@@ -157,8 +157,21 @@ async fn app_sign_in_claims(
     app: &support::TestClient,
     passkey: &mut SoftPasskey,
 ) -> Value {
+    app_sign_in_claims_asking(server, second, app, passkey, &[]).await
+}
+
+/// [`app_sign_in_claims`] with `extra` parameters in the authorization request.
+async fn app_sign_in_claims_asking(
+    server: &TestServer,
+    second: &TestServer,
+    app: &support::TestClient,
+    passkey: &mut SoftPasskey,
+    extra: &[(&str, &str)],
+) -> Value {
     let (verifier, challenge) = support::pkce();
-    let url = support::code_request(server, app, "openid profile", &challenge, &[("nonce", "n")]);
+    let mut params = vec![("nonce", "n")];
+    params.extend_from_slice(extra);
+    let url = support::code_request(server, app, "openid profile", &challenge, &params);
     let browser = Browser::new();
     let to_login = browser.get(&url).await;
     let login = url::Url::parse(&server.url(&location(&to_login))).unwrap();
@@ -627,7 +640,90 @@ async fn passkeys_are_off_when_the_issuer_is_an_ip_address(backend: Backend) {
     server.stop().await;
 }
 
+/// An app that asks for a phishing-resistant sign-in (`acr_values`) gets one: a password
+/// session is not enough, the sign-in page offers only the passkey (and refuses a password
+/// posted anyway), and the ID token says a passkey was checked.
+async fn an_app_that_asks_for_a_passkey_gets_a_passkey_sign_in(backend: Backend) {
+    const PASSKEY: &str = "urn:renkei:acr:passkey";
+    let server = TestServer::start_on_localhost(backend).await;
+    server.user("hanako", "student").await;
+    let owner = Browser::new();
+    let mut passkey = register(&owner, &server, "hanako", "学校のiPad").await;
+    let app = server.web_app().await;
+    let (_, challenge) = support::pkce();
+    // The owner's browser holds a password session: enough for an app that does not ask…
+    let plain = support::code_request(&server, &app, "openid", &challenge, &[]);
+    let answered = location(&owner.get(&plain).await);
+    assert!(!answered.starts_with("/login"), "{answered}");
+    // …but not for one that asks for a passkey.
+    let asking = support::code_request(
+        &server,
+        &app,
+        "openid",
+        &challenge,
+        &[("acr_values", &format!("{PASSKEY} urn:renkei:acr:password"))],
+    );
+    let to_login = location(&owner.get(&asking).await);
+    assert!(to_login.starts_with("/login?request="), "{to_login}");
+    let login = url::Url::parse(&server.url(&to_login)).unwrap();
+    let request = support::query_param(&login, "request").unwrap();
+    let page = owner
+        .get(&server.url(&to_login))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("このアプリを使うには、パスキーでのログインが必要です。"),
+        "{page}"
+    );
+    assert!(!page.contains("name=\"password\""), "no password form");
+    let refused = owner
+        .post_form(
+            &server.url("/login"),
+            &[
+                ("csrf_token", hidden(&page, "csrf_token").as_str()),
+                ("request", request.as_str()),
+                ("username", "hanako"),
+                ("password", support::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 200, "a password is not enough: no code");
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("パスキーでのログインが必要です")
+    );
+    let claims = app_sign_in_claims_asking(
+        &server,
+        &server,
+        &app,
+        &mut passkey,
+        &[("acr_values", PASSKEY)],
+    )
+    .await;
+    assert_eq!(claims["acr"], PASSKEY);
+    // prompt=none cannot sign in: the app is told so.
+    let silent = support::code_request(
+        &server,
+        &app,
+        "openid",
+        &challenge,
+        &[("acr_values", PASSKEY), ("prompt", "none")],
+    );
+    let answer = url::Url::parse(&location(&owner.get(&silent).await)).unwrap();
+    assert_eq!(
+        support::query_param(&answer, "error").as_deref(),
+        Some("login_required")
+    );
+    server.stop().await;
+}
+
 on_both_databases!(
+    an_app_that_asks_for_a_passkey_gets_a_passkey_sign_in,
     a_pupil_signs_in_with_a_passkey_and_no_username,
     wrong_passkey_answers_sign_no_one_in,
     registration_is_bound_to_its_person_and_page,

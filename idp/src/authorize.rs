@@ -44,6 +44,9 @@ pub struct AuthorizationRequest {
     pub prompt: Option<String>,
     /// Maximum age of the sign-in, in seconds.
     pub max_age: Option<String>,
+    /// Authentication context classes the app asks for, in order of preference; Renkei acts on
+    /// `urn:renkei:acr:passkey` (a passkey sign-in is then required) and ignores the others.
+    pub acr_values: Option<String>,
     /// Username to pre-fill.
     pub login_hint: Option<String>,
     /// Preferred page languages.
@@ -81,6 +84,7 @@ impl AuthorizationRequest {
             ("code_challenge_method", &self.code_challenge_method, 16),
             ("prompt", &self.prompt, 64),
             ("max_age", &self.max_age, 12),
+            ("acr_values", &self.acr_values, 512),
             ("login_hint", &self.login_hint, 256),
             ("ui_locales", &self.ui_locales, 128),
             ("response_mode", &self.response_mode, 32),
@@ -107,6 +111,9 @@ pub struct ValidRequest {
     pub prompt: Vec<String>,
     /// `max_age`.
     pub max_age: Option<i64>,
+    /// The app asked for a phishing-resistant sign-in (`acr_values` names the passkey class)
+    /// and passkeys are on: only a passkey sign-in is enough for it.
+    pub passkey_required: bool,
 }
 
 /// An error to return to the app at its redirect URI.
@@ -343,6 +350,12 @@ pub async fn validate(
             }
         },
     };
+    // Requested classes are voluntary (OpenID Connect Core 3.1.2.1): a class Renkei cannot
+    // check is not claimed, and the ID token's `acr` says what was checked.
+    let passkey_required = state.passkeys.is_some()
+        && scope::parse(raw.acr_values.as_deref().unwrap_or(""))
+            .iter()
+            .any(|class| class == crate::passkey::ACR_PASSKEY);
     Ok(Ok(ValidRequest {
         raw,
         client,
@@ -350,6 +363,7 @@ pub async fn validate(
         scopes,
         prompt,
         max_age,
+        passkey_required,
     }))
 }
 
@@ -410,7 +424,7 @@ pub async fn proceed(
 }
 
 /// Whether `session` is as fresh as the request asks (`max_age`, `prompt=login` or
-/// `select_account`). A sign-in made for a kept (`kept`) request — after it was received, and
+/// `select_account`) and as strong (a passkey sign-in when [`ValidRequest::passkey_required`]). A sign-in made for a kept (`kept`) request — after it was received, and
 /// not the session that was found not fresh enough when it was kept — always counts. Every step
 /// that can issue a code asks, the approval page included, so that a request sent to sign in
 /// again cannot be approved with the session it was sent away from.
@@ -424,7 +438,8 @@ pub fn fresh_enough(request: &ValidRequest, session: &SessionRow, kept: bool) ->
             .max_age
             .is_none_or(|age| now() - session.auth_time <= age);
     let reauthenticated = !(has("login") || has("select_account")) || signed_in_for_this;
-    recent && reauthenticated
+    let strong_enough = !request.passkey_required || session.acr == crate::passkey::ACR_PASSKEY;
+    recent && reauthenticated && strong_enough
 }
 
 /// Keeps the request while the user signs in or consents; returns its id.

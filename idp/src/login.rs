@@ -49,6 +49,10 @@ impl Context {
     fn app_name(&self) -> Option<&str> {
         self.valid.as_ref().map(|v| v.client.name.as_str())
     }
+    /// The app asks for a passkey sign-in.
+    fn passkey_required(&self) -> bool {
+        self.valid.as_ref().is_some_and(|v| v.passkey_required)
+    }
     fn login_hint(&self) -> Option<&str> {
         self.valid
             .as_ref()
@@ -143,6 +147,7 @@ pub(crate) fn show(
         request,
         username,
         passkeys: state.passkeys.is_some(),
+        passkey_only: context.passkey_required(),
     };
     let mut response = if page.passkeys {
         crate::pages::render_with_script(&page)
@@ -179,6 +184,10 @@ pub async fn submit(
         };
         if !state.csrf.verify(&headers, &form.csrf_token) {
             return Ok(again(t.form_expired, StatusCode::FORBIDDEN));
+        }
+        // A password sign-in could not satisfy the app: nothing is checked or counted.
+        if context.passkey_required() {
+            return Ok(again(t.passkey_required, StatusCode::OK));
         }
         let username = form.username.trim();
         let address_key = address_key(&state, connect_info.as_ref(), &headers);

@@ -119,6 +119,10 @@ pub struct Texts {
     pub sign_in_button: &'static str,
     /// Help under the form.
     pub sign_in_hint: &'static str,
+    /// The app asks for a passkey sign-in.
+    pub passkey_required: &'static str,
+    /// What to do without a passkey.
+    pub passkey_required_hint: &'static str,
     /// The one message for every failed sign-in (no account enumeration).
     pub sign_in_failed: &'static str,
     /// Shown when too many attempts failed.
@@ -205,6 +209,8 @@ static JA: Texts = Texts {
     password: "パスワード",
     sign_in_button: "ログイン",
     sign_in_hint: "ユーザー名やパスワードがわからないときは、先生に聞いてください。",
+    passkey_required: "このアプリを使うには、パスキーでのログインが必要です。",
+    passkey_required_hint: "パスキーをまだ登録していない場合は、ホームからパスワードでログインし、「パスキー」のページで登録してから、アプリに戻ってください。",
     sign_in_failed: "ユーザー名またはパスワードがちがいます。",
     sign_in_throttled: "ログインの失敗が多すぎます。しばらく待ってから、もう一度ためしてください。",
     form_expired: "ページの有効期限が切れました。もう一度ためしてください。",
@@ -272,6 +278,8 @@ static EN: Texts = Texts {
     password: "Password",
     sign_in_button: "Sign in",
     sign_in_hint: "If you do not know your username or password, ask your teacher.",
+    passkey_required: "This app needs you to sign in with a passkey.",
+    passkey_required_hint: "If you have no passkey yet, sign in with your password from the home page, add one on the Passkeys page, then go back to the app.",
     sign_in_failed: "The username or password is incorrect.",
     sign_in_throttled: "Too many failed sign-ins. Please wait a while and try again.",
     form_expired: "This page has expired. Please try again.",
@@ -359,6 +367,8 @@ pub struct LoginPage<'a> {
     pub username: &'a str,
     /// Whether to offer signing in with a passkey (the issuer has a domain name).
     pub passkeys: bool,
+    /// The app asks for a passkey sign-in: the password form is not offered.
+    pub passkey_only: bool,
 }
 
 /// One passkey on the passkeys page.
