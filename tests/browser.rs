@@ -216,6 +216,10 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
         lead.contains("使います：さくら学習ドリル"),
         "names the app: {lead}"
     );
+    assert!(
+        client.find(Locator::Css("main a[href='/']")).await.is_ok(),
+        "the sign-in page leads home"
+    );
     screenshot(&client, &format!("login-{backend:?}")).await;
     type_password(&client, "student1").await;
     client
@@ -239,6 +243,12 @@ async fn pupil_signs_in_and_approves_in_chromium(backend: Backend) {
         "{lead}"
     );
     assert!(!lead.contains("ログイン中： "), "{lead}");
+    for link in ["main a[href='/']", "main a[href='/logout']"] {
+        assert!(
+            client.find(Locator::Css(link)).await.is_ok(),
+            "the approval page has {link}"
+        );
+    }
     screenshot(&client, &format!("consent-{backend:?}")).await;
     client
         .find(Locator::Css("button[value=approve]"))

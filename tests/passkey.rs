@@ -284,6 +284,20 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
         .await
         .unwrap();
     assert!(listed.contains("最後に使った日"), "{listed}");
+    // Dates in Japanese form (Japan time), facts joined without a Latin separator.
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
+        .date();
+    let japanese = format!(
+        "{}年{}月{}日",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    );
+    assert!(
+        listed.contains(&format!("登録：{japanese}、最後に使った日：{japanese}")),
+        "{listed}"
+    );
 
     // The same answer again: its ceremony is spent.
     let replayed = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;

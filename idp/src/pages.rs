@@ -87,6 +87,20 @@ impl Locale {
         }
     }
 
+    /// A day as the board reads it (Japan time), in this language: `2026年12月6日`, or
+    /// `6 December 2026`.
+    pub fn date(self, unix: i64) -> String {
+        let japan = time::UtcOffset::from_hms(9, 0, 0).expect("UTC+9 is a valid offset");
+        let Ok(moment) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+            return String::new();
+        };
+        let day = moment.to_offset(japan).date();
+        match self {
+            Locale::Ja => format!("{}年{}月{}日", day.year(), u8::from(day.month()), day.day()),
+            Locale::En => format!("{} {} {}", day.day(), day.month(), day.year()),
+        }
+    }
+
     /// The words of the pages in this language.
     pub fn texts(self) -> &'static Texts {
         match self {
@@ -172,6 +186,8 @@ pub struct Texts {
     pub passkey_created_at: &'static str,
     /// Before a passkey's last use.
     pub passkey_last_used: &'static str,
+    /// Between two facts on one line (、 in Japanese, no Latin separator).
+    pub and_then: &'static str,
     /// Label of the new passkey's name.
     pub passkey_name: &'static str,
     /// After the device kind, the name offered for a new passkey ("iPad" + this).
@@ -235,6 +251,7 @@ static JA: Texts = Texts {
     passkeys_none: "登録されているパスキーはありません。",
     passkey_created_at: "登録：",
     passkey_last_used: "最後に使った日：",
+    and_then: "、",
     passkey_name: "パスキーの名前",
     passkey_of_device: "のパスキー",
     passkey_unnamed: "パスキー",
@@ -304,6 +321,7 @@ static EN: Texts = Texts {
     passkeys_none: "You have no passkeys yet.",
     passkey_created_at: "Created ",
     passkey_last_used: "last used ",
+    and_then: " · ",
     passkey_name: "Name of the passkey",
     passkey_of_device: " passkey",
     passkey_unnamed: "Passkey",

@@ -435,8 +435,8 @@ async fn show(
         .await?
         .into_iter()
         .map(|row| PasskeyItem {
-            created: day(row.created_at),
-            last_used: row.last_used_at.map(day),
+            created: locale.date(row.created_at),
+            last_used: row.last_used_at.map(|at| locale.date(at)),
             id: row.credential_id,
             name: row.name,
         })
@@ -457,14 +457,6 @@ async fn show(
         response,
         cookies.into_iter().chain(csrf_cookie),
     ))
-}
-
-/// A date as the board reads it (Japan time), e.g. `2026-04-08`.
-fn day(unix: i64) -> String {
-    let japan = time::UtcOffset::from_hms(9, 0, 0).expect("UTC+9 is a valid offset");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .map(|t| t.to_offset(japan).date().to_string())
-        .unwrap_or_default()
 }
 
 /// A name for a new passkey from the device's kind, which the person may change.
