@@ -670,12 +670,22 @@ async fn an_app_that_asks_for_a_passkey_gets_a_passkey_sign_in(backend: Backend)
     let answered = location(&owner.get(&plain).await);
     assert!(!answered.starts_with("/login"), "{answered}");
     // …but not for one that asks for a passkey.
-    let asking = support::code_request(
+    // A list that also accepts the password class requires nothing.
+    let either = support::code_request(
         &server,
         &app,
         "openid",
         &challenge,
         &[("acr_values", &format!("{PASSKEY} urn:renkei:acr:password"))],
+    );
+    let answered = location(&owner.get(&either).await);
+    assert!(!answered.starts_with("/login"), "{answered}");
+    let asking = support::code_request(
+        &server,
+        &app,
+        "openid",
+        &challenge,
+        &[("acr_values", &format!("{PASSKEY} urn:example:unknown"))],
     );
     let to_login = location(&owner.get(&asking).await);
     assert!(to_login.starts_with("/login?request="), "{to_login}");
@@ -709,7 +719,23 @@ async fn an_app_that_asks_for_a_passkey_gets_a_passkey_sign_in(backend: Backend)
             .text()
             .await
             .unwrap()
-            .contains("パスキーでのログインが必要です")
+            .contains("このアプリには、パスワードではログインできません。")
+    );
+    // Signed in with the passkey for the request, the pupil is asked to approve; a password
+    // sign-in made meanwhile outside the request does not carry the approval through.
+    let (csrf, started) = start_sign_in(&owner, &server, &request).await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let to_approval =
+        location(&finish_sign_in(&owner, &server, &csrf, &request, &started, &answer).await);
+    assert!(
+        to_approval.starts_with("/consent?request="),
+        "{to_approval}"
+    );
+    owner.sign_in(&server, "hanako", support::PASSWORD).await;
+    let approval = owner.get(&server.url(&to_approval)).await;
+    assert!(
+        location(&approval).starts_with("/login?request="),
+        "the password session is sent back to sign in with the passkey"
     );
     let claims = app_sign_in_claims_asking(
         &server,

@@ -107,14 +107,33 @@ async fn signed_in(api: &Api, headers: &HeaderMap) -> Result<UserRow> {
 /// `GET /api/consent`.
 pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Response> {
     let user = signed_in(&api, &headers).await?;
-    let store = api.service.store.as_ref();
+    let overview = overview_of(&api.service, &api.idp, &user).await?;
+    let (csrf_token, cookie) = api.idp.csrf.token(&headers);
+    let mut response = Json(Overview {
+        csrf_token,
+        children: overview,
+    })
+    .into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// What `user` decides: for a guardian, each child's apps and categories under a policy that
+/// needs the guardian's consent; for a pupil, their own under the pupil's consent; with each
+/// decision's state. The JSON API and the portal's pages both show this.
+pub async fn overview_of(
+    service: &ConsentService,
+    idp: &AppState,
+    user: &UserRow,
+) -> Result<Vec<ChildOverview>> {
+    let store = service.store.as_ref();
     let now = renkei_platform::clock::now();
     let me = user.sourced_id.clone().unwrap_or_default();
     let (children, basis) = match Role::parse(&user.role) {
-        Some(Role::Guardian) => (
-            api.service.directory.children_of(&me).await?,
-            Basis::Guardian,
-        ),
+        Some(Role::Guardian) => (service.directory.children_of(&me).await?, Basis::Guardian),
         Some(Role::Student) => (vec![me], Basis::Student),
         _ => (Vec::new(), Basis::Guardian),
     };
@@ -126,25 +145,22 @@ pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Resp
         .collect();
     let mut overview = Vec::new();
     for child in children {
-        let Some(placement) = api.service.directory.placement(&child).await? else {
+        let Some(placement) = service.directory.placement(&child).await? else {
             continue;
         };
-        let name = api
-            .service
+        let name = service
             .directory
             .person_name(&child)
             .await?
             .unwrap_or_else(|| child.clone());
         let records = store.consents(Some(&child), None).await?;
-        let authors =
-            Authors::of(api.service.directory.as_ref(), std::slice::from_ref(&child)).await?;
+        let authors = Authors::of(service.directory.as_ref(), std::slice::from_ref(&child)).await?;
         let mut requests = Vec::new();
         for policy in policies.iter().filter(|p| p.reaches(&placement)) {
             let Some(category) = store.category(&policy.category_id).await? else {
                 continue;
             };
-            let app_name = api
-                .idp
+            let app_name = idp
                 .store
                 .client(&policy.client_id)
                 .await?
@@ -181,17 +197,7 @@ pub async fn overview(State(api): State<Api>, headers: HeaderMap) -> Result<Resp
             requests,
         });
     }
-    let (csrf_token, cookie) = api.idp.csrf.token(&headers);
-    let mut response = Json(Overview {
-        csrf_token,
-        children: overview,
-    })
-    .into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    no_store(&mut response);
-    Ok(response)
+    Ok(overview)
 }
 
 /// `POST /api/consent`: grant or withdraw for a child the user decides for.

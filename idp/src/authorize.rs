@@ -111,8 +111,8 @@ pub struct ValidRequest {
     pub prompt: Vec<String>,
     /// `max_age`.
     pub max_age: Option<i64>,
-    /// The app asked for a phishing-resistant sign-in (`acr_values` names the passkey class)
-    /// and passkeys are on: only a passkey sign-in is enough for it.
+    /// The app asked for a phishing-resistant sign-in (`acr_values` names the passkey class
+    /// and not the password one) and passkeys are on: only a passkey sign-in is enough for it.
     pub passkey_required: bool,
 }
 
@@ -350,12 +350,15 @@ pub async fn validate(
             }
         },
     };
-    // Requested classes are voluntary (OpenID Connect Core 3.1.2.1): a class Renkei cannot
-    // check is not claimed, and the ID token's `acr` says what was checked.
+    // Requested classes are a list in order of preference (OpenID Connect Core 3.1.2.1): a
+    // passkey is required only when it is the one class Renkei knows that the list accepts
+    // (with the password class also listed, a password sign-in is acceptable). A class Renkei
+    // cannot check is not claimed; the ID token's `acr` says what was checked.
+    let classes = scope::parse(raw.acr_values.as_deref().unwrap_or(""));
+    let accepts = |class: &str| classes.iter().any(|c| c == class);
     let passkey_required = state.passkeys.is_some()
-        && scope::parse(raw.acr_values.as_deref().unwrap_or(""))
-            .iter()
-            .any(|class| class == crate::passkey::ACR_PASSKEY);
+        && accepts(crate::passkey::ACR_PASSKEY)
+        && !accepts(crate::session::ACR_PASSWORD);
     Ok(Ok(ValidRequest {
         raw,
         client,

@@ -187,7 +187,7 @@ pub async fn submit(
         }
         // A password sign-in could not satisfy the app: nothing is checked or counted.
         if context.passkey_required() {
-            return Ok(again(t.passkey_required, StatusCode::OK));
+            return Ok(again(t.password_not_enough, StatusCode::OK));
         }
         let username = form.username.trim();
         let address_key = address_key(&state, connect_info.as_ref(), &headers);

@@ -137,6 +137,8 @@ pub struct Texts {
     pub passkey_required: &'static str,
     /// What to do without a passkey.
     pub passkey_required_hint: &'static str,
+    /// A password was sent where the app needs a passkey.
+    pub password_not_enough: &'static str,
     /// The one message for every failed sign-in (no account enumeration).
     pub sign_in_failed: &'static str,
     /// Shown when too many attempts failed.
@@ -226,6 +228,7 @@ static JA: Texts = Texts {
     sign_in_button: "ログイン",
     sign_in_hint: "ユーザー名やパスワードがわからないときは、先生に聞いてください。",
     passkey_required: "このアプリを使うには、パスキーでのログインが必要です。",
+    password_not_enough: "このアプリには、パスワードではログインできません。",
     passkey_required_hint: "パスキーをまだ登録していない場合は、ホームからパスワードでログインし、「パスキー」のページで登録してから、アプリに戻ってください。",
     sign_in_failed: "ユーザー名またはパスワードがちがいます。",
     sign_in_throttled: "ログインの失敗が多すぎます。しばらく待ってから、もう一度ためしてください。",
@@ -296,6 +299,7 @@ static EN: Texts = Texts {
     sign_in_button: "Sign in",
     sign_in_hint: "If you do not know your username or password, ask your teacher.",
     passkey_required: "This app needs you to sign in with a passkey.",
+    password_not_enough: "This app does not accept a sign-in with a password.",
     passkey_required_hint: "If you have no passkey yet, sign in with your password from the home page, add one on the Passkeys page, then go back to the app.",
     sign_in_failed: "The username or password is incorrect.",
     sign_in_throttled: "Too many failed sign-ins. Please wait a while and try again.",
