@@ -87,7 +87,12 @@ impl App {
         let routes = self
             .consent
             .router(&self.provider)
-            .merge(self.gateway.router(&self.provider));
+            .merge(self.gateway.router(&self.provider))
+            .merge(renkei_portal::router(
+                self.consent.clone(),
+                self.gateway.clone(),
+                &self.provider,
+            ));
         let served = renkei_idp::serve(listener, self.provider.clone(), routes, shutdown).await;
         upkeep.abort();
         self.audit.flush().await;

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use support::*;
 
 on_both_databases!(
+    guardian_agrees_on_the_account_page_in_chromium,
     pupil_signs_in_and_approves_in_chromium,
     pupil_creates_a_passkey_and_signs_in_with_it_in_chromium
 );
@@ -376,6 +377,50 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
     assert!(signed_in.is_ok(), "the passkey signed the pupil in");
     let body = text_of(&client, "main").await;
     assert!(body.contains("ログイン中：山田 太郎"), "{body}");
+    client.close().await.unwrap();
+    server.stop().await;
+}
+
+/// A guardian finds the consent page from home, agrees for a child, and sees it in force.
+async fn guardian_agrees_on_the_account_page_in_chromium(backend: Backend) {
+    let (server, _) = consent_board(backend).await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&server.url("/login")).await.unwrap();
+    type_password(&client, "g001").await;
+    client
+        .find(Locator::Css("form[action='/login'] button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("a[href='/account']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(heading_of(&client).await, "アプリに提供する情報");
+    let first = text_of(&client, "section.child").await;
+    assert!(first.contains("要配慮個人情報"), "{first}");
+    screenshot(&client, &format!("account-{backend:?}")).await;
+    client
+        .find(Locator::Css("section.child form button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(&client, "p.notice").await,
+        "同意しました。アプリはすぐにこの情報を読めるようになります。"
+    );
+    let first = text_of(&client, "section.child").await;
+    assert!(first.contains("同意しています"), "{first}");
+    screenshot(&client, &format!("account-granted-{backend:?}")).await;
     client.close().await.unwrap();
     server.stop().await;
 }

@@ -39,6 +39,64 @@ fn refuse(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
+/// One read of a child's data by an app, as the portal shows it.
+#[derive(Clone, Debug)]
+pub struct ChildRead {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The app.
+    pub client_id: Option<String>,
+    /// The kinds of data read.
+    pub categories: Vec<String>,
+    /// The gateway endpoint.
+    pub endpoint: String,
+    /// Records returned.
+    pub records: i64,
+    /// Position in the audit chain.
+    pub seq: i64,
+}
+
+/// The newest reads of `student`'s data among the newest `newest` audit events about the child,
+/// newest first, for `user` (the child, or one of the child's guardians); `None` when `user`
+/// may not see them.
+pub async fn reads_of(
+    portal: &Portal,
+    user: &renkei_idp::store::UserRow,
+    student: &str,
+    newest: i64,
+) -> Result<Option<Vec<ChildRead>>, renkei_idp::Error> {
+    let me = user.sourced_id.clone().unwrap_or_default();
+    let allowed = user.enabled
+        && match Role::parse(&user.role) {
+            Some(Role::Student) => me == student,
+            Some(Role::Guardian) => portal.idp.directory.is_guardian_of(&me, student).await?,
+            _ => false,
+        };
+    if !allowed {
+        return Ok(None);
+    }
+    let mut reads: Vec<ChildRead> = portal
+        .gateway
+        .audit
+        .store()
+        .audit_of_child(student, newest)
+        .await?
+        .into_iter()
+        .filter_map(AuditRow::chained)
+        .filter(|e| e.event.kind == "read")
+        .map(|e| ChildRead {
+            at: e.event.at,
+            client_id: e.event.client_id,
+            categories: e.event.categories,
+            endpoint: e.event.endpoint,
+            records: e.event.records,
+            seq: e.seq,
+        })
+        .collect();
+    reads.sort_by_key(|read| std::cmp::Reverse(read.seq));
+    Ok(Some(reads))
+}
+
 /// `GET /api/consent/reads?student=ID`: the newest reads of the child's data (of the newest
 /// 200 audit events about the child; consent changes are shown by the consent API).
 pub async fn reads(
@@ -54,47 +112,24 @@ pub async fn reads(
                 "sign in first",
             ));
         };
-        let user = portal
-            .idp
-            .store
-            .user(&session.user_id)
-            .await?
-            .filter(|u| u.enabled);
-        let me = user
-            .as_ref()
-            .and_then(|u| u.sourced_id.clone())
-            .unwrap_or_default();
-        let allowed = match Role::of(user.as_ref().map(|u| u.role.as_str())) {
-            Some(Role::Student) => me == query.student,
-            Some(Role::Guardian) => {
-                portal
-                    .idp
-                    .directory
-                    .is_guardian_of(&me, &query.student)
-                    .await?
-            }
-            _ => false,
+        let user = portal.idp.store.user(&session.user_id).await?;
+        let reads = match user {
+            Some(user) => reads_of(&portal, &user, &query.student, 200).await?,
+            None => None,
         };
-        if !allowed {
+        let Some(reads) = reads else {
             return Ok(refuse(
                 StatusCode::FORBIDDEN,
                 "access_denied",
                 "only the child and the child's guardians see these reads",
             ));
-        }
-        let events: Vec<_> = portal
-            .gateway
-            .audit
-            .store()
-            .audit_of_child(&query.student, 200)
-            .await?
+        };
+        let events: Vec<_> = reads
             .into_iter()
-            .filter_map(AuditRow::chained)
-            .filter(|e| e.event.kind == "read")
             .map(|e| {
                 json!({
-                    "at": e.event.at, "client_id": e.event.client_id, "endpoint": e.event.endpoint,
-                    "categories": e.event.categories, "records": e.event.records, "seq": e.seq,
+                    "at": e.at, "client_id": e.client_id, "endpoint": e.endpoint,
+                    "categories": e.categories, "records": e.records, "seq": e.seq,
                 })
             })
             .collect();

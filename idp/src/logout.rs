@@ -166,7 +166,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
                 ),
                 t.sign_out_question.to_owned(),
             ],
-            link: None,
+            links: Vec::new(),
             action: Some(PageAction {
                 path: "/logout",
                 label: t.sign_out,
@@ -196,7 +196,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
         toggle_href: String::new(),
         title: t.sign_out.to_owned(),
         lines: vec![t.signed_out.to_owned()],
-        link: None,
+        links: Vec::new(),
         action: None,
         csrf_token: String::new(),
     };
@@ -207,6 +207,29 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
 #[derive(Debug, Default, Deserialize)]
 pub struct HomeQuery {
     lang: Option<String>,
+}
+
+/// What a signed-in person's home page leads to: the consent page for guardians and pupils,
+/// the passkeys page where passkeys are on.
+fn home_links(
+    state: &AppState,
+    t: &'static crate::pages::Texts,
+    user: Option<&crate::store::UserRow>,
+) -> Vec<(String, &'static str)> {
+    let decides = user.is_some_and(|u| {
+        matches!(
+            renkei_directory::Role::parse(&u.role),
+            Some(renkei_directory::Role::Guardian | renkei_directory::Role::Student)
+        )
+    });
+    let mut links = Vec::new();
+    if decides {
+        links.push(("/account".to_owned(), t.account_link));
+    }
+    if state.passkeys.is_some() {
+        links.push(("/passkeys".to_owned(), t.passkeys_title));
+    }
+    links
 }
 
 /// `GET /`: who is signed in, with a sign-out button; or a link to sign in.
@@ -236,10 +259,7 @@ pub async fn home(
                         t.signed_in_as,
                         user.as_ref().map(display_name).unwrap_or_default()
                     )],
-                    link: state
-                        .passkeys
-                        .as_ref()
-                        .map(|_| ("/passkeys".to_owned(), t.passkeys_title)),
+                    links: home_links(&state, t, user.as_ref()),
                     action: Some(PageAction {
                         path: "/logout",
                         label: t.sign_out,
@@ -253,7 +273,7 @@ pub async fn home(
                 toggle_href: toggle_href(t, "/", &[]),
                 title: t.home_title.to_owned(),
                 lines: vec![t.not_signed_in.to_owned()],
-                link: Some(("/login".to_owned(), t.sign_in)),
+                links: vec![("/login".to_owned(), t.sign_in)],
                 action: None,
                 csrf_token,
             },

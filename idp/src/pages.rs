@@ -101,6 +101,21 @@ impl Locale {
         }
     }
 
+    /// A moment as the board reads it (Japan time), in this language: `2026年12月6日 8:42`,
+    /// or `6 December 2026, 8:42`.
+    pub fn date_time(self, unix: i64) -> String {
+        let japan = time::UtcOffset::from_hms(9, 0, 0).expect("UTC+9 is a valid offset");
+        let Ok(moment) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+            return String::new();
+        };
+        let clock = moment.to_offset(japan).time();
+        let (hour, minute) = (clock.hour(), clock.minute());
+        match self {
+            Locale::Ja => format!("{} {hour}:{minute:02}", self.date(unix)),
+            Locale::En => format!("{}, {hour}:{minute:02}", self.date(unix)),
+        }
+    }
+
     /// The words of the pages in this language.
     pub fn texts(self) -> &'static Texts {
         match self {
@@ -137,6 +152,8 @@ pub struct Texts {
     pub passkey_required: &'static str,
     /// What to do without a passkey.
     pub passkey_required_hint: &'static str,
+    /// Home-page link to the guardians' and pupils' consent page.
+    pub account_link: &'static str,
     /// A password was sent where the app needs a passkey.
     pub password_not_enough: &'static str,
     /// The one message for every failed sign-in (no account enumeration).
@@ -229,6 +246,7 @@ static JA: Texts = Texts {
     sign_in_hint: "ユーザー名やパスワードがわからないときは、先生に聞いてください。",
     passkey_required: "このアプリを使うには、パスキーでのログインが必要です。",
     password_not_enough: "このアプリには、パスワードではログインできません。",
+    account_link: "アプリに提供する情報",
     passkey_required_hint: "パスキーをまだ登録していない場合は、ホームからパスワードでログインし、「パスキー」のページで登録してから、アプリに戻ってください。",
     sign_in_failed: "ユーザー名またはパスワードがちがいます。",
     sign_in_throttled: "ログインの失敗が多すぎます。しばらく待ってから、もう一度ためしてください。",
@@ -300,6 +318,7 @@ static EN: Texts = Texts {
     sign_in_hint: "If you do not know your username or password, ask your teacher.",
     passkey_required: "This app needs you to sign in with a passkey.",
     password_not_enough: "This app does not accept a sign-in with a password.",
+    account_link: "What apps may read",
     passkey_required_hint: "If you have no passkey yet, sign in with your password from the home page, add one on the Passkeys page, then go back to the app.",
     sign_in_failed: "The username or password is incorrect.",
     sign_in_throttled: "Too many failed sign-ins. Please wait a while and try again.",
@@ -471,8 +490,8 @@ pub struct MessagePage {
     pub title: String,
     /// Paragraphs.
     pub lines: Vec<String>,
-    /// Optional link styled as a button (href, label).
-    pub link: Option<(String, &'static str)>,
+    /// Links styled as buttons (href, label), first the main one.
+    pub links: Vec<(String, &'static str)>,
     /// Optional button.
     pub action: Option<PageAction>,
     /// CSRF token for the button's form.

@@ -712,3 +712,53 @@ pub async fn terminate(mut child: std::process::Child) -> std::process::ExitStat
         .await
         .unwrap()
 }
+
+/// The board, an app, and its policies: the roster on the board's decision, attendance and
+/// health on the guardian's consent; `g001` (guardian of `s001` and `s002`) and `s001` get
+/// passwords.
+pub async fn consent_board(backend: Backend) -> (TestServer, TestClient) {
+    let server = TestServer::with_board(backend, "board-1.1").await;
+    let app = server.web_app().await;
+    use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
+    for (category, basis) in [
+        (
+            "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly",
+            Basis::School,
+        ),
+        ("urn:renkei:scope:attendance.readonly", Basis::Guardian),
+        ("urn:renkei:scope:health.readonly", Basis::Guardian),
+    ] {
+        policy::set(
+            server.consent.store.as_ref(),
+            server.directory.as_ref(),
+            &server.audit,
+            "test",
+            PolicyInput {
+                client_id: app.id.clone(),
+                category_id: category.into(),
+                basis,
+                reach: vec![Reach::School("sakura-es".into())],
+                purpose_ja: Some("学習の記録に使います".into()),
+                purpose_en: Some("For learning records".into()),
+                valid_until: None,
+                justification: None,
+                by: "a001".into(),
+            },
+            renkei_platform::clock::now(),
+        )
+        .await
+        .unwrap();
+    }
+    for username in ["g001", "s001", "t001"] {
+        renkei_idp::user::set_password(
+            server.store.as_ref(),
+            &server.audit,
+            "test",
+            username,
+            PASSWORD.into(),
+        )
+        .await
+        .unwrap();
+    }
+    (server, app)
+}

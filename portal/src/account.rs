@@ -1,0 +1,325 @@
+//! `/account`: for each child the signed-in guardian decides for (a pupil: themself), what each
+//! app may read under a policy that needs their consent, its state, one button to agree or
+//! withdraw, and the child's read history in words.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use renkei_consent::record::{self, Action, ConsentInput};
+use renkei_directory::Role;
+use renkei_idp::pages::{Locale, Texts, render, toggle_href};
+use renkei_idp::store::UserRow;
+use serde::Deserialize;
+
+use crate::texts::{self, PortalTexts};
+use crate::{Portal, Result};
+
+/// The page.
+pub const PATH: &str = "/account";
+/// Where its forms post.
+pub const CHANGE_PATH: &str = "/account/consent";
+/// Reads listed per child.
+const READS_SHOWN: i64 = 50;
+
+/// Query of `GET /account`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    /// Language toggle.
+    lang: Option<String>,
+    /// What was just done (`granted`, `withdrawn`).
+    done: Option<String>,
+}
+
+/// Form of `POST /account/consent`.
+#[derive(Debug, Deserialize)]
+pub struct ChangeForm {
+    csrf_token: String,
+    student_id: String,
+    client_id: String,
+    category_id: String,
+    /// `grant` or `withdraw`.
+    action: String,
+}
+
+/// One app asking for one kind of a child's data, as shown.
+pub struct RequestItem {
+    app: String,
+    category: String,
+    special: bool,
+    purpose: Option<String>,
+    state: &'static str,
+    state_text: &'static str,
+    client_id: String,
+    category_id: String,
+    /// The action its button takes.
+    action: &'static str,
+    label: &'static str,
+}
+
+/// One read of the child's data, in words.
+pub struct ReadItem {
+    at: String,
+    app: String,
+    what: String,
+    records: i64,
+}
+
+/// One child's section.
+pub struct ChildItem {
+    id: String,
+    name: String,
+    requests: Vec<RequestItem>,
+    reads: Vec<ReadItem>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    t: &'static Texts,
+    p: &'static PortalTexts,
+    toggle_href: String,
+    intro: &'static str,
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+    csrf_token: &'a str,
+    children: Vec<ChildItem>,
+}
+
+/// `GET /account`.
+pub async fn page(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let result = async {
+        let locale = portal.idp.locale(query.lang.as_deref(), None, &headers);
+        let cookies: Vec<_> = portal
+            .idp
+            .remember_locale(query.lang.as_deref(), locale)
+            .into_iter()
+            .collect();
+        let Some(user) = signed_in(&portal, &headers).await? else {
+            return Ok(renkei_platform::web::see_other("/login", cookies));
+        };
+        let p = texts::of(locale);
+        let notice = match query.done.as_deref() {
+            Some("granted") => Some(p.granted),
+            Some("withdrawn") => Some(p.withdrawn),
+            _ => None,
+        };
+        let response = show(&portal, &headers, locale, &user, notice, None).await?;
+        Ok::<_, crate::Error>(renkei_platform::web::with_cookies(response, cookies))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /account/consent`: agree or withdraw for one app and kind of data, in force at once
+/// (withdrawing also ends the app's outstanding capability tokens for it).
+pub async fn change(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    Form(form): Form<ChangeForm>,
+) -> Response {
+    let result = async {
+        let locale = portal.idp.locale(None, None, &headers);
+        let p = texts::of(locale);
+        let Some(user) = signed_in(&portal, &headers).await? else {
+            return Ok(renkei_platform::web::see_other("/login", []));
+        };
+        let action = match form.action.as_str() {
+            "grant" => Some(Action::Grant),
+            "withdraw" => Some(Action::Withdraw),
+            _ => None,
+        };
+        let (portal, headers, user) = (&portal, &headers, &user);
+        let refused = |status| async move {
+            let mut page = show(portal, headers, locale, user, None, Some(p.change_failed)).await?;
+            *page.status_mut() = status;
+            Ok::<_, crate::Error>(page)
+        };
+        if !portal.idp.csrf.verify(headers, &form.csrf_token) {
+            return refused(StatusCode::FORBIDDEN).await;
+        }
+        let Some(action) = action else {
+            return refused(StatusCode::BAD_REQUEST).await;
+        };
+        let done = match action {
+            Action::Grant => "granted",
+            Action::Withdraw => "withdrawn",
+        };
+        let service = portal.consent.as_ref();
+        let recorded = record::record(
+            service.store.as_ref(),
+            service.directory.as_ref(),
+            &service.audit,
+            &format!("POST {CHANGE_PATH}"),
+            user,
+            ConsentInput {
+                student_id: form.student_id,
+                client_id: form.client_id,
+                category_id: form.category_id,
+                action,
+                until: None,
+            },
+            renkei_platform::clock::now(),
+        )
+        .await;
+        match recorded {
+            Ok(_) => Ok(renkei_platform::web::see_other(
+                &format!("{PATH}?done={done}"),
+                [],
+            )),
+            Err(renkei_consent::Error::Store(error)) => {
+                Err(renkei_consent::Error::Store(error).into())
+            }
+            Err(error) => {
+                tracing::info!(%error, "portal change refused");
+                refused(StatusCode::BAD_REQUEST).await
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The signed-in, enabled account, if any.
+async fn signed_in(portal: &Portal, headers: &HeaderMap) -> Result<Option<UserRow>> {
+    let Some(session) = renkei_idp::session::current(&portal.idp, headers).await? else {
+        return Ok(None);
+    };
+    Ok(portal
+        .idp
+        .store
+        .user(&session.user_id)
+        .await
+        .map_err(renkei_idp::Error::from)?
+        .filter(|u| u.enabled))
+}
+
+/// Renders the page for `user`.
+async fn show(
+    portal: &Portal,
+    headers: &HeaderMap,
+    locale: Locale,
+    user: &UserRow,
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+) -> Result<Response> {
+    let t = locale.texts();
+    let p = texts::of(locale);
+    let ja = locale == Locale::Ja;
+    let overview =
+        renkei_consent::api::overview_of(portal.consent.as_ref(), &portal.idp, user).await?;
+    let mut app_names: HashMap<String, String> = HashMap::new();
+    let mut category_names: HashMap<String, String> = HashMap::new();
+    let mut children = Vec::new();
+    for child in overview {
+        let requests = child
+            .requests
+            .into_iter()
+            .map(|request| {
+                app_names.insert(request.client_id.clone(), request.app_name.clone());
+                let category = if ja {
+                    request.category.name_ja.clone()
+                } else {
+                    request.category.name_en.clone()
+                };
+                category_names.insert(request.category.id.clone(), category.clone());
+                let in_force = request.state == "granted";
+                RequestItem {
+                    app: request.app_name,
+                    special: request.category.is_highly_sensitive(),
+                    category,
+                    purpose: if ja {
+                        request.purpose_ja.or(request.purpose_en)
+                    } else {
+                        request.purpose_en.or(request.purpose_ja)
+                    },
+                    state: request.state,
+                    state_text: p.state(request.state),
+                    client_id: request.client_id,
+                    category_id: request.category.id,
+                    action: if in_force { "withdraw" } else { "grant" },
+                    label: if in_force { p.withdraw } else { p.grant },
+                }
+            })
+            .collect();
+        let reads = renkei_gateway::portal::reads_of(&portal.reads, user, &child.id, READS_SHOWN)
+            .await?
+            .unwrap_or_default();
+        let mut items = Vec::with_capacity(reads.len());
+        for read in reads {
+            let app = match read.client_id.as_deref() {
+                Some(id) => match app_names.get(id) {
+                    Some(name) => name.clone(),
+                    None => {
+                        let name = portal
+                            .idp
+                            .store
+                            .client(id)
+                            .await
+                            .map_err(renkei_idp::Error::from)?
+                            .map_or_else(|| id.to_owned(), |c| c.name);
+                        app_names.insert(id.to_owned(), name.clone());
+                        name
+                    }
+                },
+                None => String::new(),
+            };
+            let mut what = Vec::new();
+            for category in &read.categories {
+                if !category_names.contains_key(category) {
+                    let name = portal
+                        .consent
+                        .store
+                        .category(category)
+                        .await
+                        .map_err(renkei_consent::Error::from)?
+                        .map_or_else(
+                            || category.clone(),
+                            |c| if ja { c.name_ja } else { c.name_en },
+                        );
+                    category_names.insert(category.clone(), name);
+                }
+                what.push(category_names[category].clone());
+            }
+            items.push(ReadItem {
+                at: locale.date_time(read.at),
+                app,
+                what: what.join(if ja { "、" } else { ", " }),
+                records: read.records,
+            });
+        }
+        children.push(ChildItem {
+            id: child.id,
+            name: child.name,
+            requests,
+            reads: items,
+        });
+    }
+    let intro = match Role::parse(&user.role) {
+        Some(Role::Guardian) => p.intro_guardian,
+        Some(Role::Student) => p.intro_pupil,
+        _ => p.nobody,
+    };
+    let (csrf_token, csrf_cookie) = portal.idp.csrf.token(headers);
+    let page = AccountPage {
+        t,
+        p,
+        toggle_href: toggle_href(t, PATH, &[]),
+        intro,
+        notice,
+        error,
+        csrf_token: &csrf_token,
+        children,
+    };
+    Ok(renkei_platform::web::with_cookies(
+        render(&page),
+        csrf_cookie,
+    ))
+}

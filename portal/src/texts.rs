@@ -1,0 +1,135 @@
+//! The portal's words, in Japanese (polite, for guardians) and English.
+
+use renkei_idp::pages::Locale;
+
+/// Every fixed string of the portal's pages, in one language.
+pub struct PortalTexts {
+    /// Title of the consent page.
+    pub title: &'static str,
+    /// What the page is for, to a guardian.
+    pub intro_guardian: &'static str,
+    /// What the page is for, to a pupil.
+    pub intro_pupil: &'static str,
+    /// For people who decide for no child.
+    pub nobody: &'static str,
+    /// No app needs this person's decision for the child.
+    pub no_requests: &'static str,
+    /// Before the purpose of use.
+    pub purpose: &'static str,
+    /// Marks class I data.
+    pub special_care: &'static str,
+    /// The decision's state, by `state` of the overview.
+    pub state_none: &'static str,
+    /// In force.
+    pub state_granted: &'static str,
+    /// Withdrawn.
+    pub state_withdrawn: &'static str,
+    /// Past its end.
+    pub state_expired: &'static str,
+    /// Given to an older version of the policy.
+    pub state_outdated: &'static str,
+    /// Given by a former guardian.
+    pub state_lapsed: &'static str,
+    /// Gives consent.
+    pub grant: &'static str,
+    /// Withdraws consent.
+    pub withdraw: &'static str,
+    /// After a grant.
+    pub granted: &'static str,
+    /// After a withdrawal.
+    pub withdrawn: &'static str,
+    /// A change that could not be made.
+    pub change_failed: &'static str,
+    /// Read history heading.
+    pub reads_title: &'static str,
+    /// No read yet.
+    pub reads_none: &'static str,
+    /// Column: when.
+    pub when: &'static str,
+    /// Column: which app.
+    pub app: &'static str,
+    /// Column: what.
+    pub what: &'static str,
+    /// Column: how many records.
+    pub records: &'static str,
+    /// Home page link to this page.
+    pub link: &'static str,
+}
+
+const JA: PortalTexts = PortalTexts {
+    title: "アプリに提供する情報",
+    intro_guardian: "学校が使うアプリが、お子さまのどの情報を読めるかを確認できます。同意が必要な情報は、ここで同意したり取り消したりできます。変更はすぐに反映されます。",
+    intro_pupil: "アプリが あなたの どの情報を 読めるかを たしかめて、きめることが できます。",
+    nobody: "このページは、保護者の方と児童生徒のためのページです。",
+    no_requests: "同意が必要なアプリはありません。",
+    purpose: "利用目的：",
+    special_care: "要配慮個人情報",
+    state_none: "まだ決めていません（同意が必要です）",
+    state_granted: "同意しています",
+    state_withdrawn: "同意を取り消しています",
+    state_expired: "同意の期限が切れました",
+    state_outdated: "内容が変わりました。もう一度ご確認ください",
+    state_lapsed: "以前の保護者の同意です。改めてご判断ください",
+    grant: "同意する",
+    withdraw: "同意を取り消す",
+    granted: "同意しました。アプリはすぐにこの情報を読めるようになります。",
+    withdrawn: "同意を取り消しました。アプリはこの情報をもう読めません。",
+    change_failed: "変更できませんでした。ページを読み込み直して、もう一度お試しください。",
+    reads_title: "読まれた記録",
+    reads_none: "まだ読まれていません。",
+    when: "日時",
+    app: "アプリ",
+    what: "内容",
+    records: "件数",
+    link: "アプリに提供する情報",
+};
+
+const EN: PortalTexts = PortalTexts {
+    title: "What apps may read",
+    intro_guardian: "See which of your child's information each app the school uses may read. Where your consent is needed, give or withdraw it here; changes take effect at once.",
+    intro_pupil: "See which of your information each app may read, and decide.",
+    nobody: "This page is for guardians and pupils.",
+    no_requests: "No app needs your consent.",
+    purpose: "Purpose: ",
+    special_care: "Special-care information",
+    state_none: "Not decided yet (your consent is needed)",
+    state_granted: "You agreed",
+    state_withdrawn: "You withdrew your consent",
+    state_expired: "Your consent has expired",
+    state_outdated: "The policy changed since you agreed: please check it again",
+    state_lapsed: "Given by a former guardian: please decide",
+    grant: "Agree",
+    withdraw: "Withdraw consent",
+    granted: "You agreed. The app can read this information from now on.",
+    withdrawn: "You withdrew your consent. The app can no longer read this information.",
+    change_failed: "The change could not be made. Please reload the page and try again.",
+    reads_title: "Read history",
+    reads_none: "Nothing has been read yet.",
+    when: "When",
+    app: "App",
+    what: "What",
+    records: "Records",
+    link: "What apps may read",
+};
+
+/// The portal's words in `locale`.
+pub fn of(locale: Locale) -> &'static PortalTexts {
+    match locale {
+        Locale::Ja => &JA,
+        Locale::En => &EN,
+    }
+}
+
+impl PortalTexts {
+    /// The words for an overview `state`.
+    pub fn state(&self, state: &str) -> &'static str {
+        match state {
+            "granted" => self.state_granted,
+            "withdrawn" => self.state_withdrawn,
+            "expired" => self.state_expired,
+            "outdated" => self.state_outdated,
+            "lapsed" => self.state_lapsed,
+            _ => self.state_none,
+        }
+    }
+}

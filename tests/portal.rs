@@ -1,0 +1,266 @@
+//! The guardians' and pupils' consent page (`/account`) over HTTP, on SQLite and PostgreSQL: a
+//! guardian sees each child's apps with purpose, basis state and special-care marks, agrees
+//! and withdraws with the page's own forms (in force at once, audited), and reads the child's
+//! read history in words; pupils see their own; staff and strangers see no child.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+on_both_databases!(
+    a_guardian_agrees_and_withdraws_on_the_page,
+    the_read_history_is_in_words,
+    the_page_is_for_guardians_and_pupils_only,
+);
+
+const CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
+const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
+
+/// `username`'s browser, signed in.
+async fn signed_in(server: &TestServer, username: &str) -> Browser {
+    let browser = Browser::new();
+    let response = browser.sign_in(server, username, PASSWORD).await;
+    assert_eq!(location(&response), "/");
+    browser
+}
+
+async fn page(browser: &Browser, server: &TestServer, path: &str) -> String {
+    let response = browser.get(&server.url(path)).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+/// The section of the page about the child named `name`.
+fn section<'a>(html: &'a str, name: &str) -> &'a str {
+    let start = html
+        .find(&format!(">{name}</h2>"))
+        .expect("the child's section");
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}
+
+/// Posts the form of `section` whose hidden `category_id` is `category`.
+async fn press(
+    browser: &Browser,
+    server: &TestServer,
+    html: &str,
+    child: &str,
+    category: &str,
+) -> reqwest::Response {
+    let part = section(html, child);
+    let at = part
+        .find(&format!("name=\"category_id\" value=\"{category}\""))
+        .expect("a form for the category");
+    let form = &part[part[..at].rfind("<form").unwrap()..];
+    let form = &form[..form.find("</form>").unwrap()];
+    let fields: Vec<(String, String)> = [
+        "csrf_token",
+        "student_id",
+        "client_id",
+        "category_id",
+        "action",
+    ]
+    .iter()
+    .map(|name| ((*name).to_owned(), hidden(form, name)))
+    .collect();
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    browser
+        .post_form(&server.url("/account/consent"), &fields)
+        .await
+}
+
+async fn a_guardian_agrees_and_withdraws_on_the_page(backend: Backend) {
+    let (server, app) = consent_board(backend).await;
+    let guardian = signed_in(&server, "g001").await;
+    let home = page(&guardian, &server, "/").await;
+    assert!(home.contains("href=\"/account\""), "home leads to the page");
+    let html = page(&guardian, &server, "/account").await;
+    for child in ["山田 太郎", "山田 花子"] {
+        let part = section(&html, child);
+        assert!(part.contains("さくら学習ドリル"), "{part}");
+        assert!(part.contains("出欠") && part.contains("保健"), "{part}");
+        assert!(part.contains("利用目的：学習の記録に使います"), "{part}");
+        assert!(
+            part.contains("まだ決めていません（同意が必要です）"),
+            "{part}"
+        );
+        assert_eq!(
+            part.matches("要配慮個人情報").count(),
+            1,
+            "health is special-care data, attendance is not"
+        );
+        assert!(
+            !part.contains("名簿（基本）"),
+            "the board's decision needs no consent"
+        );
+    }
+    assert!(html.contains("<a href=\"/logout\">"), "a way out");
+
+    // Agree for 太郎's attendance: in force at once, recorded and audited.
+    let agreed = press(&guardian, &server, &html, "山田 太郎", ATTENDANCE).await;
+    assert_eq!(location(&agreed), "/account?done=granted");
+    let html = page(&guardian, &server, "/account?done=granted").await;
+    assert!(html.contains("同意しました。アプリはすぐにこの情報を読めるようになります。"));
+    let taro = section(&html, "山田 太郎");
+    assert!(taro.contains("同意しています"), "{taro}");
+    assert!(taro.contains("同意を取り消す"), "{taro}");
+    assert!(
+        section(&html, "山田 花子").contains("まだ決めていません"),
+        "花子 is decided apart"
+    );
+    let decided = server
+        .consent
+        .store
+        .consents(Some("s001"), None)
+        .await
+        .unwrap();
+    let last = decided.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.client_id.as_str()),
+        ("grant", app.id.as_str())
+    );
+
+    // Withdraw: the page says the app can no longer read it.
+    let withdrawn = press(&guardian, &server, &html, "山田 太郎", ATTENDANCE).await;
+    assert_eq!(location(&withdrawn), "/account?done=withdrawn");
+    let html = page(&guardian, &server, "/account?done=withdrawn").await;
+    assert!(html.contains("同意を取り消しました。アプリはこの情報をもう読めません。"));
+    assert!(section(&html, "山田 太郎").contains("同意を取り消しています"));
+
+    // A form without its CSRF token changes nothing.
+    let forged = guardian
+        .post_form(
+            &server.url("/account/consent"),
+            &[
+                ("csrf_token", "forged"),
+                ("student_id", "s001"),
+                ("client_id", app.id.as_str()),
+                ("category_id", ATTENDANCE),
+                ("action", "grant"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert!(
+        forged
+            .text()
+            .await
+            .unwrap()
+            .contains("変更できませんでした")
+    );
+    // Nor may a guardian decide for another family's child.
+    let html = page(&guardian, &server, "/account").await;
+    let token = hidden(&html, "csrf_token");
+    let stranger = guardian
+        .post_form(
+            &server.url("/account/consent"),
+            &[
+                ("csrf_token", token.as_str()),
+                ("student_id", "s003"),
+                ("client_id", app.id.as_str()),
+                ("category_id", ATTENDANCE),
+                ("action", "grant"),
+            ],
+        )
+        .await;
+    assert_eq!(stranger.status(), 400);
+    assert_eq!(
+        server
+            .consent
+            .store
+            .consents(Some("s003"), None)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    let english = page(&guardian, &server, "/account?lang=en").await;
+    assert!(english.contains("What apps may read") && english.contains("Special-care information"));
+    server.stop().await;
+}
+
+async fn the_read_history_is_in_words(backend: Backend) {
+    let (server, app) = consent_board(backend).await;
+    let exchanged = back_channel(
+        &server,
+        &app,
+        "/token",
+        &[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("requested_token_type", renkei_capability::TOKEN_TYPE),
+            ("scope", CORE),
+            ("resource", "urn:renkei:school:sakura-es"),
+        ],
+    )
+    .await;
+    assert_eq!(exchanged.status(), 200);
+    let token: Value = exchanged.json().await.unwrap();
+    let read = reqwest::Client::new()
+        .get(server.url("/ims/oneroster/rostering/v1p2/students/s001"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    server.gateway.audit.flush().await;
+    let guardian = signed_in(&server, "g001").await;
+    let html = page(&guardian, &server, "/account").await;
+    let taro = section(&html, "山田 太郎");
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
+        .date();
+    let day = format!(
+        "{}年{}月{}日",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    );
+    let table = &taro[taro
+        .find("<table class=\"reads\">")
+        .expect("a read history")..];
+    let row = table
+        .split("<tr>")
+        .find(|row| row.contains("さくら学習ドリル"))
+        .unwrap_or_else(|| panic!("the read is listed: {taro}"));
+    assert!(row.contains(&format!("<td>{day} ")), "{row}");
+    assert!(
+        row.contains("<td>名簿（基本）</td>") && row.contains("<td>1</td>"),
+        "{row}"
+    );
+    assert!(
+        section(&html, "山田 花子").contains("まだ読まれていません。"),
+        "花子 was not read"
+    );
+    let pupil = signed_in(&server, "s001").await;
+    let own = page(&pupil, &server, "/account").await;
+    assert!(
+        own.contains("アプリが あなたの どの情報を 読めるかを"),
+        "{own}"
+    );
+    assert!(section(&own, "山田 太郎").contains("さくら学習ドリル"));
+    server.stop().await;
+}
+
+async fn the_page_is_for_guardians_and_pupils_only(backend: Backend) {
+    let (server, _) = consent_board(backend).await;
+    let signed_out = Browser::new().get(&server.url("/account")).await;
+    assert_eq!(location(&signed_out), "/login");
+    let teacher = signed_in(&server, "t001").await;
+    let html = page(&teacher, &server, "/account").await;
+    assert!(html.contains("このページは、保護者の方と児童生徒のためのページです。"));
+    assert!(!html.contains("<h2"), "no child");
+    assert!(
+        !page(&teacher, &server, "/")
+            .await
+            .contains("href=\"/account\""),
+        "staff are not led there"
+    );
+    server.stop().await;
+}
