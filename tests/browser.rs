@@ -419,7 +419,7 @@ async fn guardian_agrees_on_the_account_page_in_chromium(backend: Backend) {
         "同意しました。アプリはすぐにこの情報を読めるようになります。"
     );
     let first = text_of(&client, "section.child").await;
-    assert!(first.contains("同意しています"), "{first}");
+    assert!(first.contains("同意済み"), "{first}");
     screenshot(&client, &format!("account-granted-{backend:?}")).await;
     client.close().await.unwrap();
     server.stop().await;

@@ -197,26 +197,9 @@ impl Board {
         basis: Basis,
         justification: Option<&str>,
     ) {
-        policy::set(
-            self.consent.as_ref(),
-            self.server.directory.as_ref(),
-            &self.server.audit,
-            "test",
-            PolicyInput {
-                client_id: app.id.clone(),
-                category_id: category.into(),
-                basis,
-                reach: vec![Reach::School("sakura-es".into())],
-                purpose_ja: Some("学習支援".into()),
-                purpose_en: Some("Learning support".into()),
-                valid_until: None,
-                justification: justification.map(str::to_owned),
-                by: "a001".into(),
-            },
-            renkei_platform::clock::now(),
-        )
-        .await
-        .unwrap();
+        self.server
+            .school_policy(app, category, basis, justification)
+            .await;
     }
 
     async fn decide(

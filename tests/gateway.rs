@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use biscuit_auth::{Biscuit, BlockBuilder};
 use renkei_capability::TOKEN_TYPE;
-use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
+use renkei_consent::policy::Basis;
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_consent::store::ConsentStore;
 use serde_json::Value;
@@ -50,26 +50,7 @@ async fn board(backend: Backend, basis: Basis) -> Board {
     let consent = server.consent.store.clone();
     let app = server.web_app().await;
     for category in [CORE, ROSTER, DEMOGRAPHICS, GRADEBOOK, ATTENDANCE, TIMETABLE] {
-        policy::set(
-            consent.as_ref(),
-            server.directory.as_ref(),
-            &server.audit,
-            "test",
-            PolicyInput {
-                client_id: app.id.clone(),
-                category_id: category.into(),
-                basis,
-                reach: vec![Reach::School("sakura-es".into())],
-                purpose_ja: Some("学習支援".into()),
-                purpose_en: None,
-                valid_until: None,
-                justification: None,
-                by: "a001".into(),
-            },
-            renkei_platform::clock::now(),
-        )
-        .await
-        .unwrap();
+        server.school_policy(&app, category, basis, None).await;
     }
     Board {
         server,

@@ -285,15 +285,7 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
         .unwrap();
     assert!(listed.contains("最後に使った日"), "{listed}");
     // Dates in Japanese form (Japan time), facts joined without a Latin separator.
-    let today = time::OffsetDateTime::now_utc()
-        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
-        .date();
-    let japanese = format!(
-        "{}年{}月{}日",
-        today.year(),
-        u8::from(today.month()),
-        today.day()
-    );
+    let japanese = support::japanese_today();
     assert!(
         listed.contains(&format!("登録：{japanese}、最後に使った日：{japanese}")),
         "{listed}"

@@ -50,8 +50,10 @@ pub struct ChildRead {
     pub categories: Vec<String>,
     /// The gateway endpoint.
     pub endpoint: String,
-    /// Records returned.
+    /// Records returned (about every child the read covered).
     pub records: i64,
+    /// How many children the read covered.
+    pub children: usize,
     /// Position in the audit chain.
     pub seq: i64,
 }
@@ -90,6 +92,7 @@ pub async fn reads_of(
             categories: e.event.categories,
             endpoint: e.event.endpoint,
             records: e.event.records,
+            children: e.event.children.len(),
             seq: e.seq,
         })
         .collect();

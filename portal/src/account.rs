@@ -22,8 +22,11 @@ use crate::{Portal, Result};
 pub const PATH: &str = "/account";
 /// Where its forms post.
 pub const CHANGE_PATH: &str = "/account/consent";
-/// Reads listed per child.
-const READS_SHOWN: i64 = 50;
+/// Audit events about a child looked through for its reads (consent changes are events too):
+/// a bound on the work of one page.
+const EVENTS_SEARCHED: i64 = 1000;
+/// Reads listed per child, newest first.
+const READS_SHOWN: usize = 50;
 
 /// Query of `GET /account`.
 #[derive(Debug, Default, Deserialize)]
@@ -46,7 +49,7 @@ pub struct ChangeForm {
 }
 
 /// One app asking for one kind of a child's data, as shown.
-pub struct RequestItem {
+pub(crate) struct RequestItem {
     app: String,
     category: String,
     special: bool,
@@ -58,18 +61,21 @@ pub struct RequestItem {
     /// The action its button takes.
     action: &'static str,
     label: &'static str,
+    /// The button's name for screen readers: what, for whom.
+    aria_label: String,
 }
 
 /// One read of the child's data, in words.
-pub struct ReadItem {
+pub(crate) struct ReadItem {
     at: String,
     app: String,
     what: String,
-    records: i64,
+    /// Records read (with how many children they were about, when more than this one).
+    records: String,
 }
 
 /// One child's section.
-pub struct ChildItem {
+pub(crate) struct ChildItem {
     id: String,
     name: String,
     requests: Vec<RequestItem>,
@@ -87,6 +93,8 @@ struct AccountPage<'a> {
     error: Option<&'static str>,
     csrf_token: &'a str,
     children: Vec<ChildItem>,
+    /// Said when a guardian has no child to decide for.
+    no_children: Option<&'static str>,
 }
 
 /// `GET /account`.
@@ -148,6 +156,14 @@ pub async fn change(
         let Some(action) = action else {
             return refused(StatusCode::BAD_REQUEST).await;
         };
+        // Guardians decide for their children, pupils for themselves. Administrators record
+        // paper consents with the command line, never through a guardian's page.
+        if !matches!(
+            Role::parse(&user.role),
+            Some(Role::Guardian | Role::Student)
+        ) {
+            return refused(StatusCode::FORBIDDEN).await;
+        }
         let done = match action {
             Action::Grant => "granted",
             Action::Withdraw => "withdrawn",
@@ -177,8 +193,12 @@ pub async fn change(
             Err(renkei_consent::Error::Store(error)) => {
                 Err(renkei_consent::Error::Store(error).into())
             }
-            Err(error) => {
-                tracing::info!(%error, "portal change refused");
+            Err(renkei_consent::Error::Forbidden(_)) => {
+                tracing::debug!(user = %user.id, "portal change refused: not this person's to decide");
+                refused(StatusCode::FORBIDDEN).await
+            }
+            Err(_) => {
+                tracing::debug!(user = %user.id, "portal change refused: invalid");
                 refused(StatusCode::BAD_REQUEST).await
             }
         }
@@ -231,6 +251,18 @@ async fn show(
                 };
                 category_names.insert(request.category.id.clone(), category.clone());
                 let in_force = request.state == "granted";
+                let label = if in_force { p.withdraw } else { p.grant };
+                let aria_label = if ja {
+                    format!(
+                        "{}さんの{}（{}）について{}",
+                        child.name, category, request.app_name, label
+                    )
+                } else {
+                    format!(
+                        "{label}: {category} ({}), for {}",
+                        request.app_name, child.name
+                    )
+                };
                 RequestItem {
                     app: request.app_name,
                     special: request.category.is_highly_sensitive(),
@@ -245,13 +277,16 @@ async fn show(
                     client_id: request.client_id,
                     category_id: request.category.id,
                     action: if in_force { "withdraw" } else { "grant" },
-                    label: if in_force { p.withdraw } else { p.grant },
+                    label,
+                    aria_label,
                 }
             })
             .collect();
-        let reads = renkei_gateway::portal::reads_of(&portal.reads, user, &child.id, READS_SHOWN)
-            .await?
-            .unwrap_or_default();
+        let mut reads =
+            renkei_gateway::portal::reads_of(&portal.reads, user, &child.id, EVENTS_SEARCHED)
+                .await?
+                .unwrap_or_default();
+        reads.truncate(READS_SHOWN);
         let mut items = Vec::with_capacity(reads.len());
         for read in reads {
             let app = match read.client_id.as_deref() {
@@ -264,12 +299,12 @@ async fn show(
                             .client(id)
                             .await
                             .map_err(renkei_idp::Error::from)?
-                            .map_or_else(|| id.to_owned(), |c| c.name);
+                            .map_or_else(|| p.removed_app.to_owned(), |c| c.name);
                         app_names.insert(id.to_owned(), name.clone());
                         name
                     }
                 },
-                None => String::new(),
+                None => p.removed_app.to_owned(),
             };
             let mut what = Vec::new();
             for category in &read.categories {
@@ -288,11 +323,16 @@ async fn show(
                 }
                 what.push(category_names[category].clone());
             }
+            let records = match (read.children, ja) {
+                (0 | 1, _) => read.records.to_string(),
+                (n, true) => format!("{}（{n}人分）", read.records),
+                (n, false) => format!("{} (for {n} children)", read.records),
+            };
             items.push(ReadItem {
                 at: locale.date_time(read.at),
                 app,
                 what: what.join(if ja { "、" } else { ", " }),
-                records: read.records,
+                records,
             });
         }
         children.push(ChildItem {
@@ -302,6 +342,8 @@ async fn show(
             reads: items,
         });
     }
+    let no_children = (children.is_empty() && Role::parse(&user.role) == Some(Role::Guardian))
+        .then_some(p.no_children);
     let intro = match Role::parse(&user.role) {
         Some(Role::Guardian) => p.intro_guardian,
         Some(Role::Student) => p.intro_pupil,
@@ -317,6 +359,7 @@ async fn show(
         error,
         csrf_token: &csrf_token,
         children,
+        no_children,
     };
     Ok(renkei_platform::web::with_cookies(
         render(&page),

@@ -20,8 +20,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
-            Error::Provider(error) => error.into_response(),
-            Error::Consent(error) => {
+            // A page the provider already wrote for people (an expired form, a limit).
+            Error::Provider(error @ renkei_idp::Error::Page { .. }) => error.into_response(),
+            error => {
                 tracing::error!(%error, "portal page failed");
                 let mut page = renkei_idp::pages::error_page(
                     "ページを表示できませんでした。しばらくしてから、もう一度お試しください。",

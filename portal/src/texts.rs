@@ -1,4 +1,4 @@
-//! The portal's words, in Japanese (polite, for guardians) and English.
+//! The portal's words, in Japanese (polite, which pupils read too) and English.
 
 use renkei_idp::pages::Locale;
 
@@ -52,21 +52,25 @@ pub struct PortalTexts {
     pub what: &'static str,
     /// Column: how many records.
     pub records: &'static str,
-    /// Home page link to this page.
-    pub link: &'static str,
+    /// A guardian the roster links to no child.
+    pub no_children: &'static str,
+    /// Heading of the list of what needs consent.
+    pub requests_title: &'static str,
+    /// An app or kind of data that no longer exists.
+    pub removed_app: &'static str,
 }
 
 const JA: PortalTexts = PortalTexts {
     title: "アプリに提供する情報",
-    intro_guardian: "学校が使うアプリが、お子さまのどの情報を読めるかを確認できます。同意が必要な情報は、ここで同意したり取り消したりできます。変更はすぐに反映されます。",
-    intro_pupil: "アプリが あなたの どの情報を 読めるかを たしかめて、きめることが できます。",
+    intro_guardian: "学校が使うアプリのうち、保護者の同意が必要な情報について、同意したり取り消したりできます。変更はすぐに反映されます。アプリがお子さまの情報を読んだ記録も、ここで確認できます（学校の判断で提供している情報の記録も含みます）。",
+    intro_pupil: "アプリがあなたのどの情報を読むかを、ここできめることができます。アプリが読んだ記録も見られます。",
     nobody: "このページは、保護者の方と児童生徒のためのページです。",
     no_requests: "同意が必要なアプリはありません。",
     purpose: "利用目的：",
     special_care: "要配慮個人情報",
     state_none: "まだ決めていません（同意が必要です）",
-    state_granted: "同意しています",
-    state_withdrawn: "同意を取り消しています",
+    state_granted: "同意済み",
+    state_withdrawn: "同意は取り消されています",
     state_expired: "同意の期限が切れました",
     state_outdated: "内容が変わりました。もう一度ご確認ください",
     state_lapsed: "以前の保護者の同意です。改めてご判断ください",
@@ -81,20 +85,22 @@ const JA: PortalTexts = PortalTexts {
     app: "アプリ",
     what: "内容",
     records: "件数",
-    link: "アプリに提供する情報",
+    no_children: "お子さまとの関係が名簿に登録されていません。学校にお問い合わせください。",
+    requests_title: "同意が必要な情報",
+    removed_app: "削除されたアプリ",
 };
 
 const EN: PortalTexts = PortalTexts {
     title: "What apps may read",
-    intro_guardian: "See which of your child's information each app the school uses may read. Where your consent is needed, give or withdraw it here; changes take effect at once.",
-    intro_pupil: "See which of your information each app may read, and decide.",
+    intro_guardian: "Where an app the school uses needs your consent to read your child's information, give or withdraw it here; changes take effect at once. You also see here what apps read about your child (including what the school provides on its own decision).",
+    intro_pupil: "Decide here which of your information apps may read, and see what they read.",
     nobody: "This page is for guardians and pupils.",
     no_requests: "No app needs your consent.",
     purpose: "Purpose: ",
     special_care: "Special-care information",
     state_none: "Not decided yet (your consent is needed)",
-    state_granted: "You agreed",
-    state_withdrawn: "You withdrew your consent",
+    state_granted: "Agreed",
+    state_withdrawn: "Consent withdrawn",
     state_expired: "Your consent has expired",
     state_outdated: "The policy changed since you agreed: please check it again",
     state_lapsed: "Given by a former guardian: please decide",
@@ -109,7 +115,9 @@ const EN: PortalTexts = PortalTexts {
     app: "App",
     what: "What",
     records: "Records",
-    link: "What apps may read",
+    no_children: "The roster does not link you to a child. Please ask the school.",
+    requests_title: "What needs your consent",
+    removed_app: "A removed app",
 };
 
 /// The portal's words in `locale`.

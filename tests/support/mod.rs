@@ -715,11 +715,13 @@ pub async fn terminate(mut child: std::process::Child) -> std::process::ExitStat
 
 /// The board, an app, and its policies: the roster on the board's decision, attendance and
 /// health on the guardian's consent; `g001` (guardian of `s001` and `s002`) and `s001` get
-/// passwords.
+/// The board, an app, and its policies for sakura-es: the roster on the board's decision,
+/// attendance and health on the guardian's consent; `g001` (guardian of `s001` and `s002`),
+/// `s001` and `t001` get the test password.
 pub async fn consent_board(backend: Backend) -> (TestServer, TestClient) {
+    use renkei_consent::policy::Basis;
     let server = TestServer::with_board(backend, "board-1.1").await;
     let app = server.web_app().await;
-    use renkei_consent::policy::{self, Basis, PolicyInput, Reach};
     for (category, basis) in [
         (
             "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly",
@@ -728,26 +730,7 @@ pub async fn consent_board(backend: Backend) -> (TestServer, TestClient) {
         ("urn:renkei:scope:attendance.readonly", Basis::Guardian),
         ("urn:renkei:scope:health.readonly", Basis::Guardian),
     ] {
-        policy::set(
-            server.consent.store.as_ref(),
-            server.directory.as_ref(),
-            &server.audit,
-            "test",
-            PolicyInput {
-                client_id: app.id.clone(),
-                category_id: category.into(),
-                basis,
-                reach: vec![Reach::School("sakura-es".into())],
-                purpose_ja: Some("学習の記録に使います".into()),
-                purpose_en: Some("For learning records".into()),
-                valid_until: None,
-                justification: None,
-                by: "a001".into(),
-            },
-            renkei_platform::clock::now(),
-        )
-        .await
-        .unwrap();
+        server.school_policy(&app, category, basis, None).await;
     }
     for username in ["g001", "s001", "t001"] {
         renkei_idp::user::set_password(
@@ -761,4 +744,51 @@ pub async fn consent_board(backend: Backend) -> (TestServer, TestClient) {
         .unwrap();
     }
     (server, app)
+}
+
+impl TestServer {
+    /// Sets the policy for `app` and `category` at sakura-es on `basis` (purpose 学習支援 /
+    /// Learning support; `justification` for class I data on the board's decision).
+    pub async fn school_policy(
+        &self,
+        app: &TestClient,
+        category: &str,
+        basis: renkei_consent::policy::Basis,
+        justification: Option<&str>,
+    ) {
+        use renkei_consent::policy::{self, PolicyInput, Reach};
+        policy::set(
+            self.consent.store.as_ref(),
+            self.directory.as_ref(),
+            &self.audit,
+            "test",
+            PolicyInput {
+                client_id: app.id.clone(),
+                category_id: category.into(),
+                basis,
+                reach: vec![Reach::School("sakura-es".into())],
+                purpose_ja: Some("学習支援".into()),
+                purpose_en: Some("Learning support".into()),
+                valid_until: None,
+                justification: justification.map(str::to_owned),
+                by: "a001".into(),
+            },
+            renkei_platform::clock::now(),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Today in Japan, written the Japanese way (2026年12月6日).
+pub fn japanese_today() -> String {
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
+        .date();
+    format!(
+        "{}年{}月{}日",
+        today.year(),
+        u8::from(today.month()),
+        today.day()
+    )
 }
