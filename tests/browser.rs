@@ -161,6 +161,18 @@ async fn text_of(client: &fantoccini::Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Clicks the first element `css` selects, once there is one.
+async fn click(client: &fantoccini::Client, css: &str) {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Types `username` and the test password into the sign-in page's form.
 async fn type_password(client: &fantoccini::Client, username: &str) {
     for (field, text) in [("username", username), ("password", PASSWORD)] {
@@ -302,28 +314,15 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
     let driver = Driver::start();
     let client = driver.client().await;
     client.issue_cmd(AddVirtualAuthenticator).await.unwrap();
-    let click = |css: &'static str| {
-        let client = client.clone();
-        async move {
-            client
-                .wait()
-                .for_element(Locator::Css(css))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-        }
-    };
 
     // Signed in with the password, the pupil opens the passkeys page from home and creates one.
     client.goto(&server.url("/login")).await.unwrap();
     type_password(&client, "student1").await;
-    click("form[action='/login'] button[type=submit]").await;
-    click("a[href='/passkeys']").await;
+    click(&client, "form[action='/login'] button[type=submit]").await;
+    click(&client, "a[href='/passkeys']").await;
     assert_eq!(heading_of(&client).await, "パスキー");
     screenshot(&client, &format!("passkeys-empty-{backend:?}")).await;
-    click("#passkey-add").await;
+    click(&client, "#passkey-add").await;
     assert_eq!(
         text_of(&client, "p.notice").await,
         "パスキーを登録しました。"
@@ -356,7 +355,7 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
         "no password form"
     );
     screenshot(&client, &format!("login-passkey-required-{backend:?}")).await;
-    click("#passkey-sign-in").await;
+    click(&client, "#passkey-sign-in").await;
     let approval = client
         .wait()
         .for_element(Locator::Css("form[action='/consent']"))
@@ -369,7 +368,7 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
     // Signed out (cookies gone), the pupil signs in with the passkey alone: no username.
     client.delete_all_cookies().await.unwrap();
     client.goto(&server.url("/login")).await.unwrap();
-    click("#passkey-sign-in").await;
+    click(&client, "#passkey-sign-in").await;
     let signed_in = client
         .wait()
         .for_element(Locator::Css("a[href='/passkeys']"))
@@ -388,32 +387,13 @@ async fn guardian_agrees_on_the_account_page_in_chromium(backend: Backend) {
     let client = driver.client().await;
     client.goto(&server.url("/login")).await.unwrap();
     type_password(&client, "g001").await;
-    client
-        .find(Locator::Css("form[action='/login'] button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("a[href='/account']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "form[action='/login'] button[type=submit]").await;
+    click(&client, "a[href='/account']").await;
     assert_eq!(heading_of(&client).await, "アプリに提供する情報");
     let first = text_of(&client, "section.child").await;
     assert!(first.contains("要配慮個人情報"), "{first}");
     screenshot(&client, &format!("account-{backend:?}")).await;
-    client
-        .find(Locator::Css("section.child form button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "section.child form button.primary").await;
     assert_eq!(
         text_of(&client, "p.notice").await,
         "同意しました。アプリはすぐにこの情報を読めるようになります。"
