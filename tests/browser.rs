@@ -186,7 +186,70 @@ async fn type_password(client: &fantoccini::Client, username: &str) {
     }
 }
 
+/// axe-core, as `scripts/test` installs it from the npm registry (or `RENKEI_AXE`).
+fn axe_source() -> String {
+    let path = std::env::var("RENKEI_AXE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/axe/node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: install axe-core from the npm registry (./scripts/test does: npm install --prefix target/axe axe-core@4.10.3)",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core on the page: no violation of WCAG 2.0–2.2 A and AA.
+async fn assert_accessible(client: &fantoccini::Client, name: &str) {
+    let violations = axe_violations(client).await;
+    assert!(violations.is_empty(), "{name}: {violations:#?}");
+}
+
+/// What axe-core finds wrong with the page, one line per rule.
+async fn axe_violations(client: &fantoccini::Client) -> Vec<String> {
+    client
+        .execute(&format!("{}\nreturn true;", axe_source()), vec![])
+        .await
+        .unwrap();
+    let found = client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})
+              .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join('; '))))
+              .catch(e => done(['axe-core failed: ' + e]));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+/// The accessibility check can fail: a page with an unlabelled field and an image without a
+/// text alternative is reported, rule by rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axe_core_reports_a_page_that_breaks_the_rules() {
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client
+        .goto("data:text/html;charset=utf-8,<!doctype html><html lang=ja><title>t</title><main><img src=x.png><input type=text></main></html>")
+        .await
+        .unwrap();
+    let violations = axe_violations(&client).await;
+    for rule in ["image-alt", "label"] {
+        assert!(
+            violations.iter().any(|v| v.starts_with(rule)),
+            "{rule}: {violations:#?}"
+        );
+    }
+    client.close().await.unwrap();
+}
+
+/// Saves a screenshot of the page (under `target/screenshots/`) and checks it with axe-core.
 async fn screenshot(client: &fantoccini::Client, name: &str) {
+    assert_accessible(client, name).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = client.screenshot().await.unwrap();
