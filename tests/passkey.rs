@@ -754,7 +754,47 @@ async fn an_app_that_asks_for_a_passkey_gets_a_passkey_sign_in(backend: Backend)
     server.stop().await;
 }
 
+/// Removing a passkey signs out the devices signed in with a passkey (a lost tablet that
+/// holds it), and ends their apps' grants; the person's own session stays.
+async fn removing_a_passkey_signs_out_passkey_sessions_elsewhere(backend: Backend) {
+    let server = TestServer::start_on_localhost(backend).await;
+    server.user("hanako", "student").await;
+    let owner = Browser::new();
+    let mut passkey = register(&owner, &server, "hanako", "なくしたiPad").await;
+    let tablet = Browser::new();
+    let (csrf, started) = start_sign_in(&tablet, &server, "").await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    finish_sign_in(&tablet, &server, &csrf, "", &started, &answer).await;
+    assert!(signed_in(&tablet, &server).await);
+    let page = owner
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let removed = owner
+        .post_form(
+            &server.url("/passkeys/delete"),
+            &[
+                ("csrf_token", hidden(&page, "csrf_token").as_str()),
+                ("credential_id", passkey.credential_id().as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&removed), "/passkeys?done=removed");
+    assert!(
+        !signed_in(&tablet, &server).await,
+        "the tablet is signed out"
+    );
+    assert!(
+        signed_in(&owner, &server).await,
+        "the owner's own session stays"
+    );
+    server.stop().await;
+}
+
 on_both_databases!(
+    removing_a_passkey_signs_out_passkey_sessions_elsewhere,
     an_app_that_asks_for_a_passkey_gets_a_passkey_sign_in,
     a_pupil_signs_in_with_a_passkey_and_no_username,
     wrong_passkey_answers_sign_no_one_in,

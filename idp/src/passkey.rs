@@ -680,7 +680,11 @@ pub async fn delete(
         {
             return Ok(renkei_platform::web::see_other("/passkeys", []));
         }
-        tracing::info!(user = %session.user_id, "passkey removed");
+        let ended = state
+            .store
+            .end_passkey_sign_ins(&session.user_id, &session.sid, now())
+            .await?;
+        tracing::info!(user = %session.user_id, sessions_ended = ended, "passkey removed");
         Ok(renkei_platform::web::see_other(
             "/passkeys?done=removed",
             [],

@@ -354,6 +354,16 @@ pub trait Store: Send + Sync + 'static {
     async fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<u64>;
     /// Removes one of `user_id`'s passkeys; false if it has no such passkey.
     async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
+    /// Ends `user_id`'s sessions signed in with a passkey, except `keep_sid` (the person's own),
+    /// and revokes the apps' grants made from them: after a passkey is removed, a tablet that
+    /// still holds it must not stay signed in with the assurance it gave. Returns how many
+    /// sessions ended.
+    async fn end_passkey_sign_ins(
+        &self,
+        user_id: &str,
+        keep_sid: &str,
+        now: i64,
+    ) -> StoreResult<u64>;
 
     /// Counts one failed (or not yet successful) sign-in for `key`; a window older than
     /// `since` starts again. Returns the count in the window, this one included.

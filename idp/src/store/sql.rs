@@ -297,6 +297,29 @@ macro_rules! sql_store {
                 Ok(ended)
             }
 
+            async fn end_passkey_sign_ins(&self, user_id: &str, keep_sid: &str, now: i64) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "UPDATE grants SET revoked_at = $3 WHERE revoked_at IS NULL AND user_id = $1 \
+                     AND acr = $4 AND (sid IS NULL OR sid <> $2)",
+                )
+                .bind(user_id)
+                .bind(keep_sid)
+                .bind(now)
+                .bind(crate::passkey::ACR_PASSKEY)
+                .execute(&mut *tx)
+                .await?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND sid <> $2 AND acr = $3")
+                    .bind(user_id)
+                    .bind(keep_sid)
+                    .bind(crate::passkey::ACR_PASSKEY)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(ended)
+            }
+
             async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool> {
                 Ok(sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND credential_id = $2")
                     .bind(user_id)
