@@ -93,9 +93,14 @@ async fn a_guardian_agrees_and_withdraws_on_the_page(backend: Backend) {
             1,
             "health is special-care data, attendance is not"
         );
+        let school = &part[part
+            .find("学校の判断で提供している情報")
+            .expect("what the school provides is shown too")..];
+        let school = &school[..school.find("読まれた記録").unwrap()];
+        assert!(school.contains("名簿（基本）"), "{school}");
         assert!(
-            !part.contains("名簿（基本）"),
-            "the board's decision needs no consent"
+            !part.contains(&format!("name=\"category_id\" value=\"{CORE}\"")),
+            "the board's decision has nothing to agree to"
         );
     }
     assert!(html.contains("<a href=\"/logout\">"), "a way out");

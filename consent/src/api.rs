@@ -50,6 +50,8 @@ pub struct ChildOverview {
     pub name: String,
     /// What apps ask, under a policy that needs this user's consent.
     pub requests: Vec<Request>,
+    /// What apps receive on the board's own decision (no consent asked; state `school`).
+    pub school_decided: Vec<Request>,
 }
 
 /// One app asking for one category of the child.
@@ -70,7 +72,8 @@ pub struct Request {
     /// End of the policy's validity.
     pub valid_until: Option<i64>,
     /// `granted`, `withdrawn`, `expired`, `outdated` (granted to an older version), `lapsed`
-    /// (granted by a guardian who no longer acts for the child: not in force) or `none`.
+    /// (granted by a guardian who no longer acts for the child: not in force), `none`, or
+    /// `school` (provided on the board's decision: nothing to decide).
     pub state: &'static str,
     /// The latest decision, if any.
     pub decision: Option<ConsentRecord>,
@@ -137,12 +140,23 @@ pub async fn overview_of(
         Some(Role::Student) => (vec![me], Basis::Student),
         _ => (Vec::new(), Basis::Guardian),
     };
-    let policies: Vec<_> = store
-        .policies(None)
-        .await?
-        .into_iter()
-        .filter(|p| p.basis == basis && p.in_force(now))
-        .collect();
+    // Each policy's category and app name, read once for every child.
+    let mut policies = Vec::new();
+    for policy in store.policies(None).await? {
+        if !(policy.in_force(now) && (policy.basis == basis || policy.basis == Basis::School)) {
+            continue;
+        }
+        let Some(category) = store.category(&policy.category_id).await? else {
+            continue;
+        };
+        let app_name = idp
+            .store
+            .client(&policy.client_id)
+            .await?
+            .map(|c| c.name)
+            .unwrap_or_default();
+        policies.push((policy, category, app_name));
+    }
     let mut overview = Vec::new();
     for child in children {
         let Some(placement) = service.directory.placement(&child).await? else {
@@ -156,16 +170,25 @@ pub async fn overview_of(
         let records = store.consents(Some(&child), None).await?;
         let authors = Authors::of(service.directory.as_ref(), std::slice::from_ref(&child)).await?;
         let mut requests = Vec::new();
-        for policy in policies.iter().filter(|p| p.reaches(&placement)) {
-            let Some(category) = store.category(&policy.category_id).await? else {
+        let mut school_decided = Vec::new();
+        for (policy, category, app_name) in
+            policies.iter().filter(|(p, _, _)| p.reaches(&placement))
+        {
+            let (category, app_name) = (category.clone(), app_name.clone());
+            if policy.basis == Basis::School {
+                school_decided.push(Request {
+                    client_id: policy.client_id.clone(),
+                    app_name,
+                    category,
+                    purpose_ja: policy.purpose_ja.clone(),
+                    purpose_en: policy.purpose_en.clone(),
+                    policy_version: policy.version,
+                    valid_until: policy.valid_until,
+                    state: "school",
+                    decision: None,
+                });
                 continue;
-            };
-            let app_name = idp
-                .store
-                .client(&policy.client_id)
-                .await?
-                .map(|c| c.name)
-                .unwrap_or_default();
+            }
             let decision = records
                 .iter()
                 .rev()
@@ -195,6 +218,7 @@ pub async fn overview_of(
             id: child,
             name,
             requests,
+            school_decided,
         });
     }
     Ok(overview)

@@ -74,11 +74,20 @@ pub(crate) struct ReadItem {
     records: String,
 }
 
+/// What an app receives on the board's own decision, as shown (nothing to decide).
+pub(crate) struct SchoolItem {
+    app: String,
+    category: String,
+    special: bool,
+    purpose: Option<String>,
+}
+
 /// One child's section.
 pub(crate) struct ChildItem {
     id: String,
     name: String,
     requests: Vec<RequestItem>,
+    school: Vec<SchoolItem>,
     reads: Vec<ReadItem>,
 }
 
@@ -239,6 +248,24 @@ async fn show(
     let mut category_names: HashMap<String, String> = HashMap::new();
     let mut children = Vec::new();
     for child in overview {
+        let school = child
+            .school_decided
+            .iter()
+            .map(|request| SchoolItem {
+                app: request.app_name.clone(),
+                category: if ja {
+                    request.category.name_ja.clone()
+                } else {
+                    request.category.name_en.clone()
+                },
+                special: request.category.is_highly_sensitive(),
+                purpose: if ja {
+                    request.purpose_ja.clone().or(request.purpose_en.clone())
+                } else {
+                    request.purpose_en.clone().or(request.purpose_ja.clone())
+                },
+            })
+            .collect();
         let requests = child
             .requests
             .into_iter()
@@ -339,6 +366,7 @@ async fn show(
             id: child.id,
             name: child.name,
             requests,
+            school,
             reads: items,
         });
     }

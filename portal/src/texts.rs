@@ -58,6 +58,10 @@ pub struct PortalTexts {
     pub requests_title: &'static str,
     /// An app or kind of data that no longer exists.
     pub removed_app: &'static str,
+    /// Heading of what apps receive on the board's decision.
+    pub school_title: &'static str,
+    /// What that means.
+    pub school_hint: &'static str,
 }
 
 const JA: PortalTexts = PortalTexts {
@@ -88,6 +92,8 @@ const JA: PortalTexts = PortalTexts {
     no_children: "お子さまとの関係が名簿に登録されていません。学校にお問い合わせください。",
     requests_title: "同意が必要な情報",
     removed_app: "削除されたアプリ",
+    school_title: "学校の判断で提供している情報",
+    school_hint: "次の情報は、学校（教育委員会）の判断で、利用目的の範囲に限ってアプリに提供しています。ご質問は学校にお問い合わせください。",
 };
 
 const EN: PortalTexts = PortalTexts {
@@ -118,6 +124,8 @@ const EN: PortalTexts = PortalTexts {
     no_children: "The roster does not link you to a child. Please ask the school.",
     requests_title: "What needs your consent",
     removed_app: "A removed app",
+    school_title: "Provided on the school's decision",
+    school_hint: "The school (board of education) provides the following to the apps, only for the stated purpose. If you have questions, please ask the school.",
 };
 
 /// The portal's words in `locale`.
