@@ -40,6 +40,28 @@ fn section<'a>(html: &'a str, name: &str) -> &'a str {
     &rest[..rest.find("</section>").unwrap()]
 }
 
+/// Posts a consent change for `student` (attendance, agree) as `browser`, with `token`.
+async fn post_grant(
+    browser: &Browser,
+    server: &TestServer,
+    token: &str,
+    student: &str,
+    app: &TestClient,
+) -> reqwest::Response {
+    browser
+        .post_form(
+            &server.url("/account/consent"),
+            &[
+                ("csrf_token", token),
+                ("student_id", student),
+                ("client_id", app.id.as_str()),
+                ("category_id", ATTENDANCE),
+                ("action", "grant"),
+            ],
+        )
+        .await
+}
+
 /// Posts the form of `section` whose hidden `category_id` is `category`.
 async fn press(
     browser: &Browser,
@@ -137,18 +159,7 @@ async fn a_guardian_agrees_and_withdraws_on_the_page(backend: Backend) {
     assert!(section(&html, "山田 太郎").contains("同意は取り消されています"));
 
     // A form without its CSRF token changes nothing.
-    let forged = guardian
-        .post_form(
-            &server.url("/account/consent"),
-            &[
-                ("csrf_token", "forged"),
-                ("student_id", "s001"),
-                ("client_id", app.id.as_str()),
-                ("category_id", ATTENDANCE),
-                ("action", "grant"),
-            ],
-        )
-        .await;
+    let forged = post_grant(&guardian, &server, "forged", "s001", &app).await;
     assert_eq!(forged.status(), 403);
     assert!(
         forged
@@ -170,48 +181,17 @@ async fn a_guardian_agrees_and_withdraws_on_the_page(backend: Backend) {
     // Staff may not use a guardian's page, even with a valid form: administrators record
     // paper consents on the command line.
     for staff in ["a001", "t001"] {
-        renkei_idp::user::set_password(
-            server.store.as_ref(),
-            &server.audit,
-            "test",
-            staff,
-            PASSWORD.into(),
-        )
-        .await
-        .unwrap();
         let browser = signed_in(&server, staff).await;
         let home = page(&browser, &server, "/").await;
         let token = hidden(&home, "csrf_token");
-        let refused = browser
-            .post_form(
-                &server.url("/account/consent"),
-                &[
-                    ("csrf_token", token.as_str()),
-                    ("student_id", "s001"),
-                    ("client_id", app.id.as_str()),
-                    ("category_id", ATTENDANCE),
-                    ("action", "grant"),
-                ],
-            )
-            .await;
+        let refused = post_grant(&browser, &server, &token, "s001", &app).await;
         assert_eq!(refused.status(), 403, "{staff}");
         assert_eq!(decisions().await, 2, "{staff} changed nothing");
     }
     // Nor may a guardian decide for another family's child.
     let html = page(&guardian, &server, "/account").await;
     let token = hidden(&html, "csrf_token");
-    let stranger = guardian
-        .post_form(
-            &server.url("/account/consent"),
-            &[
-                ("csrf_token", token.as_str()),
-                ("student_id", "s003"),
-                ("client_id", app.id.as_str()),
-                ("category_id", ATTENDANCE),
-                ("action", "grant"),
-            ],
-        )
-        .await;
+    let stranger = post_grant(&guardian, &server, &token, "s003", &app).await;
     assert_eq!(stranger.status(), 403);
     assert_eq!(
         server

@@ -174,45 +174,43 @@ pub async fn overview_of(
         for (policy, category, app_name) in
             policies.iter().filter(|(p, _, _)| p.reaches(&placement))
         {
-            let (category, app_name) = (category.clone(), app_name.clone());
-            if policy.basis == Basis::School {
-                school_decided.push(Request {
-                    client_id: policy.client_id.clone(),
-                    app_name,
-                    category,
-                    purpose_ja: policy.purpose_ja.clone(),
-                    purpose_en: policy.purpose_en.clone(),
-                    policy_version: policy.version,
-                    valid_until: policy.valid_until,
-                    state: "school",
-                    decision: None,
-                });
-                continue;
-            }
-            let decision = records
-                .iter()
-                .rev()
-                .find(|r| r.client_id == policy.client_id && r.category_id == policy.category_id)
-                .cloned();
-            let state = match &decision {
-                None => "none",
-                Some(r) if r.action == "withdraw" => "withdrawn",
-                Some(r) if !authors.may_still_act(r) => "lapsed",
-                Some(r) if r.policy_version != policy.version => "outdated",
-                Some(r) if r.until.is_some_and(|until| until <= now) => "expired",
-                Some(_) => "granted",
+            // The board's decision needs no one's consent: it is shown as such, undecided.
+            let (state, decision) = if policy.basis == Basis::School {
+                ("school", None)
+            } else {
+                let decision = records
+                    .iter()
+                    .rev()
+                    .find(|r| {
+                        r.client_id == policy.client_id && r.category_id == policy.category_id
+                    })
+                    .cloned();
+                let state = match &decision {
+                    None => "none",
+                    Some(r) if r.action == "withdraw" => "withdrawn",
+                    Some(r) if !authors.may_still_act(r) => "lapsed",
+                    Some(r) if r.policy_version != policy.version => "outdated",
+                    Some(r) if r.until.is_some_and(|until| until <= now) => "expired",
+                    Some(_) => "granted",
+                };
+                (state, decision)
             };
-            requests.push(Request {
+            let request = Request {
                 client_id: policy.client_id.clone(),
-                app_name,
-                category,
+                app_name: app_name.clone(),
+                category: category.clone(),
                 purpose_ja: policy.purpose_ja.clone(),
                 purpose_en: policy.purpose_en.clone(),
                 policy_version: policy.version,
                 valid_until: policy.valid_until,
                 state,
                 decision,
-            });
+            };
+            if policy.basis == Basis::School {
+                school_decided.push(request);
+            } else {
+                requests.push(request);
+            }
         }
         overview.push(ChildOverview {
             id: child,

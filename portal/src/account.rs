@@ -216,6 +216,25 @@ pub async fn change(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// A category's name in the page's language.
+fn category_name(category: &renkei_consent::category::Category, ja: bool) -> String {
+    if ja {
+        category.name_ja.clone()
+    } else {
+        category.name_en.clone()
+    }
+}
+
+/// A policy's purpose in the page's language, else in the other one.
+fn purpose_of(request: &renkei_consent::api::Request, ja: bool) -> Option<String> {
+    let (first, second) = if ja {
+        (&request.purpose_ja, &request.purpose_en)
+    } else {
+        (&request.purpose_en, &request.purpose_ja)
+    };
+    first.clone().or_else(|| second.clone())
+}
+
 /// The signed-in, enabled account, if any.
 async fn signed_in(portal: &Portal, headers: &HeaderMap) -> Result<Option<UserRow>> {
     let Some(session) = renkei_idp::session::current(&portal.idp, headers).await? else {
@@ -253,17 +272,9 @@ async fn show(
             .iter()
             .map(|request| SchoolItem {
                 app: request.app_name.clone(),
-                category: if ja {
-                    request.category.name_ja.clone()
-                } else {
-                    request.category.name_en.clone()
-                },
+                category: category_name(&request.category, ja),
                 special: request.category.is_highly_sensitive(),
-                purpose: if ja {
-                    request.purpose_ja.clone().or(request.purpose_en.clone())
-                } else {
-                    request.purpose_en.clone().or(request.purpose_ja.clone())
-                },
+                purpose: purpose_of(request, ja),
             })
             .collect();
         let requests = child
@@ -271,11 +282,8 @@ async fn show(
             .into_iter()
             .map(|request| {
                 app_names.insert(request.client_id.clone(), request.app_name.clone());
-                let category = if ja {
-                    request.category.name_ja.clone()
-                } else {
-                    request.category.name_en.clone()
-                };
+                let category = category_name(&request.category, ja);
+                let purpose = purpose_of(&request, ja);
                 category_names.insert(request.category.id.clone(), category.clone());
                 let in_force = request.state == "granted";
                 let label = if in_force { p.withdraw } else { p.grant };
@@ -294,11 +302,7 @@ async fn show(
                     app: request.app_name,
                     special: request.category.is_highly_sensitive(),
                     category,
-                    purpose: if ja {
-                        request.purpose_ja.or(request.purpose_en)
-                    } else {
-                        request.purpose_en.or(request.purpose_ja)
-                    },
+                    purpose,
                     state: request.state,
                     state_text: p.state(request.state),
                     client_id: request.client_id,
@@ -342,10 +346,7 @@ async fn show(
                         .category(category)
                         .await
                         .map_err(renkei_consent::Error::from)?
-                        .map_or_else(
-                            || category.clone(),
-                            |c| if ja { c.name_ja } else { c.name_en },
-                        );
+                        .map_or_else(|| category.clone(), |c| category_name(&c, ja));
                     category_names.insert(category.clone(), name);
                 }
                 what.push(category_names[category].clone());

@@ -717,7 +717,7 @@ pub async fn terminate(mut child: std::process::Child) -> std::process::ExitStat
 /// health on the guardian's consent; `g001` (guardian of `s001` and `s002`) and `s001` get
 /// The board, an app, and its policies for sakura-es: the roster on the board's decision,
 /// attendance and health on the guardian's consent; `g001` (guardian of `s001` and `s002`),
-/// `s001` and `t001` get the test password.
+/// `s001`, `t001` and `a001` get the test password.
 pub async fn consent_board(backend: Backend) -> (TestServer, TestClient) {
     use renkei_consent::policy::Basis;
     let server = TestServer::with_board(backend, "board-1.1").await;
@@ -732,7 +732,7 @@ pub async fn consent_board(backend: Backend) -> (TestServer, TestClient) {
     ] {
         server.school_policy(&app, category, basis, None).await;
     }
-    for username in ["g001", "s001", "t001"] {
+    for username in ["g001", "s001", "t001", "a001"] {
         renkei_idp::user::set_password(
             server.store.as_ref(),
             &server.audit,
