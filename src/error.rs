@@ -18,6 +18,9 @@ pub enum Error {
     /// The consent service refused or failed.
     #[error(transparent)]
     Consent(#[from] renkei_consent::Error),
+    /// The demo could not be prepared.
+    #[error(transparent)]
+    Demo(#[from] renkei_demo::Error),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

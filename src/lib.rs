@@ -30,6 +30,8 @@ pub struct App {
     pub consent: Arc<ConsentService>,
     /// The data gateway.
     pub gateway: Gateway,
+    /// The demo learning app, served at `/demo-app/` after [`App::prepare_demo`].
+    pub demo_app: Option<renkei_demo::DemoApp>,
 }
 
 impl App {
@@ -56,6 +58,7 @@ impl App {
             provider,
             consent,
             gateway,
+            demo_app: None,
         })
     }
 
@@ -64,15 +67,14 @@ impl App {
         &self.provider.store
     }
 
-    /// Seeds the demo board into an empty database (`renkei serve --demo`); `None` if it
-    /// already has accounts.
-    pub async fn seed_demo(&self) -> Result<Option<renkei_idp::demo::DemoBoard>> {
-        Ok(renkei_idp::demo::seed(
-            self.store().as_ref(),
-            self.provider.directory.as_ref(),
-            &self.audit,
-        )
-        .await?)
+    /// `renkei serve --demo`: seeds the demo board into an empty database and serves the demo
+    /// learning app; returns the board when it was seeded now (`None` if the database already
+    /// had accounts).
+    pub async fn prepare_demo(&mut self) -> Result<Option<renkei_demo::DemoBoard>> {
+        let demo =
+            renkei_demo::prepare(&self.provider, &self.consent, &self.gateway, &self.audit).await?;
+        self.demo_app = demo.app;
+        Ok(demo.board)
     }
 
     /// Serves every route on `listener` until `shutdown` completes, then drains open requests
@@ -84,7 +86,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let upkeep = self.consent.spawn_upkeep();
-        let routes = self
+        let mut routes = self
             .consent
             .router(&self.provider)
             .merge(self.gateway.router(&self.provider))
@@ -93,6 +95,9 @@ impl App {
                 self.gateway.clone(),
                 &self.provider,
             ));
+        if let Some(demo) = &self.demo_app {
+            routes = routes.merge(demo.router());
+        }
         let served = renkei_idp::serve(listener, self.provider.clone(), routes, shutdown).await;
         upkeep.abort();
         self.audit.flush().await;

@@ -403,6 +403,15 @@ enum ClientCommand {
         #[arg(long)]
         client: String,
     },
+    /// Give a confidential app a new secret; prints {"client_id": …, "client_secret": …}. The
+    /// old secret stops working at once.
+    RotateSecret {
+        /// The app's client id.
+        #[arg(long)]
+        client: String,
+    },
+    /// List the enabled apps, one JSON object per line.
+    List,
 }
 
 #[derive(Args)]
@@ -761,6 +770,42 @@ async fn run(cli: Cli) -> Result<()> {
             print_json(&disabled);
             Ok(())
         }
+        Command::Client {
+            command: ClientCommand::RotateSecret { client },
+        } => {
+            let opened = Opened::at(url).await?;
+            let secret = renkei_idp::client::rotate_secret(
+                opened.idp().as_ref(),
+                &opened.audit,
+                "renkei client rotate-secret",
+                &client,
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({"client_id": client, "client_secret": secret})
+            );
+            Ok(())
+        }
+        Command::Client {
+            command: ClientCommand::List,
+        } => {
+            let opened = Opened::at(url).await?;
+            for client in opened.idp().clients().await? {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "client_id": client.id,
+                        "name": client.name,
+                        "redirect_uris": client.redirect_uris.split_whitespace().collect::<Vec<_>>(),
+                        "grant_types": client.grant_types.split_whitespace().collect::<Vec<_>>(),
+                        "public": client.secret_hash.is_none() && client.jwks.is_none(),
+                        "created_at": client.created_at,
+                    })
+                );
+            }
+            Ok(())
+        }
         Command::Import { command } => import_command(url, command).await,
         Command::Policy { command } => policy_command(url, command).await,
         Command::Consent { command } => consent_command(url, command).await,
@@ -1006,8 +1051,12 @@ async fn bind(listen: &str) -> Result<tokio::net::TcpListener> {
 }
 
 async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> Result<()> {
-    let app = App::open(database_url, config).await?;
-    let seeded = if demo { app.seed_demo().await? } else { None };
+    let mut app = App::open(database_url, config).await?;
+    let seeded = if demo {
+        app.prepare_demo().await?
+    } else {
+        None
+    };
     let listener = bind(listen).await?;
     let issuer = app.provider.config.issuer.clone();
     println!(
@@ -1019,19 +1068,23 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     if let Some(board) = seeded {
         println!(
             "\nDemo board seeded. Every demo account's password is: {}",
-            renkei_idp::demo::DEMO_PASSWORD
+            renkei_demo::DEMO_PASSWORD
         );
         for (username, role, name) in &board.accounts {
             println!("  {username:<10} {role:<14} {name}");
         }
-        println!(
-            "\nDemo app (confidential client, redirect URI {}):",
-            renkei_idp::demo::DEMO_REDIRECT_URI
-        );
-        println!("  client_id:     {}", board.client_id);
-        println!("  client_secret: {}", board.client_secret);
     } else if demo {
         println!("(--demo: the database already has accounts, so no demo data was added)");
+    }
+    if let Some(demo_app) = &app.demo_app {
+        println!(
+            "\nDemo learning app: {}\n  Sign in there as student1 or teacher1; then sign in to Renkei as guardian1 to see what it read and to agree or withdraw.",
+            demo_app.url()
+        );
+    } else if demo {
+        println!(
+            "(--demo: this database has no demo learning app registered for {issuer}; start with a new database to get one)"
+        );
     }
     app.serve(listener, shutdown_signal())
         .await

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use support::*;
 
 on_both_databases!(
+    newcomer_tries_the_demo_in_chromium,
     guardian_agrees_on_the_account_page_in_chromium,
     pupil_signs_in_and_approves_in_chromium,
     pupil_creates_a_passkey_and_signs_in_with_it_in_chromium
@@ -85,7 +86,10 @@ impl Driver {
         }
     }
 
+    /// A new browsing session, with its own profile (its own cookies): two sessions are two
+    /// people on two devices.
     async fn client(&self) -> fantoccini::Client {
+        let profile = self.profile.join(uuid::Uuid::new_v4().simple().to_string());
         let capabilities = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
@@ -93,7 +97,7 @@ impl Driver {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--no-first-run", "--disable-quic", "--window-size=820,1180", "--lang=ja",
-                    format!("--user-data-dir={}", self.profile.display()),
+                    format!("--user-data-dir={}", profile.display()),
                 ],
                 "prefs": {"intl.accept_languages": "ja-JP,ja"}
             }
@@ -149,6 +153,23 @@ async fn heading_of(client: &fantoccini::Client) -> String {
     text_of(client, "h1").await
 }
 
+/// Waits until the page's main heading is `expected` (after a click that navigates), and
+/// fails with the heading it kept showing.
+async fn wait_for_heading(client: &fantoccini::Client, expected: &str) {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = match client.find(Locator::Css("h1")).await {
+            Ok(h1) => h1.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if seen == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the heading stayed {seen:?}, expected {expected:?}");
+}
+
 /// The text of the first element `css` selects, once there is one.
 async fn text_of(client: &fantoccini::Client, css: &str) -> String {
     client
@@ -175,7 +196,12 @@ async fn click(client: &fantoccini::Client, css: &str) {
 
 /// Types `username` and the test password into the sign-in page's form.
 async fn type_password(client: &fantoccini::Client, username: &str) {
-    for (field, text) in [("username", username), ("password", PASSWORD)] {
+    type_credentials(client, username, PASSWORD).await;
+}
+
+/// Types `username` and `password` into the sign-in page's form.
+async fn type_credentials(client: &fantoccini::Client, username: &str, password: &str) {
+    for (field, text) in [("username", username), ("password", password)] {
         client
             .find(Locator::Css(&format!("input[name={field}]")))
             .await
@@ -465,5 +491,99 @@ async fn guardian_agrees_on_the_account_page_in_chromium(backend: Backend) {
     assert!(first.contains("同意済み"), "{first}");
     screenshot(&client, &format!("account-granted-{backend:?}")).await;
     client.close().await.unwrap();
+    server.stop().await;
+}
+
+/// README's demo in a browser: a teacher signs in to the demo learning app and approves it; the
+/// app reads the class list through a capability token, and no attendance (no guardian has
+/// agreed). The guardian (on another device) sees the read in words and agrees; the app's next
+/// read covers the child. The guardian withdraws; the app's next read of the child is refused.
+async fn newcomer_tries_the_demo_in_chromium(backend: Backend) {
+    let server = TestServer::demo(backend).await;
+    let driver = Driver::start();
+    let teacher = driver.client().await;
+    teacher.goto(&server.url("/demo-app/")).await.unwrap();
+    assert_eq!(heading_of(&teacher).await, "デモ学習アプリ");
+    screenshot(&teacher, &format!("demo-app-{backend:?}")).await;
+    click(&teacher, "a[href^='/demo-app/login']").await;
+    wait_for_heading(&teacher, "ログイン").await;
+    type_credentials(&teacher, "teacher1", renkei_demo::DEMO_PASSWORD).await;
+    click(&teacher, "form[action='/login'] button[type=submit]").await;
+    text_of(&teacher, "button[value=approve]").await;
+    screenshot(&teacher, &format!("demo-approval-{backend:?}")).await;
+    click(&teacher, "button[value=approve]").await;
+    wait_for_heading(&teacher, "ようこそ、田中 美咲さん").await;
+    let row = |name: &'static str| {
+        let teacher = teacher.clone();
+        async move {
+            let rows = teacher
+                .find_all(Locator::Css("table.reads tbody tr"))
+                .await
+                .unwrap();
+            for row in rows {
+                let text = row.text().await.unwrap();
+                if text.contains(name) {
+                    return text;
+                }
+            }
+            panic!("no row for {name}");
+        }
+    };
+    let before = row("山田 太郎").await;
+    assert!(
+        before.contains("読める記録はありません"),
+        "before consent: {before}"
+    );
+    screenshot(&teacher, &format!("demo-app-read-{backend:?}")).await;
+
+    let guardian = driver.client().await;
+    guardian.goto(&server.url("/login")).await.unwrap();
+    type_credentials(&guardian, "guardian1", renkei_demo::DEMO_PASSWORD).await;
+    click(&guardian, "form[action='/login'] button[type=submit]").await;
+    click(&guardian, "a[href='/account']").await;
+    let reads = text_of(&guardian, "table.reads").await;
+    assert!(
+        reads.contains("デモ学習アプリ") && reads.contains("名簿（基本）"),
+        "the class-list read in words: {reads}"
+    );
+    click(&guardian, "section.child form button.primary").await;
+    assert!(
+        text_of(&guardian, "p.notice")
+            .await
+            .starts_with("同意しました")
+    );
+
+    teacher.goto(&server.url("/demo-app/")).await.unwrap();
+    let after_grant = row("山田 太郎").await;
+    assert!(after_grant.contains("欠席"), "{after_grant}");
+    assert!(
+        row("佐藤 花子").await.contains("読める記録はありません"),
+        "another family's child stays out"
+    );
+    screenshot(&teacher, &format!("demo-app-granted-{backend:?}")).await;
+
+    guardian.goto(&server.url("/account")).await.unwrap();
+    let reads = text_of(&guardian, "table.reads").await;
+    assert!(
+        reads.contains("出欠"),
+        "the attendance read in words: {reads}"
+    );
+    click(&guardian, "section.child form button:not(.primary)").await;
+    assert!(
+        text_of(&guardian, "p.notice")
+            .await
+            .contains("取り消しました")
+    );
+
+    teacher.goto(&server.url("/demo-app/")).await.unwrap();
+    let after_withdrawal = row("山田 太郎").await;
+    assert!(
+        !after_withdrawal.contains("欠席") && after_withdrawal.contains("読め"),
+        "the next read after the withdrawal gets nothing: {after_withdrawal}"
+    );
+    click(&teacher, "form[action='/demo-app/logout'] button").await;
+    wait_for_heading(&teacher, "デモ学習アプリ").await;
+    teacher.close().await.unwrap();
+    guardian.close().await.unwrap();
     server.stop().await;
 }

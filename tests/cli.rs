@@ -83,6 +83,46 @@ async fn client_and_user_commands(backend: Backend) {
         public.get("client_secret").is_none(),
         "public clients get no secret"
     );
+    let url = database.url.clone();
+    let (ok, out, err) =
+        tokio::task::spawn_blocking(move || renkei(&url, &["client", "list"], None))
+            .await
+            .unwrap();
+    assert!(ok, "{err}");
+    let listed: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2, "{out}");
+    assert_eq!(listed[0]["name"], "漢字ドリル");
+    assert_eq!(listed[0]["public"], false);
+    assert_eq!(listed[1]["public"], true);
+    assert!(
+        !out.contains("secret"),
+        "no secret or digest is listed: {out}"
+    );
+    let (url, id) = (database.url.clone(), client_id.to_owned());
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        renkei(&url, &["client", "rotate-secret", "--client", &id], None)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let rotated: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(rotated["client_id"], client_id);
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert_eq!(new_secret.len(), 43);
+    assert_ne!(new_secret, confidential["client_secret"].as_str().unwrap());
+    let (url, id) = (
+        database.url.clone(),
+        public["client_id"].as_str().unwrap().to_owned(),
+    );
+    let (ok, _, err) = tokio::task::spawn_blocking(move || {
+        renkei(&url, &["client", "rotate-secret", "--client", &id], None)
+    })
+    .await
+    .unwrap();
+    assert!(!ok && err.contains("has no secret to rotate"), "{err}");
 
     let url = database.url.clone();
     let (ok, out, err) = tokio::task::spawn_blocking(move || {
@@ -269,99 +309,84 @@ async fn bad_input_is_one_clear_sentence(backend: Backend) {
     assert!(!ok && err.contains("unsupported database URL"), "{err}");
 }
 
+/// `serve --demo` on a fresh database seeds the board and serves the demo learning app, whose
+/// sign-in completes; started again on the same database, it seeds nothing and the demo app
+/// still signs people in (its secret was rotated, since only a digest was kept).
 async fn serve_demo_signs_in_and_drains(backend: Backend) {
     let database = TestDatabase::new(backend).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn_renkei(
-        &database.url,
-        &[
-            "serve",
-            "--demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--issuer",
-            &base,
-        ],
-    );
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
+    for start in ["first", "again"] {
+        let mut child = spawn_renkei(
+            &database.url,
+            &[
+                "serve",
+                "--demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--issuer",
+                &base,
+            ],
+        );
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut printed = Vec::new();
+        while !printed
+            .iter()
+            .any(|l: &String| l.contains("Demo learning app:"))
+        {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("demo start-up output ({start}): {printed:?}"));
+            printed.push(line);
         }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut printed = Vec::new();
-    while !printed
-        .iter()
-        .any(|l: &String| l.contains("client_secret:"))
-    {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("demo start-up output");
-        printed.push(line);
-    }
-    let output = printed.join("\n");
-    assert!(output.contains(&format!("{base}/.well-known/openid-configuration")));
-    assert!(output.contains("student1") && output.contains("山田 太郎"));
-    let client_id = printed
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("client_id:"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let client_secret = printed
-        .iter()
-        .find_map(|l| l.trim().strip_prefix("client_secret:"))
-        .unwrap()
-        .trim()
-        .to_owned();
-
-    assert_eq!(
-        reqwest::get(format!("{base}/readyz"))
+        let output = printed.join("\n");
+        assert!(output.contains(&format!("{base}/.well-known/openid-configuration")));
+        assert!(output.contains(&format!("Demo learning app: {base}/demo-app/")));
+        assert!(!output.contains("secret"), "{output}");
+        if start == "first" {
+            assert!(output.contains("student1") && output.contains("山田 太郎"));
+        } else {
+            assert!(output.contains("no demo data was added"), "{output}");
+        }
+        assert_eq!(
+            reqwest::get(format!("{base}/readyz"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            "ready"
+        );
+        let browser = Browser::with_password(renkei_demo::DEMO_PASSWORD);
+        let back = browser
+            .authorize_at(&base, &format!("{base}/demo-app/login"), "student1", true)
+            .await;
+        assert_eq!(back.path(), "/demo-app/callback", "{start}");
+        let signed_in = browser.get(back.as_str()).await;
+        assert_eq!(location(&signed_in), "/demo-app/", "{start}");
+        let page = browser
+            .get(&format!("{base}/demo-app/"))
             .await
-            .unwrap()
             .text()
             .await
-            .unwrap(),
-        "ready"
-    );
-    assert_eq!(
-        reqwest::get(format!("{base}/healthz"))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let signed_in = Browser::new()
-        .sign_in_at(&base, "student1", renkei_idp::demo::DEMO_PASSWORD)
-        .await;
-    assert_eq!(signed_in.status(), 303, "the demo student signs in");
-    let token = reqwest::Client::new()
-        .post(format!("{base}/token"))
-        .basic_auth(&client_id, Some(&client_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        token.status(),
-        400,
-        "the demo app is registered for the code flow only"
-    );
-    assert_eq!(
-        token.json::<Value>().await.unwrap()["error"],
-        "unauthorized_client"
-    );
-
-    let status = terminate(child).await;
-    assert!(status.success(), "SIGTERM drains and exits cleanly");
-    let rest: Vec<String> = rx.try_iter().collect();
-    assert!(
-        rest.iter().any(|l| l.contains("Renkei stopped")),
-        "{rest:?}"
-    );
+            .unwrap();
+        assert!(page.contains("ようこそ、山田 太郎さん"), "{start}: {page}");
+        assert!(page.contains("3年1組"), "{start}: {page}");
+        let status = terminate(child).await;
+        assert!(status.success(), "SIGTERM drains and exits cleanly");
+        let rest: Vec<String> = rx.try_iter().collect();
+        assert!(
+            rest.iter().any(|l| l.contains("Renkei stopped")),
+            "{rest:?}"
+        );
+    }
 }
 
 /// `serve --access-token-alg ES256`: access tokens are signed with the board's ES256 key, verify

@@ -162,6 +162,43 @@ pub async fn register(
     Ok(Registered { client, secret })
 }
 
+/// Gives a confidential client a new secret (shown once, stored only as a digest), audited
+/// through `via`: the old secret stops working at once, for a leaked secret or a vendor's
+/// hand-over. Tokens already issued stay valid until they expire or are revoked.
+pub async fn rotate_secret(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    client_id: &str,
+) -> Result<String> {
+    let Some(client) = store.client(client_id).await? else {
+        return Err(Error::Invalid(format!(
+            "no enabled app has the client id {client_id:?}; `renkei client list` shows them"
+        )));
+    };
+    let secret = random_secret();
+    if !store
+        .set_client_secret(&client.id, &sha256(secret.as_bytes()))
+        .await?
+    {
+        return Err(Error::Invalid(format!(
+            "the app {:?} has no secret to rotate: it is a public client or authenticates with its own keys",
+            client.name
+        )));
+    }
+    audit
+        .append(AuditEvent::change(
+            "admin",
+            Some(&client.id),
+            Vec::new(),
+            Vec::new(),
+            via,
+            format!("secret of app {:?} rotated", client.name),
+        ))
+        .await?;
+    Ok(secret)
+}
+
 /// Redirect URIs must be absolute, without fragment, and https except for loopback addresses
 /// and the private-use schemes of native apps (RFC 8252).
 fn validate_redirect_uri(uri: &str) -> Result<()> {

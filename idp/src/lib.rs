@@ -8,7 +8,6 @@ pub mod approval;
 pub mod authorize;
 pub mod client;
 pub mod config;
-pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod introspection;

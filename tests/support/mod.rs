@@ -192,6 +192,12 @@ impl TestServer {
         Self::start_process(database, None, "127.0.0.1").await
     }
 
+    /// A server as `renkei serve --demo` starts it: the demo board seeded and the demo
+    /// learning app served at `/demo-app/`.
+    pub async fn demo(backend: Backend) -> Self {
+        Self::start_with(TestDatabase::new(backend).await, None, "127.0.0.1", true).await
+    }
+
     /// A server whose issuer is `http://localhost:PORT`: a domain name, so that passkeys
     /// (WebAuthn, which refuses IP addresses) are on.
     pub async fn start_on_localhost(backend: Backend) -> Self {
@@ -235,11 +241,26 @@ impl TestServer {
     }
 
     async fn start_process(database: TestDatabase, issuer: Option<String>, host: &str) -> Self {
+        Self::start_with(database, issuer, host, false).await
+    }
+
+    async fn start_with(
+        database: TestDatabase,
+        issuer: Option<String>,
+        host: &str,
+        demo: bool,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let base = format!("http://{host}:{port}");
         let config = Config::new(issuer.as_deref().unwrap_or(&base)).unwrap();
-        let app = renkei::App::open(&database.url, config).await.unwrap();
+        let mut app = renkei::App::open(&database.url, config).await.unwrap();
+        if demo {
+            app.prepare_demo()
+                .await
+                .unwrap()
+                .expect("a new database is seeded");
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let served = app.clone();
         let task = tokio::spawn(async move {
@@ -404,18 +425,33 @@ impl Browser {
         username: &str,
         approve: bool,
     ) -> url::Url {
+        self.authorize_at(&server.base, authorize_url, username, approve)
+            .await
+    }
+
+    /// [`Browser::authorize`] at the provider at `base` (a server of another process).
+    pub async fn authorize_at(
+        &self,
+        base: &str,
+        authorize_url: &str,
+        username: &str,
+        approve: bool,
+    ) -> url::Url {
         let mut response = self.get(authorize_url).await;
         loop {
             let location = location(&response);
             let absolute = if location.starts_with('/') {
-                server.url(&location)
+                format!("{base}{location}")
             } else {
                 location.clone()
             };
-            if !absolute.starts_with(&server.base) {
+            let path = url::Url::parse(&absolute).unwrap().path().to_owned();
+            // Back at the app: outside the provider, or one of its own paths (the demo app).
+            if !absolute.starts_with(base)
+                || !matches!(path.as_str(), "/authorize" | "/login" | "/consent")
+            {
                 return url::Url::parse(&absolute).unwrap();
             }
-            let path = url::Url::parse(&absolute).unwrap().path().to_owned();
             let page = self.get(&absolute).await;
             if page.status().is_redirection() {
                 response = page;
@@ -428,7 +464,7 @@ impl Browser {
             response = match path.as_str() {
                 "/login" => {
                     self.post_form(
-                        &server.url("/login"),
+                        &format!("{base}/login"),
                         &[
                             ("csrf_token", &csrf),
                             ("request", &request),
@@ -441,7 +477,7 @@ impl Browser {
                 "/consent" => {
                     let decision = if approve { "approve" } else { "deny" };
                     self.post_form(
-                        &server.url("/consent"),
+                        &format!("{base}/consent"),
                         &[
                             ("csrf_token", &csrf),
                             ("request", &request),
@@ -713,8 +749,6 @@ pub async fn terminate(mut child: std::process::Child) -> std::process::ExitStat
         .unwrap()
 }
 
-/// The board, an app, and its policies: the roster on the board's decision, attendance and
-/// health on the guardian's consent; `g001` (guardian of `s001` and `s002`) and `s001` get
 /// The board, an app, and its policies for sakura-es: the roster on the board's decision,
 /// attendance and health on the guardian's consent; `g001` (guardian of `s001` and `s002`),
 /// `s001`, `t001` and `a001` get the test password.

@@ -261,6 +261,11 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_client(&self, client: &ClientRow) -> StoreResult<()>;
     /// Finds an enabled client (a disabled one is unknown everywhere).
     async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>>;
+    /// Every enabled client, oldest first (a board registers tens of apps, not thousands).
+    async fn clients(&self) -> StoreResult<Vec<ClientRow>>;
+    /// Replaces an enabled confidential client's secret digest; false if there is no such
+    /// client or it authenticates without a secret (public, `private_key_jwt`).
+    async fn set_client_secret(&self, id: &str, secret_hash: &[u8]) -> StoreResult<bool>;
     /// Disables a client and revokes every grant (and so every token) made to it; false if
     /// there is no such enabled client.
     async fn disable_client(&self, id: &str, now: i64) -> StoreResult<bool>;

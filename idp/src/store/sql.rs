@@ -147,6 +147,27 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn clients(&self) -> StoreResult<Vec<ClientRow>> {
+                Ok(sqlx::query_as::<$db, ClientRow>(
+                    "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
+                     id_token_alg, may_introspect, created_at FROM clients WHERE disabled_at IS NULL ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn set_client_secret(&self, id: &str, secret_hash: &[u8]) -> StoreResult<bool> {
+                Ok(sqlx::query(
+                    "UPDATE clients SET secret_hash = $2 WHERE id = $1 AND disabled_at IS NULL AND secret_hash IS NOT NULL",
+                )
+                .bind(id)
+                .bind(secret_hash)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    > 0)
+            }
+
             async fn disable_client(&self, id: &str, now: i64) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
                 let disabled = sqlx::query("UPDATE clients SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL")
