@@ -9,6 +9,7 @@ use serde_json::Value;
 use support::*;
 
 on_both_databases!(
+    the_approval_screen_shows_each_persons_state,
     a_guardian_agrees_and_withdraws_on_the_page,
     the_read_history_is_in_words,
     the_page_is_for_guardians_and_pupils_only,
@@ -277,6 +278,124 @@ async fn the_page_is_for_guardians_and_pupils_only(backend: Backend) {
             .await
             .contains("href=\"/account\""),
         "staff are not led there"
+    );
+    server.stop().await;
+}
+
+/// The approval page of `app`'s sign-in for `browser` (already signed in), in `lang`.
+async fn approval_page(
+    browser: &Browser,
+    server: &TestServer,
+    app: &TestClient,
+    lang: &str,
+) -> String {
+    let (_, challenge) = pkce();
+    let url = code_request(
+        server,
+        app,
+        "openid profile",
+        &challenge,
+        &[("ui_locales", lang)],
+    );
+    let response = browser.get(&url).await;
+    let consent = location(&response);
+    assert!(consent.starts_with("/consent?"), "{consent}");
+    page(browser, server, &consent).await
+}
+
+/// The part of a page from `from` up to `to`.
+fn between<'a>(html: &'a str, from: &str, to: &str) -> &'a str {
+    let start = html
+        .find(from)
+        .unwrap_or_else(|| panic!("{from:?} in {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find(to).unwrap_or(rest.len())]
+}
+
+/// The app-approval screen says whose data it is, separates the board's decision from what
+/// needs consent, marks special-care data, and shows this person's decision for each child:
+/// politely to a guardian and to staff, plainly to a pupil, in English with the English purpose.
+async fn the_approval_screen_shows_each_persons_state(backend: Backend) {
+    let (server, app) = consent_board(backend).await;
+    let guardian = signed_in(&server, "g001").await;
+    let html = approval_page(&guardian, &server, &app, "ja").await;
+    assert!(
+        html.contains("</strong>が次の情報の利用を求めています。"),
+        "polite: {html}"
+    );
+    assert!(
+        html.contains("お子さま（山田 太郎、山田 花子）の情報です。"),
+        "{html}"
+    );
+    let board = between(
+        &html,
+        "教育委員会の決定で提供される情報",
+        "同意が必要な情報",
+    );
+    assert!(
+        board.contains("名簿（基本）") && board.contains("利用目的：学習支援"),
+        "{board}"
+    );
+    assert!(!board.contains("出欠"), "{board}");
+    let needed = between(&html, "同意が必要な情報", "</ul>");
+    assert!(
+        needed.contains("出欠") && needed.contains("保健"),
+        "{needed}"
+    );
+    assert_eq!(
+        needed.matches("要配慮個人情報").count(),
+        1,
+        "health only: {needed}"
+    );
+    assert!(
+        needed.contains("保護者の同意がある場合だけ提供されます。"),
+        "{needed}"
+    );
+    assert_eq!(
+        needed
+            .matches("山田 太郎：まだ決めていません（同意が必要です）")
+            .count(),
+        2,
+        "attendance and health, not decided: {needed}"
+    );
+
+    // Agreed for 太郎's attendance: the next approval screen says so, for him only.
+    let token = hidden(&page(&guardian, &server, "/account").await, "csrf_token");
+    let agreed = post_grant(&guardian, &server, &token, "s001", &app).await;
+    assert_eq!(agreed.status(), 303);
+    let html = approval_page(&guardian, &server, &app, "ja").await;
+    let attendance = between(&html, "<strong>出欠", "</li>");
+    assert!(attendance.contains("山田 太郎：同意済み"), "{attendance}");
+    assert!(
+        attendance.contains("山田 花子：まだ決めていません（同意が必要です）"),
+        "{attendance}"
+    );
+    let english = approval_page(&guardian, &server, &app, "en").await;
+    assert!(
+        english.contains("</strong> asks to use the following information."),
+        "{english}"
+    );
+    assert!(english.contains("Purpose: Learning support"), "{english}");
+    assert!(english.contains("山田 太郎: Agreed"), "{english}");
+    assert!(english.contains("Special-care information"), "{english}");
+
+    let pupil = signed_in(&server, "s001").await;
+    let html = approval_page(&pupil, &server, &app, "ja").await;
+    assert!(
+        html.contains("</strong>が、次の情報を使いたいと言っています。"),
+        "plain: {html}"
+    );
+    assert!(html.contains("あなたの情報です。"), "{html}");
+    let teacher = signed_in(&server, "t001").await;
+    let html = approval_page(&teacher, &server, &app, "ja").await;
+    assert!(
+        html.contains("</strong>が次の情報の利用を求めています。"),
+        "{html}"
+    );
+    assert!(html.contains("担当する児童生徒の情報です。"), "{html}");
+    assert!(
+        !html.contains("山田 太郎："),
+        "staff decide for no child: {html}"
     );
     server.stop().await;
 }

@@ -132,25 +132,42 @@ pub async fn overview_of(
     idp: &AppState,
     user: &UserRow,
 ) -> Result<Vec<ChildOverview>> {
-    let store = service.store.as_ref();
+    decisions(
+        service.store.as_ref(),
+        service.directory.as_ref(),
+        idp.store.as_ref(),
+        user,
+        None,
+    )
+    .await
+}
+
+/// [`overview_of`] over the stores, for every app or only `client_id` (the approval page
+/// shows one app's).
+pub(crate) async fn decisions(
+    store: &dyn crate::store::ConsentStore,
+    directory: &dyn renkei_directory::Directory,
+    apps: &dyn renkei_idp::store::Store,
+    user: &UserRow,
+    client_id: Option<&str>,
+) -> Result<Vec<ChildOverview>> {
     let now = renkei_platform::clock::now();
     let me = user.sourced_id.clone().unwrap_or_default();
     let (children, basis) = match Role::parse(&user.role) {
-        Some(Role::Guardian) => (service.directory.children_of(&me).await?, Basis::Guardian),
+        Some(Role::Guardian) => (directory.children_of(&me).await?, Basis::Guardian),
         Some(Role::Student) => (vec![me], Basis::Student),
         _ => (Vec::new(), Basis::Guardian),
     };
     // Each policy's category and app name, read once for every child.
     let mut policies = Vec::new();
-    for policy in store.policies(None).await? {
+    for policy in store.policies(client_id).await? {
         if !(policy.in_force(now) && (policy.basis == basis || policy.basis == Basis::School)) {
             continue;
         }
         let Some(category) = store.category(&policy.category_id).await? else {
             continue;
         };
-        let app_name = idp
-            .store
+        let app_name = apps
             .client(&policy.client_id)
             .await?
             .map(|c| c.name)
@@ -159,16 +176,15 @@ pub async fn overview_of(
     }
     let mut overview = Vec::new();
     for child in children {
-        let Some(placement) = service.directory.placement(&child).await? else {
+        let Some(placement) = directory.placement(&child).await? else {
             continue;
         };
-        let name = service
-            .directory
+        let name = directory
             .person_name(&child)
             .await?
             .unwrap_or_else(|| child.clone());
         let records = store.consents(Some(&child), None).await?;
-        let authors = Authors::of(service.directory.as_ref(), std::slice::from_ref(&child)).await?;
+        let authors = Authors::of(directory, std::slice::from_ref(&child)).await?;
         let mut requests = Vec::new();
         let mut school_decided = Vec::new();
         for (policy, category, app_name) in

@@ -81,9 +81,14 @@ impl ConsentService {
             directory: self.directory.clone(),
             keys: self.keys.clone(),
         };
+        let notice = PolicyNotice {
+            store: self.store.clone(),
+            directory: self.directory.clone(),
+            apps: state.store.clone(),
+        };
         state
             .with_token_exchange(Arc::new(exchanger), metadata)
-            .with_data_use_notice(Arc::new(PolicyNotice(self.store.clone())))
+            .with_data_use_notice(Arc::new(notice))
     }
 
     /// The service's routes: the capability key set and revocation list, and the portal's
@@ -127,39 +132,95 @@ impl ConsentService {
     }
 }
 
-/// The consent page's notice: the categories and purposes of the app's policies in force.
-struct PolicyNotice(Arc<dyn ConsentStore>);
+/// The approval page's notice: the categories and purposes of the app's policies in force,
+/// which need consent, and the signed-in person's decisions for each child.
+struct PolicyNotice {
+    store: Arc<dyn ConsentStore>,
+    directory: Arc<dyn Directory>,
+    apps: Arc<dyn renkei_idp::store::Store>,
+}
 
 #[async_trait::async_trait]
 impl renkei_idp::approval::DataUseNotice for PolicyNotice {
     async fn data_use(
         &self,
         client_id: &str,
+        user: &renkei_idp::store::UserRow,
         locale: renkei_idp::pages::Locale,
-    ) -> renkei_idp::Result<Vec<(String, String)>> {
-        let english = locale == renkei_idp::pages::Locale::En;
-        let now = renkei_platform::clock::now();
-        let policies = self
-            .0
-            .policies(Some(client_id))
+    ) -> renkei_idp::Result<renkei_idp::approval::DataUse> {
+        self.notice(client_id, user, locale)
             .await
             .map_err(|e| match e {
                 crate::Error::Store(error) => renkei_idp::Error::Store(error),
                 other => renkei_idp::Error::internal(other.to_string()),
-            })?;
-        let mut notices = Vec::new();
-        for policy in policies.into_iter().filter(|p| p.in_force(now)) {
-            let Some(category) = self.0.category(&policy.category_id).await? else {
+            })
+    }
+}
+
+impl PolicyNotice {
+    async fn notice(
+        &self,
+        client_id: &str,
+        user: &renkei_idp::store::UserRow,
+        locale: renkei_idp::pages::Locale,
+    ) -> Result<renkei_idp::approval::DataUse> {
+        use renkei_idp::approval::{DataUse, DataUseItem};
+        let english = locale == renkei_idp::pages::Locale::En;
+        let now = renkei_platform::clock::now();
+        let decisions = crate::api::decisions(
+            self.store.as_ref(),
+            self.directory.as_ref(),
+            self.apps.as_ref(),
+            user,
+            Some(client_id),
+        )
+        .await?;
+        let mut items: Vec<DataUseItem> = Vec::new();
+        // A category covered by several of the app's policies (different schools) is shown once.
+        let mut shown: Vec<String> = Vec::new();
+        for policy in self.store.policies(Some(client_id)).await? {
+            if !policy.in_force(now) || shown.contains(&policy.category_id) {
+                continue;
+            }
+            shown.push(policy.category_id.clone());
+            let Some(category) = self.store.category(&policy.category_id).await? else {
                 continue;
             };
-            let (name, purpose) = if english {
-                (category.name_en, policy.purpose_en.or(policy.purpose_ja))
+            let states = decisions
+                .iter()
+                .filter_map(|child| {
+                    child
+                        .requests
+                        .iter()
+                        .find(|r| r.category.id == policy.category_id)
+                        .map(|r| (child.name.clone(), r.state))
+                })
+                .collect();
+            let purpose = if english {
+                policy.purpose_en.or(policy.purpose_ja)
             } else {
-                (category.name_ja, policy.purpose_ja.or(policy.purpose_en))
+                policy.purpose_ja.or(policy.purpose_en)
             };
-            notices.push((name, purpose.unwrap_or_default()));
+            items.push(DataUseItem {
+                category: if english {
+                    category.name_en.clone()
+                } else {
+                    category.name_ja.clone()
+                },
+                purpose: purpose.unwrap_or_default(),
+                special: category.is_highly_sensitive(),
+                board_decided: policy.basis == crate::policy::Basis::School,
+                basis: policy.basis.as_str(),
+                states,
+            });
         }
-        Ok(notices)
+        let children = match renkei_directory::Role::parse(&user.role) {
+            Some(renkei_directory::Role::Guardian) => {
+                decisions.into_iter().map(|child| child.name).collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(DataUse { children, items })
     }
 }
 

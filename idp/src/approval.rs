@@ -14,19 +14,47 @@ use crate::login::{LoginQuery, expired_request};
 use crate::pages::{ConsentPage, render, toggle_href};
 use crate::server::AppState;
 use crate::store::SessionRow;
-use crate::user::display_name;
 use renkei_platform::clock::now;
 
-/// Tells the consent page which school-affairs data the board's policies let an app read, so
-/// that the user sees it before approving (installed by the consent service).
+/// Tells the approval page which school-affairs data the board's policies let an app read,
+/// and where that needs consent, the signed-in person's decision for each child, so that they
+/// see it before approving (installed by the consent service).
 #[async_trait::async_trait]
 pub trait DataUseNotice: Send + Sync + 'static {
-    /// Category name and purpose of use, in the page's language, for each policy in force.
+    /// What the app may read about the people `user` signs in as or for, in `locale`.
     async fn data_use(
         &self,
         client_id: &str,
+        user: &crate::store::UserRow,
         locale: crate::pages::Locale,
-    ) -> Result<Vec<(String, String)>>;
+    ) -> Result<DataUse>;
+}
+
+/// What an app may read, as the approval page shows it.
+#[derive(Debug, Default)]
+pub struct DataUse {
+    /// The children a guardian decides for (names); empty for others.
+    pub children: Vec<String>,
+    /// Each category the app's policies in force cover.
+    pub items: Vec<DataUseItem>,
+}
+
+/// One category an app may read.
+#[derive(Debug)]
+pub struct DataUseItem {
+    /// The category's name, in the page's language.
+    pub category: String,
+    /// The purpose of use, in the page's language (the other one if the policy lacks it).
+    pub purpose: String,
+    /// Special-care (class I) data: marked wherever it appears.
+    pub special: bool,
+    /// Provided on the board's decision (nobody's consent is asked).
+    pub board_decided: bool,
+    /// Whose consent it needs when not: `guardian` or `student`.
+    pub basis: &'static str,
+    /// The decision for each child the person decides for (name, state as the consent
+    /// overview names it: `none`, `granted`, `withdrawn`, `expired`, `outdated`, `lapsed`).
+    pub states: Vec<(String, &'static str)>,
 }
 
 /// Form of `POST /consent`.
@@ -83,19 +111,19 @@ pub async fn page(
             .await?
             .ok_or_else(|| Error::internal("session of a deleted user"))?;
         let (csrf_token, csrf_cookie) = state.csrf.token(&headers);
-        let page = ConsentPage {
-            t,
-            toggle_href: toggle_href(t, "/consent", &[("request", &query.request)]),
-            app_name: &valid.client.name,
-            scopes: valid.scopes.iter().map(|s| t.scope(s)).collect(),
-            data_use: match state.data_use() {
-                Some(notices) => notices.data_use(&valid.client.id, locale).await?,
-                None => Vec::new(),
-            },
-            user_name: &display_name(&user),
-            csrf_token: &csrf_token,
-            request: &query.request,
+        let data_use = match state.data_use() {
+            Some(notices) => notices.data_use(&valid.client.id, &user, locale).await?,
+            None => DataUse::default(),
         };
+        let page = ConsentPage::new(
+            t,
+            toggle_href(t, "/consent", &[("request", &query.request)]),
+            &valid,
+            &user,
+            data_use,
+            &csrf_token,
+            &query.request,
+        );
         let cookies = csrf_cookie
             .into_iter()
             .chain(state.remember_locale(query.lang.as_deref(), locale));

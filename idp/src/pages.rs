@@ -167,8 +167,47 @@ pub struct Texts {
     /// After the app's name on the consent page, with its separator (no space before
     /// Japanese particles; a space in English).
     pub consent_asks: &'static str,
-    /// Heading of the school-affairs data the board lets the app read, on the consent page.
-    pub consent_data_use: &'static str,
+    /// [`Texts::consent_asks`] in polite Japanese, for guardians and staff
+    /// (「〜が次の情報の利用を求めています」).
+    pub consent_asks_polite: &'static str,
+    /// Before a guardian's children's names: whose data it is.
+    pub whose_children: &'static str,
+    /// After them.
+    pub whose_children_end: &'static str,
+    /// Whose data it is, to a pupil.
+    pub whose_self: &'static str,
+    /// Whose data it is, to staff.
+    pub whose_staff: &'static str,
+    /// Heading of the data provided on the board's decision, on the approval page.
+    pub consent_board_title: &'static str,
+    /// What that means.
+    pub consent_board_hint: &'static str,
+    /// Heading of the data that needs consent, on the approval page.
+    pub consent_needed_title: &'static str,
+    /// Data provided only with a guardian's consent.
+    pub basis_guardian: &'static str,
+    /// Data provided only with the pupil's own consent.
+    pub basis_student: &'static str,
+    /// Where a guardian or pupil decides.
+    pub consent_where: &'static str,
+    /// Between a child's name and the state of the decision for them.
+    pub name_separator: &'static str,
+    /// Between items of a list of names.
+    pub list_separator: &'static str,
+    /// Marks class I (special-care) data.
+    pub special_care: &'static str,
+    /// The decision's state (`none`): nothing decided yet.
+    pub state_none: &'static str,
+    /// In force.
+    pub state_granted: &'static str,
+    /// Withdrawn.
+    pub state_withdrawn: &'static str,
+    /// Past its end.
+    pub state_expired: &'static str,
+    /// Given to an older version of the policy.
+    pub state_outdated: &'static str,
+    /// Given by a former guardian.
+    pub state_lapsed: &'static str,
     /// Before a purpose of use.
     pub purpose: &'static str,
     /// Before the user's name, with its separator (no space after a full-width colon).
@@ -253,7 +292,26 @@ static JA: Texts = Texts {
     form_expired: "ページの有効期限が切れました。もう一度ためしてください。",
     consent_title: "アプリへの情報の提供",
     consent_asks: "が、次の情報を使いたいと言っています。",
-    consent_data_use: "教育委員会のきまりにより、このアプリは次の校務データを読むことがあります。",
+    consent_asks_polite: "が次の情報の利用を求めています。",
+    whose_children: "お子さま（",
+    whose_children_end: "）の情報です。",
+    whose_self: "あなたの情報です。",
+    whose_staff: "担当する児童生徒の情報です。同意が必要な情報は、同意がある児童生徒の分だけ提供されます。",
+    consent_board_title: "教育委員会の決定で提供される情報",
+    consent_board_hint: "同意は必要ありません。利用目的の範囲に限って提供されます。",
+    consent_needed_title: "同意が必要な情報",
+    basis_guardian: "保護者の同意がある場合だけ提供されます。",
+    basis_student: "本人の同意がある場合だけ提供されます。",
+    consent_where: "同意や取り消しは、ホームの「アプリに提供する情報」からいつでもできます。",
+    name_separator: "：",
+    list_separator: "、",
+    special_care: "要配慮個人情報",
+    state_none: "まだ決めていません（同意が必要です）",
+    state_granted: "同意済み",
+    state_withdrawn: "同意は取り消されています",
+    state_expired: "同意の期限が切れました",
+    state_outdated: "内容が変わりました。もう一度ご確認ください",
+    state_lapsed: "以前の保護者の同意です。改めてご判断ください",
     purpose: "利用目的：",
     signed_in_as: "ログイン中：",
     approve: "許可する",
@@ -325,7 +383,26 @@ static EN: Texts = Texts {
     form_expired: "This page has expired. Please try again.",
     consent_title: "Share information with an app",
     consent_asks: " would like to use the following information.",
-    consent_data_use: "Under the board's policies, this app may also read the following school-affairs data.",
+    consent_asks_polite: " asks to use the following information.",
+    whose_children: "About your child: ",
+    whose_children_end: ".",
+    whose_self: "About you.",
+    whose_staff: "About the pupils you teach. Where consent is needed, only those who consented are included.",
+    consent_board_title: "Provided on the board's decision",
+    consent_board_hint: "No consent is asked; it is provided only for the stated purpose.",
+    consent_needed_title: "Needs consent",
+    basis_guardian: "Provided only with a guardian's consent.",
+    basis_student: "Provided only with the pupil's own consent.",
+    consent_where: "You can agree or withdraw at any time under “What apps may read” on the home page.",
+    name_separator: ": ",
+    list_separator: ", ",
+    special_care: "Special-care information",
+    state_none: "Not decided yet (consent is needed)",
+    state_granted: "Agreed",
+    state_withdrawn: "Consent withdrawn",
+    state_expired: "The consent has expired",
+    state_outdated: "The policy changed since the consent: please check it again",
+    state_lapsed: "Given by a former guardian: please decide",
     purpose: "Purpose: ",
     signed_in_as: "Signed in as ",
     approve: "Allow",
@@ -378,6 +455,18 @@ static EN: Texts = Texts {
 };
 
 impl Texts {
+    /// The words for a consent decision's state, as the consent overview names it.
+    pub fn state(&self, state: &str) -> &'static str {
+        match state {
+            "granted" => self.state_granted,
+            "withdrawn" => self.state_withdrawn,
+            "expired" => self.state_expired,
+            "outdated" => self.state_outdated,
+            "lapsed" => self.state_lapsed,
+            _ => self.state_none,
+        }
+    }
+
     /// Name and description of a scope, or the scope itself for scopes without a text.
     pub fn scope(&self, scope: &str) -> (String, String) {
         self.scopes
@@ -446,7 +535,7 @@ pub struct PasskeysPage<'a> {
     pub suggested_name: String,
 }
 
-/// The consent page.
+/// The app-approval page.
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
@@ -456,16 +545,97 @@ pub struct ConsentPage<'a> {
     pub toggle_href: String,
     /// The asking app.
     pub app_name: &'a str,
+    /// What it asks, after its name: polite for guardians and staff, plain for pupils.
+    pub asks: &'static str,
+    /// Whose data it is.
+    pub whose: String,
     /// Name and description of each requested scope.
     pub scopes: Vec<(String, String)>,
-    /// School-affairs data the board's policies let the app read: category name and purpose.
-    pub data_use: Vec<(String, String)>,
+    /// School-affairs data provided on the board's decision.
+    pub board: Vec<crate::approval::DataUseItem>,
+    /// School-affairs data that needs consent, with the person's decisions.
+    pub needs_consent: Vec<ConsentItem>,
+    /// Where the person decides (guardians and pupils who decide something here).
+    pub decides: bool,
     /// The signed-in user's display name.
-    pub user_name: &'a str,
+    pub user_name: String,
     /// CSRF token for the form.
     pub csrf_token: &'a str,
     /// Pending authorization request id.
     pub request: &'a str,
+}
+
+/// A category that needs consent, on the approval page.
+pub struct ConsentItem {
+    /// The category and its purpose.
+    pub item: crate::approval::DataUseItem,
+    /// Whose consent it needs, in words.
+    pub basis: &'static str,
+    /// For each child the person decides for: name and decision, in words.
+    pub states: Vec<String>,
+}
+
+impl<'a> ConsentPage<'a> {
+    /// The page for `user` approving the request `valid`, with what the app may read.
+    pub fn new(
+        t: &'static Texts,
+        toggle_href: String,
+        valid: &'a crate::authorize::ValidRequest,
+        user: &crate::store::UserRow,
+        data_use: crate::approval::DataUse,
+        csrf_token: &'a str,
+        request: &'a str,
+    ) -> Self {
+        use renkei_directory::Role;
+        let role = Role::parse(&user.role);
+        let whose = match role {
+            Some(Role::Guardian) if !data_use.children.is_empty() => format!(
+                "{}{}{}",
+                t.whose_children,
+                data_use.children.join(t.list_separator),
+                t.whose_children_end
+            ),
+            Some(Role::Student) => t.whose_self.to_owned(),
+            Some(Role::Teacher | Role::Administrator) => t.whose_staff.to_owned(),
+            _ => String::new(),
+        };
+        let (board, consent): (Vec<_>, Vec<_>) =
+            data_use.items.into_iter().partition(|i| i.board_decided);
+        let needs_consent: Vec<ConsentItem> = consent
+            .into_iter()
+            .map(|item| ConsentItem {
+                basis: if item.basis == "student" {
+                    t.basis_student
+                } else {
+                    t.basis_guardian
+                },
+                states: item
+                    .states
+                    .iter()
+                    .map(|(name, state)| format!("{name}{}{}", t.name_separator, t.state(state)))
+                    .collect(),
+                item,
+            })
+            .collect();
+        ConsentPage {
+            t,
+            toggle_href,
+            app_name: &valid.client.name,
+            asks: if role == Some(Role::Student) {
+                t.consent_asks
+            } else {
+                t.consent_asks_polite
+            },
+            whose,
+            scopes: valid.scopes.iter().map(|s| t.scope(s)).collect(),
+            board,
+            decides: needs_consent.iter().any(|i| !i.states.is_empty()),
+            needs_consent,
+            user_name: crate::user::display_name(user),
+            csrf_token,
+            request,
+        }
+    }
 }
 
 /// A form button on a message page.

@@ -304,7 +304,7 @@ async fn show(
                     category,
                     purpose,
                     state: request.state,
-                    state_text: p.state(request.state),
+                    state_text: t.state(request.state),
                     client_id: request.client_id,
                     category_id: request.category.id,
                     action: if in_force { "withdraw" } else { "grant" },

@@ -14,22 +14,6 @@ pub struct PortalTexts {
     pub nobody: &'static str,
     /// No app needs this person's decision for the child.
     pub no_requests: &'static str,
-    /// Before the purpose of use.
-    pub purpose: &'static str,
-    /// Marks class I data.
-    pub special_care: &'static str,
-    /// The decision's state, by `state` of the overview.
-    pub state_none: &'static str,
-    /// In force.
-    pub state_granted: &'static str,
-    /// Withdrawn.
-    pub state_withdrawn: &'static str,
-    /// Past its end.
-    pub state_expired: &'static str,
-    /// Given to an older version of the policy.
-    pub state_outdated: &'static str,
-    /// Given by a former guardian.
-    pub state_lapsed: &'static str,
     /// Gives consent.
     pub grant: &'static str,
     /// Withdraws consent.
@@ -70,14 +54,6 @@ const JA: PortalTexts = PortalTexts {
     intro_pupil: "アプリがあなたのどの情報を読むかを、ここできめることができます。アプリが読んだ記録も見られます。",
     nobody: "このページは、保護者の方と児童生徒のためのページです。",
     no_requests: "同意が必要なアプリはありません。",
-    purpose: "利用目的：",
-    special_care: "要配慮個人情報",
-    state_none: "まだ決めていません（同意が必要です）",
-    state_granted: "同意済み",
-    state_withdrawn: "同意は取り消されています",
-    state_expired: "同意の期限が切れました",
-    state_outdated: "内容が変わりました。もう一度ご確認ください",
-    state_lapsed: "以前の保護者の同意です。改めてご判断ください",
     grant: "同意する",
     withdraw: "同意を取り消す",
     granted: "同意しました。アプリはすぐにこの情報を読めるようになります。",
@@ -102,14 +78,6 @@ const EN: PortalTexts = PortalTexts {
     intro_pupil: "Decide here which of your information apps may read, and see what they read.",
     nobody: "This page is for guardians and pupils.",
     no_requests: "No app needs your consent.",
-    purpose: "Purpose: ",
-    special_care: "Special-care information",
-    state_none: "Not decided yet (your consent is needed)",
-    state_granted: "Agreed",
-    state_withdrawn: "Consent withdrawn",
-    state_expired: "Your consent has expired",
-    state_outdated: "The policy changed since you agreed: please check it again",
-    state_lapsed: "Given by a former guardian: please decide",
     grant: "Agree",
     withdraw: "Withdraw consent",
     granted: "You agreed. The app can read this information from now on.",
@@ -133,19 +101,5 @@ pub fn of(locale: Locale) -> &'static PortalTexts {
     match locale {
         Locale::Ja => &JA,
         Locale::En => &EN,
-    }
-}
-
-impl PortalTexts {
-    /// The words for an overview `state`.
-    pub fn state(&self, state: &str) -> &'static str {
-        match state {
-            "granted" => self.state_granted,
-            "withdrawn" => self.state_withdrawn,
-            "expired" => self.state_expired,
-            "outdated" => self.state_outdated,
-            "lapsed" => self.state_lapsed,
-            _ => self.state_none,
-        }
     }
 }
