@@ -1239,22 +1239,16 @@ async fn failed_sign_ins_are_uniform_and_rate_limited(backend: Backend) {
         no_account.replace("nobody", ""),
         "no account enumeration"
     );
-    for _ in 0..9 {
+    for _ in 0..4 {
         browser.sign_in(&server, "student1", "wrong password").await;
     }
-    let locked = browser.sign_in(&server, "student1", PASSWORD).await;
+    let paused = browser.sign_in(&server, "student1", PASSWORD).await;
     assert_eq!(
-        locked.status(),
+        paused.status(),
         429,
-        "10 failures lock the account for the window"
+        "5 failures in a minute slow the account's password sign-in down"
     );
-    assert!(
-        locked
-            .text()
-            .await
-            .unwrap()
-            .contains("ログインの失敗が多すぎます")
-    );
+    assert!(paused.text().await.unwrap().contains("1分ほど待ってから"));
     let other_browser = Browser::new();
     assert_eq!(
         other_browser
@@ -1262,7 +1256,54 @@ async fn failed_sign_ins_are_uniform_and_rate_limited(backend: Backend) {
             .await
             .status(),
         429,
-        "the limit is per account, not per browser"
+        "the slow-down is per account, not per browser"
+    );
+    // A minute later the pupil signs in: a slow-down, not a lock.
+    server
+        .execute_sql(
+            "UPDATE login_throttle SET window_start = window_start - 61 WHERE key = 'account:student1'",
+        )
+        .await;
+    assert_eq!(
+        other_browser
+            .sign_in(&server, "student1", PASSWORD)
+            .await
+            .status(),
+        303,
+        "the pupil signs in once the minute has passed"
+    );
+    // A day's hundred failures hold password sign-in until an administrator resets it.
+    server
+        .execute_sql(&format!(
+            "INSERT INTO login_throttle (key, window_start, failures) VALUES ('account-day:student1', {}, 100)",
+            renkei_platform::clock::now()
+        ))
+        .await;
+    let held = Browser::new()
+        .sign_in(&server, "student1", "wrong password")
+        .await;
+    assert_eq!(held.status(), 429);
+    let held = held.text().await.unwrap();
+    assert!(
+        held.contains("24時間止めています") && held.contains("先生か学校の管理者"),
+        "how long it lasts and who can help: {held}"
+    );
+    renkei_idp::user::set_password(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "student1",
+        "a-new-password-2026".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Browser::new()
+            .sign_in(&server, "student1", "a-new-password-2026")
+            .await
+            .status(),
+        303,
+        "a password reset lifts the hold"
     );
     server.stop().await;
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use support::*;
 
 on_both_databases!(
+    every_error_page_leads_home_in_the_readers_language,
     the_approval_screen_shows_each_persons_state,
     a_guardian_agrees_and_withdraws_on_the_page,
     the_read_history_is_in_words,
@@ -396,6 +397,116 @@ async fn the_approval_screen_shows_each_persons_state(backend: Backend) {
     assert!(
         !html.contains("山田 太郎："),
         "staff decide for no child: {html}"
+    );
+    server.stop().await;
+}
+
+/// A browser's GET or POST asking for HTML.
+async fn navigate(
+    browser: &Browser,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<String>,
+) -> (u16, String) {
+    let mut request = browser
+        .http
+        .request(method, url)
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Every error page a browser sees — an unknown address, an expired form, a form over the size
+/// limit, a form's address opened directly — is in the reader's language with a way home, to
+/// sign in or out, and the language toggle; apps calling without asking for HTML get the page
+/// in both languages.
+async fn every_error_page_leads_home_in_the_readers_language(backend: Backend) {
+    let (server, _) = consent_board(backend).await;
+    let browser = Browser::new();
+    let (status, html) = navigate(
+        &browser,
+        reqwest::Method::GET,
+        &server.url("/nowhere?x=1"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(html.contains("<html lang=\"ja\">"), "{html}");
+    assert!(html.contains("ページが見つかりません。"), "{html}");
+    assert!(html.contains("<a href=\"/\">ホームにもどる</a>"), "{html}");
+    assert!(html.contains("<a href=\"/login\">ログイン</a>"), "{html}");
+    assert!(
+        html.contains("href=\"/nowhere?x=1&#38;lang=en\""),
+        "the toggle: {html}"
+    );
+    assert!(!html.contains("Page not found"), "one language: {html}");
+    let (status, html) = navigate(
+        &browser,
+        reqwest::Method::GET,
+        &server.url("/nowhere?lang=en"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        html.contains("<html lang=\"en\">") && html.contains("Page not found."),
+        "{html}"
+    );
+    assert!(html.contains("href=\"/nowhere?lang=ja\""), "{html}");
+
+    let (status, html) = navigate(
+        &browser,
+        reqwest::Method::POST,
+        &server.url("/login"),
+        Some(format!("username={}", "a".repeat(100 * 1024))),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(html.contains("送信された内容が大きすぎます。"), "{html}");
+    assert!(html.contains("href=\"/?lang=en\""), "{html}");
+
+    let guardian = signed_in(&server, "g001").await;
+    let (status, html) = navigate(
+        &guardian,
+        reqwest::Method::GET,
+        &server.url("/account/consent"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 405);
+    assert!(
+        html.contains("このページは、この方法では開けません。"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"/logout\">ログアウト</a>"),
+        "signed in: {html}"
+    );
+    let (status, html) = navigate(
+        &guardian,
+        reqwest::Method::POST,
+        &server.url("/account/consent"),
+        Some("csrf_token=forged&student_id=s001&client_id=x&category_id=y&action=grant".into()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        html.contains("<a href=\"/logout\">ログアウト</a>"),
+        "{html}"
+    );
+    assert!(html.contains("<html lang=\"ja\">"), "{html}");
+
+    let plain = reqwest::get(server.url("/nowhere")).await.unwrap();
+    assert_eq!(plain.status(), 404);
+    let html = plain.text().await.unwrap();
+    assert!(
+        html.contains("ページが見つかりません。") && html.contains("Page not found."),
+        "both languages for a caller that did not ask for HTML: {html}"
     );
     server.stop().await;
 }

@@ -26,10 +26,16 @@ pub struct Config {
     pub session_ttl: i64,
     /// How long a user may take to sign in and consent, in seconds.
     pub auth_request_ttl: i64,
-    /// Window over which sign-in attempts are counted, in seconds.
+    /// Window over which an address's failed sign-ins are counted, in seconds.
     pub login_window: i64,
-    /// Sign-in attempts allowed per account in one window without a success.
-    pub login_failures_per_account: i64,
+    /// Password attempts allowed per account per minute without a success: more wait for the
+    /// minute to pass (a slow-down, not a lock: a classmate typing wrong passwords for a
+    /// pupil's name delays the pupil by a minute at most).
+    pub login_failures_per_account_minute: i64,
+    /// Password attempts allowed per account per day without a success (NIST SP 800-63B:
+    /// at most 100); past them, password sign-in waits for the day to pass or for a password
+    /// reset. Passkeys are never held back by password failures.
+    pub login_failures_per_account_day: i64,
     /// Failed sign-ins allowed per client address in one window (a whole school may share one
     /// address, so this is generous).
     pub login_failures_per_address: i64,
@@ -67,7 +73,8 @@ impl Config {
             session_ttl: 12 * 3600,
             auth_request_ttl: 1800,
             login_window: 900,
-            login_failures_per_account: 10,
+            login_failures_per_account_minute: 5,
+            login_failures_per_account_day: 100,
             login_failures_per_address: 300,
             kept_requests_per_address_minute: 600,
             trusted_proxies: Vec::new(),

@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod error_page;
 pub mod introspection;
 pub mod keys;
 pub mod login;

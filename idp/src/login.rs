@@ -17,6 +17,7 @@ use crate::pages::{Locale, LoginPage, render, toggle_href};
 use crate::server::AppState;
 use crate::session::{self, ACR_PASSWORD};
 use crate::store::SignedIn;
+use crate::store::Store;
 use renkei_platform::clock::now;
 
 /// Query of `GET /login`.
@@ -192,7 +193,6 @@ pub async fn submit(
         let username = form.username.trim();
         let address_key = address_key(&state, connect_info.as_ref(), &headers);
         let now = now();
-        let since = now - state.config.login_window;
         // The attempt is counted before the password is checked, so that parallel guesses cannot
         // slip past the limit; a successful sign-in clears the count. The address first: an
         // address over its limit adds no count for the names it tries.
@@ -204,14 +204,22 @@ pub async fn submit(
         if username.len() > USERNAME_MAX {
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         }
-        let account_key = format!("account:{}", renkei_directory::fold_username(username));
-        let attempts = state
+        let (minute_key, day_key) = account_keys(username);
+        let minute = state
             .store
-            .record_login_failure(&account_key, since, now)
+            .record_login_failure(&minute_key, now - ACCOUNT_PAUSE, now)
             .await?;
-        if attempts > state.config.login_failures_per_account {
-            tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
-            return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
+        if minute > state.config.login_failures_per_account_minute {
+            tracing::warn!(address = ?address_key, "sign-in slowed down: failures for one account");
+            return Ok(again(t.sign_in_paused, StatusCode::TOO_MANY_REQUESTS));
+        }
+        let day = state
+            .store
+            .record_login_failure(&day_key, now - ACCOUNT_DAY, now)
+            .await?;
+        if day > state.config.login_failures_per_account_day {
+            tracing::warn!(address = ?address_key, "sign-in refused: a day's failures for one account");
+            return Ok(again(t.sign_in_held, StatusCode::TOO_MANY_REQUESTS));
         }
         let user = state
             .store
@@ -239,7 +247,7 @@ pub async fn submit(
             // The reserved attempt stays counted as the address's failure.
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         };
-        state.store.clear_login_failures(&account_key).await?;
+        clear_account_failures(state.store.as_ref(), username).await?;
         release_address_attempt(&state, address_key.as_deref()).await?;
         complete(
             &state,
@@ -284,6 +292,27 @@ pub(crate) async fn release_address_attempt(
     if let Some(key) = address_key {
         state.store.forgive_login_failure(key).await?;
     }
+    Ok(())
+}
+
+/// The window of [`crate::Config::login_failures_per_account_minute`], in seconds.
+const ACCOUNT_PAUSE: i64 = 60;
+/// The window of [`crate::Config::login_failures_per_account_day`], in seconds.
+const ACCOUNT_DAY: i64 = 86_400;
+
+/// The keys that count an account's failed password sign-ins, per minute and per day (the
+/// name as sign-in compares it, so that `Hanako` and `hanako` share them).
+fn account_keys(username: &str) -> (String, String) {
+    let name = renkei_directory::fold_username(username);
+    (format!("account:{name}"), format!("account-day:{name}"))
+}
+
+/// Forgets an account's failed password sign-ins: after a success, and when an administrator
+/// sets a new password (the person can sign in with it at once).
+pub(crate) async fn clear_account_failures(store: &dyn Store, username: &str) -> Result<()> {
+    let (minute_key, day_key) = account_keys(username);
+    store.clear_login_failures(&minute_key).await?;
+    store.clear_login_failures(&day_key).await?;
     Ok(())
 }
 

@@ -154,9 +154,14 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
                 fields.push((name, value.clone()));
             }
         }
+        let kept: Vec<(&str, &str)> = fields
+            .iter()
+            .filter(|(name, _)| *name != "ui_locales")
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
         let page = MessagePage {
             t,
-            toggle_href: String::new(),
+            toggle_href: crate::pages::toggle_href(t, "/logout", &kept),
             title: t.sign_out.to_owned(),
             lines: vec![
                 format!(
@@ -172,6 +177,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
                 label: t.sign_out,
                 fields,
             }),
+            footer: vec![("/".to_owned(), t.back_home)],
             csrf_token,
         };
         return Ok(renkei_platform::web::with_cookies(
@@ -193,11 +199,12 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
     }
     let page = MessagePage {
         t,
-        toggle_href: String::new(),
+        toggle_href: crate::pages::toggle_href(t, "/logout", &[]),
         title: t.sign_out.to_owned(),
         lines: vec![t.signed_out.to_owned()],
-        links: Vec::new(),
+        links: vec![("/login".to_owned(), t.sign_in)],
         action: None,
+        footer: vec![("/".to_owned(), t.back_home)],
         csrf_token: String::new(),
     };
     Ok(renkei_platform::web::with_cookies(render(&page), cookies))
@@ -265,6 +272,7 @@ pub async fn home(
                         label: t.sign_out,
                         fields: vec![],
                     }),
+                    footer: Vec::new(),
                     csrf_token,
                 }
             }
@@ -275,6 +283,7 @@ pub async fn home(
                 lines: vec![t.not_signed_in.to_owned()],
                 links: vec![("/login".to_owned(), t.sign_in)],
                 action: None,
+                footer: Vec::new(),
                 csrf_token,
             },
         };

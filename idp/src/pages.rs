@@ -158,8 +158,12 @@ pub struct Texts {
     pub password_not_enough: &'static str,
     /// The one message for every failed sign-in (no account enumeration).
     pub sign_in_failed: &'static str,
-    /// Shown when too many attempts failed.
+    /// Shown when too many sign-ins failed from one address (a whole school's network).
     pub sign_in_throttled: &'static str,
+    /// Shown when an account's password was mistyped several times in a minute.
+    pub sign_in_paused: &'static str,
+    /// Shown when an account's password was mistyped too often in a day.
+    pub sign_in_held: &'static str,
     /// Shown when the form expired or the CSRF check failed.
     pub form_expired: &'static str,
     /// Consent page title.
@@ -268,6 +272,14 @@ pub struct Texts {
     pub passkey_sign_in_again: &'static str,
     /// Link back to the home page.
     pub back_home: &'static str,
+    /// Title of an error page.
+    pub error_title: &'static str,
+    /// A form or upload larger than the server accepts.
+    pub too_large: &'static str,
+    /// A form the server could not read.
+    pub bad_form: &'static str,
+    /// A page opened with the wrong method (a form's address typed into the address bar).
+    pub wrong_method: &'static str,
     /// Name and description of each scope.
     pub scopes: &'static [(&'static str, &'static str, &'static str)],
 }
@@ -288,7 +300,9 @@ static JA: Texts = Texts {
     account_link: "アプリに提供する情報",
     passkey_required_hint: "パスキーをまだ登録していない場合は、ホームからパスワードでログインし、「パスキー」のページで登録してから、アプリに戻ってください。",
     sign_in_failed: "ユーザー名またはパスワードがちがいます。",
-    sign_in_throttled: "ログインの失敗が多すぎます。しばらく待ってから、もう一度ためしてください。",
+    sign_in_throttled: "このネットワークからのログインの失敗が多すぎます。15分ほど待ってから、もう一度ためしてください。こまったときは、先生に相談してください。",
+    sign_in_paused: "このユーザー名で、パスワードのまちがいが続きました。1分ほど待ってから、もう一度ためしてください。パスキーなら、すぐにログインできます。",
+    sign_in_held: "このユーザー名は、パスワードのまちがいが多すぎるため、パスワードでのログインを24時間止めています。パスキーならログインできます。先生か学校の管理者に、パスワードの再設定をたのんでください。",
     form_expired: "ページの有効期限が切れました。もう一度ためしてください。",
     consent_title: "アプリへの情報の提供",
     consent_asks: "が、次の情報を使いたいと言っています。",
@@ -342,6 +356,10 @@ static JA: Texts = Texts {
     passkey_register_failed: "パスキーを登録できませんでした。もう一度ためしてください。",
     passkey_sign_in_again: "パスキーを登録するには、ログアウトして、もう一度ログインしてください。",
     back_home: "ホームにもどる",
+    error_title: "エラーが発生しました",
+    too_large: "送信された内容が大きすぎます。内容を短くして、もう一度お試しください。",
+    bad_form: "送信された内容を読み取れませんでした。ページを読み込み直して、もう一度お試しください。",
+    wrong_method: "このページは、この方法では開けません。ホームからお進みください。",
     scopes: &[
         (
             "openid",
@@ -379,7 +397,9 @@ static EN: Texts = Texts {
     account_link: "What apps may read",
     passkey_required_hint: "If you have no passkey yet, sign in with your password from the home page, add one on the Passkeys page, then go back to the app.",
     sign_in_failed: "The username or password is incorrect.",
-    sign_in_throttled: "Too many failed sign-ins. Please wait a while and try again.",
+    sign_in_throttled: "Too many failed sign-ins from this network. Please wait about 15 minutes and try again. If you need help, ask a teacher.",
+    sign_in_paused: "The password for this username was mistyped several times. Please wait about a minute and try again. A passkey signs you in at once.",
+    sign_in_held: "The password for this username was mistyped too many times, so password sign-in is paused for 24 hours. A passkey still signs you in. Ask a teacher or the school's administrator to reset the password.",
     form_expired: "This page has expired. Please try again.",
     consent_title: "Share information with an app",
     consent_asks: " would like to use the following information.",
@@ -433,6 +453,10 @@ static EN: Texts = Texts {
     passkey_register_failed: "The passkey could not be created. Please try again.",
     passkey_sign_in_again: "To create a passkey, sign out and sign in again.",
     back_home: "Back to the home page",
+    error_title: "Something went wrong",
+    too_large: "What was sent is too large. Please shorten it and try again.",
+    bad_form: "What was sent could not be read. Please reload the page and try again.",
+    wrong_method: "This page cannot be opened this way. Please start from the home page.",
     scopes: &[
         (
             "openid",
@@ -664,15 +688,45 @@ pub struct MessagePage {
     pub links: Vec<(String, &'static str)>,
     /// Optional button.
     pub action: Option<PageAction>,
+    /// Plain links under everything (href, label): the way home from a page whose button is
+    /// the main thing to do.
+    pub footer: Vec<(String, &'static str)>,
     /// CSRF token for the button's form.
     pub csrf_token: String,
 }
 
+/// The error page in both languages, for a response that no request's language reaches;
+/// [`crate::error_page::localize`] replaces it with [`LocalizedErrorPage`].
 #[derive(Template)]
-#[template(path = "error.html")]
+#[template(path = "error_bilingual.html")]
 struct ErrorPage<'a> {
     ja: &'a str,
     en: &'a str,
+}
+
+/// What an error page says, kept on its response so that the page can be written again in the
+/// reader's language with the links of every page.
+#[derive(Clone, Debug)]
+pub struct PageError {
+    /// In Japanese.
+    pub ja: String,
+    /// In English.
+    pub en: String,
+}
+
+/// An error page in the reader's language, with a way home, to sign in or out, and the
+/// language toggle.
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct LocalizedErrorPage<'a> {
+    /// Words.
+    pub t: &'static Texts,
+    /// Link that switches the language.
+    pub toggle_href: String,
+    /// What went wrong and what to do.
+    pub message: &'a str,
+    /// Whether the browser holds a session (offer sign-out rather than sign-in).
+    pub signed_in: bool,
 }
 
 /// Renders a template as an HTML response that is never cached.
@@ -702,9 +756,15 @@ pub fn render_with_script(page: &impl Template) -> Response {
     response
 }
 
-/// The error page, in Japanese and English.
+/// The error page, in Japanese and English; the provider's routes write it again in the
+/// reader's language ([`crate::error_page::localize`]).
 pub fn error_page(ja: &str, en: &str) -> Response {
-    render(&ErrorPage { ja, en })
+    let mut response = render(&ErrorPage { ja, en });
+    response.extensions_mut().insert(PageError {
+        ja: ja.to_owned(),
+        en: en.to_owned(),
+    });
+    response
 }
 
 /// The link that switches `path?query` to the other language.

@@ -226,8 +226,12 @@ pub fn router(state: AppState, extra: Router) -> Router {
         )
         .merge(api)
         .fallback(not_found)
-        .with_state(state)
-        .merge(extra);
+        .with_state(state.clone())
+        .merge(extra)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::error_page::localize,
+        ));
     renkei_platform::web::harden(router, https)
 }
 

@@ -132,6 +132,7 @@ pub async fn set_password(
         .await
         .map_err(|e| Error::internal(e.to_string()))?;
     store.set_password_hash(&user.id, &hash, now()).await?;
+    crate::login::clear_account_failures(store, &user.username).await?;
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
     audit
         .append(AuditEvent::admin(
