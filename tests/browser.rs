@@ -477,6 +477,8 @@ async fn guardian_agrees_on_the_account_page_in_chromium(backend: Backend) {
     client.goto(&server.url("/login")).await.unwrap();
     type_password(&client, "g001").await;
     click(&client, "form[action='/login'] button[type=submit]").await;
+    text_of(&client, "dl.facts").await;
+    screenshot(&client, &format!("home-guardian-{backend:?}")).await;
     click(&client, "a[href='/account']").await;
     assert_eq!(heading_of(&client).await, "アプリに提供する情報");
     let first = text_of(&client, "section.child").await;
@@ -575,6 +577,9 @@ async fn newcomer_tries_the_demo_in_chromium(backend: Backend) {
             .contains("取り消しました")
     );
 
+    teacher.goto(&server.url("/nowhere")).await.unwrap();
+    wait_for_heading(&teacher, "エラーが発生しました").await;
+    screenshot(&teacher, &format!("not-found-{backend:?}")).await;
     teacher.goto(&server.url("/demo-app/")).await.unwrap();
     let after_withdrawal = row("山田 太郎").await;
     assert!(

@@ -94,9 +94,18 @@ async fn client_and_user_commands(backend: Backend) {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(listed.len(), 2, "{out}");
-    assert_eq!(listed[0]["name"], "漢字ドリル");
-    assert_eq!(listed[0]["public"], false);
-    assert_eq!(listed[1]["public"], true);
+    let listed_as = |id: &Value| {
+        listed
+            .iter()
+            .find(|c| &c["client_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {out}"))
+            .clone()
+    };
+    let kanji = listed_as(&confidential["client_id"]);
+    assert_eq!(kanji["name"], "漢字ドリル");
+    assert_eq!(kanji["public"], false);
+    assert_eq!(kanji["redirect_uris"].as_array().unwrap().len(), 2);
+    assert_eq!(listed_as(&public["client_id"])["public"], true);
     assert!(
         !out.contains("secret"),
         "no secret or digest is listed: {out}"

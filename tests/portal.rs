@@ -9,6 +9,7 @@ use serde_json::Value;
 use support::*;
 
 on_both_databases!(
+    the_home_page_says_who_you_are_and_what_you_use,
     every_error_page_leads_home_in_the_readers_language,
     the_approval_screen_shows_each_persons_state,
     a_guardian_agrees_and_withdraws_on_the_page,
@@ -131,8 +132,8 @@ async fn a_guardian_agrees_and_withdraws_on_the_page(backend: Backend) {
 
     // Agree for 太郎's attendance: in force at once, recorded and audited.
     let agreed = press(&guardian, &server, &html, "山田 太郎", ATTENDANCE).await;
-    assert_eq!(location(&agreed), "/account?done=granted");
-    let html = page(&guardian, &server, "/account?done=granted").await;
+    assert_eq!(location(&agreed), "/account");
+    let html = page(&guardian, &server, "/account").await;
     assert!(html.contains("同意しました。アプリはすぐにこの情報を読めるようになります。"));
     let taro = section(&html, "山田 太郎");
     assert!(taro.contains("同意済み"), "{taro}");
@@ -155,8 +156,8 @@ async fn a_guardian_agrees_and_withdraws_on_the_page(backend: Backend) {
 
     // Withdraw: the page says the app can no longer read it.
     let withdrawn = press(&guardian, &server, &html, "山田 太郎", ATTENDANCE).await;
-    assert_eq!(location(&withdrawn), "/account?done=withdrawn");
-    let html = page(&guardian, &server, "/account?done=withdrawn").await;
+    assert_eq!(location(&withdrawn), "/account");
+    let html = page(&guardian, &server, "/account").await;
     assert!(html.contains("同意を取り消しました。アプリはこの情報をもう読めません。"));
     assert!(section(&html, "山田 太郎").contains("同意は取り消されています"));
 
@@ -508,5 +509,137 @@ async fn every_error_page_leads_home_in_the_readers_language(backend: Backend) {
         html.contains("ページが見つかりません。") && html.contains("Page not found."),
         "both languages for a caller that did not ask for HTML: {html}"
     );
+    server.stop().await;
+}
+
+/// The home page says who you are, lists the apps you approved (stopping one ends its tokens
+/// and its approval) and your signed-in devices (signing the others out ends their sessions);
+/// what a form did is said once, and a link cannot make the page say it.
+async fn the_home_page_says_who_you_are_and_what_you_use(backend: Backend) {
+    let (server, app) = consent_board(backend).await;
+    let guardian = signed_in(&server, "g001").await;
+    let tokens = code_flow_tokens(&server, &app, &guardian, "g001", "openid profile").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let home = page(&guardian, &server, "/").await;
+    assert!(home.contains("ログイン中：山田 恵子"), "{home}");
+    assert!(home.contains("<dt>役割</dt><dd>保護者</dd>"), "{home}");
+    assert!(
+        home.contains("<dt>学校</dt><dd>みなと市立さくら小学校</dd>"),
+        "{home}"
+    );
+    assert!(
+        home.contains("<dt>お子さま</dt><dd>山田 太郎、山田 花子</dd>"),
+        "{home}"
+    );
+    assert!(home.contains("href=\"/account\""), "{home}");
+    assert!(home.contains("<strong>さくら学習ドリル</strong>"), "{home}");
+    assert!(
+        home.contains(&format!("許可した日：{}", japanese_today())),
+        "{home}"
+    );
+    assert!(home.contains("パスワード：設定されています"), "{home}");
+    assert!(
+        home.contains("ログインしているのは、この端末だけです。"),
+        "{home}"
+    );
+    assert!(home.contains("<a href=\"/logout\">") || home.contains("action=\"/logout\""));
+
+    // A second device; the first signs it out.
+    let tablet = signed_in(&server, "g001").await;
+    let home = page(&guardian, &server, "/?done=stopped").await;
+    assert!(
+        home.contains("この端末のほかに、1台の端末でログインしています。"),
+        "{home}"
+    );
+    assert!(
+        !home.contains("role=\"status\""),
+        "a link says nothing: {home}"
+    );
+    let token = hidden(&home, "csrf_token");
+    let forged = guardian
+        .post_form(&server.url("/sessions/others"), &[("csrf_token", "forged")])
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert!(
+        page(&tablet, &server, "/").await.contains("山田 恵子"),
+        "nothing ended"
+    );
+    let done = guardian
+        .post_form(&server.url("/sessions/others"), &[("csrf_token", &token)])
+        .await;
+    assert_eq!(location(&done), "/");
+    let home = page(&guardian, &server, "/").await;
+    assert!(
+        home.contains("ほかの端末からログアウトしました。"),
+        "{home}"
+    );
+    assert!(
+        home.contains("ログインしているのは、この端末だけです。"),
+        "{home}"
+    );
+    assert!(
+        !page(&guardian, &server, "/")
+            .await
+            .contains("role=\"status\""),
+        "said once"
+    );
+    assert!(
+        page(&tablet, &server, "/")
+            .await
+            .contains("ログインしていません。"),
+        "the other device is signed out"
+    );
+
+    // Stop using the app: its tokens end, and it must ask again.
+    let stopped = guardian
+        .post_form(
+            &server.url("/apps/stop"),
+            &[("csrf_token", &token), ("client_id", app.id.as_str())],
+        )
+        .await;
+    assert_eq!(location(&stopped), "/");
+    let home = page(&guardian, &server, "/").await;
+    assert!(home.contains("アプリの利用をやめました。"), "{home}");
+    assert!(home.contains("まだアプリを使っていません。"), "{home}");
+    let introspected: Value = back_channel(&server, &app, "/introspect", &[("token", &access)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], false, "the access token ended");
+    assert_eq!(refresh(&server, &app, &refresh_token).await.status(), 400);
+    let (_, challenge) = pkce();
+    let again = guardian
+        .get(&code_request(
+            &server,
+            &app,
+            "openid profile",
+            &challenge,
+            &[],
+        ))
+        .await;
+    assert!(location(&again).starts_with("/consent?"), "asked again");
+    server.audit.flush().await;
+    assert_eq!(
+        server
+            .count_sql(
+                "SELECT COUNT(*) FROM audit_events WHERE event LIKE '%stopped using the app%'"
+            )
+            .await,
+        1,
+        "audited"
+    );
+
+    let pupil = page(&signed_in(&server, "s001").await, &server, "/").await;
+    assert!(pupil.contains("<dt>役割</dt><dd>児童生徒</dd>"), "{pupil}");
+    assert!(pupil.contains("<dt>クラス</dt><dd>3年1組</dd>"), "{pupil}");
+    let teacher = page(&signed_in(&server, "t001").await, &server, "/").await;
+    assert!(
+        teacher.contains("<dt>役割</dt><dd>教職員</dd>"),
+        "{teacher}"
+    );
+    assert!(teacher.contains("<dt>クラス</dt><dd>3年1組"), "{teacher}");
+    assert!(!teacher.contains("href=\"/account\""), "{teacher}");
     server.stop().await;
 }

@@ -161,7 +161,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
             .collect();
         let page = MessagePage {
             t,
-            toggle_href: crate::pages::toggle_href(t, "/logout", &kept),
+            toggle_href: toggle_href(t, "/logout", &kept),
             title: t.sign_out.to_owned(),
             lines: vec![
                 format!(
@@ -199,7 +199,7 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
     }
     let page = MessagePage {
         t,
-        toggle_href: crate::pages::toggle_href(t, "/logout", &[]),
+        toggle_href: toggle_href(t, "/logout", &[]),
         title: t.sign_out.to_owned(),
         lines: vec![t.signed_out.to_owned()],
         links: vec![("/login".to_owned(), t.sign_in)],
@@ -208,87 +208,4 @@ async fn logout(state: &AppState, headers: &HeaderMap, request: LogoutRequest) -
         csrf_token: String::new(),
     };
     Ok(renkei_platform::web::with_cookies(render(&page), cookies))
-}
-
-/// Query of the home page.
-#[derive(Debug, Default, Deserialize)]
-pub struct HomeQuery {
-    lang: Option<String>,
-}
-
-/// What a signed-in person's home page leads to: the consent page for guardians and pupils,
-/// the passkeys page where passkeys are on.
-fn home_links(
-    state: &AppState,
-    t: &'static crate::pages::Texts,
-    user: Option<&crate::store::UserRow>,
-) -> Vec<(String, &'static str)> {
-    let decides = user.is_some_and(|u| {
-        matches!(
-            renkei_directory::Role::parse(&u.role),
-            Some(renkei_directory::Role::Guardian | renkei_directory::Role::Student)
-        )
-    });
-    let mut links = Vec::new();
-    if decides {
-        links.push(("/account".to_owned(), t.account_link));
-    }
-    if state.passkeys.is_some() {
-        links.push(("/passkeys".to_owned(), t.passkeys_title));
-    }
-    links
-}
-
-/// `GET /`: who is signed in, with a sign-out button; or a link to sign in.
-pub async fn home(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<HomeQuery>,
-) -> Response {
-    let result = async {
-        let locale = state.locale(query.lang.as_deref(), None, &headers);
-        let t = locale.texts();
-        let mut cookies: Vec<_> = state
-            .remember_locale(query.lang.as_deref(), locale)
-            .into_iter()
-            .collect();
-        let (csrf_token, csrf_cookie) = state.csrf.token(&headers);
-        cookies.extend(csrf_cookie);
-        let page = match session::current(&state, &headers).await? {
-            Some(current) => {
-                let user = state.store.user(&current.user_id).await?;
-                MessagePage {
-                    t,
-                    toggle_href: toggle_href(t, "/", &[]),
-                    title: t.home_title.to_owned(),
-                    lines: vec![format!(
-                        "{}{}",
-                        t.signed_in_as,
-                        user.as_ref().map(display_name).unwrap_or_default()
-                    )],
-                    links: home_links(&state, t, user.as_ref()),
-                    action: Some(PageAction {
-                        path: "/logout",
-                        label: t.sign_out,
-                        fields: vec![],
-                    }),
-                    footer: Vec::new(),
-                    csrf_token,
-                }
-            }
-            None => MessagePage {
-                t,
-                toggle_href: toggle_href(t, "/", &[]),
-                title: t.home_title.to_owned(),
-                lines: vec![t.not_signed_in.to_owned()],
-                links: vec![("/login".to_owned(), t.sign_in)],
-                action: None,
-                footer: Vec::new(),
-                csrf_token,
-            },
-        };
-        Ok::<_, Error>(renkei_platform::web::with_cookies(render(&page), cookies))
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
 }

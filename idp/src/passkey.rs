@@ -682,7 +682,12 @@ pub async fn delete(
         }
         let ended = state
             .store
-            .end_passkey_sign_ins(&session.user_id, &session.sid, now())
+            .end_other_sessions(
+                &session.user_id,
+                &session.sid,
+                Some(crate::passkey::ACR_PASSKEY),
+                now(),
+            )
             .await?;
         tracing::info!(user = %session.user_id, sessions_ended = ended, "passkey removed");
         Ok(renkei_platform::web::see_other(

@@ -194,7 +194,6 @@ pub fn router(state: AppState, extra: Router) -> Router {
         .route("/revoke", post(crate::revocation::endpoint))
         .layer(cors);
     let router = Router::new()
-        .route("/", get(crate::logout::home))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/renkei.css", get(stylesheet))

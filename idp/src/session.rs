@@ -74,3 +74,27 @@ pub async fn end(state: &AppState, sid: &str) -> Result<HeaderValue> {
     state.store.delete_session(sid).await?;
     Ok(state.cookies.clear(SESSION_COOKIE))
 }
+
+/// "Sign out my other devices": ends every other session of the person signed in as
+/// `session` and revokes the apps' grants made from them (a tablet left signed in at school);
+/// this browser stays signed in. Audited (through `via`). Returns how many sessions ended.
+pub async fn end_others(
+    store: &dyn crate::store::Store,
+    audit: &renkei_platform::AuditLog,
+    via: &str,
+    session: &SessionRow,
+    username: &str,
+) -> Result<u64> {
+    let ended = store
+        .end_other_sessions(&session.user_id, &session.sid, None, now())
+        .await?;
+    audit
+        .append(renkei_platform::AuditEvent::admin(
+            via,
+            format!(
+                "account {username} signed out its other devices: {ended} session(s) ended, their grants revoked"
+            ),
+        ))
+        .await?;
+    Ok(ended)
+}

@@ -33,8 +33,6 @@ const READS_SHOWN: usize = 50;
 pub struct PageQuery {
     /// Language toggle.
     lang: Option<String>,
-    /// What was just done (`granted`, `withdrawn`).
-    done: Option<String>,
 }
 
 /// Form of `POST /account/consent`.
@@ -114,20 +112,18 @@ pub async fn page(
 ) -> Response {
     let result = async {
         let locale = portal.idp.locale(query.lang.as_deref(), None, &headers);
-        let cookies: Vec<_> = portal
+        let mut cookies: Vec<_> = portal
             .idp
             .remember_locale(query.lang.as_deref(), locale)
             .into_iter()
             .collect();
-        let Some(user) = signed_in(&portal, &headers).await? else {
+        let Some((_, user)) = crate::signed_in(&portal, &headers).await? else {
             return Ok(renkei_platform::web::see_other("/login", cookies));
         };
         let p = texts::of(locale);
-        let notice = match query.done.as_deref() {
-            Some("granted") => Some(p.granted),
-            Some("withdrawn") => Some(p.withdrawn),
-            _ => None,
-        };
+        let (shown, clear) = crate::notice::take(&portal, &headers);
+        cookies.extend(clear);
+        let notice = shown.map(|n| n.words(p));
         let response = show(&portal, &headers, locale, &user, notice, None).await?;
         Ok::<_, crate::Error>(renkei_platform::web::with_cookies(response, cookies))
     }
@@ -145,7 +141,7 @@ pub async fn change(
     let result = async {
         let locale = portal.idp.locale(None, None, &headers);
         let p = texts::of(locale);
-        let Some(user) = signed_in(&portal, &headers).await? else {
+        let Some((_, user)) = crate::signed_in(&portal, &headers).await? else {
             return Ok(renkei_platform::web::see_other("/login", []));
         };
         let action = match form.action.as_str() {
@@ -174,8 +170,8 @@ pub async fn change(
             return refused(StatusCode::FORBIDDEN).await;
         }
         let done = match action {
-            Action::Grant => "granted",
-            Action::Withdraw => "withdrawn",
+            Action::Grant => crate::notice::Notice::Granted,
+            Action::Withdraw => crate::notice::Notice::Withdrawn,
         };
         let service = portal.consent.as_ref();
         let recorded = record::record(
@@ -195,10 +191,7 @@ pub async fn change(
         )
         .await;
         match recorded {
-            Ok(_) => Ok(renkei_platform::web::see_other(
-                &format!("{PATH}?done={done}"),
-                [],
-            )),
+            Ok(_) => Ok(crate::notice::after(portal, PATH, done)),
             Err(renkei_consent::Error::Store(error)) => {
                 Err(renkei_consent::Error::Store(error).into())
             }
@@ -233,20 +226,6 @@ fn purpose_of(request: &renkei_consent::api::Request, ja: bool) -> Option<String
         (&request.purpose_en, &request.purpose_ja)
     };
     first.clone().or_else(|| second.clone())
-}
-
-/// The signed-in, enabled account, if any.
-async fn signed_in(portal: &Portal, headers: &HeaderMap) -> Result<Option<UserRow>> {
-    let Some(session) = renkei_idp::session::current(&portal.idp, headers).await? else {
-        return Ok(None);
-    };
-    Ok(portal
-        .idp
-        .store
-        .user(&session.user_id)
-        .await
-        .map_err(renkei_idp::Error::from)?
-        .filter(|u| u.enabled))
 }
 
 /// Renders the page for `user`.

@@ -1,12 +1,16 @@
-//! Renkei's pages for guardians and pupils (the portal): for each child they decide for, what
-//! each app the school uses may read and why, on which basis, in which state; consent given or
-//! withdrawn with one button (in force at once); and the child's read history in words.
+//! Renkei's pages for the people it signs in (the portal): the home page (who you are, the
+//! apps you use, your sign-in methods and devices) and, for guardians and pupils, for each
+//! child they decide for, what each app the school uses may read and why, on which basis, in
+//! which state; consent given or withdrawn with one button (in force at once); and the child's
+//! read history in words.
 //!
 //! A surface: it parses, calls the consent service's and the gateway's operations (the same
 //! ones the JSON API calls), and renders with the provider's layout and language toggle.
 
 pub mod account;
 pub mod error;
+pub mod home;
+pub mod notice;
 pub mod texts;
 
 use std::sync::Arc;
@@ -41,7 +45,28 @@ pub fn router(consent: Arc<ConsentService>, gateway: Gateway, idp: &AppState) ->
         idp: idp.clone(),
     };
     Router::new()
+        .route(home::PATH, get(home::page))
+        .route(home::STOP_PATH, post(home::stop))
+        .route(home::OTHERS_PATH, post(home::sign_out_others))
         .route(account::PATH, get(account::page))
         .route(account::CHANGE_PATH, post(account::change))
         .with_state(portal)
+}
+
+/// The browser's session and its enabled account, if signed in.
+pub(crate) async fn signed_in(
+    portal: &Portal,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<(renkei_idp::store::SessionRow, renkei_idp::store::UserRow)>> {
+    let Some(session) = renkei_idp::session::current(&portal.idp, headers).await? else {
+        return Ok(None);
+    };
+    let user = portal
+        .idp
+        .store
+        .user(&session.user_id)
+        .await
+        .map_err(renkei_idp::Error::from)?
+        .filter(|u| u.enabled);
+    Ok(user.map(|user| (session, user)))
 }

@@ -46,6 +46,62 @@ pub struct PortalTexts {
     pub school_title: &'static str,
     /// What that means.
     pub school_hint: &'static str,
+    /// Home: before the role.
+    pub role: &'static str,
+    /// Role names.
+    pub role_student: &'static str,
+    /// A teacher.
+    pub role_teacher: &'static str,
+    /// A guardian.
+    pub role_guardian: &'static str,
+    /// An administrator.
+    pub role_administrator: &'static str,
+    /// Home: before the school.
+    pub school: &'static str,
+    /// Home: before a pupil's or teacher's classes.
+    pub classes: &'static str,
+    /// Home: before a guardian's children.
+    pub children: &'static str,
+    /// Between names in a list.
+    pub list_separator: &'static str,
+    /// Heading of the apps the person approved.
+    pub apps_title: &'static str,
+    /// No app approved yet.
+    pub apps_none: &'static str,
+    /// Before the day an app was approved.
+    pub approved_on: &'static str,
+    /// Button that stops using an app.
+    pub stop_using: &'static str,
+    /// After stopping.
+    pub stopped: &'static str,
+    /// Heading of the sign-in methods.
+    pub methods_title: &'static str,
+    /// The account has a password.
+    pub password_set: &'static str,
+    /// The account has no password.
+    pub password_none: &'static str,
+    /// Before the number of passkeys.
+    pub passkeys_count: &'static str,
+    /// After it.
+    pub passkeys_count_end: &'static str,
+    /// Heading of the signed-in devices.
+    pub devices_title: &'static str,
+    /// Only this device is signed in.
+    pub devices_only_this: &'static str,
+    /// Before the number of other signed-in devices.
+    pub devices_others: &'static str,
+    /// After it.
+    pub devices_others_end: &'static str,
+    /// After this browser's line in the list.
+    pub this_device: &'static str,
+    /// Before when a device signed in.
+    pub signed_in_at: &'static str,
+    /// After it.
+    pub signed_in_at_end: &'static str,
+    /// Button that signs the other devices out.
+    pub sign_out_others: &'static str,
+    /// After signing them out.
+    pub signed_out_others: &'static str,
 }
 
 const JA: PortalTexts = PortalTexts {
@@ -70,6 +126,34 @@ const JA: PortalTexts = PortalTexts {
     removed_app: "削除されたアプリ",
     school_title: "学校の判断で提供している情報",
     school_hint: "次の情報は、学校（教育委員会）の判断で、利用目的の範囲に限ってアプリに提供しています。ご質問は学校にお問い合わせください。",
+    role: "役割",
+    role_student: "児童生徒",
+    role_teacher: "教職員",
+    role_guardian: "保護者",
+    role_administrator: "管理者",
+    school: "学校",
+    classes: "クラス",
+    children: "お子さま",
+    list_separator: "、",
+    apps_title: "使っているアプリ",
+    apps_none: "まだアプリを使っていません。",
+    approved_on: "許可した日：",
+    stop_using: "使うのをやめる",
+    stopped: "アプリの利用をやめました。アプリはもうあなたの情報を受け取れません。また使うときは、もう一度許可を求められます。",
+    methods_title: "ログインの方法",
+    password_set: "パスワード：設定されています",
+    password_none: "パスワード：設定されていません",
+    passkeys_count: "パスキー：",
+    passkeys_count_end: "個",
+    devices_title: "ログイン中の端末",
+    devices_only_this: "ログインしているのは、この端末だけです。",
+    devices_others: "この端末のほかに、",
+    devices_others_end: "台の端末でログインしています。",
+    this_device: "（この端末）",
+    signed_in_at: "",
+    signed_in_at_end: "にログイン",
+    sign_out_others: "ほかの端末からログアウトする",
+    signed_out_others: "ほかの端末からログアウトしました。",
 };
 
 const EN: PortalTexts = PortalTexts {
@@ -94,6 +178,34 @@ const EN: PortalTexts = PortalTexts {
     removed_app: "A removed app",
     school_title: "Provided on the school's decision",
     school_hint: "The school (board of education) provides the following to the apps, only for the stated purpose. If you have questions, please ask the school.",
+    role: "Role",
+    role_student: "Pupil",
+    role_teacher: "Staff",
+    role_guardian: "Guardian",
+    role_administrator: "Administrator",
+    school: "School",
+    classes: "Classes",
+    children: "Children",
+    list_separator: ", ",
+    apps_title: "Apps you use",
+    apps_none: "You do not use any app yet.",
+    approved_on: "Approved on ",
+    stop_using: "Stop using",
+    stopped: "You stopped using the app. It can no longer receive your information; if you use it again, it will ask for your approval again.",
+    methods_title: "How you sign in",
+    password_set: "Password: set",
+    password_none: "Password: not set",
+    passkeys_count: "Passkeys: ",
+    passkeys_count_end: "",
+    devices_title: "Signed-in devices",
+    devices_only_this: "Only this device is signed in.",
+    devices_others: "Besides this device, ",
+    devices_others_end: " other device(s) are signed in.",
+    this_device: " (this device)",
+    signed_in_at: "Signed in on ",
+    signed_in_at_end: "",
+    sign_out_others: "Sign out the other devices",
+    signed_out_others: "The other devices were signed out.",
 };
 
 /// The portal's words in `locale`.

@@ -118,6 +118,19 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+/// An app a person approved, as their home page lists it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ApprovalRow {
+    /// The app.
+    pub client_id: String,
+    /// Its name.
+    pub client_name: String,
+    /// The scopes approved, space-separated.
+    pub scope: String,
+    /// When it was (last) approved.
+    pub granted_at: i64,
+}
+
 /// A grant: what one user allowed one client, and the family of tokens issued under it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct GrantRow {
@@ -359,16 +372,24 @@ pub trait Store: Send + Sync + 'static {
     async fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<u64>;
     /// Removes one of `user_id`'s passkeys; false if it has no such passkey.
     async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
-    /// Ends `user_id`'s sessions signed in with a passkey, except `keep_sid` (the person's own),
-    /// and revokes the apps' grants made from them: after a passkey is removed, a tablet that
-    /// still holds it must not stay signed in with the assurance it gave. Returns how many
-    /// sessions ended.
-    async fn end_passkey_sign_ins(
+    /// Ends `user_id`'s sessions except `keep_sid` (the person's own) — only those signed in
+    /// with `acr` when given — and revokes the apps' grants made from them: "sign out my other
+    /// devices", and after a passkey is removed, the tablets that signed in with it. Returns
+    /// how many sessions ended.
+    async fn end_other_sessions(
         &self,
         user_id: &str,
         keep_sid: &str,
+        acr: Option<&str>,
         now: i64,
     ) -> StoreResult<u64>;
+    /// An account's live sessions (its signed-in browsers), newest first.
+    async fn sessions_of(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionRow>>;
+    /// The apps an account approved (enabled ones), most recent first.
+    async fn approvals_of(&self, user_id: &str) -> StoreResult<Vec<ApprovalRow>>;
+    /// Forgets an account's approval of an app and revokes every grant (and so every token) the
+    /// app holds for the account; false if there was no approval.
+    async fn stop_using(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<bool>;
 
     /// Counts one failed (or not yet successful) sign-in for `key`; a window older than
     /// `since` starts again. Returns the count in the window, this one included.

@@ -3,7 +3,7 @@
 
 use super::sql::{passkey_columns, sql_store, user_columns};
 use super::{
-    ClientRow, CodeRow, GrantRow, PasskeyRow, Redemption, RefreshTokenRow, SessionRow,
+    ApprovalRow, ClientRow, CodeRow, GrantRow, PasskeyRow, Redemption, RefreshTokenRow, SessionRow,
     SigningKeyRow, StoreResult, UserRow, conflict_as,
 };
 

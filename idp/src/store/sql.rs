@@ -318,27 +318,67 @@ macro_rules! sql_store {
                 Ok(ended)
             }
 
-            async fn end_passkey_sign_ins(&self, user_id: &str, keep_sid: &str, now: i64) -> StoreResult<u64> {
+            async fn end_other_sessions(&self, user_id: &str, keep_sid: &str, acr: Option<&str>, now: i64) -> StoreResult<u64> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "UPDATE grants SET revoked_at = $3 WHERE revoked_at IS NULL AND user_id = $1 \
-                     AND acr = $4 AND (sid IS NULL OR sid <> $2)",
+                     AND ($4 IS NULL OR acr = $4) AND (sid IS NULL OR sid <> $2)",
                 )
                 .bind(user_id)
                 .bind(keep_sid)
                 .bind(now)
-                .bind(crate::passkey::ACR_PASSKEY)
+                .bind(acr)
                 .execute(&mut *tx)
                 .await?;
-                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND sid <> $2 AND acr = $3")
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND sid <> $2 AND ($3 IS NULL OR acr = $3)")
                     .bind(user_id)
                     .bind(keep_sid)
-                    .bind(crate::passkey::ACR_PASSKEY)
+                    .bind(acr)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 tx.commit().await?;
                 Ok(ended)
+            }
+
+            async fn sessions_of(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionRow>> {
+                Ok(sqlx::query_as::<$db, SessionRow>(
+                    "SELECT sid, user_id, auth_time, amr, acr, expires_at FROM sessions \
+                     WHERE user_id = $1 AND expires_at > $2 ORDER BY auth_time DESC, sid",
+                )
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn approvals_of(&self, user_id: &str) -> StoreResult<Vec<ApprovalRow>> {
+                Ok(sqlx::query_as::<$db, ApprovalRow>(
+                    "SELECT a.client_id, c.name AS client_name, a.scope, a.granted_at FROM approvals a \
+                     JOIN clients c ON c.id = a.client_id WHERE a.user_id = $1 AND c.disabled_at IS NULL \
+                     ORDER BY a.granted_at DESC, a.client_id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn stop_using(&self, user_id: &str, client_id: &str, now: i64) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let forgotten = sqlx::query("DELETE FROM approvals WHERE user_id = $1 AND client_id = $2")
+                    .bind(user_id)
+                    .bind(client_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL")
+                    .bind(user_id)
+                    .bind(client_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(forgotten > 0)
             }
 
             async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool> {

@@ -1,0 +1,86 @@
+//! What a form just did, said once on the page it returns to: carried in a short-lived cookie
+//! set by the POST (never in the address, where a link could fake it) and cleared when shown.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+
+use crate::Portal;
+use crate::texts::PortalTexts;
+
+/// The cookie's name.
+const COOKIE: &str = "renkei_notice";
+/// How long a notice waits for its page, in seconds.
+const LIFETIME: i64 = 60;
+
+/// Something a form did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A consent was given.
+    Granted,
+    /// A consent was withdrawn.
+    Withdrawn,
+    /// The person stopped using an app.
+    Stopped,
+    /// The person's other devices were signed out.
+    SignedOutOthers,
+}
+
+impl Notice {
+    const ALL: [Notice; 4] = [
+        Notice::Granted,
+        Notice::Withdrawn,
+        Notice::Stopped,
+        Notice::SignedOutOthers,
+    ];
+
+    fn word(self) -> &'static str {
+        match self {
+            Notice::Granted => "granted",
+            Notice::Withdrawn => "withdrawn",
+            Notice::Stopped => "stopped",
+            Notice::SignedOutOthers => "signed-out-others",
+        }
+    }
+
+    /// What the page says.
+    pub fn words(self, p: &'static PortalTexts) -> &'static str {
+        match self {
+            Notice::Granted => p.granted,
+            Notice::Withdrawn => p.withdrawn,
+            Notice::Stopped => p.stopped,
+            Notice::SignedOutOthers => p.signed_out_others,
+        }
+    }
+}
+
+/// The redirect after a form that did `notice`, back to `path`.
+pub fn after(portal: &Portal, path: &str, notice: Notice) -> Response {
+    renkei_platform::web::see_other(
+        path,
+        [portal
+            .idp
+            .cookies
+            .set(COOKIE, notice.word(), Some(LIFETIME))],
+    )
+}
+
+/// The notice waiting for this page, and the cookie that clears it.
+pub fn take(portal: &Portal, headers: &HeaderMap) -> (Option<Notice>, Option<HeaderValue>) {
+    match renkei_platform::web::cookie(headers, &portal.idp.cookies.name(COOKIE)) {
+        Some(word) => (
+            Notice::ALL.into_iter().find(|n| n.word() == word),
+            Some(portal.idp.cookies.clear(COOKIE)),
+        ),
+        None => (None, None),
+    }
+}
+
+/// The page for a form whose CSRF check failed.
+pub fn expired() -> crate::Error {
+    renkei_idp::Error::page(
+        StatusCode::FORBIDDEN,
+        "ページの有効期限が切れました。ページを読み込み直して、もう一度お試しください。",
+        "This page has expired. Please reload it and try again.",
+    )
+    .into()
+}
