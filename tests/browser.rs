@@ -588,6 +588,15 @@ async fn newcomer_tries_the_demo_in_chromium(backend: Backend) {
     );
     click(&teacher, "form[action='/demo-app/logout'] button").await;
     wait_for_heading(&teacher, "デモ学習アプリ").await;
+
+    // A grade-3 pupil's home page: plain words with furigana.
+    let pupil = driver.client().await;
+    pupil.goto(&server.url("/login")).await.unwrap();
+    type_credentials(&pupil, "student1", renkei_demo::DEMO_PASSWORD).await;
+    click(&pupil, "form[action='/login'] button[type=submit]").await;
+    assert_eq!(text_of(&pupil, "dl.facts ruby rt").await, "じどう");
+    screenshot(&pupil, &format!("home-young-pupil-{backend:?}")).await;
+    pupil.close().await.unwrap();
     teacher.close().await.unwrap();
     guardian.close().await.unwrap();
     server.stop().await;

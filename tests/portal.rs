@@ -9,6 +9,7 @@ use serde_json::Value;
 use support::*;
 
 on_both_databases!(
+    a_young_pupils_pages_carry_furigana,
     the_home_page_says_who_you_are_and_what_you_use,
     every_error_page_leads_home_in_the_readers_language,
     the_approval_screen_shows_each_persons_state,
@@ -262,7 +263,12 @@ async fn the_read_history_is_in_words(backend: Backend) {
     );
     let pupil = signed_in(&server, "s001").await;
     let own = page(&pupil, &server, "/account").await;
-    assert!(own.contains("アプリがあなたのどの情報を読むかを"), "{own}");
+    assert!(
+        own.contains(
+            "アプリがあなたのどの<ruby>情報<rp>（</rp><rt>じょうほう</rt><rp>）</rp></ruby>を"
+        ),
+        "a grade-3 pupil's words: {own}"
+    );
     assert!(section(&own, "山田 太郎").contains("さくら学習ドリル"));
     server.stop().await;
 }
@@ -384,10 +390,10 @@ async fn the_approval_screen_shows_each_persons_state(backend: Backend) {
     let pupil = signed_in(&server, "s001").await;
     let html = approval_page(&pupil, &server, &app, "ja").await;
     assert!(
-        html.contains("</strong>が、次の情報を使いたいと言っています。"),
+        html.contains("</strong>が、つぎの<ruby>情報<rp>（</rp><rt>じょうほう</rt><rp>）</rp></ruby>をつかいたいと"),
         "plain: {html}"
     );
-    assert!(html.contains("あなたの情報です。"), "{html}");
+    assert!(html.contains("あなたの<ruby>情報"), "{html}");
     let teacher = signed_in(&server, "t001").await;
     let html = approval_page(&teacher, &server, &app, "ja").await;
     assert!(
@@ -632,7 +638,7 @@ async fn the_home_page_says_who_you_are_and_what_you_use(backend: Backend) {
     );
 
     let pupil = page(&signed_in(&server, "s001").await, &server, "/").await;
-    assert!(pupil.contains("<dt>役割</dt><dd>児童生徒</dd>"), "{pupil}");
+    assert!(pupil.contains("<dt>あなたは</dt><dd><ruby>児童"), "{pupil}");
     assert!(pupil.contains("<dt>クラス</dt><dd>3年1組</dd>"), "{pupil}");
     let teacher = page(&signed_in(&server, "t001").await, &server, "/").await;
     assert!(
@@ -641,5 +647,62 @@ async fn the_home_page_says_who_you_are_and_what_you_use(backend: Backend) {
     );
     assert!(teacher.contains("<dt>クラス</dt><dd>3年1組"), "{teacher}");
     assert!(!teacher.contains("href=\"/account\""), "{teacher}");
+    server.stop().await;
+}
+
+/// A pupil in grades 1–3 (the roster's grade) reads plain Japanese with furigana on the home,
+/// consent and approval pages; titles and button names for screen readers carry no readings;
+/// English pages and older readers get none.
+async fn a_young_pupils_pages_carry_furigana(backend: Backend) {
+    let (server, app) = consent_board(backend).await;
+    let pupil = signed_in(&server, "s001").await; // grade P3
+    let home = page(&pupil, &server, "/").await;
+    assert!(
+        home.contains("<ruby>連携<rp>（</rp><rt>れんけい</rt><rp>）</rp></ruby>"),
+        "{home}"
+    );
+    assert!(
+        home.contains("<title>連携 Renkei · 連携 Renkei</title>"),
+        "plain titles: {home}"
+    );
+    assert!(
+        home.contains("<dt>あなたは</dt><dd><ruby>児童<rp>（</rp><rt>じどう</rt>"),
+        "{home}"
+    );
+    let account = page(&pupil, &server, "/account").await;
+    assert!(
+        account.contains("アプリに<ruby>見<rp>（</rp><rt>み</rt><rp>）</rp></ruby>せる<ruby>情報<rp>（</rp><rt>じょうほう</rt>"),
+        "{account}"
+    );
+    assert!(!account.contains("｜"), "no mark left unwritten: {account}");
+    let approval = approval_page(&pupil, &server, &app, "ja").await;
+    assert!(
+        approval.contains(">いいよ</button>") && approval.contains(">だめ</button>"),
+        "{approval}"
+    );
+    assert!(
+        approval.contains("<ruby>言<rp>（</rp><rt>い</rt><rp>）</rp></ruby>っています。"),
+        "{approval}"
+    );
+    assert!(
+        !approval.contains("｜") && !approval.contains("《"),
+        "{approval}"
+    );
+    let english = page(&pupil, &server, "/?lang=en").await;
+    assert!(!english.contains("<ruby>"), "{english}");
+    let guardian = signed_in(&server, "g001").await;
+    for path in ["/", "/account"] {
+        let html = page(&guardian, &server, path).await;
+        assert!(!html.contains("<ruby>"), "{path}: {html}");
+    }
+    server
+        .execute_sql("UPDATE users SET grade = 'P4' WHERE username = 's001'")
+        .await;
+    let older = page(&pupil, &server, "/account?lang=ja").await;
+    assert!(!older.contains("<ruby>"), "{older}");
+    assert!(
+        older.contains("アプリがあなたのどの情報を読むかを"),
+        "{older}"
+    );
     server.stop().await;
 }

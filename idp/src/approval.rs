@@ -104,12 +104,12 @@ pub async fn page(
             valid.raw.ui_locales.as_deref(),
             &headers,
         );
-        let t = locale.texts();
         let user = state
             .store
             .user(&session.user_id)
             .await?
             .ok_or_else(|| Error::internal("session of a deleted user"))?;
+        let t = locale.texts_for(&user);
         let (csrf_token, csrf_cookie) = state.csrf.token(&headers);
         let data_use = match state.data_use() {
             Some(notices) => notices.data_use(&valid.client.id, &user, locale).await?,

@@ -116,6 +116,16 @@ impl Locale {
         }
     }
 
+    /// The words of the pages in this language for `reader`: pupils in grades 1–3 (the
+    /// roster's grade) read plain Japanese with furigana.
+    pub fn texts_for(self, reader: &crate::store::UserRow) -> &'static Texts {
+        if self == Locale::Ja && is_young_reader(reader) {
+            &JA_YOUNG
+        } else {
+            self.texts()
+        }
+    }
+
     /// The words of the pages in this language.
     pub fn texts(self) -> &'static Texts {
         match self {
@@ -123,6 +133,102 @@ impl Locale {
             Locale::En => &EN,
         }
     }
+}
+
+/// Whether `reader` is a pupil in grade 1, 2 or 3 (MEXT's `P1`–`P3`, or CEDS `01`–`03`), who
+/// reads the pages in plain Japanese with furigana.
+pub fn is_young_reader(reader: &crate::store::UserRow) -> bool {
+    reader.role == "student"
+        && matches!(
+            reader.grade.as_deref(),
+            Some("P1" | "P2" | "P3" | "01" | "02" | "03")
+        )
+}
+
+/// Template filters of the pages.
+pub mod filters {
+    /// Writes `text` as HTML, with `｜漢字《かんじ》` as ruby (furigana): the only markup
+    /// our fixed texts carry. Everything else is escaped.
+    pub fn ruby<T: std::fmt::Display>(
+        text: T,
+        _: &dyn askama::Values,
+    ) -> askama::Result<askama::filters::Safe<String>> {
+        Ok(askama::filters::Safe(super::ruby_html(&text.to_string())))
+    }
+
+    /// `text` without its readings (`｜漢字《かんじ》` → `漢字`), for titles and attributes,
+    /// which cannot hold ruby; escaped by the template as usual.
+    pub fn plain<T: std::fmt::Display>(text: T, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(super::without_readings(&text.to_string()))
+    }
+}
+
+/// `text` with each `｜base《reading》` reduced to its base.
+pub fn without_readings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('｜') {
+        let after = &rest[start + '｜'.len_utf8()..];
+        match after.split_once('《').and_then(|(base, tail)| {
+            let (_, tail) = tail.split_once('》')?;
+            (!base.is_empty() && !base.contains('｜')).then_some((base, tail))
+        }) {
+            Some((base, tail)) => {
+                out.push_str(&rest[..start]);
+                out.push_str(base);
+                rest = tail;
+            }
+            None => {
+                out.push_str(&rest[..start + '｜'.len_utf8()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` as escaped HTML with each `｜base《reading》` written as
+/// `<ruby>base<rp>（</rp><rt>reading</rt><rp>）</rp></ruby>`; a mark without its end stays
+/// as it is.
+pub fn ruby_html(text: &str) -> String {
+    fn escape(out: &mut String, text: &str) {
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(start) = rest.find('｜') {
+        let after = &rest[start + '｜'.len_utf8()..];
+        let Some((base, tail)) = after.split_once('《') else {
+            break;
+        };
+        let Some((reading, tail)) = tail.split_once('》') else {
+            break;
+        };
+        if base.is_empty() || base.contains('｜') || reading.is_empty() {
+            escape(&mut out, &rest[..start + '｜'.len_utf8()]);
+            rest = after;
+            continue;
+        }
+        escape(&mut out, &rest[..start]);
+        out.push_str("<ruby>");
+        escape(&mut out, base);
+        out.push_str("<rp>（</rp><rt>");
+        escape(&mut out, reading);
+        out.push_str("</rt><rp>）</rp></ruby>");
+        rest = tail;
+    }
+    escape(&mut out, rest);
+    out
 }
 
 /// Every fixed string the pages show, in one language.
@@ -379,6 +485,59 @@ static JA: Texts = Texts {
             "ログアウトしたあとも、アプリが続けて情報を使えるようにします。",
         ),
     ],
+};
+
+/// Japanese for pupils in grades 1–3: plain words a six-year-old can follow, with furigana on
+/// every kanji (`｜漢字《かんじ》`, written as ruby by [`filters::ruby`]); the rest as [`JA`].
+static JA_YOUNG: Texts = Texts {
+    brand: "｜連携《れんけい》 Renkei",
+    home_title: "｜連携《れんけい》 Renkei",
+    consent_title: "アプリに｜見《み》せる｜情報《じょうほう》",
+    consent_asks: "が、つぎの｜情報《じょうほう》をつかいたいと｜言《い》っています。",
+    whose_self: "あなたの｜情報《じょうほう》です。",
+    consent_board_title: "｜学校《がっこう》がきめて｜見《み》せる｜情報《じょうほう》",
+    consent_board_hint: "｜学校《がっこう》がきめたので、あなたがきめることはありません。",
+    consent_needed_title: "いいかどうかを、きめる｜情報《じょうほう》",
+    basis_guardian: "おうちの｜人《ひと》が「いいよ」と｜言《い》ったときだけ｜見《み》せます。",
+    basis_student: "あなたが「いいよ」と｜言《い》ったときだけ｜見《み》せます。",
+    consent_where: "あとからでも、ホームの「アプリに｜見《み》せる｜情報《じょうほう》」でかえられます。",
+    special_care: "とくにたいせつな｜情報《じょうほう》",
+    state_none: "まだきめていません",
+    state_granted: "「いいよ」と｜言《い》いました",
+    state_withdrawn: "やめました",
+    state_expired: "おわりました",
+    state_outdated: "かわりました。もういちど｜見《み》てください",
+    state_lapsed: "もういちどきめてください",
+    purpose: "なんのため：",
+    signed_in_as: "ログインしている｜人《ひと》：",
+    approve: "いいよ",
+    deny: "だめ",
+    account_link: "アプリに｜見《み》せる｜情報《じょうほう》",
+    not_signed_in: "ログインしていません。",
+    scopes: &[
+        (
+            "openid",
+            "あなたがだれか",
+            "ログインした｜人《ひと》がだれかを、アプリがたしかめます。",
+        ),
+        (
+            "profile",
+            "｜名前《なまえ》",
+            "｜名前《なまえ》と、そのよみかた。",
+        ),
+        ("email", "メールアドレス", "メールアドレス。"),
+        (
+            "school",
+            "｜学校《がっこう》と｜学年《がくねん》",
+            "どの｜学校《がっこう》の、｜何年生《なんねんせい》か。",
+        ),
+        (
+            "offline_access",
+            "ログアウトしたあと",
+            "ログアウトしたあとも、アプリが｜情報《じょうほう》をつかえます。",
+        ),
+    ],
+    ..JA
 };
 
 static EN: Texts = Texts {
@@ -784,6 +943,25 @@ pub fn toggle_href(t: &Texts, path: &str, params: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ruby_marks_become_ruby_and_everything_else_is_escaped() {
+        assert_eq!(
+            ruby_html("｜学校《がっこう》の<b>"),
+            "<ruby>学校<rp>（</rp><rt>がっこう</rt><rp>）</rp></ruby>の&lt;b&gt;"
+        );
+        assert_eq!(ruby_html("｜未完《みかん"), "｜未完《みかん");
+        assert_eq!(
+            ruby_html("a ｜｜b《c》"),
+            "a ｜<ruby>b<rp>（</rp><rt>c</rt><rp>）</rp></ruby>"
+        );
+        assert_eq!(ruby_html("\"'&"), "&quot;&#39;&amp;");
+        assert_eq!(
+            without_readings("｜学校《がっこう》の｜先生《せんせい》"),
+            "学校の先生"
+        );
+        assert_eq!(without_readings("｜未完《みかん"), "｜未完《みかん");
+    }
 
     #[test]
     fn accept_language_prefers_highest_quality() {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use renkei_consent::record::{self, Action, ConsentInput};
 use renkei_directory::Role;
-use renkei_idp::pages::{Locale, Texts, render, toggle_href};
+use renkei_idp::pages::{Locale, Texts, filters, render, toggle_href};
 use renkei_idp::store::UserRow;
 use serde::Deserialize;
 
@@ -120,7 +120,7 @@ pub async fn page(
         let Some((_, user)) = crate::signed_in(&portal, &headers).await? else {
             return Ok(renkei_platform::web::see_other("/login", cookies));
         };
-        let p = texts::of(locale);
+        let p = texts::for_reader(locale, &user);
         let (shown, clear) = crate::notice::take(&portal, &headers);
         cookies.extend(clear);
         let notice = shown.map(|n| n.words(p));
@@ -140,10 +140,10 @@ pub async fn change(
 ) -> Response {
     let result = async {
         let locale = portal.idp.locale(None, None, &headers);
-        let p = texts::of(locale);
         let Some((_, user)) = crate::signed_in(&portal, &headers).await? else {
             return Ok(renkei_platform::web::see_other("/login", []));
         };
+        let p = texts::for_reader(locale, &user);
         let action = match form.action.as_str() {
             "grant" => Some(Action::Grant),
             "withdraw" => Some(Action::Withdraw),
@@ -237,8 +237,8 @@ async fn show(
     notice: Option<&'static str>,
     error: Option<&'static str>,
 ) -> Result<Response> {
-    let t = locale.texts();
-    let p = texts::of(locale);
+    let t = locale.texts_for(user);
+    let p = texts::for_reader(locale, user);
     let ja = locale == Locale::Ja;
     let overview =
         renkei_consent::api::overview_of(portal.consent.as_ref(), &portal.idp, user).await?;

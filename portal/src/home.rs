@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use renkei_directory::Role;
 use renkei_directory::served::{By, RosterTable};
-use renkei_idp::pages::{Locale, MessagePage, Texts, render, toggle_href};
+use renkei_idp::pages::{Locale, MessagePage, Texts, filters, render, toggle_href};
 use renkei_idp::store::UserRow;
 use serde::Deserialize;
 
@@ -126,8 +126,8 @@ async fn show(
     shown: Option<Notice>,
     csrf_token: &str,
 ) -> Result<Response> {
-    let t = locale.texts();
-    let p = texts::of(locale);
+    let t = locale.texts_for(user);
+    let p = texts::for_reader(locale, user);
     let store = portal.idp.store.as_ref();
     let role = Role::parse(&user.role);
     let mut facts = vec![(

@@ -156,6 +156,50 @@ const JA: PortalTexts = PortalTexts {
     signed_out_others: "ほかの端末からログアウトしました。",
 };
 
+/// Japanese for pupils in grades 1–3: plain words with furigana (`｜漢字《かんじ》`); the
+/// rest as [`JA`].
+const JA_YOUNG: PortalTexts = PortalTexts {
+    title: "アプリに｜見《み》せる｜情報《じょうほう》",
+    intro_pupil: "アプリがあなたのどの｜情報《じょうほう》を｜見《み》るかを、ここできめられます。アプリが｜見《み》たことも、ここでわかります。",
+    no_requests: "あなたがきめることは、いまはありません。",
+    grant: "いいよ",
+    withdraw: "やめる",
+    granted: "「いいよ」にしました。アプリは、すぐに｜見《み》られるようになります。",
+    withdrawn: "やめました。アプリは、もう｜見《み》られません。",
+    change_failed: "できませんでした。もういちどやってみてください。",
+    reads_title: "アプリが｜見《み》たこと",
+    reads_none: "まだ｜見《み》ていません。",
+    when: "いつ",
+    app: "アプリ",
+    what: "なにを",
+    records: "いくつ",
+    requests_title: "いいかどうかを、きめる｜情報《じょうほう》",
+    removed_app: "なくなったアプリ",
+    school_title: "｜学校《がっこう》がきめて｜見《み》せる｜情報《じょうほう》",
+    school_hint: "｜学校《がっこう》がきめて、アプリに｜見《み》せています。わからないときは、｜先生《せんせい》にきいてください。",
+    role: "あなたは",
+    role_student: "｜児童《じどう》",
+    school: "｜学校《がっこう》",
+    classes: "クラス",
+    apps_title: "つかっているアプリ",
+    apps_none: "まだアプリをつかっていません。",
+    approved_on: "「いいよ」と｜言《い》った｜日《ひ》：",
+    stop_using: "つかうのをやめる",
+    stopped: "アプリをつかうのをやめました。アプリは、もうあなたの｜情報《じょうほう》をもらえません。",
+    methods_title: "ログインのしかた",
+    password_set: "パスワード：あります",
+    password_none: "パスワード：ありません",
+    passkeys_count_end: "こ",
+    devices_title: "ログインしているタブレット",
+    devices_only_this: "ログインしているのは、このタブレットだけです。",
+    devices_others: "このタブレットのほかに、",
+    devices_others_end: "｜台《だい》でログインしています。",
+    this_device: "（このタブレット）",
+    sign_out_others: "ほかのタブレットからログアウトする",
+    signed_out_others: "ほかのタブレットからログアウトしました。",
+    ..JA
+};
+
 const EN: PortalTexts = PortalTexts {
     title: "What apps may read",
     intro_guardian: "Where an app the school uses needs your consent to read your child's information, give or withdraw it here; changes take effect at once. You also see here what apps read about your child (including what the school provides on its own decision).",
@@ -207,6 +251,16 @@ const EN: PortalTexts = PortalTexts {
     sign_out_others: "Sign out the other devices",
     signed_out_others: "The other devices were signed out.",
 };
+
+/// The portal's words in `locale` for `reader` (pupils in grades 1–3 read plain Japanese with
+/// furigana).
+pub fn for_reader(locale: Locale, reader: &renkei_idp::store::UserRow) -> &'static PortalTexts {
+    if locale == Locale::Ja && renkei_idp::pages::is_young_reader(reader) {
+        &JA_YOUNG
+    } else {
+        of(locale)
+    }
+}
 
 /// The portal's words in `locale`.
 pub fn of(locale: Locale) -> &'static PortalTexts {
