@@ -527,6 +527,19 @@ async fn the_home_page_says_who_you_are_and_what_you_use(backend: Backend) {
     let tokens = code_flow_tokens(&server, &app, &guardian, "g001", "openid profile").await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let guardians_capability = capability_for(&server, &app, &access).await;
+    let pupil_browser = signed_in(&server, "s001").await;
+    let pupils_tokens =
+        code_flow_tokens(&server, &app, &pupil_browser, "s001", "openid profile").await;
+    let pupils_capability = capability_for(
+        &server,
+        &app,
+        pupils_tokens["access_token"].as_str().unwrap(),
+    )
+    .await;
+    for capability in [&guardians_capability, &pupils_capability] {
+        assert_eq!(read_as(&server, capability).await, 200);
+    }
     let home = page(&guardian, &server, "/").await;
     assert!(home.contains("ログイン中：山田 恵子"), "{home}");
     assert!(home.contains("<dt>役割</dt><dd>保護者</dd>"), "{home}");
@@ -615,6 +628,16 @@ async fn the_home_page_says_who_you_are_and_what_you_use(backend: Backend) {
         .unwrap();
     assert_eq!(introspected["active"], false, "the access token ended");
     assert_eq!(refresh(&server, &app, &refresh_token).await.status(), 400);
+    assert_eq!(
+        read_as(&server, &guardians_capability).await,
+        401,
+        "the guardian's capability from the app is revoked"
+    );
+    assert_eq!(
+        read_as(&server, &pupils_capability).await,
+        200,
+        "another person's stays valid"
+    );
     let (_, challenge) = pkce();
     let again = guardian
         .get(&code_request(
@@ -705,4 +728,42 @@ async fn a_young_pupils_pages_carry_furigana(backend: Backend) {
         "{older}"
     );
     server.stop().await;
+}
+
+/// A capability for the roster core, exchanged by `app` for the person of `access_token`.
+async fn capability_for(server: &TestServer, app: &TestClient, access_token: &str) -> String {
+    let exchanged = back_channel(
+        server,
+        app,
+        "/token",
+        &[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("requested_token_type", renkei_capability::TOKEN_TYPE),
+            ("subject_token", access_token),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            ("scope", CORE),
+        ],
+    )
+    .await;
+    assert_eq!(exchanged.status(), 200);
+    let token: Value = exchanged.json().await.unwrap();
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The status of a gateway read of s001 with `capability`.
+async fn read_as(server: &TestServer, capability: &str) -> u16 {
+    reqwest::Client::new()
+        .get(server.url("/ims/oneroster/rostering/v1p2/students/s001"))
+        .bearer_auth(capability)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }

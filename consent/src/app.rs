@@ -54,19 +54,17 @@ pub async fn disable(
 /// What stopping an app did.
 #[derive(Clone, Debug, Serialize)]
 pub struct Stopped {
-    /// Whether the person had approved the app.
-    pub was_approved: bool,
-    /// The app's capability tokens that were still usable and are now revoked.
+    /// The person's capability tokens from the app that were still usable and are now revoked.
     pub capability_tokens_revoked: u64,
 }
 
 /// A person stops using an app ("使うのをやめる" on their home page): their approval is
 /// forgotten (the app must ask again), every grant and token the app holds for them ends, and
-/// the app's capability tokens are revoked (it asks again; for this person it now gets none);
-/// audited (through `via`).
+/// the capability tokens the app got for them are revoked; audited (through `via`). An app
+/// the person had not approved is refused and changes nothing.
 ///
-/// The grants end first, then the revocation mark is taken: an exchange already under way
-/// when the grants ended is refused by the mark, and a later one by the ended grants.
+/// The grants end first, then the person's revocation mark is taken: an exchange already under
+/// way when the grants ended is refused by the mark, and a later one by the ended grants.
 pub async fn stop_using(
     idp: &dyn Store,
     consent: &dyn ConsentStore,
@@ -76,14 +74,21 @@ pub async fn stop_using(
     client_id: &str,
 ) -> Result<Stopped> {
     let now = renkei_platform::clock::now();
-    let was_approved = idp.stop_using(&user.id, client_id, now).await?;
-    let revoked = consent.revoke_capabilities(client_id, None, now).await?;
+    if !idp.stop_using(&user.id, client_id, now).await? {
+        return Err(Error::Invalid(format!(
+            "the account {} has not approved an app with client id {client_id:?}",
+            user.username
+        )));
+    }
+    let revoked = consent
+        .revoke_capabilities_of(client_id, &user.id, now)
+        .await?;
     audit
         .append(AuditEvent::change(
-            "consent",
+            "account",
             Some(client_id),
             Vec::new(),
-            user.sourced_id.iter().cloned().collect(),
+            Vec::new(),
             via,
             format!(
                 "account {} stopped using the app; its approval and grants ended, {revoked} capability tokens revoked",
@@ -92,7 +97,6 @@ pub async fn stop_using(
         ))
         .await?;
     Ok(Stopped {
-        was_approved,
         capability_tokens_revoked: revoked,
     })
 }

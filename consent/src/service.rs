@@ -175,14 +175,36 @@ impl PolicyNotice {
             Some(client_id),
         )
         .await?;
+        // A guardian or pupil sees the policies that reach their children (themself); staff,
+        // every policy of the app (they act for many pupils).
+        let role = renkei_directory::Role::parse(&user.role);
+        let family = matches!(
+            role,
+            Some(renkei_directory::Role::Guardian | renkei_directory::Role::Student)
+        );
+        let me = user.sourced_id.clone().unwrap_or_default();
+        let people = match role {
+            Some(renkei_directory::Role::Guardian) => self.directory.children_of(&me).await?,
+            Some(renkei_directory::Role::Student) => vec![me],
+            _ => Vec::new(),
+        };
+        let mut placements = Vec::new();
+        for person in &people {
+            placements.extend(self.directory.placement(person).await?);
+        }
         let mut items: Vec<DataUseItem> = Vec::new();
-        // A category covered by several of the app's policies (different schools) is shown once.
-        let mut shown: Vec<String> = Vec::new();
+        // A category that several policies cover on one basis (different schools) is shown
+        // once.
+        let mut shown: Vec<(String, &'static str)> = Vec::new();
         for policy in self.store.policies(Some(client_id)).await? {
-            if !policy.in_force(now) || shown.contains(&policy.category_id) {
+            let key = (policy.category_id.clone(), policy.basis.as_str());
+            if !policy.in_force(now)
+                || shown.contains(&key)
+                || (family && !placements.iter().any(|p| policy.reaches(p)))
+            {
                 continue;
             }
-            shown.push(policy.category_id.clone());
+            shown.push(key);
             let Some(category) = self.store.category(&policy.category_id).await? else {
                 continue;
             };
@@ -192,7 +214,10 @@ impl PolicyNotice {
                     child
                         .requests
                         .iter()
-                        .find(|r| r.category.id == policy.category_id)
+                        .find(|r| {
+                            r.category.id == policy.category_id
+                                && r.policy_version == policy.version
+                        })
                         .map(|r| (child.name.clone(), r.state))
                 })
                 .collect();
@@ -214,7 +239,7 @@ impl PolicyNotice {
                 states,
             });
         }
-        let children = match renkei_directory::Role::parse(&user.role) {
+        let children = match role {
             Some(renkei_directory::Role::Guardian) => {
                 decisions.into_iter().map(|child| child.name).collect()
             }

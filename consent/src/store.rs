@@ -67,6 +67,14 @@ pub trait ConsentStore: Send + Sync + 'static {
         category_id: Option<&str>,
         now: i64,
     ) -> StoreResult<u64>;
+    /// [`ConsentStore::revoke_capabilities`] for the tokens an app got for one person
+    /// (`subject`: their account id) only.
+    async fn revoke_capabilities_of(
+        &self,
+        client_id: &str,
+        subject: &str,
+        now: i64,
+    ) -> StoreResult<u64>;
     /// Revokes every unexpired token of every app, and refuses any whose exchange started
     /// before this moment but is recorded later (the roster they were minted on changed);
     /// returns how many were revoked.
@@ -175,7 +183,8 @@ struct PostgresConsentStore {
 /// refused, though it may have been recorded after the revocation itself (a mark and a start in
 /// the same millisecond are not ordered, so the token is refused).
 const MARKED: &str = "EXISTS (SELECT 1 FROM capability_revocations r WHERE r.client_id = t.client_id AND r.at >= t.issued_at \
-     AND (r.category_id IS NULL OR (' ' || t.categories || ' ') LIKE ('% ' || r.category_id || ' %')))";
+     AND (r.category_id IS NULL OR (' ' || t.categories || ' ') LIKE ('% ' || r.category_id || ' %')) \
+     AND (r.subject IS NULL OR r.subject = t.subject))";
 
 /// Implements [`ConsentStore`] for a store with a `pool` of database `$db`, whose clock in
 /// milliseconds is the SQL expression `$now_ms`.
@@ -394,6 +403,26 @@ macro_rules! consent_store {
                 )
                 .bind(client_id)
                 .bind(category_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn revoke_capabilities_of(&self, client_id: &str, subject: &str, now: i64) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(&format!("INSERT INTO capability_revocations (client_id, category_id, subject, at) VALUES ($1, NULL, $2, {})", $now_ms))
+                    .bind(client_id)
+                    .bind(subject)
+                    .execute(&mut *tx)
+                    .await?;
+                let done = sqlx::query(
+                    "UPDATE capability_tokens SET revoked_at = $3 WHERE client_id = $1 AND subject = $2 \
+                     AND expires_at >= $3 AND revoked_at IS NULL",
+                )
+                .bind(client_id)
+                .bind(subject)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;

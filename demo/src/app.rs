@@ -36,7 +36,8 @@ use crate::seed::{APP_PATH, ATTENDANCE, ROSTER, home_uri, redirect_uri};
 const KEPT: usize = 1000;
 /// How long a sign-in may take, in seconds.
 const FLOW_SECONDS: i64 = 600;
-/// How long the demo app keeps someone signed in, in seconds.
+/// Longest the demo app keeps someone signed in, in seconds (at most as long as their access
+/// token lasts).
 const SESSION_SECONDS: i64 = 3600;
 /// Classes and pupils read on one page: a bound on the requests one page load makes.
 const CLASSES_READ: usize = 10;
@@ -331,7 +332,7 @@ async fn read(
     if !answer.status().is_success() {
         let body: Value = answer.json().await.unwrap_or_default();
         view.notice = Some(match body["error"].as_str() {
-            Some("invalid_grant") => t.expired.to_owned(),
+            Some("invalid_grant" | "invalid_request") => t.expired.to_owned(),
             Some("invalid_scope") => t.nothing_granted.to_owned(),
             _ => format!(
                 "{}{}",
@@ -555,6 +556,10 @@ async fn callback(
         .and_then(|name| name.get(None))
         .map(|name| name.as_str().to_owned())
         .unwrap_or_else(|| claims.subject().as_str().to_owned());
+    // Signed in for as long as the access token lasts: the app reads with it.
+    let lifetime = tokens.expires_in().map_or(SESSION_SECONDS, |d| {
+        (d.as_secs() as i64).min(SESSION_SECONDS)
+    });
     let key = app
         .0
         .sessions
@@ -566,15 +571,13 @@ async fn callback(
                 id_token: id_token.to_string(),
                 access_token: tokens.access_token().secret().clone(),
             },
-            SESSION_SECONDS,
+            lifetime,
         );
     Ok(see_other(
         &format!("{APP_PATH}/"),
         [
             clear_flow,
-            app.0
-                .cookies
-                .set(SESSION_COOKIE, &key, Some(SESSION_SECONDS)),
+            app.0.cookies.set(SESSION_COOKIE, &key, Some(lifetime)),
         ],
     ))
 }

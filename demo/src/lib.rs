@@ -43,8 +43,12 @@ pub async fn prepare(
         });
     }
     let redirect = seed::redirect_uri(issuer);
+    // Exactly the registration the seed made: its name, its one redirect URI, its grants.
     let registered = provider.store.clients().await?.into_iter().find(|client| {
-        client.name == seed::APP_NAME && client.redirect_uris.split(' ').any(|u| u == redirect)
+        client.name == seed::APP_NAME
+            && client.redirect_uris == redirect
+            && client.grant_types == "authorization_code refresh_token"
+            && client.secret_hash.is_some()
     });
     let app = match registered {
         Some(client) => {

@@ -33,8 +33,9 @@ pub struct Config {
     /// pupil's name delays the pupil by a minute at most).
     pub login_failures_per_account_minute: i64,
     /// Password attempts allowed per account per day without a success (NIST SP 800-63B:
-    /// at most 100); past them, password sign-in waits for the day to pass or for a password
-    /// reset. Passkeys are never held back by password failures.
+    /// at most 100); past them, the account's password is tried at most once a quarter hour
+    /// until the day passes or the password is reset, never locked. Passkeys are never held
+    /// back by password failures.
     pub login_failures_per_account_day: i64,
     /// Failed sign-ins allowed per client address in one window (a whole school may share one
     /// address, so this is generous).

@@ -11,9 +11,18 @@ use axum::response::{IntoResponse, Response};
 use crate::pages::{Locale, LocalizedErrorPage, PageError, render};
 use crate::server::AppState;
 
+/// `pages` with [`localize`] on every route and the fallback: for the routers of HTML pages
+/// (the provider's, the portal's), not for APIs, which pay nothing for it then.
+pub fn localized(pages: axum::Router, state: &AppState) -> axum::Router {
+    pages.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        localize,
+    ))
+}
+
 /// Rewrites error pages, and the framework's plain-text refusals, as [`LocalizedErrorPage`]s
-/// (same status and headers) for browsers navigating. Apps calling the API (which do not ask
-/// for HTML) pass straight through: the token endpoint and the gateway pay one header lookup.
+/// (same status and headers) for browsers navigating. Callers that do not ask for HTML pass
+/// straight through, with the page in both languages.
 pub async fn localize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if !wants_page(request.headers()) {
         return next.run(request).await;
@@ -35,6 +44,9 @@ pub async fn localize(State(state): State<AppState>, request: Request, next: Nex
             Locale::Ja => error.ja.clone(),
             Locale::En => error.en.clone(),
         }
+    } else if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        // Logged where it happened; the person gets a page, not the API's JSON.
+        t.server_failed.to_owned()
     } else if is_plain_refusal(&response) {
         match response.status() {
             StatusCode::PAYLOAD_TOO_LARGE => t.too_large,
@@ -103,7 +115,9 @@ fn toggle(method: &Method, path: &str, query: Option<&str>, locale: Locale) -> S
         Locale::Ja => "en",
         Locale::En => "ja",
     };
-    if method != Method::GET {
+    // A form's answer cannot be opened again; nor may the link lead off this site (a path
+    // starting `//` or `/\` is another host's address to a browser).
+    if method != Method::GET || path.starts_with("//") || path.starts_with("/\\") {
         return format!("/?lang={other}");
     }
     let mut pairs: Vec<(String, String)> = query
@@ -134,6 +148,14 @@ mod tests {
         assert_eq!(toggle(&Method::GET, "/x", None, Locale::En), "/x?lang=ja");
         assert_eq!(
             toggle(&Method::POST, "/account/consent", None, Locale::Ja),
+            "/?lang=en"
+        );
+        assert_eq!(
+            toggle(&Method::GET, "//evil.example/x", None, Locale::Ja),
+            "/?lang=en"
+        );
+        assert_eq!(
+            toggle(&Method::GET, "/\\evil.example/x", None, Locale::Ja),
             "/?lang=en"
         );
     }

@@ -204,7 +204,7 @@ pub async fn submit(
         if username.len() > USERNAME_MAX {
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         }
-        let (minute_key, day_key) = account_keys(username);
+        let [minute_key, day_key, slow_key] = account_keys(username);
         let minute = state
             .store
             .record_login_failure(&minute_key, now - ACCOUNT_PAUSE, now)
@@ -218,8 +218,16 @@ pub async fn submit(
             .record_login_failure(&day_key, now - ACCOUNT_DAY, now)
             .await?;
         if day > state.config.login_failures_per_account_day {
-            tracing::warn!(address = ?address_key, "sign-in refused: a day's failures for one account");
-            return Ok(again(t.sign_in_held, StatusCode::TOO_MANY_REQUESTS));
+            // Past a day's failures the account slows further (one try per quarter hour)
+            // rather than locking: a classmate cannot keep its owner out for a day.
+            let slow = state
+                .store
+                .record_login_failure(&slow_key, now - ACCOUNT_SLOW, now)
+                .await?;
+            if slow > 1 {
+                tracing::warn!(address = ?address_key, "sign-in slowed down: a day's failures for one account");
+                return Ok(again(t.sign_in_held, StatusCode::TOO_MANY_REQUESTS));
+            }
         }
         let user = state
             .store
@@ -299,20 +307,27 @@ pub(crate) async fn release_address_attempt(
 const ACCOUNT_PAUSE: i64 = 60;
 /// The window of [`crate::Config::login_failures_per_account_day`], in seconds.
 const ACCOUNT_DAY: i64 = 86_400;
+/// Past a day's failures, an account's password is tried at most once in this many seconds.
+const ACCOUNT_SLOW: i64 = 900;
 
-/// The keys that count an account's failed password sign-ins, per minute and per day (the
-/// name as sign-in compares it, so that `Hanako` and `hanako` share them).
-fn account_keys(username: &str) -> (String, String) {
+/// The keys that count an account's failed password sign-ins — per minute, per day, and per
+/// quarter hour once the day's are used up — under the name as sign-in compares it (so that
+/// `Hanako` and `hanako` share them).
+fn account_keys(username: &str) -> [String; 3] {
     let name = renkei_directory::fold_username(username);
-    (format!("account:{name}"), format!("account-day:{name}"))
+    [
+        format!("account:{name}"),
+        format!("account-day:{name}"),
+        format!("account-slow:{name}"),
+    ]
 }
 
 /// Forgets an account's failed password sign-ins: after a success, and when an administrator
 /// sets a new password (the person can sign in with it at once).
 pub(crate) async fn clear_account_failures(store: &dyn Store, username: &str) -> Result<()> {
-    let (minute_key, day_key) = account_keys(username);
-    store.clear_login_failures(&minute_key).await?;
-    store.clear_login_failures(&day_key).await?;
+    for key in account_keys(username) {
+        store.clear_login_failures(&key).await?;
+    }
     Ok(())
 }
 

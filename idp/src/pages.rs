@@ -386,6 +386,8 @@ pub struct Texts {
     pub bad_form: &'static str,
     /// A page opened with the wrong method (a form's address typed into the address bar).
     pub wrong_method: &'static str,
+    /// The server failed (logged).
+    pub server_failed: &'static str,
     /// Name and description of each scope.
     pub scopes: &'static [(&'static str, &'static str, &'static str)],
 }
@@ -408,7 +410,7 @@ static JA: Texts = Texts {
     sign_in_failed: "ユーザー名またはパスワードがちがいます。",
     sign_in_throttled: "このネットワークからのログインの失敗が多すぎます。15分ほど待ってから、もう一度ためしてください。こまったときは、先生に相談してください。",
     sign_in_paused: "このユーザー名で、パスワードのまちがいが続きました。1分ほど待ってから、もう一度ためしてください。パスキーなら、すぐにログインできます。",
-    sign_in_held: "このユーザー名は、パスワードのまちがいが多すぎるため、パスワードでのログインを24時間止めています。パスキーならログインできます。先生か学校の管理者に、パスワードの再設定をたのんでください。",
+    sign_in_held: "このユーザー名は、パスワードのまちがいがとても多いため、15分に1回しかためせません。15分ほど待ってから、もう一度ためしてください。パスキーなら、すぐにログインできます。先生か学校の管理者がパスワードを再設定すると、すぐにためせるようになります。",
     form_expired: "ページの有効期限が切れました。もう一度ためしてください。",
     consent_title: "アプリへの情報の提供",
     consent_asks: "が、次の情報を使いたいと言っています。",
@@ -466,6 +468,7 @@ static JA: Texts = Texts {
     too_large: "送信された内容が大きすぎます。内容を短くして、もう一度お試しください。",
     bad_form: "送信された内容を読み取れませんでした。ページを読み込み直して、もう一度お試しください。",
     wrong_method: "このページは、この方法では開けません。ホームからお進みください。",
+    server_failed: "サーバーで問題が発生しました。しばらくしてから、もう一度お試しください。続くときは、学校にお知らせください。",
     scopes: &[
         (
             "openid",
@@ -558,7 +561,7 @@ static EN: Texts = Texts {
     sign_in_failed: "The username or password is incorrect.",
     sign_in_throttled: "Too many failed sign-ins from this network. Please wait about 15 minutes and try again. If you need help, ask a teacher.",
     sign_in_paused: "The password for this username was mistyped several times. Please wait about a minute and try again. A passkey signs you in at once.",
-    sign_in_held: "The password for this username was mistyped too many times, so password sign-in is paused for 24 hours. A passkey still signs you in. Ask a teacher or the school's administrator to reset the password.",
+    sign_in_held: "The password for this username was mistyped very many times, so it can be tried only once every 15 minutes. Please wait about 15 minutes and try again. A passkey signs you in at once, and a teacher or the school's administrator can reset the password to lift the wait.",
     form_expired: "This page has expired. Please try again.",
     consent_title: "Share information with an app",
     consent_asks: " would like to use the following information.",
@@ -616,6 +619,7 @@ static EN: Texts = Texts {
     too_large: "What was sent is too large. Please shorten it and try again.",
     bad_form: "What was sent could not be read. Please reload the page and try again.",
     wrong_method: "This page cannot be opened this way. Please start from the home page.",
+    server_failed: "The server ran into a problem. Please try again in a moment; if it goes on, please tell the school.",
     scopes: &[
         (
             "openid",

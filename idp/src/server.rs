@@ -192,8 +192,9 @@ pub fn router(state: AppState, extra: Router) -> Router {
             get(crate::userinfo::endpoint).post(crate::userinfo::endpoint),
         )
         .route("/revoke", post(crate::revocation::endpoint))
-        .layer(cors);
-    let router = Router::new()
+        .layer(cors)
+        .with_state(state.clone());
+    let pages = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/renkei.css", get(stylesheet))
@@ -223,14 +224,13 @@ pub fn router(state: AppState, extra: Router) -> Router {
             "/logout",
             get(crate::logout::endpoint).post(crate::logout::endpoint),
         )
-        .merge(api)
         .fallback(not_found)
-        .with_state(state.clone())
-        .merge(extra)
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            crate::error_page::localize,
-        ));
+        .with_state(state.clone());
+    // Pages (and unknown addresses) get error pages in the reader's language; the API's
+    // routes and those of `extra` pass no extra layer (the portal adds it to its pages).
+    let router = crate::error_page::localized(pages, &state)
+        .merge(api)
+        .merge(extra);
     renkei_platform::web::harden(router, https)
 }
 

@@ -89,7 +89,11 @@ pub async fn end_others(
         .end_other_sessions(&session.user_id, &session.sid, None, now())
         .await?;
     audit
-        .append(renkei_platform::AuditEvent::admin(
+        .append(renkei_platform::AuditEvent::change(
+            "account",
+            None,
+            Vec::new(),
+            Vec::new(),
             via,
             format!(
                 "account {username} signed out its other devices: {ended} session(s) ended, their grants revoked"

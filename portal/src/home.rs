@@ -301,7 +301,7 @@ pub async fn stop(
             return Err(crate::notice::expired());
         }
         let service = portal.consent.as_ref();
-        renkei_consent::app::stop_using(
+        match renkei_consent::app::stop_using(
             portal.idp.store.as_ref(),
             service.store.as_ref(),
             &service.audit,
@@ -309,8 +309,13 @@ pub async fn stop(
             &user,
             &form.client_id,
         )
-        .await?;
-        Ok(notice::after(&portal, PATH, Notice::Stopped))
+        .await
+        {
+            Ok(_) => Ok(notice::after(&portal, PATH, Notice::Stopped)),
+            // Not an app this person uses (a second click, a stale page): nothing to do.
+            Err(renkei_consent::Error::Invalid(_)) => Ok(renkei_platform::web::see_other(PATH, [])),
+            Err(error) => Err(error.into()),
+        }
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -44,13 +44,14 @@ pub fn router(consent: Arc<ConsentService>, gateway: Gateway, idp: &AppState) ->
         },
         idp: idp.clone(),
     };
-    Router::new()
+    let pages = Router::new()
         .route(home::PATH, get(home::page))
         .route(home::STOP_PATH, post(home::stop))
         .route(home::OTHERS_PATH, post(home::sign_out_others))
         .route(account::PATH, get(account::page))
         .route(account::CHANGE_PATH, post(account::change))
-        .with_state(portal)
+        .with_state(portal);
+    renkei_idp::error_page::localized(pages, idp)
 }
 
 /// The browser's session and its enabled account, if signed in.
