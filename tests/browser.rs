@@ -499,6 +499,11 @@ async fn guardian_agrees_on_the_account_page_in_chromium(backend: Backend) {
     let first = text_of(&client, "section.child").await;
     assert!(first.contains("同意済み"), "{first}");
     screenshot(&client, &format!("account-granted-{backend:?}")).await;
+    // On a phone-sized screen.
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&server.url("/account")).await.unwrap();
+    text_of(&client, "section.child").await;
+    screenshot(&client, &format!("account-phone-{backend:?}")).await;
     client.close().await.unwrap();
     server.stop().await;
 }
@@ -549,6 +554,18 @@ async fn newcomer_tries_the_demo_in_chromium(backend: Backend) {
     guardian.goto(&server.url("/login")).await.unwrap();
     type_credentials(&guardian, "guardian1", renkei_demo::DEMO_PASSWORD).await;
     click(&guardian, "form[action='/login'] button[type=submit]").await;
+    text_of(&guardian, "dl.facts").await;
+    // The guardian opens the demo app: its approval screen shows the child's state.
+    guardian.goto(&server.url("/demo-app/login")).await.unwrap();
+    text_of(&guardian, "button[value=approve]").await;
+    let approval = text_of(&guardian, "main").await;
+    assert!(
+        approval.contains("お子さま（山田 太郎）の情報です。")
+            && approval.contains("山田 太郎：まだ決めていません（同意が必要です）"),
+        "the state for a child without consent: {approval}"
+    );
+    screenshot(&guardian, &format!("demo-approval-guardian-{backend:?}")).await;
+    guardian.goto(&server.url("/")).await.unwrap();
     click(&guardian, "a[href='/account']").await;
     let reads = text_of(&guardian, "table.reads").await;
     assert!(

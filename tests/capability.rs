@@ -1323,8 +1323,11 @@ async fn consent_page_names_the_data_the_board_lets_the_app_read(backend: Backen
     let to_consent = browser.get(&url).await;
     let consent = board.server.url(&location(&to_consent));
     let html = browser.get(&consent).await.text().await.unwrap();
+    // s001 is in grade 3: the words are a young pupil's, with furigana.
     assert!(
-        html.contains("校務データ") && html.contains("出欠") && html.contains("利用目的：学習支援"),
+        html.contains("せる<ruby>情報<rp>（</rp><rt>じょうほう</rt><rp>）</rp></ruby></h2>")
+            && html.contains("<strong>出欠")
+            && html.contains("なんのため：学習支援"),
         "{html}"
     );
     let english = browser
