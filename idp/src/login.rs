@@ -325,10 +325,7 @@ fn account_keys(username: &str) -> [String; 3] {
 /// Forgets an account's failed password sign-ins: after a success, and when an administrator
 /// sets a new password (the person can sign in with it at once).
 pub(crate) async fn clear_account_failures(store: &dyn Store, username: &str) -> Result<()> {
-    for key in account_keys(username) {
-        store.clear_login_failures(&key).await?;
-    }
-    Ok(())
+    Ok(store.clear_login_failures(&account_keys(username)).await?)
 }
 
 /// Longest username a sign-in looks up, in bytes: longer than any account's (128 for accounts

@@ -394,8 +394,9 @@ pub trait Store: Send + Sync + 'static {
     /// Counts one failed (or not yet successful) sign-in for `key`; a window older than
     /// `since` starts again. Returns the count in the window, this one included.
     async fn record_login_failure(&self, key: &str, since: i64, now: i64) -> StoreResult<i64>;
-    /// Forgets failures for `key` after a successful sign-in.
-    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    /// Forgets the failures counted under `keys` (one statement), after a successful sign-in
+    /// or a password reset.
+    async fn clear_login_failures(&self, keys: &[String]) -> StoreResult<()>;
     /// Takes back one failure counted under `key` (an attempt reserved before a check that
     /// then succeeded).
     async fn forgive_login_failure(&self, key: &str) -> StoreResult<()>;

@@ -613,8 +613,17 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
+            async fn clear_login_failures(&self, keys: &[String]) -> StoreResult<()> {
+                if keys.is_empty() {
+                    return Ok(());
+                }
+                let placeholders: Vec<String> = (1..=keys.len()).map(|n| format!("${n}")).collect();
+                let sql = format!("DELETE FROM login_throttle WHERE key IN ({})", placeholders.join(", "));
+                let mut query = sqlx::query(&sql);
+                for key in keys {
+                    query = query.bind(key);
+                }
+                query.execute(&self.pool).await?;
                 Ok(())
             }
 
