@@ -149,6 +149,12 @@ pub async fn register(
         created_at: now(),
     };
     store.insert_client(&client).await?;
+    audit_app(audit, via, &client, "registered").await?;
+    Ok(Registered { client, secret })
+}
+
+/// Audits an administrator's change to an app, through `via`.
+async fn audit_app(audit: &AuditLog, via: &str, client: &ClientRow, what: &str) -> Result<()> {
     audit
         .append(AuditEvent::change(
             "admin",
@@ -156,10 +162,10 @@ pub async fn register(
             Vec::new(),
             Vec::new(),
             via,
-            format!("app {:?} registered", client.name),
+            format!("app {:?} {what}", client.name),
         ))
         .await?;
-    Ok(Registered { client, secret })
+    Ok(())
 }
 
 /// Gives a confidential client a new secret (shown once, stored only as a digest), audited
@@ -186,16 +192,7 @@ pub async fn rotate_secret(
             client.name
         )));
     }
-    audit
-        .append(AuditEvent::change(
-            "admin",
-            Some(&client.id),
-            Vec::new(),
-            Vec::new(),
-            via,
-            format!("secret of app {:?} rotated", client.name),
-        ))
-        .await?;
+    audit_app(audit, via, &client, "was given a new secret").await?;
     Ok(secret)
 }
 
