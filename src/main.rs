@@ -93,6 +93,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The board's assurance policy: which sign-in methods count, per role.
+    Assurance {
+        #[command(subcommand)]
+        command: AssuranceCommand,
+    },
     /// Manage token signing keys (OpenID Connect and capability root keys).
     Keys {
         #[command(subcommand)]
@@ -445,6 +450,25 @@ struct ClientAdd {
     /// access tokens issued to other apps.
     #[arg(long)]
     may_introspect: bool,
+}
+
+#[derive(Subcommand)]
+enum AssuranceCommand {
+    /// Set what a role's sign-ins must use (e.g. teachers: a passkey, after a grace period in
+    /// which a password sign-in is asked to enrol one); prints the rule as JSON.
+    Set {
+        /// teacher, administrator, guardian or student.
+        #[arg(long)]
+        role: String,
+        /// passkey (a password alone does not count) or password (any method).
+        #[arg(long)]
+        require: String,
+        /// The last day (YYYY-MM-DD, in Japan) on which a password still counts.
+        #[arg(long)]
+        grace_until: Option<String>,
+    },
+    /// Print every role's rule, one JSON object per line.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -810,6 +834,33 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Policy { command } => policy_command(url, command).await,
         Command::Consent { command } => consent_command(url, command).await,
         Command::Audit { command } => audit_command(url, command).await,
+        Command::Assurance { command } => {
+            let opened = Opened::at(url).await?;
+            match command {
+                AssuranceCommand::Set {
+                    role,
+                    require,
+                    grace_until,
+                } => {
+                    let rule = renkei_idp::assurance::set(
+                        opened.idp().as_ref(),
+                        &opened.audit,
+                        "renkei assurance set",
+                        &role,
+                        renkei_idp::assurance::Requirement::parse(&require)?,
+                        grace_until.as_deref(),
+                    )
+                    .await?;
+                    print_json(&rule);
+                }
+                AssuranceCommand::Show => {
+                    for rule in renkei_idp::assurance::show(opened.idp().as_ref()).await? {
+                        print_json(&rule);
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Keys {
             command: KeysCommand::Rotate,
         } => {

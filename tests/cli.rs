@@ -10,6 +10,7 @@ use serde_json::Value;
 use support::*;
 
 on_both_databases!(
+    assurance_commands,
     client_and_user_commands,
     bad_input_is_one_clear_sentence,
     serve_demo_signs_in_and_drains,
@@ -559,4 +560,79 @@ async fn database_passwords_are_never_printed(backend: Backend) {
         "{err}"
     );
     assert!(!out.contains(SECRET) && !err.contains(SECRET), "{err}");
+}
+
+/// `renkei assurance set` and `show`: a rule per role as JSON; bad input is one sentence and
+/// changes nothing.
+async fn assurance_commands(backend: Backend) {
+    let database = TestDatabase::new(backend).await;
+    let run = |args: &'static [&'static str]| {
+        let url = database.url.clone();
+        tokio::task::spawn_blocking(move || renkei(&url, args, None))
+    };
+    let (ok, out, err) = run(&[
+        "assurance",
+        "set",
+        "--role",
+        "teacher",
+        "--require",
+        "passkey",
+        "--grace-until",
+        "2027-03-31",
+    ])
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    let rule: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(rule["role"], "teacher");
+    assert_eq!(rule["require"], "passkey");
+    assert_eq!(rule["grace_until"], "2027-03-31");
+    for (args, says) in [
+        (
+            &[
+                "assurance",
+                "set",
+                "--role",
+                "principal",
+                "--require",
+                "passkey",
+            ][..],
+            "unknown role",
+        ),
+        (
+            &["assurance", "set", "--role", "teacher", "--require", "card"][..],
+            "unknown requirement",
+        ),
+        (
+            &[
+                "assurance",
+                "set",
+                "--role",
+                "teacher",
+                "--require",
+                "passkey",
+                "--grace-until",
+                "31/03/2027",
+            ][..],
+            "write it as YYYY-MM-DD",
+        ),
+    ] {
+        let url = database.url.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let (ok, _, err) = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            renkei(&url, &args, None)
+        })
+        .await
+        .unwrap();
+        assert!(!ok && err.contains(says), "{err}");
+    }
+    let (ok, out, _) = run(&["assurance", "show"]).await.unwrap();
+    assert!(ok);
+    let rules: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rules.len(), 1, "bad input changed nothing: {out}");
+    assert_eq!(rules[0]["grace_until"], "2027-03-31");
 }

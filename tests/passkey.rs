@@ -9,7 +9,7 @@ mod support;
 use base64::Engine;
 use renkei_bench::authenticator::SoftPasskey;
 use serde_json::Value;
-use support::{Backend, Browser, TestServer, hidden, location};
+use support::{Backend, Browser, PASSWORD, TestServer, code_request, hidden, location, pkce};
 
 /// The options a page's script fetches: `path` with the page's CSRF token in the header.
 async fn options(browser: &Browser, server: &TestServer, path: &str, csrf: &str) -> Value {
@@ -794,6 +794,7 @@ async fn removing_a_passkey_signs_out_passkey_sessions_elsewhere(backend: Backen
 }
 
 on_both_databases!(
+    staff_must_use_a_passkey_once_the_board_says_so,
     removing_a_passkey_signs_out_passkey_sessions_elsewhere,
     an_app_that_asks_for_a_passkey_gets_a_passkey_sign_in,
     a_pupil_signs_in_with_a_passkey_and_no_username,
@@ -802,3 +803,131 @@ on_both_databases!(
     an_administrator_removes_a_lost_tablets_passkeys,
     passkeys_are_off_when_the_issuer_is_an_ip_address,
 );
+
+/// The board's assurance policy: teachers must use a passkey. During the grace period a
+/// teacher's password sign-in works and is followed by a page asking to enrol one ("later"
+/// continues to the app); after it, a password alone signs no teacher in, while the teacher's
+/// passkey does and pupils' passwords still do. Setting the policy is audited.
+async fn staff_must_use_a_passkey_once_the_board_says_so(backend: Backend) {
+    use renkei_idp::assurance::{self, Requirement};
+    let server = TestServer::start_on_localhost(backend).await;
+    server.user("sensei", "teacher").await;
+    server.user("hanako", "student").await;
+    let mut passkey = register(&Browser::new(), &server, "sensei", "職員室のPC").await;
+    let tomorrow = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
+        .date()
+        .next_day()
+        .unwrap()
+        .to_string();
+    let rule = assurance::set(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "teacher",
+        Requirement::Passkey,
+        Some(&tomorrow),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rule.grace_until.as_deref(), Some(tomorrow.as_str()));
+
+    // Within the grace period: signed in, asked to enrol; "later" goes on to the app.
+    let app = server.web_app().await;
+    let (_, challenge) = pkce();
+    let browser = Browser::new();
+    let start = browser
+        .get(&code_request(
+            &server,
+            &app,
+            "openid",
+            &challenge,
+            &[("state", "s")],
+        ))
+        .await;
+    let login = location(&start);
+    let html = browser.get(&server.url(&login)).await.text().await.unwrap();
+    let request = hidden(&html, "request");
+    let prompt = browser
+        .post_form(
+            &server.url("/login"),
+            &[
+                ("csrf_token", &hidden(&html, "csrf_token")),
+                ("request", &request),
+                ("username", "sensei"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(prompt.status(), 200);
+    let prompt = prompt.text().await.unwrap();
+    assert!(
+        prompt.contains("パスキーを登録してください") && prompt.contains("href=\"/passkeys\""),
+        "{prompt}"
+    );
+    let later = browser
+        .post_form(
+            &server.url("/login/later"),
+            &[
+                ("csrf_token", &hidden(&prompt, "csrf_token")),
+                ("request", &request),
+            ],
+        )
+        .await;
+    assert!(
+        location(&later).starts_with("/consent?"),
+        "on to the app: {}",
+        location(&later)
+    );
+
+    // After the grace period: a teacher's password alone is refused; a passkey is not.
+    assurance::set(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "teacher",
+        Requirement::Passkey,
+        None,
+    )
+    .await
+    .unwrap();
+    let refused = Browser::new();
+    let answer = refused.sign_in(&server, "sensei", PASSWORD).await;
+    assert_eq!(answer.status(), 403);
+    let text = answer.text().await.unwrap();
+    assert!(
+        text.contains("パスキーでのログインが必要です") && text.contains("学校の管理者"),
+        "{text}"
+    );
+    let home = refused.get(&server.url("/")).await.text().await.unwrap();
+    assert!(home.contains("ログインしていません"), "no session: {home}");
+    assert!(
+        passkey_signs_in(&server, &mut passkey).await,
+        "the passkey signs the teacher in"
+    );
+    assert_eq!(
+        location(&Browser::new().sign_in(&server, "hanako", PASSWORD).await),
+        "/",
+        "pupils are not under the teachers' rule"
+    );
+    assert!(
+        assurance::set(
+            server.store.as_ref(),
+            &server.audit,
+            "test",
+            "principal",
+            Requirement::Passkey,
+            None,
+        )
+        .await
+        .is_err()
+    );
+    server.audit.flush().await;
+    assert_eq!(
+        server
+            .count_sql("SELECT COUNT(*) FROM audit_events WHERE event LIKE '%assurance policy of role teacher%'")
+            .await,
+        2
+    );
+    server.stop().await;
+}

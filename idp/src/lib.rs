@@ -5,6 +5,7 @@
 //! persistence goes through [`store::Store`].
 
 pub mod approval;
+pub mod assurance;
 pub mod authorize;
 pub mod client;
 pub mod config;

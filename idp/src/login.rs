@@ -257,6 +257,25 @@ pub async fn submit(
         };
         clear_account_failures(state.store.as_ref(), username).await?;
         release_address_attempt(&state, address_key.as_deref()).await?;
+        // The board's assurance policy for the person's role (only where passkeys can be
+        // used at all: an issuer without a domain name has none).
+        if state.passkeys.is_some() {
+            match crate::assurance::password_sign_in(state.store.as_ref(), &user.role, now).await? {
+                crate::assurance::PasswordSignIn::Counts => {}
+                crate::assurance::PasswordSignIn::Refused => {
+                    tracing::warn!(user = %user.id, "password sign-in refused: the role must use a passkey");
+                    return Ok(again(t.passkey_policy_refused, StatusCode::FORBIDDEN));
+                }
+                crate::assurance::PasswordSignIn::CountsUntil(until) => {
+                    let (_, cookie) =
+                        session::start(&state, &user.id, &["pwd"], ACR_PASSWORD).await?;
+                    if let Some(old) = session::current(&state, &headers).await? {
+                        session::end(&state, &old.sid).await?;
+                    }
+                    return Ok(enrol_prompt(&state, &headers, locale, &form.request, until, cookie));
+                }
+            }
+        }
         complete(
             &state,
             &headers,
@@ -354,6 +373,93 @@ pub(crate) fn client_address(
         headers,
         &state.config.trusted_proxies,
     )
+}
+
+/// Where the enrol prompt's "later" button posts.
+pub const LATER_PATH: &str = "/login/later";
+
+/// The page after a password sign-in during the grace period of a passkey requirement: asks to
+/// enrol a passkey now (the passkeys page) or later (continues to the app or home). The
+/// browser is already signed in (`cookie`).
+fn enrol_prompt(
+    state: &AppState,
+    headers: &HeaderMap,
+    locale: Locale,
+    request: &str,
+    until: i64,
+    cookie: HeaderValue,
+) -> Response {
+    let t = locale.texts();
+    let (csrf_token, csrf_cookie) = state.csrf.token(headers);
+    let page = crate::pages::MessagePage {
+        t,
+        toggle_href: String::new(),
+        title: t.passkey_enrol_title.to_owned(),
+        lines: vec![
+            format!(
+                "{}{}{}",
+                t.passkey_enrol_until,
+                locale.date(until),
+                t.passkey_enrol_until_end
+            ),
+            t.passkeys_intro.to_owned(),
+        ],
+        links: vec![("/passkeys".to_owned(), t.passkey_enrol_now)],
+        action: Some(crate::pages::PageAction {
+            path: LATER_PATH,
+            label: t.passkey_enrol_later,
+            fields: vec![("request", request.to_owned())],
+        }),
+        footer: Vec::new(),
+        csrf_token,
+    };
+    renkei_platform::web::with_cookies(render(&page), std::iter::once(cookie).chain(csrf_cookie))
+}
+
+/// Form of `POST /login/later`.
+#[derive(Debug, Deserialize)]
+pub struct LaterForm {
+    csrf_token: String,
+    #[serde(default)]
+    request: String,
+}
+
+/// `POST /login/later`: the person enrols a passkey later and continues where the sign-in was
+/// going (the app's pending request, or home).
+pub async fn later(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LaterForm>,
+) -> Response {
+    let result = async {
+        if !state.csrf.verify(&headers, &form.csrf_token) {
+            return Err(Error::page(
+                StatusCode::FORBIDDEN,
+                "ページの有効期限が切れました。もう一度ためしてください。",
+                "This page has expired. Please try again.",
+            ));
+        }
+        let Some(session) = session::current(&state, &headers).await? else {
+            return Ok(renkei_platform::web::see_other(
+                &page_for(&form.request),
+                [],
+            ));
+        };
+        if form.request.is_empty() {
+            return Ok(renkei_platform::web::see_other("/", []));
+        }
+        let Some(valid) = context(&state, &form.request).await?.valid else {
+            return Err(expired_request());
+        };
+        let approved = state
+            .store
+            .approval(&session.user_id, &valid.client.id)
+            .await?;
+        let signed_in = SignedIn { session, approved };
+        authorize::proceed(&state, valid, Some(signed_in), Some(form.request)).await
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// After any successful sign-in: replaces the browser's session with a new one (its id changes

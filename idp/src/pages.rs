@@ -340,6 +340,18 @@ pub struct Texts {
     pub or: &'static str,
     /// Passkey sign-in button.
     pub passkey_sign_in: &'static str,
+    /// A password sign-in refused because the person's role must use a passkey.
+    pub passkey_policy_refused: &'static str,
+    /// Title of the page that asks to enrol a passkey (during the grace period).
+    pub passkey_enrol_title: &'static str,
+    /// Before the last day a password still counts.
+    pub passkey_enrol_until: &'static str,
+    /// After it.
+    pub passkey_enrol_until_end: &'static str,
+    /// Enrol now.
+    pub passkey_enrol_now: &'static str,
+    /// Enrol later and continue.
+    pub passkey_enrol_later: &'static str,
     /// Shown when a passkey did not sign anyone in.
     pub passkey_failed: &'static str,
     /// Shown by the script when the device refused or the person cancelled.
@@ -445,6 +457,12 @@ static JA: Texts = Texts {
     not_signed_in: "ログインしていません。",
     or: "または",
     passkey_sign_in: "パスキーでログイン",
+    passkey_policy_refused: "このアカウントは、教育委員会のきまりにより、パスキーでのログインが必要です。パスワードだけではログインできません。パスキーをまだ登録していない場合は、学校の管理者にご相談ください。",
+    passkey_enrol_title: "パスキーを登録してください",
+    passkey_enrol_until: "教育委員会のきまりにより、",
+    passkey_enrol_until_end: "を過ぎると、パスワードだけではログインできなくなります。この端末にパスキーを登録してください。",
+    passkey_enrol_now: "いまパスキーを登録する",
+    passkey_enrol_later: "あとで登録する",
     passkey_failed: "パスキーでログインできませんでした。もう一度ためすか、パスワードでログインしてください。",
     passkey_cancelled: "パスキーを使えませんでした。中止したか、この端末では使えません。",
     passkeys_title: "パスキー",
@@ -596,6 +614,12 @@ static EN: Texts = Texts {
     not_signed_in: "You are not signed in.",
     or: "or",
     passkey_sign_in: "Sign in with a passkey",
+    passkey_policy_refused: "By the board's policy, this account must sign in with a passkey; a password alone is not enough. If you have not registered a passkey yet, please ask your school's administrator.",
+    passkey_enrol_title: "Please register a passkey",
+    passkey_enrol_until: "By the board's policy, a password alone will no longer sign you in after ",
+    passkey_enrol_until_end: ". Please register a passkey on this device.",
+    passkey_enrol_now: "Register a passkey now",
+    passkey_enrol_later: "Later",
     passkey_failed: "Signing in with the passkey did not work. Try again, or sign in with your password.",
     passkey_cancelled: "The passkey could not be used: it was cancelled, or this device does not support it.",
     passkeys_title: "Passkeys",

@@ -204,6 +204,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
             get(crate::authorize::get).post(crate::authorize::post),
         )
         .route("/login", get(crate::login::page).post(crate::login::submit))
+        .route(crate::login::LATER_PATH, post(crate::login::later))
         .route("/login/passkey", post(crate::passkey::sign_in))
         .route(
             "/login/passkey/options",

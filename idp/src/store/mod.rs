@@ -118,6 +118,21 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
+/// The board's rule for one role's sign-ins ([`crate::assurance`]).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct AssuranceRow {
+    /// The role (`teacher`, `administrator`, `guardian`, `student`).
+    pub role: String,
+    /// `passkey` (a password alone does not count) or `password` (any method).
+    pub requirement: String,
+    /// Until when (Unix seconds) a password sign-in still counts, asked to enrol a passkey.
+    pub grace_until: Option<i64>,
+    /// When it was set.
+    pub set_at: i64,
+    /// Who set it (the command or page, for the audit record).
+    pub set_by: String,
+}
+
 /// An app a person approved, as their home page lists it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ApprovalRow {
@@ -274,6 +289,12 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_client(&self, client: &ClientRow) -> StoreResult<()>;
     /// Finds an enabled client (a disabled one is unknown everywhere).
     async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>>;
+    /// The assurance rule of every role that has one.
+    async fn assurance_policies(&self) -> StoreResult<Vec<AssuranceRow>>;
+    /// The assurance rule of one role, if any.
+    async fn assurance_policy(&self, role: &str) -> StoreResult<Option<AssuranceRow>>;
+    /// Sets (replaces) a role's assurance rule.
+    async fn set_assurance_policy(&self, rule: &AssuranceRow) -> StoreResult<()>;
     /// Every enabled client, oldest first (a board registers tens of apps, not thousands).
     async fn clients(&self) -> StoreResult<Vec<ClientRow>>;
     /// Replaces an enabled confidential client's secret digest; false if there is no such

@@ -147,6 +147,38 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn assurance_policies(&self) -> StoreResult<Vec<AssuranceRow>> {
+                Ok(sqlx::query_as::<$db, AssuranceRow>(
+                    "SELECT role, requirement, grace_until, set_at, set_by FROM assurance_policies ORDER BY role",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn assurance_policy(&self, role: &str) -> StoreResult<Option<AssuranceRow>> {
+                Ok(sqlx::query_as::<$db, AssuranceRow>(
+                    "SELECT role, requirement, grace_until, set_at, set_by FROM assurance_policies WHERE role = $1",
+                )
+                .bind(role)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn set_assurance_policy(&self, rule: &AssuranceRow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO assurance_policies (role, requirement, grace_until, set_at, set_by) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (role) DO UPDATE SET requirement = $2, grace_until = $3, set_at = $4, set_by = $5",
+                )
+                .bind(&rule.role)
+                .bind(&rule.requirement)
+                .bind(rule.grace_until)
+                .bind(rule.set_at)
+                .bind(&rule.set_by)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
             async fn clients(&self) -> StoreResult<Vec<ClientRow>> {
                 Ok(sqlx::query_as::<$db, ClientRow>(
                     "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \

@@ -1,0 +1,197 @@
+//! The board's assurance policy: per role, which sign-in methods count. MEXT's security
+//! guideline asks staff who reach class II+ data to sign in with more than a password; a board
+//! sets "teachers must use a passkey", optionally from a date on. Before that date a password
+//! sign-in still works and is followed by a page that asks to enrol a passkey; after it, a
+//! password alone signs no one of that role in. Passkey sign-ins are never held back.
+
+use renkei_platform::{AuditEvent, AuditLog};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::{AssuranceRow, Store};
+
+/// What a role's sign-ins must use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Requirement {
+    /// Any method (a password counts).
+    Password,
+    /// A passkey; a password alone does not count (after the grace period).
+    Passkey,
+}
+
+impl Requirement {
+    /// Parses `password` or `passkey`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "password" => Ok(Requirement::Password),
+            "passkey" => Ok(Requirement::Passkey),
+            other => Err(Error::Invalid(format!(
+                "unknown requirement {other:?}; use passkey (a password alone does not count) or password (any method)"
+            ))),
+        }
+    }
+
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Requirement::Password => "password",
+            Requirement::Passkey => "passkey",
+        }
+    }
+}
+
+/// The roles a rule can be set for.
+const ROLES: [&str; 4] = ["teacher", "administrator", "guardian", "student"];
+
+/// A role's rule, as `renkei assurance show` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    /// The role.
+    pub role: String,
+    /// What its sign-ins must use.
+    pub require: Requirement,
+    /// Until when a password sign-in still counts (asked to enrol a passkey), as `YYYY-MM-DD`
+    /// in Japan (the last day of grace), if there is a grace period.
+    pub grace_until: Option<String>,
+    /// When it was set (Unix seconds).
+    pub set_at: i64,
+    /// Who set it.
+    pub set_by: String,
+}
+
+/// What a password sign-in of a person of some role may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordSignIn {
+    /// It counts.
+    Counts,
+    /// It counts until `grace_until` (Unix seconds); the person is asked to enrol a passkey.
+    CountsUntil(i64),
+    /// It does not count: the role must use a passkey.
+    Refused,
+}
+
+/// Sets `role`'s rule, audited through `via`. `grace_until` is the last day (in Japan) on which
+/// a password still counts, as `YYYY-MM-DD`.
+pub async fn set(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    role: &str,
+    require: Requirement,
+    grace_until: Option<&str>,
+) -> Result<Rule> {
+    if !ROLES.contains(&role) {
+        return Err(Error::Invalid(format!(
+            "unknown role {role:?}; use one of: {}",
+            ROLES.join(", ")
+        )));
+    }
+    let grace_until = match grace_until {
+        Some(day) => Some(end_of_day_in_japan(day)?),
+        None => None,
+    };
+    if grace_until.is_some() && require == Requirement::Password {
+        return Err(Error::Invalid(
+            "--grace-until goes with --require passkey (a grace period before the passkey is required)".into(),
+        ));
+    }
+    let row = AssuranceRow {
+        role: role.to_owned(),
+        requirement: require.as_str().to_owned(),
+        grace_until,
+        set_at: renkei_platform::clock::now(),
+        set_by: via.to_owned(),
+    };
+    store.set_assurance_policy(&row).await?;
+    let rule = rule_of(row);
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!(
+                "assurance policy of role {role}: {}{}",
+                rule.require.as_str(),
+                rule.grace_until
+                    .as_deref()
+                    .map(|day| format!(", a password still counts until {day}"))
+                    .unwrap_or_default()
+            ),
+        ))
+        .await?;
+    Ok(rule)
+}
+
+/// Every role's rule.
+pub async fn show(store: &dyn Store) -> Result<Vec<Rule>> {
+    Ok(store
+        .assurance_policies()
+        .await?
+        .into_iter()
+        .map(rule_of)
+        .collect())
+}
+
+/// Whether a password sign-in of a person of `role` counts at `now`.
+pub async fn password_sign_in(store: &dyn Store, role: &str, now: i64) -> Result<PasswordSignIn> {
+    let Some(row) = store.assurance_policy(role).await? else {
+        return Ok(PasswordSignIn::Counts);
+    };
+    Ok(match (row.requirement.as_str(), row.grace_until) {
+        ("passkey", Some(until)) if now <= until => PasswordSignIn::CountsUntil(until),
+        ("passkey", _) => PasswordSignIn::Refused,
+        _ => PasswordSignIn::Counts,
+    })
+}
+
+fn rule_of(row: AssuranceRow) -> Rule {
+    Rule {
+        require: Requirement::parse(&row.requirement).unwrap_or(Requirement::Passkey),
+        grace_until: row.grace_until.map(day_in_japan),
+        role: row.role,
+        set_at: row.set_at,
+        set_by: row.set_by,
+    }
+}
+
+const JAPAN: time::UtcOffset = match time::UtcOffset::from_hms(9, 0, 0) {
+    Ok(offset) => offset,
+    Err(_) => panic!("UTC+9 is a valid offset"),
+};
+
+/// The last second (Unix) of `day` (`YYYY-MM-DD`) in Japan.
+fn end_of_day_in_japan(day: &str) -> Result<i64> {
+    let date = time::Date::parse(
+        day,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| {
+        Error::Invalid(format!(
+            "--grace-until {day:?} is not a date; write it as YYYY-MM-DD, e.g. 2027-03-31"
+        ))
+    })?;
+    Ok(date
+        .with_hms(23, 59, 59)
+        .expect("23:59:59 is a valid time")
+        .assume_offset(JAPAN)
+        .unix_timestamp())
+}
+
+/// The day (in Japan) of a Unix time, as `YYYY-MM-DD`.
+fn day_in_japan(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(JAPAN).date().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grace_day_ends_at_midnight_in_japan() {
+        let end = end_of_day_in_japan("2027-03-31").unwrap();
+        assert_eq!(day_in_japan(end), "2027-03-31");
+        assert_eq!(day_in_japan(end + 1), "2027-04-01");
+        assert!(end_of_day_in_japan("31/03/2027").is_err());
+    }
+}
