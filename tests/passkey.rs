@@ -694,6 +694,11 @@ async fn an_app_that_asks_for_a_passkey_gets_a_passkey_sign_in(backend: Backend)
         "{page}"
     );
     assert!(!page.contains("name=\"password\""), "no password form");
+    assert!(
+        page.contains("data-passkey-unsupported hidden>このブラウザーではパスキーを使えません。")
+            && page.contains("<noscript><p class=\"error\">このブラウザーではパスキーを使えません。"),
+        "a browser without passkeys (or without script) is told so: {page}"
+    );
     let refused = owner
         .post_form(
             &server.url("/login"),

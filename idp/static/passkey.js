@@ -2,7 +2,8 @@
 // the URL of the options). On submit the script asks the server for a ceremony's options,
 // asks the device's authenticator (create a passkey, or sign in with one), puts the answer in
 // the form's `ceremony` and `credential` fields and submits the form to the server, which
-// checks it. Without WebAuthn in the browser the form stays hidden.
+// checks it. Without WebAuthn in the browser the form stays hidden, and a page where only a
+// passkey will do says so.
 "use strict";
 
 (function () {
@@ -56,6 +57,11 @@
   }
 
   const error = document.querySelector("[data-passkey-error]");
+  // Where only a passkey will do, a browser without WebAuthn is told so (else nothing shows).
+  const unsupported = document.querySelector("[data-passkey-unsupported]");
+  if (unsupported && (!window.PublicKeyCredential || !navigator.credentials)) {
+    unsupported.hidden = false;
+  }
   for (const form of document.querySelectorAll("form[data-passkey]")) {
     if (!window.PublicKeyCredential || !navigator.credentials) continue;
     form.hidden = false;
