@@ -16,6 +16,7 @@ pub mod introspection;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod notice;
 pub mod pages;
 pub mod passkey;
 pub mod revocation;

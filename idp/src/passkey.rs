@@ -377,8 +377,6 @@ async fn verify_assertion(
 #[derive(Debug, Default, Deserialize)]
 pub struct PasskeysQuery {
     lang: Option<String>,
-    /// What the last action did: `added` or `removed`.
-    done: Option<String>,
 }
 
 /// `GET /passkeys`: the signed-in person's passkeys, to add one on this device or remove one.
@@ -394,12 +392,16 @@ pub async fn page(
             return Ok(renkei_platform::web::see_other("/login", []));
         };
         let t = locale.texts();
-        let notice = match query.done.as_deref() {
+        let (done, clear) = crate::notice::take(&state, &headers);
+        let notice = match done.as_deref() {
             Some("added") => Some(t.passkey_added),
             Some("removed") => Some(t.passkey_removed),
             _ => None,
         };
-        let cookies = state.remember_locale(query.lang.as_deref(), locale);
+        let cookies = state
+            .remember_locale(query.lang.as_deref(), locale)
+            .into_iter()
+            .chain(clear);
         show(
             &state,
             &headers,
@@ -633,7 +635,7 @@ pub async fn register(
             Err(e) => return Err(e.into()),
         }
         tracing::info!(user = %session.user_id, "passkey registered");
-        Ok(renkei_platform::web::see_other("/passkeys?done=added", []))
+        Ok(crate::notice::after(&state, "/passkeys", "added"))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -690,10 +692,7 @@ pub async fn delete(
             )
             .await?;
         tracing::info!(user = %session.user_id, sessions_ended = ended, "passkey removed");
-        Ok(renkei_platform::web::see_other(
-            "/passkeys?done=removed",
-            [],
-        ))
+        Ok(crate::notice::after(&state, "/passkeys", "removed"))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -1,16 +1,11 @@
-//! What a form just did, said once on the page it returns to: carried in a short-lived cookie
-//! set by the POST (never in the address, where a link could fake it) and cleared when shown.
+//! What a portal form just did, said once on the page it returns to (through the provider's
+//! notice cookie, [`renkei_idp::notice`]).
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use crate::Portal;
 use crate::texts::PortalTexts;
-
-/// The cookie's name.
-const COOKIE: &str = "renkei_notice";
-/// How long a notice waits for its page, in seconds.
-const LIFETIME: i64 = 60;
 
 /// Something a form did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,24 +50,14 @@ impl Notice {
 
 /// The redirect after a form that did `notice`, back to `path`.
 pub fn after(portal: &Portal, path: &str, notice: Notice) -> Response {
-    renkei_platform::web::see_other(
-        path,
-        [portal
-            .idp
-            .cookies
-            .set(COOKIE, notice.word(), Some(LIFETIME))],
-    )
+    renkei_idp::notice::after(&portal.idp, path, notice.word())
 }
 
 /// The notice waiting for this page, and the cookie that clears it.
 pub fn take(portal: &Portal, headers: &HeaderMap) -> (Option<Notice>, Option<HeaderValue>) {
-    match renkei_platform::web::cookie(headers, &portal.idp.cookies.name(COOKIE)) {
-        Some(word) => (
-            Notice::ALL.into_iter().find(|n| n.word() == word),
-            Some(portal.idp.cookies.clear(COOKIE)),
-        ),
-        None => (None, None),
-    }
+    let (word, clear) = renkei_idp::notice::take(&portal.idp, headers);
+    let notice = word.and_then(|word| Notice::ALL.into_iter().find(|n| n.word() == word));
+    (notice, clear)
 }
 
 /// The page for a form whose CSRF check failed.
