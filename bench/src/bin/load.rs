@@ -573,7 +573,7 @@ async fn register_passkey(browser: &reqwest::Client, base: &str) -> Option<SoftP
         .send()
         .await
         .ok()?;
-    (location(&registered) == "/passkeys?done=added").then_some(passkey)
+    (location(&registered) == "/passkeys").then_some(passkey)
 }
 
 /// One passkey sign-in on a fresh browser: sign-in page, options, signed assertion.
