@@ -1116,6 +1116,15 @@ async fn serve(database_url: &str, listen: &str, config: Config, demo: bool) -> 
     );
     println!("  discovery: {issuer}/.well-known/openid-configuration");
     println!("  sign in:   {issuer}/login");
+    if app.provider.passkeys.is_none()
+        && !renkei_idp::assurance::show(app.store().as_ref())
+            .await?
+            .is_empty()
+    {
+        println!(
+            "  warning: the assurance policy (renkei assurance show) is not applied: passkeys need an issuer with a domain name, and {issuer} has none"
+        );
+    }
     if let Some(board) = seeded {
         println!(
             "\nDemo board seeded. Every demo account's password is: {}",

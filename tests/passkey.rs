@@ -840,7 +840,7 @@ async fn staff_must_use_a_passkey_once_the_board_says_so(backend: Backend) {
 
     // Within the grace period: signed in, asked to enrol; "later" goes on to the app.
     let app = server.web_app().await;
-    let (_, challenge) = pkce();
+    let (verifier, challenge) = pkce();
     let browser = Browser::new();
     let start = browser
         .get(&code_request(
@@ -880,11 +880,32 @@ async fn staff_must_use_a_passkey_once_the_board_says_so(backend: Backend) {
             ],
         )
         .await;
-    assert!(
-        location(&later).starts_with("/consent?"),
-        "on to the app: {}",
-        location(&later)
-    );
+    let consent = location(&later);
+    assert!(consent.starts_with("/consent?"), "on to the app: {consent}");
+    let page = browser
+        .get(&server.url(&consent))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let approved = browser
+        .post_form(
+            &server.url("/consent"),
+            &[
+                ("csrf_token", &hidden(&page, "csrf_token")),
+                ("request", &hidden(&page, "request")),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    let back = url::Url::parse(&location(&approved)).unwrap();
+    let code = support::query_param(&back, "code").expect("a code for the app");
+    let tokens: Value = support::exchange(&server, &app, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     // After the grace period: a teacher's password alone is refused; a passkey is not.
     assurance::set(
@@ -904,6 +925,37 @@ async fn staff_must_use_a_passkey_once_the_board_says_so(backend: Backend) {
     assert!(
         text.contains("パスキーでのログインが必要です") && text.contains("学校の管理者"),
         "{text}"
+    );
+    let wrong = Browser::new()
+        .sign_in(&server, "sensei", "not the password")
+        .await;
+    assert_eq!(
+        wrong.status(),
+        403,
+        "the same answer for a wrong password: it confirms no password"
+    );
+    // What the grace-period sign-in made stops counting too: its session signs nobody in to
+    // an app, and its refresh token is refused.
+    let (_, challenge) = pkce();
+    let again = browser
+        .get(&code_request(
+            &server,
+            &app,
+            "openid",
+            &challenge,
+            &[("state", "t")],
+        ))
+        .await;
+    assert!(
+        location(&again).starts_with("/login?"),
+        "the password session no longer counts: {}",
+        location(&again)
+    );
+    let refreshed = support::refresh(&server, &app, &refresh_token).await;
+    assert_eq!(refreshed.status(), 400);
+    assert_eq!(
+        refreshed.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
     );
     let home = refused.get(&server.url("/")).await.text().await.unwrap();
     assert!(home.contains("ログインしていません"), "no session: {home}");

@@ -133,14 +133,27 @@ pub async fn show(store: &dyn Store) -> Result<Vec<Rule>> {
 
 /// Whether a password sign-in of a person of `role` counts at `now`.
 pub async fn password_sign_in(store: &dyn Store, role: &str, now: i64) -> Result<PasswordSignIn> {
-    let Some(row) = store.assurance_policy(role).await? else {
-        return Ok(PasswordSignIn::Counts);
+    Ok(judge(store.assurance_policy(role).await?, now))
+}
+
+/// Whether a password sign-in of the account `user_id` (a session or a grant made from one)
+/// still counts at `now`: checked each time one is used, so that a rule, or the end of its
+/// grace period, also reaches the sign-ins made before it.
+pub async fn password_still_counts(store: &dyn Store, user_id: &str, now: i64) -> Result<bool> {
+    Ok(judge(store.assurance_policy_of_account(user_id).await?, now) != PasswordSignIn::Refused)
+}
+
+/// The rule's verdict on a password at `now`; an unknown requirement counts as a passkey's
+/// (a damaged rule fails closed).
+fn judge(rule: Option<AssuranceRow>, now: i64) -> PasswordSignIn {
+    let Some(row) = rule else {
+        return PasswordSignIn::Counts;
     };
-    Ok(match (row.requirement.as_str(), row.grace_until) {
-        ("passkey", Some(until)) if now <= until => PasswordSignIn::CountsUntil(until),
-        ("passkey", _) => PasswordSignIn::Refused,
-        _ => PasswordSignIn::Counts,
-    })
+    match (row.requirement.as_str(), row.grace_until) {
+        ("password", _) => PasswordSignIn::Counts,
+        (_, Some(until)) if now <= until => PasswordSignIn::CountsUntil(until),
+        _ => PasswordSignIn::Refused,
+    }
 }
 
 fn rule_of(row: AssuranceRow) -> Rule {

@@ -387,6 +387,22 @@ pub async fn proceed(
     let present = signed_in.as_ref().map(|s| s.session.sid.clone());
     let signed_in = signed_in
         .filter(|SignedIn { session, .. }| fresh_enough(&request, session, pending.is_some()));
+    // A password session of a role that must now use a passkey (the board's rule, or the end
+    // of its grace period) no longer signs anyone in to an app.
+    let signed_in = match signed_in {
+        Some(s)
+            if s.session.acr == crate::session::ACR_PASSWORD
+                && !crate::assurance::password_still_counts(
+                    state.store.as_ref(),
+                    &s.session.user_id,
+                    renkei_platform::clock::now(),
+                )
+                .await? =>
+        {
+            None
+        }
+        other => other,
+    };
     let Some(SignedIn { session, approved }) = signed_in else {
         if has("none") {
             return Ok(redirect_error(

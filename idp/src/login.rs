@@ -234,6 +234,16 @@ pub async fn submit(
             .user_by_username(username)
             .await?
             .filter(|u| u.enabled);
+        // A role that must use a passkey (past any grace): the answer is the same whether the
+        // password is right or wrong, so that it confirms no password; the attempt stays
+        // counted as a failure.
+        // (Only where passkeys can be used at all: an issuer without a domain name has none.)
+        let verdict = match &user {
+            Some(user) if state.passkeys.is_some() => {
+                crate::assurance::password_sign_in(state.store.as_ref(), &user.role, now).await?
+            }
+            _ => crate::assurance::PasswordSignIn::Counts,
+        };
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
         let password = form.password.clone();
         // Argon2id takes 19 MiB and tens of milliseconds: bound how many run at once.
@@ -251,30 +261,24 @@ pub async fn submit(
         })
         .await
         .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
+        if verdict == crate::assurance::PasswordSignIn::Refused {
+            tracing::warn!(address = ?address_key, "password sign-in refused: the role must use a passkey");
+            return Ok(again(t.passkey_policy_refused, StatusCode::FORBIDDEN));
+        }
         let Some(user) = user.filter(|_| verified) else {
             // The reserved attempt stays counted as the address's failure.
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         };
         clear_account_failures(state.store.as_ref(), username).await?;
         release_address_attempt(&state, address_key.as_deref()).await?;
-        // The board's assurance policy for the person's role (only where passkeys can be
-        // used at all: an issuer without a domain name has none).
-        if state.passkeys.is_some() {
-            match crate::assurance::password_sign_in(state.store.as_ref(), &user.role, now).await? {
-                crate::assurance::PasswordSignIn::Counts => {}
-                crate::assurance::PasswordSignIn::Refused => {
-                    tracing::warn!(user = %user.id, "password sign-in refused: the role must use a passkey");
-                    return Ok(again(t.passkey_policy_refused, StatusCode::FORBIDDEN));
-                }
-                crate::assurance::PasswordSignIn::CountsUntil(until) => {
-                    let (_, cookie) =
-                        session::start(&state, &user.id, &["pwd"], ACR_PASSWORD).await?;
-                    if let Some(old) = session::current(&state, &headers).await? {
-                        session::end(&state, &old.sid).await?;
-                    }
-                    return Ok(enrol_prompt(&state, &headers, locale, &form.request, until, cookie));
-                }
+        // Within the grace period of a passkey requirement: signed in, asked to enrol one.
+        if let crate::assurance::PasswordSignIn::CountsUntil(until) = verdict {
+            let (_, cookie) = session::start(&state, &user.id, &["pwd"], ACR_PASSWORD).await?;
+            if let Some(old) = session::current(&state, &headers).await? {
+                session::end(&state, &old.sid).await?;
             }
+            tracing::info!(user = %user.id, "signed in; asked to enrol a passkey");
+            return Ok(enrol_prompt(&state, &headers, locale, &form.request, until, cookie));
         }
         complete(
             &state,

@@ -293,6 +293,10 @@ pub trait Store: Send + Sync + 'static {
     async fn assurance_policies(&self) -> StoreResult<Vec<AssuranceRow>>;
     /// The assurance rule of one role, if any.
     async fn assurance_policy(&self, role: &str) -> StoreResult<Option<AssuranceRow>>;
+    /// The assurance rule of the role of the account `user_id`, if any (one query: it is read
+    /// each time a password sign-in is used).
+    async fn assurance_policy_of_account(&self, user_id: &str)
+    -> StoreResult<Option<AssuranceRow>>;
     /// Sets (replaces) a role's assurance rule.
     async fn set_assurance_policy(&self, rule: &AssuranceRow) -> StoreResult<()>;
     /// Every enabled client, oldest first (a board registers tens of apps, not thousands).

@@ -164,6 +164,16 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn assurance_policy_of_account(&self, user_id: &str) -> StoreResult<Option<AssuranceRow>> {
+                Ok(sqlx::query_as::<$db, AssuranceRow>(
+                    "SELECT a.role, a.requirement, a.grace_until, a.set_at, a.set_by FROM assurance_policies a \
+                     JOIN users u ON u.role = a.role WHERE u.id = $1",
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
             async fn set_assurance_policy(&self, rule: &AssuranceRow) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO assurance_policies (role, requirement, grace_until, set_at, set_by) VALUES ($1, $2, $3, $4, $5) \

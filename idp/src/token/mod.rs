@@ -276,6 +276,16 @@ async fn refresh(state: &AppState, client: &ClientRow, form: &TokenForm) -> Resu
             "the refresh token has been revoked or has expired",
         ));
     }
+    if grant.acr == crate::session::ACR_PASSWORD
+        && !crate::assurance::password_still_counts(state.store.as_ref(), &grant.user_id, now)
+            .await?
+    {
+        state.store.revoke_grant(&grant.id, now).await?;
+        return Err(Error::oauth(
+            "invalid_grant",
+            "the board now requires a passkey sign-in for this account; sign the user in again",
+        ));
+    }
     let scope = match form.scope.as_deref() {
         None => rotated.scope.clone(),
         Some(asked) => {
