@@ -617,14 +617,7 @@ async fn assurance_commands(backend: Backend) {
             "write it as YYYY-MM-DD",
         ),
     ] {
-        let url = database.url.clone();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (ok, _, err) = tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            renkei(&url, &args, None)
-        })
-        .await
-        .unwrap();
+        let (ok, _, err) = run(args).await.unwrap();
         assert!(!ok && err.contains(says), "{err}");
     }
     let (ok, out, _) = run(&["assurance", "show"]).await.unwrap();
