@@ -867,10 +867,41 @@ async fn staff_must_use_a_passkey_once_the_board_says_so(backend: Backend) {
         .await;
     assert_eq!(prompt.status(), 200);
     let prompt = prompt.text().await.unwrap();
+    let register_now = format!("/passkeys?continue={request}");
     assert!(
-        prompt.contains("パスキーを登録してください") && prompt.contains("href=\"/passkeys\""),
-        "{prompt}"
+        prompt.contains("パスキーを登録してください")
+            && prompt.contains(&format!("href=\"{register_now}\"")),
+        "register now, keeping the app's sign-in: {prompt}"
     );
+    let passkeys_page = browser
+        .get(&server.url(&register_now))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        passkeys_page.contains(&format!("name=\"continue\" value=\"{request}\""))
+            && passkeys_page.contains("action=\"/login/later\"")
+            && passkeys_page.contains("アプリに進む"),
+        "the passkeys page goes on to the app afterwards: {passkeys_page}"
+    );
+    // Registering there keeps the way on to the app.
+    let (csrf, started) = script_page(&browser, &server, &register_now, "/passkeys/options").await;
+    let (_, credential) =
+        SoftPasskey::register_as(&server.base, &started["publicKey"], false).unwrap();
+    let registered = browser
+        .post_form(
+            &server.url("/passkeys"),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("ceremony", started["ceremony"].as_str().unwrap()),
+                ("credential", &credential.to_string()),
+                ("name", "職員室のiPad"),
+                ("continue", request.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&registered), register_now);
     let later = browser
         .post_form(
             &server.url("/login/later"),

@@ -408,7 +408,7 @@ fn enrol_prompt(
             ),
             t.passkeys_intro.to_owned(),
         ],
-        links: vec![("/passkeys".to_owned(), t.passkey_enrol_now)],
+        links: vec![(crate::passkey::passkeys_page(request), t.passkey_enrol_now)],
         action: Some(crate::pages::PageAction {
             path: LATER_PATH,
             label: t.passkey_enrol_later,

@@ -354,6 +354,8 @@ pub struct Texts {
     pub passkey_enrol_now: &'static str,
     /// Enrol later and continue.
     pub passkey_enrol_later: &'static str,
+    /// Go on to the app, from the passkeys page.
+    pub continue_to_app: &'static str,
     /// Shown when a passkey did not sign anyone in.
     pub passkey_failed: &'static str,
     /// Shown by the script when the device refused or the person cancelled.
@@ -466,6 +468,7 @@ static JA: Texts = Texts {
     passkey_enrol_until_end: "を過ぎると、パスワードだけではログインできなくなります。この端末にパスキーを登録してください。",
     passkey_enrol_now: "いまパスキーを登録する",
     passkey_enrol_later: "あとで登録する",
+    continue_to_app: "アプリに進む",
     passkey_failed: "パスキーでログインできませんでした。もう一度ためすか、パスワードでログインしてください。",
     passkey_cancelled: "パスキーを使えませんでした。中止したか、この端末では使えません。",
     passkeys_title: "パスキー",
@@ -624,6 +627,7 @@ static EN: Texts = Texts {
     passkey_enrol_until_end: ". Please register a passkey on this device.",
     passkey_enrol_now: "Register a passkey now",
     passkey_enrol_later: "Later",
+    continue_to_app: "Continue to the app",
     passkey_failed: "Signing in with the passkey did not work. Try again, or sign in with your password.",
     passkey_cancelled: "The passkey could not be used: it was cancelled, or this device does not support it.",
     passkeys_title: "Passkeys",
@@ -748,6 +752,9 @@ pub struct PasskeysPage<'a> {
     pub csrf_token: &'a str,
     /// Name offered for a new passkey.
     pub suggested_name: String,
+    /// The app sign-in to go on with (a pending request's id), if the page was reached from
+    /// the grace-period prompt.
+    pub continue_to: Option<String>,
 }
 
 /// The app-approval page.

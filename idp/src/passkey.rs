@@ -377,6 +377,10 @@ async fn verify_assertion(
 #[derive(Debug, Default, Deserialize)]
 pub struct PasskeysQuery {
     lang: Option<String>,
+    /// The app sign-in to go on with afterwards (a pending request's id): the grace-period
+    /// prompt's "register now" keeps it.
+    #[serde(rename = "continue")]
+    continue_to: Option<String>,
 }
 
 /// `GET /passkeys`: the signed-in person's passkeys, to add one on this device or remove one.
@@ -411,6 +415,7 @@ pub async fn page(
             None,
             StatusCode::OK,
             cookies,
+            query.continue_to.as_deref(),
         )
         .await
     }
@@ -428,6 +433,7 @@ async fn show(
     error: Option<&'static str>,
     status: StatusCode,
     cookies: impl IntoIterator<Item = axum::http::HeaderValue>,
+    continue_to: Option<&str>,
 ) -> Result<Response> {
     let t = locale.texts();
     let (csrf_token, csrf_cookie) = state.csrf.token(headers);
@@ -452,6 +458,7 @@ async fn show(
         passkeys,
         csrf_token: &csrf_token,
         suggested_name: suggested_name(t, headers),
+        continue_to: continue_to.filter(|r| !r.is_empty()).map(str::to_owned),
     };
     let mut response = render_with_script(&page);
     *response.status_mut() = status;
@@ -459,6 +466,19 @@ async fn show(
         response,
         cookies.into_iter().chain(csrf_cookie),
     ))
+}
+
+/// The passkeys page's address, going on with the app sign-in `continue_to` afterwards (if
+/// any).
+pub fn passkeys_page(continue_to: &str) -> String {
+    if continue_to.is_empty() {
+        "/passkeys".to_owned()
+    } else {
+        format!(
+            "/passkeys?{}",
+            serde_urlencoded::to_string([("continue", continue_to)]).unwrap_or_default()
+        )
+    }
 }
 
 /// A name for a new passkey from the device's kind, which the person may change.
@@ -559,6 +579,9 @@ pub struct RegisterForm {
     ceremony: String,
     credential: String,
     name: String,
+    /// The app sign-in to go on with afterwards, if any.
+    #[serde(default, rename = "continue")]
+    continue_to: String,
 }
 
 /// `POST /passkeys`: checks the authenticator's new credential and registers it.
@@ -584,6 +607,7 @@ pub async fn register(
                 Some(error),
                 status,
                 [],
+                Some(form.continue_to.as_str()),
             )
         };
         if !state.csrf.verify(&headers, &form.csrf_token) {
@@ -635,7 +659,11 @@ pub async fn register(
             Err(e) => return Err(e.into()),
         }
         tracing::info!(user = %session.user_id, "passkey registered");
-        Ok(crate::notice::after(&state, "/passkeys", "added"))
+        Ok(crate::notice::after(
+            &state,
+            &passkeys_page(&form.continue_to),
+            "added",
+        ))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -672,6 +700,7 @@ pub async fn delete(
                 Some(t.form_expired),
                 refused,
                 [],
+                None,
             )
             .await;
         }
