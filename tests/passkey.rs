@@ -821,7 +821,7 @@ async fn staff_must_use_a_passkey_once_the_board_says_so(backend: Backend) {
     server.user("hanako", "student").await;
     let mut passkey = register(&Browser::new(), &server, "sensei", "職員室のPC").await;
     let tomorrow = time::OffsetDateTime::now_utc()
-        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
+        .to_offset(renkei_platform::clock::JAPAN)
         .date()
         .next_day()
         .unwrap()

@@ -52,6 +52,9 @@ pub struct ChildOverview {
     pub requests: Vec<Request>,
     /// What apps receive on the board's own decision (no consent asked; state `school`).
     pub school_decided: Vec<Request>,
+    /// Where the child is placed (the approval page asks which policies reach the child).
+    #[serde(skip)]
+    pub placement: renkei_directory::Placement,
 }
 
 /// One app asking for one category of the child.
@@ -233,6 +236,7 @@ pub(crate) async fn decisions(
             name,
             requests,
             school_decided,
+            placement,
         });
     }
     Ok(overview)

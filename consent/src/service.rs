@@ -182,16 +182,9 @@ impl PolicyNotice {
             role,
             Some(renkei_directory::Role::Guardian | renkei_directory::Role::Student)
         );
-        let me = user.sourced_id.clone().unwrap_or_default();
-        let people = match role {
-            Some(renkei_directory::Role::Guardian) => self.directory.children_of(&me).await?,
-            Some(renkei_directory::Role::Student) => vec![me],
-            _ => Vec::new(),
-        };
-        let mut placements = Vec::new();
-        for person in &people {
-            placements.extend(self.directory.placement(person).await?);
-        }
+        // The children `decisions` read, with their placements (a pupil: themself).
+        let placements: Vec<&renkei_directory::Placement> =
+            decisions.iter().map(|child| &child.placement).collect();
         let mut items: Vec<DataUseItem> = Vec::new();
         // A category that several policies cover on one basis (different schools) is shown
         // once.

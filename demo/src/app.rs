@@ -601,29 +601,15 @@ async fn logout(
     let clear = app.0.cookies.clear(SESSION_COOKIE);
     match ended {
         Some(session) => {
-            let query = serde_json::json!({
-                "id_token_hint": session.id_token,
-                "post_logout_redirect_uri": home_uri(&app.0.issuer),
-                "client_id": app.0.client_id,
-            });
-            let query = serde_urlencoded_pairs(&query);
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("id_token_hint", &session.id_token)
+                .append_pair("post_logout_redirect_uri", &home_uri(&app.0.issuer))
+                .append_pair("client_id", &app.0.client_id)
+                .finish();
             see_other(&format!("{}/logout?{query}", app.0.issuer), [clear])
         }
         None => see_other(&format!("{APP_PATH}/"), [clear]),
     }
-}
-
-/// `key=value&…` of a flat JSON object of strings.
-fn serde_urlencoded_pairs(object: &Value) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            object
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default())),
-        )
-        .finish()
 }
 
 /// A page that explains why the sign-in did not finish.

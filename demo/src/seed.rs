@@ -188,9 +188,8 @@ pub async fn seed(
 /// The last three school days' attendance of the demo pupils (one absence, one late arrival),
 /// as the school-affairs system would export it.
 fn attendance(now: i64) -> String {
-    let today = time::OffsetDateTime::from_unix_timestamp(now)
+    let today = renkei_platform::clock::in_japan(now)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(time::UtcOffset::from_hms(9, 0, 0).expect("UTC+9 is a valid offset"))
         .date();
     let mut days = Vec::new();
     let mut day = today;

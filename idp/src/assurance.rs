@@ -166,11 +166,6 @@ fn rule_of(row: AssuranceRow) -> Rule {
     }
 }
 
-const JAPAN: time::UtcOffset = match time::UtcOffset::from_hms(9, 0, 0) {
-    Ok(offset) => offset,
-    Err(_) => panic!("UTC+9 is a valid offset"),
-};
-
 /// The last second (Unix) of `day` (`YYYY-MM-DD`) in Japan.
 fn end_of_day_in_japan(day: &str) -> Result<i64> {
     let date = time::Date::parse(
@@ -185,14 +180,14 @@ fn end_of_day_in_japan(day: &str) -> Result<i64> {
     Ok(date
         .with_hms(23, 59, 59)
         .expect("23:59:59 is a valid time")
-        .assume_offset(JAPAN)
+        .assume_offset(renkei_platform::clock::JAPAN)
         .unix_timestamp())
 }
 
 /// The day (in Japan) of a Unix time, as `YYYY-MM-DD`.
 fn day_in_japan(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .map(|t| t.to_offset(JAPAN).date().to_string())
+    renkei_platform::clock::in_japan(unix)
+        .map(|t| t.date().to_string())
         .unwrap_or_default()
 }
 

@@ -100,6 +100,15 @@ impl Error {
         }
     }
 
+    /// The page for a form whose CSRF check failed (an old page, or a form from elsewhere).
+    pub fn expired_form() -> Self {
+        Error::page(
+            StatusCode::FORBIDDEN,
+            "ページの有効期限が切れました。ページを読み込み直して、もう一度お試しください。",
+            "This page has expired. Please reload it and try again.",
+        )
+    }
+
     /// An internal error.
     pub fn internal(detail: impl Into<String>) -> Self {
         Error::Internal(detail.into())

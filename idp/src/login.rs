@@ -273,11 +273,8 @@ pub async fn submit(
         release_address_attempt(&state, address_key.as_deref()).await?;
         // Within the grace period of a passkey requirement: signed in, asked to enrol one.
         if let crate::assurance::PasswordSignIn::CountsUntil(until) = verdict {
-            let (_, cookie) = session::start(&state, &user.id, &["pwd"], ACR_PASSWORD).await?;
-            if let Some(old) = session::current(&state, &headers).await? {
-                session::end(&state, &old.sid).await?;
-            }
-            tracing::info!(user = %user.id, "signed in; asked to enrol a passkey");
+            let (_, cookie) =
+                replace_session(&state, &headers, &user.id, &["pwd"], ACR_PASSWORD).await?;
             return Ok(enrol_prompt(&state, &headers, locale, &form.request, until, cookie));
         }
         complete(
@@ -437,11 +434,7 @@ pub async fn later(
 ) -> Response {
     let result = async {
         if !state.csrf.verify(&headers, &form.csrf_token) {
-            return Err(Error::page(
-                StatusCode::FORBIDDEN,
-                "ページの有効期限が切れました。もう一度ためしてください。",
-                "This page has expired. Please try again.",
-            ));
+            return Err(Error::expired_form());
         }
         let Some(session) = session::current(&state, &headers).await? else {
             return Ok(renkei_platform::web::see_other(
@@ -449,18 +442,8 @@ pub async fn later(
                 [],
             ));
         };
-        if form.request.is_empty() {
-            return Ok(renkei_platform::web::see_other("/", []));
-        }
-        let Some(valid) = context(&state, &form.request).await?.valid else {
-            return Err(expired_request());
-        };
-        let approved = state
-            .store
-            .approval(&session.user_id, &valid.client.id)
-            .await?;
-        let signed_in = SignedIn { session, approved };
-        authorize::proceed(&state, valid, Some(signed_in), Some(form.request)).await
+        let context = context(&state, &form.request).await?;
+        continue_request(&state, session, &form.request, context).await
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -477,21 +460,45 @@ pub(crate) async fn complete(
     request: &str,
     context: Context,
 ) -> Result<Response> {
+    let (session, cookie) = replace_session(state, headers, user_id, amr, acr).await?;
+    let response = continue_request(state, session, request, context).await?;
+    Ok(renkei_platform::web::with_cookies(response, [cookie]))
+}
+
+/// Ends the browser's session, if any, and starts a new one for `user_id`: its cookie.
+async fn replace_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: &str,
+    amr: &[&str],
+    acr: &str,
+) -> Result<(crate::store::SessionRow, HeaderValue)> {
     if let Some(old) = session::current(state, headers).await? {
         session::end(state, &old.sid).await?;
     }
-    let (session, cookie) = session::start(state, user_id, amr, acr).await?;
-    let cookies = [cookie];
+    let started = session::start(state, user_id, amr, acr).await?;
     tracing::info!(user = %user_id, method = acr, "signed in");
+    Ok(started)
+}
+
+/// Goes on, signed in as `session`, with the pending authorization request `request` (the app
+/// gets its code, or is asked for), or home when there is none.
+async fn continue_request(
+    state: &AppState,
+    session: crate::store::SessionRow,
+    request: &str,
+    context: Context,
+) -> Result<Response> {
     if request.is_empty() {
-        return Ok(renkei_platform::web::see_other("/", cookies));
+        return Ok(renkei_platform::web::see_other("/", []));
     }
     let Some(valid) = context.valid else {
         return Err(expired_request());
     };
-    let approved = state.store.approval(user_id, &valid.client.id).await?;
+    let approved = state
+        .store
+        .approval(&session.user_id, &valid.client.id)
+        .await?;
     let signed_in = SignedIn { session, approved };
-    let response =
-        authorize::proceed(state, valid, Some(signed_in), Some(request.to_owned())).await?;
-    Ok(renkei_platform::web::with_cookies(response, cookies))
+    authorize::proceed(state, valid, Some(signed_in), Some(request.to_owned())).await
 }

@@ -90,11 +90,10 @@ impl Locale {
     /// A day as the board reads it (Japan time), in this language: `2026年12月6日`, or
     /// `6 December 2026`.
     pub fn date(self, unix: i64) -> String {
-        let japan = time::UtcOffset::from_hms(9, 0, 0).expect("UTC+9 is a valid offset");
-        let Ok(moment) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        let Some(moment) = renkei_platform::clock::in_japan(unix) else {
             return String::new();
         };
-        let day = moment.to_offset(japan).date();
+        let day = moment.date();
         match self {
             Locale::Ja => format!("{}年{}月{}日", day.year(), u8::from(day.month()), day.day()),
             Locale::En => format!("{} {} {}", day.day(), day.month(), day.year()),
@@ -104,11 +103,10 @@ impl Locale {
     /// A moment as the board reads it (Japan time), in this language: `2026年12月6日 8:42`,
     /// or `6 December 2026, 8:42`.
     pub fn date_time(self, unix: i64) -> String {
-        let japan = time::UtcOffset::from_hms(9, 0, 0).expect("UTC+9 is a valid offset");
-        let Ok(moment) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        let Some(moment) = renkei_platform::clock::in_japan(unix) else {
             return String::new();
         };
-        let clock = moment.to_offset(japan).time();
+        let clock = moment.time();
         let (hour, minute) = (clock.hour(), clock.minute());
         match self {
             Locale::Ja => format!("{} {hour}:{minute:02}", self.date(unix)),

@@ -307,8 +307,7 @@ async fn show(
                             .idp
                             .store
                             .client(id)
-                            .await
-                            .map_err(renkei_idp::Error::from)?
+                            .await?
                             .map_or_else(|| p.removed_app.to_owned(), |c| c.name);
                         app_names.insert(id.to_owned(), name.clone());
                         name

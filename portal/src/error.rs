@@ -14,6 +14,12 @@ pub enum Error {
     Consent(#[from] renkei_consent::Error),
 }
 
+impl From<renkei_platform::StoreError> for Error {
+    fn from(error: renkei_platform::StoreError) -> Self {
+        Error::Provider(error.into())
+    }
+}
+
 /// The portal's results.
 pub type Result<T> = std::result::Result<T, Error>;
 

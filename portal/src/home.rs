@@ -143,10 +143,7 @@ async fn show(
     )];
     let directory = portal.idp.directory.as_ref();
     if let Some(school) = &user.school_id
-        && let Some(org) = directory
-            .org(school)
-            .await
-            .map_err(renkei_idp::Error::from)?
+        && let Some(org) = directory.org(school).await?
     {
         facts.push((p.school, org.name));
     }
@@ -155,14 +152,12 @@ async fn show(
             Some(Role::Student) => {
                 let classes = directory
                     .placement(me)
-                    .await
-                    .map_err(renkei_idp::Error::from)?
+                    .await?
                     .map(|placement| placement.classes)
                     .unwrap_or_default();
                 let records = directory
                     .records(RosterTable::Classes, By::Id, &classes)
-                    .await
-                    .map_err(renkei_idp::Error::from)?;
+                    .await?;
                 records
                     .iter()
                     .filter_map(|record| {
@@ -174,25 +169,14 @@ async fn show(
             }
             Some(Role::Teacher) => directory
                 .classes_taught_by(me)
-                .await
-                .map_err(renkei_idp::Error::from)?
+                .await?
                 .into_iter()
                 .map(|class| class.title)
                 .collect(),
             Some(Role::Guardian) => {
                 let mut names = Vec::new();
-                for child in directory
-                    .children_of(me)
-                    .await
-                    .map_err(renkei_idp::Error::from)?
-                {
-                    names.push(
-                        directory
-                            .person_name(&child)
-                            .await
-                            .map_err(renkei_idp::Error::from)?
-                            .unwrap_or(child),
-                    );
+                for child in directory.children_of(me).await? {
+                    names.push(directory.person_name(&child).await?.unwrap_or(child));
                 }
                 names
             }
@@ -216,8 +200,7 @@ async fn show(
     }
     let apps = store
         .approvals_of(&user.id)
-        .await
-        .map_err(renkei_idp::Error::from)?
+        .await?
         .into_iter()
         .map(|approval| AppItem {
             aria_label: format!(
@@ -233,20 +216,13 @@ async fn show(
         Some(_) => Some(format!(
             "{}{}{}",
             p.passkeys_count,
-            store
-                .passkeys_of(&user.id)
-                .await
-                .map_err(renkei_idp::Error::from)?
-                .len(),
+            store.passkeys_of(&user.id).await?.len(),
             p.passkeys_count_end
         )),
         None => None,
     };
     let now = renkei_platform::clock::now();
-    let sessions = store
-        .sessions_of(&user.id, now)
-        .await
-        .map_err(renkei_idp::Error::from)?;
+    let sessions = store.sessions_of(&user.id, now).await?;
     let others = sessions.iter().filter(|s| s.sid != session.sid).count();
     let devices_summary = if others == 0 {
         p.devices_only_this.to_owned()
@@ -298,7 +274,7 @@ pub async fn stop(
             return Ok(renkei_platform::web::see_other("/login", []));
         };
         if !portal.idp.csrf.verify(&headers, &form.csrf_token) {
-            return Err(crate::notice::expired());
+            return Err(crate::Error::from(renkei_idp::Error::expired_form()));
         }
         let service = portal.consent.as_ref();
         match renkei_consent::app::stop_using(
@@ -332,7 +308,7 @@ pub async fn sign_out_others(
             return Ok(renkei_platform::web::see_other("/login", []));
         };
         if !portal.idp.csrf.verify(&headers, &form.csrf_token) {
-            return Err(crate::notice::expired());
+            return Err(crate::Error::from(renkei_idp::Error::expired_form()));
         }
         renkei_idp::session::end_others(
             portal.idp.store.as_ref(),

@@ -66,8 +66,7 @@ pub(crate) async fn signed_in(
         .idp
         .store
         .user(&session.user_id)
-        .await
-        .map_err(renkei_idp::Error::from)?
+        .await?
         .filter(|u| u.enabled);
     Ok(user.map(|user| (session, user)))
 }

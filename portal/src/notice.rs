@@ -1,7 +1,7 @@
 //! What a portal form just did, said once on the page it returns to (through the provider's
 //! notice cookie, [`renkei_idp::notice`]).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
 use crate::Portal;
@@ -58,14 +58,4 @@ pub fn take(portal: &Portal, headers: &HeaderMap) -> (Option<Notice>, Option<Hea
     let (word, clear) = renkei_idp::notice::take(&portal.idp, headers);
     let notice = word.and_then(|word| Notice::ALL.into_iter().find(|n| n.word() == word));
     (notice, clear)
-}
-
-/// The page for a form whose CSRF check failed.
-pub fn expired() -> crate::Error {
-    renkei_idp::Error::page(
-        StatusCode::FORBIDDEN,
-        "ページの有効期限が切れました。ページを読み込み直して、もう一度お試しください。",
-        "This page has expired. Please reload it and try again.",
-    )
-    .into()
 }

@@ -817,7 +817,7 @@ impl TestServer {
 /// Today in Japan, written the Japanese way (2026年12月6日).
 pub fn japanese_today() -> String {
     let today = time::OffsetDateTime::now_utc()
-        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
+        .to_offset(renkei_platform::clock::JAPAN)
         .date();
     format!(
         "{}年{}月{}日",
