@@ -94,6 +94,11 @@ impl App {
                 self.consent.clone(),
                 self.gateway.clone(),
                 &self.provider,
+            ))
+            .merge(renkei_admin::router(
+                &self.provider,
+                self.consent.clone(),
+                self.audit.clone(),
             ));
         if let Some(demo) = &self.demo_app {
             routes = routes.merge(demo.router());

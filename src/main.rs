@@ -438,6 +438,8 @@ struct ClientAdd {
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
     /// Scope the app may ask for (repeatable); default: all sign-in scopes.
+    /// `urn:renkei:scope:admin` (with client_credentials) lets it call the JSON admin API
+    /// board-wide.
     #[arg(long = "scope")]
     scopes: Vec<String>,
     /// ID-token signing algorithm: RS256 (default), EdDSA or ES256.
@@ -450,6 +452,12 @@ struct ClientAdd {
     /// access tokens issued to other apps.
     #[arg(long)]
     may_introspect: bool,
+    /// Who makes the app (shown to administrators).
+    #[arg(long)]
+    vendor: Option<String>,
+    /// The app's privacy policy (an https address, shown to administrators).
+    #[arg(long)]
+    policy_uri: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -769,6 +777,8 @@ async fn run(cli: Cli) -> Result<()> {
                     id_token_alg: args.id_token_alg,
                     jwks,
                     may_introspect: args.may_introspect,
+                    vendor: args.vendor,
+                    policy_uri: args.policy_uri,
                 },
             )
             .await?;

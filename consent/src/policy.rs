@@ -1,6 +1,8 @@
 //! Administrators' policies: which app may read which category, for which schools, grades and
 //! classes, on which legal basis, for what purpose, until when. Every change is a new version.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -133,6 +135,39 @@ pub async fn set(
     input: PolicyInput,
     now: i64,
 ) -> Result<Policy> {
+    validate(store, directory, &input, now).await?;
+    let policy = store.insert_policy(&input, now).await?;
+    // A new version may narrow what tokens said: outstanding ones stop at once.
+    store
+        .revoke_capabilities(&policy.client_id, Some(&policy.category_id), now)
+        .await?;
+    audit
+        .append(AuditEvent::change(
+            "admin",
+            Some(&policy.client_id),
+            vec![policy.category_id.clone()],
+            Vec::new(),
+            via,
+            format!(
+                "policy version {} ({}) by {}",
+                policy.version,
+                policy.basis.as_str(),
+                policy.created_by
+            ),
+        ))
+        .await?;
+    Ok(policy)
+}
+
+/// Checks a policy before it is stored or previewed: it reaches something, the app and the
+/// category exist, class I data has the basis it needs, the schools and classes exist and the
+/// end of validity is ahead.
+async fn validate(
+    store: &dyn ConsentStore,
+    directory: &dyn Directory,
+    input: &PolicyInput,
+    now: i64,
+) -> Result<()> {
     if input.reach.is_empty() {
         return Err(Error::Invalid(
             "a policy needs at least one --school, --class or --grade it applies to".into(),
@@ -181,25 +216,108 @@ pub async fn set(
     if input.valid_until.is_some_and(|until| until <= now) {
         return Err(Error::Invalid("--until must be in the future".into()));
     }
-    let policy = store.insert_policy(&input, now).await?;
-    // A new version may narrow what tokens said: outstanding ones stop at once.
-    store
-        .revoke_capabilities(&policy.client_id, Some(&policy.category_id), now)
+    Ok(())
+}
+
+/// What one version of a policy shows its app today.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sight {
+    /// The active pupils within its schools, grades and classes.
+    pub reached: BTreeSet<String>,
+    /// Those of them the app may read: all of them on the school's decision, those whose
+    /// consent to this version is in force otherwise.
+    pub visible: BTreeSet<String>,
+}
+
+impl Sight {
+    /// The reached pupils the app may not read yet (waiting for a guardian's or the pupil's
+    /// consent).
+    pub fn waiting(&self) -> impl Iterator<Item = &String> {
+        self.reached.difference(&self.visible)
+    }
+}
+
+/// A policy as it would be, beside the one in force: exactly which pupils the app would see
+/// if the administrator saved it, and which it sees today.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preview {
+    /// The version in force now, and what it shows.
+    pub current: Option<(Policy, Sight)>,
+    /// What the proposed version would show once saved.
+    pub proposed: Sight,
+    /// Saving makes a new version, to which no one has consented yet: consents given to the
+    /// version in force must be given again.
+    pub consents_start_over: bool,
+}
+
+/// Previews `input` without storing anything: validated exactly as [`set`] validates it.
+pub async fn preview(
+    store: &dyn ConsentStore,
+    directory: &dyn Directory,
+    input: &PolicyInput,
+    now: i64,
+) -> Result<Preview> {
+    validate(store, directory, input, now).await?;
+    let current = match store
+        .current_policy(&input.client_id, &input.category_id, now)
+        .await?
+    {
+        Some(policy) => {
+            let seen = sight(store, directory, &policy, now).await?;
+            Some((policy, seen))
+        }
+        None => None,
+    };
+    let latest = store
+        .latest_policy(&input.client_id, &input.category_id)
         .await?;
-    audit
-        .append(AuditEvent::change(
-            "admin",
-            Some(&policy.client_id),
-            vec![policy.category_id.clone()],
-            Vec::new(),
-            via,
-            format!(
-                "policy version {} ({}) by {}",
-                policy.version,
-                policy.basis.as_str(),
-                policy.created_by
-            ),
-        ))
-        .await?;
-    Ok(policy)
+    let proposed = Policy {
+        client_id: input.client_id.clone(),
+        category_id: input.category_id.clone(),
+        version: latest.as_ref().map_or(1, |p| p.version + 1),
+        basis: input.basis,
+        reach: input.reach.clone(),
+        purpose_ja: input.purpose_ja.clone(),
+        purpose_en: input.purpose_en.clone(),
+        valid_until: input.valid_until,
+        justification: input.justification.clone(),
+        created_at: now,
+        created_by: input.by.clone(),
+    };
+    let consents_start_over = input.basis != Basis::School
+        && current.as_ref().is_some_and(|(policy, seen)| {
+            policy.basis != Basis::School && !seen.visible.is_empty()
+        });
+    Ok(Preview {
+        proposed: sight(store, directory, &proposed, now).await?,
+        current,
+        consents_start_over,
+    })
+}
+
+/// What `policy` shows its app at `now`.
+pub async fn sight(
+    store: &dyn ConsentStore,
+    directory: &dyn Directory,
+    policy: &Policy,
+    now: i64,
+) -> Result<Sight> {
+    let mut reached = BTreeSet::new();
+    for reach in &policy.reach {
+        let pupils = match reach {
+            Reach::School(id) => directory.pupils_of_school(id).await?,
+            Reach::Class(id) => directory.pupils_of_class(id).await?,
+            Reach::Grade(grade) => directory.pupils_of_grade(grade).await?,
+        };
+        reached.extend(pupils.into_iter().map(|p| p.id));
+    }
+    let visible = match policy.basis {
+        Basis::School => reached.clone(),
+        Basis::Guardian | Basis::Student => {
+            crate::capability::mint::consenting(store, directory, policy, reached.clone(), now)
+                .await?
+                .0
+        }
+    };
+    Ok(Sight { reached, visible })
 }

@@ -38,6 +38,8 @@ pub trait ConsentStore: Send + Sync + 'static {
     ) -> Result<Option<Policy>>;
     /// The latest version of every policy (of one app, if given).
     async fn policies(&self, client_id: Option<&str>) -> Result<Vec<Policy>>;
+    /// Every version of an app's policies, by category, newest first: their history.
+    async fn policy_versions(&self, client_id: &str) -> Result<Vec<Policy>>;
     /// Appends a consent record.
     async fn append_consent(&self, record: &ConsentRecord) -> StoreResult<()>;
     /// Consent records, oldest first (of one child and/or one app, if given).
@@ -297,6 +299,16 @@ macro_rules! consent_store {
                     "SELECT {POLICY_COLUMNS} FROM consent_policies p WHERE version = \
                      (SELECT MAX(version) FROM consent_policies q WHERE q.client_id = p.client_id AND q.category_id = p.category_id) \
                      AND ($1 IS NULL OR client_id = $1) ORDER BY client_id, category_id"
+                ))
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(PolicyRow::into_policy).collect()
+            }
+
+            async fn policy_versions(&self, client_id: &str) -> Result<Vec<Policy>> {
+                let rows = sqlx::query_as::<$db, PolicyRow>(&format!(
+                    "SELECT {POLICY_COLUMNS} FROM consent_policies p WHERE client_id = $1 ORDER BY category_id, version DESC"
                 ))
                 .bind(client_id)
                 .fetch_all(&self.pool)

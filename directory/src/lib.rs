@@ -6,6 +6,7 @@
 //! - [`import`]: the OneRoster 1.1 / 1.2 import (folders or zips, UTF-8 or Shift_JIS, the
 //!   Japan profile), all or nothing, with its CSV, encoding and report kit, which the
 //!   school-affairs import reuses.
+//! - [`people`]: people as the console lists and searches them.
 //! - [`role`]: the typed account role every part compares.
 //! - [`roles`]: the one reading of a OneRoster 1.1 user record's role and organisations as
 //!   1.2 roles.
@@ -19,6 +20,7 @@
 pub mod administration;
 pub mod error;
 pub mod import;
+pub mod people;
 pub mod role;
 pub mod roles;
 pub mod served;
@@ -29,6 +31,7 @@ pub use error::{Error, Result};
 pub use import::{
     EncodingChoice, Encodings, ImportOptions, ImportReport, Purged, import, purge_departed,
 };
+pub use people::{PeopleQuery, Person};
 pub use role::Role;
 pub use store::roster::fold_username;
 pub use store::{ClassRef, Directory, Erased, OrgRow, Placement, Pupil, RoleRow, open};

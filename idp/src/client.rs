@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::crypto::{constant_time_eq, random_secret, sha256};
 use crate::error::{Error, Result};
 use crate::keys::SigningAlg;
-use crate::scope::{SUPPORTED_SCOPES, is_scope_token};
+use crate::scope::{DEFAULT_SCOPES, SUPPORTED_SCOPES, is_scope_token};
 use crate::server::AppState;
 use crate::store::{ClientRow, Store};
 use renkei_platform::clock::now;
@@ -36,7 +36,7 @@ pub struct NewClient {
     pub public: bool,
     /// Grant types; empty means `authorization_code` and `refresh_token`.
     pub grant_types: Vec<String>,
-    /// Scopes it may ask for; empty means every supported scope.
+    /// Scopes it may ask for; empty means sign-in's scopes (not the admin API's).
     pub scopes: Vec<String>,
     /// ID-token signing algorithm; `None` means RS256.
     pub id_token_alg: Option<String>,
@@ -44,6 +44,10 @@ pub struct NewClient {
     pub jwks: Option<String>,
     /// A resource server that may introspect access tokens issued to other clients.
     pub may_introspect: bool,
+    /// Who makes the app.
+    pub vendor: Option<String>,
+    /// The app's privacy policy (an https address).
+    pub policy_uri: Option<String>,
 }
 
 /// A newly registered client and its secret (shown once, stored only as a digest).
@@ -99,7 +103,7 @@ pub async fn register(
         ));
     }
     let scopes = if new.scopes.is_empty() {
-        SUPPORTED_SCOPES.iter().map(|s| (*s).to_owned()).collect()
+        DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()
     } else {
         new.scopes.clone()
     };
@@ -132,6 +136,23 @@ pub async fn register(
             ));
         }
     }
+    if name.chars().count() > 200 || new.vendor.as_ref().is_some_and(|v| v.chars().count() > 200) {
+        return Err(Error::Invalid(
+            "the app's name and vendor must each be at most 200 characters".into(),
+        ));
+    }
+    let policy_uri = new
+        .policy_uri
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|uri| match url::Url::parse(uri) {
+            Ok(parsed) if parsed.scheme() == "https" && uri.len() <= 2048 => Ok(uri.to_owned()),
+            _ => Err(Error::Invalid(format!(
+                "the privacy policy address {uri:?} must be an https:// address (at most 2048 characters)"
+            ))),
+        })
+        .transpose()?;
     let secret = (!new.public && new.jwks.is_none()).then(random_secret);
     let client = ClientRow {
         // 128 random bits as hex: a base64url id may start with '-', which command lines
@@ -147,6 +168,11 @@ pub async fn register(
         scopes: scopes.join(" "),
         id_token_alg,
         created_at: now(),
+        vendor: new
+            .vendor
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty()),
+        policy_uri,
     };
     store.insert_client(&client).await?;
     audit_app(audit, via, &client, "registered").await?;

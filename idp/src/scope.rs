@@ -1,7 +1,14 @@
 //! Scopes: the ones Renkei understands and how requested scopes are parsed (RFC 6749 §3.3).
 
-/// Scopes Renkei supports for sign-in.
-pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "school"];
+/// The scope of the JSON admin API (`/admin/api/`): an administrator's token, or an app's
+/// own (client credentials) for a board's automation. Never given to a client by default.
+pub const ADMIN_SCOPE: &str = "urn:renkei:scope:admin";
+
+/// Scopes Renkei supports.
+pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "school", ADMIN_SCOPE];
+
+/// The scopes a client registered without a list may ask for: sign-in's, not the admin API's.
+pub const DEFAULT_SCOPES: [&str; 4] = ["openid", "profile", "email", "school"];
 
 /// Whether `s` is a syntactically valid scope token (`1*NQCHAR`).
 pub fn is_scope_token(s: &str) -> bool {

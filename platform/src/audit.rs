@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::database::{Database, StoreResult};
 use crate::sql::{in_chunks, value_rows};
 
+pub mod search;
+
 /// One audited event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -156,6 +158,16 @@ pub trait AuditStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<AuditRow>>;
     /// The newest events concerning a child, newest first.
     async fn audit_of_child(&self, child_id: &str, limit: i64) -> StoreResult<Vec<AuditRow>>;
+    /// Up to `limit` events before `before_seq`, newest first, at or after `from` and before
+    /// `until` (Unix seconds), only those concerning `child` when given: a page of a search.
+    async fn audit_page(
+        &self,
+        before_seq: i64,
+        from: i64,
+        until: i64,
+        child: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>>;
     /// The links of events `from..=through` to children (`audit_children`), by event.
     async fn audit_links(&self, from: i64, through: i64) -> StoreResult<Vec<(i64, String)>>;
 }
@@ -646,6 +658,34 @@ macro_rules! audit_store {
                 .bind(through)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn audit_page(
+                &self,
+                before_seq: i64,
+                from: i64,
+                until: i64,
+                child: Option<&str>,
+                limit: i64,
+            ) -> StoreResult<Vec<AuditRow>> {
+                let query = match child {
+                    Some(child) => sqlx::query_as::<$db, AuditRow>(
+                        "SELECT e.seq, e.at, e.event, e.prev_hash, e.hash FROM audit_children c JOIN audit_events e ON e.seq = c.seq \
+                         WHERE c.child_id = $1 AND e.seq < $2 AND e.at >= $3 AND e.at < $4 ORDER BY e.seq DESC LIMIT $5",
+                    )
+                    .bind(child),
+                    None => sqlx::query_as::<$db, AuditRow>(
+                        "SELECT seq, at, event, prev_hash, hash FROM audit_events \
+                         WHERE seq < $1 AND at >= $2 AND at < $3 ORDER BY seq DESC LIMIT $4",
+                    ),
+                };
+                Ok(query
+                    .bind(before_seq)
+                    .bind(from)
+                    .bind(until)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             async fn audit_of_child(&self, child_id: &str, limit: i64) -> StoreResult<Vec<AuditRow>> {

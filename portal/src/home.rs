@@ -192,6 +192,9 @@ async fn show(
         }
     }
     let mut links = Vec::new();
+    if role == Some(Role::Administrator) {
+        links.push(("/admin", p.console));
+    }
     if matches!(role, Some(Role::Guardian | Role::Student)) {
         links.push((crate::account::PATH, t.account_link));
     }

@@ -56,6 +56,8 @@ pub struct PortalTexts {
     pub role_guardian: &'static str,
     /// An administrator.
     pub role_administrator: &'static str,
+    /// The administrators' console link.
+    pub console: &'static str,
     /// Home: before the school.
     pub school: &'static str,
     /// Home: before a pupil's or teacher's classes.
@@ -131,6 +133,7 @@ const JA: PortalTexts = PortalTexts {
     role_teacher: "教職員",
     role_guardian: "保護者",
     role_administrator: "管理者",
+    console: "管理画面",
     school: "学校",
     classes: "クラス",
     children: "お子さま",
@@ -227,6 +230,7 @@ const EN: PortalTexts = PortalTexts {
     role_teacher: "Staff",
     role_guardian: "Guardian",
     role_administrator: "Administrator",
+    console: "Admin console",
     school: "School",
     classes: "Classes",
     children: "Children",

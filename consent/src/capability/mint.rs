@@ -93,7 +93,7 @@ async fn reached(
 /// someone the basis accepts (a guardian or the child, or an administrator recording a paper
 /// consent) who may still act for the child, and not past its end; and when the first of those
 /// consents ends.
-async fn consenting(
+pub(crate) async fn consenting(
     store: &dyn ConsentStore,
     directory: &dyn Directory,
     policy: &Policy,

@@ -15,6 +15,9 @@ use async_trait::async_trait;
 use renkei_platform::{Database, StoreResult};
 use sqlx::sqlite::SqlitePoolOptions;
 
+use crate::people::{
+    PERSON_SELECT, PeopleQuery, Person, PersonRow, people_search_sql, with_classes,
+};
 use crate::served::{By, CHUNK, PlacementRow, Record, RosterTable, read_in_chunks};
 use import_sql::sql_import_tx;
 use renkei_platform::sql::placeholders;
@@ -39,7 +42,7 @@ pub struct RoleRow {
 }
 
 /// A class someone teaches.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct ClassRef {
     /// The class's sourcedId.
     pub id: String,
@@ -164,6 +167,24 @@ pub trait Directory: Send + Sync + 'static {
     /// and the links of audit events to them, in one transaction: the end of the retention
     /// period. Returns what was erased.
     async fn erase_departed(&self, before: i64) -> StoreResult<Erased>;
+    /// The board's active schools, by name: what the console offers to choose from.
+    async fn schools(&self) -> StoreResult<Vec<OrgRow>>;
+    /// The active classes of a school, by title.
+    async fn classes_of_school(&self, school_id: &str) -> StoreResult<Vec<ClassRef>>;
+    /// Active pupils of the board in a grade (a policy reaching a grade reaches them all).
+    async fn pupils_of_grade(&self, grade: &str) -> StoreResult<Vec<Pupil>>;
+    /// The people with these sourcedIds as the console lists them (any status), with the
+    /// classes they are enrolled in as pupils.
+    async fn people(&self, ids: &[String]) -> StoreResult<Vec<Person>>;
+    /// The classes each of `people` (sourcedIds) is actively enrolled in as a pupil, as
+    /// (person, class) pairs by class title.
+    async fn enrolled_classes(&self, people: &[String]) -> StoreResult<Vec<(String, ClassRef)>>;
+    /// The latest `limit` imports (applied, dry runs and rejected ones), newest first.
+    async fn recent_imports(&self, limit: i64) -> StoreResult<Vec<ImportRecord>>;
+    /// People matching `query`, a page of them, by kana then username.
+    async fn search_people(&self, query: &PeopleQuery) -> StoreResult<Vec<Person>>;
+    /// How many enabled accounts each role has, in a school (or the whole board).
+    async fn people_by_role(&self, school_id: Option<&str>) -> StoreResult<Vec<(String, i64)>>;
     /// Starts the transaction a roster import runs in.
     async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>>;
     /// Records an import that was rejected or dry-run (outside its rolled-back transaction).
@@ -529,6 +550,107 @@ macro_rules! directory_store {
                     people: erased,
                     unlinked,
                 })
+            }
+
+            async fn schools(&self) -> StoreResult<Vec<OrgRow>> {
+                Ok(sqlx::query_as::<$db, OrgRow>(
+                    "SELECT id, name, org_type, parent_id FROM orgs WHERE org_type = 'school' AND status = 'active' ORDER BY name, id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn classes_of_school(&self, school_id: &str) -> StoreResult<Vec<ClassRef>> {
+                Ok(sqlx::query_as::<$db, ClassRef>(
+                    "SELECT sourced_id AS id, title, school_id FROM classes WHERE school_id = $1 AND status = 'active' \
+                     ORDER BY title, sourced_id",
+                )
+                .bind(school_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn pupils_of_grade(&self, grade: &str) -> StoreResult<Vec<Pupil>> {
+                Ok(sqlx::query_as::<$db, Pupil>(
+                    "SELECT sourced_id, grade FROM users WHERE role = 'student' AND status = 'active' \
+                     AND sourced_id IS NOT NULL AND grade = $1 ORDER BY sourced_id",
+                )
+                .bind(grade)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn people(&self, ids: &[String]) -> StoreResult<Vec<Person>> {
+                let mut people = Vec::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let sql = format!("{PERSON_SELECT} WHERE u.sourced_id IN ({})", placeholders(chunk.len()));
+                    let mut query = sqlx::query_as::<$db, PersonRow>(&sql);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    people.extend(query.fetch_all(&self.pool).await?);
+                }
+                with_classes(self, people).await
+            }
+
+            async fn recent_imports(&self, limit: i64) -> StoreResult<Vec<ImportRecord>> {
+                Ok(sqlx::query_as::<$db, ImportRecord>(
+                    "SELECT id, started_at, finished_at, actor, source, outcome, summary FROM imports \
+                     ORDER BY finished_at DESC, id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn search_people(&self, query: &PeopleQuery) -> StoreResult<Vec<Person>> {
+                let (sql, binds) = people_search_sql(query);
+                let mut select = sqlx::query_as::<$db, PersonRow>(&sql);
+                for value in binds {
+                    select = select.bind(value);
+                }
+                let rows = select.fetch_all(&self.pool).await?;
+                with_classes(self, rows).await
+            }
+
+            async fn people_by_role(&self, school_id: Option<&str>) -> StoreResult<Vec<(String, i64)>> {
+                let sql = match school_id {
+                    Some(_) => concat!(
+                        "SELECT u.role, COUNT(*) FROM users u WHERE u.enabled AND u.status = 'active' AND ",
+                        placed_in_school!(),
+                        " GROUP BY u.role ORDER BY u.role"
+                    ),
+                    None => "SELECT u.role, COUNT(*) FROM users u WHERE u.enabled AND u.status = 'active' GROUP BY u.role ORDER BY u.role",
+                };
+                let mut query = sqlx::query_as::<$db, (String, i64)>(sql);
+                if let Some(school) = school_id {
+                    query = query.bind(school);
+                }
+                Ok(query.fetch_all(&self.pool).await?)
+            }
+
+            async fn enrolled_classes(&self, people: &[String]) -> StoreResult<Vec<(String, ClassRef)>> {
+                let mut pairs = Vec::new();
+                for chunk in people.chunks(CHUNK) {
+                    let sql = format!(
+                        "SELECT e.user_id, c.sourced_id, c.title, c.school_id FROM enrollments e JOIN classes c ON c.sourced_id = e.class_id \
+                         WHERE e.status = 'active' AND c.status = 'active' AND e.role = 'student' AND e.user_id IN ({}) \
+                         ORDER BY c.title, c.sourced_id",
+                        placeholders(chunk.len())
+                    );
+                    let mut query = sqlx::query_as::<$db, (String, String, String, String)>(&sql);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    pairs.extend(
+                        query
+                            .fetch_all(&self.pool)
+                            .await?
+                            .into_iter()
+                            .map(|(user, id, title, school_id)| (user, ClassRef { id, title, school_id })),
+                    );
+                }
+                Ok(pairs)
             }
 
             async fn begin_import(&self) -> StoreResult<Box<dyn ImportTx>> {

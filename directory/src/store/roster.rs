@@ -283,7 +283,7 @@ pub fn fold_username(name: &str) -> String {
 }
 
 /// The record kept of every import.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ImportRecord {
     /// Identifier.
     pub id: String,

@@ -99,6 +99,10 @@ pub struct ClientRow {
     pub may_introspect: bool,
     /// Registration time.
     pub created_at: i64,
+    /// Who makes the app (shown to administrators).
+    pub vendor: Option<String>,
+    /// The app's privacy policy (shown to administrators).
+    pub policy_uri: Option<String>,
 }
 
 /// A single-sign-on session with the user it belongs to.

@@ -118,7 +118,8 @@ macro_rules! sql_store {
             async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO clients (id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, \
-                     grant_types, scopes, id_token_alg, may_introspect, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     grant_types, scopes, id_token_alg, may_introspect, created_at, vendor, policy_uri) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(&client.id)
                 .bind(&client.name)
@@ -131,6 +132,8 @@ macro_rules! sql_store {
                 .bind(&client.id_token_alg)
                 .bind(client.may_introspect)
                 .bind(client.created_at)
+                .bind(&client.vendor)
+                .bind(&client.policy_uri)
                 .execute(&self.pool)
                 .await
                 .map_err(conflict_as("client"))?;
@@ -140,7 +143,7 @@ macro_rules! sql_store {
             async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>> {
                 Ok(sqlx::query_as::<$db, ClientRow>(
                     "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-                     id_token_alg, may_introspect, created_at FROM clients WHERE id = $1 AND disabled_at IS NULL",
+                     id_token_alg, may_introspect, created_at, vendor, policy_uri FROM clients WHERE id = $1 AND disabled_at IS NULL",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -192,7 +195,7 @@ macro_rules! sql_store {
             async fn clients(&self) -> StoreResult<Vec<ClientRow>> {
                 Ok(sqlx::query_as::<$db, ClientRow>(
                     "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-                     id_token_alg, may_introspect, created_at FROM clients WHERE disabled_at IS NULL ORDER BY created_at, id",
+                     id_token_alg, may_introspect, created_at, vendor, policy_uri FROM clients WHERE disabled_at IS NULL ORDER BY created_at, id",
                 )
                 .fetch_all(&self.pool)
                 .await?)

@@ -1,0 +1,57 @@
+//! Renkei's administrators' console and its JSON admin API: the pages under `/admin` and the
+//! endpoints under `/admin/api/` (OpenAPI at `/admin/api/openapi.json`).
+//!
+//! A surface: each concept's module holds its operation (which asks [`actor`] what the caller
+//! reaches), its API handlers and what its pages need; the operations call the provider's,
+//! the directory's and the consent service's own operations, which audit what they change.
+//!
+//! - [`actor`]: who acts and what they reach (board or one school).
+//! - [`overview`]: the dashboard.
+//! - [`apps`], [`policies`]: learning apps and what each may read, with the preview.
+//! - [`people`]: search.
+//! - [`audit`]: the audit log: search, export, verify.
+//! - [`reference`]: what forms choose from.
+//! - [`api`]: the API's routes and its OpenAPI document.
+//! - [`pages`]: the console's pages.
+
+pub mod actor;
+pub mod api;
+pub mod apps;
+pub mod audit;
+pub mod error;
+pub mod overview;
+pub mod pages;
+pub mod people;
+pub mod policies;
+pub mod reference;
+
+use std::sync::Arc;
+
+use axum::Router;
+use renkei_consent::service::ConsentService;
+use renkei_idp::AppState;
+use renkei_platform::AuditLog;
+
+pub use error::{Error, Result};
+
+/// What the console needs.
+#[derive(Clone)]
+pub struct Console {
+    /// The provider: sessions, CSRF, accounts, apps, the directory, the page layout.
+    pub idp: AppState,
+    /// Consent: categories, policies, consents.
+    pub consent: Arc<ConsentService>,
+    /// The audit log.
+    pub audit: AuditLog,
+}
+
+/// The console's routes: its pages and its API.
+pub fn router(idp: &AppState, consent: Arc<ConsentService>, audit: AuditLog) -> Router {
+    let console = Console {
+        idp: idp.clone(),
+        consent,
+        audit,
+    };
+    let pages = renkei_idp::error_page::localized(pages::router().with_state(console.clone()), idp);
+    api::router().with_state(console).merge(pages)
+}

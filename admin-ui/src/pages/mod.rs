@@ -1,0 +1,273 @@
+//! The console's pages: server-rendered, Japanese first, usable with a keyboard and on a
+//! tablet. Each page asks [`crate::actor`] who is signed in, calls the same operation as the
+//! JSON API, and renders. Forms carry the provider's CSRF token.
+
+pub mod apps;
+pub mod audit;
+pub mod dashboard;
+pub mod people;
+pub mod texts;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use renkei_idp::pages::{Locale, MessagePage, Texts, render, toggle_href};
+
+use crate::Console;
+use crate::actor::{self, Actor, Refusal};
+use crate::error::Error;
+pub use texts::ConsoleTexts;
+
+/// The console's page routes.
+pub fn router() -> Router<Console> {
+    Router::new()
+        .route("/admin", get(dashboard::page))
+        .route("/admin/apps", get(apps::list).post(apps::register))
+        .route("/admin/apps/{client_id}", get(apps::show))
+        .route("/admin/apps/{client_id}/policies", post(apps::policy))
+        .route("/admin/apps/{client_id}/secret", post(apps::rotate))
+        .route("/admin/apps/{client_id}/disable", post(apps::disable))
+        .route("/admin/people", get(people::page))
+        .route("/admin/audit", get(audit::page))
+        .route("/admin/audit/export", get(audit::export))
+        .route("/admin/audit/verify", get(audit::verify))
+}
+
+/// Which menu item a page is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// The dashboard.
+    Dashboard,
+    /// Apps and their policies.
+    Apps,
+    /// People.
+    People,
+    /// The audit log.
+    Audit,
+}
+
+/// What every console page shows around its content: the menu, who is signed in, sign-out.
+pub struct Frame {
+    /// The console's words.
+    pub c: &'static ConsoleTexts,
+    /// The page's section.
+    pub section: Section,
+    /// CSRF token for the page's forms.
+    pub csrf_token: String,
+    /// Who is signed in and what they administer.
+    pub who: String,
+    /// The page is in Japanese (names with both languages show the Japanese one).
+    pub ja: bool,
+}
+
+impl Frame {
+    /// Whether `section` is this page's (the menu marks it `aria-current`).
+    pub fn is(&self, section: Section) -> bool {
+        self.section == section
+    }
+}
+
+/// A signed-in administrator's visit to a page.
+pub struct Visit {
+    /// Who.
+    pub actor: Actor,
+    /// The page's language.
+    pub locale: Locale,
+    /// The provider's words (layout, sign-out).
+    pub t: &'static Texts,
+    /// The console's words.
+    pub c: &'static ConsoleTexts,
+    /// The page's CSRF token.
+    pub csrf_token: String,
+    /// Cookies to set (language, CSRF, notice cleared).
+    pub cookies: Vec<HeaderValue>,
+}
+
+impl Visit {
+    /// The frame of a page in `section`.
+    pub async fn frame(&self, console: &Console, section: Section) -> Frame {
+        let place = match self.actor.school() {
+            None => self.c.administers_board.to_owned(),
+            Some(school) => {
+                let name = console
+                    .idp
+                    .directory
+                    .org(school)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| school.to_owned(), |org| org.name);
+                format!("{}{name}", self.c.administers_school)
+            }
+        };
+        Frame {
+            c: self.c,
+            section,
+            csrf_token: self.csrf_token.clone(),
+            who: format!("{}{}{place}", self.actor.name, self.c.list_separator),
+            ja: self.locale == Locale::Ja,
+        }
+    }
+
+    /// A rendered page with the visit's cookies.
+    pub fn respond(self, page: Response) -> Response {
+        renkei_platform::web::with_cookies(page, self.cookies)
+    }
+}
+
+/// Lets a browser in, or answers with the page that says why not and what to do.
+pub async fn enter(
+    console: &Console,
+    headers: &HeaderMap,
+    lang: Option<&str>,
+    path: &str,
+) -> std::result::Result<Visit, Response> {
+    let locale = console.idp.locale(lang, None, headers);
+    let t = locale.texts();
+    let c = ConsoleTexts::of(locale);
+    let mut cookies: Vec<HeaderValue> = console
+        .idp
+        .remember_locale(lang, locale)
+        .into_iter()
+        .collect();
+    let (csrf_token, csrf_cookie) = console.idp.csrf.token(headers);
+    cookies.extend(csrf_cookie);
+    let refusal = match actor::from_session(&console.idp, headers).await {
+        Ok(Ok(actor)) => {
+            return Ok(Visit {
+                actor,
+                locale,
+                t,
+                c,
+                csrf_token,
+                cookies,
+            });
+        }
+        Ok(Err(refusal)) => refusal,
+        Err(error) => return Err(failure(error)),
+    };
+    let (status, line, links, action) = match refusal {
+        Refusal::NotSignedIn => (
+            StatusCode::UNAUTHORIZED,
+            c.not_signed_in,
+            vec![("/login".to_owned(), t.sign_in)],
+            None,
+        ),
+        Refusal::NotAdministrator => (
+            StatusCode::FORBIDDEN,
+            c.not_administrator,
+            vec![("/".to_owned(), c.nav_home)],
+            Some(renkei_idp::pages::PageAction {
+                path: "/logout",
+                label: t.sign_out,
+                fields: Vec::new(),
+            }),
+        ),
+        Refusal::NeedsPasskey { has_passkey: true } => (
+            StatusCode::FORBIDDEN,
+            c.needs_passkey,
+            Vec::new(),
+            Some(renkei_idp::pages::PageAction {
+                path: "/logout",
+                label: c.sign_in_with_passkey,
+                fields: Vec::new(),
+            }),
+        ),
+        Refusal::NeedsPasskey { has_passkey: false } => (
+            StatusCode::FORBIDDEN,
+            c.needs_enrolment,
+            vec![("/passkeys".to_owned(), c.enrol_passkey)],
+            None,
+        ),
+    };
+    let page = MessagePage {
+        t,
+        toggle_href: toggle_href(t, path, &[]),
+        title: c.console.to_owned(),
+        lines: vec![line.to_owned()],
+        links,
+        action,
+        footer: vec![("/".to_owned(), c.nav_home)],
+        csrf_token,
+    };
+    let mut response = render(&page);
+    *response.status_mut() = status;
+    Err(renkei_platform::web::with_cookies(response, cookies))
+}
+
+/// A failed request as a page: the reader's mistake or a refusal says what is wrong; a
+/// server failure says only that.
+pub fn failure(error: Error) -> Response {
+    let (status, _, _) = error.classify();
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(%error, "console page failed");
+        let mut page = renkei_idp::pages::error_page(
+            "ページを表示できませんでした。しばらくしてから、もう一度お試しください。",
+            "The page could not be shown. Please try again in a moment.",
+        );
+        *page.status_mut() = status;
+        return page;
+    }
+    let detail = error.detail();
+    let (ja, en) = match status {
+        StatusCode::NOT_FOUND => (
+            format!("見つかりませんでした。（{detail}）"),
+            format!("Not found: {detail}"),
+        ),
+        StatusCode::FORBIDDEN => (
+            format!("この操作は許可されていません。（{detail}）"),
+            format!("Not allowed: {detail}"),
+        ),
+        _ => (
+            format!("入力内容を確認してください。（{detail}）"),
+            format!("Please check what you entered: {detail}"),
+        ),
+    };
+    let mut page = renkei_idp::pages::error_page(&ja, &en);
+    *page.status_mut() = status;
+    page
+}
+
+/// A form's fields, with repeated names (checkboxes) kept: `application/x-www-form-urlencoded`.
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    /// Parses a form body.
+    pub fn parse(body: &[u8]) -> Self {
+        FormFields(url::form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first value of `name`, trimmed (empty if absent).
+    pub fn get(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Every non-empty value of `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, value)| key == name && !value.trim().is_empty())
+            .map(|(_, value)| value.trim().to_owned())
+            .collect()
+    }
+
+    /// Whether the form's CSRF token is this browser's.
+    pub fn csrf_ok(&self, console: &Console, headers: &HeaderMap) -> bool {
+        console.idp.csrf.verify(headers, &self.get("csrf_token"))
+    }
+}
+
+/// The page for a form whose CSRF check failed.
+pub fn expired_form() -> Response {
+    renkei_idp::Error::expired_form().into_response()
+}
+
+/// A date for people, in the page's language (empty for none).
+pub fn date(locale: Locale, unix: Option<i64>) -> String {
+    unix.map(|u| locale.date(u)).unwrap_or_default()
+}

@@ -1,0 +1,98 @@
+//! `/admin/people`: search people by name, kana, username, role (and school for the board).
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use renkei_idp::pages::{Texts, filters, render, toggle_href};
+
+use super::{Frame, Section, enter, failure};
+use crate::Console;
+use crate::people::{self, PersonView, Search};
+
+#[derive(Template)]
+#[template(path = "admin_people.html")]
+struct PeoplePage {
+    t: &'static Texts,
+    toggle_href: String,
+    f: Frame,
+    search: Search,
+    searched: bool,
+    roles: Vec<(&'static str, &'static str)>,
+    schools: Vec<(String, String)>,
+    people: Vec<(PersonView, &'static str)>,
+    next: Option<String>,
+}
+
+/// `GET /admin/people`.
+pub async fn page(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let search: Search = match crate::api::query(raw.as_deref()) {
+        Ok(search) => search,
+        Err(error) => return failure(error),
+    };
+    let lang = url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned());
+    let visit = match enter(&console, &headers, lang.as_deref(), "/admin/people").await {
+        Ok(visit) => visit,
+        Err(refused) => return refused,
+    };
+    let searched = raw.as_deref().is_some_and(|r| r.contains("q="));
+    let found = if searched {
+        match people::search(&console, &visit.actor, &search).await {
+            Ok(found) => Some(found),
+            Err(error) => return failure(error),
+        }
+    } else {
+        None
+    };
+    let schools = if visit.actor.school().is_none() {
+        match console.idp.directory.schools().await {
+            Ok(schools) => schools.into_iter().map(|s| (s.id, s.name)).collect(),
+            Err(error) => return failure(error.into()),
+        }
+    } else {
+        Vec::new()
+    };
+    let c = visit.c;
+    let next = found.as_ref().and_then(|f| f.next_offset).map(|offset| {
+        let mut query: Vec<(&str, String)> = vec![("q", search.q.clone())];
+        for (key, value) in [("school", &search.school), ("role", &search.role)] {
+            if let Some(value) = value {
+                query.push((key, value.clone()));
+            }
+        }
+        query.push(("offset", offset.to_string()));
+        format!(
+            "/admin/people?{}",
+            serde_urlencoded::to_string(query).unwrap_or_default()
+        )
+    });
+    let page = PeoplePage {
+        t: visit.t,
+        toggle_href: toggle_href(visit.t, "/admin/people", &[("q", &search.q)]),
+        f: visit.frame(&console, Section::People).await,
+        roles: ["student", "teacher", "guardian", "administrator"]
+            .into_iter()
+            .map(|r| (r, c.role(r)))
+            .collect(),
+        schools,
+        people: found
+            .map(|f| f.people)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                let role = c.role(&p.role);
+                (p, role)
+            })
+            .collect(),
+        searched,
+        search,
+        next,
+    };
+    visit.respond(render(&page))
+}

@@ -1,0 +1,1000 @@
+//! The administrators' console and the JSON admin API, end to end over HTTP on both databases:
+//! the API describes itself (OpenAPI, generated) and refuses strangers with problem details; an
+//! app registered for the admin scope registers an app, sets a policy after previewing exactly
+//! which pupils it would see, and finds all of it in the audit log, each change audited once;
+//! a school administrator signed in with a passkey reaches their own school and nothing beyond
+//! it, in the API and on the pages; a password sign-in does not open the console.
+
+mod support;
+
+use renkei_bench::authenticator::SoftPasskey;
+use renkei_idp::client::NewClient;
+use serde_json::{Value, json};
+use support::{Backend, Browser, PASSWORD, TestServer, hidden, location};
+
+on_both_databases!(
+    the_api_describes_itself_and_refuses_strangers,
+    an_app_with_the_admin_scope_runs_the_board,
+    a_school_administrator_reaches_only_their_school,
+    a_password_sign_in_does_not_open_the_console
+);
+
+const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
+const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
+
+/// Two schools (さくら and かえで), their pupils, a guardian each, a teacher, the board's
+/// administrator and each school's; every account with the test password.
+async fn board(backend: Backend) -> TestServer {
+    let server = TestServer::start_on_localhost(backend).await;
+    let report = renkei_directory::import(
+        server.directory.as_ref(),
+        &server.audit,
+        "test setup",
+        &support::roster_fixture("console-1.1"),
+        &renkei_directory::ImportOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.outcome, "applied", "{report}");
+    for username in [
+        "board-admin",
+        "sakura-admin",
+        "kaede-admin",
+        "misaki",
+        "keiko",
+        "taro",
+    ] {
+        server.set_password(username, PASSWORD).await;
+    }
+    server
+}
+
+/// An app registered for the admin API (client credentials) and its access token.
+async fn admin_app_token(server: &TestServer) -> String {
+    let app = server
+        .client(NewClient {
+            name: "教育委員会の自動化".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec!["urn:renkei:scope:admin".into()],
+            ..NewClient::default()
+        })
+        .await;
+    app_token(
+        server,
+        &app.id,
+        app.secret.as_deref().unwrap(),
+        "urn:renkei:scope:admin",
+    )
+    .await
+}
+
+async fn app_token(server: &TestServer, id: &str, secret: &str, scope: &str) -> String {
+    let granted: Value = reqwest::Client::new()
+        .post(server.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    granted["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {granted}"))
+        .to_owned()
+}
+
+/// A call of the API with a bearer token; the status and the JSON (or problem) answered.
+async fn call(
+    server: &TestServer,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, server.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    if status >= 400 {
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A browser signed in as `username` with a passkey it registered after a password sign-in
+/// (the first administrator's first visit), and the API's CSRF token for it.
+async fn passkey_browser(server: &TestServer, username: &str) -> (Browser, String) {
+    let owner = Browser::new();
+    let signed_in = owner.sign_in(server, username, PASSWORD).await;
+    assert_eq!(location(&signed_in), "/");
+    // The console sends a password session to register a passkey first.
+    let refused = owner.get(&server.url("/admin")).await;
+    assert_eq!(refused.status(), 403);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("パスキーを登録する") && page.contains("href=\"/passkeys\""),
+        "{page}"
+    );
+    let html = owner
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let started: Value = owner
+        .http
+        .post(server.url("/passkeys/options"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (mut passkey, credential) =
+        SoftPasskey::register(&server.base, &started["publicKey"]).unwrap();
+    let registered = owner
+        .post_form(
+            &server.url("/passkeys"),
+            &[
+                ("csrf_token", &csrf),
+                ("ceremony", started["ceremony"].as_str().unwrap()),
+                ("credential", &credential.to_string()),
+                ("name", "職員室のPC"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&registered), "/passkeys");
+    // A new sign-in with the passkey.
+    let browser = Browser::new();
+    let html = browser
+        .get(&server.url("/login"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let started: Value = browser
+        .http
+        .post(server.url("/login/passkey/options"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let done = browser
+        .post_form(
+            &server.url("/login/passkey"),
+            &[
+                ("csrf_token", &csrf),
+                ("request", ""),
+                ("ceremony", started["ceremony"].as_str().unwrap()),
+                ("credential", &answer.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&done), "/");
+    let session: Value = browser
+        .get(&server.url("/admin/api/session"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = session["csrf_token"].as_str().unwrap().to_owned();
+    (browser, token)
+}
+
+/// A call of the API from a signed-in browser (changes carry the CSRF header).
+async fn browser_call(
+    browser: &Browser,
+    server: &TestServer,
+    csrf: &str,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = browser
+        .http
+        .request(method, server.url(&path))
+        .header("x-csrf-token", csrf);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn the_api_describes_itself_and_refuses_strangers(backend: Backend) {
+    let server = board(backend).await;
+    let document: Value = reqwest::get(server.url("/admin/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{document}"
+    );
+    let paths = document["paths"].as_object().unwrap();
+    for path in [
+        "/admin/api/overview",
+        "/admin/api/apps",
+        "/admin/api/apps/{client_id}/policies",
+        "/admin/api/apps/{client_id}/policies/preview",
+        "/admin/api/people",
+        "/admin/api/audit",
+        "/admin/api/audit/export",
+    ] {
+        assert!(paths.contains_key(path), "{path} is not described");
+    }
+    assert!(document["components"]["schemas"]["Problem"].is_object());
+
+    // No credentials: 401 with the scheme to use.
+    let response = reqwest::get(server.url("/admin/api/overview"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("urn:renkei:scope:admin")
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["status"], 401);
+    assert_eq!(problem["type"], "urn:renkei:problem:unauthenticated");
+
+    // A token that is not ours.
+    let (status, problem) = call(
+        &server,
+        "not-a-token",
+        reqwest::Method::GET,
+        "/admin/api/overview",
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "{problem}");
+
+    // An app's token without the admin scope.
+    let other = server
+        .client(NewClient {
+            name: "時間割サービス".into(),
+            grant_types: vec!["client_credentials".into()],
+            ..NewClient::default()
+        })
+        .await;
+    let token = app_token(&server, &other.id, other.secret.as_deref().unwrap(), "").await;
+    let (status, problem) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/apps",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("urn:renkei:scope:admin")
+    );
+
+    // A teacher's token from an app registered for the admin scope: a teacher is no
+    // administrator, whatever the scope.
+    let console_app = server
+        .client(NewClient {
+            name: "管理ツール".into(),
+            redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+            scopes: vec!["openid".into(), "urn:renkei:scope:admin".into()],
+            ..NewClient::default()
+        })
+        .await;
+    let tokens = support::code_flow_tokens(
+        &server,
+        &console_app,
+        &Browser::new(),
+        "misaki",
+        "openid urn:renkei:scope:admin",
+    )
+    .await;
+    let teacher = tokens["access_token"].as_str().unwrap();
+    let (status, problem) = call(
+        &server,
+        teacher,
+        reqwest::Method::GET,
+        "/admin/api/overview",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    // An administrator's token from a password sign-in is not enough either.
+    let tokens = support::code_flow_tokens(
+        &server,
+        &console_app,
+        &Browser::new(),
+        "board-admin",
+        "openid urn:renkei:scope:admin",
+    )
+    .await;
+    let password_admin = tokens["access_token"].as_str().unwrap();
+    let (status, problem) = call(
+        &server,
+        password_admin,
+        reqwest::Method::GET,
+        "/admin/api/overview",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("passkey"),
+        "{problem}"
+    );
+
+    // A client registered without a scope list does not get the admin scope.
+    let plain = server.web_app().await;
+    let stored = server.store.client(&plain.id).await.unwrap().unwrap();
+    assert!(
+        !stored.scopes.contains("urn:renkei:scope:admin"),
+        "{}",
+        stored.scopes
+    );
+
+    // Unknown endpoints and bad bodies are problems too.
+    let admin = admin_app_token(&server).await;
+    let (status, _) = call(
+        &server,
+        &admin,
+        reqwest::Method::GET,
+        "/admin/api/nothing",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, problem) = call(
+        &server,
+        &admin,
+        reqwest::Method::POST,
+        "/admin/api/apps",
+        Some(json!({"nme": "x"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field"),
+        "{problem}"
+    );
+    server.stop().await;
+}
+
+async fn an_app_with_the_admin_scope_runs_the_board(backend: Backend) {
+    let server = board(backend).await;
+    let token = admin_app_token(&server).await;
+    let get = |path: &'static str| call(&server, &token, reqwest::Method::GET, path, None);
+
+    let (status, overview) = get("/admin/api/overview").await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["administers"], "board");
+    let schools: Vec<&str> = overview["schools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(schools, ["kaede", "sakura"]);
+    let pupils = overview["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "student")
+        .unwrap();
+    assert_eq!(pupils["count"], 5);
+
+    // Register an app: its secret once; refused input changes nothing.
+    let (status, problem) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        "/admin/api/apps",
+        Some(json!({"name": "算数ドリル", "redirect_uris": ["http://example.com/cb"]})),
+    )
+    .await;
+    assert_eq!(status, 400, "{problem}");
+    let (status, registered) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        "/admin/api/apps",
+        Some(json!({
+            "name": "算数ドリル",
+            "vendor": "さんすう株式会社",
+            "policy_uri": "https://drill.example/privacy",
+            "redirect_uris": ["https://drill.example/callback"],
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    let client_id = registered["app"]["client_id"].as_str().unwrap().to_owned();
+    assert!(registered["client_secret"].as_str().unwrap().len() >= 32);
+    let (_, apps) = get("/admin/api/apps").await;
+    assert!(
+        apps.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["client_id"] == client_id.as_str() && a["vendor"] == "さんすう株式会社")
+    );
+
+    // Preview a guardian-basis policy for さくら: three pupils reached, none readable yet.
+    let policy = json!({
+        "category": ATTENDANCE,
+        "basis": "guardian",
+        "schools": ["sakura"],
+        "purpose_ja": "出席状況に合わせて課題を調整するため",
+        "purpose_en": "To fit assignments to attendance",
+    });
+    let preview_path = format!("/admin/api/apps/{client_id}/policies/preview");
+    let policies_path = format!("/admin/api/apps/{client_id}/policies");
+    let (status, preview) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        &preview_path,
+        Some(policy.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(
+        (
+            preview["reached"].as_u64(),
+            preview["visible"].as_u64(),
+            preview["waiting"].as_u64()
+        ),
+        (Some(3), Some(0), Some(3))
+    );
+    assert_eq!(preview["current_version"], Value::Null);
+    let classes: Vec<(&str, u64)> = preview["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["class_id"].as_str().unwrap(),
+                c["reached"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(classes, [("sakura-1-1", 1), ("sakura-3-1", 2)]);
+    let names: Vec<&str> = preview["pupils"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["中村\u{3000}結衣", "佐藤\u{3000}花子", "山田\u{3000}太郎"]
+    );
+    // Nothing was saved by previewing.
+    let (_, listed) = call(&server, &token, reqwest::Method::GET, &policies_path, None).await;
+    assert!(listed["latest"].as_array().unwrap().is_empty(), "{listed}");
+
+    let (status, saved) = call(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        &policies_path,
+        Some(policy.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["in_force"], true);
+
+    // Keiko consents for Taro: the app reads one pupil; a changed policy would start over.
+    let keiko = renkei_idp::user::by_username(server.store.as_ref(), "keiko")
+        .await
+        .unwrap();
+    renkei_consent::record::record(
+        server.consent.store.as_ref(),
+        server.directory.as_ref(),
+        &server.audit,
+        "test: the guardian's consent page",
+        &keiko,
+        renkei_consent::record::ConsentInput {
+            student_id: "s-taro".into(),
+            client_id: client_id.clone(),
+            category_id: ATTENDANCE.into(),
+            action: renkei_consent::record::Action::Grant,
+            until: None,
+        },
+        renkei_platform::clock::now(),
+    )
+    .await
+    .unwrap();
+    let mut wider = policy.clone();
+    wider["schools"] = json!(["sakura", "kaede"]);
+    let (_, preview) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        &preview_path,
+        Some(wider),
+    )
+    .await;
+    assert_eq!(preview["visible_today"], 1, "{preview}");
+    assert_eq!(preview["reached"], 5);
+    assert_eq!(preview["visible"], 0);
+    assert_eq!(preview["removed"], 1);
+    assert_eq!(preview["consents_start_over"], true);
+    // The same reach on the school's decision: everyone, at once.
+    let mut decided = policy.clone();
+    decided["basis"] = json!("school");
+    decided["category"] = json!(ROSTER_CORE);
+    let (_, preview) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        &preview_path,
+        Some(decided),
+    )
+    .await;
+    assert_eq!(
+        (preview["visible"].as_u64(), preview["waiting"].as_u64()),
+        (Some(3), Some(0)),
+        "{preview}"
+    );
+    // Bad input is explained and changes nothing.
+    for (bad, says) in [
+        (
+            json!({"category": ATTENDANCE, "basis": "parents", "schools": ["sakura"]}),
+            "basis",
+        ),
+        (
+            json!({"category": ATTENDANCE, "basis": "guardian", "schools": ["nowhere"]}),
+            "nowhere",
+        ),
+        (
+            json!({"category": ATTENDANCE, "basis": "guardian"}),
+            "at least one",
+        ),
+        (
+            json!({"category": ATTENDANCE, "basis": "guardian", "schools": ["sakura"], "valid_until": "31/12/2026"}),
+            "YYYY-MM-DD",
+        ),
+    ] {
+        let (status, problem) = call(
+            &server,
+            &token,
+            reqwest::Method::PUT,
+            &policies_path,
+            Some(bad),
+        )
+        .await;
+        assert_eq!(status, 400, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{problem}"
+        );
+    }
+    let (_, listed) = call(&server, &token, reqwest::Method::GET, &policies_path, None).await;
+    assert_eq!(listed["history"].as_array().unwrap().len(), 1, "{listed}");
+
+    let (_, overview) = get("/admin/api/overview").await;
+    let coverage = &overview["coverage"].as_array().unwrap()[0];
+    assert_eq!(
+        (
+            coverage["reached"].as_u64(),
+            coverage["visible"].as_u64(),
+            coverage["waiting"].as_u64()
+        ),
+        (Some(3), Some(1), Some(2)),
+        "{overview}"
+    );
+
+    // People: by kana, by role, by school; a page at a time.
+    let (_, found) = get("/admin/api/people?q=%E3%83%A4%E3%83%9E").await; // ヤマ
+    let usernames: Vec<&str> = found["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(usernames, ["keiko", "taro"]);
+    let (_, found) = get("/admin/api/people?role=student&school=kaede").await;
+    assert_eq!(found["people"].as_array().unwrap().len(), 2, "{found}");
+    let (_, found) = get("/admin/api/people?limit=2").await;
+    assert_eq!(found["next_offset"], 2);
+    let (status, _) = get("/admin/api/people?role=pupil").await;
+    assert_eq!(status, 400);
+
+    // The audit log holds each change once, by the app that made it.
+    let filter = format!("/admin/api/audit?app={client_id}");
+    let (_, events) = call(&server, &token, reqwest::Method::GET, &filter, None).await;
+    let details: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert_eq!(
+        details.iter().filter(|d| d.contains("registered")).count(),
+        1,
+        "{details:?}"
+    );
+    assert_eq!(
+        details
+            .iter()
+            .filter(|d| d.starts_with("policy version 1"))
+            .count(),
+        1,
+        "{details:?}"
+    );
+    let registration = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["detail"].as_str().unwrap().contains("registered"))
+        .unwrap();
+    assert!(
+        registration["endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("admin API (app "),
+        "{registration}"
+    );
+
+    // Export: CSV that a spreadsheet opens without running anything, and JSON lines.
+    let csv = reqwest::Client::new()
+        .get(server.url(&format!(
+            "/admin/api/audit/export?format=csv&app={client_id}"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("seq,at,kind,client_id"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + details.len(), "{csv}");
+    let lines = reqwest::Client::new()
+        .get(server.url("/admin/api/audit/export?format=jsonl"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in lines.lines() {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+    let (_, checked) = get("/admin/api/audit/verify").await;
+    assert_eq!(checked["intact"], true, "{checked}");
+
+    // Rotate and disable: the old secret stops, the app is gone.
+    let (status, rotated) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        &format!("/admin/api/apps/{client_id}/secret"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_ne!(rotated["client_secret"], registered["client_secret"]);
+    let (status, _) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        &format!("/admin/api/apps/{client_id}/disable"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&server, &token, reqwest::Method::GET, &policies_path, None).await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}
+
+async fn a_school_administrator_reaches_only_their_school(backend: Backend) {
+    let server = board(backend).await;
+    let board_token = admin_app_token(&server).await;
+    let (_, registered) = call(
+        &server,
+        &board_token,
+        reqwest::Method::POST,
+        "/admin/api/apps",
+        Some(json!({"name": "漢字アプリ", "redirect_uris": ["https://kanji.example/cb"]})),
+    )
+    .await;
+    let client_id = registered["app"]["client_id"].as_str().unwrap().to_owned();
+    // The board's policy for かえで, which さくら's administrator must not see.
+    let (status, _) = call(
+        &server,
+        &board_token,
+        reqwest::Method::PUT,
+        &format!("/admin/api/apps/{client_id}/policies"),
+        Some(json!({"category": ROSTER_CORE, "basis": "school", "schools": ["kaede"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let (browser, csrf) = passkey_browser(&server, "sakura-admin").await;
+    let api = |method: reqwest::Method, path: String, body: Option<Value>| {
+        browser_call(&browser, &server, &csrf, method, path, body)
+    };
+    let (status, overview) = api(reqwest::Method::GET, "/admin/api/overview".into(), None).await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["administers"], "sakura");
+    assert_eq!(overview["schools"].as_array().unwrap().len(), 1);
+    assert!(
+        overview["coverage"].as_array().unwrap().is_empty(),
+        "{overview}"
+    );
+    let pupils = overview["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "student")
+        .unwrap();
+    assert_eq!(pupils["count"], 3);
+
+    // People of かえで are not found, and asking for かえで is refused.
+    let (_, found) = api(
+        reqwest::Method::GET,
+        "/admin/api/people?q=%E5%B0%8F%E6%9E%97".into(),
+        None,
+    )
+    .await; // 小林
+    assert!(found["people"].as_array().unwrap().is_empty(), "{found}");
+    let (status, _) = api(
+        reqwest::Method::GET,
+        "/admin/api/people?school=kaede".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (_, found) = api(
+        reqwest::Method::GET,
+        "/admin/api/people?class=kaede-3-1".into(),
+        None,
+    )
+    .await;
+    assert!(found["people"].as_array().unwrap().is_empty(), "{found}");
+
+    // The board's かえで policy is not listed; policies beyond the school are refused.
+    let policies = format!("/admin/api/apps/{client_id}/policies");
+    let (_, listed) = api(reqwest::Method::GET, policies.clone(), None).await;
+    assert!(listed["latest"].as_array().unwrap().is_empty(), "{listed}");
+    for beyond in [
+        json!({"schools": ["kaede"]}),
+        json!({"classes": ["kaede-3-1"]}),
+        json!({"grades": ["P3"]}),
+    ] {
+        let mut body = json!({"category": ATTENDANCE, "basis": "guardian"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(beyond.as_object().unwrap().clone());
+        let (status, problem) = api(
+            reqwest::Method::POST,
+            format!("{policies}/preview"),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, 403, "{problem}");
+        let (status, _) = api(reqwest::Method::PUT, policies.clone(), Some(body)).await;
+        assert_eq!(status, 403);
+    }
+    // The board's own policy of a category may not be overwritten from a school.
+    let (status, problem) = api(
+        reqwest::Method::PUT,
+        policies.clone(),
+        Some(json!({"category": ROSTER_CORE, "basis": "school", "schools": ["sakura"]})),
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    // Within the school: fine, and previewed pupils are its own.
+    let own = json!({"category": ATTENDANCE, "basis": "guardian", "classes": ["sakura-3-1"]});
+    let (status, preview) = api(
+        reqwest::Method::POST,
+        format!("{policies}/preview"),
+        Some(own.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["reached"], 2);
+    let (status, saved) = api(reqwest::Method::PUT, policies.clone(), Some(own.clone())).await;
+    assert_eq!(status, 200, "{saved}");
+    // A change from the browser without the CSRF header is refused.
+    let response = browser
+        .http
+        .put(server.url(&policies))
+        .json(&own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+
+    // Board-only actions.
+    let (status, _) = api(
+        reqwest::Method::POST,
+        "/admin/api/apps".into(),
+        Some(json!({"name": "x", "redirect_uris": ["https://x.example/cb"]})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = api(
+        reqwest::Method::POST,
+        format!("/admin/api/apps/{client_id}/disable"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = api(reqwest::Method::GET, "/admin/api/audit/verify".into(), None).await;
+    assert_eq!(status, 403);
+
+    // The audit log: their own change is there, the board's かえで policy is not.
+    let (_, events) = api(reqwest::Method::GET, "/admin/api/audit".into(), None).await;
+    let endpoints: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["endpoint"].as_str().unwrap())
+        .collect();
+    assert!(
+        endpoints.contains(&"admin API (sakura-admin)"),
+        "{endpoints:?}"
+    );
+    assert!(
+        !endpoints.iter().any(|e| e.starts_with("admin API (app ")),
+        "{endpoints:?}"
+    );
+
+    // The pages show the same: the console's dashboard, people of the school only.
+    let dashboard = browser.get(&server.url("/admin")).await;
+    assert_eq!(dashboard.status(), 200);
+    let html = dashboard.text().await.unwrap();
+    assert!(
+        html.contains("管理している学校：みなと市立さくら小学校"),
+        "{html}"
+    );
+    assert!(!html.contains("かえで"), "{html}");
+    let html = browser
+        .get(&server.url("/admin/people?q=%E5%B0%8F%E6%9E%97"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("見つかりませんでした"), "{html}");
+    let html = browser
+        .get(&server.url("/admin/people?q=%E5%B1%B1%E7%94%B0"))
+        .await
+        .text()
+        .await
+        .unwrap(); // 山田
+    assert!(
+        html.contains("山田\u{3000}太郎") && html.contains("3年1組"),
+        "{html}"
+    );
+    // A page form without its CSRF token changes nothing.
+    let response = browser
+        .post_form(
+            &server.url(&format!("/admin/apps/{client_id}/policies")),
+            &[
+                ("category", ATTENDANCE),
+                ("basis", "school"),
+                ("class", "sakura-1-1"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    // The page's preview and save.
+    let html = browser
+        .get(&server.url(&format!("/admin/apps/{client_id}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let page_csrf = hidden(&html, "csrf_token");
+    let form = [
+        ("csrf_token", page_csrf.as_str()),
+        ("category", ATTENDANCE),
+        ("basis", "guardian"),
+        ("class", "sakura-3-1"),
+        ("class", "sakura-1-1"),
+        ("purpose_ja", "出席に合わせた課題"),
+        ("action", "preview"),
+    ];
+    let previewed = browser
+        .post_form(
+            &server.url(&format!("/admin/apps/{client_id}/policies")),
+            &form,
+        )
+        .await;
+    assert_eq!(previewed.status(), 200);
+    let html = previewed.text().await.unwrap();
+    assert!(html.contains("id=\"preview-waiting\">3人"), "{html}");
+    // Nobody had consented to the version in force: nothing starts over.
+    assert!(!html.contains("これまでの同意はやり直し"), "{html}");
+    let mut save = form.to_vec();
+    save.pop();
+    save.push(("action", "save"));
+    let saved = browser
+        .post_form(
+            &server.url(&format!("/admin/apps/{client_id}/policies")),
+            &save,
+        )
+        .await;
+    assert_eq!(location(&saved), format!("/admin/apps/{client_id}"));
+    let html = browser
+        .get(&server.url(&format!("/admin/apps/{client_id}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("利用方針を保存しました。"), "{html}");
+    server.stop().await;
+}
+
+async fn a_password_sign_in_does_not_open_the_console(backend: Backend) {
+    let server = board(backend).await;
+    let signed_out = reqwest::get(server.url("/admin")).await.unwrap();
+    assert_eq!(signed_out.status(), 401);
+    assert!(signed_out.text().await.unwrap().contains("href=\"/login\""));
+    // A teacher is refused; the home page offers no console.
+    let teacher = Browser::new();
+    teacher.sign_in(&server, "misaki", PASSWORD).await;
+    assert_eq!(teacher.get(&server.url("/admin")).await.status(), 403);
+    assert!(
+        !teacher
+            .get(&server.url("/"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("/admin")
+    );
+    // An administrator with a password session: led to sign in with a passkey, API refused.
+    let admin = Browser::new();
+    admin.sign_in(&server, "board-admin", PASSWORD).await;
+    assert!(
+        admin
+            .get(&server.url("/"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("href=\"/admin\"")
+    );
+    let page = admin.get(&server.url("/admin/apps")).await;
+    assert_eq!(page.status(), 403);
+    let response = admin.get(&server.url("/admin/api/apps")).await;
+    assert_eq!(response.status(), 403);
+    let problem: Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("passkey"),
+        "{problem}"
+    );
+    server.stop().await;
+}
