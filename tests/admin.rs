@@ -16,38 +16,12 @@ on_both_databases!(
     the_api_describes_itself_and_refuses_strangers,
     an_app_with_the_admin_scope_runs_the_board,
     a_school_administrator_reaches_only_their_school,
-    a_password_sign_in_does_not_open_the_console
+    a_password_sign_in_does_not_open_the_console,
+    a_teacher_sees_their_class_and_no_other
 );
 
 const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
 const ATTENDANCE: &str = "urn:renkei:scope:attendance.readonly";
-
-/// Two schools (さくら and かえで), their pupils, a guardian each, a teacher, the board's
-/// administrator and each school's; every account with the test password.
-async fn board(backend: Backend) -> TestServer {
-    let server = TestServer::start_on_localhost(backend).await;
-    let report = renkei_directory::import(
-        server.directory.as_ref(),
-        &server.audit,
-        "test setup",
-        &support::roster_fixture("console-1.1"),
-        &renkei_directory::ImportOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(report.outcome, "applied", "{report}");
-    for username in [
-        "board-admin",
-        "sakura-admin",
-        "kaede-admin",
-        "misaki",
-        "keiko",
-        "taro",
-    ] {
-        server.set_password(username, PASSWORD).await;
-    }
-    server
-}
 
 /// An app registered for the admin API (client credentials) and its access token.
 async fn admin_app_token(server: &TestServer) -> String {
@@ -220,7 +194,7 @@ async fn browser_call(
 }
 
 async fn the_api_describes_itself_and_refuses_strangers(backend: Backend) {
-    let server = board(backend).await;
+    let server = TestServer::console_board(backend).await;
     let document: Value = reqwest::get(server.url("/admin/api/openapi.json"))
         .await
         .unwrap()
@@ -388,7 +362,7 @@ async fn the_api_describes_itself_and_refuses_strangers(backend: Backend) {
 }
 
 async fn an_app_with_the_admin_scope_runs_the_board(backend: Backend) {
-    let server = board(backend).await;
+    let server = TestServer::console_board(backend).await;
     let token = admin_app_token(&server).await;
     let get = |path: &'static str| call(&server, &token, reqwest::Method::GET, path, None);
 
@@ -717,7 +691,7 @@ async fn an_app_with_the_admin_scope_runs_the_board(backend: Backend) {
 }
 
 async fn a_school_administrator_reaches_only_their_school(backend: Backend) {
-    let server = board(backend).await;
+    let server = TestServer::console_board(backend).await;
     let board_token = admin_app_token(&server).await;
     let (_, registered) = call(
         &server,
@@ -958,7 +932,7 @@ async fn a_school_administrator_reaches_only_their_school(backend: Backend) {
 }
 
 async fn a_password_sign_in_does_not_open_the_console(backend: Backend) {
-    let server = board(backend).await;
+    let server = TestServer::console_board(backend).await;
     let signed_out = reqwest::get(server.url("/admin")).await.unwrap();
     assert_eq!(signed_out.status(), 401);
     assert!(signed_out.text().await.unwrap().contains("href=\"/login\""));
@@ -995,6 +969,103 @@ async fn a_password_sign_in_does_not_open_the_console(backend: Backend) {
     assert!(
         problem["detail"].as_str().unwrap().contains("passkey"),
         "{problem}"
+    );
+    server.stop().await;
+}
+
+async fn a_teacher_sees_their_class_and_no_other(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let token = admin_app_token(&server).await;
+    let (_, registered) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        "/admin/api/apps",
+        Some(json!({"name": "漢字アプリ", "redirect_uris": ["https://kanji.example/cb"]})),
+    )
+    .await;
+    let client_id = registered["app"]["client_id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        &format!("/admin/api/apps/{client_id}/policies"),
+        Some(json!({"category": ATTENDANCE, "basis": "guardian", "schools": ["sakura", "kaede"]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let keiko = renkei_idp::user::by_username(server.store.as_ref(), "keiko")
+        .await
+        .unwrap();
+    renkei_consent::record::record(
+        server.consent.store.as_ref(),
+        server.directory.as_ref(),
+        &server.audit,
+        "test: the guardian's consent page",
+        &keiko,
+        renkei_consent::record::ConsentInput {
+            student_id: "s-taro".into(),
+            client_id: client_id.clone(),
+            category_id: ATTENDANCE.into(),
+            action: renkei_consent::record::Action::Grant,
+            until: None,
+        },
+        renkei_platform::clock::now(),
+    )
+    .await
+    .unwrap();
+
+    let teacher = Browser::new();
+    teacher.sign_in(&server, "misaki", PASSWORD).await;
+    assert!(
+        teacher
+            .get(&server.url("/"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("href=\"/class\"")
+    );
+    let page = teacher.get(&server.url("/class")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    // 3年1組 of さくら, by roll number; not 1年1組, not かえで.
+    let taro = html.find("山田\u{3000}太郎").expect("Taro is listed");
+    let hanako = html.find("佐藤\u{3000}花子").expect("Hanako is listed");
+    assert!(taro < hanako, "by roll number");
+    assert!(html.contains("3年1組、みなと市立さくら小学校"), "{html}");
+    for elsewhere in ["中村", "小林", "加藤"] {
+        assert!(
+            !html.contains(elsewhere),
+            "{elsewhere} is not in Misaki's class: {html}"
+        );
+    }
+    // The app reads Taro (his guardian agreed); Hanako waits.
+    assert!(
+        html.contains("漢字アプリ")
+            && html.contains("<td class=\"n\">1人</td><td>佐藤\u{3000}花子</td>"),
+        "{html}"
+    );
+    // The view was audited as a read of the class's pupils.
+    let (_, events) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/audit?kind=read&person=s-hanako",
+        None,
+    )
+    .await;
+    let event = &events["events"][0];
+    assert_eq!(event["endpoint"], "class view (misaki)", "{events}");
+    assert_eq!(event["records"], 2);
+
+    // A guardian, or nobody, gets no class view.
+    let guardian = Browser::new();
+    guardian.sign_in(&server, "keiko", PASSWORD).await;
+    assert_eq!(guardian.get(&server.url("/class")).await.status(), 403);
+    assert_eq!(
+        reqwest::get(server.url("/class")).await.unwrap().status(),
+        403
     );
     server.stop().await;
 }

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use support::*;
 
 on_both_databases!(
+    administrator_runs_the_console_in_chromium,
     newcomer_tries_the_demo_in_chromium,
     guardian_agrees_on_the_account_page_in_chromium,
     pupil_signs_in_and_approves_in_chromium,
@@ -623,5 +624,180 @@ async fn newcomer_tries_the_demo_in_chromium(backend: Backend) {
     pupil.close().await.unwrap();
     teacher.close().await.unwrap();
     guardian.close().await.unwrap();
+    server.stop().await;
+}
+
+/// The board's administrator, from their first password sign-in: led to register a passkey,
+/// signs in with it, registers an app, previews and saves a guardian-basis policy, finds it all
+/// in the audit log and searches people; every console page passes axe-core, in Japanese and
+/// in English, on a tablet-sized window.
+async fn administrator_runs_the_console_in_chromium(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+
+    // First visit: a password sign-in; home offers the console, which asks for a passkey first.
+    client.goto(&server.url("/login")).await.unwrap();
+    type_password(&client, "board-admin").await;
+    click(&client, "form[action='/login'] button[type=submit]").await;
+    click(&client, "a[href='/admin']").await;
+    wait_for_heading(&client, "管理画面").await;
+    let said = text_of(&client, "main").await;
+    assert!(said.contains("はじめにこの端末でパスキーを登録"), "{said}");
+    screenshot(&client, &format!("admin-enrol-first-{backend:?}")).await;
+    click(&client, "a[href='/passkeys']").await;
+    click(&client, "#passkey-add").await;
+    assert_eq!(
+        text_of(&client, "p.notice").await,
+        "パスキーを登録しました。"
+    );
+
+    // Signed in again with the passkey: the dashboard.
+    client.delete_all_cookies().await.unwrap();
+    client.goto(&server.url("/login")).await.unwrap();
+    click(&client, "#passkey-sign-in").await;
+    click(&client, "a[href='/admin']").await;
+    wait_for_heading(&client, "管理画面").await;
+    let dashboard = text_of(&client, "main").await;
+    assert!(
+        dashboard.contains("教育委員会全体を管理しています。"),
+        "{dashboard}"
+    );
+    assert!(
+        dashboard.contains("みなと市立さくら小学校、みなと市立かえで小学校")
+            || dashboard.contains("みなと市立かえで小学校、みなと市立さくら小学校"),
+        "{dashboard}"
+    );
+    screenshot(&client, &format!("admin-dashboard-{backend:?}")).await;
+
+    // Register an app: its secret once.
+    click(&client, ".console-nav a[href='/admin/apps']").await;
+    wait_for_heading(&client, "アプリ").await;
+    screenshot(&client, &format!("admin-apps-{backend:?}")).await;
+    for (field, text) in [
+        ("#name", "算数ドリル"),
+        ("#vendor", "さんすう株式会社"),
+        ("#policy_uri", "https://drill.example/privacy"),
+        ("#redirect_uris", "https://drill.example/callback"),
+    ] {
+        client
+            .find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click(&client, "form[action='/admin/apps'] button[type=submit]").await;
+    wait_for_heading(&client, "アプリを登録しました").await;
+    let secret = text_of(&client, "#client-secret").await;
+    assert!(secret.len() >= 32, "{secret}");
+    screenshot(&client, &format!("admin-app-registered-{backend:?}")).await;
+
+    // A guardian-basis policy for さくら: preview, then save.
+    click(&client, "a.button.primary").await;
+    wait_for_heading(&client, "算数ドリル").await;
+    client
+        .find(Locator::Css("#category"))
+        .await
+        .unwrap()
+        .select_by_value("urn:renkei:scope:attendance.readonly")
+        .await
+        .unwrap();
+    click(&client, "input[name=basis][value=guardian]").await;
+    click(&client, "input[name=school][value=sakura]").await;
+    client
+        .find(Locator::Css("#purpose_ja"))
+        .await
+        .unwrap()
+        .send_keys("出席状況に合わせて課題を調整するため")
+        .await
+        .unwrap();
+    click(&client, "button[value=preview]").await;
+    assert_eq!(text_of(&client, "#preview-waiting").await, "3人");
+    assert_eq!(text_of(&client, "#preview-visible").await, "0人");
+    let pupils = text_of(&client, "#preview-pupils").await;
+    assert!(
+        pupils.contains("山田\u{3000}太郎") && pupils.contains("同意待ち"),
+        "{pupils}"
+    );
+    // The form kept what was chosen.
+    assert!(
+        client
+            .find(Locator::Css("input[name=school][value=sakura]:checked"))
+            .await
+            .is_ok()
+    );
+    screenshot(&client, &format!("admin-policy-preview-{backend:?}")).await;
+    click(&client, "button[value=save]").await;
+    assert_eq!(
+        text_of(&client, "p.notice").await,
+        "利用方針を保存しました。"
+    );
+    let policies = text_of(&client, "#policies-in-force").await;
+    assert!(
+        policies.contains("出欠") && policies.contains("保護者の同意") && policies.contains("有効"),
+        "{policies}"
+    );
+    screenshot(&client, &format!("admin-app-{backend:?}")).await;
+
+    // The audit log shows both changes, by this administrator, through the console.
+    click(&client, ".console-nav a[href='/admin/audit']").await;
+    wait_for_heading(&client, "監査ログ").await;
+    let events = text_of(&client, "#events").await;
+    assert!(
+        events.contains("admin console (board-admin)")
+            && events.contains("registered")
+            && events.contains("policy version 1"),
+        "{events}"
+    );
+    screenshot(&client, &format!("admin-audit-{backend:?}")).await;
+    click(&client, "a[href='/admin/audit/verify']").await;
+    assert!(
+        text_of(&client, "#verified")
+            .await
+            .contains("改ざんは見つかりませんでした")
+    );
+
+    // People: search by name.
+    click(&client, ".console-nav a[href='/admin/people']").await;
+    wait_for_heading(&client, "利用者").await;
+    client
+        .find(Locator::Css("#q"))
+        .await
+        .unwrap()
+        .send_keys("山田")
+        .await
+        .unwrap();
+    click(&client, "form[role=search] button[type=submit]").await;
+    let people = text_of(&client, "#people").await;
+    assert!(
+        people.contains("ヤマダ\u{3000}タロウ") && people.contains("3年1組"),
+        "{people}"
+    );
+    screenshot(&client, &format!("admin-people-{backend:?}")).await;
+
+    // In English.
+    click(&client, ".console-nav a[href='/admin']").await;
+    click(&client, "a.toggle").await;
+    wait_for_heading(&client, "Admin console").await;
+    screenshot(&client, &format!("admin-dashboard-en-{backend:?}")).await;
+    client.close().await.unwrap();
+
+    // The teacher's class view, from home.
+    let teacher = driver.client().await;
+    teacher.goto(&server.url("/login")).await.unwrap();
+    type_password(&teacher, "misaki").await;
+    click(&teacher, "form[action='/login'] button[type=submit]").await;
+    click(&teacher, "a[href='/class']").await;
+    wait_for_heading(&teacher, "担当の学級").await;
+    let roll = text_of(&teacher, "table.roll").await;
+    assert!(
+        roll.contains("山田\u{3000}太郎") && !roll.contains("中村"),
+        "{roll}"
+    );
+    screenshot(&teacher, &format!("class-view-{backend:?}")).await;
+    teacher.close().await.unwrap();
     server.stop().await;
 }

@@ -11,6 +11,7 @@
 //! - [`people`]: search.
 //! - [`audit`]: the audit log: search, export, verify.
 //! - [`reference`]: what forms choose from.
+//! - [`class`]: the teachers' class view.
 //! - [`api`]: the API's routes and its OpenAPI document.
 //! - [`pages`]: the console's pages.
 
@@ -18,6 +19,7 @@ pub mod actor;
 pub mod api;
 pub mod apps;
 pub mod audit;
+pub mod class;
 pub mod error;
 pub mod overview;
 pub mod pages;

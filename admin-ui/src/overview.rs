@@ -101,12 +101,13 @@ pub async fn overview(console: &Console, actor: &Actor) -> Result<Overview> {
             name: org.name,
         })
         .collect();
-    let people = directory
+    let mut people: Vec<RoleCount> = directory
         .people_by_role(actor.school())
         .await?
         .into_iter()
         .map(|(role, count)| RoleCount { role, count })
         .collect();
+    people.sort_by_key(|r| renkei_directory::Role::parse(&r.role));
     let clients = console.idp.store.clients().await?;
     let imports = if actor.school().is_none() {
         directory

@@ -321,3 +321,24 @@ pub async fn sight(
     };
     Ok(Sight { reached, visible })
 }
+
+/// What `policy` shows its app at `now` of the `candidates` only (a class's pupils, say),
+/// without listing everyone it reaches.
+pub async fn sight_among(
+    store: &dyn ConsentStore,
+    directory: &dyn Directory,
+    policy: &Policy,
+    candidates: &[crate::store::Pupil],
+    now: i64,
+) -> Result<Sight> {
+    let reached = crate::capability::mint::reached(directory, policy, candidates).await?;
+    let visible = match policy.basis {
+        Basis::School => reached.clone(),
+        Basis::Guardian | Basis::Student => {
+            crate::capability::mint::consenting(store, directory, policy, reached.clone(), now)
+                .await?
+                .0
+        }
+    };
+    Ok(Sight { reached, visible })
+}

@@ -183,6 +183,16 @@ pub(crate) async fn with_classes(
         .collect())
 }
 
+/// The roll number (出席番号) an enrollment record states, if any: the Japan profile's
+/// `metadata.jp.shussekiNo`, a number or a numeric text.
+pub(crate) fn roll_number(enrollment_json: &str) -> Option<i64> {
+    let record: serde_json::Value = serde_json::from_str(enrollment_json).ok()?;
+    let number = &record["metadata"]["jp"]["shussekiNo"];
+    number
+        .as_i64()
+        .or_else(|| number.as_str().and_then(|text| text.trim().parse().ok()))
+}
+
 /// Family and given name with one full-width space between them, as Japanese rosters print
 /// names; either alone as it is.
 fn join_name(family: Option<String>, given: Option<String>) -> String {
@@ -195,6 +205,20 @@ fn join_name(family: Option<String>, given: Option<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roll_numbers_are_read_as_numbers_or_numeric_text() {
+        assert_eq!(
+            roll_number(r#"{"metadata":{"jp":{"shussekiNo":7}}}"#),
+            Some(7)
+        );
+        assert_eq!(
+            roll_number(r#"{"metadata":{"jp":{"shussekiNo":" 12"}}}"#),
+            Some(12)
+        );
+        assert_eq!(roll_number(r#"{"metadata":{}}"#), None);
+        assert_eq!(roll_number("not json"), None);
+    }
 
     #[test]
     fn wildcards_in_the_text_are_taken_literally() {

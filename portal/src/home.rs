@@ -192,8 +192,10 @@ async fn show(
         }
     }
     let mut links = Vec::new();
-    if role == Some(Role::Administrator) {
-        links.push(("/admin", p.console));
+    match role {
+        Some(Role::Administrator) => links.push(("/admin", p.console)),
+        Some(Role::Teacher) => links.push(("/class", p.class_view)),
+        _ => {}
     }
     if matches!(role, Some(Role::Guardian | Role::Student)) {
         links.push((crate::account::PATH, t.account_link));

@@ -58,6 +58,8 @@ pub struct PortalTexts {
     pub role_administrator: &'static str,
     /// The administrators' console link.
     pub console: &'static str,
+    /// The teachers' class view link.
+    pub class_view: &'static str,
     /// Home: before the school.
     pub school: &'static str,
     /// Home: before a pupil's or teacher's classes.
@@ -134,6 +136,7 @@ const JA: PortalTexts = PortalTexts {
     role_guardian: "保護者",
     role_administrator: "管理者",
     console: "管理画面",
+    class_view: "担当の学級",
     school: "学校",
     classes: "クラス",
     children: "お子さま",
@@ -231,6 +234,7 @@ const EN: PortalTexts = PortalTexts {
     role_guardian: "Guardian",
     role_administrator: "Administrator",
     console: "Admin console",
+    class_view: "My classes",
     school: "School",
     classes: "Classes",
     children: "Children",

@@ -188,6 +188,34 @@ impl TestServer {
         server
     }
 
+    /// The console's board on `localhost` (passkeys work): two schools (さくら and かえで),
+    /// their pupils, a guardian each, a teacher, the board's administrator and each school's;
+    /// every account with the test password.
+    pub async fn console_board(backend: Backend) -> Self {
+        let server = Self::start_on_localhost(backend).await;
+        let report = renkei_directory::import(
+            server.directory.as_ref(),
+            &server.audit,
+            "test setup",
+            &roster_fixture("console-1.1"),
+            &renkei_directory::ImportOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.outcome, "applied", "{report}");
+        for username in [
+            "board-admin",
+            "sakura-admin",
+            "kaede-admin",
+            "misaki",
+            "keiko",
+            "taro",
+        ] {
+            server.set_password(username, PASSWORD).await;
+        }
+        server
+    }
+
     pub async fn start_on(database: TestDatabase) -> Self {
         Self::start_process(database, None, "127.0.0.1").await
     }

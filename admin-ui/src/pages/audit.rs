@@ -58,8 +58,14 @@ async fn show(
     search: Search,
     verified: Option<String>,
 ) -> Response {
-    let page = match audit::find(console, &visit.actor, &search).await {
-        Ok(page) => page,
+    let loaded = async {
+        let page = audit::find(console, &visit.actor, &search).await?;
+        let labels = super::Labels::load(console, visit.locale).await?;
+        Ok::<_, crate::Error>((page, labels))
+    }
+    .await;
+    let (page, labels) = match loaded {
+        Ok(loaded) => loaded,
         Err(error) => return failure(error),
     };
     let apps = match console.idp.store.clients().await {
@@ -89,7 +95,7 @@ async fn show(
         events: page
             .events
             .iter()
-            .map(|e| EventRow::of(e, visit.locale, c))
+            .map(|e| EventRow::of(e, visit.locale, c, &labels))
             .collect(),
         older,
         export_query: serde_urlencoded::to_string(&base).unwrap_or_default(),

@@ -41,19 +41,29 @@ impl EventRow {
         event: &crate::audit::EventView,
         locale: renkei_idp::pages::Locale,
         c: &super::ConsoleTexts,
+        labels: &super::Labels,
     ) -> Self {
+        let categories: Vec<&str> = event
+            .categories
+            .iter()
+            .map(|id| labels.category(id))
+            .collect();
         EventRow {
             when: locale.date_time(event.at),
             who: event.endpoint.clone(),
             what: [
-                event.client_id.clone().unwrap_or_default(),
-                event.categories.join(" "),
+                event
+                    .client_id
+                    .as_deref()
+                    .map(|id| labels.app(id).to_owned())
+                    .unwrap_or_default(),
+                categories.join(c.list_separator),
                 event.detail.clone().unwrap_or_default(),
             ]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
-            .join(" / "),
+            .join(c.list_separator),
             kind: c.event_kind(&event.kind),
             outcome: if event.outcome == "allowed" {
                 c.allowed
@@ -89,8 +99,14 @@ pub async fn page(
         Ok(visit) => visit,
         Err(refused) => return refused,
     };
-    let overview = match overview::overview(&console, &visit.actor).await {
-        Ok(overview) => overview,
+    let loaded = async {
+        let overview = overview::overview(&console, &visit.actor).await?;
+        let labels = super::Labels::load(&console, visit.locale).await?;
+        Ok::<_, crate::Error>((overview, labels))
+    }
+    .await;
+    let (overview, labels) = match loaded {
+        Ok(loaded) => loaded,
         Err(error) => return failure(error),
     };
     let (c, locale) = (visit.c, visit.locale);
@@ -134,7 +150,7 @@ pub async fn page(
         events: overview
             .recent
             .iter()
-            .map(|e| EventRow::of(e, locale, c))
+            .map(|e| EventRow::of(e, locale, c, &labels))
             .collect(),
         overview,
     };

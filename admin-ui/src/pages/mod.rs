@@ -4,6 +4,7 @@
 
 pub mod apps;
 pub mod audit;
+pub mod class;
 pub mod dashboard;
 pub mod people;
 pub mod texts;
@@ -32,6 +33,7 @@ pub fn router() -> Router<Console> {
         .route("/admin/audit", get(audit::page))
         .route("/admin/audit/export", get(audit::export))
         .route("/admin/audit/verify", get(audit::verify))
+        .route("/class", get(class::page))
 }
 
 /// Which menu item a page is.
@@ -101,11 +103,17 @@ impl Visit {
                 format!("{}{name}", self.c.administers_school)
             }
         };
+        let name = match &self.actor.user {
+            Some(user) => self
+                .c
+                .signed_in_as(&renkei_idp::user::display_name(user), &user.username),
+            None => self.actor.name.clone(),
+        };
         Frame {
             c: self.c,
             section,
             csrf_token: self.csrf_token.clone(),
-            who: format!("{}{}{place}", self.actor.name, self.c.list_separator),
+            who: format!("{name}{}{place}", self.c.sentence_break),
             ja: self.locale == Locale::Ja,
         }
     }
@@ -270,4 +278,50 @@ pub fn expired_form() -> Response {
 /// A date for people, in the page's language (empty for none).
 pub fn date(locale: Locale, unix: Option<i64>) -> String {
     unix.map(|u| locale.date(u)).unwrap_or_default()
+}
+
+/// Names for the ids an audit event holds: apps and data categories, in the page's language.
+pub struct Labels {
+    apps: std::collections::HashMap<String, String>,
+    categories: std::collections::HashMap<String, String>,
+}
+
+impl Labels {
+    /// The names of every app (disabled ones keep their id) and category.
+    pub async fn load(console: &Console, locale: Locale) -> crate::Result<Self> {
+        let apps = console
+            .idp
+            .store
+            .clients()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
+        let categories = console
+            .consent
+            .store
+            .categories()
+            .await?
+            .into_iter()
+            .map(|c| {
+                let name = if locale == Locale::Ja {
+                    c.name_ja
+                } else {
+                    c.name_en
+                };
+                (c.id, name)
+            })
+            .collect();
+        Ok(Labels { apps, categories })
+    }
+
+    /// An app's name, or its id.
+    pub fn app<'a>(&'a self, id: &'a str) -> &'a str {
+        self.apps.get(id).map_or(id, String::as_str)
+    }
+
+    /// A category's name, or its id.
+    pub fn category<'a>(&'a self, id: &'a str) -> &'a str {
+        self.categories.get(id).map_or(id, String::as_str)
+    }
 }

@@ -161,6 +161,15 @@ pub struct ConsoleTexts {
     pub enrol_passkey: &'static str,
     pub list_separator: &'static str,
     pub people_count: &'static str,
+    pub signed_in_format: &'static str,
+    pub classes_title: &'static str,
+    pub classes_none: &'static str,
+    pub col_number: &'static str,
+    pub class_apps: &'static str,
+    pub class_apps_none: &'static str,
+    pub col_waiting_names: &'static str,
+    pub not_teacher: &'static str,
+    pub sentence_break: &'static str,
 }
 
 impl ConsoleTexts {
@@ -209,6 +218,13 @@ impl ConsoleTexts {
             "consent" => self.kind_consent,
             _ => self.kind_admin,
         }
+    }
+
+    /// Who is signed in: 「渡辺 修（board-admin）さん。」
+    pub fn signed_in_as(&self, name: &str, username: &str) -> String {
+        self.signed_in_format
+            .replace("{name}", name)
+            .replace("{username}", username)
     }
 
     /// A number of people: 「120人」, "120".
@@ -361,7 +377,7 @@ static JA: ConsoleTexts = ConsoleTexts {
     verified: "記録のつながりを確認しました。改ざんは見つかりませんでした。件数：",
     broken: "記録のつながりが壊れています。番号：",
     older: "さらに古い記録",
-    col_children: "対象の児童生徒",
+    col_children: "児童生徒",
     col_records: "件数",
     allowed: "許可",
     refused: "拒否",
@@ -375,6 +391,15 @@ static JA: ConsoleTexts = ConsoleTexts {
     enrol_passkey: "パスキーを登録する",
     list_separator: "、",
     people_count: "{n}人",
+    signed_in_format: "{name}（{username}）さん。",
+    classes_title: "担当の学級",
+    classes_none: "名簿で担当している学級はありません。",
+    col_number: "出席番号",
+    class_apps: "アプリが受け取る情報",
+    class_apps_none: "この学級の情報を受け取るアプリはありません。",
+    col_waiting_names: "同意待ちの児童生徒",
+    not_teacher: "このページは教員のためのものです。",
+    sentence_break: "",
 };
 
 static EN: ConsoleTexts = ConsoleTexts {
@@ -535,4 +560,13 @@ static EN: ConsoleTexts = ConsoleTexts {
     enrol_passkey: "Register a passkey",
     list_separator: ", ",
     people_count: "{n}",
+    signed_in_format: "{name} ({username}).",
+    classes_title: "My classes",
+    classes_none: "The roster lists no class that you teach.",
+    col_number: "Roll no.",
+    class_apps: "What apps receive",
+    class_apps_none: "No app receives this class's data.",
+    col_waiting_names: "Waiting for consent",
+    not_teacher: "This page is for teachers.",
+    sentence_break: " ",
 };

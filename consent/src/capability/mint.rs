@@ -67,7 +67,7 @@ pub async fn coverage(
 }
 
 /// The candidates within the policy's schools, grades and classes.
-async fn reached(
+pub(crate) async fn reached(
     directory: &dyn Directory,
     policy: &Policy,
     candidates: &[Pupil],

@@ -181,6 +181,9 @@ pub trait Directory: Send + Sync + 'static {
     async fn enrolled_classes(&self, people: &[String]) -> StoreResult<Vec<(String, ClassRef)>>;
     /// The latest `limit` imports (applied, dry runs and rejected ones), newest first.
     async fn recent_imports(&self, limit: i64) -> StoreResult<Vec<ImportRecord>>;
+    /// The active pupils of an active class with their roll numbers (出席番号, the Japan
+    /// profile's `metadata.jp.shussekiNo`), by number.
+    async fn class_roll(&self, class_id: &str) -> StoreResult<Vec<(String, Option<i64>)>>;
     /// People matching `query`, a page of them, by kana then username.
     async fn search_people(&self, query: &PeopleQuery) -> StoreResult<Vec<Person>>;
     /// How many enabled accounts each role has, in a school (or the whole board).
@@ -601,6 +604,23 @@ macro_rules! directory_store {
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn class_roll(&self, class_id: &str) -> StoreResult<Vec<(String, Option<i64>)>> {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT u.sourced_id, e.data FROM enrollments e JOIN users u ON u.sourced_id = e.user_id \
+                     WHERE e.class_id = $1 AND e.status = 'active' AND e.role = 'student' AND u.role = 'student' \
+                     AND u.status = 'active' ORDER BY u.sourced_id",
+                )
+                .bind(class_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut roll: Vec<(String, Option<i64>)> = rows
+                    .into_iter()
+                    .map(|(id, data)| (id, crate::people::roll_number(&data)))
+                    .collect();
+                roll.sort_by_key(|(id, number)| (number.is_none(), *number, id.clone()));
+                Ok(roll)
             }
 
             async fn search_people(&self, query: &PeopleQuery) -> StoreResult<Vec<Person>> {

@@ -1,0 +1,156 @@
+//! The teachers' class view: the classes a teacher teaches (from the roster), each with its
+//! pupils (出席番号, name, kana) and, for every app with a policy in force that reaches the
+//! class, what it reads and whose consent it still waits for. Nothing beyond the teacher's own
+//! classes; every view is audited as a read of those pupils' roster data.
+
+use renkei_directory::{Pupil, Role};
+use renkei_idp::store::UserRow;
+use renkei_platform::AuditEvent;
+use serde::Serialize;
+
+use crate::Console;
+use crate::error::{Error, Result};
+
+/// A pupil on the class roll.
+#[derive(Clone, Debug, Serialize)]
+pub struct RollPupil {
+    /// sourcedId.
+    pub sourced_id: String,
+    /// 出席番号.
+    pub number: Option<i64>,
+    /// Name.
+    pub name: String,
+    /// Kana.
+    pub kana: String,
+    /// Sign-in name.
+    pub username: String,
+}
+
+/// What one app reads of one category about the class.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppUse {
+    /// The app's name.
+    pub app: String,
+    /// The category's id.
+    pub category: String,
+    /// The basis.
+    pub basis: &'static str,
+    /// Pupils of the class it reads.
+    pub provided: usize,
+    /// Pupils of the class waiting for consent, by name.
+    pub waiting: Vec<String>,
+}
+
+/// One class as its teacher sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassView {
+    /// sourcedId.
+    pub id: String,
+    /// Title, e.g. 3年1組.
+    pub title: String,
+    /// The school's name.
+    pub school: String,
+    /// The roll, by number.
+    pub pupils: Vec<RollPupil>,
+    /// The apps reaching the class.
+    pub uses: Vec<AppUse>,
+}
+
+/// The classes `teacher` teaches, audited (through `via`) as a read of their pupils.
+pub async fn of_teacher(console: &Console, teacher: &UserRow, via: &str) -> Result<Vec<ClassView>> {
+    if !teacher.enabled || Role::parse(&teacher.role) != Some(Role::Teacher) {
+        return Err(Error::Forbidden("the class view is for teachers".into()));
+    }
+    let Some(me) = &teacher.sourced_id else {
+        return Ok(Vec::new());
+    };
+    let directory = console.idp.directory.as_ref();
+    let clients = console.idp.store.clients().await?;
+    let now = renkei_platform::clock::now();
+    let mut views = Vec::new();
+    let mut seen = Vec::new();
+    for class in directory.classes_taught_by(me).await? {
+        let roll = directory.class_roll(&class.id).await?;
+        let ids: Vec<String> = roll.iter().map(|(id, _)| id.clone()).collect();
+        let people = directory.people(&ids).await?;
+        let person = |id: &str| people.iter().find(|p| p.sourced_id.as_deref() == Some(id));
+        let pupils: Vec<RollPupil> = roll
+            .iter()
+            .filter_map(|(id, number)| {
+                let p = person(id)?;
+                Some(RollPupil {
+                    sourced_id: id.clone(),
+                    number: *number,
+                    name: p.name.clone(),
+                    kana: p.kana.clone(),
+                    username: p.username.clone(),
+                })
+            })
+            .collect();
+        let candidates: Vec<Pupil> = people
+            .iter()
+            .filter_map(|p| {
+                Some(Pupil {
+                    id: p.sourced_id.clone()?,
+                    grade: p.grade.clone(),
+                })
+            })
+            .collect();
+        let mut uses = Vec::new();
+        for client in &clients {
+            for policy in console.consent.store.policies(Some(&client.id)).await? {
+                if !policy.in_force(now) {
+                    continue;
+                }
+                let sight = renkei_consent::policy::sight_among(
+                    console.consent.store.as_ref(),
+                    directory,
+                    &policy,
+                    &candidates,
+                    now,
+                )
+                .await?;
+                if sight.reached.is_empty() {
+                    continue;
+                }
+                uses.push(AppUse {
+                    app: client.name.clone(),
+                    category: policy.category_id.clone(),
+                    basis: policy.basis.as_str(),
+                    provided: sight.visible.len(),
+                    waiting: pupils
+                        .iter()
+                        .filter(|p| sight.waiting().any(|w| w == &p.sourced_id))
+                        .map(|p| p.name.clone())
+                        .collect(),
+                });
+            }
+        }
+        let school = directory
+            .org(&class.school_id)
+            .await?
+            .map_or_else(|| class.school_id.clone(), |org| org.name);
+        seen.extend(ids);
+        views.push(ClassView {
+            id: class.id,
+            title: class.title,
+            school,
+            pupils,
+            uses,
+        });
+    }
+    seen.sort();
+    seen.dedup();
+    let records = seen.len() as i64;
+    let mut event = AuditEvent::change(
+        "read",
+        None,
+        Vec::new(),
+        seen,
+        via,
+        "the class view: names, kana and roll numbers of the teacher's classes".into(),
+    );
+    event.records = records;
+    console.audit.append(event).await?;
+    Ok(views)
+}
