@@ -8,7 +8,7 @@
 //! - [`actor`]: who acts and what they reach (board or one school).
 //! - [`overview`]: the dashboard.
 //! - [`apps`], [`policies`]: learning apps and what each may read, with the preview.
-//! - [`people`]: search.
+//! - [`people`]: finding people.
 //! - [`audit`]: the audit log: search, export, verify.
 //! - [`reference`]: what forms choose from.
 //! - [`class`]: the teachers' class view.

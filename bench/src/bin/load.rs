@@ -8,7 +8,7 @@
 //! ```sh
 //! cargo build --release -p renkei -p renkei-bench
 //! ./target/release/load [--seconds 10] [--connections 16] [--backends sqlite,postgres] [--peer]
-//!     [--only NAME] [--alg RS256|ES256|EdDSA]
+//!     [--only NAME] [--alg RS256|ES256|EdDSA] [--students 600]
 //! ```
 //!
 //! PostgreSQL: `RENKEI_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
@@ -46,6 +46,9 @@ struct Settings {
     /// Signing algorithm of access tokens and of the app's ID tokens, for Renkei and the peer
     /// alike.
     alg: String,
+    /// Pupils of the generated board (schools of 600): 100000 for the console's search at
+    /// board scale.
+    students: usize,
 }
 
 fn settings() -> Settings {
@@ -56,6 +59,7 @@ fn settings() -> Settings {
         peer: false,
         only: None,
         alg: "RS256".into(),
+        students: 600,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -77,6 +81,9 @@ fn settings() -> Settings {
             "--peer" => settings.peer = true,
             "--only" => settings.only = args.next(),
             "--alg" => settings.alg = args.next().unwrap_or_default(),
+            "--students" => {
+                settings.students = args.next().and_then(|v| v.parse().ok()).unwrap_or(600)
+            }
             other => {
                 panic!("unknown argument {other}; see the doc comment of bench/src/bin/load.rs")
             }
@@ -355,15 +362,18 @@ fn renkei(url: &str, args: &[&str], stdin: Option<&str>) -> String {
 struct Fixture {
     client_id: String,
     client_secret: String,
+    /// An app registered for the admin API (client credentials, board-wide).
+    admin_id: String,
+    admin_secret: String,
     class_id: String,
     users: Vec<String>,
 }
 
-fn set_up(url: &str, connections: usize, alg: &str) -> Fixture {
+fn set_up(url: &str, connections: usize, alg: &str, students: usize) -> Fixture {
     renkei(url, &["migrate"], None);
     let roster = std::env::temp_dir().join(format!("renkei-load-roster-{}", std::process::id()));
     let status = Command::new(sibling("roster-gen"))
-        .args(["600", roster.to_str().expect("utf-8 path")])
+        .args([&students.to_string(), roster.to_str().expect("utf-8 path")])
         .stdout(Stdio::null())
         .status()
         .expect("target/release/roster-gen");
@@ -432,6 +442,21 @@ fn set_up(url: &str, connections: usize, alg: &str) -> Fixture {
         ],
         None,
     );
+    let admin: serde_json::Value = serde_json::from_str(&renkei(
+        url,
+        &[
+            "client",
+            "add",
+            "--name",
+            "Load admin",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "urn:renkei:scope:admin",
+        ],
+        None,
+    ))
+    .expect("client JSON");
     let users: Vec<String> = (0..connections).map(|i| format!("load-user-{i}")).collect();
     for user in &users {
         renkei(
@@ -451,6 +476,8 @@ fn set_up(url: &str, connections: usize, alg: &str) -> Fixture {
     Fixture {
         client_id,
         client_secret,
+        admin_id: admin["client_id"].as_str().expect("client_id").to_owned(),
+        admin_secret: admin["client_secret"].as_str().expect("secret").to_owned(),
         class_id,
         users,
     }
@@ -736,8 +763,8 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
     let n = settings.connections;
     let fixture = Arc::new(
         tokio::task::spawn_blocking({
-            let (url, alg) = (url.to_owned(), settings.alg.clone());
-            move || set_up(&url, n, &alg)
+            let (url, alg, students) = (url.to_owned(), settings.alg.clone(), settings.students);
+            move || set_up(&url, n, &alg, students)
         })
         .await
         .expect("set-up"),
@@ -999,8 +1026,68 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         .await,
         &server,
     );
+    // 6. The console's people search over the whole board, beside the same authenticated API
+    // call without a search (its peer: what the search itself adds).
+    let admin: Arc<str> = admin_token(&back, &base, &fixture)
+        .await
+        .expect("an admin API token")
+        .into();
+    let searches: Arc<[Vec<(&str, &str)>]> = Arc::new([
+        vec![("q", "ヤマダハナコ")],
+        vec![("q", "st4242")],
+        vec![("q", "タカハシ"), ("role", "student"), ("school", "sch3")],
+        vec![("q", "見つからない名前")],
+    ]);
+    for (name, path, queries) in [
+        (
+            "admin API session (search's peer)",
+            "/admin/api/session",
+            Arc::from(vec![Vec::new()]),
+        ),
+        (
+            "people search, whole board",
+            "/admin/api/people",
+            searches.clone(),
+        ),
+    ] {
+        let op: Op = {
+            let (back, base, admin) = (back.clone(), base.clone(), admin.clone());
+            let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            Arc::new(move |_| {
+                let (back, base, admin, queries) =
+                    (back.clone(), base.clone(), admin.clone(), queries.clone());
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Box::pin(async move {
+                    let query = &queries[n % queries.len()];
+                    back.get(format!("{base}{path}"))
+                        .query(query)
+                        .bearer_auth(&*admin)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                })
+            })
+        };
+        report(drive(name, settings, &server, op).await, &server);
+    }
     drop(server);
     (rows, client_credentials_rate)
+}
+
+/// An access token of the admin-API app (client credentials with the admin scope).
+async fn admin_token(back: &reqwest::Client, base: &str, fixture: &Fixture) -> Option<String> {
+    let response = back
+        .post(format!("{base}/token"))
+        .basic_auth(&fixture.admin_id, Some(&fixture.admin_secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "urn:renkei:scope:admin"),
+        ])
+        .send()
+        .await
+        .ok()?;
+    let body: serde_json::Value = response.json().await.ok()?;
+    body["access_token"].as_str().map(str::to_owned)
 }
 
 /// A class roster as the load generator checks it: the users, each skipped unread.
