@@ -11,6 +11,7 @@
 //! - [`people`]: finding people.
 //! - [`audit`]: the audit log: search, export, verify.
 //! - [`reference`]: what forms choose from.
+//! - [`read`]: auditing what the console shows of people.
 //! - [`class`]: the teachers' class view.
 //! - [`api`]: the API's routes and its OpenAPI document.
 //! - [`pages`]: the console's pages.
@@ -25,6 +26,7 @@ pub mod overview;
 pub mod pages;
 pub mod people;
 pub mod policies;
+pub mod read;
 pub mod reference;
 
 use std::sync::Arc;

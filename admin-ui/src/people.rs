@@ -85,7 +85,7 @@ pub struct PeoplePage {
     pub next_offset: Option<u32>,
 }
 
-/// Searches within what the actor reaches.
+/// Searches within what the actor reaches; audited as a read of the people listed.
 pub async fn search(console: &Console, actor: &Actor, search: &Search) -> Result<PeoplePage> {
     let school = match (actor.school(), &search.school) {
         (Some(own), Some(asked)) if own != asked => {
@@ -122,6 +122,12 @@ pub async fn search(console: &Console, actor: &Actor, search: &Search) -> Result
         })
         .await?;
     let full = people.len() as u32 == limit;
+    crate::read::audit(
+        console,
+        actor,
+        people.iter().filter_map(|p| p.sourced_id.clone()).collect(),
+        "people search: names, kana, usernames, roles and classes",
+    );
     Ok(PeoplePage {
         next_offset: full.then(|| search.offset.saturating_add(limit)),
         people: people.into_iter().map(PersonView::from).collect(),

@@ -328,7 +328,8 @@ pub struct PolicyPreview {
     pub pupils_truncated: bool,
 }
 
-/// Previews a policy without saving it: the same checks as saving.
+/// Previews a policy without saving it (the same checks as saving); audited as a read of the
+/// pupils it lists.
 pub async fn preview(
     console: &Console,
     actor: &Actor,
@@ -421,6 +422,13 @@ pub async fn preview(
             })
         })
         .collect();
+    let listed: Vec<PreviewPupil> = pupils.iter().take(PREVIEW_LIST).cloned().collect();
+    crate::read::audit(
+        console,
+        actor,
+        listed.iter().map(|p| p.sourced_id.clone()).collect(),
+        "policy preview: names, kana and classes of the pupils listed",
+    );
     Ok(PolicyPreview {
         current_version: seen.current.as_ref().map(|(p, _)| p.version),
         visible_today: today.len(),
@@ -432,7 +440,7 @@ pub async fn preview(
         consents_start_over: seen.consents_start_over,
         classes: classes.into_values().collect(),
         pupils_truncated: pupils.len() > PREVIEW_LIST,
-        pupils: pupils.into_iter().take(PREVIEW_LIST).collect(),
+        pupils: listed,
     })
 }
 

@@ -87,17 +87,26 @@ pub(crate) fn people_search_sql(query: &PeopleQuery) -> (String, Vec<String>) {
         binds.push(value);
         format!("${}", binds.len())
     };
-    let text: String = query.text.trim().chars().take(MAX_TEXT).collect();
+    let text: String = query
+        .text
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TEXT)
+        .collect();
     if !text.is_empty() {
-        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-        let p = next(pattern, &mut binds);
-        conditions.push(format!(
-            "(LOWER(u.username) LIKE {p} ESCAPE '\\' \
-             OR LOWER(COALESCE(u.family_name, '') || COALESCE(u.given_name, '')) LIKE {p} ESCAPE '\\' \
-             OR LOWER(COALESCE(u.given_name, '')) LIKE {p} ESCAPE '\\' \
-             OR COALESCE(u.family_name_kana, '') || COALESCE(u.given_name_kana, '') LIKE {p} ESCAPE '\\' \
-             OR COALESCE(u.given_name_kana, '') LIKE {p} ESCAPE '\\')"
-        ));
+        let lower = text.to_lowercase();
+        let p = next(format!("%{}%", escape_like(&lower)), &mut binds);
+        // Kana may be typed in hiragana; rosters write it in katakana.
+        let katakana = to_katakana(&lower);
+        if katakana == lower {
+            conditions.push(format!("u.search_key LIKE {p} ESCAPE '\\'"));
+        } else {
+            let k = next(format!("%{}%", escape_like(&katakana)), &mut binds);
+            conditions.push(format!(
+                "(u.search_key LIKE {p} ESCAPE '\\' OR u.search_key LIKE {k} ESCAPE '\\')"
+            ));
+        }
     }
     if let Some(school) = &query.school {
         let p = next(school.clone(), &mut binds);
@@ -129,6 +138,16 @@ pub(crate) fn people_search_sql(query: &PeopleQuery) -> (String, Vec<String>) {
         query.offset
     );
     (sql, binds)
+}
+
+/// `text` with its hiragana written in katakana (ぁ–ゖ → ァ–ヶ).
+fn to_katakana(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+            other => other,
+        })
+        .collect()
 }
 
 /// `text` with LIKE's wildcards and its escape character taken literally.
@@ -218,6 +237,18 @@ mod tests {
         );
         assert_eq!(roll_number(r#"{"metadata":{}}"#), None);
         assert_eq!(roll_number("not json"), None);
+    }
+
+    #[test]
+    fn hiragana_is_searched_as_katakana_too() {
+        assert_eq!(to_katakana("やまだ たろう"), "ヤマダ タロウ");
+        assert_eq!(to_katakana("山田abc"), "山田abc");
+        let (sql, binds) = people_search_sql(&PeopleQuery {
+            text: "やまだ".into(),
+            ..PeopleQuery::default()
+        });
+        assert_eq!(binds, ["%やまだ%", "%ヤマダ%"]);
+        assert!(sql.contains("search_key LIKE $2"), "{sql}");
     }
 
     #[test]
