@@ -799,6 +799,33 @@ async fn a_school_administrator_reaches_only_their_school(backend: Backend) {
     assert_eq!(preview["reached"], 2);
     let (status, saved) = api(reqwest::Method::PUT, policies.clone(), Some(own.clone())).await;
     assert_eq!(status, 200, "{saved}");
+    // Special-care data on the school's own decision is the board's call, justified or not.
+    let (status, problem) = api(reqwest::Method::PUT, policies.clone(), Some(json!({
+        "category": "urn:renkei:scope:health.readonly", "basis": "school", "classes": ["sakura-3-1"],
+        "justification": "保健室の記録"
+    }))).await;
+    assert_eq!(status, 403, "{problem}");
+    // Answers are never cached.
+    let response = browser.get(&server.url("/admin/api/apps")).await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    // With a passkey registered, the administrator's password alone cannot add another (which
+    // would open the console to whoever knows the password).
+    let intruder = Browser::new();
+    intruder.sign_in(&server, "sakura-admin", PASSWORD).await;
+    let html = intruder
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let refused = intruder
+        .http
+        .post(server.url("/passkeys/options"))
+        .header("x-csrf-token", hidden(&html, "csrf_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
     // A change from the browser without the CSRF header is refused.
     let response = browser
         .http

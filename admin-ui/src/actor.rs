@@ -11,7 +11,7 @@
 //!   board-wide.
 
 use axum::http::{HeaderMap, header};
-use renkei_consent::policy::Reach;
+use renkei_consent::policy::{Basis, Reach};
 use renkei_directory::{Administers, Directory, Role, administered};
 use renkei_idp::AppState;
 use renkei_idp::passkey::ACR_PASSKEY;
@@ -19,6 +19,10 @@ use renkei_idp::scope::{self, ADMIN_SCOPE};
 use renkei_idp::store::UserRow;
 
 use crate::error::{Error, Result};
+
+/// How long an administrator's passkey sign-in lets an app act for them in the admin API,
+/// in seconds, however often its tokens are refreshed: a working day.
+pub const SIGN_IN_LIFETIME: i64 = 12 * 3600;
 
 /// Where an action came from, for the audit record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +71,17 @@ impl Actor {
         format!("{surface} ({})", self.name)
     }
 
+    /// Whether the audit event recorded through `endpoint` is one of this actor's own actions.
+    pub fn did(&self, endpoint: &str) -> bool {
+        let Some(user) = &self.user else {
+            return endpoint == self.via();
+        };
+        let name = &user.username;
+        endpoint == format!("admin console ({name})")
+            || endpoint == format!("admin API ({name})")
+            || endpoint.starts_with(&format!("admin API ({name}, app "))
+    }
+
     /// Refuses anyone but a board administrator (registering apps, keys, the whole log).
     pub fn board_only(&self, what: &str) -> Result<()> {
         match self.reach {
@@ -112,6 +127,17 @@ impl Actor {
                     describe(part)
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses a school administrator a policy that provides special-care (class I) data on
+    /// the school's decision: skipping guardians' consent for such data is the board's call.
+    pub fn check_special_care(&self, special_care: bool, basis: Basis) -> Result<()> {
+        if self.school().is_some() && special_care && basis == Basis::School {
+            return Err(Error::Forbidden(
+                "special-care (class I) data without consent is provided only on the board's decision; use the guardian basis or ask the board".into(),
+            ));
         }
         Ok(())
     }
@@ -183,8 +209,10 @@ pub async fn from_session(
         Err(Error::Forbidden(_)) => return Ok(Err(Refusal::NotAdministrator)),
         Err(other) => return Err(other),
     };
-    if session.acr != ACR_PASSKEY {
-        let has_passkey = !idp.store.passkeys_of(&user.id).await?.is_empty();
+    // A passkey session counts while the account still has a passkey (one removed on this
+    // device leaves its session, but not its standing).
+    let has_passkey = !idp.store.passkeys_of(&user.id).await?.is_empty();
+    if session.acr != ACR_PASSKEY || !has_passkey {
         return Ok(Err(Refusal::NeedsPasskey { has_passkey }));
     }
     Ok(Ok(Actor {
@@ -277,8 +305,14 @@ async fn from_token(idp: &AppState, token: &str) -> Result<Actor> {
             "an administrator's token for the admin API must come from a passkey sign-in (ask with acr_values=urn:renkei:acr:passkey)".into(),
         ));
     }
+    let signed_in = claims.auth_time.unwrap_or(i64::MIN);
+    if renkei_platform::clock::now().saturating_sub(signed_in) > SIGN_IN_LIFETIME {
+        return Err(Error::Forbidden(
+            "the administrator signed in more than 12 hours ago; sign in again with a passkey for a new token".into(),
+        ));
+    }
     Ok(Actor {
-        name: user.username.clone(),
+        name: format!("{}, app {}", user.username, claims.client_id),
         user: Some(user),
         reach,
         surface: Surface::Api,

@@ -107,6 +107,16 @@ pub fn router() -> Router<Console> {
         .route("/admin/api/audit/export", get(audit::api_export))
         .route("/admin/api/audit/verify", get(audit::api_verify))
         .route("/admin/api/{*rest}", axum::routing::any(not_found))
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// Nothing the API answers is kept by a cache (secrets, pupils' data), unless it says otherwise.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(header::HeaderValue::from_static("no-store"));
+    response
 }
 
 /// `GET /admin/api/openapi.json`.

@@ -97,8 +97,8 @@ pub struct ChainCheck {
 struct Sight {
     /// The school's people (`None`: the whole board).
     people: Option<Arc<HashSet<String>>>,
-    /// How the actor's own actions are recorded.
-    own_via: String,
+    /// The actor, whose own actions they always see.
+    actor: Actor,
 }
 
 impl Sight {
@@ -117,7 +117,7 @@ impl Sight {
         };
         Ok(Sight {
             people,
-            own_via: actor.via(),
+            actor: actor.clone(),
         })
     }
 
@@ -126,18 +126,9 @@ impl Sight {
             None => true,
             Some(people) => {
                 event.event.children.iter().any(|c| people.contains(c))
-                    || event
-                        .event
-                        .endpoint
-                        .ends_with(&format!("({})", self.own_name()))
+                    || self.actor.did(&event.event.endpoint)
             }
         }
-    }
-
-    fn own_name(&self) -> &str {
-        self.own_via
-            .rsplit_once('(')
-            .map_or("", |(_, name)| name.trim_end_matches(')'))
     }
 
     fn view(&self, event: ChainedEvent) -> EventView {
@@ -227,6 +218,7 @@ pub async fn find(console: &Console, actor: &Actor, query: &Search) -> Result<Ev
 /// Verifies the whole chain (board administrators).
 pub async fn verify(console: &Console, actor: &Actor) -> Result<ChainCheck> {
     actor.board_only("verify the whole audit chain")?;
+    let _turn = console.long_read()?;
     let checked = renkei_platform::audit::verify(console.audit.store(), &[]).await?;
     Ok(ChainCheck {
         events: checked.events,
@@ -237,10 +229,15 @@ pub async fn verify(console: &Console, actor: &Actor) -> Result<ChainCheck> {
 }
 
 /// A cell as a spreadsheet reads it without running it: text that a spreadsheet would take
-/// for a formula (`=`, `+`, `-`, `@`, tab, carriage return first) gets a leading apostrophe
-/// (OWASP's advice on CSV injection).
+/// for a formula (`=`, `+`, `-`, `@`, `|`, tab, carriage return first, after any spaces; their
+/// full-width forms too, which Japanese spreadsheets accept) gets a leading apostrophe (OWASP's
+/// advice on CSV injection).
 pub fn spreadsheet_safe(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    const FORMULA: [char; 11] = ['=', '+', '-', '@', '|', '\t', '\r', '＝', '＋', '－', '＠'];
+    if cell
+        .trim_start_matches([' ', '\u{3000}'])
+        .starts_with(FORMULA)
+    {
         format!("'{cell}")
     } else {
         cell.to_owned()
@@ -316,6 +313,7 @@ pub async fn export(console: &Console, actor: &Actor, query: Search) -> Result<R
             )));
         }
     };
+    let turn = console.long_read()?;
     let sight = Sight::of(console, actor).await?;
     console
         .audit
@@ -330,6 +328,8 @@ pub async fn export(console: &Console, actor: &Actor, query: Search) -> Result<R
     let log = console.audit.clone();
     let stream = futures_util::stream::unfold(Some((query.before, true)), move |state| {
         let (log, filter, sight) = (log.clone(), filter.clone(), sight.clone());
+        // The turn is held until the last chunk is sent.
+        let _turn = &turn;
         async move {
             let (before, first) = state?;
             let page = match search::search(log.store(), &filter, before, search::MAX_PAGE, |e| {
@@ -409,4 +409,29 @@ pub async fn api_verify(
 ) -> Result<Json<ChainCheck>> {
     let actor = actor::for_api(&console.idp, &headers, false).await?;
     Ok(Json(verify(&console, &actor).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_quoted() {
+        for formula in [
+            "=1+1",
+            "+cmd",
+            "-2",
+            "@SUM(A1)",
+            "|x",
+            " =x",
+            "\u{3000}＝HYPERLINK()",
+            "＋1",
+            "\tx",
+        ] {
+            assert!(spreadsheet_safe(formula).starts_with('\''), "{formula:?}");
+        }
+        for plain in ["admin console (sato)", "2026-12-06", "出欠", ""] {
+            assert_eq!(spreadsheet_safe(plain), plain);
+        }
+    }
 }

@@ -26,6 +26,9 @@ pub enum Error {
     /// The request is wrong; the message says what and how to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// Too many long reads (exports, chain checks) at once; try again shortly.
+    #[error("{0}")]
+    Busy(String),
     /// The provider failed.
     #[error(transparent)]
     Provider(#[from] renkei_idp::Error),
@@ -64,6 +67,7 @@ impl Error {
                 "Authentication required",
             ),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            Error::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy", "Busy"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Error::Invalid(_)
             | Error::Provider(renkei_idp::Error::Invalid(_))

@@ -47,6 +47,22 @@ pub struct Console {
     pub consent: Arc<ConsentService>,
     /// The audit log.
     pub audit: AuditLog,
+    /// Turns for long reads of the whole log (exports, chain checks), a few at a time.
+    long_reads: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many exports and chain checks may run at once.
+pub const LONG_READS: usize = 2;
+
+impl Console {
+    /// A turn for a long read, or [`Error::Busy`] while others hold them all.
+    pub fn long_read(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.long_reads.clone().try_acquire_owned().map_err(|_| {
+            Error::Busy(format!(
+                "{LONG_READS} exports or checks of the audit log are running; try again in a minute"
+            ))
+        })
+    }
 }
 
 /// The console's routes: its pages and its API.
@@ -55,6 +71,7 @@ pub fn router(idp: &AppState, consent: Arc<ConsentService>, audit: AuditLog) -> 
         idp: idp.clone(),
         consent,
         audit,
+        long_reads: Arc::new(tokio::sync::Semaphore::new(LONG_READS)),
     };
     let pages = renkei_idp::error_page::localized(pages::router().with_state(console.clone()), idp);
     api::router().with_state(console).merge(pages)

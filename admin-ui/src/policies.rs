@@ -215,16 +215,18 @@ pub async fn of_app(console: &Console, actor: &Actor, client_id: &str) -> Result
     let directory = console.idp.directory.as_ref();
     let mut latest = Vec::new();
     let mut history = Vec::new();
-    let mut newest: Option<(String, i64)> = None;
+    let mut category: Option<String> = None;
     for version in console.consent.store.policy_versions(client_id).await? {
+        // Versions come newest first per category: the first of each is the one that counts,
+        // whether or not the actor sees it.
+        let is_latest = category.as_deref() != Some(version.category_id.as_str());
+        if is_latest {
+            category = Some(version.category_id.clone());
+        }
         if !actor.sees_policy(directory, &version.reach).await? {
             continue;
         }
-        let is_latest = newest
-            .as_ref()
-            .is_none_or(|(category, _)| category != &version.category_id);
         if is_latest {
-            newest = Some((version.category_id.clone(), version.version));
             latest.push(PolicyVersion::of(&version, true, now));
         }
         history.push(PolicyVersion::of(&version, is_latest, now));
@@ -232,13 +234,16 @@ pub async fn of_app(console: &Console, actor: &Actor, client_id: &str) -> Result
     Ok(AppPolicies { latest, history })
 }
 
-/// Sets a new version of a policy (its reach within the actor's), audited by the operation.
-pub async fn set(
+/// The operation's input for `body`, after what the actor may do: a school administrator's
+/// policy stays within their school, may not replace the board's policy reaching beyond it,
+/// and provides no special-care data on the school's decision. Saving and previewing check
+/// the same.
+async fn checked_input(
     console: &Console,
     actor: &Actor,
     client_id: &str,
     body: &PolicyBody,
-) -> Result<PolicyVersion> {
+) -> Result<PolicyInput> {
     let input = body.input(client_id, actor.name.clone())?;
     crate::apps::find(console, client_id).await?;
     let directory = console.idp.directory.as_ref();
@@ -249,13 +254,31 @@ pub async fn set(
         .latest_policy(client_id, &input.category_id)
         .await?
     {
-        actor.check_policy_reach(directory, &current.reach).await.map_err(|_| {
-            Error::Forbidden(format!(
-                "this policy (version {}) reaches beyond your school; only the board may change it",
-                current.version
-            ))
-        })?;
+        actor
+            .check_policy_reach(directory, &current.reach)
+            .await
+            .map_err(|_| {
+                Error::Forbidden(format!(
+                    "this policy (version {}) reaches beyond your school; only the board may change it",
+                    current.version
+                ))
+            })?;
     }
+    if let Some(category) = console.consent.store.category(&input.category_id).await? {
+        actor.check_special_care(category.is_highly_sensitive(), input.basis)?;
+    }
+    Ok(input)
+}
+
+/// Sets a new version of a policy (its reach within the actor's), audited by the operation.
+pub async fn set(
+    console: &Console,
+    actor: &Actor,
+    client_id: &str,
+    body: &PolicyBody,
+) -> Result<PolicyVersion> {
+    let input = checked_input(console, actor, client_id, body).await?;
+    let directory = console.idp.directory.as_ref();
     let now = renkei_platform::clock::now();
     let policy = policy::set(
         console.consent.store.as_ref(),
@@ -336,10 +359,8 @@ pub async fn preview(
     client_id: &str,
     body: &PolicyBody,
 ) -> Result<PolicyPreview> {
-    let input = body.input(client_id, actor.name.clone())?;
-    crate::apps::find(console, client_id).await?;
+    let input = checked_input(console, actor, client_id, body).await?;
     let directory = console.idp.directory.as_ref();
-    actor.check_policy_reach(directory, &input.reach).await?;
     let now = renkei_platform::clock::now();
     let seen = policy::preview(console.consent.store.as_ref(), directory, &input, now).await?;
     let own: Option<BTreeSet<String>> = match actor.school() {

@@ -13,7 +13,14 @@ pub fn audit(console: &Console, actor: &Actor, people: Vec<String>, what: &str) 
         return;
     }
     let records = people.len() as i64;
-    let mut event = AuditEvent::change("read", None, Vec::new(), people, &actor.via(), what.to_owned());
+    let mut event = AuditEvent::change(
+        "read",
+        None,
+        Vec::new(),
+        people,
+        &actor.via(),
+        what.to_owned(),
+    );
     event.records = records;
     console.audit.record(event);
 }

@@ -493,6 +493,11 @@ static JA: Texts = Texts {
     server_failed: "サーバーで問題が発生しました。しばらくしてから、もう一度お試しください。続くときは、学校にお知らせください。",
     scopes: &[
         (
+            "urn:renkei:scope:admin",
+            "管理者としての操作",
+            "教育委員会・学校の管理者として、アプリ、利用方針、利用者、監査ログを見たり変えたりします。",
+        ),
+        (
             "openid",
             "あなたがだれか",
             "ログインした人がだれかをアプリが確認します。",
@@ -540,6 +545,11 @@ static JA_YOUNG: Texts = Texts {
     account_link: "アプリに｜見《み》せる｜情報《じょうほう》",
     not_signed_in: "ログインしていません。",
     scopes: &[
+        (
+            "urn:renkei:scope:admin",
+            "管理者としての操作",
+            "教育委員会・学校の管理者として、アプリ、利用方針、利用者、監査ログを見たり変えたりします。",
+        ),
         (
             "openid",
             "あなたがだれか",
@@ -651,6 +661,11 @@ static EN: Texts = Texts {
     wrong_method: "This page cannot be opened this way. Please start from the home page.",
     server_failed: "The server ran into a problem. Please try again in a moment; if it goes on, please tell the school.",
     scopes: &[
+        (
+            "urn:renkei:scope:admin",
+            "Acting as an administrator",
+            "The app sees and changes apps, data policies, people and the audit log as the board's or a school's administrator.",
+        ),
         (
             "openid",
             "Who you are",

@@ -541,10 +541,17 @@ pub async fn register_options(State(state): State<AppState>, headers: HeaderMap)
         };
         let handle = Uuid::parse_str(&user.id)
             .map_err(|_| Error::internal(format!("account id {} is not a UUID", user.id)))?;
-        let existing = state
-            .store
-            .passkeys_of(&user.id)
-            .await?
+        let registered = state.store.passkeys_of(&user.id).await?;
+        // An administrator's passkey opens the console: once there is one, only a sign-in
+        // with it may add another (a leaked password must not lead to the console).
+        if user.role == "administrator" && !registered.is_empty() && session.acr != ACR_PASSKEY {
+            return Err(Error::page(
+                StatusCode::FORBIDDEN,
+                "管理者のパスキーを追加するには、登録済みのパスキーでログインし直してください。",
+                "To add an administrator's passkey, sign in again with a passkey already registered.",
+            ));
+        }
+        let existing = registered
             .into_iter()
             .filter_map(|row| URL_SAFE_NO_PAD.decode(&row.credential_id).ok())
             .map(Into::into)

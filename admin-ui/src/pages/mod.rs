@@ -32,7 +32,7 @@ pub fn router() -> Router<Console> {
         .route("/admin/people", get(people::page))
         .route("/admin/audit", get(audit::page))
         .route("/admin/audit/export", get(audit::export))
-        .route("/admin/audit/verify", get(audit::verify))
+        .route("/admin/audit/verify", post(audit::verify))
         .route("/class", get(class::page))
 }
 
