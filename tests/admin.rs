@@ -59,6 +59,31 @@ async fn app_token(server: &TestServer, id: &str, secret: &str, scope: &str) -> 
         .to_owned()
 }
 
+/// Keiko, Taro's guardian, agrees that the app reads his attendance (the consent service's
+/// own operation, as her consent page calls it).
+async fn keiko_agrees_for_taro(server: &TestServer, client_id: &str) {
+    let keiko = renkei_idp::user::by_username(server.store.as_ref(), "keiko")
+        .await
+        .unwrap();
+    renkei_consent::record::record(
+        server.consent.store.as_ref(),
+        server.directory.as_ref(),
+        &server.audit,
+        "test: the guardian's consent page",
+        &keiko,
+        renkei_consent::record::ConsentInput {
+            student_id: "s-taro".into(),
+            client_id: client_id.to_owned(),
+            category_id: ATTENDANCE.into(),
+            action: renkei_consent::record::Action::Grant,
+            until: None,
+        },
+        renkei_platform::clock::now(),
+    )
+    .await
+    .unwrap();
+}
+
 /// A call of the API with a bearer token; the status and the JSON (or problem) answered.
 async fn call(
     server: &TestServer,
@@ -485,26 +510,7 @@ async fn an_app_with_the_admin_scope_runs_the_board(backend: Backend) {
     assert_eq!(saved["in_force"], true);
 
     // Keiko consents for Taro: the app reads one pupil; a changed policy would start over.
-    let keiko = renkei_idp::user::by_username(server.store.as_ref(), "keiko")
-        .await
-        .unwrap();
-    renkei_consent::record::record(
-        server.consent.store.as_ref(),
-        server.directory.as_ref(),
-        &server.audit,
-        "test: the guardian's consent page",
-        &keiko,
-        renkei_consent::record::ConsentInput {
-            student_id: "s-taro".into(),
-            client_id: client_id.clone(),
-            category_id: ATTENDANCE.into(),
-            action: renkei_consent::record::Action::Grant,
-            until: None,
-        },
-        renkei_platform::clock::now(),
-    )
-    .await
-    .unwrap();
+    keiko_agrees_for_taro(&server, &client_id).await;
     let mut wider = policy.clone();
     wider["schools"] = json!(["sakura", "kaede"]);
     let (_, preview) = call(
@@ -1021,26 +1027,7 @@ async fn a_teacher_sees_their_class_and_no_other(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200);
-    let keiko = renkei_idp::user::by_username(server.store.as_ref(), "keiko")
-        .await
-        .unwrap();
-    renkei_consent::record::record(
-        server.consent.store.as_ref(),
-        server.directory.as_ref(),
-        &server.audit,
-        "test: the guardian's consent page",
-        &keiko,
-        renkei_consent::record::ConsentInput {
-            student_id: "s-taro".into(),
-            client_id: client_id.clone(),
-            category_id: ATTENDANCE.into(),
-            action: renkei_consent::record::Action::Grant,
-            until: None,
-        },
-        renkei_platform::clock::now(),
-    )
-    .await
-    .unwrap();
+    keiko_agrees_for_taro(&server, &client_id).await;
 
     let teacher = Browser::new();
     teacher.sign_in(&server, "misaki", PASSWORD).await;
@@ -1073,7 +1060,8 @@ async fn a_teacher_sees_their_class_and_no_other(backend: Backend) {
             && html.contains("<td class=\"n\">1人</td><td>佐藤\u{3000}花子</td>"),
         "{html}"
     );
-    // The view was audited as a read of the class's pupils.
+    // The view was audited as a read of the class's pupils (through the background writer).
+    server.audit.flush().await;
     let (_, events) = call(
         &server,
         &token,

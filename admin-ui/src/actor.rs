@@ -142,6 +142,25 @@ impl Actor {
         Ok(())
     }
 
+    /// The pupils of a school administrator's school, which counts and lists are cut to;
+    /// `None` for the whole board.
+    pub async fn own_pupils(
+        &self,
+        directory: &dyn Directory,
+    ) -> Result<Option<std::collections::BTreeSet<String>>> {
+        let Some(school) = self.school() else {
+            return Ok(None);
+        };
+        Ok(Some(
+            directory
+                .pupils_of_school(school)
+                .await?
+                .into_iter()
+                .map(|p| p.id)
+                .collect(),
+        ))
+    }
+
     /// Whether a stored policy's reach lies within what the actor reaches (a school
     /// administrator sees only policies reaching their school, and changes only those
     /// entirely within it).

@@ -124,17 +124,7 @@ pub async fn overview(console: &Console, actor: &Actor) -> Result<Overview> {
     } else {
         Vec::new()
     };
-    let own: Option<BTreeSet<String>> = match actor.school() {
-        Some(school) => Some(
-            directory
-                .pupils_of_school(school)
-                .await?
-                .into_iter()
-                .map(|p| p.id)
-                .collect(),
-        ),
-        None => None,
-    };
+    let own = actor.own_pupils(directory).await?;
     let categories = console.consent.store.categories().await?;
     let now = renkei_platform::clock::now();
     let mut coverage = Vec::new();

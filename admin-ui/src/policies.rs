@@ -363,17 +363,7 @@ pub async fn preview(
     let directory = console.idp.directory.as_ref();
     let now = renkei_platform::clock::now();
     let seen = policy::preview(console.consent.store.as_ref(), directory, &input, now).await?;
-    let own: Option<BTreeSet<String>> = match actor.school() {
-        Some(school) => Some(
-            directory
-                .pupils_of_school(school)
-                .await?
-                .into_iter()
-                .map(|p| p.id)
-                .collect(),
-        ),
-        None => None,
-    };
+    let own = actor.own_pupils(directory).await?;
     let mine = |set: &BTreeSet<String>| -> BTreeSet<String> {
         match &own {
             Some(own) => set.intersection(own).cloned().collect(),
