@@ -778,6 +778,19 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     );
     screenshot(&client, &format!("admin-people-{backend:?}")).await;
 
+    // Disabling the app: back on the list, said once.
+    click(&client, ".console-nav a[href='/admin/apps']").await;
+    click(&client, "table.list a[href^='/admin/apps/']").await;
+    wait_for_heading(&client, "算数ドリル").await;
+    click(&client, "form[action$='/disable'] button").await;
+    wait_for_heading(&client, "アプリ").await;
+    assert_eq!(text_of(&client, "p.notice").await, "アプリを停止しました。");
+    assert!(
+        text_of(&client, "main")
+            .await
+            .contains("登録されたアプリはまだありません。")
+    );
+
     // In English.
     click(&client, ".console-nav a[href='/admin']").await;
     click(&client, "a.toggle").await;

@@ -41,6 +41,8 @@ struct RegisterForm {
     app_only: bool,
     name_error: Option<&'static str>,
     error: Option<String>,
+    /// What the last form did (disabling an app), said once.
+    notice: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -60,11 +62,19 @@ pub async fn list(
     headers: HeaderMap,
     Query(query): Query<LangQuery>,
 ) -> Response {
-    let visit = match enter(&console, &headers, query.lang(), "/admin/apps").await {
+    let mut visit = match enter(&console, &headers, query.lang(), "/admin/apps").await {
         Ok(visit) => visit,
         Err(refused) => return refused,
     };
-    apps_page(&console, visit, RegisterForm::default(), StatusCode::OK).await
+    let (word, clear) = renkei_idp::notice::take(&console.idp, &headers);
+    visit.cookies.extend(clear);
+    let form = RegisterForm {
+        notice: word
+            .filter(|w| w == "app-disabled")
+            .map(|_| visit.c.disabled),
+        ..RegisterForm::default()
+    };
+    apps_page(&console, visit, form, StatusCode::OK).await
 }
 
 async fn apps_page(
@@ -297,7 +307,7 @@ async fn app_page(
         Ok(loaded) => loaded,
         Err(error) => return failure(error),
     };
-    let names = Names::of(console, &reference, visit.locale).await;
+    let names = Names::of(&reference, visit.locale);
     let rows = |versions: &[PolicyVersion]| -> Vec<PolicyRow> {
         versions
             .iter()
@@ -336,7 +346,7 @@ struct Names {
 }
 
 impl Names {
-    async fn of(_console: &Console, reference: &Reference, locale: Locale) -> Self {
+    fn of(reference: &Reference, locale: Locale) -> Self {
         let mut places = HashMap::new();
         for school in &reference.schools {
             places.insert(school.id.clone(), school.name.clone());
@@ -510,7 +520,16 @@ pub async fn disable(
         return expired_form();
     }
     match apps::disable(&console, &visit.actor, &client_id).await {
-        Ok(_) => renkei_platform::web::see_other("/admin/apps", visit.cookies),
+        Ok(_) => {
+            let mut response =
+                renkei_idp::notice::after(&console.idp, "/admin/apps", "app-disabled");
+            for cookie in visit.cookies {
+                response
+                    .headers_mut()
+                    .append(axum::http::header::SET_COOKIE, cookie);
+            }
+            response
+        }
         Err(error) => failure(error),
     }
 }
