@@ -84,6 +84,24 @@ async fn keiko_agrees_for_taro(server: &TestServer, client_id: &str) {
     .unwrap();
 }
 
+/// The board registers 漢字アプリ and sets `policy` for it; its client id.
+async fn app_with_policy(server: &TestServer, token: &str, policy: Value) -> String {
+    let (status, registered) = call(
+        server,
+        token,
+        reqwest::Method::POST,
+        "/admin/api/apps",
+        Some(json!({"name": "漢字アプリ", "redirect_uris": ["https://kanji.example/cb"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    let client_id = registered["app"]["client_id"].as_str().unwrap().to_owned();
+    let path = format!("/admin/api/apps/{client_id}/policies");
+    let (status, saved) = call(server, token, reqwest::Method::PUT, &path, Some(policy)).await;
+    assert_eq!(status, 200, "{saved}");
+    client_id
+}
+
 /// A call of the API with a bearer token; the status and the JSON (or problem) answered.
 async fn call(
     server: &TestServer,
@@ -699,25 +717,13 @@ async fn an_app_with_the_admin_scope_runs_the_board(backend: Backend) {
 async fn a_school_administrator_reaches_only_their_school(backend: Backend) {
     let server = TestServer::console_board(backend).await;
     let board_token = admin_app_token(&server).await;
-    let (_, registered) = call(
-        &server,
-        &board_token,
-        reqwest::Method::POST,
-        "/admin/api/apps",
-        Some(json!({"name": "漢字アプリ", "redirect_uris": ["https://kanji.example/cb"]})),
-    )
-    .await;
-    let client_id = registered["app"]["client_id"].as_str().unwrap().to_owned();
     // The board's policy for かえで, which さくら's administrator must not see.
-    let (status, _) = call(
+    let client_id = app_with_policy(
         &server,
         &board_token,
-        reqwest::Method::PUT,
-        &format!("/admin/api/apps/{client_id}/policies"),
-        Some(json!({"category": ROSTER_CORE, "basis": "school", "schools": ["kaede"]})),
+        json!({"category": ROSTER_CORE, "basis": "school", "schools": ["kaede"]}),
     )
     .await;
-    assert_eq!(status, 200);
 
     let (browser, csrf) = passkey_browser(&server, "sakura-admin").await;
     let api = |method: reqwest::Method, path: String, body: Option<Value>| {
@@ -1009,24 +1015,12 @@ async fn a_password_sign_in_does_not_open_the_console(backend: Backend) {
 async fn a_teacher_sees_their_class_and_no_other(backend: Backend) {
     let server = TestServer::console_board(backend).await;
     let token = admin_app_token(&server).await;
-    let (_, registered) = call(
+    let client_id = app_with_policy(
         &server,
         &token,
-        reqwest::Method::POST,
-        "/admin/api/apps",
-        Some(json!({"name": "漢字アプリ", "redirect_uris": ["https://kanji.example/cb"]})),
+        json!({"category": ATTENDANCE, "basis": "guardian", "schools": ["sakura", "kaede"]}),
     )
     .await;
-    let client_id = registered["app"]["client_id"].as_str().unwrap().to_owned();
-    let (status, _) = call(
-        &server,
-        &token,
-        reqwest::Method::PUT,
-        &format!("/admin/api/apps/{client_id}/policies"),
-        Some(json!({"category": ATTENDANCE, "basis": "guardian", "schools": ["sakura", "kaede"]})),
-    )
-    .await;
-    assert_eq!(status, 200);
     keiko_agrees_for_taro(&server, &client_id).await;
 
     let teacher = Browser::new();

@@ -12,7 +12,7 @@ use axum::response::Response;
 use renkei_idp::pages::{Locale, Texts, filters, render, toggle_href};
 
 use super::dashboard::LangQuery;
-use super::{ConsoleTexts, FormFields, Frame, Section, Visit, date, enter, expired_form, failure};
+use super::{ConsoleTexts, FormFields, Frame, Section, Visit, date, enter, enter_form, failure};
 use crate::Console;
 use crate::apps::{self, App, NewApp};
 use crate::error::Error;
@@ -108,14 +108,10 @@ async fn apps_page(
 
 /// `POST /admin/apps`: registers an app and shows its secret once.
 pub async fn register(State(console): State<Console>, headers: HeaderMap, body: Bytes) -> Response {
-    let fields = FormFields::parse(&body);
-    let visit = match enter(&console, &headers, None, "/admin/apps").await {
-        Ok(visit) => visit,
+    let (visit, fields) = match enter_form(&console, &headers, &body, "/admin/apps").await {
+        Ok(entered) => entered,
         Err(refused) => return refused,
     };
-    if !fields.csrf_ok(&console, &headers) {
-        return expired_form();
-    }
     let mut form = RegisterForm {
         name: fields.get("name"),
         vendor: fields.get("vendor"),
@@ -413,15 +409,11 @@ pub async fn policy(
     Path(client_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields = FormFields::parse(&body);
     let path = format!("/admin/apps/{client_id}");
-    let visit = match enter(&console, &headers, None, &path).await {
-        Ok(visit) => visit,
+    let (visit, fields) = match enter_form(&console, &headers, &body, &path).await {
+        Ok(entered) => entered,
         Err(refused) => return refused,
     };
-    if !fields.csrf_ok(&console, &headers) {
-        return expired_form();
-    }
     let mut form = PolicyForm::of(&fields);
     let body = form.body();
     let outcome = if fields.get("action") == "save" {
@@ -434,15 +426,7 @@ pub async fn policy(
             .map(Some)
     };
     match outcome {
-        Ok(None) => {
-            let mut response = renkei_idp::notice::after(&console.idp, &path, "policy-saved");
-            for cookie in visit.cookies {
-                response
-                    .headers_mut()
-                    .append(axum::http::header::SET_COOKIE, cookie);
-            }
-            response
-        }
+        Ok(None) => visit.notice_after(&console, &path, "policy-saved"),
         Ok(Some(preview)) => {
             app_page(
                 &console,
@@ -473,21 +457,17 @@ pub async fn rotate(
     Path(client_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields = FormFields::parse(&body);
-    let visit = match enter(
+    let (visit, _) = match enter_form(
         &console,
         &headers,
-        None,
+        &body,
         &format!("/admin/apps/{client_id}"),
     )
     .await
     {
-        Ok(visit) => visit,
+        Ok(entered) => entered,
         Err(refused) => return refused,
     };
-    if !fields.csrf_ok(&console, &headers) {
-        return expired_form();
-    }
     match apps::rotate_secret(&console, &visit.actor, &client_id).await {
         Ok(secret) => {
             let page = RegisteredPage {
@@ -511,25 +491,12 @@ pub async fn disable(
     Path(client_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields = FormFields::parse(&body);
-    let visit = match enter(&console, &headers, None, "/admin/apps").await {
-        Ok(visit) => visit,
+    let (visit, _) = match enter_form(&console, &headers, &body, "/admin/apps").await {
+        Ok(entered) => entered,
         Err(refused) => return refused,
     };
-    if !fields.csrf_ok(&console, &headers) {
-        return expired_form();
-    }
     match apps::disable(&console, &visit.actor, &client_id).await {
-        Ok(_) => {
-            let mut response =
-                renkei_idp::notice::after(&console.idp, "/admin/apps", "app-disabled");
-            for cookie in visit.cookies {
-                response
-                    .headers_mut()
-                    .append(axum::http::header::SET_COOKIE, cookie);
-            }
-            response
-        }
+        Ok(_) => visit.notice_after(&console, "/admin/apps", "app-disabled"),
         Err(error) => failure(error),
     }
 }

@@ -118,6 +118,18 @@ impl Visit {
         }
     }
 
+    /// The redirect to `path` after a form that did `what` (said once there), with the
+    /// visit's cookies.
+    pub fn notice_after(self, console: &Console, path: &str, what: &'static str) -> Response {
+        let mut response = renkei_idp::notice::after(&console.idp, path, what);
+        for cookie in self.cookies {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, cookie);
+        }
+        response
+    }
+
     /// A rendered page with the visit's cookies.
     pub fn respond(self, page: Response) -> Response {
         renkei_platform::web::with_cookies(page, self.cookies)
@@ -202,6 +214,22 @@ pub async fn enter(
     let mut response = render(&page);
     *response.status_mut() = status;
     Err(renkei_platform::web::with_cookies(response, cookies))
+}
+
+/// Lets a form's POST in: a signed-in administrator, and the form's CSRF token; else the page
+/// that says why not.
+pub async fn enter_form(
+    console: &Console,
+    headers: &HeaderMap,
+    body: &[u8],
+    path: &str,
+) -> std::result::Result<(Visit, FormFields), Response> {
+    let fields = FormFields::parse(body);
+    let visit = enter(console, headers, None, path).await?;
+    if !fields.csrf_ok(console, headers) {
+        return Err(expired_form());
+    }
+    Ok((visit, fields))
 }
 
 /// A failed request as a page: the reader's mistake or a refusal says what is wrong; a
