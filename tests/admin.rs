@@ -909,6 +909,18 @@ async fn a_school_administrator_reaches_only_their_school(backend: Backend) {
         html.contains("山田\u{3000}太郎") && html.contains("3年1組"),
         "{html}"
     );
+    // Page forms without their CSRF token are refused as expired, before anything else.
+    let refused = browser
+        .post_form(&server.url("/admin/audit/verify"), &[])
+        .await;
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("ページの有効期限が切れました")
+    );
     // A page form without its CSRF token changes nothing.
     let response = browser
         .post_form(

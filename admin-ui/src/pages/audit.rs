@@ -143,18 +143,14 @@ pub async fn export(
     }
 }
 
-/// `GET /admin/audit/verify`: checks the chain and shows the result above the log.
+/// `POST /admin/audit/verify`: checks the chain and shows the result above the log.
 pub async fn verify(
     State(console): State<Console>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    body: axum::body::Bytes,
 ) -> Response {
-    let (_, lang) = match parse(raw.as_deref()) {
-        Ok(parsed) => parsed,
-        Err(error) => return failure(error),
-    };
-    let visit = match enter(&console, &headers, lang.as_deref(), "/admin/audit").await {
-        Ok(visit) => visit,
+    let visit = match super::enter_form(&console, &headers, &body, "/admin/audit").await {
+        Ok((visit, _)) => visit,
         Err(refused) => return refused,
     };
     let checked = match audit::verify(&console, &visit.actor).await {
