@@ -130,10 +130,8 @@ pub async fn serve_gateway(
     served.map_err(|e| Error::Invalid(format!("the gateway failed: {e}")))
 }
 
-/// Imports the board's OneRoster files (audited through `via`) and, when the import changed or
-/// removed roster records, revokes every outstanding capability token (the roster they were
-/// minted on may have ended a guardian's link or a teacher's class): the one import operation
-/// that the command line and the console call.
+/// Imports the board's OneRoster files on `database`: the consent service's import operation
+/// ([`renkei_consent::capability::roster::import`]), which the console calls too.
 pub async fn import_roster(
     database: &Database,
     audit: &AuditLog,
@@ -141,16 +139,15 @@ pub async fn import_roster(
     path: &std::path::Path,
     options: &renkei_directory::ImportOptions,
 ) -> Result<renkei_directory::ImportReport> {
-    let directory = renkei_directory::open(database);
-    let report = renkei_directory::import(directory.as_ref(), audit, via, path, options).await?;
-    renkei_consent::capability::roster::revoke_after_import(
+    Ok(renkei_consent::capability::roster::import(
+        renkei_directory::open(database).as_ref(),
         renkei_consent::store::open(database).as_ref(),
         audit,
         via,
-        &report,
+        path,
+        options,
     )
-    .await?;
-    Ok(report)
+    .await?)
 }
 
 /// Opens the database at `url` and applies pending migrations, or says why it cannot.

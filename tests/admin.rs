@@ -17,7 +17,8 @@ on_both_databases!(
     an_app_with_the_admin_scope_runs_the_board,
     a_school_administrator_reaches_only_their_school,
     a_password_sign_in_does_not_open_the_console,
-    a_teacher_sees_their_class_and_no_other
+    a_teacher_sees_their_class_and_no_other,
+    the_board_imports_the_roster_from_the_console
 );
 
 const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
@@ -1088,5 +1089,135 @@ async fn a_teacher_sees_their_class_and_no_other(backend: Backend) {
         reqwest::get(server.url("/class")).await.unwrap().status(),
         403
     );
+    server.stop().await;
+}
+
+/// Uploads `zip` to the admin API and waits for the import to finish; its job.
+async fn import_through_api(
+    server: &TestServer,
+    token: &str,
+    zip: &std::path::Path,
+    dry_run: bool,
+) -> Value {
+    let response = reqwest::Client::new()
+        .post(server.url(&format!("/admin/api/roster?dry_run={dry_run}")))
+        .bearer_auth(token)
+        .header("content-type", "application/zip")
+        .body(std::fs::read(zip).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let job: Value = response.json().await.unwrap();
+    let path = format!("/admin/api/roster/jobs/{}", job["id"].as_str().unwrap());
+    for _ in 0..300 {
+        let (status, job) = call(server, token, reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{job}");
+        if job["state"] != "running" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the import did not finish");
+}
+
+async fn the_board_imports_the_roster_from_the_console(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let token = admin_app_token(&server).await;
+    // April: a new pupil in さくら's 1年1組.
+    let april = support::fixture_zip("console-1.1", |file, text| match file {
+        "users.csv" => {
+            text + "s-mio,,,true,sakura,student,mio,,美緒,松本,,,,,,,P1,,ミオ,マツモト,,sakura-1-1\n"
+        }
+        "enrollments.csv" => text + "e-mio,,,sakura-1-1,sakura,s-mio,student,false,2026-04-01,,2\n",
+        _ => text,
+    });
+    let checked = import_through_api(&server, &token, &april, true).await;
+    assert_eq!(checked["state"], "done", "{checked}");
+    assert_eq!(checked["report"]["outcome"], "dry-run");
+    assert_eq!(
+        checked["report"]["files"]["users.csv"]["created"], 1,
+        "{checked}"
+    );
+    let (_, found) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/people?q=mio",
+        None,
+    )
+    .await;
+    assert!(
+        found["people"].as_array().unwrap().is_empty(),
+        "a dry run changes nothing"
+    );
+    let applied = import_through_api(&server, &token, &april, false).await;
+    assert_eq!(applied["report"]["outcome"], "applied", "{applied}");
+    let (_, found) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/people?q=mio",
+        None,
+    )
+    .await;
+    assert_eq!(found["people"][0]["classes"][0], "1年1組", "{found}");
+
+    // Problems are reported by file, line and column, and nothing changes.
+    let broken = support::fixture_zip("console-1.1", |file, text| match file {
+        "users.csv" => text.replace("k-aoi,,,true,kaede,student", "k-aoi,,,true,kaede,pupil"),
+        _ => text,
+    });
+    let rejected = import_through_api(&server, &token, &broken, false).await;
+    assert_eq!(rejected["report"]["outcome"], "rejected", "{rejected}");
+    let problem = &rejected["report"]["problems"][0];
+    assert_eq!(
+        (problem["file"].as_str(), problem["column"].as_str()),
+        (Some("users.csv"), Some("role")),
+        "{problem}"
+    );
+    assert!(problem["line"].as_u64().is_some());
+    // Not a zip: said at once.
+    let response = reqwest::Client::new()
+        .post(server.url("/admin/api/roster"))
+        .bearer_auth(&token)
+        .body("sourcedId,status")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // The imports are in the history, by the app that ran them.
+    let (_, overview) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/overview",
+        None,
+    )
+    .await;
+    let mut outcomes: Vec<&str> = overview["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["actor"].as_str().unwrap().starts_with("app "))
+        .map(|i| i["outcome"].as_str().unwrap())
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["applied", "dry-run", "rejected"], "{overview}");
+
+    // A school's administrator does not import the board's roster.
+    let (browser, csrf) = passkey_browser(&server, "sakura-admin").await;
+    let response = browser
+        .http
+        .post(server.url("/admin/api/roster"))
+        .header("x-csrf-token", &csrf)
+        .body(std::fs::read(&april).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    for zip in [april, broken] {
+        let _ = std::fs::remove_file(zip);
+    }
     server.stop().await;
 }

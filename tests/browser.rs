@@ -778,6 +778,34 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     );
     screenshot(&client, &format!("admin-people-{backend:?}")).await;
 
+    // The roster: a dry run of the board's export, its report as a table.
+    click(&client, ".console-nav a[href='/admin/roster']").await;
+    wait_for_heading(&client, "名簿の取り込み").await;
+    screenshot(&client, &format!("admin-roster-{backend:?}")).await;
+    let export = support::fixture_zip("console-1.1", |_, text| text);
+    client
+        .find(Locator::Css("#file"))
+        .await
+        .unwrap()
+        .send_keys(export.to_str().unwrap())
+        .await
+        .unwrap();
+    click(&client, "button[value=dry-run]").await;
+    let mut state = text_of(&client, "#job-state").await;
+    for _ in 0..50 {
+        if state != "取り込んでいます。しばらくしてから状況を更新してください。"
+        {
+            break;
+        }
+        click(&client, "a.button.primary").await;
+        state = text_of(&client, "#job-state").await;
+    }
+    assert_eq!(state, "試行（変更なし）");
+    let files = text_of(&client, "#files").await;
+    assert!(files.contains("users.csv"), "{files}");
+    screenshot(&client, &format!("admin-roster-report-{backend:?}")).await;
+    let _ = std::fs::remove_file(export);
+
     // Disabling the app: back on the list, said once.
     click(&client, ".console-nav a[href='/admin/apps']").await;
     click(&client, "table.list a[href^='/admin/apps/']").await;

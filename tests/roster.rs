@@ -1069,22 +1069,6 @@ async fn a_changed_password_survives_reimport(backend: Backend) {
     server.stop().await;
 }
 
-/// A zip of `entries` (path in the archive, bytes), deflated.
-fn zip_of(entries: &[(String, Vec<u8>)]) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("renkei-zip-{}.zip", uuid::Uuid::new_v4().simple()));
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .large_file(true);
-    for (name, bytes) in entries {
-        zip.start_file(name.as_str(), options).unwrap();
-        std::io::Write::write_all(&mut zip, bytes).unwrap();
-    }
-    zip.finish().unwrap();
-    path
-}
-
 /// The fixture's files as archive entries under `folder`.
 fn fixture_entries(name: &str, folder: &str) -> Vec<(String, Vec<u8>)> {
     let mut entries: Vec<(String, Vec<u8>)> = std::fs::read_dir(fixture(name))

@@ -14,7 +14,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{Error, Problem, Result};
-use crate::{Console, actor, apps, audit, overview, people, policies, reference};
+use crate::{Console, actor, apps, audit, overview, people, policies, reference, roster};
 
 /// The largest JSON body the API reads.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -41,6 +41,9 @@ pub const MAX_BODY: usize = 64 * 1024;
         audit::api_find,
         audit::api_export,
         audit::api_verify,
+        roster::api_upload,
+        roster::api_confirm,
+        roster::api_job,
     ),
     components(schemas(Problem)),
     modifiers(&Security),
@@ -50,6 +53,7 @@ pub const MAX_BODY: usize = 64 * 1024;
         (name = "policies", description = "What each app may read, for whom, on which basis"),
         (name = "people", description = "The board's people"),
         (name = "audit", description = "Who read and changed what"),
+        (name = "roster", description = "Importing the board's OneRoster export"),
     )
 )]
 pub struct AdminApi;
@@ -106,6 +110,16 @@ pub fn router() -> Router<Console> {
         .route("/admin/api/audit", get(audit::api_find))
         .route("/admin/api/audit/export", get(audit::api_export))
         .route("/admin/api/audit/verify", get(audit::api_verify))
+        .route(
+            "/admin/api/roster",
+            post(roster::api_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(roster::MAX_UPLOAD)),
+        )
+        .route(
+            "/admin/api/roster/held/{import_id}/confirm",
+            post(roster::api_confirm),
+        )
+        .route("/admin/api/roster/jobs/{id}", get(roster::api_job))
         .route("/admin/api/{*rest}", axum::routing::any(not_found))
         .layer(axum::middleware::map_response(no_store))
 }

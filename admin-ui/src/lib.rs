@@ -11,6 +11,7 @@
 //! - [`people`]: finding people.
 //! - [`audit`]: the audit log: search, export, verify.
 //! - [`reference`]: what forms choose from.
+//! - [`roster`]: roster imports in the background.
 //! - [`read`]: auditing what the console shows of people.
 //! - [`class`]: the teachers' class view.
 //! - [`api`]: the API's routes and its OpenAPI document.
@@ -28,6 +29,7 @@ pub mod people;
 pub mod policies;
 pub mod read;
 pub mod reference;
+pub mod roster;
 
 use std::sync::Arc;
 
@@ -49,6 +51,8 @@ pub struct Console {
     pub audit: AuditLog,
     /// Turns for long reads of the whole log (exports, chain checks), a few at a time.
     long_reads: Arc<tokio::sync::Semaphore>,
+    /// The roster imports this process started.
+    roster_jobs: Arc<roster::Jobs>,
 }
 
 /// How many exports and chain checks may run at once.
@@ -72,6 +76,7 @@ pub fn router(idp: &AppState, consent: Arc<ConsentService>, audit: AuditLog) -> 
         consent,
         audit,
         long_reads: Arc::new(tokio::sync::Semaphore::new(LONG_READS)),
+        roster_jobs: Arc::default(),
     };
     let pages = renkei_idp::error_page::localized(pages::router().with_state(console.clone()), idp);
     api::router().with_state(console).merge(pages)

@@ -854,3 +854,36 @@ pub fn japanese_today() -> String {
         today.day()
     )
 }
+
+/// A zip of `entries` (path in the archive, bytes), deflated.
+pub fn zip_of(entries: &[(String, Vec<u8>)]) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("renkei-zip-{}.zip", uuid::Uuid::new_v4().simple()));
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, bytes) in entries {
+        zip.start_file(name.as_str(), options).unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    path
+}
+
+/// The OneRoster fixture `name` as a zip, each file's text passed through `edit` (file name,
+/// text) first: an export as a board uploads it.
+pub fn fixture_zip(name: &str, edit: impl Fn(&str, String) -> String) -> std::path::PathBuf {
+    let mut entries: Vec<(String, Vec<u8>)> = std::fs::read_dir(roster_fixture(name))
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let edited = edit(&file, text);
+            (file, edited.into_bytes())
+        })
+        .collect();
+    entries.sort();
+    zip_of(&entries)
+}

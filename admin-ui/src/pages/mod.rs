@@ -7,6 +7,7 @@ pub mod audit;
 pub mod class;
 pub mod dashboard;
 pub mod people;
+pub mod roster;
 pub mod texts;
 
 use axum::Router;
@@ -30,6 +31,19 @@ pub fn router() -> Router<Console> {
         .route("/admin/apps/{client_id}/secret", post(apps::rotate))
         .route("/admin/apps/{client_id}/disable", post(apps::disable))
         .route("/admin/people", get(people::page))
+        .route(
+            "/admin/roster",
+            get(roster::page)
+                .post(roster::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::roster::MAX_UPLOAD + 64 * 1024,
+                )),
+        )
+        .route("/admin/roster/jobs/{id}", get(roster::job))
+        .route(
+            "/admin/roster/held/{import_id}/confirm",
+            post(roster::confirm),
+        )
         .route("/admin/audit", get(audit::page))
         .route("/admin/audit/export", get(audit::export))
         .route("/admin/audit/verify", post(audit::verify))
@@ -45,6 +59,8 @@ pub enum Section {
     Apps,
     /// People.
     People,
+    /// Roster imports.
+    Roster,
     /// The audit log.
     Audit,
 }
@@ -301,6 +317,12 @@ impl FormFields {
 /// The page for a form whose CSRF check failed.
 pub fn expired_form() -> Response {
     renkei_idp::Error::expired_form().into_response()
+}
+
+/// What an upload page says when the browser's upload broke off (both languages, in the
+/// page's lead).
+pub fn upload_failed() -> String {
+    "the upload did not arrive whole; choose the file and send it again".into()
 }
 
 /// A date for people, in the page's language (empty for none).

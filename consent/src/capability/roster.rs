@@ -4,11 +4,34 @@
 //! what a token relied on, so every outstanding token is revoked; apps exchange again (tokens
 //! live five minutes anyway) and get what the new roster allows.
 
-use renkei_directory::ImportReport;
+use renkei_directory::{Directory, ImportOptions, ImportReport};
 use renkei_platform::{AuditEvent, AuditLog};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::ConsentStore;
+
+/// Imports the board's OneRoster files at `path` (audited through `via`) and, when the import
+/// changed or removed roster records, revokes every outstanding capability token (the roster
+/// they were minted on may have ended a guardian's link or a teacher's class): the one import
+/// operation that the command line and the console call. Files that cannot be read or
+/// unpacked are the caller's to fix ([`Error::Invalid`]).
+pub async fn import(
+    directory: &dyn Directory,
+    store: &dyn ConsentStore,
+    audit: &AuditLog,
+    via: &str,
+    path: &std::path::Path,
+    options: &ImportOptions,
+) -> Result<ImportReport> {
+    let report = renkei_directory::import(directory, audit, via, path, options)
+        .await
+        .map_err(|error| match error {
+            renkei_directory::Error::Store(error) => Error::Store(error),
+            renkei_directory::Error::Internal(message) => Error::Invalid(message),
+        })?;
+    revoke_after_import(store, audit, via, &report).await?;
+    Ok(report)
+}
 
 /// Revokes every outstanding capability token if the applied import `report` changed or
 /// removed any roster record; audited (through `via`). Returns how many were revoked.
