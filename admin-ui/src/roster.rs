@@ -72,17 +72,39 @@ fn upload_path() -> PathBuf {
     ))
 }
 
+/// An upload's file, removed when dropped unless handed on ([`Upload::keep`]): a write that
+/// fails or is cut short leaves nothing behind.
+struct Upload(Option<PathBuf>);
+
+impl Upload {
+    /// The path, no longer removed on drop.
+    fn keep(mut self) -> PathBuf {
+        self.0.take().expect("an upload is kept once")
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// Writes the upload where only this process's user can read it (it holds the board's
 /// personal data).
-async fn keep(path: &std::path::Path, zip: &[u8]) -> std::io::Result<()> {
+async fn write_upload(zip: &[u8]) -> std::io::Result<PathBuf> {
     use tokio::io::AsyncWriteExt;
+    let path = upload_path();
     let mut options = tokio::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options.open(path).await?;
+    let mut file = options.open(&path).await?;
+    let upload = Upload(Some(path));
     file.write_all(zip).await?;
-    file.flush().await
+    file.flush().await?;
+    Ok(upload.keep())
 }
 
 /// Starts importing `zip` (or checking it, `dry_run`) in the background.
@@ -109,8 +131,7 @@ pub async fn start(
             "the file is not a zip archive: upload the OneRoster export as a .zip with manifest.csv".into(),
         ));
     }
-    let path = upload_path();
-    keep(&path, zip)
+    let path = write_upload(zip)
         .await
         .map_err(|e| Error::Invalid(format!("the upload could not be kept for the import: {e}")))?;
     run(console, actor, path, dry_run, None)
@@ -121,15 +142,21 @@ pub async fn start(
 pub fn confirm(console: &Console, actor: &Actor, held_id: &str) -> Result<ImportJob> {
     actor.board_only("import the roster")?;
     let upload = console.roster_jobs.with(|jobs| {
-        jobs.iter_mut()
+        if jobs.iter().any(|job| job.view.state == "running") {
+            return Err(Error::Busy(
+                "another roster import is running; wait for it to finish".into(),
+            ));
+        }
+        Ok(jobs
+            .iter_mut()
             .find(|job| {
                 job.view
                     .report
                     .as_ref()
                     .is_some_and(|r| r["id"] == held_id && r["outcome"] == "held")
             })
-            .and_then(|job| job.upload.take())
-    });
+            .and_then(|job| job.upload.take()))
+    })?;
     let Some(path) = upload else {
         return Err(Error::NotFound(format!(
             "no held import {held_id:?} from this console is waiting; upload the files again"
@@ -187,15 +214,28 @@ fn run(
         ..ImportOptions::default()
     };
     tokio::spawn(async move {
-        let outcome = renkei_consent::capability::roster::import(
-            console.idp.directory.as_ref(),
-            console.consent.store.as_ref(),
-            &console.audit,
-            &via,
-            &path,
-            &options,
-        )
-        .await;
+        // The import runs in a task of its own: if it panics, the job still ends (failed)
+        // and the next import may start.
+        let importing = tokio::spawn({
+            let (console, path) = (console.clone(), path.clone());
+            async move {
+                renkei_consent::capability::roster::import(
+                    console.idp.directory.as_ref(),
+                    console.consent.store.as_ref(),
+                    &console.audit,
+                    &via,
+                    &path,
+                    &options,
+                )
+                .await
+            }
+        });
+        let outcome = importing.await.unwrap_or_else(|panicked| {
+            tracing::error!(%panicked, "roster import from the console panicked");
+            Err(renkei_consent::Error::Store(
+                renkei_platform::StoreError::Conflict("the import stopped"),
+            ))
+        });
         console.roster_jobs.with(|jobs| {
             let Some(job) = jobs.iter_mut().find(|job| job.view.id == id) else {
                 return;
@@ -210,7 +250,10 @@ fn run(
                     tracing::warn!(%error, "roster import from the console failed");
                     job.view.state = "failed";
                     job.view.error = Some(match error {
-                        renkei_consent::Error::Invalid(message) => message,
+                        // Said of the files, never of where the server kept them.
+                        renkei_consent::Error::Invalid(message) => {
+                            message.replace(&*path.to_string_lossy(), "the upload")
+                        }
                         _ => "the import failed; the server's log says why".into(),
                     });
                 }

@@ -58,6 +58,8 @@ struct JobPage {
     files: Vec<FileRow>,
     problems: Vec<ProblemRow>,
     problem_count: u64,
+    /// Per school, what a held import would do: (school, accounts now, disabled, moved).
+    changes: Vec<(String, u64, u64, u64)>,
 }
 
 async fn roster_page(console: &Console, visit: Visit, error: Option<String>) -> Response {
@@ -118,26 +120,41 @@ pub async fn upload(
         Ok(visit) => visit,
         Err(refused) => return refused,
     };
-    let (mut csrf, mut action, mut file) = (String::new(), String::new(), Bytes::new());
+    // Only a board administrator's upload is read, and only after the form's CSRF token (its
+    // first field) is checked.
+    if let Err(error) = visit.actor.board_only("import the roster") {
+        return failure(error);
+    }
+    let (mut checked, mut action, mut file) = (false, String::new(), Bytes::new());
     loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_owned();
-                let Ok(bytes) = field.bytes().await else {
-                    return roster_page(&console, visit, Some(super::upload_failed())).await;
-                };
-                match name.as_str() {
-                    "csrf_token" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
-                    "action" => action = String::from_utf8_lossy(&bytes).into_owned(),
-                    "file" => file = bytes,
-                    _ => {}
-                }
-            }
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
             Ok(None) => break,
             Err(_) => return roster_page(&console, visit, Some(super::upload_failed())).await,
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name != "csrf_token" && !checked {
+            return expired_form();
+        }
+        let Ok(bytes) = field.bytes().await else {
+            return roster_page(&console, visit, Some(super::upload_failed())).await;
+        };
+        match name.as_str() {
+            "csrf_token" => {
+                checked = console
+                    .idp
+                    .csrf
+                    .verify(&headers, &String::from_utf8_lossy(&bytes));
+                if !checked {
+                    return expired_form();
+                }
+            }
+            "action" => action = String::from_utf8_lossy(&bytes).into_owned(),
+            "file" => file = bytes,
+            _ => {}
         }
     }
-    if !console.idp.csrf.verify(&headers, &csrf) {
+    if !checked {
         return expired_form();
     }
     match roster::start(&console, &visit.actor, &file, action != "apply").await {
@@ -203,6 +220,20 @@ pub async fn job(
         files,
         problems,
         problem_count: report["problem_count"].as_u64().unwrap_or(0),
+        changes: report["mass_change"]["schools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|school| {
+                let n = |key: &str| school[key].as_u64().unwrap_or(0);
+                (
+                    school["school"].as_str().unwrap_or_default().to_owned(),
+                    n("accounts_before"),
+                    n("disabled"),
+                    n("moved"),
+                )
+            })
+            .collect(),
         job,
     };
     visit.respond(render(&page))
