@@ -103,6 +103,34 @@ async fn app_with_policy(server: &TestServer, token: &str, policy: Value) -> Str
     client_id
 }
 
+/// `username` signs in to `app` with the password, asking for the admin scope; the admin API
+/// refuses the token (403): the problem it answers.
+async fn refused_after_password_sign_in(
+    server: &TestServer,
+    app: &support::TestClient,
+    username: &str,
+) -> Value {
+    let tokens = support::code_flow_tokens(
+        server,
+        app,
+        &Browser::new(),
+        username,
+        "openid urn:renkei:scope:admin",
+    )
+    .await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let (status, problem) = call(
+        server,
+        token,
+        reqwest::Method::GET,
+        "/admin/api/overview",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    problem
+}
+
 /// A call of the API with a bearer token; the status and the JSON (or problem) answered.
 async fn call(
     server: &TestServer,
@@ -324,43 +352,16 @@ async fn the_api_describes_itself_and_refuses_strangers(backend: Backend) {
             ..NewClient::default()
         })
         .await;
-    let tokens = support::code_flow_tokens(
-        &server,
-        &console_app,
-        &Browser::new(),
-        "misaki",
-        "openid urn:renkei:scope:admin",
-    )
-    .await;
-    let teacher = tokens["access_token"].as_str().unwrap();
-    let (status, problem) = call(
-        &server,
-        teacher,
-        reqwest::Method::GET,
-        "/admin/api/overview",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403, "{problem}");
+    let problem = refused_after_password_sign_in(&server, &console_app, "misaki").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("administrators"),
+        "{problem}"
+    );
     // An administrator's token from a password sign-in is not enough either.
-    let tokens = support::code_flow_tokens(
-        &server,
-        &console_app,
-        &Browser::new(),
-        "board-admin",
-        "openid urn:renkei:scope:admin",
-    )
-    .await;
-    let password_admin = tokens["access_token"].as_str().unwrap();
-    let (status, problem) = call(
-        &server,
-        password_admin,
-        reqwest::Method::GET,
-        "/admin/api/overview",
-        None,
-    )
-    .await;
-    assert_eq!(status, 403, "{problem}");
+    let problem = refused_after_password_sign_in(&server, &console_app, "board-admin").await;
     assert!(
         problem["detail"].as_str().unwrap().contains("passkey"),
         "{problem}"
