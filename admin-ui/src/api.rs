@@ -38,6 +38,8 @@ pub const MAX_BODY: usize = 64 * 1024;
         policies::api_set,
         policies::api_preview,
         people::api_search,
+        people::api_issue_password,
+        people::api_remove_passkeys,
         audit::api_find,
         audit::api_export,
         audit::api_verify,
@@ -107,6 +109,14 @@ pub fn router() -> Router<Console> {
             post(policies::api_preview),
         )
         .route("/admin/api/people", get(people::api_search))
+        .route(
+            "/admin/api/people/{account_id}/password",
+            post(people::api_issue_password),
+        )
+        .route(
+            "/admin/api/people/{account_id}/passkeys/remove",
+            post(people::api_remove_passkeys),
+        )
         .route("/admin/api/audit", get(audit::api_find))
         .route("/admin/api/audit/export", get(audit::api_export))
         .route("/admin/api/audit/verify", get(audit::api_verify))

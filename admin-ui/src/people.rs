@@ -2,7 +2,7 @@
 //! school administrator searches their own school only.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use renkei_directory::{PeopleQuery, Person};
 use serde::{Deserialize, Serialize};
@@ -146,4 +146,140 @@ pub async fn api_search(
     let actor = actor::for_api(&console.idp, &headers, false).await?;
     let query: Search = crate::api::query(query.as_deref())?;
     Ok(Json(search(&console, &actor, &query).await?))
+}
+
+/// How long a password the console issues is (about 59 bits).
+pub const ISSUED_PASSWORD_LENGTH: usize = 12;
+
+/// A password the console issued, shown once (for a sign-in slip).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct IssuedPassword {
+    /// The account.
+    pub username: String,
+    /// The new password: the old one and every session ended.
+    pub password: String,
+}
+
+/// What removing a person's passkeys did.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RemovedPasskeys {
+    /// The account.
+    pub username: String,
+    /// Passkeys removed.
+    pub removed: usize,
+    /// Sessions ended (the account is signed out everywhere).
+    pub sessions_ended: u64,
+}
+
+/// The account an administrator acts on, if within their reach: a school administrator acts
+/// on their school's pupils, teachers and guardians (never on administrators); anyone else
+/// is unknown to them.
+async fn within_reach(
+    console: &Console,
+    actor: &Actor,
+    account_id: &str,
+) -> Result<renkei_idp::store::UserRow> {
+    let unknown = || Error::NotFound(format!("there is no account {account_id:?} you administer"));
+    let user = console
+        .idp
+        .store
+        .user(account_id)
+        .await?
+        .ok_or_else(unknown)?;
+    let Some(own) = actor.school() else {
+        return Ok(user);
+    };
+    let placed = match &user.sourced_id {
+        Some(id) => console
+            .idp
+            .directory
+            .people_in_school(own)
+            .await?
+            .iter()
+            .any(|person| person == id),
+        None => false,
+    };
+    if !placed {
+        return Err(unknown());
+    }
+    if renkei_directory::Role::parse(&user.role) == Some(renkei_directory::Role::Administrator) {
+        return Err(Error::Forbidden(
+            "an administrator's account is the board's to act on".into(),
+        ));
+    }
+    Ok(user)
+}
+
+/// Issues a new password (a forgotten one, a slip for a young pupil): shown once, the old one
+/// and every session ended; audited by the operation.
+pub async fn issue_password(
+    console: &Console,
+    actor: &Actor,
+    account_id: &str,
+) -> Result<IssuedPassword> {
+    let user = within_reach(console, actor, account_id).await?;
+    let password = renkei_platform::crypto::readable_password(ISSUED_PASSWORD_LENGTH);
+    renkei_idp::user::set_password(
+        console.idp.store.as_ref(),
+        &console.audit,
+        &actor.via(),
+        &user.username,
+        password.clone(),
+    )
+    .await?;
+    Ok(IssuedPassword {
+        username: user.username,
+        password,
+    })
+}
+
+/// Removes every passkey of a person (a lost tablet) and signs them out everywhere; audited by
+/// the operation.
+pub async fn remove_passkeys(
+    console: &Console,
+    actor: &Actor,
+    account_id: &str,
+) -> Result<RemovedPasskeys> {
+    let user = within_reach(console, actor, account_id).await?;
+    let removed = renkei_idp::passkey::remove(
+        console.idp.store.as_ref(),
+        &console.audit,
+        &actor.via(),
+        &user.username,
+        None,
+    )
+    .await?;
+    Ok(RemovedPasskeys {
+        username: user.username,
+        removed: removed.passkeys.len(),
+        sessions_ended: removed.sessions_ended,
+    })
+}
+
+/// `POST /admin/api/people/{account_id}/password`: a new password, shown once.
+#[utoipa::path(post, path = "/admin/api/people/{account_id}/password", tag = "people",
+    params(("account_id" = String, Path, description = "The account's id")),
+    responses((status = 200, body = IssuedPassword), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn api_issue_password(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Result<Json<IssuedPassword>> {
+    let actor = actor::for_api(&console.idp, &headers, true).await?;
+    Ok(Json(issue_password(&console, &actor, &account_id).await?))
+}
+
+/// `POST /admin/api/people/{account_id}/passkeys/remove`: every passkey removed, signed out.
+#[utoipa::path(post, path = "/admin/api/people/{account_id}/passkeys/remove", tag = "people",
+    params(("account_id" = String, Path, description = "The account's id")),
+    responses((status = 200, body = RemovedPasskeys), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn api_remove_passkeys(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Result<Json<RemovedPasskeys>> {
+    let actor = actor::for_api(&console.idp, &headers, true).await?;
+    Ok(Json(remove_passkeys(&console, &actor, &account_id).await?))
 }

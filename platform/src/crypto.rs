@@ -25,6 +25,22 @@ pub fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A fresh random password of `length` characters that people copy from a printed slip: lower
+/// case letters and digits without the ones that look alike (0/o, 1/l/i), about 4.9 bits each.
+pub fn readable_password(length: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut password = String::with_capacity(length);
+    while password.len() < length {
+        let mut byte = [0u8; 1];
+        OsRng.fill_bytes(&mut byte);
+        // Rejection sampling keeps every character equally likely.
+        if (byte[0] as usize) < 256 - 256 % ALPHABET.len() {
+            password.push(ALPHABET[byte[0] as usize % ALPHABET.len()] as char);
+        }
+    }
+    password
+}
+
 /// SHA-256 digest: how secrets that are themselves random 256-bit values are stored.
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()

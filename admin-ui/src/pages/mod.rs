@@ -32,6 +32,14 @@ pub fn router() -> Router<Console> {
         .route("/admin/apps/{client_id}/disable", post(apps::disable))
         .route("/admin/people", get(people::page))
         .route(
+            "/admin/people/{account_id}/password",
+            post(people::issue_password),
+        )
+        .route(
+            "/admin/people/{account_id}/passkeys",
+            post(people::remove_passkeys),
+        )
+        .route(
             "/admin/roster",
             get(roster::page)
                 .post(roster::upload)

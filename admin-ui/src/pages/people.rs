@@ -1,12 +1,13 @@
 //! `/admin/people`: search people by name, kana, username, role (and school for the board).
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use renkei_idp::pages::{Texts, filters, render, toggle_href};
 
-use super::{Frame, Section, enter, failure};
+use super::{Frame, Section, enter, enter_form, failure};
 use crate::Console;
 use crate::people::{self, PersonView, Search};
 
@@ -22,6 +23,8 @@ struct PeoplePage {
     schools: Vec<(String, String)>,
     people: Vec<(PersonView, &'static str)>,
     next: Option<String>,
+    /// A board administrator (acts on administrators too).
+    board: bool,
 }
 
 /// `GET /admin/people`.
@@ -93,6 +96,75 @@ pub async fn page(
         searched,
         search,
         next,
+        board: visit.actor.school().is_none(),
     };
     visit.respond(render(&page))
+}
+
+#[derive(Template)]
+#[template(path = "admin_person_done.html")]
+struct DonePage {
+    t: &'static Texts,
+    toggle_href: String,
+    f: Frame,
+    title: &'static str,
+    lead: &'static str,
+    username: String,
+    password: Option<String>,
+}
+
+/// `POST /admin/people/{account_id}/password`: a new password, shown once as a slip.
+pub async fn issue_password(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, _) = match enter_form(&console, &headers, &body, "/admin/people").await {
+        Ok(entered) => entered,
+        Err(refused) => return refused,
+    };
+    match people::issue_password(&console, &visit.actor, &account_id).await {
+        Ok(issued) => {
+            let page = DonePage {
+                t: visit.t,
+                toggle_href: toggle_href(visit.t, "/admin/people", &[]),
+                f: visit.frame(&console, Section::People).await,
+                title: visit.c.password_issued,
+                lead: visit.c.password_slip_lead,
+                username: issued.username,
+                password: Some(issued.password),
+            };
+            visit.respond(render(&page))
+        }
+        Err(error) => failure(error),
+    }
+}
+
+/// `POST /admin/people/{account_id}/passkeys`: every passkey removed, signed out everywhere.
+pub async fn remove_passkeys(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, _) = match enter_form(&console, &headers, &body, "/admin/people").await {
+        Ok(entered) => entered,
+        Err(refused) => return refused,
+    };
+    match people::remove_passkeys(&console, &visit.actor, &account_id).await {
+        Ok(removed) => {
+            let page = DonePage {
+                t: visit.t,
+                toggle_href: toggle_href(visit.t, "/admin/people", &[]),
+                f: visit.frame(&console, Section::People).await,
+                title: visit.c.passkeys_removed,
+                lead: visit.c.passkeys_removed_lead,
+                username: removed.username,
+                password: None,
+            };
+            visit.respond(render(&page))
+        }
+        Err(error) => failure(error),
+    }
 }
