@@ -558,16 +558,8 @@ fn print_json(value: &impl serde::Serialize) {
 
 /// The end of a day given as YYYY-MM-DD, in Japan time (UTC+9), as Unix seconds.
 fn end_of_day_in_japan(date: &str) -> Result<i64> {
-    let day = time::Date::parse(
-        date,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| Error::Invalid(format!("{date:?} is not a date; write it as YYYY-MM-DD")))?;
-    let end = day
-        .with_hms(23, 59, 59)
-        .expect("valid time")
-        .assume_offset(time::macros::offset!(+9));
-    Ok(end.unix_timestamp())
+    renkei_platform::clock::end_of_day_in_japan(date)
+        .ok_or_else(|| Error::Invalid(format!("{date:?} is not a date; write it as YYYY-MM-DD")))
 }
 
 /// Who runs a command, as recorded with what it changes: `--by`, else the login name.

@@ -157,6 +157,29 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// What a passkey form's script does first: opens `page`, and asks `options` (with the page's
+/// CSRF token) to start a ceremony; the token and the ceremony.
+async fn ceremony(
+    browser: &Browser,
+    server: &TestServer,
+    page: &str,
+    options: &str,
+) -> (String, Value) {
+    let html = browser.get(&server.url(page)).await.text().await.unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let started: Value = browser
+        .http
+        .post(server.url(options))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (csrf, started)
+}
+
 /// A browser signed in as `username` with a passkey it registered after a password sign-in
 /// (the first administrator's first visit), and the API's CSRF token for it.
 async fn passkey_browser(server: &TestServer, username: &str) -> (Browser, String) {
@@ -171,23 +194,7 @@ async fn passkey_browser(server: &TestServer, username: &str) -> (Browser, Strin
         page.contains("パスキーを登録する") && page.contains("href=\"/passkeys\""),
         "{page}"
     );
-    let html = owner
-        .get(&server.url("/passkeys"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf_token");
-    let started: Value = owner
-        .http
-        .post(server.url("/passkeys/options"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (csrf, started) = ceremony(&owner, server, "/passkeys", "/passkeys/options").await;
     let (mut passkey, credential) =
         SoftPasskey::register(&server.base, &started["publicKey"]).unwrap();
     let registered = owner
@@ -204,23 +211,7 @@ async fn passkey_browser(server: &TestServer, username: &str) -> (Browser, Strin
     assert_eq!(location(&registered), "/passkeys");
     // A new sign-in with the passkey.
     let browser = Browser::new();
-    let html = browser
-        .get(&server.url("/login"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf_token");
-    let started: Value = browser
-        .http
-        .post(server.url("/login/passkey/options"))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (csrf, started) = ceremony(&browser, server, "/login", "/login/passkey/options").await;
     let answer = passkey.sign_in(&started["publicKey"]).unwrap();
     let done = browser
         .post_form(

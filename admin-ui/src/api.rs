@@ -210,6 +210,16 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
         .map_err(|e| Error::Invalid(format!("the request body is not the expected JSON: {e}")))
 }
 
+/// The end (Unix seconds) of the day `value` of the request's `field`, a date written
+/// YYYY-MM-DD in Japan time, or a problem naming the field.
+pub fn end_of_day(field: &str, value: &str) -> Result<i64> {
+    renkei_platform::clock::end_of_day_in_japan(value).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{field} {value:?} is not a date; write it as YYYY-MM-DD"
+        ))
+    })
+}
+
 /// A query string, or a problem saying what is wrong with it.
 pub fn query<T: DeserializeOwned + Default>(raw: Option<&str>) -> Result<T> {
     match raw {

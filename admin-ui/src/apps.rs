@@ -142,6 +142,35 @@ pub async fn find(console: &Console, client_id: &str) -> Result<ClientRow> {
     })
 }
 
+/// The latest policy versions in force at `now` of the enabled `clients`, in the clients'
+/// order: one read of the policies, whatever the number of apps.
+pub async fn policies_in_force<'a>(
+    console: &Console,
+    clients: &'a [ClientRow],
+    now: i64,
+) -> Result<Vec<(&'a ClientRow, renkei_consent::policy::Policy)>> {
+    let mut by_client: std::collections::HashMap<String, Vec<renkei_consent::policy::Policy>> =
+        std::collections::HashMap::new();
+    for policy in console.consent.store.policies(None).await? {
+        if policy.in_force(now) {
+            by_client
+                .entry(policy.client_id.clone())
+                .or_default()
+                .push(policy);
+        }
+    }
+    Ok(clients
+        .iter()
+        .flat_map(|client| {
+            by_client
+                .remove(&client.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |policy| (client, policy))
+        })
+        .collect())
+}
+
 /// Registers an app (board administrators), audited by the registration itself.
 pub async fn register(console: &Console, actor: &Actor, new: NewApp) -> Result<RegisteredApp> {
     actor.board_only("register apps")?;

@@ -158,12 +158,12 @@ impl Sight {
 
 impl Search {
     fn filter(&self) -> Result<AuditFilter> {
-        let day = |value: &Option<String>| -> Result<Option<i64>> {
+        let day = |field: &str, value: &Option<String>| -> Result<Option<i64>> {
             value
                 .as_deref()
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
-                .map(crate::policies::end_of_day_in_japan)
+                .map(|day| crate::api::end_of_day(field, day))
                 .transpose()
         };
         let kind = self.kind.clone().filter(|k| !k.is_empty());
@@ -182,8 +182,8 @@ impl Search {
         };
         Ok(AuditFilter {
             // The end of the day before `from` is where `from` starts.
-            from: day(&self.from)?.map(|end| end + 1 - 86_400),
-            until: day(&self.until)?.map(|end| end + 1),
+            from: day("from", &self.from)?.map(|end| end + 1 - 86_400),
+            until: day("until", &self.until)?.map(|end| end + 1),
             client: some(&self.app),
             category: some(&self.category),
             child: some(&self.person),

@@ -67,6 +67,7 @@ pub async fn of_teacher(console: &Console, teacher: &UserRow, via: &str) -> Resu
     let directory = console.idp.directory.as_ref();
     let clients = console.idp.store.clients().await?;
     let now = renkei_platform::clock::now();
+    let in_force = crate::apps::policies_in_force(console, &clients, now).await?;
     let mut views = Vec::new();
     let mut seen = Vec::new();
     for class in directory.classes_taught_by(me).await? {
@@ -97,34 +98,29 @@ pub async fn of_teacher(console: &Console, teacher: &UserRow, via: &str) -> Resu
             })
             .collect();
         let mut uses = Vec::new();
-        for client in &clients {
-            for policy in console.consent.store.policies(Some(&client.id)).await? {
-                if !policy.in_force(now) {
-                    continue;
-                }
-                let sight = renkei_consent::policy::sight_among(
-                    console.consent.store.as_ref(),
-                    directory,
-                    &policy,
-                    &candidates,
-                    now,
-                )
-                .await?;
-                if sight.reached.is_empty() {
-                    continue;
-                }
-                uses.push(AppUse {
-                    app: client.name.clone(),
-                    category: policy.category_id.clone(),
-                    basis: policy.basis.as_str(),
-                    provided: sight.visible.len(),
-                    waiting: pupils
-                        .iter()
-                        .filter(|p| sight.waiting().any(|w| w == &p.sourced_id))
-                        .map(|p| p.name.clone())
-                        .collect(),
-                });
+        for (client, policy) in &in_force {
+            let sight = renkei_consent::policy::sight_among(
+                console.consent.store.as_ref(),
+                directory,
+                policy,
+                &candidates,
+                now,
+            )
+            .await?;
+            if sight.reached.is_empty() {
+                continue;
             }
+            uses.push(AppUse {
+                app: client.name.clone(),
+                category: policy.category_id.clone(),
+                basis: policy.basis.as_str(),
+                provided: sight.visible.len(),
+                waiting: pupils
+                    .iter()
+                    .filter(|p| sight.waiting().any(|w| w == &p.sourced_id))
+                    .map(|p| p.name.clone())
+                    .collect(),
+            });
         }
         let school = directory
             .org(&class.school_id)

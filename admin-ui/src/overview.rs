@@ -128,36 +128,33 @@ pub async fn overview(console: &Console, actor: &Actor) -> Result<Overview> {
     let categories = console.consent.store.categories().await?;
     let now = renkei_platform::clock::now();
     let mut coverage = Vec::new();
-    for client in &clients {
-        for current in console.consent.store.policies(Some(&client.id)).await? {
-            if !current.in_force(now) || !actor.sees_policy(directory, &current.reach).await? {
-                continue;
-            }
-            let sight =
-                policy::sight(console.consent.store.as_ref(), directory, &current, now).await?;
-            let count = |set: &BTreeSet<String>| match &own {
-                Some(own) => set.intersection(own).count(),
-                None => set.len(),
-            };
-            let reached = count(&sight.reached);
-            let visible = count(&sight.visible);
-            let category = categories.iter().find(|c| c.id == current.category_id);
-            coverage.push(Coverage {
-                client_id: client.id.clone(),
-                app_name: client.name.clone(),
-                category_ja: category.map(|c| c.name_ja.clone()).unwrap_or_default(),
-                category_en: category.map(|c| c.name_en.clone()).unwrap_or_default(),
-                category: current.category_id.clone(),
-                basis: current.basis.as_str(),
-                reached,
-                visible,
-                waiting: if current.basis == Basis::School {
-                    0
-                } else {
-                    reached - visible
-                },
-            });
+    for (client, current) in crate::apps::policies_in_force(console, &clients, now).await? {
+        if !actor.sees_policy(directory, &current.reach).await? {
+            continue;
         }
+        let sight = policy::sight(console.consent.store.as_ref(), directory, &current, now).await?;
+        let count = |set: &BTreeSet<String>| match &own {
+            Some(own) => set.intersection(own).count(),
+            None => set.len(),
+        };
+        let reached = count(&sight.reached);
+        let visible = count(&sight.visible);
+        let category = categories.iter().find(|c| c.id == current.category_id);
+        coverage.push(Coverage {
+            client_id: client.id.clone(),
+            app_name: client.name.clone(),
+            category_ja: category.map(|c| c.name_ja.clone()).unwrap_or_default(),
+            category_en: category.map(|c| c.name_en.clone()).unwrap_or_default(),
+            category: current.category_id.clone(),
+            basis: current.basis.as_str(),
+            reached,
+            visible,
+            waiting: if current.basis == Basis::School {
+                0
+            } else {
+                reached - visible
+            },
+        });
     }
     let recent = crate::audit::find(
         console,

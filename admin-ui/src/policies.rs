@@ -102,30 +102,12 @@ impl PolicyBody {
                 .as_deref()
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
-                .map(end_of_day_in_japan)
+                .map(|day| crate::api::end_of_day("valid_until", day))
                 .transpose()?,
             justification: text(&self.justification, "justification")?,
             by,
         })
     }
-}
-
-/// The end of a day given as YYYY-MM-DD, in Japan time, as Unix seconds.
-pub fn end_of_day_in_japan(date: &str) -> Result<i64> {
-    let day = time::Date::parse(
-        date,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| {
-        Error::Invalid(format!(
-            "valid_until {date:?} is not a date; write it as YYYY-MM-DD"
-        ))
-    })?;
-    Ok(day
-        .with_hms(23, 59, 59)
-        .expect("a valid time")
-        .assume_offset(renkei_platform::clock::JAPAN)
-        .unix_timestamp())
 }
 
 /// What a policy covers, one part.

@@ -230,6 +230,20 @@ pub struct Sight {
 }
 
 impl Sight {
+    /// What `policy` provides of the `reached` pupils at `now`.
+    async fn of(
+        store: &dyn ConsentStore,
+        directory: &dyn Directory,
+        policy: &Policy,
+        reached: BTreeSet<String>,
+        now: i64,
+    ) -> Result<Self> {
+        let (visible, _) =
+            crate::capability::mint::provided(store, directory, policy, reached.clone(), now)
+                .await?;
+        Ok(Sight { reached, visible })
+    }
+
     /// The reached pupils the app may not read yet (waiting for a guardian's or the pupil's
     /// consent).
     pub fn waiting(&self) -> impl Iterator<Item = &String> {
@@ -311,15 +325,7 @@ pub async fn sight(
         };
         reached.extend(pupils.into_iter().map(|p| p.id));
     }
-    let visible = match policy.basis {
-        Basis::School => reached.clone(),
-        Basis::Guardian | Basis::Student => {
-            crate::capability::mint::consenting(store, directory, policy, reached.clone(), now)
-                .await?
-                .0
-        }
-    };
-    Ok(Sight { reached, visible })
+    Sight::of(store, directory, policy, reached, now).await
 }
 
 /// What `policy` shows its app at `now` of the `candidates` only (a class's pupils, say),
@@ -332,13 +338,5 @@ pub async fn sight_among(
     now: i64,
 ) -> Result<Sight> {
     let reached = crate::capability::mint::reached(directory, policy, candidates).await?;
-    let visible = match policy.basis {
-        Basis::School => reached.clone(),
-        Basis::Guardian | Basis::Student => {
-            crate::capability::mint::consenting(store, directory, policy, reached.clone(), now)
-                .await?
-                .0
-        }
-    };
-    Ok(Sight { reached, visible })
+    Sight::of(store, directory, policy, reached, now).await
 }

@@ -168,20 +168,11 @@ fn rule_of(row: AssuranceRow) -> Rule {
 
 /// The last second (Unix) of `day` (`YYYY-MM-DD`) in Japan.
 fn end_of_day_in_japan(day: &str) -> Result<i64> {
-    let date = time::Date::parse(
-        day,
-        &time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| {
+    renkei_platform::clock::end_of_day_in_japan(day).ok_or_else(|| {
         Error::Invalid(format!(
             "--grace-until {day:?} is not a date; write it as YYYY-MM-DD, e.g. 2027-03-31"
         ))
-    })?;
-    Ok(date
-        .with_hms(23, 59, 59)
-        .expect("23:59:59 is a valid time")
-        .assume_offset(renkei_platform::clock::JAPAN)
-        .unix_timestamp())
+    })
 }
 
 /// The day (in Japan) of a Unix time, as `YYYY-MM-DD`.

@@ -14,6 +14,22 @@ pub const JAPAN: time::UtcOffset = match time::UtcOffset::from_hms(9, 0, 0) {
     Err(_) => panic!("UTC+9 is a valid offset"),
 };
 
+/// The last second (Unix) of `day`, written `YYYY-MM-DD`, in Japan: when a validity "until"
+/// a day ends. `None` if `day` is not such a date (each caller says which of its fields).
+pub fn end_of_day_in_japan(day: &str) -> Option<i64> {
+    let date = time::Date::parse(
+        day,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    Some(
+        date.with_hms(23, 59, 59)
+            .expect("23:59:59 is a valid time")
+            .assume_offset(JAPAN)
+            .unix_timestamp(),
+    )
+}
+
 /// A Unix time as the board reads it, in Japan; `None` out of range.
 pub fn in_japan(unix: i64) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp(unix)

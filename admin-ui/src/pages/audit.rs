@@ -30,10 +30,7 @@ struct AuditPage {
 /// The search of the page's address, and its language toggle.
 fn parse(raw: Option<&str>) -> crate::Result<(Search, Option<String>)> {
     let search: Search = crate::api::query(raw)?;
-    let lang = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "lang")
-        .map(|(_, v)| v.into_owned());
-    Ok((search, lang))
+    Ok((search, super::lang_of(raw)))
 }
 
 /// The filters of `search` as a query string (without paging).

@@ -333,6 +333,14 @@ pub fn upload_failed() -> String {
     "the upload did not arrive whole; choose the file and send it again".into()
 }
 
+/// The language toggle (`lang`) of a raw query string, for pages whose query is parsed as an
+/// API search.
+pub fn lang_of(raw: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "lang")
+        .map(|(_, value)| value.into_owned())
+}
+
 /// A date for people, in the page's language (empty for none).
 pub fn date(locale: Locale, unix: Option<i64>) -> String {
     unix.map(|u| locale.date(u)).unwrap_or_default()

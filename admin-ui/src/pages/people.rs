@@ -37,9 +37,7 @@ pub async fn page(
         Ok(search) => search,
         Err(error) => return failure(error),
     };
-    let lang = url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "lang")
-        .map(|(_, v)| v.into_owned());
+    let lang = super::lang_of(raw.as_deref());
     let visit = match enter(&console, &headers, lang.as_deref(), "/admin/people").await {
         Ok(visit) => visit,
         Err(refused) => return refused,
@@ -126,16 +124,16 @@ pub async fn issue_password(
     };
     match people::issue_password(&console, &visit.actor, &account_id).await {
         Ok(issued) => {
-            let page = DonePage {
-                t: visit.t,
-                toggle_href: toggle_href(visit.t, "/admin/people", &[]),
-                f: visit.frame(&console, Section::People).await,
-                title: visit.c.password_issued,
-                lead: visit.c.password_slip_lead,
-                username: issued.username,
-                password: Some(issued.password),
-            };
-            visit.respond(render(&page))
+            let (title, lead) = (visit.c.password_issued, visit.c.password_slip_lead);
+            done(
+                &console,
+                visit,
+                title,
+                lead,
+                issued.username,
+                Some(issued.password),
+            )
+            .await
         }
         Err(error) => failure(error),
     }
@@ -154,17 +152,30 @@ pub async fn remove_passkeys(
     };
     match people::remove_passkeys(&console, &visit.actor, &account_id).await {
         Ok(removed) => {
-            let page = DonePage {
-                t: visit.t,
-                toggle_href: toggle_href(visit.t, "/admin/people", &[]),
-                f: visit.frame(&console, Section::People).await,
-                title: visit.c.passkeys_removed,
-                lead: visit.c.passkeys_removed_lead,
-                username: removed.username,
-                password: None,
-            };
-            visit.respond(render(&page))
+            let (title, lead) = (visit.c.passkeys_removed, visit.c.passkeys_removed_lead);
+            done(&console, visit, title, lead, removed.username, None).await
         }
         Err(error) => failure(error),
     }
+}
+
+/// The page that says what was done to `username` (with the password issued, if any).
+async fn done(
+    console: &Console,
+    visit: super::Visit,
+    title: &'static str,
+    lead: &'static str,
+    username: String,
+    password: Option<String>,
+) -> Response {
+    let page = DonePage {
+        t: visit.t,
+        toggle_href: toggle_href(visit.t, "/admin/people", &[]),
+        f: visit.frame(console, Section::People).await,
+        title,
+        lead,
+        username,
+        password,
+    };
+    visit.respond(render(&page))
 }

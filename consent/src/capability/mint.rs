@@ -46,12 +46,7 @@ pub async fn coverage(
             continue;
         };
         let reached = reached(directory, &policy, candidates).await?;
-        let (children, consent_ends) = match policy.basis {
-            Basis::School => (reached, None),
-            Basis::Guardian | Basis::Student => {
-                consenting(store, directory, &policy, reached, now).await?
-            }
-        };
+        let (children, consent_ends) = provided(store, directory, &policy, reached, now).await?;
         let ends_at = [policy.valid_until, consent_ends]
             .into_iter()
             .flatten()
@@ -64,6 +59,24 @@ pub async fn coverage(
         });
     }
     Ok(granted)
+}
+
+/// Of the `reached` children, those the policy provides to its app at `now`: all of them on
+/// the school's decision, those whose consent holds otherwise (with when the first of those
+/// consents ends).
+pub(crate) async fn provided(
+    store: &dyn ConsentStore,
+    directory: &dyn Directory,
+    policy: &Policy,
+    reached: BTreeSet<String>,
+    now: i64,
+) -> Result<(BTreeSet<String>, Option<i64>)> {
+    match policy.basis {
+        Basis::School => Ok((reached, None)),
+        Basis::Guardian | Basis::Student => {
+            consenting(store, directory, policy, reached, now).await
+        }
+    }
 }
 
 /// The candidates within the policy's schools, grades and classes.
@@ -93,7 +106,7 @@ pub(crate) async fn reached(
 /// someone the basis accepts (a guardian or the child, or an administrator recording a paper
 /// consent) who may still act for the child, and not past its end; and when the first of those
 /// consents ends.
-pub(crate) async fn consenting(
+async fn consenting(
     store: &dyn ConsentStore,
     directory: &dyn Directory,
     policy: &Policy,
