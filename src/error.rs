@@ -18,6 +18,9 @@ pub enum Error {
     /// The consent service refused or failed.
     #[error(transparent)]
     Consent(#[from] renkei_consent::Error),
+    /// An administrative operation refused or failed.
+    #[error(transparent)]
+    Console(#[from] renkei_admin::Error),
     /// The demo could not be prepared.
     #[error(transparent)]
     Demo(#[from] renkei_demo::Error),

@@ -226,6 +226,11 @@ struct ConsentArgs {
     /// Last day a grant holds (YYYY-MM-DD, Japan time); default: the policy's validity.
     #[arg(long)]
     until: Option<String>,
+    /// An administrator recording a consent given on paper (紙の同意書): the username of the
+    /// guardian who signed it (the record then counts while the roster links them to the
+    /// child).
+    #[arg(long)]
+    paper_from: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -342,6 +347,25 @@ enum UserCommand {
         /// which may begin with `-`).
         #[arg(long, allow_hyphen_values = true)]
         credential_id: Option<String>,
+    },
+    /// Lock an account (a lost card, a leaked password): it cannot sign in whatever the roster
+    /// says until unlocked, and it is signed out everywhere.
+    Lock {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+    },
+    /// Unlock an account: it signs in again unless the roster disabled the person.
+    Unlock {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+    },
+    /// Sign an account out everywhere: its sessions end and its apps' grants are revoked.
+    SignOut {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -673,12 +697,21 @@ async fn consent_command(url: &str, command: ConsentCommand) -> Result<()> {
         }
     };
     let actor = renkei_idp::user::by_username(opened.idp().as_ref(), &args.by).await?;
+    let paper_from = match &args.paper_from {
+        Some(username) => Some(
+            renkei_idp::user::by_username(opened.idp().as_ref(), username)
+                .await?
+                .id,
+        ),
+        None => None,
+    };
     let input = ConsentInput {
         student_id: args.student,
         client_id: args.client,
         category_id: args.category,
         action,
         until: args.until.as_deref().map(end_of_day_in_japan).transpose()?,
+        paper_from,
     };
     let via = format!("renkei consent {}", action.as_str());
     let stored = record::record(
@@ -868,31 +901,16 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             let opened = Opened::at(url).await?;
             let config = Config::new("http://localhost")?;
-            let kids = renkei_idp::keys::rotate(
+            let rotated = renkei_admin::keys::rotate_all(
                 opened.idp().as_ref(),
+                opened.consent().as_ref(),
                 &opened.audit,
                 "renkei keys rotate",
                 config.key_activation_delay,
                 config.key_retention(),
             )
             .await?;
-            let now = renkei_platform::clock::now();
-            let capability_kid = renkei_consent::capability::keys::rotate(
-                opened.consent().as_ref(),
-                &opened.audit,
-                "renkei keys rotate",
-                now,
-            )
-            .await?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "new_kids": kids,
-                    "signs_from": now + config.key_activation_delay,
-                    "capability_kid": capability_kid.to_string(),
-                    "capability_signs_from": now + renkei_consent::capability::keys::ACTIVATION_DELAY,
-                })
-            );
+            print_json(&rotated);
             Ok(())
         }
     }
@@ -975,6 +993,41 @@ async fn user_command(url: &str, command: UserCommand) -> Result<()> {
                     "removed": removed.passkeys.len(),
                     "sessions_ended": removed.sessions_ended,
                 })
+            );
+        }
+        UserCommand::Lock { username } => {
+            let via = "renkei user lock";
+            let ended =
+                renkei_idp::user::lock(store.as_ref(), &opened.audit, via, &username, via).await?;
+            println!(
+                "{}",
+                serde_json::json!({"username": username, "locked": true, "sessions_ended": ended})
+            );
+        }
+        UserCommand::Unlock { username } => {
+            let enabled = renkei_idp::user::unlock(
+                store.as_ref(),
+                &opened.audit,
+                "renkei user unlock",
+                &username,
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({"username": username, "locked": false, "enabled": enabled})
+            );
+        }
+        UserCommand::SignOut { username } => {
+            let ended = renkei_idp::user::sign_out_everywhere(
+                store.as_ref(),
+                &opened.audit,
+                "renkei user sign-out",
+                &username,
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({"username": username, "sessions_ended": ended})
             );
         }
     }

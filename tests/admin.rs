@@ -18,7 +18,12 @@ on_both_databases!(
     a_school_administrator_reaches_only_their_school,
     a_password_sign_in_does_not_open_the_console,
     a_teacher_sees_their_class_and_no_other,
-    the_board_imports_the_roster_from_the_console
+    the_board_imports_the_roster_from_the_console,
+    consents_are_seen_by_class_and_recorded_on_paper,
+    administrators_lock_unlock_and_sign_people_out,
+    the_board_sets_sign_in_rules_and_rotates_keys,
+    a_teacher_prints_a_new_slip_for_a_pupil_of_their_class,
+    an_apps_reads_of_the_week_are_summed_up
 );
 
 const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
@@ -78,6 +83,7 @@ async fn keiko_agrees_for_taro(server: &TestServer, client_id: &str) {
             category_id: ATTENDANCE.into(),
             action: renkei_consent::record::Action::Grant,
             until: None,
+            paper_from: None,
         },
         renkei_platform::clock::now(),
     )
@@ -1333,5 +1339,700 @@ async fn the_board_imports_the_roster_from_the_console(backend: Backend) {
     for zip in [april, broken, grown, leaving] {
         let _ = std::fs::remove_file(zip);
     }
+    server.stop().await;
+}
+
+/// The account id of `username`.
+async fn account(server: &TestServer, username: &str) -> String {
+    renkei_idp::user::by_username(server.store.as_ref(), username)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn consents_are_seen_by_class_and_recorded_on_paper(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let token = admin_app_token(&server).await;
+    let client_id = app_with_policy(
+        &server,
+        &token,
+        json!({"category": ATTENDANCE, "basis": "guardian", "schools": ["sakura", "kaede"]}),
+    )
+    .await;
+    let class = |token: String| {
+        let server = &server;
+        async move {
+            call(
+                server,
+                &token,
+                reqwest::Method::GET,
+                "/admin/api/consents?class=sakura-3-1",
+                None,
+            )
+            .await
+        }
+    };
+    let (status, seen) = class(token.clone()).await;
+    assert_eq!(status, 200, "{seen}");
+    let states = |seen: &Value| -> Vec<(String, String)> {
+        seen["pupils"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["sourced_id"].as_str().unwrap().to_owned(),
+                    p["standings"][0]["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        states(&seen),
+        [
+            ("s-taro".into(), "none".into()),
+            ("s-hanako".into(), "none".into())
+        ]
+    );
+    keiko_agrees_for_taro(&server, &client_id).await;
+    let (_, seen) = class(token.clone()).await;
+    assert_eq!(states(&seen)[0].1, "granted");
+    let decision = &seen["pupils"][0]["standings"][0]["decision"];
+    assert_eq!(decision["by"], "山田 恵子", "{decision}");
+    assert_eq!(decision["by_role"], "guardian");
+
+    // A paper consent is recorded by a person, not by an app.
+    let paper = |action: &str, guardian: Option<String>| json!({"client_id": client_id, "category_id": ATTENDANCE, "action": action, "guardian": guardian});
+    let keiko = account(&server, "keiko").await;
+    let (status, problem) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        "/admin/api/consents/pupils/s-taro",
+        Some(paper("withdraw", Some(keiko.clone()))),
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+
+    let (board, csrf) = passkey_browser(&server, "board-admin").await;
+    // Keiko is not Hanako's guardian: her paper does not count for Hanako.
+    let (status, problem) = browser_call(
+        &board,
+        &server,
+        &csrf,
+        reqwest::Method::POST,
+        "/admin/api/consents/pupils/s-hanako".into(),
+        Some(paper("grant", Some(keiko.clone()))),
+    )
+    .await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a guardian"),
+        "{problem}"
+    );
+    // Keiko withdraws on paper, then agrees again on paper.
+    for (action, state) in [("withdraw", "withdrawn"), ("grant", "granted")] {
+        let (status, recorded) = browser_call(
+            &board,
+            &server,
+            &csrf,
+            reqwest::Method::POST,
+            "/admin/api/consents/pupils/s-taro".into(),
+            Some(paper(action, Some(keiko.clone()))),
+        )
+        .await;
+        assert_eq!(status, 201, "{recorded}");
+        assert_eq!(recorded["paper_from"], "山田 恵子");
+        assert_eq!(recorded["by_role"], "administrator");
+        let (_, seen) = class(token.clone()).await;
+        assert_eq!(states(&seen)[0].1, state);
+    }
+    // The pupil's page: guardians, and the history oldest first.
+    let (status, pupil) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/consents/pupils/s-taro",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{pupil}");
+    assert_eq!(pupil["guardians"][0]["account_id"], keiko);
+    let actions: Vec<&str> = pupil["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["grant", "withdraw", "grant"]);
+    // Each paper record is audited once, naming the guardian who signed.
+    let (_, events) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/audit?kind=consent&person=s-taro",
+        None,
+    )
+    .await;
+    let on_paper = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("on paper signed by guardian {keiko}"))
+                && e["endpoint"] == "admin API (board-admin)"
+        })
+        .count();
+    assert_eq!(on_paper, 2, "{events}");
+
+    // The pages: the class's table and the pupil's form, which records with its CSRF token.
+    let html = board
+        .get(&server.url("/admin/consents/classes/sakura-3-1"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("同意あり") && html.contains("未回答") && html.contains("山田\u{3000}太郎"),
+        "{html}"
+    );
+    let html = board
+        .get(&server.url("/admin/consents/pupils/s-taro"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("紙の同意書"), "{html}");
+    let page_csrf = hidden(&html, "csrf_token");
+    let subject = format!("{client_id}|{ATTENDANCE}");
+    let forged = board
+        .post_form(
+            &server.url("/admin/consents/pupils/s-taro"),
+            &[
+                ("csrf_token", "forged"),
+                ("subject", &subject),
+                ("action", "withdraw"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    let recorded = board
+        .post_form(
+            &server.url("/admin/consents/pupils/s-taro"),
+            &[
+                ("csrf_token", &page_csrf),
+                ("subject", &subject),
+                ("action", "withdraw"),
+                ("guardian", &keiko),
+            ],
+        )
+        .await;
+    assert_eq!(location(&recorded), "/admin/consents/pupils/s-taro");
+    let (_, seen) = class(token.clone()).await;
+    assert_eq!(
+        states(&seen)[0].1,
+        "withdrawn",
+        "the forged form changed nothing else"
+    );
+
+    // A school administrator sees and records for their own school only.
+    let (sakura, sakura_csrf) = passkey_browser(&server, "sakura-admin").await;
+    for path in [
+        "/admin/api/consents?class=kaede-3-1",
+        "/admin/api/consents/pupils/k-ren",
+    ] {
+        let (status, problem) = browser_call(
+            &sakura,
+            &server,
+            &sakura_csrf,
+            reqwest::Method::GET,
+            path.into(),
+            None,
+        )
+        .await;
+        assert_eq!(status, 404, "{path}: {problem}");
+    }
+    let mai = account(&server, "mai").await;
+    let (status, _) = browser_call(
+        &sakura,
+        &server,
+        &sakura_csrf,
+        reqwest::Method::POST,
+        "/admin/api/consents/pupils/k-ren".into(),
+        Some(paper("grant", Some(mai))),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = browser_call(
+        &sakura,
+        &server,
+        &sakura_csrf,
+        reqwest::Method::GET,
+        "/admin/api/consents?class=sakura-3-1".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+async fn administrators_lock_unlock_and_sign_people_out(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let token = admin_app_token(&server).await;
+    let taro = account(&server, "taro").await;
+    let access = |what: &'static str, id: String| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            call(
+                server,
+                &token,
+                reqwest::Method::POST,
+                &format!("/admin/api/people/{id}/{what}"),
+                None,
+            )
+            .await
+        }
+    };
+    // Taro is signed in on a tablet; signing him out everywhere ends that session.
+    let tablet = Browser::new();
+    assert_eq!(
+        location(&tablet.sign_in(&server, "taro", PASSWORD).await),
+        "/"
+    );
+    let (status, done) = access("sign-out", taro.clone()).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["sessions_ended"], 1);
+    let home = tablet.get(&server.url("/")).await.text().await.unwrap();
+    assert!(home.contains("href=\"/login\""), "signed out: {home}");
+
+    // Locked: no sign-in, whatever the roster says, even after the next import.
+    assert_eq!(
+        location(&tablet.sign_in(&server, "taro", PASSWORD).await),
+        "/"
+    );
+    let (status, locked) = access("lock", taro.clone()).await;
+    assert_eq!(status, 200, "{locked}");
+    assert_eq!(locked["locked"], true);
+    assert_eq!(locked["enabled"], false);
+    assert_eq!(locked["sessions_ended"], 1);
+    let (status, again) = access("lock", taro.clone()).await;
+    assert_eq!(status, 400, "{again}");
+    let refused = Browser::new().sign_in(&server, "taro", PASSWORD).await;
+    assert!(
+        !refused.status().is_redirection(),
+        "a locked account does not sign in"
+    );
+    let same = support::fixture_zip("console-1.1", |_, text| text);
+    let applied = import_through_api(&server, &token, &same, false).await;
+    assert_eq!(applied["report"]["outcome"], "applied", "{applied}");
+    let (_, found) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/people?q=taro",
+        None,
+    )
+    .await;
+    assert_eq!(found["people"][0]["locked"], true, "{found}");
+    assert_eq!(
+        found["people"][0]["enabled"], false,
+        "the import kept the lock"
+    );
+    let refused = Browser::new().sign_in(&server, "taro", PASSWORD).await;
+    assert!(!refused.status().is_redirection());
+
+    // Unlocked: the roster's word again.
+    let (status, unlocked) = access("unlock", taro.clone()).await;
+    assert_eq!(status, 200, "{unlocked}");
+    assert_eq!(unlocked["enabled"], true);
+    assert_eq!(
+        location(&Browser::new().sign_in(&server, "taro", PASSWORD).await),
+        "/"
+    );
+    let (status, _) = access("unlock", taro.clone()).await;
+    assert_eq!(status, 400, "not locked");
+
+    // Audited once each, by the provider's operations.
+    let (_, events) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/audit?kind=admin&text=account%20taro",
+        None,
+    )
+    .await;
+    let details: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    for what in ["taro unlocked", "taro locked;", "signed out everywhere"] {
+        assert_eq!(
+            details.iter().filter(|d| d.contains(what)).count(),
+            1,
+            "{what}: {details:?}"
+        );
+    }
+
+    // A school administrator acts on their own school only, and nobody locks themself out.
+    let (sakura, csrf) = passkey_browser(&server, "sakura-admin").await;
+    let ren = account(&server, "ren").await;
+    let (status, _) = browser_call(
+        &sakura,
+        &server,
+        &csrf,
+        reqwest::Method::POST,
+        format!("/admin/api/people/{ren}/lock"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let own = account(&server, "sakura-admin").await;
+    let (status, problem) = browser_call(
+        &sakura,
+        &server,
+        &csrf,
+        reqwest::Method::POST,
+        format!("/admin/api/people/{own}/lock"),
+        None,
+    )
+    .await;
+    assert!(status == 400 || status == 403, "{status} {problem}");
+    // The page's buttons post with the CSRF token.
+    let html = sakura
+        .get(&server.url("/admin/people?q=hanako"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let hanako = account(&server, "hanako").await;
+    assert!(
+        html.contains(&format!("/admin/people/{hanako}/lock")),
+        "{html}"
+    );
+    let page = sakura
+        .post_form(
+            &server.url(&format!("/admin/people/{hanako}/lock")),
+            &[("csrf_token", &hidden(&html, "csrf_token"))],
+        )
+        .await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("利用を停止しました"));
+    server.stop().await;
+}
+
+async fn the_board_sets_sign_in_rules_and_rotates_keys(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let token = admin_app_token(&server).await;
+    let (status, keys) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/keys",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{keys}");
+    let signing = |keys: &Value, purpose: &str| -> Vec<String> {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["purpose"] == purpose && k["state"] == "signing")
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(signing(&keys, "id_token").len(), 3, "{keys}");
+    assert_eq!(signing(&keys, "capability").len(), 1, "{keys}");
+    assert!(
+        !keys.to_string().contains("private"),
+        "no private key leaves the server"
+    );
+    let (status, rotated) = call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        "/admin/api/keys/rotate",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let (_, keys_after) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/keys",
+        None,
+    )
+    .await;
+    for kid in rotated["new_kids"].as_array().unwrap() {
+        let key = keys_after
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| &k["kid"] == kid)
+            .unwrap_or_else(|| panic!("{kid} is listed: {keys_after}"));
+        assert_eq!(key["state"], "waiting", "{key}");
+    }
+    assert_eq!(
+        signing(&keys_after, "id_token"),
+        signing(&keys, "id_token"),
+        "the old keys sign until the new ones' time"
+    );
+    // The new keys are published at once.
+    let jwks: Value = reqwest::get(server.url("/jwks"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = rotated["new_kids"][0].as_str().unwrap();
+    assert!(jwks.to_string().contains(first), "{jwks}");
+
+    // Sign-in rules: every role listed; the board sets one.
+    let (status, rules) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/assurance",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{rules}");
+    assert_eq!(rules.as_array().unwrap().len(), 4);
+    let (status, set) = call(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        "/admin/api/assurance/teacher",
+        Some(json!({"require": "passkey", "grace_until": "2099-03-31"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["grace_until"], "2099-03-31");
+    let (status, problem) = call(
+        &server,
+        &token,
+        reqwest::Method::PUT,
+        "/admin/api/assurance/teacher",
+        Some(json!({"require": "sometimes"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{problem}");
+    let (_, rules) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/assurance",
+        None,
+    )
+    .await;
+    assert_eq!(rules[0]["role"], "teacher");
+    assert_eq!(
+        rules[0]["require"], "passkey",
+        "the bad rule changed nothing"
+    );
+
+    // A school administrator sees the rules, but neither keys nor changes.
+    let (sakura, csrf) = passkey_browser(&server, "sakura-admin").await;
+    for (method, path, body) in [
+        (reqwest::Method::GET, "/admin/api/keys", None),
+        (reqwest::Method::POST, "/admin/api/keys/rotate", None),
+        (
+            reqwest::Method::PUT,
+            "/admin/api/assurance/teacher",
+            Some(json!({"require": "password"})),
+        ),
+    ] {
+        let (status, problem) =
+            browser_call(&sakura, &server, &csrf, method, path.into(), body).await;
+        assert_eq!(status, 403, "{path}: {problem}");
+    }
+    let html = sakura
+        .get(&server.url("/admin/security"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("パスキー（パスワードだけでは不可）"),
+        "{html}"
+    );
+    assert!(!html.contains("key-list"), "no keys for a school: {html}");
+    server.stop().await;
+}
+
+async fn a_teacher_prints_a_new_slip_for_a_pupil_of_their_class(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let teacher = Browser::new();
+    teacher.sign_in(&server, "misaki", PASSWORD).await;
+    let html = teacher
+        .get(&server.url("/class"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("/class/pupils/s-taro/password"), "{html}");
+    let csrf = hidden(&html, "csrf_token");
+    // Taro was signed in; the new slip signs him out.
+    let tablet = Browser::new();
+    assert_eq!(
+        location(&tablet.sign_in(&server, "taro", PASSWORD).await),
+        "/"
+    );
+    let forged = teacher
+        .post_form(
+            &server.url("/class/pupils/s-taro/password"),
+            &[("csrf_token", "forged")],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    let slip = teacher
+        .post_form(
+            &server.url("/class/pupils/s-taro/password"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(slip.status(), 200);
+    assert_eq!(slip.headers()["cache-control"], "no-store");
+    let slip = slip.text().await.unwrap();
+    assert!(
+        slip.contains("<rt>ヤマダ\u{3000}タロウ</rt>") || slip.contains("<rt>ヤマダ"),
+        "{slip}"
+    );
+    let start = slip.find("id=\"slip-password\">").unwrap() + "id=\"slip-password\">".len();
+    let password = &slip[start..start + slip[start..].find('<').unwrap()];
+    assert_eq!(password.chars().count(), 12, "{password}");
+    let home = tablet.get(&server.url("/")).await.text().await.unwrap();
+    assert!(home.contains("href=\"/login\""), "signed out: {home}");
+    assert_eq!(
+        location(&Browser::new().sign_in(&server, "taro", password).await),
+        "/"
+    );
+    let old = Browser::new().sign_in(&server, "taro", PASSWORD).await;
+    assert!(
+        !old.status().is_redirection(),
+        "the old password no longer works"
+    );
+    // Yui is in 1年1組 and Ren at かえで: not Misaki's pupils.
+    for pupil in ["s-yui", "k-ren"] {
+        let refused = teacher
+            .post_form(
+                &server.url(&format!("/class/pupils/{pupil}/password")),
+                &[("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(refused.status(), 404, "{pupil}");
+    }
+    // A guardian gets no slips.
+    let guardian = Browser::new();
+    guardian.sign_in(&server, "keiko", PASSWORD).await;
+    let guardian_csrf = hidden(
+        &guardian.get(&server.url("/")).await.text().await.unwrap(),
+        "csrf_token",
+    );
+    let refused = guardian
+        .post_form(
+            &server.url("/class/pupils/s-taro/password"),
+            &[("csrf_token", &guardian_csrf)],
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    // Audited by the provider's operation, naming the teacher.
+    let events = renkei_platform::audit::search::search(
+        server.audit.store(),
+        &renkei_platform::audit::search::AuditFilter {
+            text: Some("password of account taro".into()),
+            ..Default::default()
+        },
+        None,
+        10,
+        |_| true,
+    )
+    .await
+    .unwrap();
+    let by_teacher: Vec<_> = events
+        .events
+        .iter()
+        .filter(|e| e.event.endpoint == "class view (misaki)")
+        .collect();
+    assert_eq!(by_teacher.len(), 1, "once, besides the test's own setting");
+    server.stop().await;
+}
+
+async fn an_apps_reads_of_the_week_are_summed_up(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let token = admin_app_token(&server).await;
+    let client_id = app_with_policy(
+        &server,
+        &token,
+        json!({"category": ATTENDANCE, "basis": "school", "schools": ["sakura", "kaede"]}),
+    )
+    .await;
+    // The gateway's records of three reads: two of さくら's pupils, one of かえで's, and one
+    // refused request.
+    let read = |children: &[&str], records: i64, outcome: &str| {
+        let mut event = renkei_platform::AuditEvent::change(
+            "read",
+            Some(&client_id),
+            vec![ATTENDANCE.into()],
+            children.iter().map(|c| (*c).to_owned()).collect(),
+            "GET /ims/oneroster/v1p1/attendance",
+            "test: the gateway's read".into(),
+        );
+        event.records = records;
+        event.outcome = outcome.into();
+        event
+    };
+    for event in [
+        read(&["s-taro", "s-hanako"], 6, "allowed"),
+        read(&["s-taro"], 3, "allowed"),
+        read(&["k-ren"], 2, "allowed"),
+        read(&[], 0, "refused"),
+    ] {
+        server.audit.append(event).await.unwrap();
+    }
+    let path = format!("/admin/api/apps/{client_id}/reads");
+    let (status, reads) = call(&server, &token, reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{reads}");
+    assert_eq!(reads["complete"], true);
+    assert_eq!(reads["refused"], 1);
+    let attendance = &reads["categories"][0];
+    assert_eq!(attendance["category"], ATTENDANCE);
+    assert_eq!(attendance["reads"], 3);
+    assert_eq!(attendance["records"], 11);
+    assert_eq!(attendance["pupils"], 3);
+    // さくら's administrator counts さくら's pupils only.
+    let (sakura, csrf) = passkey_browser(&server, "sakura-admin").await;
+    let (status, reads) = browser_call(
+        &sakura,
+        &server,
+        &csrf,
+        reqwest::Method::GET,
+        path.clone(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{reads}");
+    assert_eq!(reads["categories"][0]["reads"], 2, "{reads}");
+    assert_eq!(reads["categories"][0]["pupils"], 2, "{reads}");
+    // The app's page shows the week.
+    let html = sakura
+        .get(&server.url(&format!("/admin/apps/{client_id}")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("この1週間に読み取ったデータ") && html.contains("id=\"app-reads\""),
+        "{html}"
+    );
     server.stop().await;
 }

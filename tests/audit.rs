@@ -407,6 +407,7 @@ async fn consent_records_audit_themselves_whoever_records_them(backend: Backend)
                 category_id: ATTENDANCE.into(),
                 action,
                 until: None,
+                paper_from: None,
             },
             now,
         )

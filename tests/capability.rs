@@ -139,6 +139,7 @@ async fn a_guardian_who_lost_custody_no_longer_consents(backend: Backend) {
             category_id: ATTENDANCE.into(),
             action: Action::Withdraw,
             until: None,
+            paper_from: None,
         },
         renkei_platform::clock::now(),
     )
@@ -223,6 +224,7 @@ impl Board {
                 category_id: category.into(),
                 action,
                 until,
+                paper_from: None,
             },
             renkei_platform::clock::now(),
         )

@@ -206,6 +206,7 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
         category_id: ATTENDANCE.into(),
         action: Action::Grant,
         until: None,
+        paper_from: None,
     };
     let decide = |by: &'static str, input: ConsentInput, at: i64| async move {
         record::record(store, directory, audit, "test", &user(by).await, input, at).await

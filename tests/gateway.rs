@@ -84,6 +84,7 @@ impl Board {
                 category_id: category.into(),
                 action,
                 until: None,
+                paper_from: None,
             },
             renkei_platform::clock::now(),
         )

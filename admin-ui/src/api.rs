@@ -14,7 +14,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::{Error, Problem, Result};
-use crate::{Console, actor, apps, audit, overview, people, policies, reference, roster};
+use crate::{
+    Console, actor, apps, assurance, audit, consents, keys, overview, people, policies, reference,
+    roster,
+};
 
 /// The largest JSON body the API reads.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -24,7 +27,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 #[openapi(
     info(
         title = "Renkei admin API",
-        description = "Administer a Renkei installation: apps, their data policies with a preview of the pupils they would see, people, the audit log. A board administrator reaches every school; a school administrator their own school only. Authenticate with an access token carrying the scope urn:renkei:scope:admin (an administrator's passkey sign-in, or an app's client credentials), or from the console's pages with the session cookie and, for changes, the X-CSRF-Token header.",
+        description = "Administer a Renkei installation: apps, their data policies with a preview of the pupils they would see, people, consents (paper ones recorded), roster imports, the audit log, sign-in rules and keys. A board administrator reaches every school; a school administrator their own school only. Authenticate with an access token carrying the scope urn:renkei:scope:admin (an administrator's passkey sign-in, or an app's client credentials), or from the console's pages with the session cookie and, for changes, the X-CSRF-Token header.",
     ),
     paths(
         session,
@@ -40,9 +43,20 @@ pub const MAX_BODY: usize = 64 * 1024;
         people::api_search,
         people::api_issue_password,
         people::api_remove_passkeys,
+        people::api_lock,
+        people::api_unlock,
+        people::api_sign_out,
+        consents::api_class,
+        consents::api_pupil,
+        consents::api_record,
         audit::api_find,
         audit::api_export,
         audit::api_verify,
+        audit::api_app_reads,
+        keys::api_list,
+        keys::api_rotate,
+        assurance::api_rules,
+        assurance::api_set,
         roster::api_upload,
         roster::api_confirm,
         roster::api_job,
@@ -54,8 +68,10 @@ pub const MAX_BODY: usize = 64 * 1024;
         (name = "apps", description = "Learning apps registered with the board"),
         (name = "policies", description = "What each app may read, for whom, on which basis"),
         (name = "people", description = "The board's people"),
+        (name = "consents", description = "Where each pupil stands with each app; consents given on paper"),
         (name = "audit", description = "Who read and changed what"),
         (name = "roster", description = "Importing the board's OneRoster export"),
+        (name = "security", description = "Sign-in rules per role; token-signing and capability keys"),
     )
 )]
 pub struct AdminApi;
@@ -116,6 +132,34 @@ pub fn router() -> Router<Console> {
         .route(
             "/admin/api/people/{account_id}/passkeys/remove",
             post(people::api_remove_passkeys),
+        )
+        .route(
+            "/admin/api/people/{account_id}/lock",
+            post(people::api_lock),
+        )
+        .route(
+            "/admin/api/people/{account_id}/unlock",
+            post(people::api_unlock),
+        )
+        .route(
+            "/admin/api/people/{account_id}/sign-out",
+            post(people::api_sign_out),
+        )
+        .route("/admin/api/assurance", get(assurance::api_rules))
+        .route(
+            "/admin/api/assurance/{role}",
+            axum::routing::put(assurance::api_set),
+        )
+        .route(
+            "/admin/api/apps/{client_id}/reads",
+            get(audit::api_app_reads),
+        )
+        .route("/admin/api/keys", get(keys::api_list))
+        .route("/admin/api/keys/rotate", post(keys::api_rotate))
+        .route("/admin/api/consents", get(consents::api_class))
+        .route(
+            "/admin/api/consents/pupils/{student_id}",
+            get(consents::api_pupil).post(consents::api_record),
         )
         .route("/admin/api/audit", get(audit::api_find))
         .route("/admin/api/audit/export", get(audit::api_export))

@@ -371,6 +371,120 @@ pub async fn export(console: &Console, actor: &Actor, query: Search) -> Result<R
     Ok(response)
 }
 
+/// How far back an app's reads are summed up: a week.
+pub const READS_WINDOW: i64 = 7 * 86_400;
+
+/// How many stored events a summary of an app's reads reads at most.
+pub const READS_SCANNED: usize = 5 * search::MAX_SCANNED;
+
+/// What an app read of one category in the window.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CategoryReads {
+    /// The category (empty for reads of the roster itself).
+    pub category: String,
+    /// Requests.
+    pub reads: u64,
+    /// Records returned.
+    pub records: i64,
+    /// Different pupils whose data was read.
+    pub pupils: usize,
+}
+
+/// What an app read in the last week (of the actor's school, for a school administrator).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AppReads {
+    /// From (Unix seconds).
+    pub from: i64,
+    /// Per category, most read first.
+    pub categories: Vec<CategoryReads>,
+    /// Requests refused (no capability, beyond it).
+    pub refused: u64,
+    /// False when the log held more than one summary reads: the figures are the newest part.
+    pub complete: bool,
+}
+
+/// Sums up what `client_id` read in the last week, from the audit log.
+pub async fn reads_of_app(console: &Console, actor: &Actor, client_id: &str) -> Result<AppReads> {
+    crate::apps::find(console, client_id).await?;
+    let sight = Sight::of(console, actor).await?;
+    let from = renkei_platform::clock::now() - READS_WINDOW;
+    let filter = AuditFilter {
+        from: Some(from),
+        client: Some(client_id.to_owned()),
+        kind: Some("read".into()),
+        ..AuditFilter::default()
+    };
+    let mut by_category: std::collections::BTreeMap<String, (u64, i64, HashSet<String>)> =
+        Default::default();
+    let mut refused = 0;
+    let mut before = None;
+    let mut scanned = 0;
+    let complete = loop {
+        let page = search::search(
+            console.audit.store(),
+            &filter,
+            before,
+            search::MAX_PAGE,
+            |event| sight.admits(event),
+        )
+        .await?;
+        scanned += page.scanned;
+        for event in page.events {
+            let view = sight.view(event);
+            if view.outcome != "allowed" {
+                refused += 1;
+                continue;
+            }
+            let categories = if view.categories.is_empty() {
+                vec![String::new()]
+            } else {
+                view.categories
+            };
+            for category in categories {
+                let entry = by_category.entry(category).or_default();
+                entry.0 += 1;
+                entry.1 += view.records;
+                entry.2.extend(view.children.iter().cloned());
+            }
+        }
+        match page.next_before {
+            None => break true,
+            Some(_) if scanned >= READS_SCANNED => break false,
+            next => before = next,
+        }
+    };
+    let mut categories: Vec<CategoryReads> = by_category
+        .into_iter()
+        .map(|(category, (reads, records, pupils))| CategoryReads {
+            category,
+            reads,
+            records,
+            pupils: pupils.len(),
+        })
+        .collect();
+    categories.sort_by_key(|c| std::cmp::Reverse(c.reads));
+    Ok(AppReads {
+        from,
+        categories,
+        refused,
+        complete,
+    })
+}
+
+/// `GET /admin/api/apps/{client_id}/reads`: what the app read in the last week.
+#[utoipa::path(get, path = "/admin/api/apps/{client_id}/reads", tag = "apps",
+    params(("client_id" = String, Path, description = "The app's client id")),
+    responses((status = 200, body = AppReads), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn api_app_reads(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    axum::extract::Path(client_id): axum::extract::Path<String>,
+) -> Result<Json<AppReads>> {
+    let actor = actor::for_api(&console.idp, &headers, false).await?;
+    Ok(Json(reads_of_app(&console, &actor, &client_id).await?))
+}
+
 /// `GET /admin/api/audit`.
 #[utoipa::path(get, path = "/admin/api/audit", tag = "audit", params(Search),
     responses((status = 200, body = EventPage), (status = 400, body = Problem), (status = 403, body = Problem)),

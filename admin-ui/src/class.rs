@@ -150,3 +150,72 @@ pub async fn of_teacher(console: &Console, teacher: &UserRow, via: &str) -> Resu
     console.audit.record(event);
     Ok(views)
 }
+
+/// A new sign-in slip for a pupil (a forgotten password): shown once, to print and hand over.
+#[derive(Clone, Debug, Serialize)]
+pub struct Slip {
+    /// The pupil's name.
+    pub name: String,
+    /// Its kana.
+    pub kana: String,
+    /// The class's title.
+    pub class: String,
+    /// 出席番号.
+    pub number: Option<i64>,
+    /// Sign-in name.
+    pub username: String,
+    /// The new password; the old one and every session of the pupil ended.
+    pub password: String,
+    /// Where to sign in.
+    pub sign_in: String,
+}
+
+/// Issues a new password for a pupil of one of `teacher`'s classes, as a printable slip; the
+/// provider's operation audits it (through `via`) and signs the pupil out everywhere.
+pub async fn issue_slip(
+    console: &Console,
+    teacher: &UserRow,
+    pupil_id: &str,
+    via: &str,
+) -> Result<Slip> {
+    if !teacher.enabled || Role::parse(&teacher.role) != Some(Role::Teacher) {
+        return Err(Error::Forbidden("the class view is for teachers".into()));
+    }
+    let unknown = || Error::NotFound(format!("there is no pupil {pupil_id:?} in your classes"));
+    let me = teacher.sourced_id.as_deref().ok_or_else(unknown)?;
+    let directory = console.idp.directory.as_ref();
+    let mut found = None;
+    for class in directory.classes_taught_by(me).await? {
+        let roll = directory.class_roll(&class.id).await?;
+        if let Some((_, number)) = roll.into_iter().find(|(id, _)| id == pupil_id) {
+            found = Some((class.title, number));
+            break;
+        }
+    }
+    let (class, number) = found.ok_or_else(unknown)?;
+    let pupil = directory
+        .people(&[pupil_id.to_owned()])
+        .await?
+        .into_iter()
+        .find(|p| Role::parse(&p.role) == Some(Role::Student))
+        .ok_or_else(unknown)?;
+    let password =
+        renkei_platform::crypto::readable_password(crate::people::ISSUED_PASSWORD_LENGTH);
+    renkei_idp::user::set_password(
+        console.idp.store.as_ref(),
+        &console.audit,
+        via,
+        &pupil.username,
+        password.clone(),
+    )
+    .await?;
+    Ok(Slip {
+        name: pupil.name,
+        kana: pupil.kana,
+        class,
+        number,
+        username: pupil.username,
+        password,
+        sign_in: format!("{}/login", console.idp.config.issuer.trim_end_matches('/')),
+    })
+}

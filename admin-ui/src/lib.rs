@@ -9,7 +9,10 @@
 //! - [`overview`]: the dashboard.
 //! - [`apps`], [`policies`]: learning apps and what each may read, with the preview.
 //! - [`people`]: finding people.
+//! - [`consents`]: where each pupil stands with each app; paper consents recorded.
 //! - [`audit`]: the audit log: search, export, verify.
+//! - [`keys`]: signing and capability keys, and their rotation.
+//! - [`assurance`]: which sign-in methods count for each role.
 //! - [`reference`]: what forms choose from.
 //! - [`roster`]: roster imports in the background.
 //! - [`read`]: auditing what the console shows of people.
@@ -20,9 +23,12 @@
 pub mod actor;
 pub mod api;
 pub mod apps;
+pub mod assurance;
 pub mod audit;
 pub mod class;
+pub mod consents;
 pub mod error;
+pub mod keys;
 pub mod overview;
 pub mod pages;
 pub mod people;

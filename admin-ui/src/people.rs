@@ -55,6 +55,8 @@ pub struct PersonView {
     pub grade: Option<String>,
     /// Whether the account may sign in.
     pub enabled: bool,
+    /// Whether an administrator locked it.
+    pub locked: bool,
     /// Titles of the classes the person is enrolled in as a pupil.
     pub classes: Vec<String>,
 }
@@ -71,6 +73,7 @@ impl From<Person> for PersonView {
             school_id: person.school_id,
             grade: person.grade,
             enabled: person.enabled,
+            locked: person.locked,
             classes: person.classes.into_iter().map(|c| c.title).collect(),
         }
     }
@@ -254,6 +257,120 @@ pub async fn remove_passkeys(
         removed: removed.passkeys.len(),
         sessions_ended: removed.sessions_ended,
     })
+}
+
+/// What locking, unlocking or signing out an account did.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AccountState {
+    /// The account.
+    pub username: String,
+    /// Whether an administrator's lock is on it now.
+    pub locked: bool,
+    /// Whether it may sign in now (unlocked and enabled by the roster).
+    pub enabled: bool,
+    /// Sessions ended (locking and signing out end them all).
+    pub sessions_ended: u64,
+}
+
+/// What an administrator does to an account's access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessChange {
+    /// Lock: no sign-in whatever the roster says; signed out everywhere.
+    Lock,
+    /// Unlock: the roster's word back.
+    Unlock,
+    /// Sign out everywhere: sessions end, apps' grants revoked.
+    SignOut,
+}
+
+/// Locks, unlocks or signs out an account within the actor's reach; audited by the provider's
+/// operation. An administrator does not lock themself out.
+pub async fn change_access(
+    console: &Console,
+    actor: &Actor,
+    account_id: &str,
+    change: AccessChange,
+) -> Result<AccountState> {
+    let user = within_reach(console, actor, account_id).await?;
+    let own = actor.user.as_ref().is_some_and(|me| me.id == user.id);
+    if own && change == AccessChange::Lock {
+        return Err(Error::Invalid(
+            "you cannot lock your own account; another administrator can".into(),
+        ));
+    }
+    let store = console.idp.store.as_ref();
+    let via = actor.via();
+    let sessions_ended = match change {
+        AccessChange::Lock => {
+            renkei_idp::user::lock(store, &console.audit, &via, &user.username, &actor.name).await?
+        }
+        AccessChange::Unlock => {
+            renkei_idp::user::unlock(store, &console.audit, &via, &user.username).await?;
+            0
+        }
+        AccessChange::SignOut => {
+            renkei_idp::user::sign_out_everywhere(store, &console.audit, &via, &user.username)
+                .await?
+        }
+    };
+    let now = store.user(&user.id).await?;
+    Ok(AccountState {
+        username: user.username,
+        locked: store.lock_of(&user.id).await?.is_some(),
+        enabled: now.is_some_and(|u| u.enabled),
+        sessions_ended,
+    })
+}
+
+/// `POST /admin/api/people/{account_id}/lock`.
+#[utoipa::path(post, path = "/admin/api/people/{account_id}/lock", tag = "people",
+    params(("account_id" = String, Path, description = "The account's id")),
+    responses((status = 200, body = AccountState), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn api_lock(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Result<Json<AccountState>> {
+    api_access(console, headers, account_id, AccessChange::Lock).await
+}
+
+/// `POST /admin/api/people/{account_id}/unlock`.
+#[utoipa::path(post, path = "/admin/api/people/{account_id}/unlock", tag = "people",
+    params(("account_id" = String, Path, description = "The account's id")),
+    responses((status = 200, body = AccountState), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn api_unlock(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Result<Json<AccountState>> {
+    api_access(console, headers, account_id, AccessChange::Unlock).await
+}
+
+/// `POST /admin/api/people/{account_id}/sign-out`: signed out everywhere.
+#[utoipa::path(post, path = "/admin/api/people/{account_id}/sign-out", tag = "people",
+    params(("account_id" = String, Path, description = "The account's id")),
+    responses((status = 200, body = AccountState), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn api_sign_out(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Result<Json<AccountState>> {
+    api_access(console, headers, account_id, AccessChange::SignOut).await
+}
+
+async fn api_access(
+    console: Console,
+    headers: HeaderMap,
+    account_id: String,
+    change: AccessChange,
+) -> Result<Json<AccountState>> {
+    let actor = actor::for_api(&console.idp, &headers, true).await?;
+    Ok(Json(
+        change_access(&console, &actor, &account_id, change).await?,
+    ))
 }
 
 /// `POST /admin/api/people/{account_id}/password`: a new password, shown once.

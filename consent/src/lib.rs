@@ -5,6 +5,7 @@
 //! - [`policy`]: administrators' policies (app × category × schools/grades/classes × basis),
 //!   versioned.
 //! - [`record`]: append-only consent records of guardians, students and administrators.
+//! - [`decision`]: where each child stands with each app (the portal's and the console's view).
 //! - [`capability`]: capability tokens: minting (RFC 8693 exchange), root keys, verifier.
 //! - [`api`]: the JSON API of the guardians' and pupils' portal.
 //! - [`app`]: disabling an app, with everything it could still read.
@@ -15,6 +16,7 @@ pub mod api;
 pub mod app;
 pub mod capability;
 pub mod category;
+pub mod decision;
 pub mod error;
 pub mod policy;
 pub mod record;

@@ -57,6 +57,9 @@ pub struct ConsentRecord {
     pub at: i64,
     /// Until when a grant holds.
     pub until: Option<i64>,
+    /// On an administrator's record of a consent given on paper (紙の同意書): the account of
+    /// the guardian who signed it.
+    pub paper_from: Option<String>,
 }
 
 /// The accounts that may act for children now: what decides whether an earlier consent still
@@ -85,7 +88,12 @@ impl Authors {
             Some(Role::Guardian) => self
                 .0
                 .contains(&(record.student_id.clone(), record.by_user_id.clone())),
-            Some(Role::Student | Role::Administrator) => true,
+            // A paper consent counts while its guardian may still act for the child.
+            Some(Role::Administrator) => record.paper_from.as_ref().is_none_or(|guardian| {
+                self.0
+                    .contains(&(record.student_id.clone(), guardian.clone()))
+            }),
+            Some(Role::Student) => true,
             _ => false,
         }
     }
@@ -104,6 +112,9 @@ pub struct ConsentInput {
     pub action: Action,
     /// Until when a grant holds.
     pub until: Option<i64>,
+    /// An administrator recording a guardian's paper consent (紙の同意書): the account id of
+    /// the guardian who signed it, one of the child's guardians now.
+    pub paper_from: Option<String>,
 }
 
 /// Records a grant or withdrawal by `actor`, after checking that a policy asks for consent,
@@ -199,6 +210,16 @@ pub async fn record(
             )));
         }
     };
+    if let Some(guardian) = &input.paper_from {
+        check_paper(
+            directory,
+            &input.student_id,
+            guardian,
+            by_role,
+            policy.basis,
+        )
+        .await?;
+    }
     if input.until.is_some_and(|until| until <= now) {
         return Err(Error::Invalid("--until must be in the future".into()));
     }
@@ -218,6 +239,7 @@ pub async fn record(
         by_role: by_role.as_str().to_owned(),
         at: now,
         until,
+        paper_from: input.paper_from,
     };
     store.append_consent(&record).await?;
     if input.action == Action::Withdraw {
@@ -230,6 +252,36 @@ pub async fn record(
     Ok(record)
 }
 
+/// Checks that a paper consent's guardian may sign for the child: recorded by an
+/// administrator, under a policy asking guardians, by one of the child's current guardians.
+async fn check_paper(
+    directory: &dyn Directory,
+    student_id: &str,
+    guardian: &str,
+    by_role: Role,
+    basis: Basis,
+) -> Result<()> {
+    if by_role != Role::Administrator {
+        return Err(Error::Forbidden(
+            "only an administrator records a consent given on paper".into(),
+        ));
+    }
+    if basis != Basis::Guardian {
+        return Err(Error::Invalid(
+            "this policy asks the pupil, not a guardian: record the pupil's paper without naming a guardian".into(),
+        ));
+    }
+    let guardians = directory
+        .guardian_accounts_of(&[student_id.to_owned()])
+        .await?;
+    if !guardians.iter().any(|(_, account)| account == guardian) {
+        return Err(Error::Invalid(format!(
+            "account {guardian:?} is not a guardian of the child {student_id:?} in the roster; name one of the child's guardians"
+        )));
+    }
+    Ok(())
+}
+
 impl ConsentRecord {
     /// The audit event of this record, appended through `via`.
     pub fn audit_event(&self, via: &str) -> AuditEvent {
@@ -239,10 +291,16 @@ impl ConsentRecord {
             vec![self.category_id.clone()],
             vec![self.student_id.clone()],
             via,
-            format!(
-                "{} by {} ({}), policy version {}",
-                self.action, self.by_user_id, self.by_role, self.policy_version
-            ),
+            match &self.paper_from {
+                None => format!(
+                    "{} by {} ({}), policy version {}",
+                    self.action, self.by_user_id, self.by_role, self.policy_version
+                ),
+                Some(guardian) => format!(
+                    "{} on paper signed by guardian {guardian}, recorded by {} ({}), policy version {}",
+                    self.action, self.by_user_id, self.by_role, self.policy_version
+                ),
+            },
         )
     }
 }

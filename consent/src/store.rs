@@ -318,8 +318,8 @@ macro_rules! consent_store {
 
             async fn append_consent(&self, record: &ConsentRecord) -> StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO consent_records (id, seq, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until) \
-                     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM consent_records",
+                    "INSERT INTO consent_records (id, seq, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until, paper_from) \
+                     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM consent_records",
                 )
                 .bind(&record.id)
                 .bind(&record.student_id)
@@ -331,6 +331,7 @@ macro_rules! consent_store {
                 .bind(&record.by_role)
                 .bind(record.at)
                 .bind(record.until)
+                .bind(&record.paper_from)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -338,7 +339,7 @@ macro_rules! consent_store {
 
             async fn consents(&self, student_id: Option<&str>, client_id: Option<&str>) -> StoreResult<Vec<ConsentRecord>> {
                 Ok(sqlx::query_as::<$db, ConsentRecord>(
-                    "SELECT id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until \
+                    "SELECT id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until, paper_from \
                      FROM consent_records WHERE ($1 IS NULL OR student_id = $1) AND ($2 IS NULL OR client_id = $2) \
                      ORDER BY seq",
                 )
@@ -350,7 +351,7 @@ macro_rules! consent_store {
 
             async fn consents_for(&self, client_id: &str, category_id: &str) -> StoreResult<Vec<ConsentRecord>> {
                 Ok(sqlx::query_as::<$db, ConsentRecord>(
-                    "SELECT id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until \
+                    "SELECT id, student_id, client_id, category_id, policy_version, action, by_user_id, by_role, at, until, paper_from \
                      FROM consent_records WHERE client_id = $1 AND category_id = $2 ORDER BY seq",
                 )
                 .bind(client_id)

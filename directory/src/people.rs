@@ -52,6 +52,9 @@ pub struct Person {
     pub grade: Option<String>,
     /// Whether the account may sign in.
     pub enabled: bool,
+    /// Whether an administrator locked the account (it stays disabled whatever the roster
+    /// says until unlocked).
+    pub locked: bool,
     /// Roster status (`active`, `tobedeleted`).
     pub status: String,
     /// The classes the person is enrolled in as a pupil.
@@ -72,12 +75,13 @@ pub(crate) struct PersonRow {
     school_id: Option<String>,
     grade: Option<String>,
     enabled: bool,
+    locked: bool,
     status: String,
 }
 
 /// The columns a [`Person`] is read from (users `u`).
 pub(crate) const PERSON_SELECT: &str = "SELECT u.id, u.sourced_id, u.username, u.role, u.family_name, u.given_name, \
-    u.family_name_kana, u.given_name_kana, u.school_id, u.grade, u.enabled, u.status FROM users u";
+    u.family_name_kana, u.given_name_kana, u.school_id, u.grade, u.enabled, u.locked_at IS NOT NULL AS locked, u.status FROM users u";
 
 /// The search's SQL and its values, in order (`$1`, `$2`, …).
 pub(crate) fn people_search_sql(query: &PeopleQuery) -> (String, Vec<String>) {
@@ -196,6 +200,7 @@ pub(crate) async fn with_classes(
                 school_id: row.school_id,
                 grade: row.grade,
                 enabled: row.enabled,
+                locked: row.locked,
                 status: row.status,
             }
         })

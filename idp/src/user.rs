@@ -146,6 +146,88 @@ pub async fn set_password(
     Ok(user)
 }
 
+/// Locks an account (a lost sign-in card, a leaked password, a departure the roster does not
+/// show yet): it cannot sign in whatever the roster says, and it is signed out everywhere (its
+/// sessions end and its apps' grants are revoked). `by` names the administrator. Audited
+/// (through `via`); returns how many sessions ended.
+pub async fn lock(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    username: &str,
+    by: &str,
+) -> Result<u64> {
+    let user = by_username(store, username).await?;
+    if store.lock_of(&user.id).await?.is_some() {
+        return Err(Error::Invalid(format!(
+            "the account {username:?} is already locked"
+        )));
+    }
+    store.set_lock(&user.id, Some(by), now()).await?;
+    let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!("account {username} locked; {sessions_ended} session(s) ended, grants revoked"),
+        ))
+        .await?;
+    Ok(sessions_ended)
+}
+
+/// Unlocks an account: it may sign in again unless the roster disabled or removed the person.
+/// Audited (through `via`); returns whether it may sign in now.
+pub async fn unlock(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    username: &str,
+) -> Result<bool> {
+    let user = by_username(store, username).await?;
+    if store.lock_of(&user.id).await?.is_none() {
+        return Err(Error::Invalid(format!(
+            "the account {username:?} is not locked"
+        )));
+    }
+    store.set_lock(&user.id, None, now()).await?;
+    let enabled = store.user(&user.id).await?.is_some_and(|u| u.enabled);
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!(
+                "account {username} unlocked; {}",
+                if enabled {
+                    "it may sign in again"
+                } else {
+                    "the roster keeps it disabled"
+                }
+            ),
+        ))
+        .await?;
+    Ok(enabled)
+}
+
+/// Signs an account out everywhere (a tablet left signed in, a suspicion): its sessions end
+/// and its apps' grants are revoked, so apps must ask it to sign in again. Audited (through
+/// `via`); returns how many sessions ended.
+pub async fn sign_out_everywhere(
+    store: &dyn Store,
+    audit: &AuditLog,
+    via: &str,
+    username: &str,
+) -> Result<u64> {
+    let user = by_username(store, username).await?;
+    let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
+    audit
+        .append(AuditEvent::admin(
+            via,
+            format!(
+                "account {username} signed out everywhere; {sessions_ended} session(s) ended, grants revoked"
+            ),
+        ))
+        .await?;
+    Ok(sessions_ended)
+}
+
 /// The account with `username`, or an error that says there is none.
 pub async fn by_username(store: &dyn Store, username: &str) -> Result<UserRow> {
     store.user_by_username(username).await?.ok_or_else(|| {

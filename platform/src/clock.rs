@@ -36,3 +36,16 @@ pub fn in_japan(unix: i64) -> Option<time::OffsetDateTime> {
         .ok()
         .map(|moment| moment.to_offset(JAPAN))
 }
+
+/// A Unix time's day in Japan, written `YYYY-MM-DD` (as date fields and filters take it);
+/// empty out of range.
+pub fn japan_date(unix: i64) -> String {
+    in_japan(unix)
+        .and_then(|moment| {
+            moment
+                .date()
+                .format(&time::macros::format_description!("[year]-[month]-[day]"))
+                .ok()
+        })
+        .unwrap_or_default()
+}

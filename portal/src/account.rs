@@ -186,6 +186,7 @@ pub async fn change(
                 category_id: form.category_id,
                 action,
                 until: None,
+                paper_from: None,
             },
             renkei_platform::clock::now(),
         )

@@ -239,6 +239,13 @@ struct AppPage {
     notice: Option<&'static str>,
     latest: Vec<PolicyRow>,
     history: Vec<PolicyRow>,
+    /// What the app read in the last week, per category.
+    read_rows: Vec<ReadRow>,
+    reads_refused: u64,
+    /// False when the week held more reads than one summary counts.
+    reads_complete: bool,
+    /// The audit log, filtered to the app's reads of the week.
+    reads_href: String,
     reference: Reference,
     form: PolicyForm,
     preview: Option<PolicyPreview>,
@@ -296,10 +303,11 @@ async fn app_page(
         let app = App::from(&apps::find(console, client_id).await?);
         let policies = policies::of_app(console, &visit.actor, client_id).await?;
         let reference = reference::reference(console, &visit.actor).await?;
-        Ok::<_, Error>((app, policies, reference))
+        let reads = crate::audit::reads_of_app(console, &visit.actor, client_id).await?;
+        Ok::<_, Error>((app, policies, reference, reads))
     }
     .await;
-    let (app, policies, reference) = match loaded {
+    let (app, policies, reference, reads) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return failure(error),
     };
@@ -321,6 +329,31 @@ async fn app_page(
         notice,
         latest: rows(&policies.latest),
         history: rows(&policies.history),
+        read_rows: reads
+            .categories
+            .iter()
+            .map(|r| ReadRow {
+                category: if r.category.is_empty() {
+                    c.roster_reads.to_owned()
+                } else {
+                    names
+                        .categories
+                        .get(&r.category)
+                        .cloned()
+                        .unwrap_or_else(|| r.category.clone())
+                },
+                reads: r.reads,
+                records: r.records,
+                pupils: r.pupils,
+            })
+            .collect(),
+        reads_refused: reads.refused,
+        reads_complete: reads.complete,
+        reads_href: format!(
+            "/admin/audit?app={}&kind=read&from={}",
+            client_id,
+            renkei_platform::clock::japan_date(reads.from)
+        ),
         reference,
         form,
         preview,
@@ -333,6 +366,14 @@ async fn app_page(
     let mut response = render(&page);
     *response.status_mut() = status;
     visit.respond(response)
+}
+
+/// What an app read of one category in the last week.
+struct ReadRow {
+    category: String,
+    reads: u64,
+    records: i64,
+    pupils: usize,
 }
 
 /// Names of schools, classes and categories, for a policy's row.

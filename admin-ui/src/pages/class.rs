@@ -1,7 +1,8 @@
 //! `/class`: the teachers' class view.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use renkei_directory::Role;
@@ -10,7 +11,7 @@ use renkei_idp::pages::{MessagePage, Texts, filters, render, toggle_href};
 use super::dashboard::LangQuery;
 use super::{ConsoleTexts, Labels, failure};
 use crate::Console;
-use crate::class::{self, ClassView};
+use crate::class::{self, ClassView, Slip};
 
 #[derive(Template)]
 #[template(path = "admin_class.html")]
@@ -24,22 +25,32 @@ struct ClassPage {
     labels: Labels,
 }
 
-/// `GET /class`.
-pub async fn page(
-    State(console): State<Console>,
-    headers: HeaderMap,
-    Query(query): Query<LangQuery>,
-) -> Response {
-    let locale = console.idp.locale(query.lang(), None, &headers);
+/// A signed-in teacher's visit to the class view.
+struct TeacherVisit {
+    teacher: renkei_idp::store::UserRow,
+    locale: renkei_idp::pages::Locale,
+    t: &'static Texts,
+    c: &'static ConsoleTexts,
+    csrf_token: String,
+    cookies: Vec<axum::http::HeaderValue>,
+}
+
+/// Lets a signed-in teacher in, or answers with the page that says the view is for teachers.
+async fn enter_teacher(
+    console: &Console,
+    headers: &HeaderMap,
+    lang: Option<&str>,
+) -> Result<TeacherVisit, Response> {
+    let locale = console.idp.locale(lang, None, headers);
     let (t, c) = (locale.texts(), ConsoleTexts::of(locale));
     let mut cookies: Vec<_> = console
         .idp
-        .remember_locale(query.lang(), locale)
+        .remember_locale(lang, locale)
         .into_iter()
         .collect();
-    let (csrf_token, csrf_cookie) = console.idp.csrf.token(&headers);
+    let (csrf_token, csrf_cookie) = console.idp.csrf.token(headers);
     cookies.extend(csrf_cookie);
-    let user = match renkei_idp::session::current(&console.idp, &headers).await {
+    let user = match renkei_idp::session::current(&console.idp, headers).await {
         Ok(Some(session)) => console
             .idp
             .store
@@ -49,24 +60,53 @@ pub async fn page(
             .flatten()
             .filter(|u| u.enabled),
         Ok(None) => None,
-        Err(error) => return failure(error.into()),
+        Err(error) => return Err(failure(error.into())),
     };
-    let teacher = user.filter(|u| Role::parse(&u.role) == Some(Role::Teacher));
-    let Some(teacher) = teacher else {
-        let page = MessagePage {
+    match user.filter(|u| Role::parse(&u.role) == Some(Role::Teacher)) {
+        Some(teacher) => Ok(TeacherVisit {
+            teacher,
+            locale,
             t,
-            toggle_href: toggle_href(t, "/class", &[]),
-            title: c.classes_title.to_owned(),
-            lines: vec![c.not_teacher.to_owned()],
-            links: vec![("/login".to_owned(), t.sign_in)],
-            action: None,
-            footer: vec![("/".to_owned(), c.nav_home)],
+            c,
             csrf_token,
-        };
-        let mut response = render(&page);
-        *response.status_mut() = StatusCode::FORBIDDEN;
-        return renkei_platform::web::with_cookies(response, cookies);
+            cookies,
+        }),
+        None => {
+            let page = MessagePage {
+                t,
+                toggle_href: toggle_href(t, "/class", &[]),
+                title: c.classes_title.to_owned(),
+                lines: vec![c.not_teacher.to_owned()],
+                links: vec![("/login".to_owned(), t.sign_in)],
+                action: None,
+                footer: vec![("/".to_owned(), c.nav_home)],
+                csrf_token,
+            };
+            let mut response = render(&page);
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            Err(renkei_platform::web::with_cookies(response, cookies))
+        }
+    }
+}
+
+/// `GET /class`.
+pub async fn page(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let visit = match enter_teacher(&console, &headers, query.lang()).await {
+        Ok(visit) => visit,
+        Err(refused) => return refused,
     };
+    let TeacherVisit {
+        teacher,
+        locale,
+        t,
+        c,
+        csrf_token,
+        cookies,
+    } = visit;
     let via = format!("class view ({})", teacher.username);
     let loaded = async {
         let classes = class::of_teacher(&console, &teacher, &via).await?;
@@ -88,4 +128,50 @@ pub async fn page(
         labels,
     };
     renkei_platform::web::with_cookies(render(&page), cookies)
+}
+
+#[derive(Template)]
+#[template(path = "admin_slip.html")]
+struct SlipPage {
+    t: &'static Texts,
+    c: &'static ConsoleTexts,
+    toggle_href: String,
+    csrf_token: String,
+    slip: Slip,
+}
+
+/// `POST /class/pupils/{pupil_id}/password`: a new password for a pupil of the teacher's
+/// classes, as a slip to print.
+pub async fn issue_slip(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(pupil_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = super::FormFields::parse(&body);
+    let visit = match enter_teacher(&console, &headers, None).await {
+        Ok(visit) => visit,
+        Err(refused) => return refused,
+    };
+    if !fields.csrf_ok(&console, &headers) {
+        return super::expired_form();
+    }
+    let via = format!("class view ({})", visit.teacher.username);
+    let slip = match class::issue_slip(&console, &visit.teacher, &pupil_id, &via).await {
+        Ok(slip) => slip,
+        Err(error) => return failure(error),
+    };
+    let page = SlipPage {
+        t: visit.t,
+        c: visit.c,
+        toggle_href: toggle_href(visit.t, "/class", &[]),
+        csrf_token: visit.csrf_token,
+        slip,
+    };
+    let mut response = render(&page);
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    renkei_platform::web::with_cookies(response, visit.cookies)
 }

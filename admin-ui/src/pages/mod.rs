@@ -5,9 +5,11 @@
 pub mod apps;
 pub mod audit;
 pub mod class;
+pub mod consents;
 pub mod dashboard;
 pub mod people;
 pub mod roster;
+pub mod security;
 pub mod texts;
 
 use axum::Router;
@@ -39,6 +41,12 @@ pub fn router() -> Router<Console> {
             "/admin/people/{account_id}/passkeys",
             post(people::remove_passkeys),
         )
+        .route("/admin/people/{account_id}/lock", post(people::lock))
+        .route("/admin/people/{account_id}/unlock", post(people::unlock))
+        .route(
+            "/admin/people/{account_id}/sign-out",
+            post(people::sign_out),
+        )
         .route(
             "/admin/roster",
             get(roster::page)
@@ -52,10 +60,20 @@ pub fn router() -> Router<Console> {
             "/admin/roster/held/{import_id}/confirm",
             post(roster::confirm),
         )
+        .route("/admin/consents", get(consents::page))
+        .route("/admin/consents/classes/{class_id}", get(consents::class))
+        .route(
+            "/admin/consents/pupils/{student_id}",
+            get(consents::pupil).post(consents::record),
+        )
         .route("/admin/audit", get(audit::page))
         .route("/admin/audit/export", get(audit::export))
         .route("/admin/audit/verify", post(audit::verify))
+        .route("/admin/security", get(security::page))
+        .route("/admin/security/assurance", post(security::set_rule))
+        .route("/admin/security/keys/rotate", post(security::rotate_keys))
         .route("/class", get(class::page))
+        .route("/class/pupils/{pupil_id}/password", post(class::issue_slip))
 }
 
 /// Which menu item a page is.
@@ -67,10 +85,14 @@ pub enum Section {
     Apps,
     /// People.
     People,
+    /// Consents.
+    Consents,
     /// Roster imports.
     Roster,
     /// The audit log.
     Audit,
+    /// Sign-in rules and keys.
+    Security,
 }
 
 /// What every console page shows around its content: the menu, who is signed in, sign-out.

@@ -9,7 +9,7 @@ use renkei_idp::pages::{Texts, filters, render, toggle_href};
 
 use super::{Frame, Section, enter, enter_form, failure};
 use crate::Console;
-use crate::people::{self, PersonView, Search};
+use crate::people::{self, AccessChange, PersonView, Search};
 
 #[derive(Template)]
 #[template(path = "admin_people.html")]
@@ -157,6 +157,63 @@ pub async fn remove_passkeys(
         }
         Err(error) => failure(error),
     }
+}
+
+/// `POST /admin/people/{account_id}/lock`, `…/unlock`, `…/sign-out`.
+async fn access(
+    console: Console,
+    headers: HeaderMap,
+    account_id: String,
+    body: Bytes,
+    change: AccessChange,
+) -> Response {
+    let (visit, _) = match enter_form(&console, &headers, &body, "/admin/people").await {
+        Ok(entered) => entered,
+        Err(refused) => return refused,
+    };
+    match people::change_access(&console, &visit.actor, &account_id, change).await {
+        Ok(state) => {
+            let c = visit.c;
+            let (title, lead) = match change {
+                AccessChange::Lock => (c.locked_title, c.locked_lead),
+                AccessChange::Unlock if state.enabled => (c.unlocked_title, c.unlocked_lead),
+                AccessChange::Unlock => (c.unlocked_title, c.unlocked_roster_lead),
+                AccessChange::SignOut => (c.signed_out_title, c.signed_out_lead),
+            };
+            done(&console, visit, title, lead, state.username, None).await
+        }
+        Err(error) => failure(error),
+    }
+}
+
+/// `POST /admin/people/{account_id}/lock`.
+pub async fn lock(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    access(console, headers, account_id, body, AccessChange::Lock).await
+}
+
+/// `POST /admin/people/{account_id}/unlock`.
+pub async fn unlock(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    access(console, headers, account_id, body, AccessChange::Unlock).await
+}
+
+/// `POST /admin/people/{account_id}/sign-out`.
+pub async fn sign_out(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    access(console, headers, account_id, body, AccessChange::SignOut).await
 }
 
 /// The page that says what was done to `username` (with the password issued, if any).

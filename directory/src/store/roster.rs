@@ -392,10 +392,10 @@ pub(crate) fn account_upsert_sql(params: Params, rows: usize) -> String {
          password_hash = COALESCE(excluded.password_hash, users.password_hash), \
          roster_password_hash = COALESCE(excluded.roster_password_hash, users.roster_password_hash), \
          school_id = excluded.school_id, \
-         grade = excluded.grade, enabled = excluded.enabled, status = excluded.status, \
+         grade = excluded.grade, enabled = excluded.enabled AND users.locked_at IS NULL, status = excluded.status, \
          date_last_modified = excluded.date_last_modified, data = excluded.data, updated_at = excluded.updated_at, \
          disabled_at = CASE WHEN excluded.enabled THEN NULL ELSE COALESCE(users.disabled_at, excluded.updated_at) END \
-         WHERE users.data IS DISTINCT FROM excluded.data OR users.enabled IS DISTINCT FROM excluded.enabled \
+         WHERE users.data IS DISTINCT FROM excluded.data OR users.enabled IS DISTINCT FROM (excluded.enabled AND users.locked_at IS NULL) \
          OR users.status IS DISTINCT FROM excluded.status OR users.username IS DISTINCT FROM excluded.username \
          OR users.role IS DISTINCT FROM COALESCE(NULLIF(excluded.role, ''), users.role) \
          OR users.school_id IS DISTINCT FROM excluded.school_id \

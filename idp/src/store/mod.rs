@@ -399,6 +399,12 @@ pub trait Store: Send + Sync + 'static {
     /// Ends every session of an account and revokes its apps' grants (a lost tablet); returns
     /// how many sessions ended.
     async fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<u64>;
+    /// Locks an account (`by` whom, at `now`): disabled whatever the roster says until
+    /// unlocked. Unlocking (`by` `None`) gives the roster's word back: enabled unless the
+    /// roster disabled or removed the person. False if there is no such account.
+    async fn set_lock(&self, user_id: &str, by: Option<&str>, now: i64) -> StoreResult<bool>;
+    /// Who locked an account and when, if it is locked.
+    async fn lock_of(&self, user_id: &str) -> StoreResult<Option<(String, i64)>>;
     /// Removes one of `user_id`'s passkeys; false if it has no such passkey.
     async fn delete_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool>;
     /// Ends `user_id`'s sessions except `keep_sid` (the person's own) — only those signed in

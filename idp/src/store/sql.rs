@@ -363,6 +363,34 @@ macro_rules! sql_store {
                 Ok(ended)
             }
 
+            async fn set_lock(&self, user_id: &str, by: Option<&str>, now: i64) -> StoreResult<bool> {
+                let query = match by {
+                    Some(by) => sqlx::query(
+                        "UPDATE users SET locked_at = $2, locked_by = $3, enabled = FALSE, updated_at = $2 WHERE id = $1",
+                    )
+                    .bind(user_id)
+                    .bind(now)
+                    .bind(by),
+                    None => sqlx::query(
+                        "UPDATE users SET locked_at = NULL, locked_by = NULL, updated_at = $2, \
+                         enabled = (disabled_at IS NULL AND status <> 'tobedeleted') WHERE id = $1",
+                    )
+                    .bind(user_id)
+                    .bind(now),
+                };
+                Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+            }
+
+            async fn lock_of(&self, user_id: &str) -> StoreResult<Option<(String, i64)>> {
+                Ok(sqlx::query_as::<$db, (Option<String>, Option<i64>)>(
+                    "SELECT locked_by, locked_at FROM users WHERE id = $1",
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .and_then(|(by, at)| Some((by?, at?))))
+            }
+
             async fn end_other_sessions(&self, user_id: &str, keep_sid: &str, acr: Option<&str>, now: i64) -> StoreResult<u64> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
