@@ -42,7 +42,13 @@ impl App {
         let database = open_database(database_url).await?;
         let audit = AuditLog::start(&database);
         let store = renkei_idp::store::open(&database);
-        let provider = AppState::new(store, renkei_directory::open(&database), config).await?;
+        let provider = AppState::new(
+            store,
+            renkei_directory::open(&database),
+            config,
+            audit.clone(),
+        )
+        .await?;
         let consent = ConsentService::open(&database, audit.clone()).await?;
         let provider = consent.install(provider);
         let gateway = Gateway::open(

@@ -367,6 +367,16 @@ enum UserCommand {
         #[arg(long)]
         username: String,
     },
+    /// Issue a one-time link with which a teacher or administrator registers a passkey on their
+    /// own device (JSON: username, url, expires_at); an earlier unused link stops working.
+    EnrolmentLink {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// The issuer URL the link starts with (as `renkei serve --issuer`).
+        #[arg(long)]
+        issuer: String,
+    },
 }
 
 #[derive(Args)]
@@ -1016,6 +1026,20 @@ async fn user_command(url: &str, command: UserCommand) -> Result<()> {
                 "{}",
                 serde_json::json!({"username": username, "locked": false, "enabled": enabled})
             );
+        }
+        UserCommand::EnrolmentLink { username, issuer } => {
+            let via = "renkei user enrolment-link";
+            let issuer = Config::new(&issuer)?.issuer;
+            let link = renkei_idp::enrolment::issue(
+                store.as_ref(),
+                &opened.audit,
+                via,
+                &issuer,
+                &username,
+                via,
+            )
+            .await?;
+            print_json(&link);
         }
         UserCommand::SignOut { username } => {
             let ended = renkei_idp::user::sign_out_everywhere(

@@ -23,7 +23,8 @@ on_both_databases!(
     administrators_lock_unlock_and_sign_people_out,
     the_board_sets_sign_in_rules_and_rotates_keys,
     a_teacher_prints_a_new_slip_for_a_pupil_of_their_class,
-    an_apps_reads_of_the_week_are_summed_up
+    an_apps_reads_of_the_week_are_summed_up,
+    a_teacher_enrols_a_passkey_with_a_one_time_link
 );
 
 const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
@@ -283,6 +284,17 @@ async fn the_api_describes_itself_and_refuses_strangers(backend: Backend) {
         "/admin/api/people",
         "/admin/api/audit",
         "/admin/api/audit/export",
+        "/admin/api/consents",
+        "/admin/api/consents/pupils/{student_id}",
+        "/admin/api/people/{account_id}/lock",
+        "/admin/api/people/{account_id}/unlock",
+        "/admin/api/people/{account_id}/sign-out",
+        "/admin/api/people/{account_id}/enrolment-link",
+        "/admin/api/apps/{client_id}/reads",
+        "/admin/api/keys",
+        "/admin/api/keys/rotate",
+        "/admin/api/assurance",
+        "/admin/api/assurance/{role}",
     ] {
         assert!(paths.contains_key(path), "{path} is not described");
     }
@@ -2033,6 +2045,205 @@ async fn an_apps_reads_of_the_week_are_summed_up(backend: Backend) {
     assert!(
         html.contains("この1週間に読み取ったデータ") && html.contains("id=\"app-reads\""),
         "{html}"
+    );
+    server.stop().await;
+}
+
+/// Asks `/enrol/options` for a ceremony with the link's `secret`, as the enrolment page's
+/// script does: the status and the answer.
+async fn enrolment_options(
+    browser: &Browser,
+    server: &TestServer,
+    csrf: &str,
+    secret: &str,
+) -> (u16, Value) {
+    let response = browser
+        .http
+        .post(server.url("/enrol/options"))
+        .header("x-csrf-token", csrf)
+        .form(&[("token", secret)])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_teacher_enrols_a_passkey_with_a_one_time_link(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let token = admin_app_token(&server).await;
+    let misaki = account(&server, "misaki").await;
+    let issue = |id: String| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            call(
+                server,
+                &token,
+                reqwest::Method::POST,
+                &format!("/admin/api/people/{id}/enrolment-link"),
+                None,
+            )
+            .await
+        }
+    };
+    let (status, first) = issue(misaki.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, link) = issue(misaki.clone()).await;
+    assert_eq!(status, 200, "{link}");
+    let url = link["url"].as_str().unwrap();
+    let (page, secret) = url.split_once('#').expect("the secret is in the fragment");
+    assert_eq!(page, server.url("/enrol"));
+    let old_secret = first["url"].as_str().unwrap().split_once('#').unwrap().1;
+
+    // Misaki opens the link on her own device.
+    let device = Browser::new();
+    let html = device
+        .get(&server.url("/enrol"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-from-fragment"), "{html}");
+    let csrf = hidden(&html, "csrf_token");
+    let (status, _) = enrolment_options(&device, &server, &csrf, old_secret).await;
+    assert_eq!(status, 404, "a newer link replaced the first");
+    let (status, _) = enrolment_options(&device, &server, &csrf, "not-a-link").await;
+    assert_eq!(status, 404);
+    let (status, started) = enrolment_options(&device, &server, &csrf, secret).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["publicKey"]["user"]["name"], "misaki");
+    let (mut passkey, credential) =
+        SoftPasskey::register(&server.base, &started["publicKey"]).unwrap();
+    let enrol = |csrf: String, secret: String, ceremony: String, credential: String| {
+        let device = &device;
+        let server = &server;
+        async move {
+            device
+                .post_form(
+                    &server.url("/enrol"),
+                    &[
+                        ("csrf_token", csrf.as_str()),
+                        ("token", secret.as_str()),
+                        ("ceremony", ceremony.as_str()),
+                        ("credential", credential.as_str()),
+                        ("name", "美咲のスマートフォン"),
+                    ],
+                )
+                .await
+        }
+    };
+    let sealed = started["ceremony"].as_str().unwrap().to_owned();
+    let forged = enrol(
+        "forged".into(),
+        secret.into(),
+        sealed.clone(),
+        credential.to_string(),
+    )
+    .await;
+    assert_eq!(forged.status(), 403);
+    let done = enrol(
+        csrf.clone(),
+        secret.into(),
+        sealed.clone(),
+        credential.to_string(),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("パスキーを登録しました")
+    );
+    // The link worked once.
+    let (status, _) = enrolment_options(&device, &server, &csrf, secret).await;
+    assert_eq!(status, 404);
+
+    // The passkey signs Misaki in, as a passkey.
+    let browser = Browser::new();
+    let (login_csrf, started) =
+        ceremony(&browser, &server, "/login", "/login/passkey/options").await;
+    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
+    let signed_in = browser
+        .post_form(
+            &server.url("/login/passkey"),
+            &[
+                ("csrf_token", &login_csrf),
+                ("request", ""),
+                ("ceremony", started["ceremony"].as_str().unwrap()),
+                ("credential", &answer.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&signed_in), "/");
+    let home = browser.get(&server.url("/")).await.text().await.unwrap();
+    assert!(home.contains("田中"), "{home}");
+
+    // Links are for staff, within the administrator's reach.
+    let taro = account(&server, "taro").await;
+    let (status, problem) = issue(taro).await;
+    assert_eq!(status, 400, "{problem}");
+    let (kaede, kaede_csrf) = passkey_browser(&server, "kaede-admin").await;
+    let (status, _) = browser_call(
+        &kaede,
+        &server,
+        &kaede_csrf,
+        reqwest::Method::POST,
+        format!("/admin/api/people/{misaki}/enrolment-link"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The console's page shows the link with its QR code.
+    let (board, _) = passkey_browser(&server, "board-admin").await;
+    let html = board
+        .get(&server.url("/admin/people?q=misaki"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let page = board
+        .post_form(
+            &server.url(&format!("/admin/people/{misaki}/enrolment")),
+            &[("csrf_token", &hidden(&html, "csrf_token"))],
+        )
+        .await;
+    assert_eq!(page.status(), 200, "{:?}", page.url());
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<svg") && page.contains("/enrol#"), "{page}");
+
+    // Issuing and using were audited.
+    let (_, events) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/audit?kind=admin&text=misaki",
+        None,
+    )
+    .await;
+    let details: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        details
+            .iter()
+            .filter(|d| d.contains("enrolment link for account misaki issued"))
+            .count(),
+        3,
+        "{details:?}"
+    );
+    assert_eq!(
+        details
+            .iter()
+            .filter(|d| d.contains("registered for account misaki with an enrolment link"))
+            .count(),
+        1,
+        "{details:?}"
     );
     server.stop().await;
 }

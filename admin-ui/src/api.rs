@@ -46,6 +46,7 @@ pub const MAX_BODY: usize = 64 * 1024;
         people::api_lock,
         people::api_unlock,
         people::api_sign_out,
+        people::api_enrolment_link,
         consents::api_class,
         consents::api_pupil,
         consents::api_record,
@@ -156,6 +157,10 @@ pub fn router() -> Router<Console> {
         )
         .route("/admin/api/keys", get(keys::api_list))
         .route("/admin/api/keys/rotate", post(keys::api_rotate))
+        .route(
+            "/admin/api/people/{account_id}/enrolment-link",
+            post(people::api_enrolment_link),
+        )
         .route("/admin/api/consents", get(consents::api_class))
         .route(
             "/admin/api/consents/pupils/{student_id}",

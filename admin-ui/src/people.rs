@@ -322,6 +322,56 @@ pub async fn change_access(
     })
 }
 
+/// A passkey enrolment link for a staff member, shown once.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct EnrolmentLink {
+    /// The account.
+    pub username: String,
+    /// The link (its secret in the fragment): hand it over, print it, or show its QR code.
+    pub url: String,
+    /// Until when it works (Unix seconds); it works once.
+    pub expires_at: i64,
+}
+
+/// Issues a one-time link with which a teacher or administrator within the actor's reach
+/// registers a passkey on their own device; an earlier unused link of theirs stops working.
+/// Audited by the provider's operation.
+pub async fn enrolment_link(
+    console: &Console,
+    actor: &Actor,
+    account_id: &str,
+) -> Result<EnrolmentLink> {
+    let user = within_reach(console, actor, account_id).await?;
+    let issued = renkei_idp::enrolment::issue(
+        console.idp.store.as_ref(),
+        &console.audit,
+        &actor.via(),
+        &console.idp.config.issuer,
+        &user.username,
+        &actor.name,
+    )
+    .await?;
+    Ok(EnrolmentLink {
+        username: issued.username,
+        url: issued.url,
+        expires_at: issued.expires_at,
+    })
+}
+
+/// `POST /admin/api/people/{account_id}/enrolment-link`.
+#[utoipa::path(post, path = "/admin/api/people/{account_id}/enrolment-link", tag = "people",
+    params(("account_id" = String, Path, description = "The account's id")),
+    responses((status = 200, body = EnrolmentLink), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn api_enrolment_link(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+) -> Result<Json<EnrolmentLink>> {
+    let actor = actor::for_api(&console.idp, &headers, true).await?;
+    Ok(Json(enrolment_link(&console, &actor, &account_id).await?))
+}
+
 /// `POST /admin/api/people/{account_id}/lock`.
 #[utoipa::path(post, path = "/admin/api/people/{account_id}/lock", tag = "people",
     params(("account_id" = String, Path, description = "The account's id")),

@@ -10,6 +10,7 @@ pub mod authorize;
 pub mod client;
 pub mod config;
 pub mod discovery;
+pub mod enrolment;
 pub mod error;
 pub mod error_page;
 pub mod introspection;

@@ -56,7 +56,7 @@ const REGISTER: &str = "register";
 const SIGN_IN: &str = "sign_in";
 
 /// Longest passkey name, in characters.
-const NAME_MAX: usize = 60;
+pub(crate) const NAME_MAX: usize = 60;
 
 /// Passkeys of an installation: the WebAuthn relying party, and the key that seals ceremonies.
 pub struct Passkeys {
@@ -160,7 +160,7 @@ fn credential_key(id: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(id)
 }
 
-fn relying(state: &AppState) -> Result<&Passkeys> {
+pub(crate) fn relying(state: &AppState) -> Result<&Passkeys> {
     state.passkeys.as_ref().ok_or_else(|| {
         Error::page(
             StatusCode::NOT_FOUND,
@@ -171,7 +171,7 @@ fn relying(state: &AppState) -> Result<&Passkeys> {
 }
 
 /// The CSRF check of the script's option requests: the form's token in a header.
-fn verify_script_request(state: &AppState, headers: &HeaderMap) -> Result<()> {
+pub(crate) fn verify_script_request(state: &AppState, headers: &HeaderMap) -> Result<()> {
     let token = headers
         .get(HeaderName::from_static("x-csrf-token"))
         .and_then(|v| v.to_str().ok())
@@ -482,7 +482,7 @@ pub fn passkeys_page(continue_to: &str) -> String {
 }
 
 /// A name for a new passkey from the device's kind, which the person may change.
-fn suggested_name(t: &Texts, headers: &HeaderMap) -> String {
+pub(crate) fn suggested_name(t: &Texts, headers: &HeaderMap) -> String {
     let agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -539,8 +539,6 @@ pub async fn register_options(State(state): State<AppState>, headers: HeaderMap)
                 "This account is disabled.",
             ));
         };
-        let handle = Uuid::parse_str(&user.id)
-            .map_err(|_| Error::internal(format!("account id {} is not a UUID", user.id)))?;
         let registered = state.store.passkeys_of(&user.id).await?;
         // An administrator's passkey opens the console: once there is one, only a sign-in
         // with it may add another (a leaked password must not lead to the console).
@@ -551,32 +549,44 @@ pub async fn register_options(State(state): State<AppState>, headers: HeaderMap)
                 "To add an administrator's passkey, sign in again with a passkey already registered.",
             ));
         }
-        let existing = registered
-            .into_iter()
-            .filter_map(|row| URL_SAFE_NO_PAD.decode(&row.credential_id).ok())
-            .map(Into::into)
-            .collect();
-        let display = crate::user::display_name(&user);
-        let (options, registration) = passkeys
-            .webauthn
-            .start_passkey_registration(handle, &user.username, &display, Some(existing))
-            .map_err(|e| Error::internal(format!("passkey registration could not start: {e}")))?;
-        let mut public_key = serde_json::to_value(&options.public_key)
-            .map_err(|e| Error::internal(format!("passkey options: {e}")))?;
-        // Signing in without a username needs the key to live on the device (a discoverable
-        // credential); webauthn-rs leaves that to the authenticator, we ask for it.
-        public_key["authenticatorSelection"]["residentKey"] = json!("required");
-        public_key["authenticatorSelection"]["requireResidentKey"] = json!(true);
-        let id = passkeys.seal(
-            REGISTER,
-            Some(&user.id),
-            now() + CEREMONY_TTL,
-            &registration,
-        )?;
-        Ok::<_, Error>(Json(json!({"ceremony": id, "publicKey": public_key})))
+        Ok::<_, Error>(Json(registration_options(passkeys, &user, registered)?))
     }
     .await;
     no_store(result)
+}
+
+/// Starts registering a passkey for `user` (who has the `registered` ones): the sealed
+/// ceremony and the browser's creation options, `{"ceremony", "publicKey"}`.
+pub(crate) fn registration_options(
+    passkeys: &Passkeys,
+    user: &UserRow,
+    registered: Vec<PasskeyRow>,
+) -> Result<Value> {
+    let handle = Uuid::parse_str(&user.id)
+        .map_err(|_| Error::internal(format!("account id {} is not a UUID", user.id)))?;
+    let existing = registered
+        .into_iter()
+        .filter_map(|row| URL_SAFE_NO_PAD.decode(&row.credential_id).ok())
+        .map(Into::into)
+        .collect();
+    let display = crate::user::display_name(user);
+    let (options, registration) = passkeys
+        .webauthn
+        .start_passkey_registration(handle, &user.username, &display, Some(existing))
+        .map_err(|e| Error::internal(format!("passkey registration could not start: {e}")))?;
+    let mut public_key = serde_json::to_value(&options.public_key)
+        .map_err(|e| Error::internal(format!("passkey options: {e}")))?;
+    // Signing in without a username needs the key to live on the device (a discoverable
+    // credential); webauthn-rs leaves that to the authenticator, we ask for it.
+    public_key["authenticatorSelection"]["residentKey"] = json!("required");
+    public_key["authenticatorSelection"]["requireResidentKey"] = json!(true);
+    let id = passkeys.seal(
+        REGISTER,
+        Some(&user.id),
+        now() + CEREMONY_TTL,
+        &registration,
+    )?;
+    Ok(json!({"ceremony": id, "publicKey": public_key}))
 }
 
 /// Form of `POST /passkeys`.
@@ -598,7 +608,7 @@ pub async fn register(
     Form(form): Form<RegisterForm>,
 ) -> Response {
     let result = async {
-        let webauthn = &relying(&state)?.webauthn;
+        relying(&state)?;
         let locale = state.locale(None, None, &headers);
         let t = locale.texts();
         let Some(session) = session::current(&state, &headers).await? else {
@@ -624,39 +634,22 @@ pub async fn register(
         if name.is_empty() || name.chars().count() > NAME_MAX {
             return refuse(t.passkey_name_invalid, StatusCode::BAD_REQUEST).await;
         }
-        let ceremony: Option<PasskeyRegistration> =
-            finish_ceremony(&state, &form.ceremony, REGISTER, Some(&session.user_id)).await?;
-        let Some(registration) = ceremony else {
-            return refuse(t.form_expired, StatusCode::BAD_REQUEST).await;
-        };
-        let passkey = serde_json::from_str::<RegisterPublicKeyCredential>(&form.credential)
-            .map_err(|e| e.to_string())
-            .and_then(|answer| {
-                // Signing in names no account, so a key the device does not keep (a security
-                // key that ignored the request for a discoverable one) could never sign in.
-                let discoverable = answer.extensions.cred_props.as_ref().and_then(|p| p.rk);
-                if discoverable == Some(false) {
-                    return Err("the authenticator made a non-discoverable credential".to_owned());
-                }
-                webauthn
-                    .finish_passkey_registration(&answer, &registration)
-                    .map_err(|e| e.to_string())
-            });
-        let passkey = match passkey {
-            Ok(passkey) => passkey,
-            Err(reason) => {
-                tracing::warn!(%reason, user = %session.user_id, "passkey registration refused");
+        let row = match new_passkey(
+            &state,
+            &session.user_id,
+            &form.ceremony,
+            &form.credential,
+            name,
+        )
+        .await?
+        {
+            Ok(row) => row,
+            Err(NotRegistered::Expired) => {
+                return refuse(t.form_expired, StatusCode::BAD_REQUEST).await;
+            }
+            Err(NotRegistered::Refused) => {
                 return refuse(t.passkey_register_failed, StatusCode::BAD_REQUEST).await;
             }
-        };
-        let row = PasskeyRow {
-            credential_id: credential_key(passkey.cred_id().as_ref()),
-            user_id: session.user_id.clone(),
-            name: name.to_owned(),
-            credential: serde_json::to_string(&passkey)
-                .map_err(|e| Error::internal(format!("passkey: {e}")))?,
-            created_at: now(),
-            last_used_at: None,
         };
         match state.store.insert_passkey(&row).await {
             Ok(()) => {}
@@ -674,6 +667,60 @@ pub async fn register(
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Why an answer to a registration ceremony registers nothing.
+pub(crate) enum NotRegistered {
+    /// The ceremony is unknown, expired, for someone else, or finished before.
+    Expired,
+    /// The authenticator's answer does not hold (logged for the operator).
+    Refused,
+}
+
+/// Checks the authenticator's answer `credential` to the sealed registration `ceremony` of
+/// account `user_id` (finishing the ceremony, once): the passkey row to store, named `name`.
+pub(crate) async fn new_passkey(
+    state: &AppState,
+    user_id: &str,
+    ceremony: &str,
+    credential: &str,
+    name: &str,
+) -> Result<std::result::Result<PasskeyRow, NotRegistered>> {
+    let webauthn = &relying(state)?.webauthn;
+    let ceremony: Option<PasskeyRegistration> =
+        finish_ceremony(state, ceremony, REGISTER, Some(user_id)).await?;
+    let Some(registration) = ceremony else {
+        return Ok(Err(NotRegistered::Expired));
+    };
+    let passkey = serde_json::from_str::<RegisterPublicKeyCredential>(credential)
+        .map_err(|e| e.to_string())
+        .and_then(|answer| {
+            // Signing in names no account, so a key the device does not keep (a security key
+            // that ignored the request for a discoverable one) could never sign in.
+            let discoverable = answer.extensions.cred_props.as_ref().and_then(|p| p.rk);
+            if discoverable == Some(false) {
+                return Err("the authenticator made a non-discoverable credential".to_owned());
+            }
+            webauthn
+                .finish_passkey_registration(&answer, &registration)
+                .map_err(|e| e.to_string())
+        });
+    let passkey = match passkey {
+        Ok(passkey) => passkey,
+        Err(reason) => {
+            tracing::warn!(%reason, user = %user_id, "passkey registration refused");
+            return Ok(Err(NotRegistered::Refused));
+        }
+    };
+    Ok(Ok(PasskeyRow {
+        credential_id: credential_key(passkey.cred_id().as_ref()),
+        user_id: user_id.to_owned(),
+        name: name.to_owned(),
+        credential: serde_json::to_string(&passkey)
+            .map_err(|e| Error::internal(format!("passkey: {e}")))?,
+        created_at: now(),
+        last_used_at: None,
+    }))
 }
 
 /// Form of `POST /passkeys/delete`.
@@ -800,7 +847,7 @@ pub async fn remove(
 }
 
 /// The options answers are per-ceremony: never cached.
-fn no_store(result: Result<Json<Value>>) -> Response {
+pub(crate) fn no_store(result: Result<Json<Value>>) -> Response {
     match result {
         Ok(json) => {
             let mut response = json.into_response();

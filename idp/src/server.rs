@@ -38,6 +38,8 @@ pub struct Shared {
     pub directory: Arc<dyn Directory>,
     /// Signing keys.
     pub keys: KeyRing,
+    /// The audit log, for what the provider's own pages do (a passkey enrolled with a link).
+    pub audit: renkei_platform::AuditLog,
     /// CSRF protection for forms.
     pub csrf: Csrf,
     /// Cookie names and attributes.
@@ -72,6 +74,7 @@ impl AppState {
         store: Arc<dyn Store>,
         directory: Arc<dyn Directory>,
         config: Config,
+        audit: renkei_platform::AuditLog,
     ) -> Result<Self> {
         let keys = KeyRing::load(store.as_ref(), config.key_retention()).await?;
         let csrf_key = store
@@ -85,6 +88,7 @@ impl AppState {
             renkei_platform::rate::AddressLimit::new(config.kept_requests_per_address_minute, 60);
         Ok(AppState(Arc::new(Shared {
             kept_requests,
+            audit,
             config,
             store,
             directory,
@@ -215,6 +219,14 @@ pub fn router(state: AppState, extra: Router) -> Router {
             get(crate::passkey::page).post(crate::passkey::register),
         )
         .route("/passkeys/options", post(crate::passkey::register_options))
+        .route(
+            crate::enrolment::PATH,
+            get(crate::enrolment::page).post(crate::enrolment::enrol),
+        )
+        .route(
+            crate::enrolment::OPTIONS_PATH,
+            post(crate::enrolment::options),
+        )
         .route("/passkeys/delete", post(crate::passkey::delete))
         .route(
             "/consent",

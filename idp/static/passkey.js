@@ -56,6 +56,15 @@
     });
   }
 
+  // An enrolment link's secret comes in the URL's fragment, which no request line carries:
+  // the form takes it into its body, and the address bar forgets it.
+  for (const field of document.querySelectorAll("input[data-from-fragment]")) {
+    if (location.hash.length > 1) {
+      field.value = decodeURIComponent(location.hash.slice(1));
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+  }
+
   const error = document.querySelector("[data-passkey-error]");
   // Where only a passkey will do, a browser without WebAuthn is told so (else nothing shows).
   const unsupported = document.querySelector("[data-passkey-unsupported]");
@@ -71,10 +80,15 @@
       button.disabled = true;
       if (error) error.hidden = true;
       try {
+        // A form with a link's secret sends it for the options too.
+        const body = form.elements.token
+          ? new URLSearchParams({ token: form.elements.token.value })
+          : undefined;
         const answer = await fetch(form.dataset.passkey, {
           method: "POST",
           credentials: "same-origin",
           headers: { "X-CSRF-Token": form.elements.csrf_token.value },
+          body,
         });
         if (!answer.ok) throw new Error("options: HTTP " + answer.status);
         const ceremony = await answer.json();

@@ -48,6 +48,10 @@ pub fn router() -> Router<Console> {
             post(people::sign_out),
         )
         .route(
+            "/admin/people/{account_id}/enrolment",
+            post(people::enrolment_link),
+        )
+        .route(
             "/admin/roster",
             get(roster::page)
                 .post(roster::upload)

@@ -216,6 +216,62 @@ pub async fn sign_out(
     access(console, headers, account_id, body, AccessChange::SignOut).await
 }
 
+#[derive(Template)]
+#[template(path = "admin_enrolment.html")]
+struct EnrolmentPage {
+    t: &'static Texts,
+    toggle_href: String,
+    f: Frame,
+    link: people::EnrolmentLink,
+    expires: String,
+    /// The link as a QR code (SVG), for a phone's camera.
+    qr_svg: String,
+}
+
+/// `POST /admin/people/{account_id}/enrolment`: a one-time passkey enrolment link, with its QR
+/// code.
+pub async fn enrolment_link(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (visit, _) = match enter_form(&console, &headers, &body, "/admin/people").await {
+        Ok(entered) => entered,
+        Err(refused) => return refused,
+    };
+    let link = match people::enrolment_link(&console, &visit.actor, &account_id).await {
+        Ok(link) => link,
+        Err(error) => return failure(error),
+    };
+    let qr_svg = match qrcode::QrCode::new(link.url.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(240, 240)
+            .quiet_zone(true)
+            .build(),
+        Err(error) => {
+            return failure(crate::Error::Invalid(format!(
+                "the link does not fit in a QR code: {error}"
+            )));
+        }
+    };
+    let page = EnrolmentPage {
+        t: visit.t,
+        toggle_href: toggle_href(visit.t, "/admin/people", &[]),
+        f: visit.frame(&console, Section::People).await,
+        expires: visit.locale.date_time(link.expires_at),
+        link,
+        qr_svg,
+    };
+    let mut response = render(&page);
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    visit.respond(response)
+}
+
 /// The page that says what was done to `username` (with the password issued, if any).
 async fn done(
     console: &Console,

@@ -293,6 +293,11 @@ pub struct ConsoleTexts {
     pub slip_where: &'static str,
     pub slip_print_hint: &'static str,
     pub to_class: &'static str,
+    pub enrolment_link: &'static str,
+    pub enrolment_title: &'static str,
+    pub enrolment_lead: &'static str,
+    pub enrolment_expires: &'static str,
+    pub enrolment_qr: &'static str,
     pub sentence_break: &'static str,
 }
 
@@ -679,6 +684,11 @@ static JA: ConsoleTexts = ConsoleTexts {
     slip_where: "ログインするページ",
     slip_print_hint: "ブラウザの印刷機能（Ctrl+P）で印刷できます。印刷すると、この用紙の部分だけが印刷されます。",
     to_class: "担当の学級に戻る",
+    enrolment_link: "パスキー登録用リンク",
+    enrolment_title: "パスキー登録用リンク",
+    enrolment_lead: "このリンクを本人に渡してください。本人が自分の端末でリンクを開く（またはQRコードを読み取る）と、パスキーを登録できます。リンクは一度だけ使え、期限があります。このページは今回だけ表示します。",
+    enrolment_expires: "有効期限",
+    enrolment_qr: "リンクのQRコード",
     sentence_break: "",
 };
 
@@ -972,5 +982,10 @@ static EN: ConsoleTexts = ConsoleTexts {
     slip_where: "Sign in at",
     slip_print_hint: "Print with the browser's print command (Ctrl+P); only the slip is printed.",
     to_class: "Back to my classes",
+    enrolment_link: "Passkey enrolment link",
+    enrolment_title: "Passkey enrolment link",
+    enrolment_lead: "Hand this link to the person: opening it on their own device (or scanning the QR code) lets them register a passkey. It works once and expires. This page is shown this once.",
+    enrolment_expires: "Works until",
+    enrolment_qr: "The link as a QR code",
     sentence_break: " ",
 };

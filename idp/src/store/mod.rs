@@ -244,6 +244,23 @@ pub struct RefreshTokenRow {
     pub expires_at: i64,
 }
 
+/// A one-time link to register a passkey, as stored (its secret only as a digest).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EnrolmentLinkRow {
+    /// SHA-256 (base64url) of the link's secret.
+    pub token_hash: String,
+    /// The account the passkey is for.
+    pub user_id: String,
+    /// Who issued it (the administrator, or the command line).
+    pub created_by: String,
+    /// When.
+    pub created_at: i64,
+    /// Until when it works.
+    pub expires_at: i64,
+    /// When it was used, if it was.
+    pub used_at: Option<i64>,
+}
+
 /// A passkey (WebAuthn credential) registered to an account.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PasskeyRow {
@@ -383,6 +400,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Registers a passkey; [`StoreError::Conflict`] if its credential id is already registered.
     async fn insert_passkey(&self, passkey: &PasskeyRow) -> StoreResult<()>;
+    /// Stores a new enrolment link; the account's earlier unused links stop working.
+    async fn insert_enrolment_link(&self, link: &EnrolmentLinkRow) -> StoreResult<()>;
+    /// The unused, unexpired enrolment link with this digest.
+    async fn live_enrolment_link(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<EnrolmentLinkRow>>;
+    /// Uses a live enrolment link, once: false if it was used, expired or unknown.
+    async fn use_enrolment_link(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
     /// One passkey by its credential id.
     async fn passkey(&self, credential_id: &str) -> StoreResult<Option<PasskeyRow>>;
     /// An account's passkeys, oldest first.

@@ -3,8 +3,8 @@
 
 use super::sql::{passkey_columns, sql_store, user_columns};
 use super::{
-    ApprovalRow, AssuranceRow, ClientRow, CodeRow, GrantRow, PasskeyRow, Redemption,
-    RefreshTokenRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
+    ApprovalRow, AssuranceRow, ClientRow, CodeRow, EnrolmentLinkRow, GrantRow, PasskeyRow,
+    Redemption, RefreshTokenRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
 };
 
 /// Renkei's storage in a PostgreSQL database.

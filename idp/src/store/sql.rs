@@ -363,6 +363,50 @@ macro_rules! sql_store {
                 Ok(ended)
             }
 
+            async fn insert_enrolment_link(&self, link: &EnrolmentLinkRow) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM enrolment_links WHERE user_id = $1 AND used_at IS NULL")
+                    .bind(&link.user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO enrolment_links (token_hash, user_id, created_by, created_at, expires_at, used_at) \
+                     VALUES ($1, $2, $3, $4, $5, NULL)",
+                )
+                .bind(&link.token_hash)
+                .bind(&link.user_id)
+                .bind(&link.created_by)
+                .bind(link.created_at)
+                .bind(link.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn live_enrolment_link(&self, token_hash: &str, now: i64) -> StoreResult<Option<EnrolmentLinkRow>> {
+                Ok(sqlx::query_as::<$db, EnrolmentLinkRow>(
+                    "SELECT token_hash, user_id, created_by, created_at, expires_at, used_at FROM enrolment_links \
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn use_enrolment_link(&self, token_hash: &str, now: i64) -> StoreResult<bool> {
+                Ok(sqlx::query(
+                    "UPDATE enrolment_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
             async fn set_lock(&self, user_id: &str, by: Option<&str>, now: i64) -> StoreResult<bool> {
                 let query = match by {
                     Some(by) => sqlx::query(

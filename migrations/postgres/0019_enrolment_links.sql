@@ -1,0 +1,11 @@
+-- One-time links an administrator gives a staff member to register a passkey on their own
+-- device: only the link's SHA-256 digest is kept; it expires, and it works once.
+CREATE TABLE enrolment_links (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX enrolment_links_user ON enrolment_links (user_id);
