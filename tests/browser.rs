@@ -806,6 +806,93 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     screenshot(&client, &format!("admin-roster-report-{backend:?}")).await;
     let _ = std::fs::remove_file(export);
 
+    // Consents: さくら's 3年1組, then Taro's page, where Keiko's paper consent is recorded.
+    click(&client, ".console-nav a[href='/admin/consents']").await;
+    wait_for_heading(&client, "同意の状況").await;
+    client
+        .find(Locator::Css("#school"))
+        .await
+        .unwrap()
+        .select_by_value("sakura")
+        .await
+        .unwrap();
+    click(
+        &client,
+        "form[action='/admin/consents'] button[type=submit]",
+    )
+    .await;
+    screenshot(&client, &format!("admin-consents-{backend:?}")).await;
+    click(&client, "a[href='/admin/consents/classes/sakura-3-1']").await;
+    wait_for_heading(&client, "同意の状況、3年1組").await;
+    let table = text_of(&client, "#consents").await;
+    assert!(
+        table.contains("算数ドリル") && table.contains("未回答"),
+        "{table}"
+    );
+    screenshot(&client, &format!("admin-consents-class-{backend:?}")).await;
+    click(&client, "#consents a[href='/admin/consents/pupils/s-taro']").await;
+    wait_for_heading(&client, "同意の状況、山田\u{3000}太郎").await;
+    client
+        .find(Locator::Css("#guardian"))
+        .await
+        .unwrap()
+        .select_by_index(1)
+        .await
+        .unwrap();
+    click(
+        &client,
+        "form[action^='/admin/consents/pupils'] button[type=submit]",
+    )
+    .await;
+    assert_eq!(text_of(&client, "p.notice").await, "記録しました。");
+    assert!(text_of(&client, "#standings").await.contains("同意あり"));
+    let history = text_of(&client, "#history").await;
+    assert!(history.contains("山田 恵子さんの紙の同意書"), "{history}");
+    screenshot(&client, &format!("admin-consents-pupil-{backend:?}")).await;
+
+    // Security: the sign-in rules and the keys.
+    click(&client, ".console-nav a[href='/admin/security']").await;
+    wait_for_heading(&client, "セキュリティ").await;
+    assert!(text_of(&client, "#key-list").await.contains("署名中"));
+    click(
+        &client,
+        "form[action^='/admin/security/assurance'] button[type=submit]",
+    )
+    .await;
+    assert_eq!(
+        text_of(&client, "p.notice").await,
+        "ログイン方法の決まりを保存しました。"
+    );
+    assert!(
+        text_of(&client, "#rule-list")
+            .await
+            .contains("パスキー（パスワードだけでは不可）")
+    );
+    screenshot(&client, &format!("admin-security-{backend:?}")).await;
+    // Back to password sign-ins for teachers, for the class view below.
+    click(&client, "input[name=require][value=password]").await;
+    click(
+        &client,
+        "form[action^='/admin/security/assurance'] button[type=submit]",
+    )
+    .await;
+
+    // A passkey enrolment link for Misaki, with its QR code.
+    click(&client, ".console-nav a[href='/admin/people']").await;
+    client
+        .find(Locator::Css("#q"))
+        .await
+        .unwrap()
+        .send_keys("misaki")
+        .await
+        .unwrap();
+    click(&client, "form[role=search] button[type=submit]").await;
+    click(&client, "form[action$='/enrolment'] button").await;
+    wait_for_heading(&client, "パスキー登録用リンク").await;
+    assert!(client.find(Locator::Css("figure.qr svg")).await.is_ok());
+    let enrolment_url = text_of(&client, "#enrolment-url").await;
+    screenshot(&client, &format!("admin-enrolment-{backend:?}")).await;
+
     // Disabling the app: back on the list, said once.
     click(&client, ".console-nav a[href='/admin/apps']").await;
     click(&client, "table.list a[href^='/admin/apps/']").await;
@@ -826,9 +913,23 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     screenshot(&client, &format!("admin-dashboard-en-{backend:?}")).await;
     client.close().await.unwrap();
 
-    // The teacher's class view, from home.
+    // Misaki opens the link on her own device and registers a passkey; the address bar forgets
+    // the link's secret.
     let teacher = driver.client().await;
-    teacher.goto(&server.url("/login")).await.unwrap();
+    teacher.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+    teacher.goto(&enrolment_url).await.unwrap();
+    wait_for_heading(&teacher, "パスキーの登録").await;
+    assert!(!teacher.current_url().await.unwrap().as_str().contains('#'));
+    screenshot(&teacher, &format!("enrol-{backend:?}")).await;
+    // In English: the toggle keeps the link.
+    click(&teacher, "a.toggle").await;
+    wait_for_heading(&teacher, "Register a passkey").await;
+    click(&teacher, "#passkey-enrol").await;
+    wait_for_heading(&teacher, "Your passkey is registered").await;
+    screenshot(&teacher, &format!("enrol-done-{backend:?}")).await;
+
+    // The teacher's class view, from home (in Japanese again).
+    teacher.goto(&server.url("/login?lang=ja")).await.unwrap();
     type_password(&teacher, "misaki").await;
     click(&teacher, "form[action='/login'] button[type=submit]").await;
     click(&teacher, "a[href='/class']").await;
@@ -839,6 +940,18 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
         "{roll}"
     );
     screenshot(&teacher, &format!("class-view-{backend:?}")).await;
+    // A new password slip for Taro, to print.
+    click(
+        &teacher,
+        "form[action='/class/pupils/s-taro/password'] button",
+    )
+    .await;
+    wait_for_heading(&teacher, "ログイン用紙").await;
+    assert_eq!(
+        text_of(&teacher, "#slip-password").await.chars().count(),
+        12
+    );
+    screenshot(&teacher, &format!("class-slip-{backend:?}")).await;
     teacher.close().await.unwrap();
     server.stop().await;
 }

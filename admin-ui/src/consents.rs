@@ -208,10 +208,14 @@ pub async fn of_class(console: &Console, actor: &Actor, class_id: &str) -> Resul
 pub async fn of_pupil(console: &Console, actor: &Actor, student_id: &str) -> Result<PupilConsents> {
     let directory = console.idp.directory.as_ref();
     let placement = reached_pupil(console, actor, student_id).await?;
+    // The name as the class's list writes it (family and given name apart by a full-width
+    // space).
     let name = directory
-        .person_name(student_id)
+        .people(&[student_id.to_owned()])
         .await?
-        .unwrap_or_else(|| student_id.to_owned());
+        .into_iter()
+        .next()
+        .map_or_else(|| student_id.to_owned(), |person| person.name);
     let mut names = Names::default();
     let overview = states(console, vec![student_id.to_owned()]).await?;
     let standings = match overview.first() {

@@ -100,8 +100,10 @@ pub async fn list(console: &Console, actor: &Actor) -> Result<Vec<KeyView>> {
         if published.public(id).is_none() {
             continue;
         }
-        let signs_from = row.created_at + renkei_consent::capability::keys::ACTIVATION_DELAY;
+        let mut signs_from = row.created_at + renkei_consent::capability::keys::ACTIVATION_DELAY;
         let state = if id == signing {
+            // An installation's first key signs at once.
+            signs_from = signs_from.min(now).max(row.created_at);
             KeyState::Signing
         } else if signs_from > now && row.retired_at.is_none() {
             KeyState::Waiting

@@ -63,6 +63,12 @@
       field.value = decodeURIComponent(location.hash.slice(1));
       history.replaceState(null, "", location.pathname + location.search);
     }
+    // The language toggle keeps the link working on the page it opens.
+    if (field.value) {
+      for (const toggle of document.querySelectorAll("a.toggle")) {
+        toggle.href = toggle.href.split("#")[0] + "#" + encodeURIComponent(field.value);
+      }
+    }
   }
 
   const error = document.querySelector("[data-passkey-error]");

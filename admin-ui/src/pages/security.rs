@@ -64,7 +64,7 @@ pub async fn page(
     let (word, clear) = renkei_idp::notice::take(&console.idp, &headers);
     visit.cookies.extend(clear);
     let notice = match word.as_deref() {
-        Some("rule-set") => Some(visit.c.saved),
+        Some("rule-set") => Some(visit.c.rule_saved),
         Some("keys-rotated") => Some(visit.c.keys_rotated),
         _ => None,
     };

@@ -298,6 +298,7 @@ pub struct ConsoleTexts {
     pub enrolment_lead: &'static str,
     pub enrolment_expires: &'static str,
     pub enrolment_qr: &'static str,
+    pub rule_saved: &'static str,
     pub sentence_break: &'static str,
 }
 
@@ -689,6 +690,7 @@ static JA: ConsoleTexts = ConsoleTexts {
     enrolment_lead: "このリンクを本人に渡してください。本人が自分の端末でリンクを開く（またはQRコードを読み取る）と、パスキーを登録できます。リンクは一度だけ使え、期限があります。このページは今回だけ表示します。",
     enrolment_expires: "有効期限",
     enrolment_qr: "リンクのQRコード",
+    rule_saved: "ログイン方法の決まりを保存しました。",
     sentence_break: "",
 };
 
@@ -987,5 +989,6 @@ static EN: ConsoleTexts = ConsoleTexts {
     enrolment_lead: "Hand this link to the person: opening it on their own device (or scanning the QR code) lets them register a passkey. It works once and expires. This page is shown this once.",
     enrolment_expires: "Works until",
     enrolment_qr: "The link as a QR code",
+    rule_saved: "The sign-in rule is saved.",
     sentence_break: " ",
 };
