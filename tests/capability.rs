@@ -212,19 +212,39 @@ impl Board {
         action: Action,
         until: Option<i64>,
     ) {
+        let actor = self.user(by).await;
+        // An administrator records a guardian's paper consent naming the guardian who signed.
+        let asks_guardians = self
+            .consent
+            .current_policy(&app.id, category, renkei_platform::clock::now())
+            .await
+            .unwrap()
+            .is_some_and(|p| p.basis == Basis::Guardian);
+        let paper_from = if actor.role == "administrator" && asks_guardians {
+            self.server
+                .directory
+                .guardian_accounts_of(&[child.to_owned()])
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, account)| account)
+                .next()
+        } else {
+            None
+        };
         record::record(
             self.consent.as_ref(),
             self.server.directory.as_ref(),
             &self.server.audit,
             "test",
-            &self.user(by).await,
+            &actor,
             ConsentInput {
                 student_id: child.into(),
                 client_id: app.id.clone(),
                 category_id: category.into(),
                 action,
                 until,
-                paper_from: None,
+                paper_from,
             },
             renkei_platform::clock::now(),
         )

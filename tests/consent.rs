@@ -249,9 +249,45 @@ async fn consent_records_follow_the_basis_and_are_append_only(backend: Backend) 
     );
     let teacher = decide("t001", grant("s002"), now).await.unwrap_err();
     assert!(matches!(teacher, renkei_consent::Error::Forbidden(_)));
-    let paper = decide("a001", grant("s002"), now + 1).await.unwrap();
+    // A guardian's paper consent names the guardian who signed it: one of the child's.
+    let unnamed = decide("a001", grant("s002"), now + 1).await.unwrap_err();
+    assert!(
+        unnamed
+            .to_string()
+            .contains("names the guardian who signed"),
+        "{unnamed}"
+    );
+    let g002 = user("g002").await.id;
+    let not_theirs = decide(
+        "a001",
+        ConsentInput {
+            paper_from: Some(g002),
+            ..grant("s002")
+        },
+        now + 1,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        not_theirs
+            .to_string()
+            .contains("is not a guardian of the child"),
+        "{not_theirs}"
+    );
+    let g001 = user("g001").await.id;
+    let paper = decide(
+        "a001",
+        ConsentInput {
+            paper_from: Some(g001.clone()),
+            ..grant("s002")
+        },
+        now + 1,
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        paper.by_role, "administrator",
+        (paper.by_role.as_str(), paper.paper_from.as_deref()),
+        ("administrator", Some(g001.as_str())),
         "an administrator records a consent given on paper"
     );
     let withdrawn = decide(

@@ -82,6 +82,18 @@ impl Actor {
             || endpoint.starts_with(&format!("admin API ({name}, app "))
     }
 
+    /// The administrator acting in person, or a refusal for an app acting for itself: what
+    /// reaches people's sign-ins (locks, enrolment links, an administrator's password or
+    /// passkeys), the keys and the sign-in rules, and paper consents, is done by a person whom
+    /// the audit record names — an automation token must not lead into the console.
+    pub fn in_person(&self, what: &str) -> Result<&UserRow> {
+        self.user.as_ref().ok_or_else(|| {
+            Error::Forbidden(format!(
+                "an administrator {what} in person (signed in with a passkey), not an app acting for itself"
+            ))
+        })
+    }
+
     /// Refuses anyone but a board administrator (registering apps, keys, the whole log).
     pub fn board_only(&self, what: &str) -> Result<()> {
         match self.reach {

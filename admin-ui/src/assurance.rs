@@ -81,6 +81,7 @@ pub async fn set(
     body: &RuleBody,
 ) -> Result<RuleView> {
     actor.board_only("set the sign-in rules")?;
+    actor.in_person("sets the sign-in rules")?;
     let require = Requirement::parse(&body.require)?;
     let grace = body.grace_until.as_deref().filter(|day| !day.is_empty());
     let rule = assurance::set(

@@ -263,12 +263,7 @@ pub async fn record_paper(
     student_id: &str,
     paper: PaperConsent,
 ) -> Result<RecordView> {
-    let Some(user) = &actor.user else {
-        return Err(Error::Forbidden(
-            "a consent given on paper is recorded by an administrator in person, not by an app"
-                .into(),
-        ));
-    };
+    let user = actor.in_person("records a consent given on paper")?;
     reached_pupil(console, actor, student_id).await?;
     let action = match paper.action.as_str() {
         "grant" => Action::Grant,

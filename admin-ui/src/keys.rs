@@ -126,6 +126,7 @@ pub async fn list(console: &Console, actor: &Actor) -> Result<Vec<KeyView>> {
 /// once (the others do within a minute, before the keys sign).
 pub async fn rotate(console: &Console, actor: &Actor) -> Result<Rotated> {
     actor.board_only("rotate the signing keys")?;
+    actor.in_person("rotates the signing keys")?;
     let config = &console.idp.config;
     let rotated = rotate_all(
         console.idp.store.as_ref(),

@@ -189,23 +189,22 @@ async fn within_reach(
         .user(account_id)
         .await?
         .ok_or_else(unknown)?;
+    let administrator =
+        renkei_directory::Role::parse(&user.role) == Some(renkei_directory::Role::Administrator);
     let Some(own) = actor.school() else {
+        if administrator {
+            actor.in_person("acts on an administrator's account")?;
+        }
         return Ok(user);
     };
     let placed = match &user.sourced_id {
-        Some(id) => console
-            .idp
-            .directory
-            .people_in_school(own)
-            .await?
-            .iter()
-            .any(|person| person == id),
+        Some(id) => console.idp.directory.belongs_to_school(id, own).await?,
         None => false,
     };
     if !placed {
         return Err(unknown());
     }
-    if renkei_directory::Role::parse(&user.role) == Some(renkei_directory::Role::Administrator) {
+    if administrator {
         return Err(Error::Forbidden(
             "an administrator's account is the board's to act on".into(),
         ));
@@ -230,6 +229,7 @@ pub async fn issue_password(
         password.clone(),
     )
     .await?;
+    end_capabilities(console, &user.id).await?;
     Ok(IssuedPassword {
         username: user.username,
         password,
@@ -252,6 +252,7 @@ pub async fn remove_passkeys(
         None,
     )
     .await?;
+    end_capabilities(console, &user.id).await?;
     Ok(RemovedPasskeys {
         username: user.username,
         removed: removed.passkeys.len(),
@@ -291,6 +292,7 @@ pub async fn change_access(
     account_id: &str,
     change: AccessChange,
 ) -> Result<AccountState> {
+    actor.in_person("locks, unlocks or signs out an account")?;
     let user = within_reach(console, actor, account_id).await?;
     let own = actor.user.as_ref().is_some_and(|me| me.id == user.id);
     if own && change == AccessChange::Lock {
@@ -313,6 +315,9 @@ pub async fn change_access(
                 .await?
         }
     };
+    if change != AccessChange::Unlock {
+        end_capabilities(console, &user.id).await?;
+    }
     let now = store.user(&user.id).await?;
     Ok(AccountState {
         username: user.username,
@@ -320,6 +325,20 @@ pub async fn change_access(
         enabled: now.is_some_and(|u| u.enabled),
         sessions_ended,
     })
+}
+
+/// Revokes the capability tokens every app holds for a person signed out everywhere (they
+/// would otherwise read for up to five minutes more).
+async fn end_capabilities(console: &Console, user_id: &str) -> Result<()> {
+    let now = renkei_platform::clock::now();
+    for client in console.idp.store.clients().await? {
+        console
+            .consent
+            .store
+            .revoke_capabilities_of(&client.id, user_id, now)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A passkey enrolment link for a staff member, shown once.
@@ -341,6 +360,7 @@ pub async fn enrolment_link(
     actor: &Actor,
     account_id: &str,
 ) -> Result<EnrolmentLink> {
+    actor.in_person("issues a passkey enrolment link")?;
     let user = within_reach(console, actor, account_id).await?;
     let issued = renkei_idp::enrolment::issue(
         console.idp.store.as_ref(),

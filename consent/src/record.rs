@@ -210,15 +210,28 @@ pub async fn record(
             )));
         }
     };
-    if let Some(guardian) = &input.paper_from {
-        check_paper(
-            directory,
-            &input.student_id,
-            guardian,
-            by_role,
-            policy.basis,
-        )
-        .await?;
+    match &input.paper_from {
+        Some(guardian) => {
+            check_paper(
+                directory,
+                &input.student_id,
+                guardian,
+                by_role,
+                policy.basis,
+            )
+            .await?;
+        }
+        // A guardian's paper consent counts while that guardian acts for the child, so it
+        // names them; a withdrawal needs no name (it never lapses into a grant).
+        None if by_role == Role::Administrator
+            && policy.basis == Basis::Guardian
+            && input.action == Action::Grant =>
+        {
+            return Err(Error::Invalid(
+                "a guardian's paper consent names the guardian who signed it (--paper-from USERNAME, or the console's guardian field): it counts while the roster links them to the child".into(),
+            ));
+        }
+        None => {}
     }
     if input.until.is_some_and(|until| until <= now) {
         return Err(Error::Invalid("--until must be in the future".into()));

@@ -71,6 +71,11 @@ pub async fn issue(
             "the account {username} is disabled or locked; enable it first"
         )));
     }
+    if !store.passkeys_of(&user.id).await?.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{username} already has a passkey: a link enrols the first one. They add another after signing in with it; for a lost device, remove their passkeys first"
+        )));
+    }
     let secret = random_secret();
     let created_at = now();
     let link = EnrolmentLinkRow {
@@ -83,8 +88,9 @@ pub async fn issue(
     };
     store.insert_enrolment_link(&link).await?;
     audit
-        .append(AuditEvent::admin(
+        .append(AuditEvent::admin_about(
             via,
+            user.sourced_id.as_deref(),
             format!(
                 "passkey enrolment link for account {username} issued, valid until {}",
                 link.expires_at
@@ -107,12 +113,19 @@ async fn enrolled_by(state: &AppState, secret: &str) -> Result<Option<(String, U
     let Some(link) = state.store.live_enrolment_link(&digest, now()).await? else {
         return Ok(None);
     };
-    Ok(state
+    let Some(user) = state
         .store
         .user(&link.user_id)
         .await?
         .filter(|user| user.enabled)
-        .map(|user| (digest, user)))
+    else {
+        return Ok(None);
+    };
+    // A link enrols the first passkey only (another needs a sign-in with the first).
+    if !state.store.passkeys_of(&user.id).await?.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((digest, user)))
 }
 
 /// The page's words.
@@ -310,12 +323,11 @@ pub async fn enrol(
                     return Ok(refuse(e.failed, StatusCode::BAD_REQUEST));
                 }
             };
-        // The link works once: two answers racing with one link register one passkey.
-        if !state.store.use_enrolment_link(&digest, now()).await? {
-            return Ok(refuse(e.invalid, StatusCode::NOT_FOUND));
-        }
-        match state.store.insert_passkey(&row).await {
-            Ok(()) => {}
+        // The link works once, and is used only with the passkey stored: two answers racing
+        // with one link register one passkey.
+        match state.store.enrol_passkey(&digest, &row, now()).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(refuse(e.invalid, StatusCode::NOT_FOUND)),
             Err(StoreError::Conflict(_)) => {
                 return Ok(refuse(e.failed, StatusCode::CONFLICT));
             }
@@ -323,8 +335,9 @@ pub async fn enrol(
         }
         state
             .audit
-            .append(AuditEvent::admin(
+            .append(AuditEvent::admin_about(
                 PATH,
+                user.sourced_id.as_deref(),
                 format!(
                     "passkey {:?} registered for account {} with an enrolment link",
                     row.name, user.username

@@ -826,6 +826,7 @@ pub async fn remove(
             .await?;
     }
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
+    store.void_enrolment_links(&user.id).await?;
     let names: Vec<&str> = chosen.iter().map(|p| p.name.as_str()).collect();
     audit
         .append(renkei_platform::AuditEvent::admin(

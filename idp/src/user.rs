@@ -134,9 +134,11 @@ pub async fn set_password(
     store.set_password_hash(&user.id, &hash, now()).await?;
     crate::login::clear_account_failures(store, &user.username).await?;
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
+    store.void_enrolment_links(&user.id).await?;
     audit
-        .append(AuditEvent::admin(
+        .append(AuditEvent::admin_about(
             via,
+            user.sourced_id.as_deref(),
             format!(
                 "password of account {} set; {sessions_ended} session(s) ended, grants revoked",
                 user.username
@@ -158,16 +160,17 @@ pub async fn lock(
     by: &str,
 ) -> Result<u64> {
     let user = by_username(store, username).await?;
-    if store.lock_of(&user.id).await?.is_some() {
+    if !store.set_lock(&user.id, Some(by), now()).await? {
         return Err(Error::Invalid(format!(
             "the account {username:?} is already locked"
         )));
     }
-    store.set_lock(&user.id, Some(by), now()).await?;
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
+    store.void_enrolment_links(&user.id).await?;
     audit
-        .append(AuditEvent::admin(
+        .append(AuditEvent::admin_about(
             via,
+            user.sourced_id.as_deref(),
             format!("account {username} locked; {sessions_ended} session(s) ended, grants revoked"),
         ))
         .await?;
@@ -183,16 +186,16 @@ pub async fn unlock(
     username: &str,
 ) -> Result<bool> {
     let user = by_username(store, username).await?;
-    if store.lock_of(&user.id).await?.is_none() {
+    if !store.set_lock(&user.id, None, now()).await? {
         return Err(Error::Invalid(format!(
             "the account {username:?} is not locked"
         )));
     }
-    store.set_lock(&user.id, None, now()).await?;
     let enabled = store.user(&user.id).await?.is_some_and(|u| u.enabled);
     audit
-        .append(AuditEvent::admin(
+        .append(AuditEvent::admin_about(
             via,
+            user.sourced_id.as_deref(),
             format!(
                 "account {username} unlocked; {}",
                 if enabled {
@@ -218,8 +221,9 @@ pub async fn sign_out_everywhere(
     let user = by_username(store, username).await?;
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
     audit
-        .append(AuditEvent::admin(
+        .append(AuditEvent::admin_about(
             via,
+            user.sourced_id.as_deref(),
             format!(
                 "account {username} signed out everywhere; {sessions_ended} session(s) ended, grants revoked"
             ),

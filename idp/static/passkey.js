@@ -60,13 +60,14 @@
   // the form takes it into its body, and the address bar forgets it.
   for (const field of document.querySelectorAll("input[data-from-fragment]")) {
     if (location.hash.length > 1) {
-      field.value = decodeURIComponent(location.hash.slice(1));
+      // Our secrets are base64url: taken as they are (nothing to decode).
+      field.value = location.hash.slice(1);
       history.replaceState(null, "", location.pathname + location.search);
     }
     // The language toggle keeps the link working on the page it opens.
     if (field.value) {
       for (const toggle of document.querySelectorAll("a.toggle")) {
-        toggle.href = toggle.href.split("#")[0] + "#" + encodeURIComponent(field.value);
+        toggle.href = toggle.href.split("#")[0] + "#" + field.value;
       }
     }
   }

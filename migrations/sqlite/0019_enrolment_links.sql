@@ -8,4 +8,6 @@ CREATE TABLE enrolment_links (
     expires_at BIGINT NOT NULL,
     used_at    BIGINT
 );
-CREATE INDEX enrolment_links_user ON enrolment_links (user_id);
+-- At most one unused link per account: issuing a new one voids the earlier (two at once: one
+-- of them fails).
+CREATE UNIQUE INDEX enrolment_links_unused ON enrolment_links (user_id) WHERE used_at IS NULL;

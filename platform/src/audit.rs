@@ -87,6 +87,14 @@ impl AuditEvent {
     pub fn admin(endpoint: &str, detail: String) -> Self {
         AuditEvent::change("admin", None, Vec::new(), Vec::new(), endpoint, detail)
     }
+
+    /// An administrator's action on one person's account: the person (their roster sourcedId,
+    /// if they come from the roster) is named among the people it concerns, so that their
+    /// school's administrators and the person filter find it.
+    pub fn admin_about(endpoint: &str, person: Option<&str>, detail: String) -> Self {
+        let people = person.map(str::to_owned).into_iter().collect();
+        AuditEvent::change("admin", None, Vec::new(), people, endpoint, detail)
+    }
 }
 
 /// A stored event with its place in the chain.

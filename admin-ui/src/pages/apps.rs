@@ -239,13 +239,7 @@ struct AppPage {
     notice: Option<&'static str>,
     latest: Vec<PolicyRow>,
     history: Vec<PolicyRow>,
-    /// What the app read in the last week, per category.
-    read_rows: Vec<ReadRow>,
-    reads_refused: u64,
-    /// False when the week held more reads than one summary counts.
-    reads_complete: bool,
-    /// The audit log, filtered to the app's reads of the week.
-    reads_href: String,
+
     reference: Reference,
     form: PolicyForm,
     preview: Option<PolicyPreview>,
@@ -303,11 +297,10 @@ async fn app_page(
         let app = App::from(&apps::find(console, client_id).await?);
         let policies = policies::of_app(console, &visit.actor, client_id).await?;
         let reference = reference::reference(console, &visit.actor).await?;
-        let reads = crate::audit::reads_of_app(console, &visit.actor, client_id).await?;
-        Ok::<_, Error>((app, policies, reference, reads))
+        Ok::<_, Error>((app, policies, reference))
     }
     .await;
-    let (app, policies, reference, reads) = match loaded {
+    let (app, policies, reference) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return failure(error),
     };
@@ -329,31 +322,6 @@ async fn app_page(
         notice,
         latest: rows(&policies.latest),
         history: rows(&policies.history),
-        read_rows: reads
-            .categories
-            .iter()
-            .map(|r| ReadRow {
-                category: if r.category.is_empty() {
-                    c.roster_reads.to_owned()
-                } else {
-                    names
-                        .categories
-                        .get(&r.category)
-                        .cloned()
-                        .unwrap_or_else(|| r.category.clone())
-                },
-                reads: r.reads,
-                records: r.records,
-                pupils: r.pupils,
-            })
-            .collect(),
-        reads_refused: reads.refused,
-        reads_complete: reads.complete,
-        reads_href: format!(
-            "/admin/audit?app={}&kind=read&from={}",
-            client_id,
-            renkei_platform::clock::japan_date(reads.from)
-        ),
         reference,
         form,
         preview,
@@ -372,8 +340,87 @@ async fn app_page(
 struct ReadRow {
     category: String,
     reads: u64,
-    records: i64,
+    records: Option<i64>,
     pupils: usize,
+}
+
+#[derive(Template)]
+#[template(path = "admin_app_reads.html")]
+struct ReadsPage {
+    t: &'static Texts,
+    toggle_href: String,
+    f: Frame,
+    client_id: String,
+    name: String,
+    since: String,
+    rows: Vec<ReadRow>,
+    refused: u64,
+    /// False when the week held more reads than one summary counts.
+    complete: bool,
+    /// The audit log, filtered to the app's reads of the week.
+    log_href: String,
+}
+
+/// `GET /admin/apps/{client_id}/reads`: what the app read in the last week, summed from the
+/// audit log on request (a long read).
+pub async fn reads(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let path = format!("/admin/apps/{client_id}/reads");
+    let visit = match enter(&console, &headers, query.lang(), &path).await {
+        Ok(visit) => visit,
+        Err(refused) => return refused,
+    };
+    let loaded = async {
+        let app = apps::find(&console, &client_id).await?;
+        let reads = crate::audit::reads_of_app(&console, &visit.actor, &client_id).await?;
+        let reference = reference::reference(&console, &visit.actor).await?;
+        Ok::<_, Error>((app, reads, reference))
+    }
+    .await;
+    let (app, reads, reference) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return failure(error),
+    };
+    let names = Names::of(&reference, visit.locale);
+    let c = visit.c;
+    let page = ReadsPage {
+        t: visit.t,
+        toggle_href: toggle_href(visit.t, &path, &[]),
+        f: visit.frame(&console, Section::Apps).await,
+        name: app.name,
+        since: visit.locale.date(reads.from),
+        rows: reads
+            .categories
+            .iter()
+            .map(|r| ReadRow {
+                category: if r.category.is_empty() {
+                    c.roster_reads.to_owned()
+                } else {
+                    names
+                        .categories
+                        .get(&r.category)
+                        .cloned()
+                        .unwrap_or_else(|| r.category.clone())
+                },
+                reads: r.reads,
+                records: r.records,
+                pupils: r.pupils,
+            })
+            .collect(),
+        refused: reads.refused,
+        complete: reads.complete,
+        log_href: format!(
+            "/admin/audit?app={}&kind=read&from={}",
+            client_id,
+            renkei_platform::clock::japan_date(reads.from)
+        ),
+        client_id,
+    };
+    visit.respond(render(&page))
 }
 
 /// Names of schools, classes and categories, for a policy's row.

@@ -50,8 +50,30 @@ async fn enter_teacher(
         .collect();
     let (csrf_token, csrf_cookie) = console.idp.csrf.token(headers);
     cookies.extend(csrf_cookie);
-    let user = match renkei_idp::session::current(&console.idp, headers).await {
-        Ok(Some(session)) => console
+    let session = match renkei_idp::session::current(&console.idp, headers).await {
+        Ok(session) => session,
+        Err(error) => return Err(failure(error.into())),
+    };
+    // A password session of a teacher who must now use a passkey (the board's rule, or the
+    // end of its grace period) no longer opens the class view.
+    let session = match session {
+        Some(s) if s.acr == renkei_idp::session::ACR_PASSWORD => {
+            match renkei_idp::assurance::password_still_counts(
+                console.idp.store.as_ref(),
+                &s.user_id,
+                renkei_platform::clock::now(),
+            )
+            .await
+            {
+                Ok(true) => Some(s),
+                Ok(false) => None,
+                Err(error) => return Err(failure(error.into())),
+            }
+        }
+        other => other,
+    };
+    let user = match session {
+        Some(session) => console
             .idp
             .store
             .user(&session.user_id)
@@ -59,8 +81,7 @@ async fn enter_teacher(
             .ok()
             .flatten()
             .filter(|u| u.enabled),
-        Ok(None) => None,
-        Err(error) => return Err(failure(error.into())),
+        None => None,
     };
     match user.filter(|u| Role::parse(&u.role) == Some(Role::Teacher)) {
         Some(teacher) => Ok(TeacherVisit {

@@ -29,6 +29,7 @@ pub fn router() -> Router<Console> {
         .route("/admin", get(dashboard::page))
         .route("/admin/apps", get(apps::list).post(apps::register))
         .route("/admin/apps/{client_id}", get(apps::show))
+        .route("/admin/apps/{client_id}/reads", get(apps::reads))
         .route("/admin/apps/{client_id}/policies", post(apps::policy))
         .route("/admin/apps/{client_id}/secret", post(apps::rotate))
         .route("/admin/apps/{client_id}/disable", post(apps::disable))

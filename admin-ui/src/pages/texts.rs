@@ -299,6 +299,8 @@ pub struct ConsoleTexts {
     pub enrolment_expires: &'static str,
     pub enrolment_qr: &'static str,
     pub rule_saved: &'static str,
+    pub reads_sum: &'static str,
+    pub reads_since: &'static str,
     pub sentence_break: &'static str,
 }
 
@@ -691,6 +693,8 @@ static JA: ConsoleTexts = ConsoleTexts {
     enrolment_expires: "有効期限",
     enrolment_qr: "リンクのQRコード",
     rule_saved: "ログイン方法の決まりを保存しました。",
+    reads_sum: "この1週間の読み取りを集計する",
+    reads_since: "集計の開始：",
     sentence_break: "",
 };
 
@@ -990,5 +994,7 @@ static EN: ConsoleTexts = ConsoleTexts {
     enrolment_expires: "Works until",
     enrolment_qr: "The link as a QR code",
     rule_saved: "The sign-in rule is saved.",
+    reads_sum: "Sum up the last week's reads",
+    reads_since: "Since ",
     sentence_break: " ",
 };

@@ -135,9 +135,11 @@ async fn consenting(
                 && matches!(Role::parse(&r.by_role), Some(role) if role == accepted_role || role == Role::Administrator)
         })
         .collect();
+    // The children whose grant counts only while a guardian acts for them: a guardian's own,
+    // or a paper consent naming the guardian who signed it.
     let by_guardians: Vec<String> = granted
         .iter()
-        .filter(|r| Role::parse(&r.by_role) == Some(Role::Guardian))
+        .filter(|r| Role::parse(&r.by_role) == Some(Role::Guardian) || r.paper_from.is_some())
         .map(|r| r.student_id.clone())
         .collect();
     let authors = Authors::of(directory, &by_guardians).await?;

@@ -103,8 +103,8 @@ pub trait Directory: Send + Sync + 'static {
     /// The active classes a teacher teaches, by title.
     async fn classes_taught_by(&self, sourced_id: &str) -> StoreResult<Vec<ClassRef>>;
     /// Whether a guardian may act for a child: the one rule every part asks. The roster links
-    /// them (agents, either direction), the guardian is active with an enabled account, and
-    /// the child is an active pupil.
+    /// them (agents, either direction), the guardian is active and not disabled by the roster
+    /// (a lock stops sign-ins, not custody), and the child is an active pupil.
     async fn is_guardian_of(&self, guardian: &str, student: &str) -> StoreResult<bool>;
     /// The pupils a guardian may act for (by the rule of [`Directory::is_guardian_of`]), by
     /// sourcedId.
@@ -142,6 +142,9 @@ pub trait Directory: Send + Sync + 'static {
     ) -> StoreResult<Vec<String>>;
     /// Everyone the directory places in a school, in any role and status.
     async fn people_in_school(&self, school_id: &str) -> StoreResult<Vec<String>>;
+    /// Whether `sourced_id` belongs to the school now: their primary school, or an active role
+    /// or enrollment there (what a school administrator acts on).
+    async fn belongs_to_school(&self, sourced_id: &str, school_id: &str) -> StoreResult<bool>;
     /// Everyone enrolled in a class, in any role and status.
     async fn people_in_class(&self, class_id: &str) -> StoreResult<Vec<String>>;
     /// The served records of `table` whose `by` is one of `values` (none for an empty list or a
@@ -249,9 +252,10 @@ sql_import_tx!(
 );
 
 /// The rows (`s`: the child) a guardian `$1` may act for: linked by the roster either way, the
-/// guardian active with an enabled account, the child an active pupil.
+/// guardian active and not disabled by the roster (an administrator's lock stops their
+/// sign-ins, not their custody), the child an active pupil.
 const GUARDIANSHIP: &str = "FROM user_agents a \
-    JOIN users g ON g.sourced_id = $1 AND g.status = 'active' AND g.enabled \
+    JOIN users g ON g.sourced_id = $1 AND g.status = 'active' AND g.disabled_at IS NULL \
     JOIN users s ON s.status = 'active' AND s.role = 'student' \
     AND ((a.user_id = $1 AND a.agent_id = s.sourced_id) OR (a.agent_id = $1 AND a.user_id = s.sourced_id))";
 
@@ -423,6 +427,19 @@ macro_rules! directory_store {
                 .await?)
             }
 
+            async fn belongs_to_school(&self, sourced_id: &str, school_id: &str) -> StoreResult<bool> {
+                let found: Option<String> = sqlx::query_scalar(
+                    "SELECT sourced_id FROM users WHERE sourced_id = $1 AND school_id = $2 \
+                     UNION SELECT user_id FROM roles WHERE user_id = $1 AND org_id = $2 AND status = 'active' \
+                     UNION SELECT user_id FROM enrollments WHERE user_id = $1 AND school_id = $2 AND status = 'active'",
+                )
+                .bind(sourced_id)
+                .bind(school_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.is_some())
+            }
+
             async fn people_in_class(&self, class_id: &str) -> StoreResult<Vec<String>> {
                 Ok(sqlx::query_scalar("SELECT user_id FROM enrollments WHERE class_id = $1")
                     .bind(class_id)
@@ -496,11 +513,11 @@ macro_rules! directory_store {
                     // either record, each way as its own indexed join.
                     let sql = format!(
                         "SELECT s.sourced_id, g.id FROM users s JOIN user_agents a ON a.user_id = s.sourced_id \
-                         JOIN users g ON g.sourced_id = a.agent_id AND g.status = 'active' AND g.enabled \
+                         JOIN users g ON g.sourced_id = a.agent_id AND g.status = 'active' AND g.disabled_at IS NULL \
                          WHERE s.status = 'active' AND s.role = 'student' AND s.sourced_id IN ({list}) \
                          UNION \
                          SELECT s.sourced_id, g.id FROM users s JOIN user_agents a ON a.agent_id = s.sourced_id \
-                         JOIN users g ON g.sourced_id = a.user_id AND g.status = 'active' AND g.enabled \
+                         JOIN users g ON g.sourced_id = a.user_id AND g.status = 'active' AND g.disabled_at IS NULL \
                          WHERE s.status = 'active' AND s.role = 'student' AND s.sourced_id IN ({list})"
                     );
                     let mut query = sqlx::query_as::<$db, (String, String)>(&sql);

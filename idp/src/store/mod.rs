@@ -408,8 +408,17 @@ pub trait Store: Send + Sync + 'static {
         token_hash: &str,
         now: i64,
     ) -> StoreResult<Option<EnrolmentLinkRow>>;
-    /// Uses a live enrolment link, once: false if it was used, expired or unknown.
-    async fn use_enrolment_link(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
+    /// Uses a live enrolment link of `passkey`'s account, once, and registers the passkey, in
+    /// one transaction: false (and nothing stored) if the link was used, expired or unknown.
+    async fn enrol_passkey(
+        &self,
+        token_hash: &str,
+        passkey: &PasskeyRow,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Voids an account's unused enrolment links (locked, passkeys removed, a new password);
+    /// how many.
+    async fn void_enrolment_links(&self, user_id: &str) -> StoreResult<u64>;
     /// One passkey by its credential id.
     async fn passkey(&self, credential_id: &str) -> StoreResult<Option<PasskeyRow>>;
     /// An account's passkeys, oldest first.
@@ -428,7 +437,8 @@ pub trait Store: Send + Sync + 'static {
     async fn sign_out_everywhere(&self, user_id: &str, now: i64) -> StoreResult<u64>;
     /// Locks an account (`by` whom, at `now`): disabled whatever the roster says until
     /// unlocked. Unlocking (`by` `None`) gives the roster's word back: enabled unless the
-    /// roster disabled or removed the person. False if there is no such account.
+    /// roster disabled or removed the person. False if there is no such account, or it is
+    /// already locked (unlocked).
     async fn set_lock(&self, user_id: &str, by: Option<&str>, now: i64) -> StoreResult<bool>;
     /// Who locked an account and when, if it is locked.
     async fn lock_of(&self, user_id: &str) -> StoreResult<Option<(String, i64)>>;

@@ -395,29 +395,56 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn use_enrolment_link(&self, token_hash: &str, now: i64) -> StoreResult<bool> {
-                Ok(sqlx::query(
-                    "UPDATE enrolment_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            async fn enrol_passkey(&self, token_hash: &str, passkey: &PasskeyRow, now: i64) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let used = sqlx::query(
+                    "UPDATE enrolment_links SET used_at = $2 WHERE token_hash = $1 AND user_id = $3 \
+                     AND used_at IS NULL AND expires_at > $2",
                 )
                 .bind(token_hash)
                 .bind(now)
-                .execute(&self.pool)
+                .bind(&passkey.user_id)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                    == 1)
+                    == 1;
+                if !used {
+                    return Ok(false);
+                }
+                sqlx::query("INSERT INTO passkeys (credential_id, user_id, name, credential, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&passkey.credential_id)
+                    .bind(&passkey.user_id)
+                    .bind(&passkey.name)
+                    .bind(&passkey.credential)
+                    .bind(passkey.created_at)
+                    .bind(passkey.last_used_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict_as("passkey"))?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn void_enrolment_links(&self, user_id: &str) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM enrolment_links WHERE user_id = $1 AND used_at IS NULL")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
 
             async fn set_lock(&self, user_id: &str, by: Option<&str>, now: i64) -> StoreResult<bool> {
                 let query = match by {
                     Some(by) => sqlx::query(
-                        "UPDATE users SET locked_at = $2, locked_by = $3, enabled = FALSE, updated_at = $2 WHERE id = $1",
+                        "UPDATE users SET locked_at = $2, locked_by = $3, enabled = FALSE, updated_at = $2 \
+                         WHERE id = $1 AND locked_at IS NULL",
                     )
                     .bind(user_id)
                     .bind(now)
                     .bind(by),
                     None => sqlx::query(
                         "UPDATE users SET locked_at = NULL, locked_by = NULL, updated_at = $2, \
-                         enabled = (disabled_at IS NULL AND status <> 'tobedeleted') WHERE id = $1",
+                         enabled = (disabled_at IS NULL AND status <> 'tobedeleted') WHERE id = $1 AND locked_at IS NOT NULL",
                     )
                     .bind(user_id)
                     .bind(now),
