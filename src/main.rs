@@ -492,6 +492,10 @@ struct ClientAdd {
     /// The app's privacy policy (an https address, shown to administrators).
     #[arg(long)]
     policy_uri: Option<String>,
+    /// With `--scope urn:renkei:scope:admin`: the one school (its sourcedId) the app
+    /// administers, as that school's administrators do; default: the whole board.
+    #[arg(long)]
+    admin_school: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -800,6 +804,7 @@ async fn run(cli: Cli) -> Result<()> {
                 };
             let registered = renkei_idp::client::register(
                 opened.idp().as_ref(),
+                opened.directory().as_ref(),
                 &opened.audit,
                 "renkei client add",
                 NewClient {
@@ -814,6 +819,7 @@ async fn run(cli: Cli) -> Result<()> {
                     may_introspect: args.may_introspect,
                     vendor: args.vendor,
                     policy_uri: args.policy_uri,
+                    admin_school: args.admin_school,
                 },
             )
             .await?;

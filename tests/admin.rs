@@ -24,7 +24,8 @@ on_both_databases!(
     the_board_sets_sign_in_rules_and_rotates_keys,
     a_teacher_prints_a_new_slip_for_a_pupil_of_their_class,
     an_apps_reads_of_the_week_are_summed_up,
-    a_teacher_enrols_a_passkey_with_a_one_time_link
+    a_teacher_enrols_a_passkey_with_a_one_time_link,
+    an_admin_app_limited_to_a_school_reaches_that_school_only
 );
 
 const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
@@ -2332,5 +2333,68 @@ async fn a_teacher_enrols_a_passkey_with_a_one_time_link(backend: Backend) {
         1,
         "{details:?}"
     );
+    server.stop().await;
+}
+
+async fn an_admin_app_limited_to_a_school_reaches_that_school_only(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let register = |admin_school: &str, scopes: Vec<String>| {
+        renkei_idp::client::register(
+            server.store.as_ref(),
+            server.directory.as_ref(),
+            &server.audit,
+            "test",
+            NewClient {
+                name: "さくら小の自動化".into(),
+                grant_types: vec!["client_credentials".into()],
+                scopes,
+                admin_school: Some(admin_school.into()),
+                ..NewClient::default()
+            },
+        )
+    };
+    let admin = vec!["urn:renkei:scope:admin".to_owned()];
+    let unknown = register("nowhere", admin.clone()).await.err().unwrap();
+    assert!(unknown.to_string().contains("no school"), "{unknown}");
+    let without_scope = register("sakura", Vec::new()).await.err().unwrap();
+    assert!(
+        without_scope.to_string().contains("urn:renkei:scope:admin"),
+        "{without_scope}"
+    );
+    let app = register("sakura", admin).await.unwrap();
+    let token = app_token(
+        &server,
+        &app.client.id,
+        app.secret.as_deref().unwrap(),
+        "urn:renkei:scope:admin",
+    )
+    .await;
+    let (status, overview) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/overview",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["administers"], "sakura");
+    for (path, refused) in [
+        ("/admin/api/people?school=kaede", 403),
+        ("/admin/api/consents?class=kaede-3-1", 404),
+        ("/admin/api/consents/pupils/k-ren", 404),
+    ] {
+        let (status, problem) = call(&server, &token, reqwest::Method::GET, path, None).await;
+        assert_eq!(status, refused, "{path}: {problem}");
+    }
+    let (status, seen) = call(
+        &server,
+        &token,
+        reqwest::Method::GET,
+        "/admin/api/consents?class=sakura-3-1",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{seen}");
     server.stop().await;
 }

@@ -155,6 +155,7 @@ async fn apps_audit_registration_and_disabling(backend: Backend) {
     let server = TestServer::start(backend).await;
     let registered = renkei_idp::client::register(
         server.store.as_ref(),
+        server.directory.as_ref(),
         &server.audit,
         "test: client add",
         NewClient {

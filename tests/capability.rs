@@ -485,12 +485,19 @@ async fn minted_children_follow_basis_consent_state_and_category(backend: Backen
             board
                 .decide("a001", &app, category, "s003", Action::Withdraw, None)
                 .await;
+            // A guardian's paper consent names one of the child's guardians: on the guardian
+            // basis the expiring and the outdated consents are for children who have one.
+            let (expiring, outdated) = if basis == Basis::Guardian {
+                ("s001", "s003")
+            } else {
+                ("s004", "s005")
+            };
             board
                 .decide(
                     "a001",
                     &app,
                     category,
-                    "s004",
+                    expiring,
                     Action::Grant,
                     Some(start + 5),
                 )
@@ -509,7 +516,7 @@ async fn minted_children_follow_basis_consent_state_and_category(backend: Backen
                 .decide(own, &app, category, child, Action::Grant, None)
                 .await;
             board
-                .decide("a001", &changed, category, "s005", Action::Grant, None)
+                .decide("a001", &changed, category, outdated, Action::Grant, None)
                 .await;
         }
         board.policy(&changed, category, basis, justification).await;

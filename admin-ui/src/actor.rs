@@ -8,7 +8,7 @@
 //!   guideline asks for multi-factor sign-in for staff reaching class II data and above).
 //! - Over the API: an access token with the scope `urn:renkei:scope:admin`, issued to such an
 //!   administrator (a passkey sign-in) or to an app for itself (client credentials), which is
-//!   board-wide.
+//!   board-wide unless registered for one school.
 
 use axum::http::{HeaderMap, header};
 use renkei_consent::policy::{Basis, Reach};
@@ -318,10 +318,15 @@ async fn from_token(idp: &AppState, token: &str) -> Result<Actor> {
             .client(&claims.client_id)
             .await?
             .ok_or_else(|| Error::BadToken("the app it was issued to is disabled".into()))?;
+        // Board-wide unless registered for one school (`--admin-school`).
+        let reach = match client.admin_school {
+            Some(school) => Administers::School(school),
+            None => Administers::Board,
+        };
         return Ok(Actor {
             name: format!("app {}", client.id),
             user: None,
-            reach: Administers::Board,
+            reach,
             surface: Surface::Api,
         });
     }

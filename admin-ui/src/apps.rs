@@ -92,6 +92,9 @@ pub struct NewApp {
     /// Scopes it may ask for; default sign-in's.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// With the admin scope: the one school the app administers (default: the whole board).
+    #[serde(default)]
+    pub admin_school: Option<String>,
 }
 
 /// A registered app and its secret, shown this once.
@@ -176,6 +179,7 @@ pub async fn register(console: &Console, actor: &Actor, new: NewApp) -> Result<R
     actor.board_only("register apps")?;
     let registered = renkei_idp::client::register(
         console.idp.store.as_ref(),
+        console.idp.directory.as_ref(),
         &console.audit,
         &actor.via(),
         NewClient {
@@ -186,6 +190,7 @@ pub async fn register(console: &Console, actor: &Actor, new: NewApp) -> Result<R
             scopes: new.scopes,
             vendor: new.vendor,
             policy_uri: new.policy_uri,
+            admin_school: new.admin_school,
             ..NewClient::default()
         },
     )

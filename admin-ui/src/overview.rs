@@ -86,6 +86,8 @@ pub struct Overview {
     pub coverage: Vec<Coverage>,
     /// The latest audit events the reader may see.
     pub recent: Vec<crate::audit::EventView>,
+    /// The signing keys and their state (board administrators; empty otherwise).
+    pub keys: Vec<crate::keys::KeyView>,
 }
 
 /// The dashboard for `actor`.
@@ -166,7 +168,12 @@ pub async fn overview(console: &Console, actor: &Actor) -> Result<Overview> {
     )
     .await?
     .events;
+    let keys = match actor.school() {
+        None => crate::keys::list(console, actor).await?,
+        Some(_) => Vec::new(),
+    };
     Ok(Overview {
+        keys,
         administers: actor.school().unwrap_or("board").to_owned(),
         schools,
         people,

@@ -134,6 +134,7 @@ pub async fn seed(
     let issuer = &provider.config.issuer;
     let app = register(
         store,
+        provider.directory.as_ref(),
         audit,
         VIA,
         NewClient {

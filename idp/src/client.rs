@@ -48,6 +48,8 @@ pub struct NewClient {
     pub vendor: Option<String>,
     /// The app's privacy policy (an https address).
     pub policy_uri: Option<String>,
+    /// For an app with the admin scope: the one school it administers (none: the board).
+    pub admin_school: Option<String>,
 }
 
 /// A newly registered client and its secret (shown once, stored only as a digest).
@@ -58,9 +60,11 @@ pub struct Registered {
     pub secret: Option<String>,
 }
 
-/// Validates and stores a new client, audited (through `via`).
+/// Validates and stores a new client, audited (through `via`); a school an admin-API app is
+/// limited to must be one of the `directory`'s.
 pub async fn register(
     store: &dyn Store,
+    directory: &dyn renkei_directory::Directory,
     audit: &AuditLog,
     via: &str,
     new: NewClient,
@@ -153,6 +157,29 @@ pub async fn register(
             ))),
         })
         .transpose()?;
+    let admin_school = new
+        .admin_school
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if let Some(school) = admin_school {
+        if !scopes.iter().any(|s| s == crate::scope::ADMIN_SCOPE) {
+            return Err(Error::Invalid(format!(
+                "--admin-school limits an admin-API app: register it with --scope {} too",
+                crate::scope::ADMIN_SCOPE
+            )));
+        }
+        if !directory
+            .schools()
+            .await?
+            .iter()
+            .any(|org| org.id == school)
+        {
+            return Err(Error::Invalid(format!(
+                "there is no school {school:?} in the roster; use a school's sourcedId (orgs.csv)"
+            )));
+        }
+    }
     let secret = (!new.public && new.jwks.is_none()).then(random_secret);
     let client = ClientRow {
         // 128 random bits as hex: a base64url id may start with '-', which command lines
@@ -173,6 +200,7 @@ pub async fn register(
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty()),
         policy_uri,
+        admin_school: admin_school.map(str::to_owned),
     };
     store.insert_client(&client).await?;
     audit_app(audit, via, &client, "registered").await?;

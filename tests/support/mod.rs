@@ -365,9 +365,15 @@ impl TestServer {
 
     pub async fn client(&self, new: NewClient) -> TestClient {
         let redirect_uri = new.redirect_uris.first().cloned().unwrap_or_default();
-        let registered = register(self.store.as_ref(), &self.audit, "test", new)
-            .await
-            .unwrap();
+        let registered = register(
+            self.store.as_ref(),
+            self.directory.as_ref(),
+            &self.audit,
+            "test",
+            new,
+        )
+        .await
+        .unwrap();
         TestClient {
             id: registered.client.id,
             secret: registered.secret,

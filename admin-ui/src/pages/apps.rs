@@ -143,6 +143,7 @@ pub async fn register(State(console): State<Console>, headers: HeaderMap, body: 
         public: form.public,
         grant_types,
         scopes: Vec::new(),
+        admin_school: None,
     };
     match apps::register(&console, &visit.actor, new).await {
         Ok(registered) => {

@@ -20,6 +20,8 @@ struct AuditPage {
     search: Search,
     kinds: Vec<(&'static str, &'static str)>,
     apps: Vec<(String, String)>,
+    /// The data categories to filter by: (id, name).
+    categories: Vec<(String, String)>,
     events: Vec<EventRow>,
     older: Option<String>,
     export_query: String,
@@ -69,6 +71,19 @@ async fn show(
         Ok(clients) => clients.into_iter().map(|c| (c.id, c.name)).collect(),
         Err(error) => return failure(error.into()),
     };
+    let categories = match console.consent.store.categories().await {
+        Ok(categories) => categories
+            .into_iter()
+            .map(|c| {
+                let name = match visit.locale {
+                    renkei_idp::pages::Locale::Ja => c.name_ja,
+                    renkei_idp::pages::Locale::En => c.name_en,
+                };
+                (c.id, name)
+            })
+            .collect(),
+        Err(error) => return failure(error.into()),
+    };
     let c = visit.c;
     let base = filters(&search);
     let older = page.next_before.map(|before| {
@@ -89,6 +104,7 @@ async fn show(
             ("consent", c.kind_consent),
         ],
         apps,
+        categories,
         events: page
             .events
             .iter()

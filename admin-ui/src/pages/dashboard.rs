@@ -87,6 +87,9 @@ struct DashboardPage {
     imports: Vec<(String, &'static str, String)>,
     coverage: Vec<(String, String, &'static str, usize, usize, usize)>,
     events: Vec<EventRow>,
+    /// The keys in a line (board administrators): how many sign, wait, and are retired, and
+    /// when the newest was made.
+    keys: Option<String>,
 }
 
 /// `GET /admin`.
@@ -110,7 +113,24 @@ pub async fn page(
         Err(error) => return failure(error),
     };
     let (c, locale) = (visit.c, visit.locale);
+    let keys = overview
+        .keys
+        .iter()
+        .map(|k| k.created_at)
+        .max()
+        .map(|newest| {
+            let count = |state: crate::keys::KeyState| {
+                overview.keys.iter().filter(|k| k.state == state).count()
+            };
+            c.key_summary(
+                count(crate::keys::KeyState::Signing),
+                count(crate::keys::KeyState::Waiting),
+                count(crate::keys::KeyState::Retired),
+                &visit.locale.date(newest),
+            )
+        });
     let page = DashboardPage {
+        keys,
         t: visit.t,
         toggle_href: toggle_href(visit.t, "/admin", &[]),
         f: visit.frame(&console, Section::Dashboard).await,

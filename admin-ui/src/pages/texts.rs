@@ -301,6 +301,8 @@ pub struct ConsoleTexts {
     pub rule_saved: &'static str,
     pub reads_sum: &'static str,
     pub reads_since: &'static str,
+    pub key_summary_format: &'static str,
+    pub to_security: &'static str,
     pub sentence_break: &'static str,
 }
 
@@ -362,6 +364,21 @@ impl ConsoleTexts {
             "lapsed" => self.state_lapsed,
             _ => self.state_none,
         }
+    }
+
+    /// The keys in a line: how many sign, wait and are retired, and the newest's day.
+    pub fn key_summary(
+        &self,
+        signing: usize,
+        waiting: usize,
+        retired: usize,
+        newest: &str,
+    ) -> String {
+        self.key_summary_format
+            .replace("{signing}", &signing.to_string())
+            .replace("{waiting}", &waiting.to_string())
+            .replace("{retired}", &retired.to_string())
+            .replace("{newest}", newest)
     }
 
     /// A sign-in requirement's name.
@@ -695,6 +712,8 @@ static JA: ConsoleTexts = ConsoleTexts {
     rule_saved: "ログイン方法の決まりを保存しました。",
     reads_sum: "この1週間の読み取りを集計する",
     reads_since: "集計の開始：",
+    key_summary_format: "署名中{signing}件、待機中{waiting}件、公開のみ{retired}件。最新の鍵は{newest}に作成しました。",
+    to_security: "鍵とログイン方法の決まりを見る",
     sentence_break: "",
 };
 
@@ -996,5 +1015,7 @@ static EN: ConsoleTexts = ConsoleTexts {
     rule_saved: "The sign-in rule is saved.",
     reads_sum: "Sum up the last week's reads",
     reads_since: "Since ",
+    key_summary_format: "{signing} signing, {waiting} waiting, {retired} published only. The newest key was made on {newest}.",
+    to_security: "See the keys and the sign-in rules",
     sentence_break: " ",
 };

@@ -103,6 +103,8 @@ pub struct ClientRow {
     pub vendor: Option<String>,
     /// The app's privacy policy (shown to administrators).
     pub policy_uri: Option<String>,
+    /// An admin-API app limited to one school (its sourcedId); none: the whole board.
+    pub admin_school: Option<String>,
 }
 
 /// A single-sign-on session with the user it belongs to.

@@ -118,8 +118,8 @@ macro_rules! sql_store {
             async fn insert_client(&self, client: &ClientRow) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO clients (id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, \
-                     grant_types, scopes, id_token_alg, may_introspect, created_at, vendor, policy_uri) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     grant_types, scopes, id_token_alg, may_introspect, created_at, vendor, policy_uri, admin_school) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(&client.id)
                 .bind(&client.name)
@@ -134,6 +134,7 @@ macro_rules! sql_store {
                 .bind(client.created_at)
                 .bind(&client.vendor)
                 .bind(&client.policy_uri)
+                .bind(&client.admin_school)
                 .execute(&self.pool)
                 .await
                 .map_err(conflict_as("client"))?;
@@ -143,7 +144,7 @@ macro_rules! sql_store {
             async fn client(&self, id: &str) -> StoreResult<Option<ClientRow>> {
                 Ok(sqlx::query_as::<$db, ClientRow>(
                     "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-                     id_token_alg, may_introspect, created_at, vendor, policy_uri FROM clients WHERE id = $1 AND disabled_at IS NULL",
+                     id_token_alg, may_introspect, created_at, vendor, policy_uri, admin_school FROM clients WHERE id = $1 AND disabled_at IS NULL",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -195,7 +196,7 @@ macro_rules! sql_store {
             async fn clients(&self) -> StoreResult<Vec<ClientRow>> {
                 Ok(sqlx::query_as::<$db, ClientRow>(
                     "SELECT id, name, secret_hash, jwks, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-                     id_token_alg, may_introspect, created_at, vendor, policy_uri FROM clients WHERE disabled_at IS NULL ORDER BY created_at, id",
+                     id_token_alg, may_introspect, created_at, vendor, policy_uri, admin_school FROM clients WHERE disabled_at IS NULL ORDER BY created_at, id",
                 )
                 .fetch_all(&self.pool)
                 .await?)
