@@ -434,7 +434,7 @@ enum AuditCommand {
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register an app; prints {"client_id": …, "client_secret": …}.
-    Add(ClientAdd),
+    Add(Box<ClientAdd>),
     /// Disable an app: it can no longer sign users in or get tokens, and every token it holds
     /// (access, refresh, capability) stops at once.
     Disable {
