@@ -1738,6 +1738,20 @@ async fn administrators_lock_unlock_and_sign_people_out(backend: Backend) {
     )
     .await;
     assert!(status == 400 || status == 403, "{status} {problem}");
+    // The people page finds a class's pupils.
+    let html = sakura
+        .get(&server.url("/admin/people?q=&class=sakura-3-1"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("山田\u{3000}太郎")
+            && html.contains("佐藤\u{3000}花子")
+            && !html.contains("中村"),
+        "{html}"
+    );
+    assert!(html.contains("<optgroup"), "{html}");
     // The page's buttons post with the CSRF token.
     let html = sakura
         .get(&server.url("/admin/people?q=hanako"))

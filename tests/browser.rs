@@ -171,6 +171,23 @@ async fn wait_for_heading(client: &fantoccini::Client, expected: &str) {
     panic!("the heading stayed {seen:?}, expected {expected:?}");
 }
 
+/// Waits until the first element `css` selects holds `needle` (after a form that reloads the
+/// same page), and fails with the text it kept showing.
+async fn wait_for_text(client: &fantoccini::Client, css: &str, needle: &str) {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if seen.contains(needle) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} stayed {seen:?}, without {needle:?}");
+}
+
 /// The text of the first element `css` selects, once there is one, as a reader reads it:
 /// furigana (ruby readings) left out.
 async fn text_of(client: &fantoccini::Client, css: &str) -> String {
@@ -804,6 +821,34 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     let files = text_of(&client, "#files").await;
     assert!(files.contains("users.csv"), "{files}");
     screenshot(&client, &format!("admin-roster-report-{backend:?}")).await;
+    // Then the import itself, which the audit log shows.
+    click(&client, ".console-nav a[href='/admin/roster']").await;
+    wait_for_heading(&client, "名簿の取り込み").await;
+    client
+        .find(Locator::Css("#file"))
+        .await
+        .unwrap()
+        .send_keys(export.to_str().unwrap())
+        .await
+        .unwrap();
+    click(&client, "button[value=apply]").await;
+    let mut state = text_of(&client, "#job-state").await;
+    for _ in 0..50 {
+        if state != "取り込んでいます。しばらくしてから状況を更新してください。"
+        {
+            break;
+        }
+        click(&client, "a.button.primary").await;
+        state = text_of(&client, "#job-state").await;
+    }
+    assert_eq!(state, "反映済み");
+    click(&client, ".console-nav a[href='/admin/audit']").await;
+    wait_for_heading(&client, "監査ログ").await;
+    let events = text_of(&client, "#events").await;
+    assert!(
+        events.contains("OneRoster import") && events.contains("applied"),
+        "{events}"
+    );
     let _ = std::fs::remove_file(export);
 
     // Consents: さくら's 3年1組, then Taro's page, where Keiko's paper consent is recorded.
@@ -876,6 +921,7 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
         "form[action^='/admin/security/assurance'] button[type=submit]",
     )
     .await;
+    wait_for_text(&client, "#rule-list tbody tr", "どの方法でも可").await;
 
     // A passkey enrolment link for Misaki, with its QR code.
     click(&client, ".console-nav a[href='/admin/people']").await;

@@ -102,9 +102,20 @@ async fn guardianship_is_one_rule_for_every_question(backend: Backend) {
         linked(&[("s001", "g001"), ("s002", "g001"), ("s003", "g002")])
     );
 
-    // A guardian whose account is disabled acts for nobody, by either question.
+    // An administrator's lock stops a guardian's sign-ins, not their custody.
     server
-        .execute_sql("UPDATE users SET enabled = FALSE WHERE sourced_id = 'g001'")
+        .execute_sql(
+            "UPDATE users SET enabled = FALSE, locked_at = 1, locked_by = 'test' WHERE sourced_id = 'g001'",
+        )
+        .await;
+    assert_eq!(
+        directory.children_of("g001").await.unwrap(),
+        ["s001", "s002"]
+    );
+    assert!(directory.is_guardian_of("g001", "s001").await.unwrap());
+    // A guardian the roster disables acts for nobody, by either question.
+    server
+        .execute_sql("UPDATE users SET disabled_at = 1 WHERE sourced_id = 'g001'")
         .await;
     assert!(directory.children_of("g001").await.unwrap().is_empty());
     assert!(!directory.is_guardian_of("g001", "s001").await.unwrap());

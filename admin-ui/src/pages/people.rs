@@ -21,6 +21,8 @@ struct PeoplePage {
     searched: bool,
     roles: Vec<(&'static str, &'static str)>,
     schools: Vec<(String, String)>,
+    /// The classes to filter by, per school: (school name, [(class id, title)]).
+    classes: Vec<(String, Vec<(String, String)>)>,
     people: Vec<(PersonView, &'static str)>,
     next: Option<String>,
     /// A board administrator (acts on administrators too).
@@ -51,18 +53,36 @@ pub async fn page(
     } else {
         None
     };
+    let reference = match crate::reference::reference(&console, &visit.actor).await {
+        Ok(reference) => reference,
+        Err(error) => return failure(error),
+    };
     let schools = if visit.actor.school().is_none() {
-        match console.idp.directory.schools().await {
-            Ok(schools) => schools.into_iter().map(|s| (s.id, s.name)).collect(),
-            Err(error) => return failure(error.into()),
-        }
+        reference
+            .schools
+            .iter()
+            .map(|s| (s.id.clone(), s.name.clone()))
+            .collect()
     } else {
         Vec::new()
     };
+    let classes = reference
+        .schools
+        .into_iter()
+        .filter(|s| !s.classes.is_empty())
+        .map(|s| {
+            let classes = s.classes.into_iter().map(|c| (c.id, c.title)).collect();
+            (s.name, classes)
+        })
+        .collect();
     let c = visit.c;
     let next = found.as_ref().and_then(|f| f.next_offset).map(|offset| {
         let mut query: Vec<(&str, String)> = vec![("q", search.q.clone())];
-        for (key, value) in [("school", &search.school), ("role", &search.role)] {
+        for (key, value) in [
+            ("school", &search.school),
+            ("class", &search.class),
+            ("role", &search.role),
+        ] {
             if let Some(value) = value {
                 query.push((key, value.clone()));
             }
@@ -82,6 +102,7 @@ pub async fn page(
             .map(|r| (r, c.role(r)))
             .collect(),
         schools,
+        classes,
         people: found
             .map(|f| f.people)
             .unwrap_or_default()
