@@ -218,6 +218,19 @@ async fn passkey_browser(server: &TestServer, username: &str) -> (Browser, Strin
         .await;
     assert_eq!(location(&registered), "/passkeys");
     // A new sign-in with the passkey.
+    let browser = passkey_sign_in(server, &mut passkey).await;
+    let session: Value = browser
+        .get(&server.url("/admin/api/session"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = session["csrf_token"].as_str().unwrap().to_owned();
+    (browser, token)
+}
+
+/// A browser signed in with `passkey` on the sign-in page.
+async fn passkey_sign_in(server: &TestServer, passkey: &mut SoftPasskey) -> Browser {
     let browser = Browser::new();
     let (csrf, started) = ceremony(&browser, server, "/login", "/login/passkey/options").await;
     let answer = passkey.sign_in(&started["publicKey"]).unwrap();
@@ -233,14 +246,7 @@ async fn passkey_browser(server: &TestServer, username: &str) -> (Browser, Strin
         )
         .await;
     assert_eq!(location(&done), "/");
-    let session: Value = browser
-        .get(&server.url("/admin/api/session"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = session["csrf_token"].as_str().unwrap().to_owned();
-    (browser, token)
+    browser
 }
 
 /// A call of the API from a signed-in browser (changes carry the CSRF header).
@@ -2229,22 +2235,7 @@ async fn a_teacher_enrols_a_passkey_with_a_one_time_link(backend: Backend) {
     assert_eq!(status, 404);
 
     // The passkey signs Misaki in, as a passkey.
-    let browser = Browser::new();
-    let (login_csrf, started) =
-        ceremony(&browser, &server, "/login", "/login/passkey/options").await;
-    let answer = passkey.sign_in(&started["publicKey"]).unwrap();
-    let signed_in = browser
-        .post_form(
-            &server.url("/login/passkey"),
-            &[
-                ("csrf_token", &login_csrf),
-                ("request", ""),
-                ("ceremony", started["ceremony"].as_str().unwrap()),
-                ("credential", &answer.to_string()),
-            ],
-        )
-        .await;
-    assert_eq!(location(&signed_in), "/");
+    let browser = passkey_sign_in(&server, &mut passkey).await;
     let home = browser.get(&server.url("/")).await.text().await.unwrap();
     assert!(home.contains("田中"), "{home}");
 

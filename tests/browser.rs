@@ -171,6 +171,33 @@ async fn wait_for_heading(client: &fantoccini::Client, expected: &str) {
     panic!("the heading stayed {seen:?}, expected {expected:?}");
 }
 
+/// Uploads `export` on the roster page with the button `action` (`dry-run` or `apply`) and
+/// follows the import's page until it is done: what it says then.
+async fn upload_roster(
+    client: &fantoccini::Client,
+    export: &std::path::Path,
+    action: &str,
+) -> String {
+    client
+        .find(Locator::Css("#file"))
+        .await
+        .unwrap()
+        .send_keys(export.to_str().unwrap())
+        .await
+        .unwrap();
+    click(client, &format!("button[value={action}]")).await;
+    let mut state = text_of(client, "#job-state").await;
+    for _ in 0..50 {
+        if state != "取り込んでいます。しばらくしてから状況を更新してください。"
+        {
+            break;
+        }
+        click(client, "a.button.primary").await;
+        state = text_of(client, "#job-state").await;
+    }
+    state
+}
+
 /// Waits until the first element `css` selects holds `needle` (after a form that reloads the
 /// same page), and fails with the text it kept showing.
 async fn wait_for_text(client: &fantoccini::Client, css: &str, needle: &str) {
@@ -800,48 +827,17 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     wait_for_heading(&client, "名簿の取り込み").await;
     screenshot(&client, &format!("admin-roster-{backend:?}")).await;
     let export = support::fixture_zip("console-1.1", |_, text| text);
-    client
-        .find(Locator::Css("#file"))
-        .await
-        .unwrap()
-        .send_keys(export.to_str().unwrap())
-        .await
-        .unwrap();
-    click(&client, "button[value=dry-run]").await;
-    let mut state = text_of(&client, "#job-state").await;
-    for _ in 0..50 {
-        if state != "取り込んでいます。しばらくしてから状況を更新してください。"
-        {
-            break;
-        }
-        click(&client, "a.button.primary").await;
-        state = text_of(&client, "#job-state").await;
-    }
-    assert_eq!(state, "試行（変更なし）");
+    assert_eq!(
+        upload_roster(&client, &export, "dry-run").await,
+        "試行（変更なし）"
+    );
     let files = text_of(&client, "#files").await;
     assert!(files.contains("users.csv"), "{files}");
     screenshot(&client, &format!("admin-roster-report-{backend:?}")).await;
     // Then the import itself, which the audit log shows.
     click(&client, ".console-nav a[href='/admin/roster']").await;
     wait_for_heading(&client, "名簿の取り込み").await;
-    client
-        .find(Locator::Css("#file"))
-        .await
-        .unwrap()
-        .send_keys(export.to_str().unwrap())
-        .await
-        .unwrap();
-    click(&client, "button[value=apply]").await;
-    let mut state = text_of(&client, "#job-state").await;
-    for _ in 0..50 {
-        if state != "取り込んでいます。しばらくしてから状況を更新してください。"
-        {
-            break;
-        }
-        click(&client, "a.button.primary").await;
-        state = text_of(&client, "#job-state").await;
-    }
-    assert_eq!(state, "反映済み");
+    assert_eq!(upload_roster(&client, &export, "apply").await, "反映済み");
     click(&client, ".console-nav a[href='/admin/audit']").await;
     wait_for_heading(&client, "監査ログ").await;
     let events = text_of(&client, "#events").await;

@@ -1,7 +1,7 @@
 //! PostgreSQL implementation of [`Store`](super::Store): for boards that run several Renkei
 //! processes against one database.
 
-use super::sql::{passkey_columns, sql_store, user_columns};
+use super::sql::{INSERT_PASSKEY, passkey_columns, sql_store, user_columns};
 use super::{
     ApprovalRow, AssuranceRow, ClientRow, CodeRow, EnrolmentLinkRow, GrantRow, PasskeyRow,
     Redemption, RefreshTokenRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,

@@ -307,7 +307,7 @@ macro_rules! sql_store {
             }
 
             async fn insert_passkey(&self, passkey: &PasskeyRow) -> StoreResult<()> {
-                sqlx::query("INSERT INTO passkeys (credential_id, user_id, name, credential, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                sqlx::query(INSERT_PASSKEY)
                     .bind(&passkey.credential_id)
                     .bind(&passkey.user_id)
                     .bind(&passkey.name)
@@ -412,7 +412,7 @@ macro_rules! sql_store {
                 if !used {
                     return Ok(false);
                 }
-                sqlx::query("INSERT INTO passkeys (credential_id, user_id, name, credential, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                sqlx::query(INSERT_PASSKEY)
                     .bind(&passkey.credential_id)
                     .bind(&passkey.user_id)
                     .bind(&passkey.name)
@@ -801,6 +801,10 @@ macro_rules! user_columns {
          password_hash, school_id, grade, enabled, created_at, updated_at, sourced_id, data"
     };
 }
+
+/// Stores a new passkey (registered from a session, or with an enrolment link).
+pub(crate) const INSERT_PASSKEY: &str = "INSERT INTO passkeys (credential_id, user_id, name, credential, created_at, last_used_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// The columns of [`PasskeyRow`](super::PasskeyRow), in its field order.
 macro_rules! passkey_columns {

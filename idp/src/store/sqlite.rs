@@ -1,6 +1,6 @@
 //! SQLite implementation of [`Store`](super::Store): the embedded default, one file, WAL mode.
 
-use super::sql::{passkey_columns, sql_store, user_columns};
+use super::sql::{INSERT_PASSKEY, passkey_columns, sql_store, user_columns};
 use super::{
     ApprovalRow, AssuranceRow, ClientRow, CodeRow, EnrolmentLinkRow, GrantRow, PasskeyRow,
     Redemption, RefreshTokenRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
