@@ -98,6 +98,11 @@ enum Command {
         #[command(subcommand)]
         command: AssuranceCommand,
     },
+    /// Printed sign-in cards for pupils who cannot type yet.
+    Card {
+        #[command(subcommand)]
+        command: CardCommand,
+    },
     /// Manage token signing keys (OpenID Connect and capability root keys).
     Keys {
         #[command(subcommand)]
@@ -518,6 +523,33 @@ enum AssuranceCommand {
 }
 
 #[derive(Subcommand)]
+enum CardCommand {
+    /// Issue a new sign-in card for every pupil of a class (their earlier cards stop working):
+    /// JSON lines (student, username, name, kana, code, pin, url, expires_at, number) or a
+    /// printable HTML sheet.
+    Issue {
+        /// The class (its sourcedId).
+        #[arg(long)]
+        class: String,
+        /// The issuer URL the cards' QR codes lead to (as `renkei serve --issuer`).
+        #[arg(long)]
+        issuer: String,
+        /// Give pupils from this school year on (1 = 小1 … 12 = 高3) a four-digit PIN.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..=12))]
+        pin_from_grade: Option<u8>,
+        /// `json` (one object per pupil) or `html` (an A4 sheet to print).
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+    /// Void a pupil's sign-in card (lost or handed on).
+    Void {
+        /// The pupil (their sourcedId).
+        #[arg(long)]
+        student: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Make new signing keys active; old ones stay published until their tokens expire.
     Rotate,
@@ -691,6 +723,81 @@ async fn policy_command(url: &str, command: PolicyCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn card_command(url: &str, command: CardCommand) -> Result<()> {
+    let opened = Opened::at(url).await?;
+    let store = opened.idp();
+    match command {
+        CardCommand::Issue {
+            class,
+            issuer,
+            pin_from_grade,
+            format,
+        } => {
+            if format != "json" && format != "html" {
+                return Err(Error::Invalid(format!(
+                    "--format {format:?}: use json or html"
+                )));
+            }
+            let directory = opened.directory();
+            let school = directory.class_school(&class).await?.ok_or_else(|| {
+                Error::Invalid(format!(
+                    "there is no class {class:?} in the roster; use a class's sourcedId (classes.csv)"
+                ))
+            })?;
+            let class_ref = directory
+                .classes_of_school(&school)
+                .await?
+                .into_iter()
+                .find(|c| c.id == class)
+                .ok_or_else(|| Error::Invalid(format!("there is no class {class:?}")))?;
+            let issuer = Config::new(&issuer)?.issuer;
+            let cards = renkei_idp::card::issue_for_class(
+                store.as_ref(),
+                directory.as_ref(),
+                &opened.audit,
+                "renkei card issue",
+                &issuer,
+                &class,
+                pin_from_grade,
+            )
+            .await?;
+            if format == "json" {
+                for card in &cards {
+                    print_json(card);
+                }
+            } else {
+                let printed = cards
+                    .into_iter()
+                    .map(|card| renkei_admin::cards::printed(&class_ref, card))
+                    .collect::<Result<Vec<_>, _>>()?;
+                println!(
+                    "{}",
+                    renkei_admin::pages::cards::standalone(renkei_idp::pages::Locale::Ja, printed)
+                );
+            }
+            Ok(())
+        }
+        CardCommand::Void { student } => {
+            let person = opened
+                .directory()
+                .people(std::slice::from_ref(&student))
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Invalid(format!("there is no pupil {student:?}")))?;
+            let voided = renkei_idp::card::void(
+                store.as_ref(),
+                &opened.audit,
+                "renkei card void",
+                &person.username,
+            )
+            .await?;
+            print_json(&serde_json::json!({"student": student, "voided": voided}));
+            Ok(())
+        }
+    }
 }
 
 async fn consent_command(url: &str, command: ConsentCommand) -> Result<()> {
@@ -884,6 +991,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Import { command } => import_command(url, command).await,
         Command::Policy { command } => policy_command(url, command).await,
         Command::Consent { command } => consent_command(url, command).await,
+        Command::Card { command } => card_command(url, command).await,
         Command::Audit { command } => audit_command(url, command).await,
         Command::Assurance { command } => {
             let opened = Opened::at(url).await?;

@@ -17,6 +17,7 @@
 //! - [`roster`]: roster imports in the background.
 //! - [`read`]: auditing what the console shows of people.
 //! - [`class`]: the teachers' class view.
+//! - [`cards`]: a class's sign-in cards, printed.
 //! - [`api`]: the API's routes and its OpenAPI document.
 //! - [`pages`]: the console's pages.
 
@@ -25,6 +26,7 @@ pub mod api;
 pub mod apps;
 pub mod assurance;
 pub mod audit;
+pub mod cards;
 pub mod class;
 pub mod consents;
 pub mod error;

@@ -15,7 +15,7 @@ use crate::server::AppState;
 /// The provider metadata document; `passkeys`: whether this installation offers them.
 pub fn metadata(config: &Config, passkeys: bool) -> Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-    let mut acr_values = vec![crate::session::ACR_PASSWORD];
+    let mut acr_values = vec![crate::session::ACR_PASSWORD, crate::card::ACR_CARD];
     if passkeys {
         acr_values.push(crate::passkey::ACR_PASSKEY);
     }

@@ -7,6 +7,7 @@
 pub mod approval;
 pub mod assurance;
 pub mod authorize;
+pub mod card;
 pub mod client;
 pub mod config;
 pub mod discovery;

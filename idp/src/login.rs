@@ -51,7 +51,7 @@ impl Context {
         self.valid.as_ref().map(|v| v.client.name.as_str())
     }
     /// The app asks for a passkey sign-in.
-    fn passkey_required(&self) -> bool {
+    pub(crate) fn passkey_required(&self) -> bool {
         self.valid.as_ref().is_some_and(|v| v.passkey_required)
     }
     fn login_hint(&self) -> Option<&str> {

@@ -143,6 +143,10 @@ pub fn is_young_reader(reader: &crate::store::UserRow) -> bool {
         )
 }
 
+/// The pages' stylesheet (`/static/renkei.css`), also inlined in documents printed from the
+/// command line.
+pub const STYLESHEET: &str = include_str!("../static/renkei.css");
+
 /// Template filters of the pages.
 pub mod filters {
     /// Writes `text` as HTML, with `｜漢字《かんじ》` as ruby (furigana): the only markup
@@ -338,6 +342,8 @@ pub struct Texts {
     pub or: &'static str,
     /// Passkey sign-in button.
     pub passkey_sign_in: &'static str,
+    /// The sign-in page's way to sign in with a printed card.
+    pub card_sign_in: &'static str,
     /// The browser cannot use passkeys, on a page where only a passkey will do.
     pub passkey_unsupported: &'static str,
     /// A password sign-in refused because the person's role must use a passkey.
@@ -459,6 +465,7 @@ static JA: Texts = Texts {
     not_signed_in: "ログインしていません。",
     or: "または",
     passkey_sign_in: "パスキーでログイン",
+    card_sign_in: "カードでログイン",
     passkey_unsupported: "このブラウザーではパスキーを使えません。パスキーに対応したブラウザー（最新のChrome、Edge、Safariなど）で開くか、先生や学校の管理者に相談してください。",
     passkey_policy_refused: "このアカウントは、教育委員会のきまりにより、パスキーでのログインが必要です。パスワードだけではログインできません。パスキーをまだ登録していない場合は、学校の管理者にご相談ください。",
     passkey_enrol_title: "パスキーを登録してください",
@@ -628,6 +635,7 @@ static EN: Texts = Texts {
     not_signed_in: "You are not signed in.",
     or: "or",
     passkey_sign_in: "Sign in with a passkey",
+    card_sign_in: "Sign in with a card",
     passkey_unsupported: "This browser cannot use passkeys. Please open this page in a browser that supports them (a recent Chrome, Edge or Safari), or ask a teacher or the school's administrator.",
     passkey_policy_refused: "By the board's policy, this account must sign in with a passkey; a password alone is not enough. If you have not registered a passkey yet, please ask your school's administrator.",
     passkey_enrol_title: "Please register a passkey",

@@ -209,6 +209,12 @@ pub fn router(state: AppState, extra: Router) -> Router {
         )
         .route("/login", get(crate::login::page).post(crate::login::submit))
         .route(crate::login::LATER_PATH, post(crate::login::later))
+        .route(
+            crate::card::PATH,
+            get(crate::card::page).post(crate::card::submit),
+        )
+        .route("/static/jsQR.js", get(qr_script))
+        .route("/static/card.js", get(card_script))
         .route("/login/passkey", post(crate::passkey::sign_in))
         .route(
             "/login/passkey/options",
@@ -262,9 +268,21 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn stylesheet() -> Response {
+    static_file("text/css; charset=utf-8", crate::pages::STYLESHEET)
+}
+
+/// The vendored QR decoder of the card sign-in page (jsQR, from the npm registry).
+async fn qr_script() -> Response {
     static_file(
-        "text/css; charset=utf-8",
-        include_str!("../static/renkei.css"),
+        "text/javascript; charset=utf-8",
+        include_str!("../static/vendor/jsQR.js"),
+    )
+}
+
+async fn card_script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/card.js"),
     )
 }
 

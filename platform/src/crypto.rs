@@ -41,6 +41,20 @@ pub fn readable_password(length: usize) -> String {
     password
 }
 
+/// A fresh random string of `length` decimal digits (a sign-in card's PIN), each equally likely.
+pub fn random_digits(length: usize) -> String {
+    let mut digits = String::with_capacity(length);
+    while digits.len() < length {
+        let mut byte = [0u8; 1];
+        OsRng.fill_bytes(&mut byte);
+        // Rejection sampling keeps every digit equally likely.
+        if byte[0] < 250 {
+            digits.push(char::from(b'0' + byte[0] % 10));
+        }
+    }
+    digits
+}
+
 /// SHA-256 digest: how secrets that are themselves random 256-bit values are stored.
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()

@@ -26,17 +26,17 @@ struct ClassPage {
 }
 
 /// A signed-in teacher's visit to the class view.
-struct TeacherVisit {
-    teacher: renkei_idp::store::UserRow,
-    locale: renkei_idp::pages::Locale,
-    t: &'static Texts,
-    c: &'static ConsoleTexts,
-    csrf_token: String,
-    cookies: Vec<axum::http::HeaderValue>,
+pub(super) struct TeacherVisit {
+    pub(super) teacher: renkei_idp::store::UserRow,
+    pub(super) locale: renkei_idp::pages::Locale,
+    pub(super) t: &'static Texts,
+    pub(super) c: &'static ConsoleTexts,
+    pub(super) csrf_token: String,
+    pub(super) cookies: Vec<axum::http::HeaderValue>,
 }
 
 /// Lets a signed-in teacher in, or answers with the page that says the view is for teachers.
-async fn enter_teacher(
+pub(super) async fn enter_teacher(
     console: &Console,
     headers: &HeaderMap,
     lang: Option<&str>,

@@ -4,6 +4,7 @@
 
 pub mod apps;
 pub mod audit;
+pub mod cards;
 pub mod class;
 pub mod consents;
 pub mod dashboard;
@@ -79,6 +80,16 @@ pub fn router() -> Router<Console> {
         .route("/admin/security/keys/rotate", post(security::rotate_keys))
         .route("/class", get(class::page))
         .route("/class/pupils/{pupil_id}/password", post(class::issue_slip))
+        .route("/class/{class_id}/cards", post(cards::teacher_class))
+        .route(
+            "/class/{class_id}/pupils/{pupil_id}/card",
+            post(cards::teacher_pupil),
+        )
+        .route(
+            "/class/{class_id}/pupils/{pupil_id}/card/void",
+            post(cards::teacher_void),
+        )
+        .route("/admin/classes/{class_id}/cards", post(cards::admin_class))
 }
 
 /// Which menu item a page is.

@@ -265,17 +265,9 @@ pub async fn enrolment_link(
         Ok(link) => link,
         Err(error) => return failure(error),
     };
-    let qr_svg = match qrcode::QrCode::new(link.url.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(240, 240)
-            .quiet_zone(true)
-            .build(),
-        Err(error) => {
-            return failure(crate::Error::Invalid(format!(
-                "the link does not fit in a QR code: {error}"
-            )));
-        }
+    let qr_svg = match crate::cards::qr_svg(&link.url, 240) {
+        Ok(svg) => svg,
+        Err(error) => return failure(error),
     };
     let page = EnrolmentPage {
         t: visit.t,

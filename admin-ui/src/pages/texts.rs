@@ -303,6 +303,24 @@ pub struct ConsoleTexts {
     pub reads_since: &'static str,
     pub key_summary_format: &'static str,
     pub to_security: &'static str,
+    pub cards_print: &'static str,
+    pub cards_print_lead: &'static str,
+    pub field_pin_from: &'static str,
+    pub pin_none: &'static str,
+    pub cards_title: &'static str,
+    pub cards_lead: &'static str,
+    pub card_issue: &'static str,
+    pub card_void: &'static str,
+    pub card_voided: &'static str,
+    pub card_none: &'static str,
+    pub card_heading: &'static str,
+    pub card_until: &'static str,
+    pub card_pin: &'static str,
+    pub card_code: &'static str,
+    pub cards_for_class: &'static str,
+    pub stage_primary: &'static str,
+    pub stage_junior: &'static str,
+    pub stage_high: &'static str,
     pub sentence_break: &'static str,
 }
 
@@ -379,6 +397,20 @@ impl ConsoleTexts {
             .replace("{waiting}", &waiting.to_string())
             .replace("{retired}", &retired.to_string())
             .replace("{newest}", newest)
+    }
+
+    /// The school years a PIN can start from: (value, name), 小1 (1) to 高3 (12).
+    pub fn pin_grades(&self) -> Vec<(u8, String)> {
+        (1u8..=12)
+            .map(|year| {
+                let (stage, n) = match year {
+                    1..=6 => (self.stage_primary, year),
+                    7..=9 => (self.stage_junior, year - 6),
+                    _ => (self.stage_high, year - 9),
+                };
+                (year, format!("{stage}{n}"))
+            })
+            .collect()
     }
 
     /// A sign-in requirement's name.
@@ -714,6 +746,24 @@ static JA: ConsoleTexts = ConsoleTexts {
     reads_since: "集計の開始：",
     key_summary_format: "署名中{signing}件、待機中{waiting}件、公開のみ{retired}件。最新の鍵は{newest}に作成しました。",
     to_security: "鍵とログイン方法の決まりを見る",
+    cards_print: "ログインカードを印刷する",
+    cards_print_lead: "この学級の全員に新しいログインカードを発行します。これまでのカードは使えなくなります。",
+    field_pin_from: "PINをつける学年",
+    pin_none: "PINなし",
+    cards_title: "ログインカード",
+    cards_lead: "新しいカードを発行しました。これまでのカードは使えなくなりました。このページは今回だけ表示します。ブラウザの印刷機能（Ctrl+P）で印刷し、点線に沿って切り取ってください。",
+    card_issue: "カードを再発行",
+    card_void: "カードを無効にする",
+    card_voided: "カードを無効にしました。このカードではログインできません。",
+    card_none: "有効なカードはありませんでした。",
+    card_heading: "ログインカード",
+    card_until: "有効期限",
+    card_pin: "ひみつのばんごう",
+    card_code: "コード",
+    cards_for_class: "この学級のログインカードを印刷する",
+    stage_primary: "小",
+    stage_junior: "中",
+    stage_high: "高",
     sentence_break: "",
 };
 
@@ -1017,5 +1067,23 @@ static EN: ConsoleTexts = ConsoleTexts {
     reads_since: "Since ",
     key_summary_format: "{signing} signing, {waiting} waiting, {retired} published only. The newest key was made on {newest}.",
     to_security: "See the keys and the sign-in rules",
+    cards_print: "Print sign-in cards",
+    cards_print_lead: "Issues a new sign-in card for every pupil of this class; the earlier cards stop working.",
+    field_pin_from: "PIN from grade",
+    pin_none: "No PIN",
+    cards_title: "Sign-in cards",
+    cards_lead: "New cards were issued; the earlier ones no longer work. This page is shown this once: print it with the browser's print command (Ctrl+P) and cut along the dotted lines.",
+    card_issue: "New card",
+    card_void: "Void the card",
+    card_voided: "The card was voided: it no longer signs in.",
+    card_none: "There was no valid card.",
+    card_heading: "Sign-in card",
+    card_until: "Valid until",
+    card_pin: "Secret number",
+    card_code: "Code",
+    cards_for_class: "Print this class's sign-in cards",
+    stage_primary: "P",
+    stage_junior: "J",
+    stage_high: "H",
     sentence_break: " ",
 };

@@ -246,6 +246,25 @@ pub struct RefreshTokenRow {
     pub expires_at: i64,
 }
 
+/// A pupil's printed sign-in card, as stored (its secret only as a digest).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CardRow {
+    /// SHA-256 (base64url) of the card's secret.
+    pub secret_hash: String,
+    /// The pupil's account.
+    pub user_id: String,
+    /// Argon2id hash of the card's PIN, if it has one.
+    pub pin_hash: Option<String>,
+    /// Who issued it (a teacher, an administrator, the command line).
+    pub created_by: String,
+    /// When.
+    pub created_at: i64,
+    /// The end of its school year.
+    pub expires_at: i64,
+    /// When it was voided (lost, replaced), if it was.
+    pub voided_at: Option<i64>,
+}
+
 /// A one-time link to register a passkey, as stored (its secret only as a digest).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct EnrolmentLinkRow {
@@ -421,6 +440,12 @@ pub trait Store: Send + Sync + 'static {
     /// Voids an account's unused enrolment links (locked, passkeys removed, a new password);
     /// how many.
     async fn void_enrolment_links(&self, user_id: &str) -> StoreResult<u64>;
+    /// Stores a pupil's new sign-in card; their earlier live card is voided (at `now`).
+    async fn issue_card(&self, card: &CardRow, now: i64) -> StoreResult<()>;
+    /// The card with this digest, if it is live (not voided, not expired).
+    async fn live_card(&self, secret_hash: &str, now: i64) -> StoreResult<Option<CardRow>>;
+    /// Voids an account's live card; how many (0 or 1).
+    async fn void_cards(&self, user_id: &str, now: i64) -> StoreResult<u64>;
     /// One passkey by its credential id.
     async fn passkey(&self, credential_id: &str) -> StoreResult<Option<PasskeyRow>>;
     /// An account's passkeys, oldest first.

@@ -3,7 +3,7 @@
 
 use super::sql::{INSERT_PASSKEY, passkey_columns, sql_store, user_columns};
 use super::{
-    ApprovalRow, AssuranceRow, ClientRow, CodeRow, EnrolmentLinkRow, GrantRow, PasskeyRow,
+    ApprovalRow, AssuranceRow, CardRow, ClientRow, CodeRow, EnrolmentLinkRow, GrantRow, PasskeyRow,
     Redemption, RefreshTokenRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
 };
 

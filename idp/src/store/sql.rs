@@ -426,6 +426,50 @@ macro_rules! sql_store {
                 Ok(true)
             }
 
+            async fn issue_card(&self, card: &CardRow, now: i64) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE sign_in_cards SET voided_at = $2 WHERE user_id = $1 AND voided_at IS NULL")
+                    .bind(&card.user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO sign_in_cards (secret_hash, user_id, pin_hash, created_by, created_at, expires_at, voided_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL)",
+                )
+                .bind(&card.secret_hash)
+                .bind(&card.user_id)
+                .bind(&card.pin_hash)
+                .bind(&card.created_by)
+                .bind(card.created_at)
+                .bind(card.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict_as("sign-in card"))?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn live_card(&self, secret_hash: &str, now: i64) -> StoreResult<Option<CardRow>> {
+                Ok(sqlx::query_as::<$db, CardRow>(
+                    "SELECT secret_hash, user_id, pin_hash, created_by, created_at, expires_at, voided_at FROM sign_in_cards \
+                     WHERE secret_hash = $1 AND voided_at IS NULL AND expires_at > $2",
+                )
+                .bind(secret_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn void_cards(&self, user_id: &str, now: i64) -> StoreResult<u64> {
+                Ok(sqlx::query("UPDATE sign_in_cards SET voided_at = $2 WHERE user_id = $1 AND voided_at IS NULL")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
             async fn void_enrolment_links(&self, user_id: &str) -> StoreResult<u64> {
                 Ok(sqlx::query("DELETE FROM enrolment_links WHERE user_id = $1 AND used_at IS NULL")
                     .bind(user_id)
