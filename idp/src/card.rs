@@ -550,6 +550,7 @@ mod tests {
         let end = renkei_platform::clock::end_of_day_in_japan("2027-03-31").unwrap();
         assert_eq!(end_of_school_year(april), end);
         assert_eq!(end_of_school_year(march), end);
-        assert_eq!(end_of_school_year(end + 1), end + 365 * 86_400);
+        let next = renkei_platform::clock::end_of_day_in_japan("2028-03-31").unwrap();
+        assert_eq!(end_of_school_year(end + 1), next);
     }
 }
