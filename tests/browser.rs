@@ -20,7 +20,8 @@ on_both_databases!(
     newcomer_tries_the_demo_in_chromium,
     guardian_agrees_on_the_account_page_in_chromium,
     pupil_signs_in_and_approves_in_chromium,
-    pupil_creates_a_passkey_and_signs_in_with_it_in_chromium
+    pupil_creates_a_passkey_and_signs_in_with_it_in_chromium,
+    a_class_signs_in_with_printed_cards_in_chromium
 );
 
 /// WebDriver's WebAuthn extension: gives the browsing session a virtual platform
@@ -90,16 +91,34 @@ impl Driver {
     /// A new browsing session, with its own profile (its own cookies): two sessions are two
     /// people on two devices.
     async fn client(&self) -> fantoccini::Client {
+        self.client_with(&[]).await
+    }
+
+    /// [`Driver::client`] with more command-line switches for Chromium (a fake camera).
+    async fn client_with(&self, extra: &[String]) -> fantoccini::Client {
         let profile = self.profile.join(uuid::Uuid::new_v4().simple().to_string());
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=820,1180",
+            "--lang=ja",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend_from_slice(extra);
         let capabilities = json!({
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", "--window-size=820,1180", "--lang=ja",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
                 "prefs": {"intl.accept_languages": "ja-JP,ja"}
             }
         });
@@ -995,5 +1014,145 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     );
     screenshot(&teacher, &format!("class-slip-{backend:?}")).await;
     teacher.close().await.unwrap();
+    server.stop().await;
+}
+
+/// The QR codes in a PNG picture, read back (rqrr): their texts.
+fn qr_codes_in(png: &[u8]) -> Vec<String> {
+    let picture = image::load_from_memory(png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(picture);
+    prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|grid| grid.decode().ok().map(|(_, text)| text))
+        .collect()
+}
+
+/// A Y4M video (one frame, which Chromium's fake camera loops) of the PNG picture `png` on a
+/// white 640×480 frame: what the tablet's camera sees when a card is held up to it.
+fn camera_video_of(png: &[u8]) -> Vec<u8> {
+    const WIDTH: u32 = 640;
+    const HEIGHT: u32 = 480;
+    let picture = image::load_from_memory(png).unwrap().to_rgb8();
+    let scale = (f64::from(WIDTH) / f64::from(picture.width()))
+        .min(f64::from(HEIGHT) / f64::from(picture.height()))
+        .min(1.0);
+    let (w, h) = (
+        (f64::from(picture.width()) * scale) as u32,
+        (f64::from(picture.height()) * scale) as u32,
+    );
+    let picture = image::imageops::resize(&picture, w, h, image::imageops::FilterType::Triangle);
+    let mut frame = image::RgbImage::from_pixel(WIDTH, HEIGHT, image::Rgb([255, 255, 255]));
+    image::imageops::overlay(
+        &mut frame,
+        &picture,
+        i64::from((WIDTH - w) / 2),
+        i64::from((HEIGHT - h) / 2),
+    );
+    // BT.601 full range (C420jpeg), 4:2:0 chroma from each 2×2 block's top-left pixel.
+    let yuv = |p: &image::Rgb<u8>| {
+        let (r, g, b) = (f64::from(p[0]), f64::from(p[1]), f64::from(p[2]));
+        (
+            (0.299 * r + 0.587 * g + 0.114 * b)
+                .round()
+                .clamp(0.0, 255.0) as u8,
+            (128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b)
+                .round()
+                .clamp(0.0, 255.0) as u8,
+            (128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b)
+                .round()
+                .clamp(0.0, 255.0) as u8,
+        )
+    };
+    let mut video =
+        format!("YUV4MPEG2 W{WIDTH} H{HEIGHT} F10:1 Ip A1:1 C420jpeg\nFRAME\n").into_bytes();
+    video.extend(frame.pixels().map(|p| yuv(p).0));
+    for plane in [1, 2] {
+        for y in (0..HEIGHT).step_by(2) {
+            for x in (0..WIDTH).step_by(2) {
+                let (_, u, v) = yuv(frame.get_pixel(x, y));
+                video.push(if plane == 1 { u } else { v });
+            }
+        }
+    }
+    video
+}
+
+async fn a_class_signs_in_with_printed_cards_in_chromium(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let driver = Driver::start();
+
+    // Misaki prints her class's cards.
+    let teacher = driver.client().await;
+    teacher.goto(&server.url("/login")).await.unwrap();
+    type_password(&teacher, "misaki").await;
+    click(&teacher, "form[action='/login'] button[type=submit]").await;
+    click(&teacher, "a[href='/class']").await;
+    wait_for_heading(&teacher, "担当の学級").await;
+    click(
+        &teacher,
+        "form[action='/class/sakura-3-1/cards'] button[type=submit]",
+    )
+    .await;
+    wait_for_heading(&teacher, "ログインカード").await;
+    screenshot(&teacher, &format!("cards-sheet-{backend:?}")).await;
+    // One QR code per pupil, which reads back as the card's sign-in address.
+    let codes: Vec<String> = teacher
+        .execute(
+            "return [...document.querySelectorAll('.card-code span')].map(e => e.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 2);
+    let cards = teacher.find_all(Locator::Css("li.card")).await.unwrap();
+    let mut pictures = Vec::new();
+    for (card, code) in cards.iter().zip(&codes) {
+        let png = card.screenshot().await.unwrap();
+        assert_eq!(
+            qr_codes_in(&png),
+            [server.url(&format!("/login/card#{code}"))],
+            "the printed QR code holds the card's address"
+        );
+        pictures.push(png);
+    }
+    teacher.close().await.unwrap();
+
+    // Taro holds his card up to the tablet: the camera is Chromium's fake capture, fed with
+    // the picture of his printed card (no code is injected).
+    let video =
+        std::env::temp_dir().join(format!("renkei-card-{}.y4m", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&video, camera_video_of(&pictures[0])).unwrap();
+    let tablet = driver
+        .client_with(&[
+            "--use-fake-ui-for-media-stream".into(),
+            "--use-fake-device-for-media-stream".into(),
+            format!("--use-file-for-fake-video-capture={}", video.display()),
+        ])
+        .await;
+    tablet.goto(&server.url("/login")).await.unwrap();
+    click(&tablet, "#card-link").await;
+    wait_for_heading(&tablet, "カードでログイン").await;
+    screenshot(&tablet, &format!("card-sign-in-{backend:?}")).await;
+    click(&tablet, "#card-camera").await;
+    let mut path = String::new();
+    for _ in 0..150 {
+        path = tablet.current_url().await.unwrap().path().to_owned();
+        if path == "/" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(path, "/", "the camera read the card and signed Taro in");
+    let home = text_of(&tablet, "main").await;
+    assert!(home.contains("山田"), "{home}");
+    screenshot(&tablet, &format!("card-signed-in-{backend:?}")).await;
+    tablet.close().await.unwrap();
+    let _ = std::fs::remove_file(video);
     server.stop().await;
 }

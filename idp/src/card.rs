@@ -373,7 +373,12 @@ fn show(
         ask_pin,
         error,
     };
-    let response = render_with_script(&page);
+    let mut response = render_with_script(&page);
+    // The one page that may use the camera (every other page denies it).
+    response.headers_mut().insert(
+        axum::http::HeaderName::from_static("permissions-policy"),
+        axum::http::HeaderValue::from_static("camera=(self), microphone=(), geolocation=()"),
+    );
     renkei_platform::web::with_cookies(response, csrf_cookie)
 }
 

@@ -321,6 +321,7 @@ pub struct ConsoleTexts {
     pub stage_primary: &'static str,
     pub stage_junior: &'static str,
     pub stage_high: &'static str,
+    pub label_separator: &'static str,
     pub sentence_break: &'static str,
 }
 
@@ -764,6 +765,7 @@ static JA: ConsoleTexts = ConsoleTexts {
     stage_primary: "小",
     stage_junior: "中",
     stage_high: "高",
+    label_separator: "：",
     sentence_break: "",
 };
 
@@ -1085,5 +1087,6 @@ static EN: ConsoleTexts = ConsoleTexts {
     stage_primary: "P",
     stage_junior: "J",
     stage_high: "H",
+    label_separator: ": ",
     sentence_break: " ",
 };
