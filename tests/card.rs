@@ -130,7 +130,13 @@ async fn a_class_signs_in_with_printed_cards(backend: Backend) {
     let tablet = Browser::new();
     let signed_in = show_card(&server, &tablet, &codes[0], "", "").await;
     assert_eq!(location(&signed_in), "/");
-    assert!(signed_in_as(&server, &tablet).await.contains("山田"));
+    let home = signed_in_as(&server, &tablet).await;
+    assert!(home.contains("山田"), "{home}");
+    // "Not you?" leads the next pupil to the sign-in page, which offers the card.
+    assert!(home.contains("id=\"not-you\""), "{home}");
+    let sign_in = tablet.get(&server.url("/login")).await;
+    assert_eq!(sign_in.status(), 200);
+    assert!(sign_in.text().await.unwrap().contains("id=\"card-link\""));
     let taro = renkei_idp::user::by_username(server.store.as_ref(), "taro")
         .await
         .unwrap();

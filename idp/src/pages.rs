@@ -344,6 +344,8 @@ pub struct Texts {
     pub passkey_sign_in: &'static str,
     /// The sign-in page's way to sign in with a printed card.
     pub card_sign_in: &'static str,
+    /// On a signed-in page: the link for someone else at the same tablet to sign in.
+    pub not_you: &'static str,
     /// The browser cannot use passkeys, on a page where only a passkey will do.
     pub passkey_unsupported: &'static str,
     /// A password sign-in refused because the person's role must use a passkey.
@@ -466,6 +468,7 @@ static JA: Texts = Texts {
     or: "または",
     passkey_sign_in: "パスキーでログイン",
     card_sign_in: "カードでログイン",
+    not_you: "ご本人ではありませんか？別の人としてログインする",
     passkey_unsupported: "このブラウザーではパスキーを使えません。パスキーに対応したブラウザー（最新のChrome、Edge、Safariなど）で開くか、先生や学校の管理者に相談してください。",
     passkey_policy_refused: "このアカウントは、教育委員会のきまりにより、パスキーでのログインが必要です。パスワードだけではログインできません。パスキーをまだ登録していない場合は、学校の管理者にご相談ください。",
     passkey_enrol_title: "パスキーを登録してください",
@@ -527,6 +530,7 @@ static JA: Texts = Texts {
 /// Japanese for pupils in grades 1–3: plain words a six-year-old can follow, with furigana on
 /// every kanji (`｜漢字《かんじ》`, written as ruby by [`filters::ruby`]); the rest as [`JA`].
 static JA_YOUNG: Texts = Texts {
+    not_you: "ちがう人かな？じぶんのカードでログインしてね",
     brand: "｜連携《れんけい》 Renkei",
     home_title: "｜連携《れんけい》 Renkei",
     consent_title: "アプリに｜見《み》せる｜情報《じょうほう》",
@@ -636,6 +640,7 @@ static EN: Texts = Texts {
     or: "or",
     passkey_sign_in: "Sign in with a passkey",
     card_sign_in: "Sign in with a card",
+    not_you: "Not you? Sign in as someone else",
     passkey_unsupported: "This browser cannot use passkeys. Please open this page in a browser that supports them (a recent Chrome, Edge or Safari), or ask a teacher or the school's administrator.",
     passkey_policy_refused: "By the board's policy, this account must sign in with a passkey; a password alone is not enough. If you have not registered a passkey yet, please ask your school's administrator.",
     passkey_enrol_title: "Please register a passkey",

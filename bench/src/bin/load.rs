@@ -367,6 +367,36 @@ struct Fixture {
     admin_secret: String,
     class_id: String,
     users: Vec<String>,
+    /// Sign-in cards of the first class's pupils (code only), and of the second class's (code
+    /// and PIN).
+    cards: Vec<(String, Option<String>)>,
+    pin_cards: Vec<(String, Option<String>)>,
+}
+
+/// Issues the cards of `class` from the command line, as a board that mail-merges does: each
+/// card's code and PIN.
+fn issue_cards(url: &str, class: &str, pin_from: Option<&str>) -> Vec<(String, Option<String>)> {
+    let mut args = vec![
+        "card",
+        "issue",
+        "--class",
+        class,
+        "--issuer",
+        "https://bench.invalid",
+    ];
+    if let Some(from) = pin_from {
+        args.extend(["--pin-from-grade", from]);
+    }
+    renkei(url, &args, None)
+        .lines()
+        .map(|line| {
+            let card: serde_json::Value = serde_json::from_str(line).expect("card JSON");
+            (
+                card["code"].as_str().expect("code").to_owned(),
+                card["pin"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
 }
 
 fn set_up(url: &str, connections: usize, alg: &str, students: usize) -> Fixture {
@@ -386,6 +416,12 @@ fn set_up(url: &str, connections: usize, alg: &str, students: usize) -> Fixture 
     let classes = std::fs::read_to_string(roster.join("classes.csv")).expect("classes.csv");
     let mut first = classes.lines().nth(1).expect("a class").split(',');
     let class_id = first.next().expect("sourcedId").to_owned();
+    let second_class = classes
+        .lines()
+        .nth(2)
+        .and_then(|line| line.split(',').next())
+        .expect("a second class")
+        .to_owned();
     let school = classes
         .lines()
         .next()
@@ -478,6 +514,8 @@ fn set_up(url: &str, connections: usize, alg: &str, students: usize) -> Fixture 
         client_secret,
         admin_id: admin["client_id"].as_str().expect("client_id").to_owned(),
         admin_secret: admin["client_secret"].as_str().expect("secret").to_owned(),
+        cards: issue_cards(url, &class_id, None),
+        pin_cards: issue_cards(url, &second_class, Some("1")),
         class_id,
         users,
     }
@@ -558,6 +596,31 @@ async fn sign_in(browser: &reqwest::Client, base: &str, user: &str) -> bool {
             ("request", ""),
             ("username", user),
             ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .is_ok_and(|r| r.status().as_u16() == 303)
+}
+
+/// One card sign-in on a fresh browser: the card page, then its form with the code (and PIN).
+async fn card_sign_in(
+    browser: &reqwest::Client,
+    base: &str,
+    code: &str,
+    pin: Option<&str>,
+) -> bool {
+    let Ok(page) = browser.get(format!("{base}/login/card")).send().await else {
+        return false;
+    };
+    let html = page.text().await.unwrap_or_default();
+    let csrf = hidden(&html, "csrf_token");
+    browser
+        .post(format!("{base}/login/card"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("request", ""),
+            ("code", code),
+            ("pin", pin.unwrap_or_default()),
         ])
         .send()
         .await
@@ -881,6 +944,28 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         drive("password sign-in", settings, &server, op).await,
         &server,
     );
+
+    // 3a. Card sign-ins, as a class at 8:30 on shared tablets: a fresh browser opens the card
+    // page and posts the code its camera read (and, from the chosen grade, the PIN: one
+    // argon2id check, as a password's).
+    for (name, cards) in [
+        ("card sign-in", fixture.cards.clone()),
+        ("card + PIN sign-in", fixture.pin_cards.clone()),
+    ] {
+        assert!(!cards.is_empty(), "the roster's classes have pupils");
+        let cards = Arc::new(cards);
+        let op: Op = {
+            let (base, cards) = (base.clone(), cards.clone());
+            Arc::new(move |i| {
+                let (base, cards) = (base.clone(), cards.clone());
+                Box::pin(async move {
+                    let (code, pin) = &cards[i % cards.len()];
+                    card_sign_in(&client(), &base, code, pin.as_deref()).await
+                })
+            })
+        };
+        report(drive(name, settings, &server, op).await, &server);
+    }
 
     // 3b. Passkey sign-ins: each user registers a passkey (set-up, in its signed-in browser);
     // then a fresh browser opens the sign-in page, fetches the options, and posts the signed
