@@ -1606,7 +1606,13 @@ async fn administrators_lock_unlock_and_sign_people_out(backend: Backend) {
     let token = admin_app_token(&server).await;
     let taro = account(&server, "taro").await;
     // An app's automation token does not lock people, nor issue enrolment links: a person does.
-    for what in ["lock", "sign-out", "enrolment-link"] {
+    for what in [
+        "lock",
+        "sign-out",
+        "enrolment-link",
+        "password",
+        "passkeys/remove",
+    ] {
         let (status, problem) = call(
             &server,
             &token,

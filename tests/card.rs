@@ -224,6 +224,58 @@ async fn a_class_signs_in_with_printed_cards(backend: Backend) {
         "no card sign-in for a passkey-only app"
     );
 
+    // Neither does an app that names the classes it takes without the card's.
+    let (_, challenge) = support::pkce();
+    let url = support::code_request(
+        &server,
+        &app,
+        "openid",
+        &challenge,
+        &[("acr_values", "urn:renkei:acr:password")],
+    );
+    let other = Browser::new();
+    let first = other.get(&url).await;
+    let login = format!("{}{}", server.base, location(&first));
+    let html = other.get(&login).await.text().await.unwrap();
+    assert!(!html.contains("card-link"), "no card offered: {html}");
+    let refused = show_card(&server, &other, &codes[0], "", &hidden(&html, "request")).await;
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("カードではログインできません")
+    );
+    // A card session does not sign the pupil in to such an app either: it asks again.
+    let again = tablet.get(&url).await;
+    assert!(
+        location(&again).starts_with("/login"),
+        "{}",
+        location(&again)
+    );
+
+    // A page opened from another site with a card's code in its address waits for a tap.
+    let cross = reqwest::Client::new()
+        .get(server.url("/login/card"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!cross.contains("data-card-autosubmit"), "{cross}");
+    let typed = reqwest::Client::new()
+        .get(server.url("/login/card"))
+        .header("sec-fetch-site", "none")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(typed.contains("data-card-autosubmit"), "{typed}");
+
     // A card never signs in a teacher, and unknown codes sign in no one.
     let teacher_card = renkei_idp::card::issue(
         server.store.as_ref(),
@@ -342,7 +394,12 @@ async fn pins_reissues_and_voids(backend: Backend) {
         location(&show_card(&server, &Browser::new(), &new_code, "", "").await),
         "/"
     );
-    // Voided: lost on the way home.
+    // Voided: lost on the way home; whoever found it and signed in is signed out.
+    let finder = Browser::new();
+    assert_eq!(
+        location(&show_card(&server, &finder, &new_code, "", "").await),
+        "/"
+    );
     let html = teacher
         .get(&server.url("/class"))
         .await
@@ -365,6 +422,26 @@ async fn pins_reissues_and_voids(backend: Backend) {
             .unwrap()
             .contains("このカードではログインできません")
     );
+    let home = finder.get(&server.url("/")).await.text().await.unwrap();
+    assert!(
+        home.contains("href=\"/login\""),
+        "the finder is signed out: {home}"
+    );
+    assert!(!home.contains("山田"), "{home}");
+
+    // A board that requires passkeys of pupils: a card no longer counts.
+    renkei_idp::assurance::set(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "student",
+        renkei_idp::assurance::Requirement::Passkey,
+        None,
+    )
+    .await
+    .unwrap();
+    let hanako = show_card(&server, &Browser::new(), &codes[1], &pins[1], "").await;
+    assert_eq!(hanako.status(), 403, "the board's rule holds for cards too");
     // A forged form prints nothing.
     let forged = teacher
         .post_form(

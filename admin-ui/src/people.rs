@@ -219,6 +219,7 @@ pub async fn issue_password(
     actor: &Actor,
     account_id: &str,
 ) -> Result<IssuedPassword> {
+    actor.in_person("issues a new password")?;
     let user = within_reach(console, actor, account_id).await?;
     let password = renkei_platform::crypto::readable_password(ISSUED_PASSWORD_LENGTH);
     renkei_idp::user::set_password(
@@ -243,6 +244,7 @@ pub async fn remove_passkeys(
     actor: &Actor,
     account_id: &str,
 ) -> Result<RemovedPasskeys> {
+    actor.in_person("removes passkeys")?;
     let user = within_reach(console, actor, account_id).await?;
     let removed = renkei_idp::passkey::remove(
         console.idp.store.as_ref(),

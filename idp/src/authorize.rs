@@ -114,6 +114,8 @@ pub struct ValidRequest {
     /// The app asked for a phishing-resistant sign-in (`acr_values` names the passkey class
     /// and not the password one) and passkeys are on: only a passkey sign-in is enough for it.
     pub passkey_required: bool,
+    /// A card sign-in is acceptable: the app named no class, or named the card's.
+    pub card_accepted: bool,
 }
 
 /// An error to return to the app at its redirect URI.
@@ -359,6 +361,9 @@ pub async fn validate(
     let passkey_required = state.passkeys.is_some()
         && accepts(crate::passkey::ACR_PASSKEY)
         && !accepts(crate::session::ACR_PASSWORD);
+    // A card is a weaker class than a password or a passkey: an app that names classes gets a
+    // card sign-in only if it names the card's.
+    let card_accepted = classes.is_empty() || accepts(crate::card::ACR_CARD);
     Ok(Ok(ValidRequest {
         raw,
         client,
@@ -367,6 +372,7 @@ pub async fn validate(
         prompt,
         max_age,
         passkey_required,
+        card_accepted,
     }))
 }
 
@@ -387,11 +393,11 @@ pub async fn proceed(
     let present = signed_in.as_ref().map(|s| s.session.sid.clone());
     let signed_in = signed_in
         .filter(|SignedIn { session, .. }| fresh_enough(&request, session, pending.is_some()));
-    // A password session of a role that must now use a passkey (the board's rule, or the end
-    // of its grace period) no longer signs anyone in to an app.
+    // A password (or card) session of a role that must now use a passkey (the board's rule, or
+    // the end of its grace period) no longer signs anyone in to an app.
     let signed_in = match signed_in {
         Some(s)
-            if s.session.acr == crate::session::ACR_PASSWORD
+            if s.session.acr != crate::passkey::ACR_PASSKEY
                 && !crate::assurance::password_still_counts(
                     state.store.as_ref(),
                     &s.session.user_id,
@@ -457,7 +463,8 @@ pub fn fresh_enough(request: &ValidRequest, session: &SessionRow, kept: bool) ->
             .max_age
             .is_none_or(|age| now() - session.auth_time <= age);
     let reauthenticated = !(has("login") || has("select_account")) || signed_in_for_this;
-    let strong_enough = !request.passkey_required || session.acr == crate::passkey::ACR_PASSKEY;
+    let strong_enough = (!request.passkey_required || session.acr == crate::passkey::ACR_PASSKEY)
+        && (request.card_accepted || session.acr != crate::card::ACR_CARD);
     recent && reauthenticated && strong_enough
 }
 

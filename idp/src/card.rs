@@ -49,6 +49,9 @@ const MAX_CODE: usize = 128;
 const CARD_TRIES: i64 = 5;
 /// The window of [`CARD_TRIES`], in seconds.
 const CARD_WINDOW: i64 = 900;
+/// Wrong PINs of one card in a day before it waits for the next: trying all 10,000 PINs would
+/// take more than a school year.
+const CARD_TRIES_A_DAY: i64 = 20;
 
 /// A card just issued, with what is printed on it (shown once: the secret is not kept).
 #[derive(Clone, Debug, serde::Serialize)]
@@ -149,6 +152,10 @@ pub async fn issue(
         voided_at: None,
     };
     store.issue_card(&card, created_at).await?;
+    // The earlier card's sign-ins end with it (a lost card is why a new one is printed).
+    store
+        .end_other_sessions(&user.id, "", Some(ACR_CARD), created_at)
+        .await?;
     audit
         .append(AuditEvent::admin_about(
             via,
@@ -229,6 +236,10 @@ pub async fn issue_for_class(
 pub async fn void(store: &dyn Store, audit: &AuditLog, via: &str, username: &str) -> Result<bool> {
     let user = crate::user::by_username(store, username).await?;
     let voided = store.void_cards(&user.id, now()).await? > 0;
+    // Whoever signed in with it (a finder) is signed out, with their apps' grants.
+    store
+        .end_other_sessions(&user.id, "", Some(ACR_CARD), now())
+        .await?;
     audit
         .append(AuditEvent::admin_about(
             via,
@@ -317,6 +328,9 @@ struct CardPage<'a> {
     /// The card needs its PIN.
     ask_pin: bool,
     error: Option<&'static str>,
+    /// A code in the address's fragment may be submitted at once: the page was opened from
+    /// outside any site (a camera app, the address bar) or from our own.
+    autosubmit: bool,
 }
 
 /// Query of `GET /login/card`.
@@ -334,7 +348,22 @@ pub async fn page(
     Query(query): Query<CardQuery>,
 ) -> Response {
     let locale = state.locale(query.lang.as_deref(), None, &headers);
-    let mut response = show(&state, &headers, locale, &query.request, "", false, None);
+    // Another site linking here with its own card's code must not sign a visitor in as that
+    // pupil without a tap.
+    let autosubmit = matches!(
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        Some("none" | "same-origin")
+    );
+    let mut response = show(
+        &state,
+        &headers,
+        locale,
+        &query.request,
+        "",
+        false,
+        None,
+        autosubmit,
+    );
     let cookies: Vec<_> = state
         .remember_locale(query.lang.as_deref(), locale)
         .into_iter()
@@ -355,6 +384,7 @@ fn show(
     code: &str,
     ask_pin: bool,
     error: Option<&'static str>,
+    autosubmit: bool,
 ) -> Response {
     let t = locale.texts();
     let (csrf_token, csrf_cookie) = state.csrf.token(headers);
@@ -372,6 +402,7 @@ fn show(
         code,
         ask_pin,
         error,
+        autosubmit,
     };
     let mut response = render_with_script(&page);
     // The one page that may use the camera (every other page denies it).
@@ -416,6 +447,7 @@ pub async fn submit(
                 kept,
                 ask_pin,
                 error,
+                false,
             );
             *response.status_mut() = status;
             response
@@ -427,7 +459,7 @@ pub async fn submit(
                 false,
             ));
         }
-        if context.passkey_required() {
+        if context.passkey_required() || !context.card_accepted() {
             return Ok(again(Some(k.not_enough), StatusCode::OK, false));
         }
         let address_key = login::address_key(&state, connect_info.as_ref(), &headers);
@@ -457,7 +489,15 @@ pub async fn submit(
             tracing::warn!(address = ?address_key, "card sign-in refused: no such live card");
             return Ok(again(Some(k.failed), StatusCode::OK, false));
         };
+        // The board's rule for pupils: a card counts no more than a password.
+        if crate::assurance::password_sign_in(state.store.as_ref(), &user.role, now).await?
+            == crate::assurance::PasswordSignIn::Refused
+        {
+            login::release_address_attempt(&state, address_key.as_deref()).await?;
+            return Ok(again(Some(k.not_enough), StatusCode::FORBIDDEN, false));
+        }
         let card_key = format!("card:{digest}");
+        let card_day_key = format!("card-day:{digest}");
         let mut amr = vec![AMR_CARD];
         if let Some(pin_hash) = card.pin_hash.clone() {
             let pin = form.pin.trim().to_owned();
@@ -470,8 +510,25 @@ pub async fn submit(
                 .store
                 .record_login_failure(&card_key, now - CARD_WINDOW, now)
                 .await?;
-            if tries > CARD_TRIES {
+            let day = state
+                .store
+                .record_login_failure(&card_day_key, now - 86_400, now)
+                .await?;
+            if tries > CARD_TRIES || day > CARD_TRIES_A_DAY {
                 tracing::warn!(address = ?address_key, "card sign-in paused: wrong PINs");
+                if tries == CARD_TRIES + 1 || day == CARD_TRIES_A_DAY + 1 {
+                    state
+                        .audit
+                        .append(AuditEvent::admin_about(
+                            PATH,
+                            user.sourced_id.as_deref(),
+                            format!(
+                                "sign-in card of account {} paused after wrong PINs",
+                                user.username
+                            ),
+                        ))
+                        .await?;
+                }
                 return Ok(again(
                     Some(k.throttled),
                     StatusCode::TOO_MANY_REQUESTS,
@@ -497,8 +554,15 @@ pub async fn submit(
             if !verified {
                 return Ok(again(Some(k.failed), StatusCode::OK, true));
             }
-            state.store.clear_login_failures(&[card_key]).await?;
+            state
+                .store
+                .clear_login_failures(&[card_key, card_day_key])
+                .await?;
             amr.push("pin");
+        }
+        // Voided or replaced while its PIN was checked: it signs no one in.
+        if state.store.live_card(&digest, now).await?.is_none() {
+            return Ok(again(Some(k.failed), StatusCode::OK, false));
         }
         login::release_address_attempt(&state, address_key.as_deref()).await?;
         state

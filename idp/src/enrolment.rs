@@ -86,7 +86,15 @@ pub async fn issue(
         expires_at: created_at + LINK_LIFETIME,
         used_at: None,
     };
-    store.insert_enrolment_link(&link).await?;
+    store
+        .insert_enrolment_link(&link)
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict(_) => Error::Invalid(format!(
+                "another link for {username} was issued at the same moment; issue it again"
+            )),
+            other => other.into(),
+        })?;
     audit
         .append(AuditEvent::admin_about(
             via,

@@ -51,6 +51,11 @@ impl Context {
         self.valid.as_ref().map(|v| v.client.name.as_str())
     }
     /// The app asks for a passkey sign-in.
+    /// Whether the app takes a card sign-in (no app: yes).
+    pub(crate) fn card_accepted(&self) -> bool {
+        self.valid.as_ref().is_none_or(|v| v.card_accepted)
+    }
+
     pub(crate) fn passkey_required(&self) -> bool {
         self.valid.as_ref().is_some_and(|v| v.passkey_required)
     }
@@ -149,6 +154,7 @@ pub(crate) fn show(
         username,
         passkeys: state.passkeys.is_some(),
         passkey_only: context.passkey_required(),
+        cards: context.card_accepted() && !context.passkey_required(),
     };
     let mut response = if page.passkeys {
         crate::pages::render_with_script(&page)

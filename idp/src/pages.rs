@@ -744,6 +744,8 @@ pub struct LoginPage<'a> {
     pub passkeys: bool,
     /// The app asks for a passkey sign-in: the password form is not offered.
     pub passkey_only: bool,
+    /// A printed card may sign in (the app did not ask for a stronger class).
+    pub cards: bool,
 }
 
 /// One passkey on the passkeys page.

@@ -15,11 +15,16 @@
     form.submit();
   };
   // Opened from the card itself: the code is in the fragment; the address bar forgets it.
+  // The form goes at once only when the page was not opened from another site (the server
+  // says so); otherwise the code waits for the pupil's tap on the button.
   if (location.hash.length > 1 && !field.value) {
     const code = location.hash.slice(1);
     history.replaceState(null, "", location.pathname + location.search);
-    submit(code);
-    return;
+    if (form.hasAttribute("data-card-autosubmit")) {
+      submit(code);
+      return;
+    }
+    field.value = codeOf(code);
   }
   const start = document.querySelector("[data-card-camera]");
   const video = document.querySelector("video[data-card-video]");

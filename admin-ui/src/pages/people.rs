@@ -23,6 +23,8 @@ struct PeoplePage {
     schools: Vec<(String, String)>,
     /// The classes to filter by, per school: (school name, [(class id, title)]).
     classes: Vec<(String, Vec<(String, String)>)>,
+    /// The chosen class, when it is one the administrator reaches: its cards can be printed.
+    print_class: Option<String>,
     people: Vec<(PersonView, &'static str)>,
     next: Option<String>,
     /// A board administrator (acts on administrators too).
@@ -66,6 +68,12 @@ pub async fn page(
     } else {
         Vec::new()
     };
+    let print_class = search.class.clone().filter(|chosen| {
+        reference
+            .schools
+            .iter()
+            .any(|s| s.classes.iter().any(|c| &c.id == chosen))
+    });
     let classes = reference
         .schools
         .into_iter()
@@ -103,6 +111,7 @@ pub async fn page(
             .collect(),
         schools,
         classes,
+        print_class,
         people: found
             .map(|f| f.people)
             .unwrap_or_default()

@@ -380,7 +380,8 @@ macro_rules! sql_store {
                 .bind(link.created_at)
                 .bind(link.expires_at)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(conflict_as("enrolment link"))?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -400,7 +401,8 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin().await?;
                 let used = sqlx::query(
                     "UPDATE enrolment_links SET used_at = $2 WHERE token_hash = $1 AND user_id = $3 \
-                     AND used_at IS NULL AND expires_at > $2",
+                     AND used_at IS NULL AND expires_at > $2 \
+                     AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $3)",
                 )
                 .bind(token_hash)
                 .bind(now)

@@ -276,7 +276,8 @@ async fn refresh(state: &AppState, client: &ClientRow, form: &TokenForm) -> Resu
             "the refresh token has been revoked or has expired",
         ));
     }
-    if grant.acr == crate::session::ACR_PASSWORD
+    // A password's or a card's grant, of a role that must now use a passkey.
+    if grant.acr != crate::passkey::ACR_PASSKEY
         && !crate::assurance::password_still_counts(state.store.as_ref(), &grant.user_id, now)
             .await?
     {
