@@ -354,16 +354,14 @@ pub async fn page(
         headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
         Some("none" | "same-origin")
     );
-    let mut response = show(
-        &state,
-        &headers,
-        locale,
-        &query.request,
-        "",
-        false,
-        None,
+    let shown = Shown {
+        request: &query.request,
+        code: "",
+        ask_pin: false,
+        error: None,
         autosubmit,
-    );
+    };
+    let mut response = show(&state, &headers, locale, shown);
     let cookies: Vec<_> = state
         .remember_locale(query.lang.as_deref(), locale)
         .into_iter()
@@ -376,16 +374,24 @@ pub async fn page(
     response
 }
 
-fn show(
-    state: &AppState,
-    headers: &HeaderMap,
-    locale: Locale,
-    request: &str,
-    code: &str,
+/// What the card page shows: for which pending request, the code read so far, whether it asks
+/// the PIN, what went wrong, and whether a code in the fragment goes at once.
+struct Shown<'a> {
+    request: &'a str,
+    code: &'a str,
     ask_pin: bool,
     error: Option<&'static str>,
     autosubmit: bool,
-) -> Response {
+}
+
+fn show(state: &AppState, headers: &HeaderMap, locale: Locale, shown: Shown<'_>) -> Response {
+    let Shown {
+        request,
+        code,
+        ask_pin,
+        error,
+        autosubmit,
+    } = shown;
     let t = locale.texts();
     let (csrf_token, csrf_cookie) = state.csrf.token(headers);
     let toggle = if request.is_empty() {
@@ -439,16 +445,14 @@ pub async fn submit(
         let code = form.code.trim();
         let again = |error, status, ask_pin: bool| {
             let kept = if ask_pin { code } else { "" };
-            let mut response = show(
-                &state,
-                &headers,
-                locale,
-                &form.request,
-                kept,
+            let shown = Shown {
+                request: &form.request,
+                code: kept,
                 ask_pin,
                 error,
-                false,
-            );
+                autosubmit: false,
+            };
+            let mut response = show(&state, &headers, locale, shown);
             *response.status_mut() = status;
             response
         };
