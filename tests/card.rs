@@ -145,8 +145,16 @@ async fn a_class_signs_in_with_printed_cards(backend: Backend) {
         server.store.sessions_of(&taro.id, now).await.unwrap().len(),
         1
     );
+    // Taro uses an app on the tablet (it keeps a refresh token).
+    let app = server.web_app().await;
+    let tokens =
+        support::code_flow_tokens(&server, &app, &tablet, "taro", "openid offline_access").await;
+    let taro_refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let next = show_card(&server, &tablet, &codes[1], "", "").await;
     assert_eq!(location(&next), "/");
+    // The app can no longer act for Taro: the next pupil's sign-in ended his grant.
+    let refreshed = support::refresh(&server, &app, &taro_refresh).await;
+    assert_eq!(refreshed.status(), 400, "Taro's refresh token was revoked");
     assert!(signed_in_as(&server, &tablet).await.contains("佐藤"));
     assert!(
         server
@@ -159,7 +167,6 @@ async fn a_class_signs_in_with_printed_cards(backend: Backend) {
     );
 
     // An app sees that a card was used.
-    let app = server.web_app().await;
     let (verifier, challenge) = support::pkce();
     let url = support::code_request(
         &server,

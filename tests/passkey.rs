@@ -641,7 +641,8 @@ async fn passkeys_are_off_when_the_issuer_is_an_ip_address(backend: Backend) {
         .unwrap();
     assert_eq!(
         discovery["acr_values_supported"],
-        serde_json::json!(["urn:renkei:acr:password"])
+        serde_json::json!(["urn:renkei:acr:password", "urn:renkei:acr:card"]),
+        "no passkey class without passkeys"
     );
     server.stop().await;
 }

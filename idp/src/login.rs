@@ -480,6 +480,14 @@ async fn replace_session(
     acr: &str,
 ) -> Result<(crate::store::SessionRow, HeaderValue)> {
     if let Some(old) = session::current(state, headers).await? {
+        // Someone else at the same tablet (the next pupil's card): the apps the previous
+        // person used through this session lose their grants too.
+        if old.user_id != user_id {
+            state
+                .store
+                .revoke_session_grants(&old.sid, renkei_platform::clock::now())
+                .await?;
+        }
         session::end(state, &old.sid).await?;
     }
     let started = session::start(state, user_id, amr, acr).await?;

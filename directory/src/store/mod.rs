@@ -554,6 +554,13 @@ macro_rules! directory_store {
                     format!("DELETE FROM affairs_records WHERE student_id IN ({departed})"),
                     format!("DELETE FROM consent_records WHERE student_id IN ({departed})"),
                     format!("DELETE FROM audit_children WHERE child_id IN ({departed})"),
+                    // Their sign-in cards and enrolment links (by account).
+                    format!(
+                        "DELETE FROM sign_in_cards WHERE user_id IN (SELECT id FROM users WHERE sourced_id IN ({departed}))"
+                    ),
+                    format!(
+                        "DELETE FROM enrolment_links WHERE user_id IN (SELECT id FROM users WHERE sourced_id IN ({departed}))"
+                    ),
                 ] {
                     sqlx::query(&statement).bind(before).execute(&mut *tx).await?;
                 }

@@ -371,6 +371,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<SignedIn>>;
     /// Ends a session by its `sid`.
     async fn delete_session(&self, sid: &str) -> StoreResult<()>;
+    /// Revokes the grants (and so the tokens) apps got through the session `sid`; how many.
+    async fn revoke_session_grants(&self, sid: &str, now: i64) -> StoreResult<u64>;
 
     /// Scopes the user has already approved for the client.
     async fn approval(&self, user_id: &str, client_id: &str) -> StoreResult<Option<String>>;

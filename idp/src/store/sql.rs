@@ -301,6 +301,15 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn revoke_session_grants(&self, sid: &str, now: i64) -> StoreResult<u64> {
+                Ok(sqlx::query("UPDATE grants SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL")
+                    .bind(sid)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
             async fn delete_session(&self, sid: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM sessions WHERE sid = $1").bind(sid).execute(&self.pool).await?;
                 Ok(())
