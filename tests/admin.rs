@@ -1361,6 +1361,24 @@ async fn the_board_imports_the_roster_from_the_console(backend: Backend) {
     server.stop().await;
 }
 
+/// The details of the administrative audit events whose text holds `text` (URL-encoded).
+async fn admin_details(server: &TestServer, token: &str, text: &str) -> Vec<String> {
+    let (_, events) = call(
+        server,
+        token,
+        reqwest::Method::GET,
+        &format!("/admin/api/audit?kind=admin&text={text}"),
+        None,
+    )
+    .await;
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The account id of `username`.
 async fn account(server: &TestServer, username: &str) -> String {
     renkei_idp::user::by_username(server.store.as_ref(), username)
@@ -1704,20 +1722,7 @@ async fn administrators_lock_unlock_and_sign_people_out(backend: Backend) {
     assert_eq!(status, 400, "not locked");
 
     // Audited once each, by the provider's operations.
-    let (_, events) = call(
-        &server,
-        &token,
-        reqwest::Method::GET,
-        "/admin/api/audit?kind=admin&text=account%20taro",
-        None,
-    )
-    .await;
-    let details: Vec<&str> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["detail"].as_str().unwrap())
-        .collect();
+    let details = admin_details(&server, &token, "account%20taro").await;
     for what in ["taro unlocked", "taro locked;", "signed out everywhere"] {
         assert_eq!(
             details.iter().filter(|d| d.contains(what)).count(),
@@ -2314,20 +2319,7 @@ async fn a_teacher_enrols_a_passkey_with_a_one_time_link(backend: Backend) {
     assert!(page.contains("<svg") && page.contains("/enrol#"), "{page}");
 
     // Issuing and using were audited.
-    let (_, events) = call(
-        &server,
-        &token,
-        reqwest::Method::GET,
-        "/admin/api/audit?kind=admin&text=misaki",
-        None,
-    )
-    .await;
-    let details: Vec<&str> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["detail"].as_str().unwrap())
-        .collect();
+    let details = admin_details(&server, &token, "misaki").await;
     assert_eq!(
         details
             .iter()

@@ -9,8 +9,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use renkei_idp::pages::{Locale, MessagePage, Texts, filters, render, toggle_href};
 
-use super::class::enter_teacher;
-use super::{ConsoleTexts, FormFields, enter_form, expired_form, failure};
+use super::class::enter_teacher_form;
+use super::{ConsoleTexts, FormFields, enter_form, failure};
 use crate::Console;
 use crate::cards::{self, PrintedCard, Printer};
 
@@ -111,14 +111,10 @@ pub async fn teacher_class(
     Path(class_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields = FormFields::parse(&body);
-    let visit = match enter_teacher(&console, &headers, None).await {
-        Ok(visit) => visit,
+    let (visit, fields) = match enter_teacher_form(&console, &headers, &body).await {
+        Ok(entered) => entered,
         Err(refused) => return refused,
     };
-    if !fields.csrf_ok(&console, &headers) {
-        return expired_form();
-    }
     let printer = Printer::Teacher(&visit.teacher);
     match cards::print_class(&console, &printer, &class_id, pin_from(&fields)).await {
         Ok(printed) => renkei_platform::web::with_cookies(
@@ -143,14 +139,10 @@ pub async fn teacher_pupil(
     Path((class_id, pupil_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let fields = FormFields::parse(&body);
-    let visit = match enter_teacher(&console, &headers, None).await {
-        Ok(visit) => visit,
+    let (visit, fields) = match enter_teacher_form(&console, &headers, &body).await {
+        Ok(entered) => entered,
         Err(refused) => return refused,
     };
-    if !fields.csrf_ok(&console, &headers) {
-        return expired_form();
-    }
     let printer = Printer::Teacher(&visit.teacher);
     match cards::print_pupil(&console, &printer, &class_id, &pupil_id, pin_from(&fields)).await {
         Ok(printed) => renkei_platform::web::with_cookies(
@@ -175,14 +167,10 @@ pub async fn teacher_void(
     Path((class_id, pupil_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let fields = FormFields::parse(&body);
-    let visit = match enter_teacher(&console, &headers, None).await {
-        Ok(visit) => visit,
+    let (visit, _) = match enter_teacher_form(&console, &headers, &body).await {
+        Ok(entered) => entered,
         Err(refused) => return refused,
     };
-    if !fields.csrf_ok(&console, &headers) {
-        return expired_form();
-    }
     let printer = Printer::Teacher(&visit.teacher);
     match cards::void_pupil(&console, &printer, &class_id, &pupil_id).await {
         Ok(voided) => {

@@ -110,6 +110,21 @@ pub(super) async fn enter_teacher(
     }
 }
 
+/// Lets a teacher's form in: a signed-in teacher and the form's CSRF token; else the page that
+/// says why not.
+pub(super) async fn enter_teacher_form(
+    console: &Console,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(TeacherVisit, super::FormFields), Response> {
+    let fields = super::FormFields::parse(body);
+    let visit = enter_teacher(console, headers, None).await?;
+    if !fields.csrf_ok(console, headers) {
+        return Err(super::expired_form());
+    }
+    Ok((visit, fields))
+}
+
 /// `GET /class`.
 pub async fn page(
     State(console): State<Console>,
@@ -169,14 +184,10 @@ pub async fn issue_slip(
     Path(pupil_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields = super::FormFields::parse(&body);
-    let visit = match enter_teacher(&console, &headers, None).await {
-        Ok(visit) => visit,
+    let (visit, _) = match enter_teacher_form(&console, &headers, &body).await {
+        Ok(entered) => entered,
         Err(refused) => return refused,
     };
-    if !fields.csrf_ok(&console, &headers) {
-        return super::expired_form();
-    }
     let via = format!("class view ({})", visit.teacher.username);
     let slip = match class::issue_slip(&console, &visit.teacher, &pupil_id, &via).await {
         Ok(slip) => slip,
