@@ -2025,20 +2025,13 @@ async fn a_teacher_prints_a_new_slip_for_a_pupil_of_their_class(backend: Backend
         .await;
     assert_eq!(refused.status(), 403);
     // Audited by the provider's operation, naming the teacher.
-    let events = renkei_platform::audit::search::search(
-        server.audit.store(),
-        &renkei_platform::audit::search::AuditFilter {
+    let events = server
+        .audit_events(renkei_platform::audit::search::AuditFilter {
             text: Some("password of account taro".into()),
             ..Default::default()
-        },
-        None,
-        10,
-        |_| true,
-    )
-    .await
-    .unwrap();
+        })
+        .await;
     let by_teacher: Vec<_> = events
-        .events
         .iter()
         .filter(|e| e.event.endpoint == "class view (misaki)")
         .collect();

@@ -310,20 +310,13 @@ async fn a_class_signs_in_with_printed_cards(backend: Backend) {
     );
 
     // Printing and each sign-in were audited, naming the pupil.
-    let events = renkei_platform::audit::search::search(
-        server.audit.store(),
-        &renkei_platform::audit::search::AuditFilter {
+    let events = server
+        .audit_events(renkei_platform::audit::search::AuditFilter {
             child: Some("s-taro".into()),
             ..Default::default()
-        },
-        None,
-        50,
-        |_| true,
-    )
-    .await
-    .unwrap();
+        })
+        .await;
     let details: Vec<String> = events
-        .events
         .iter()
         .filter_map(|e| e.event.detail.clone())
         .collect();

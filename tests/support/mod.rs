@@ -381,6 +381,24 @@ impl TestServer {
         }
     }
 
+    /// The newest audit events (at most a page) that match `filter`, through the log's own
+    /// search.
+    pub async fn audit_events(
+        &self,
+        filter: renkei_platform::audit::search::AuditFilter,
+    ) -> Vec<renkei_platform::audit::ChainedEvent> {
+        renkei_platform::audit::search::search(
+            self.audit.store(),
+            &filter,
+            None,
+            renkei_platform::audit::search::MAX_PAGE,
+            |_| true,
+        )
+        .await
+        .unwrap()
+        .events
+    }
+
     /// A confidential web app with the usual grants.
     pub async fn web_app(&self) -> TestClient {
         self.client(NewClient {
