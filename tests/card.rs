@@ -41,23 +41,29 @@ fn pins_of(sheet: &str) -> Vec<String> {
         .collect()
 }
 
-/// Misaki, signed in, prints `path` (a class's sheet or one pupil's card) with `pin_from`.
-async fn print(server: &TestServer, teacher: &Browser, path: &str, pin_from: &str) -> String {
+/// The signed-in `teacher` posts a form of the class view to `path`, with the page's CSRF token
+/// and `fields`.
+async fn post_from_class(
+    server: &TestServer,
+    teacher: &Browser,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let html = teacher
         .get(&server.url("/class"))
         .await
         .text()
         .await
         .unwrap();
-    let sheet = teacher
-        .post_form(
-            &server.url(path),
-            &[
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("pin_from", pin_from),
-            ],
-        )
-        .await;
+    let csrf = hidden(&html, "csrf_token");
+    let mut form = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    teacher.post_form(&server.url(path), &form).await
+}
+
+/// Misaki, signed in, prints `path` (a class's sheet or one pupil's card) with `pin_from`.
+async fn print(server: &TestServer, teacher: &Browser, path: &str, pin_from: &str) -> String {
+    let sheet = post_from_class(server, teacher, path, &[("pin_from", pin_from)]).await;
     assert_eq!(sheet.status(), 200, "{path}");
     assert_eq!(sheet.headers()["cache-control"], "no-store");
     sheet.text().await.unwrap()
@@ -112,18 +118,7 @@ async fn a_class_signs_in_with_printed_cards(backend: Backend) {
     assert!(codes.iter().all(|c| c.len() >= 43), "{codes:?}");
     assert!(pins_of(&sheet).is_empty(), "no PIN was asked for");
     // Misaki prints her own classes only.
-    let html = teacher
-        .get(&server.url("/class"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let refused = teacher
-        .post_form(
-            &server.url("/class/kaede-3-1/cards"),
-            &[("csrf_token", &hidden(&html, "csrf_token"))],
-        )
-        .await;
+    let refused = post_from_class(&server, &teacher, "/class/kaede-3-1/cards", &[]).await;
     assert_eq!(refused.status(), 404);
 
     // At 8:30 on a shared tablet: Taro shows his card, then Hanako hers.
@@ -400,18 +395,13 @@ async fn pins_reissues_and_voids(backend: Backend) {
         location(&show_card(&server, &finder, &new_code, "", "").await),
         "/"
     );
-    let html = teacher
-        .get(&server.url("/class"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let voided = teacher
-        .post_form(
-            &server.url("/class/sakura-3-1/pupils/s-taro/card/void"),
-            &[("csrf_token", &hidden(&html, "csrf_token"))],
-        )
-        .await;
+    let voided = post_from_class(
+        &server,
+        &teacher,
+        "/class/sakura-3-1/pupils/s-taro/card/void",
+        &[],
+    )
+    .await;
     assert_eq!(voided.status(), 200);
     let after = show_card(&server, &Browser::new(), &new_code, "", "").await;
     assert_eq!(after.status(), 200, "a voided card is refused");

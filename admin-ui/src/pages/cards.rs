@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use renkei_idp::pages::{Locale, MessagePage, Texts, filters, render, toggle_href};
 
-use super::class::enter_teacher_form;
+use super::class::{TeacherVisit, enter_teacher_form};
 use super::{ConsoleTexts, FormFields, enter_form, failure};
 use crate::Console;
 use crate::cards::{self, PrintedCard, Printer};
@@ -104,6 +104,19 @@ fn pin_from(fields: &FormFields) -> Option<u8> {
         .filter(|year| (1..=12).contains(year))
 }
 
+/// A teacher's sheet of `printed` cards, leading back to the class view.
+fn teacher_sheet(visit: TeacherVisit, printed: Vec<PrintedCard>) -> Response {
+    let sheet = sheet(
+        visit.t,
+        visit.c,
+        visit.locale,
+        visit.csrf_token,
+        "/class",
+        printed,
+    );
+    renkei_platform::web::with_cookies(sheet, visit.cookies)
+}
+
 /// `POST /class/{class_id}/cards`: a teacher prints their class's cards.
 pub async fn teacher_class(
     State(console): State<Console>,
@@ -117,17 +130,7 @@ pub async fn teacher_class(
     };
     let printer = Printer::Teacher(&visit.teacher);
     match cards::print_class(&console, &printer, &class_id, pin_from(&fields)).await {
-        Ok(printed) => renkei_platform::web::with_cookies(
-            sheet(
-                visit.t,
-                visit.c,
-                visit.locale,
-                visit.csrf_token,
-                "/class",
-                printed,
-            ),
-            visit.cookies,
-        ),
+        Ok(printed) => teacher_sheet(visit, printed),
         Err(error) => failure(error),
     }
 }
@@ -145,17 +148,7 @@ pub async fn teacher_pupil(
     };
     let printer = Printer::Teacher(&visit.teacher);
     match cards::print_pupil(&console, &printer, &class_id, &pupil_id, pin_from(&fields)).await {
-        Ok(printed) => renkei_platform::web::with_cookies(
-            sheet(
-                visit.t,
-                visit.c,
-                visit.locale,
-                visit.csrf_token,
-                "/class",
-                vec![printed],
-            ),
-            visit.cookies,
-        ),
+        Ok(printed) => teacher_sheet(visit, vec![printed]),
         Err(error) => failure(error),
     }
 }
