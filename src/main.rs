@@ -98,6 +98,12 @@ enum Command {
         #[command(subcommand)]
         command: AssuranceCommand,
     },
+    /// Sign-ins through the board's Google Workspace, Microsoft Entra ID or any other OpenID
+    /// Connect provider (Renkei brokers them; the roster says who is who).
+    Upstream {
+        #[command(subcommand)]
+        command: UpstreamCommand,
+    },
     /// Printed sign-in cards for pupils who cannot type yet.
     Card {
         #[command(subcommand)]
@@ -342,8 +348,9 @@ enum UserCommand {
         #[arg(long)]
         username: String,
     },
-    /// Remove an account's passkeys (a lost or handed-on tablet): all, or one by credential id;
-    /// the account is signed out everywhere and its apps' grants are revoked.
+    /// Remove an account's passkeys (a lost or handed-on tablet): all (with its recovery codes),
+    /// or one by credential id; the account is signed out everywhere and its apps' grants are
+    /// revoked.
     RemovePasskeys {
         /// Sign-in name.
         #[arg(long)]
@@ -550,6 +557,109 @@ enum CardCommand {
 }
 
 #[derive(Subcommand)]
+enum UpstreamCommand {
+    /// Add an upstream provider (its client secret on standard input); prints it as one JSON
+    /// object with the redirect URI to register at the upstream, and whether its discovery
+    /// document answered.
+    Add {
+        /// Short name (lower-case letters, digits, `-`), in the sign-in addresses.
+        #[arg(long)]
+        name: String,
+        /// `google` (Google Workspace) or `microsoft` (Microsoft Entra ID, with --tenant): fills
+        /// the issuer, scopes, linking rule and button words not given.
+        #[arg(long)]
+        preset: Option<String>,
+        /// The upstream's issuer URL (its discovery document is under it).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Renkei's client id at the upstream.
+        #[arg(long)]
+        client_id: String,
+        /// Read the client secret from standard input (required: never on the command line).
+        #[arg(long)]
+        client_secret_stdin: bool,
+        /// A scope to ask for (repeatable; default `openid email profile`).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// An e-mail domain (Google's `hd`) accepted (repeatable; none: any).
+        #[arg(long = "allowed-domain")]
+        allowed_domains: Vec<String>,
+        /// The Microsoft Entra tenant id every ID token's `tid` must carry.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A school (sourcedId) it is for (repeatable; none: the whole board).
+        #[arg(long = "school")]
+        schools: Vec<String>,
+        /// How an upstream account finds its roster person the first time: `email` (the
+        /// roster e-mail, verified upstream), `subject` (only accounts linked beforehand) or
+        /// `claim:NAME` (a claim holding the roster username).
+        #[arg(long)]
+        link_by: Option<String>,
+        /// The sign-in button's words in Japanese.
+        #[arg(long)]
+        label_ja: Option<String>,
+        /// The sign-in button's words in English.
+        #[arg(long)]
+        label_en: Option<String>,
+        /// Its schools sign in only through it (no password form on their sign-in page).
+        #[arg(long)]
+        only: bool,
+        /// Trust the upstream's `amr` `mfa` as a second factor (the board's passkey rule and
+        /// class II+ data then accept it).
+        #[arg(long)]
+        trust_mfa: bool,
+        /// Renkei's issuer (as `renkei serve --issuer`): the redirect URI starts with it.
+        #[arg(long, env = "RENKEI_ISSUER", default_value = "http://localhost:8080")]
+        renkei_issuer: String,
+    },
+    /// Print every upstream provider, one JSON object per line (never its secret).
+    List {
+        /// Renkei's issuer (as `renkei serve --issuer`), for the redirect URIs.
+        #[arg(long, env = "RENKEI_ISSUER", default_value = "http://localhost:8080")]
+        renkei_issuer: String,
+    },
+    /// Switch an upstream off: its button goes and its sign-ins are refused.
+    Disable {
+        /// The provider's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Switch an upstream on again.
+    Enable {
+        /// The provider's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Remove an upstream and every account link to it.
+    Remove {
+        /// The provider's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Link an upstream account (its `sub`) to a Renkei account ahead of its first sign-in.
+    Link {
+        /// The provider's name.
+        #[arg(long)]
+        name: String,
+        /// The Renkei account's username.
+        #[arg(long)]
+        username: String,
+        /// The upstream's `sub` for the person.
+        #[arg(long)]
+        subject: String,
+    },
+    /// Unlink a person's account at an upstream.
+    Unlink {
+        /// The provider's name.
+        #[arg(long)]
+        name: String,
+        /// The Renkei account's username.
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Make new signing keys active; old ones stay published until their tokens expire.
     Rotate,
@@ -720,6 +830,113 @@ async fn policy_command(url: &str, command: PolicyCommand) -> Result<()> {
             for category in store.categories().await? {
                 print_json(&category);
             }
+        }
+    }
+    Ok(())
+}
+
+async fn upstream_command(url: &str, command: UpstreamCommand) -> Result<()> {
+    use renkei_idp::upstream;
+    let opened = Opened::at(url).await?;
+    let store = opened.idp();
+    let audit = &opened.audit;
+    match command {
+        UpstreamCommand::Add {
+            name,
+            preset,
+            issuer,
+            client_id,
+            client_secret_stdin,
+            scopes,
+            allowed_domains,
+            tenant,
+            schools,
+            link_by,
+            label_ja,
+            label_en,
+            only,
+            trust_mfa,
+            renkei_issuer,
+        } => {
+            if !client_secret_stdin {
+                return Err(Error::Invalid(
+                    "the client secret is read from standard input: add --client-secret-stdin and pipe it in (never on the command line, where others can see it)".into(),
+                ));
+            }
+            let renkei_issuer = Config::new(&renkei_issuer)?.issuer;
+            let new = upstream::NewUpstream {
+                name,
+                preset,
+                issuer,
+                client_id,
+                client_secret: read_secret("the client secret")?,
+                scopes,
+                allowed_domains,
+                tenant,
+                schools,
+                link_by,
+                label_ja,
+                label_en,
+                only,
+                trust_mfa,
+            };
+            let clients = upstream::client::Clients::new(std::time::Duration::from_secs(10));
+            let added = upstream::add(
+                store.as_ref(),
+                opened.directory().as_ref(),
+                audit,
+                &clients,
+                "renkei upstream add",
+                &renkei_issuer,
+                new,
+            )
+            .await?;
+            if added.discovery != "ok" {
+                eprintln!("{}", added.discovery);
+            }
+            print_json(&added);
+        }
+        UpstreamCommand::List { renkei_issuer } => {
+            let renkei_issuer = Config::new(&renkei_issuer)?.issuer;
+            for shown in upstream::list(store.as_ref(), &renkei_issuer).await? {
+                print_json(&shown);
+            }
+        }
+        UpstreamCommand::Disable { name } => {
+            let via = "renkei upstream disable";
+            upstream::set_enabled(store.as_ref(), audit, via, &name, false).await?;
+            print_json(&serde_json::json!({"name": name, "enabled": false}));
+        }
+        UpstreamCommand::Enable { name } => {
+            let via = "renkei upstream enable";
+            upstream::set_enabled(store.as_ref(), audit, via, &name, true).await?;
+            print_json(&serde_json::json!({"name": name, "enabled": true}));
+        }
+        UpstreamCommand::Remove { name } => {
+            upstream::remove(store.as_ref(), audit, "renkei upstream remove", &name).await?;
+            print_json(&serde_json::json!({"name": name, "removed": true}));
+        }
+        UpstreamCommand::Link {
+            name,
+            username,
+            subject,
+        } => {
+            let link = upstream::link(
+                store.as_ref(),
+                audit,
+                "renkei upstream link",
+                &name,
+                &username,
+                &subject,
+            )
+            .await?;
+            print_json(&link);
+        }
+        UpstreamCommand::Unlink { name, username } => {
+            let unlinked =
+                upstream::unlink(store.as_ref(), audit, "renkei upstream unlink", &name, &username)
+                    .await?;
+            print_json(&serde_json::json!({"name": name, "username": username, "unlinked": unlinked}));
         }
     }
     Ok(())
@@ -992,6 +1209,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Policy { command } => policy_command(url, command).await,
         Command::Consent { command } => consent_command(url, command).await,
         Command::Card { command } => card_command(url, command).await,
+        Command::Upstream { command } => upstream_command(url, command).await,
         Command::Audit { command } => audit_command(url, command).await,
         Command::Assurance { command } => {
             let opened = Opened::at(url).await?;
@@ -1116,6 +1334,7 @@ async fn user_command(url: &str, command: UserCommand) -> Result<()> {
                     "username": removed.user.username,
                     "removed": removed.passkeys.len(),
                     "sessions_ended": removed.sessions_ended,
+                    "recovery_codes_voided": removed.recovery_codes_voided,
                 })
             );
         }
@@ -1277,15 +1496,23 @@ async fn run_import(url: &str, command: ImportCommand) -> Result<()> {
 }
 
 fn read_password() -> Result<String> {
+    read_secret("the password")
+}
+
+/// The first line of standard input: a secret (`what`) that never goes on the command line.
+fn read_secret(what: &str) -> Result<String> {
     let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).map_err(|e| {
-        Error::Invalid(format!("cannot read the password from standard input: {e}"))
-    })?;
-    let password = input.lines().next().unwrap_or("").to_owned();
-    if password.is_empty() {
-        return Err(Error::Invalid("no password on standard input: pipe it in, e.g. `echo \"$PW\" | renkei user add … --password-stdin`".into()));
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| Error::Invalid(format!("cannot read {what} from standard input: {e}")))?;
+    let secret = input.lines().next().unwrap_or("").to_owned();
+    if secret.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no {} on standard input: pipe it in, e.g. `echo \"$SECRET\" | renkei …`",
+            what.trim_start_matches("the ")
+        )));
     }
-    Ok(password)
+    Ok(secret)
 }
 
 async fn bind(listen: &str) -> Result<tokio::net::TcpListener> {

@@ -216,7 +216,15 @@ async fn passkey_browser(server: &TestServer, username: &str) -> (Browser, Strin
             ],
         )
         .await;
-    assert_eq!(location(&registered), "/passkeys");
+    // A first passkey: recovery codes to print.
+    assert_eq!(registered.status(), 200);
+    assert!(
+        registered
+            .text()
+            .await
+            .unwrap()
+            .contains("class=\"recovery-codes\"")
+    );
     // A new sign-in with the passkey.
     let browser = passkey_sign_in(server, &mut passkey).await;
     let session: Value = browser

@@ -483,10 +483,12 @@ async fn pupil_creates_a_passkey_and_signs_in_with_it_in_chromium(backend: Backe
     assert_eq!(heading_of(&client).await, "パスキー");
     screenshot(&client, &format!("passkeys-empty-{backend:?}")).await;
     click(&client, "#passkey-add").await;
-    assert_eq!(
-        text_of(&client, "p.notice").await,
-        "パスキーを登録しました。"
-    );
+    // A first passkey comes with its recovery codes, shown once, to print.
+    wait_for_heading(&client, "回復コード").await;
+    let codes = text_of(&client, "ol.recovery-codes").await;
+    assert_eq!(codes.split_whitespace().count(), 10, "{codes}");
+    screenshot(&client, &format!("recovery-codes-{backend:?}")).await;
+    click(&client, "a.button.primary").await;
     let list = text_of(&client, "ul.passkeys").await;
     assert!(list.contains("パスキー"), "{list}");
     screenshot(&client, &format!("passkeys-added-{backend:?}")).await;
@@ -711,9 +713,10 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     screenshot(&client, &format!("admin-enrol-first-{backend:?}")).await;
     click(&client, "a[href='/passkeys']").await;
     click(&client, "#passkey-add").await;
+    wait_for_heading(&client, "回復コード").await;
     assert_eq!(
         text_of(&client, "p.notice").await,
-        "パスキーを登録しました。"
+        "パスキーを登録しました。次の回復コードを保管してください。"
     );
 
     // Signed in again with the passkey: the dashboard.
@@ -986,7 +989,13 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
     click(&teacher, "a.toggle").await;
     wait_for_heading(&teacher, "Register a passkey").await;
     click(&teacher, "#passkey-enrol").await;
-    wait_for_heading(&teacher, "Your passkey is registered").await;
+    // Registered, with the recovery codes to print.
+    wait_for_heading(&teacher, "Recovery codes").await;
+    assert!(
+        text_of(&teacher, "p.notice")
+            .await
+            .starts_with("Your passkey is registered.")
+    );
     screenshot(&teacher, &format!("enrol-done-{backend:?}")).await;
 
     // The teacher's class view, from home (in Japanese again).

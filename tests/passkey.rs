@@ -87,6 +87,19 @@ async fn register_as(
     name: &str,
     synced: bool,
 ) -> SoftPasskey {
+    register_with_codes(browser, server, username, name, synced)
+        .await
+        .0
+}
+
+/// [`register_as`], with the recovery codes a first passkey comes with (none for a later one).
+async fn register_with_codes(
+    browser: &Browser,
+    server: &TestServer,
+    username: &str,
+    name: &str,
+    synced: bool,
+) -> (SoftPasskey, Vec<String>) {
     let signed_in = browser.sign_in(server, username, support::PASSWORD).await;
     assert_eq!(location(&signed_in), "/");
     let (csrf, started) = script_page(browser, server, "/passkeys", "/passkeys/options").await;
@@ -102,11 +115,28 @@ async fn register_as(
     );
     let (passkey, credential) = SoftPasskey::register_as(&server.base, public_key, synced).unwrap();
     let registered = post_registration(browser, server, &csrf, &started, &credential, name).await;
-    assert_eq!(location(&registered), "/passkeys");
+    // A first passkey comes with recovery codes, shown once; a later one goes back to the list.
+    let codes = if registered.status() == 200 {
+        let codes = recovery_codes_of(&registered.text().await.unwrap());
+        assert_eq!(codes.len(), 10, "a first passkey comes with ten recovery codes");
+        codes
+    } else {
+        assert_eq!(location(&registered), "/passkeys");
+        Vec::new()
+    };
     // A ceremony finishes once.
     let again = post_registration(browser, server, &csrf, &started, &credential, name).await;
     assert_eq!(again.status(), 400);
-    passkey
+    (passkey, codes)
+}
+
+/// The recovery codes on the page that shows a new set.
+fn recovery_codes_of(html: &str) -> Vec<String> {
+    assert!(html.contains("<h1>回復コード</h1>"), "{html}");
+    html.split("<li><code>")
+        .skip(1)
+        .map(|part| part[..part.find('<').unwrap()].to_owned())
+        .collect()
 }
 
 /// A fresh browser asks to sign in with a passkey on `server`'s sign-in page (for `request`,
@@ -266,7 +296,7 @@ async fn a_pupil_signs_in_with_a_passkey_and_no_username(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        listed.contains("学校のiPad") && listed.contains("パスキーを登録しました"),
+        listed.contains("学校のiPad") && listed.contains("未使用の回復コード：10"),
         "{listed}"
     );
 
@@ -809,6 +839,7 @@ on_both_databases!(
     registration_is_bound_to_its_person_and_page,
     an_administrator_removes_a_lost_tablets_passkeys,
     passkeys_are_off_when_the_issuer_is_an_ip_address,
+    a_recovery_code_brings_back_a_lost_passkey,
 );
 
 /// The board's assurance policy: teachers must use a passkey. During the grace period a
@@ -1020,4 +1051,230 @@ async fn staff_must_use_a_passkey_once_the_board_says_so(backend: Backend) {
         2
     );
     server.stop().await;
+}
+
+/// Posts the recovery sign-in form in `browser` (a fresh page's CSRF token), for the pending
+/// authorization `request` (empty: none).
+async fn recover(
+    browser: &Browser,
+    server: &TestServer,
+    username: &str,
+    password: &str,
+    code: &str,
+    request: &str,
+) -> reqwest::Response {
+    let page = browser.get(&server.url("/login/recovery")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    browser
+        .post_form(
+            &server.url("/login/recovery"),
+            &[
+                ("csrf_token", hidden(&html, "csrf_token").as_str()),
+                ("request", request),
+                ("username", username),
+                ("password", password),
+                ("code", code),
+            ],
+        )
+        .await
+}
+
+/// An administrator whose only passkey is lost signs in with the password and a printed
+/// recovery code (once each; a wrong password or code signs no one in and leaves the code),
+/// lands on the passkeys page, registers a new passkey there (which the password alone may
+/// not), and reaches no app with the recovery session where the board requires a passkey; new
+/// codes need a passkey sign-in and void the old ones; the administrator's reset voids them
+/// too; each step is audited.
+async fn a_recovery_code_brings_back_a_lost_passkey(backend: Backend) {
+    use renkei_idp::assurance::{self, Requirement};
+    let server = TestServer::start_on_localhost(backend).await;
+    server.user("kocho", "administrator").await;
+    let (mut lost, codes) =
+        register_with_codes(&Browser::new(), &server, "kocho", "なくしたPC", false).await;
+    assert_eq!(codes.len(), 10);
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.len() == 19 && c.matches('-').count() == 3)
+    );
+    assert!(passkey_signs_in(&server, &mut lost).await);
+    // With a passkey registered, the administrator's password alone adds no other.
+    let password_only = Browser::new();
+    password_only.sign_in(&server, "kocho", PASSWORD).await;
+    let page = password_only
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let refused = password_only
+        .http
+        .post(server.url("/passkeys/options"))
+        .header("x-csrf-token", hidden(&page, "csrf_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    // The board: administrators must use a passkey.
+    assurance::set(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "administrator",
+        Requirement::Passkey,
+        None,
+    )
+    .await
+    .unwrap();
+
+    // The sign-in page leads to the recovery page.
+    let login = Browser::new()
+        .get(&server.url("/login"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(login.contains("href=\"/login/recovery\""), "{login}");
+
+    // A wrong code, a malformed one, or the right code with a wrong password: refused, with
+    // one message, no session, and the code left unused.
+    let device = Browser::new();
+    for (password, code) in [
+        (PASSWORD, "abcd-efgh-jkmn-pqrs"),
+        (PASSWORD, "not a code"),
+        ("wrong password", codes[0].as_str()),
+    ] {
+        let refused = recover(&device, &server, "kocho", password, code, "").await;
+        assert_eq!(refused.status(), 200);
+        let html = refused.text().await.unwrap();
+        assert!(
+            html.contains("ユーザー名、パスワード、または回復コードが正しくありません")
+                && html.contains("aria-invalid=\"true\""),
+            "{html}"
+        );
+        assert!(!signed_in(&device, &server).await);
+    }
+
+    // The password and a code, typed in capitals without hyphens: signed in, sent to register
+    // a new passkey.
+    let typed = codes[0].replace('-', "").to_uppercase();
+    let recovered = recover(&device, &server, "kocho", PASSWORD, &typed, "").await;
+    assert_eq!(location(&recovered), "/passkeys");
+    let page = device
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("回復コードでログインしました") && page.contains("未使用の回復コード：9"),
+        "{page}"
+    );
+    assert!(
+        page.contains("パスキーでログインし直してください")
+            && !page.contains("action=\"/passkeys/recovery-codes\""),
+        "a recovery session makes no new codes: {page}"
+    );
+    // A code works once.
+    let again = recover(&Browser::new(), &server, "kocho", PASSWORD, &codes[0], "").await;
+    assert_eq!(again.status(), 200);
+
+    // The recovery session reaches no app while the board requires a passkey.
+    let app = server.web_app().await;
+    let (_, challenge) = pkce();
+    let to_app = device
+        .get(&code_request(&server, &app, "openid", &challenge, &[]))
+        .await;
+    assert!(location(&to_app).starts_with("/login?request="), "{to_app:?}");
+
+    // The recovery session adds a passkey (which the administrator's password alone may not).
+    let (csrf, started) = script_page(&device, &server, "/passkeys", "/passkeys/options").await;
+    let (mut new_passkey, credential) =
+        SoftPasskey::register(&server.base, &started["publicKey"]).unwrap();
+    let registered =
+        post_registration(&device, &server, &csrf, &started, &credential, "新しいPC").await;
+    assert_eq!(
+        location(&registered),
+        "/passkeys",
+        "codes are left: no new set"
+    );
+
+    // Signed in with the new passkey: new codes, and the old ones stop working.
+    let browser = Browser::new();
+    let (csrf, started) = start_sign_in(&browser, &server, "").await;
+    let answer = new_passkey.sign_in(&started["publicKey"]).unwrap();
+    let signed = finish_sign_in(&browser, &server, &csrf, "", &started, &answer).await;
+    assert_eq!(location(&signed), "/");
+    let page = browser
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("action=\"/passkeys/recovery-codes\""), "{page}");
+    let forged = browser
+        .post_form(
+            &server.url("/passkeys/recovery-codes"),
+            &[("csrf_token", "forged")],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    let renewed = browser
+        .post_form(
+            &server.url("/passkeys/recovery-codes"),
+            &[("csrf_token", hidden(&page, "csrf_token").as_str())],
+        )
+        .await;
+    assert_eq!(renewed.status(), 200);
+    assert_eq!(renewed.headers()["cache-control"], "no-store");
+    let new_codes = recovery_codes_of(&renewed.text().await.unwrap());
+    assert_eq!(new_codes.len(), 10);
+    let old = recover(&Browser::new(), &server, "kocho", PASSWORD, &codes[1], "").await;
+    assert_eq!(old.status(), 200, "an old code no longer works");
+    // The recovery session itself cannot renew.
+    let page = device
+        .get(&server.url("/passkeys"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let refused = device
+        .post_form(
+            &server.url("/passkeys/recovery-codes"),
+            &[("csrf_token", hidden(&page, "csrf_token").as_str())],
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+
+    // The administrator's reset (every passkey removed) voids the codes too.
+    let reset = support::run_renkei(
+        &server.database.url,
+        &["user", "remove-passkeys", "--username", "kocho"],
+        None,
+    );
+    assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+    let reset: Value = serde_json::from_slice(&reset.stdout).unwrap();
+    assert_eq!(reset["recovery_codes_voided"], 10);
+    let voided = recover(&Browser::new(), &server, "kocho", PASSWORD, &new_codes[0], "").await;
+    assert_eq!(voided.status(), 200);
+    assert!(!passkey_signs_in(&server, &mut new_passkey).await);
+
+    // Audited: the codes made, the recovery sign-in, the reset.
+    let details: Vec<String> = server
+        .audit_events(Default::default())
+        .await
+        .into_iter()
+        .map(|e| e.event.detail.unwrap_or_default())
+        .collect();
+    for expected in [
+        "10 new recovery codes made for account kocho",
+        "account kocho signed in with its password and a recovery code (9 left)",
+        "10 unused recovery code(s) voided",
+    ] {
+        assert!(
+            details.iter().any(|d| d.contains(expected)),
+            "{expected}: {details:#?}"
+        );
+    }
 }

@@ -172,6 +172,8 @@ pub struct RemovedPasskeys {
     pub removed: usize,
     /// Sessions ended (the account is signed out everywhere).
     pub sessions_ended: u64,
+    /// Unused recovery codes voided with them.
+    pub recovery_codes_voided: u64,
 }
 
 /// The account an administrator acts on, if within their reach: a school administrator acts
@@ -237,8 +239,8 @@ pub async fn issue_password(
     })
 }
 
-/// Removes every passkey of a person (a lost tablet) and signs them out everywhere; audited by
-/// the operation.
+/// Resets a person's passkeys (a lost tablet): removes every passkey and recovery code and
+/// signs them out everywhere; audited by the operation. Staff then enrol again with a link.
 pub async fn remove_passkeys(
     console: &Console,
     actor: &Actor,
@@ -259,6 +261,7 @@ pub async fn remove_passkeys(
         username: user.username,
         removed: removed.passkeys.len(),
         sessions_ended: removed.sessions_ended,
+        recovery_codes_voided: removed.recovery_codes_voided,
     })
 }
 

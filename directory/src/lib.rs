@@ -34,4 +34,6 @@ pub use import::{
 pub use people::{PeopleQuery, Person};
 pub use role::Role;
 pub use store::roster::fold_username;
-pub use store::{ClassRef, Directory, Erased, OrgRow, Placement, Pupil, RoleRow, open};
+pub use store::{
+    ClassRef, Directory, Erased, OrgRow, Placement, Pupil, RoleRow, RosterField, open,
+};

@@ -143,6 +143,17 @@ pub async fn password_still_counts(store: &dyn Store, user_id: &str, now: i64) -
     Ok(judge(store.assurance_policy_of_account(user_id).await?, now) != PasswordSignIn::Refused)
 }
 
+/// Whether a sign-in that checked `amr` (space-separated, as sessions and grants keep it) of
+/// the account `user_id` still counts at `now`: one that checked more than one factor (a
+/// passkey; an upstream's `mfa` the board trusts) always, any other — a password, a card, a
+/// recovery code, an upstream's password — while the role's rule lets a password count.
+pub async fn sign_in_counts(store: &dyn Store, user_id: &str, amr: &str, now: i64) -> Result<bool> {
+    if amr.split_whitespace().any(|m| m == "mfa") {
+        return Ok(true);
+    }
+    password_still_counts(store, user_id, now).await
+}
+
 /// The rule's verdict on a password at `now`; an unknown requirement counts as a passkey's
 /// (a damaged rule fails closed).
 fn judge(rule: Option<AssuranceRow>, now: i64) -> PasswordSignIn {

@@ -393,17 +393,18 @@ pub async fn proceed(
     let present = signed_in.as_ref().map(|s| s.session.sid.clone());
     let signed_in = signed_in
         .filter(|SignedIn { session, .. }| fresh_enough(&request, session, pending.is_some()));
-    // A password (or card) session of a role that must now use a passkey (the board's rule, or
-    // the end of its grace period) no longer signs anyone in to an app.
+    // A session of one factor (a password, a card, a recovery code, an upstream's password) of
+    // a role that must now use a passkey (the board's rule, or the end of its grace period) no
+    // longer signs anyone in to an app.
     let signed_in = match signed_in {
         Some(s)
-            if s.session.acr != crate::passkey::ACR_PASSKEY
-                && !crate::assurance::password_still_counts(
-                    state.store.as_ref(),
-                    &s.session.user_id,
-                    renkei_platform::clock::now(),
-                )
-                .await? =>
+            if !crate::assurance::sign_in_counts(
+                state.store.as_ref(),
+                &s.session.user_id,
+                &s.session.amr,
+                renkei_platform::clock::now(),
+            )
+            .await? =>
         {
             None
         }

@@ -49,6 +49,9 @@ pub struct Config {
     /// Seconds between a key rotation and the new key signing: longer than the JWK-set cache
     /// time (300 s) plus the key refresh interval (60 s), so every app and process knows it.
     pub key_activation_delay: i64,
+    /// How long Renkei waits for an upstream provider (discovery, keys, the code exchange)
+    /// before it tells the person the upstream did not answer.
+    pub upstream_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -80,6 +83,7 @@ impl Config {
             kept_requests_per_address_minute: 600,
             trusted_proxies: Vec::new(),
             key_activation_delay: 600,
+            upstream_timeout: std::time::Duration::from_secs(10),
         })
     }
 

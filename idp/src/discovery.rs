@@ -18,6 +18,7 @@ pub fn metadata(config: &Config, passkeys: bool) -> Value {
     let mut acr_values = vec![crate::session::ACR_PASSWORD, crate::card::ACR_CARD];
     if passkeys {
         acr_values.push(crate::passkey::ACR_PASSKEY);
+        acr_values.push(crate::recovery::ACR_RECOVERY);
     }
     json!({
         "issuer": config.issuer,

@@ -145,7 +145,6 @@ struct EnrolTexts {
     failed: &'static str,
     unsupported: &'static str,
     invalid: &'static str,
-    done_title: &'static str,
     done: &'static str,
 }
 
@@ -157,8 +156,7 @@ static JA: EnrolTexts = EnrolTexts {
     failed: "パスキーを登録できませんでした。もう一度お試しください。",
     unsupported: "このブラウザではパスキーを使えません。別のブラウザで、このリンクを開いてください。",
     invalid: "このリンクは使えません。期限が切れたか、すでに使われたか、新しいリンクに置き換えられました。管理者に新しいリンクを依頼してください。",
-    done_title: "パスキーを登録しました",
-    done: "次からは、ログイン画面で「パスキーでログイン」を選んでください。",
+    done: "パスキーを登録しました。次からは、ログイン画面で「パスキーでログイン」を選んでください。",
 };
 
 static EN: EnrolTexts = EnrolTexts {
@@ -169,8 +167,7 @@ static EN: EnrolTexts = EnrolTexts {
     failed: "The passkey could not be registered. Please try again.",
     unsupported: "This browser cannot use passkeys. Open the link in another browser.",
     invalid: "This link does not work: it expired, was used, or a newer link replaced it. Ask an administrator for a new one.",
-    done_title: "Your passkey is registered",
-    done: "From now on, choose “Sign in with a passkey” on the sign-in page.",
+    done: "Your passkey is registered. From now on, choose “Sign in with a passkey” on the sign-in page.",
 };
 
 impl EnrolTexts {
@@ -195,8 +192,6 @@ struct EnrolPage<'a> {
     token: String,
     /// After a refused answer: what went wrong.
     error: Option<&'static str>,
-    /// The passkey is registered.
-    done: bool,
 }
 
 /// Query of `GET /enrol`.
@@ -225,7 +220,6 @@ struct Shown<'a> {
     lang: Option<&'a str>,
     token: String,
     error: Option<&'static str>,
-    done: bool,
     status: Option<StatusCode>,
 }
 
@@ -240,7 +234,6 @@ fn respond(state: &AppState, headers: &HeaderMap, locale: Locale, shown: Shown<'
         suggested_name: passkey::suggested_name(t, headers),
         token: shown.token,
         error: shown.error,
-        done: shown.done,
     };
     let mut response = render_with_script(&page);
     *response.status_mut() = shown.status.unwrap_or(StatusCode::OK);
@@ -352,11 +345,14 @@ pub async fn enrol(
                 ),
             ))
             .await?;
-        let shown = Shown {
-            done: true,
-            ..Shown::default()
-        };
-        Ok::<_, Error>(respond(&state, &headers, locale, shown))
+        // The person prints recovery codes now, for the day the device is lost.
+        let codes = crate::recovery::renew(state.store.as_ref(), &state.audit, PATH, &user).await?;
+        Ok::<_, Error>(crate::recovery::show_codes(
+            locale,
+            Some(e.done),
+            &codes,
+            "/login",
+        ))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

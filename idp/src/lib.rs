@@ -21,12 +21,14 @@ pub mod logout;
 pub mod notice;
 pub mod pages;
 pub mod passkey;
+pub mod recovery;
 pub mod revocation;
 pub mod scope;
 pub mod server;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod upstream;
 pub mod user;
 pub mod userinfo;
 

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use crate::authorize::{self, ValidRequest};
 use crate::crypto::{decoy_password_hash, verify_password};
 use crate::error::{Error, Result};
-use crate::pages::{Locale, LoginPage, render, toggle_href};
+use crate::assurance::PasswordSignIn;
+use crate::pages::{Locale, LoginPage, Texts, render, toggle_href};
+use crate::store::UserRow;
 use crate::server::AppState;
 use crate::session::{self, ACR_PASSWORD};
 use crate::store::SignedIn;
@@ -28,6 +30,8 @@ pub struct LoginQuery {
     pub request: String,
     /// Language toggle.
     pub lang: Option<String>,
+    /// The school the sign-in is for (its own upstream providers are offered).
+    pub school: Option<String>,
 }
 
 /// Form of `POST /login`.
@@ -44,6 +48,8 @@ pub struct LoginForm {
 /// app may have changed since).
 pub(crate) struct Context {
     valid: Option<ValidRequest>,
+    /// The upstream providers offered, and whether the school signs in only through them.
+    upstreams: (Vec<crate::upstream::broker::Button>, bool),
 }
 
 impl Context {
@@ -73,13 +79,31 @@ impl Context {
 
 /// The sign-in's context from the kept request id of its form (empty: a sign-in without an app).
 pub(crate) async fn context(state: &AppState, request: &str) -> Result<Context> {
-    if request.is_empty() {
-        return Ok(Context { valid: None });
-    }
-    match authorize::resume(state, request).await? {
-        Some(Ok(valid)) => Ok(Context { valid: Some(valid) }),
-        _ => Err(expired_request()),
-    }
+    context_at(state, request, None).await
+}
+
+/// [`context`] for a sign-in at `school` (the page's address names it), if known; else the
+/// school of the app's `login_hint`.
+async fn context_at(state: &AppState, request: &str, school: Option<&str>) -> Result<Context> {
+    let valid = if request.is_empty() {
+        None
+    } else {
+        match authorize::resume(state, request).await? {
+            Some(Ok(valid)) => Some(valid),
+            _ => return Err(expired_request()),
+        }
+    };
+    let hinted = match valid.as_ref().and_then(|v| v.raw.login_hint.as_deref()) {
+        Some(hint) if school.is_none() && hint.len() <= USERNAME_MAX => state
+            .store
+            .user_by_username(&renkei_directory::fold_username(hint))
+            .await?
+            .and_then(|user| user.school_id),
+        _ => None,
+    };
+    let upstreams =
+        crate::upstream::broker::buttons(state, school.or(hinted.as_deref()), request).await?;
+    Ok(Context { valid, upstreams })
 }
 
 /// The sign-in page's address for the pending authorization request `request`.
@@ -106,7 +130,8 @@ pub async fn page(
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let result = async {
-        let context = context(&state, &query.request).await?;
+        let school = query.school.as_deref().filter(|s| s.len() <= 256);
+        let context = context_at(&state, &query.request, school).await?;
         let locale = state.locale(query.lang.as_deref(), context.ui_locales(), &headers);
         let cookies: Vec<_> = state
             .remember_locale(query.lang.as_deref(), locale)
@@ -154,7 +179,18 @@ pub(crate) fn show(
         username,
         passkeys: state.passkeys.is_some(),
         passkey_only: context.passkey_required(),
-        cards: context.card_accepted() && !context.passkey_required(),
+        cards: context.card_accepted() && !context.passkey_required() && !context.upstreams.1,
+        upstreams: if context.passkey_required() {
+            Vec::new()
+        } else {
+            context
+                .upstreams
+                .0
+                .iter()
+                .map(|b| (b.href.clone(), b.label(locale).to_owned()))
+                .collect()
+        },
+        upstream_only: context.upstreams.1 && !context.passkey_required(),
     };
     let mut response = if page.passkeys {
         crate::pages::render_with_script(&page)
@@ -198,83 +234,28 @@ pub async fn submit(
         }
         let username = form.username.trim();
         let address_key = address_key(&state, connect_info.as_ref(), &headers);
-        let now = now();
-        // The attempt is counted before the password is checked, so that parallel guesses cannot
-        // slip past the limit; a successful sign-in clears the count. The address first: an
-        // address over its limit adds no count for the names it tries.
-        if !reserve_address_attempt(&state, address_key.as_deref()).await? {
-            tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
-            return Ok(again(t.sign_in_throttled, StatusCode::TOO_MANY_REQUESTS));
-        }
-        // No account has a longer name: such a name is not counted (nor kept) per account.
-        if username.len() > USERNAME_MAX {
-            return Ok(again(t.sign_in_failed, StatusCode::OK));
-        }
-        let [minute_key, day_key, slow_key] = account_keys(username);
-        let minute = state
-            .store
-            .record_login_failure(&minute_key, now - ACCOUNT_PAUSE, now)
-            .await?;
-        if minute > state.config.login_failures_per_account_minute {
-            tracing::warn!(address = ?address_key, "sign-in slowed down: failures for one account");
-            return Ok(again(t.sign_in_paused, StatusCode::TOO_MANY_REQUESTS));
-        }
-        let day = state
-            .store
-            .record_login_failure(&day_key, now - ACCOUNT_DAY, now)
-            .await?;
-        if day > state.config.login_failures_per_account_day {
-            // Past a day's failures the account slows further (one try per quarter hour)
-            // rather than locking: a classmate cannot keep its owner out for a day.
-            let slow = state
-                .store
-                .record_login_failure(&slow_key, now - ACCOUNT_SLOW, now)
-                .await?;
-            if slow > 1 {
-                tracing::warn!(address = ?address_key, "sign-in slowed down: a day's failures for one account");
-                return Ok(again(t.sign_in_held, StatusCode::TOO_MANY_REQUESTS));
-            }
-        }
-        let user = state
-            .store
-            .user_by_username(username)
-            .await?
-            .filter(|u| u.enabled);
-        // A role that must use a passkey (past any grace): the answer is the same whether the
-        // password is right or wrong, so that it confirms no password; the attempt stays
-        // counted as a failure.
-        // (Only where passkeys can be used at all: an issuer without a domain name has none.)
-        let verdict = match &user {
-            Some(user) if state.passkeys.is_some() => {
-                crate::assurance::password_sign_in(state.store.as_ref(), &user.role, now).await?
-            }
-            _ => crate::assurance::PasswordSignIn::Counts,
-        };
-        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let password = form.password.clone();
-        // Argon2id takes 19 MiB and tens of milliseconds: bound how many run at once.
-        let _permit = state
-            .password_checks
-            .acquire()
-            .await
-            .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
-        let verified = tokio::task::spawn_blocking(move || match stored {
-            Some(hash) => verify_password(&password, &hash),
-            None => {
-                verify_password(&password, decoy_password_hash());
-                false
-            }
-        })
-        .await
-        .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
+        let (user, verdict) =
+            match check_password(&state, address_key.as_deref(), username, &form.password).await? {
+                PasswordCheck::Throttled(throttle) => {
+                    return Ok(again(throttle.message(t), StatusCode::TOO_MANY_REQUESTS));
+                }
+                PasswordCheck::Checked { user, verdict } => (user, verdict),
+            };
         if verdict == crate::assurance::PasswordSignIn::Refused {
             tracing::warn!(address = ?address_key, "password sign-in refused: the role must use a passkey");
             return Ok(again(t.passkey_policy_refused, StatusCode::FORBIDDEN));
         }
-        let Some(user) = user.filter(|_| verified) else {
+        let Some(user) = user else {
             // The reserved attempt stays counted as the address's failure.
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         };
+        // A school that signs in only through its upstream provider: no password sign-in.
+        if crate::upstream::broker::only_way_for(&state, &user)
+            .await?
+            .is_some()
+        {
+            return Ok(again(t.upstream_only, StatusCode::FORBIDDEN));
+        }
         clear_account_failures(state.store.as_ref(), username).await?;
         release_address_attempt(&state, address_key.as_deref()).await?;
         // Within the grace period of a passkey requirement: signed in, asked to enrol one.
@@ -296,6 +277,125 @@ pub async fn submit(
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Why a sign-in was not even checked: too many failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Throttle {
+    /// From this address.
+    Address,
+    /// For this account, in the last minute.
+    AccountPaused,
+    /// For this account, past a day's failures (one try per quarter hour).
+    AccountHeld,
+}
+
+impl Throttle {
+    /// What the page says.
+    pub(crate) fn message(self, t: &Texts) -> &'static str {
+        match self {
+            Throttle::Address => t.sign_in_throttled,
+            Throttle::AccountPaused => t.sign_in_paused,
+            Throttle::AccountHeld => t.sign_in_held,
+        }
+    }
+}
+
+/// What checking a username and password came to.
+pub(crate) enum PasswordCheck {
+    /// Not checked: too many failures.
+    Throttled(Throttle),
+    /// Checked: the enabled account if the password is right, and the board's verdict on a
+    /// password sign-in of its role (the same whether the password was right or not).
+    Checked {
+        /// The account, if the password is right.
+        user: Option<UserRow>,
+        /// Whether a password sign-in counts for the account's role.
+        verdict: PasswordSignIn,
+    },
+}
+
+/// Checks `username` and `password` within the rate limits, per address (`address_key`) and
+/// per account. The attempt is counted before the password is checked, so that parallel
+/// guesses cannot slip past the limit; the caller clears the counts when the whole sign-in
+/// succeeds ([`clear_account_failures`], [`release_address_attempt`]).
+pub(crate) async fn check_password(
+    state: &AppState,
+    address_key: Option<&str>,
+    username: &str,
+    password: &str,
+) -> Result<PasswordCheck> {
+    let now = now();
+    // The address first: an address over its limit adds no count for the names it tries.
+    if !reserve_address_attempt(state, address_key).await? {
+        tracing::warn!(address = ?address_key, "sign-in refused: too many failures");
+        return Ok(PasswordCheck::Throttled(Throttle::Address));
+    }
+    // No account has a longer name: such a name is not counted (nor kept) per account.
+    if username.len() > USERNAME_MAX {
+        return Ok(PasswordCheck::Checked {
+            user: None,
+            verdict: PasswordSignIn::Counts,
+        });
+    }
+    let [minute_key, day_key, slow_key] = account_keys(username);
+    let minute = state
+        .store
+        .record_login_failure(&minute_key, now - ACCOUNT_PAUSE, now)
+        .await?;
+    if minute > state.config.login_failures_per_account_minute {
+        tracing::warn!(address = ?address_key, "sign-in slowed down: failures for one account");
+        return Ok(PasswordCheck::Throttled(Throttle::AccountPaused));
+    }
+    let day = state
+        .store
+        .record_login_failure(&day_key, now - ACCOUNT_DAY, now)
+        .await?;
+    if day > state.config.login_failures_per_account_day {
+        // Past a day's failures the account slows further (one try per quarter hour)
+        // rather than locking: a classmate cannot keep its owner out for a day.
+        let slow = state
+            .store
+            .record_login_failure(&slow_key, now - ACCOUNT_SLOW, now)
+            .await?;
+        if slow > 1 {
+            tracing::warn!(address = ?address_key, "sign-in slowed down: a day's failures for one account");
+            return Ok(PasswordCheck::Throttled(Throttle::AccountHeld));
+        }
+    }
+    let user = state
+        .store
+        .user_by_username(username)
+        .await?
+        .filter(|u| u.enabled);
+    // (Passkeys exist only where the issuer has a domain name: elsewhere no rule can hold.)
+    let verdict = match &user {
+        Some(user) if state.passkeys.is_some() => {
+            crate::assurance::password_sign_in(state.store.as_ref(), &user.role, now).await?
+        }
+        _ => PasswordSignIn::Counts,
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let password = password.to_owned();
+    // Argon2id takes 19 MiB and tens of milliseconds: bound how many run at once.
+    let _permit = state
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
+    let verified = tokio::task::spawn_blocking(move || match stored {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            verify_password(&password, decoy_password_hash());
+            false
+        }
+    })
+    .await
+    .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
+    Ok(PasswordCheck::Checked {
+        user: user.filter(|_| verified),
+        verdict,
+    })
 }
 
 /// Counts an attempt against the address's limit before its (slow) check, so that attempts sent
@@ -388,7 +488,7 @@ pub const LATER_PATH: &str = "/login/later";
 /// The page after a password sign-in during the grace period of a passkey requirement: asks to
 /// enrol a passkey now (the passkeys page) or later (continues to the app or home). The
 /// browser is already signed in (`cookie`).
-fn enrol_prompt(
+pub(crate) fn enrol_prompt(
     state: &AppState,
     headers: &HeaderMap,
     locale: Locale,
@@ -472,7 +572,7 @@ pub(crate) async fn complete(
 }
 
 /// Ends the browser's session, if any, and starts a new one for `user_id`: its cookie.
-async fn replace_session(
+pub(crate) async fn replace_session(
     state: &AppState,
     headers: &HeaderMap,
     user_id: &str,

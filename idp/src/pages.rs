@@ -394,6 +394,30 @@ pub struct Texts {
     pub passkey_added: &'static str,
     /// After a passkey was removed.
     pub passkey_removed: &'static str,
+    /// Above the upstream providers' buttons.
+    pub upstream_or: &'static str,
+    /// The sign-in page of a school that signs in only through its upstream provider.
+    pub upstream_only: &'static str,
+    /// After the first passkey: the codes follow.
+    pub passkey_added_codes: &'static str,
+    /// Renewing needs a passkey sign-in.
+    pub recovery_needs_passkey: &'static str,
+    /// What renewing does.
+    pub recovery_renew_hint: &'static str,
+    /// The button that makes a new set.
+    pub recovery_renew: &'static str,
+    /// No codes yet.
+    pub recovery_none: &'static str,
+    /// Before the day the codes were made.
+    pub recovery_made: &'static str,
+    /// Before how many unused codes are left.
+    pub recovery_left: &'static str,
+    /// The passkeys page's heading for recovery codes.
+    pub recovery_title: &'static str,
+    /// The passkeys page after a recovery sign-in.
+    pub passkey_recovered: &'static str,
+    /// A link from the sign-in page to the recovery sign-in.
+    pub recovery_link: &'static str,
     /// When the new passkey did not check out.
     pub passkey_register_failed: &'static str,
     /// When the session is too old to add a passkey.
@@ -493,6 +517,18 @@ static JA: Texts = Texts {
     passkey_remove: "削除",
     passkey_added: "パスキーを登録しました。",
     passkey_removed: "パスキーを削除しました。",
+    upstream_or: "または、学校のアカウントで",
+    upstream_only: "この学校では、下のボタンからログインします。パスワードではログインできません。",
+    passkey_added_codes: "パスキーを登録しました。次の回復コードを保管してください。",
+    recovery_needs_passkey: "回復コードを作るには、パスキーでログインし直してください。",
+    recovery_renew_hint: "新しいコードを作ると、これまでのコードは使えなくなります。",
+    recovery_renew: "新しい回復コードを作る",
+    recovery_none: "回復コードはまだありません。パスキーの端末をなくしたときのために作っておきましょう。",
+    recovery_made: "作成日：",
+    recovery_left: "未使用の回復コード：",
+    recovery_title: "回復コード",
+    passkey_recovered: "回復コードでログインしました。新しいパスキーを登録し、なくした端末のパスキーを削除してください。",
+    recovery_link: "回復コードでログイン（パスキーの端末をなくしたとき）",
     passkey_register_failed: "パスキーを登録できませんでした。もう一度ためしてください。",
     passkey_sign_in_again: "パスキーを登録するには、ログアウトして、もう一度ログインしてください。",
     back_home: "ホームにもどる",
@@ -665,6 +701,18 @@ static EN: Texts = Texts {
     passkey_remove: "Remove",
     passkey_added: "The passkey was created.",
     passkey_removed: "The passkey was removed.",
+    upstream_or: "Or with your school account",
+    upstream_only: "At this school you sign in with the button below; a password does not sign you in.",
+    passkey_added_codes: "Your passkey is registered. Please keep the recovery codes below.",
+    recovery_needs_passkey: "To make recovery codes, sign in again with a passkey.",
+    recovery_renew_hint: "Making new codes voids the earlier ones.",
+    recovery_renew: "Make new recovery codes",
+    recovery_none: "You have no recovery codes yet. Make some in case you lose your passkey device.",
+    recovery_made: "Made on ",
+    recovery_left: "Unused recovery codes: ",
+    recovery_title: "Recovery codes",
+    passkey_recovered: "You signed in with a recovery code. Register a new passkey, and remove the passkey of the lost device.",
+    recovery_link: "Sign in with a recovery code (lost passkey device)",
     passkey_register_failed: "The passkey could not be created. Please try again.",
     passkey_sign_in_again: "To create a passkey, sign out and sign in again.",
     back_home: "Back to the home page",
@@ -746,6 +794,10 @@ pub struct LoginPage<'a> {
     pub passkey_only: bool,
     /// A printed card may sign in (the app did not ask for a stronger class).
     pub cards: bool,
+    /// The upstream providers offered: where each button leads, its words.
+    pub upstreams: Vec<(String, String)>,
+    /// The school signs in only through its upstream providers: no password form.
+    pub upstream_only: bool,
 }
 
 /// One passkey on the passkeys page.
@@ -783,6 +835,10 @@ pub struct PasskeysPage<'a> {
     /// The app sign-in to go on with (a pending request's id), if the page was reached from
     /// the grace-period prompt.
     pub continue_to: Option<String>,
+    /// The person's recovery codes: how many are unused, and the day they were made.
+    pub recovery: Option<(u64, String)>,
+    /// Whether the session may make new recovery codes (a recent passkey sign-in).
+    pub may_renew_recovery: bool,
 }
 
 /// The app-approval page.

@@ -400,6 +400,7 @@ pub async fn page(
         let notice = match done.as_deref() {
             Some("added") => Some(t.passkey_added),
             Some("removed") => Some(t.passkey_removed),
+            Some("recovered") => Some(t.passkey_recovered),
             _ => None,
         };
         let cookies = state
@@ -449,6 +450,7 @@ async fn show(
             name: row.name,
         })
         .collect();
+    let codes = crate::recovery::left(state.store.as_ref(), &session.user_id).await?;
     let page = PasskeysPage {
         t,
         toggle_href: toggle_href(t, "/passkeys", &[]),
@@ -459,6 +461,10 @@ async fn show(
         csrf_token: &csrf_token,
         suggested_name: suggested_name(t, headers),
         continue_to: continue_to.filter(|r| !r.is_empty()).map(str::to_owned),
+        recovery: codes
+            .created_at
+            .map(|made| (codes.left, locale.date(made))),
+        may_renew_recovery: session.acr == ACR_PASSKEY && signed_in_recently(session),
     };
     let mut response = render_with_script(&page);
     *response.status_mut() = status;
@@ -467,6 +473,9 @@ async fn show(
         cookies.into_iter().chain(csrf_cookie),
     ))
 }
+
+/// The signed-in person's passkeys page.
+pub const PAGE_PATH: &str = "/passkeys";
 
 /// The passkeys page's address, going on with the app sign-in `continue_to` afterwards (if
 /// any).
@@ -505,7 +514,7 @@ pub(crate) fn suggested_name(t: &Texts, headers: &HeaderMap) -> String {
 }
 
 /// Whether `session` signed in recently enough to add a passkey (within [`RECENT_SIGN_IN`]).
-fn signed_in_recently(session: &SessionRow) -> bool {
+pub(crate) fn signed_in_recently(session: &SessionRow) -> bool {
     now() - session.auth_time <= RECENT_SIGN_IN
 }
 
@@ -541,8 +550,13 @@ pub async fn register_options(State(state): State<AppState>, headers: HeaderMap)
         };
         let registered = state.store.passkeys_of(&user.id).await?;
         // An administrator's passkey opens the console: once there is one, only a sign-in
-        // with it may add another (a leaked password must not lead to the console).
-        if user.role == "administrator" && !registered.is_empty() && session.acr != ACR_PASSKEY {
+        // with it (or with a recovery code) may add another (a leaked password must not lead
+        // to the console).
+        if user.role == "administrator"
+            && !registered.is_empty()
+            && session.acr != ACR_PASSKEY
+            && session.acr != crate::recovery::ACR_RECOVERY
+        {
             return Err(Error::page(
                 StatusCode::FORBIDDEN,
                 "管理者のパスキーを追加するには、登録済みのパスキーでログインし直してください。",
@@ -659,11 +673,26 @@ pub async fn register(
             Err(e) => return Err(e.into()),
         }
         tracing::info!(user = %session.user_id, "passkey registered");
-        Ok(crate::notice::after(
-            &state,
-            &passkeys_page(&form.continue_to),
-            "added",
-        ))
+        let next = passkeys_page(&form.continue_to);
+        // With a first passkey (or none left), the person gets recovery codes to print.
+        if crate::recovery::left(state.store.as_ref(), &session.user_id)
+            .await?
+            .left
+            == 0
+        {
+            if let Some(user) = state.store.user(&session.user_id).await? {
+                let codes =
+                    crate::recovery::renew(state.store.as_ref(), &state.audit, PAGE_PATH, &user)
+                        .await?;
+                return Ok(crate::recovery::show_codes(
+                    locale,
+                    Some(t.passkey_added_codes),
+                    &codes,
+                    &next,
+                ));
+            }
+        }
+        Ok(crate::notice::after(&state, &next, "added"))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -796,6 +825,8 @@ pub struct Removed {
     pub passkeys: Vec<PasskeyRow>,
     /// How many of the account's sessions were ended.
     pub sessions_ended: u64,
+    /// How many unused recovery codes were voided (all passkeys removed).
+    pub recovery_codes_voided: u64,
 }
 
 /// Removes an account's passkey `credential_id`, or all of them (a lost or handed-on tablet),
@@ -827,16 +858,28 @@ pub async fn remove(
     }
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
     store.void_enrolment_links(&user.id).await?;
+    // Without a passkey there is nothing to recover: the person starts again from an
+    // enrolment link, and a sheet of codes somebody else may hold stops working.
+    let codes_voided = if credential_id.is_none() {
+        store.void_recovery_codes(&user.id).await?
+    } else {
+        0
+    };
     let names: Vec<&str> = chosen.iter().map(|p| p.name.as_str()).collect();
     audit
         .append(renkei_platform::AuditEvent::admin(
             via,
             format!(
-                "{} passkey(s) of account {} removed: {}; {} session(s) ended, grants revoked",
+                "{} passkey(s) of account {} removed: {}; {} session(s) ended, grants revoked{}",
                 chosen.len(),
                 user.username,
                 names.join(", "),
-                sessions_ended
+                sessions_ended,
+                if credential_id.is_none() {
+                    format!("; {codes_voided} unused recovery code(s) voided")
+                } else {
+                    String::new()
+                }
             ),
         ))
         .await?;
@@ -844,6 +887,7 @@ pub async fn remove(
         user,
         passkeys: chosen,
         sessions_ended,
+        recovery_codes_voided: codes_voided,
     })
 }
 

@@ -51,6 +51,8 @@ pub struct Shared {
     /// Bounds how many Argon2id verifications run at once: one per core (each takes 19 MiB;
     /// more at once only share the cores and the cache).
     pub password_checks: tokio::sync::Semaphore,
+    /// The upstream OpenID Connect providers' HTTP client and discovery documents.
+    pub upstreams: crate::upstream::client::Clients,
     /// Authorization requests kept per client address ([`Config::kept_requests_per_address_minute`]).
     pub kept_requests: renkei_platform::rate::AddressLimit,
     /// Mints the token type of RFC 8693 exchanges, when a service built on the provider
@@ -87,6 +89,7 @@ impl AppState {
         let kept_requests =
             renkei_platform::rate::AddressLimit::new(config.kept_requests_per_address_minute, 60);
         Ok(AppState(Arc::new(Shared {
+            upstreams: crate::upstream::client::Clients::new(config.upstream_timeout),
             kept_requests,
             audit,
             config,
@@ -234,6 +237,24 @@ pub fn router(state: AppState, extra: Router) -> Router {
             post(crate::enrolment::options),
         )
         .route("/passkeys/delete", post(crate::passkey::delete))
+        .route("/login/upstream/{name}", get(crate::upstream::broker::start))
+        .route(
+            "/login/upstream/{name}/callback",
+            get(crate::upstream::broker::callback),
+        )
+        .route(
+            "/login/upstream/{name}/link",
+            post(crate::upstream::broker::link),
+        )
+        .route(
+            "/login/upstream/{name}/unlink",
+            post(crate::upstream::broker::unlink),
+        )
+        .route(
+            crate::recovery::PATH,
+            get(crate::recovery::page).post(crate::recovery::submit),
+        )
+        .route(crate::recovery::RENEW_PATH, post(crate::recovery::renew_page))
         .route(
             "/consent",
             get(crate::approval::page).post(crate::approval::submit),

@@ -311,10 +311,21 @@ pub async fn claims(
                 .collect();
             put("roles", Some(json!(roles)));
             put("schools", Some(json!(schools)));
-            if Role::parse(&user.role) == Some(Role::Teacher) {
-                let classes: Vec<Value> = directory
-                    .classes_taught_by(sourced_id)
-                    .await?
+            // A teacher's classes are those they teach; a pupil's, those they are enrolled in.
+            let classes = match Role::parse(&user.role) {
+                Some(Role::Teacher) => Some(directory.classes_taught_by(sourced_id).await?),
+                Some(Role::Student) => Some(
+                    directory
+                        .enrolled_classes(std::slice::from_ref(sourced_id))
+                        .await?
+                        .into_iter()
+                        .map(|(_, class)| class)
+                        .collect(),
+                ),
+                _ => None,
+            };
+            if let Some(classes) = classes {
+                let classes: Vec<Value> = classes
                     .into_iter()
                     .map(|c| json!({"id": c.id, "title": c.title, "school_id": c.school_id}))
                     .collect();

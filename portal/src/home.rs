@@ -74,9 +74,20 @@ struct HomePage<'a> {
     apps: Vec<AppItem>,
     password: &'static str,
     passkeys: Option<String>,
+    /// The board's upstream providers the person may link, with their link.
+    upstreams: Vec<UpstreamItem>,
     devices: Vec<DeviceItem>,
     devices_summary: String,
     csrf_token: &'a str,
+}
+
+/// An upstream provider on the page: its words, the person's link, the forms' address.
+struct UpstreamItem {
+    name: String,
+    label: String,
+    /// "Linked (date)" or "not linked".
+    state: String,
+    linked: bool,
 }
 
 /// `GET /`.
@@ -226,6 +237,27 @@ async fn show(
         )),
         None => None,
     };
+    let upstreams = renkei_idp::upstream::broker::for_person(&portal.idp, user)
+        .await?
+        .into_iter()
+        .map(|(upstream, link)| UpstreamItem {
+            label: match locale {
+                Locale::Ja => upstream.label_ja,
+                Locale::En => upstream.label_en,
+            },
+            state: match &link {
+                Some(link) => format!(
+                    "{}{}{}",
+                    p.upstream_linked,
+                    locale.date(link.linked_at),
+                    p.upstream_linked_end
+                ),
+                None => p.upstream_not_linked.to_owned(),
+            },
+            linked: link.is_some(),
+            name: upstream.name,
+        })
+        .collect();
     let now = renkei_platform::clock::now();
     let sessions = store.sessions_of(&user.id, now).await?;
     let others = sessions.iter().filter(|s| s.sid != session.sid).count();
@@ -261,6 +293,7 @@ async fn show(
             p.password_none
         },
         passkeys,
+        upstreams,
         devices,
         devices_summary,
         csrf_token,

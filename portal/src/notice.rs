@@ -18,14 +18,20 @@ pub enum Notice {
     Stopped,
     /// The person's other devices were signed out.
     SignedOutOthers,
+    /// The person linked their upstream account (the provider's callback says so).
+    UpstreamLinked,
+    /// The person unlinked it.
+    UpstreamUnlinked,
 }
 
 impl Notice {
-    const ALL: [Notice; 4] = [
+    const ALL: [Notice; 6] = [
         Notice::Granted,
         Notice::Withdrawn,
         Notice::Stopped,
         Notice::SignedOutOthers,
+        Notice::UpstreamLinked,
+        Notice::UpstreamUnlinked,
     ];
 
     fn word(self) -> &'static str {
@@ -34,6 +40,8 @@ impl Notice {
             Notice::Withdrawn => "withdrawn",
             Notice::Stopped => "stopped",
             Notice::SignedOutOthers => "signed-out-others",
+            Notice::UpstreamLinked => renkei_idp::upstream::broker::LINKED,
+            Notice::UpstreamUnlinked => renkei_idp::upstream::broker::UNLINKED,
         }
     }
 
@@ -44,6 +52,8 @@ impl Notice {
             Notice::Withdrawn => p.withdrawn,
             Notice::Stopped => p.stopped,
             Notice::SignedOutOthers => p.signed_out_others,
+            Notice::UpstreamLinked => p.upstream_linked_notice,
+            Notice::UpstreamUnlinked => p.upstream_unlinked_notice,
         }
     }
 }

@@ -106,6 +106,20 @@ pub struct PortalTexts {
     pub sign_out_others: &'static str,
     /// After signing them out.
     pub signed_out_others: &'static str,
+    /// After unlinking.
+    pub upstream_unlinked_notice: &'static str,
+    /// After linking.
+    pub upstream_linked_notice: &'static str,
+    /// Button that unlinks it.
+    pub upstream_unlink: &'static str,
+    /// Button that links the person's upstream account.
+    pub upstream_link: &'static str,
+    /// An upstream account not linked.
+    pub upstream_not_linked: &'static str,
+    /// After it.
+    pub upstream_linked_end: &'static str,
+    /// Before the day an upstream account was linked.
+    pub upstream_linked: &'static str,
 }
 
 const JA: PortalTexts = PortalTexts {
@@ -160,6 +174,13 @@ const JA: PortalTexts = PortalTexts {
     signed_in_at_end: "にログイン",
     sign_out_others: "ほかの端末からログアウトする",
     signed_out_others: "ほかの端末からログアウトしました。",
+    upstream_unlinked_notice: "外部のアカウントとの連携を解除しました。",
+    upstream_linked_notice: "外部のアカウントと連携しました。次からはそのアカウントでログインできます。",
+    upstream_unlink: "連携を解除",
+    upstream_link: "連携する",
+    upstream_not_linked: "連携していません",
+    upstream_linked_end: "）",
+    upstream_linked: "連携しています（",
 };
 
 /// Japanese for pupils in grades 1–3: plain words with furigana (`｜漢字《かんじ》`); the
@@ -258,6 +279,13 @@ const EN: PortalTexts = PortalTexts {
     signed_in_at_end: "",
     sign_out_others: "Sign out the other devices",
     signed_out_others: "The other devices were signed out.",
+    upstream_unlinked_notice: "Your outside account was unlinked.",
+    upstream_linked_notice: "Your outside account is linked. You can sign in with it from now on.",
+    upstream_unlink: "Unlink",
+    upstream_link: "Link",
+    upstream_not_linked: "Not linked",
+    upstream_linked_end: ")",
+    upstream_linked: "Linked (",
 };
 
 /// The portal's words in `locale` for `reader` (pupils in grades 1–3 read plain Japanese with

@@ -281,7 +281,9 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let base = format!("http://{host}:{port}");
-        let config = Config::new(issuer.as_deref().unwrap_or(&base)).unwrap();
+        let mut config = Config::new(issuer.as_deref().unwrap_or(&base)).unwrap();
+        // An upstream that keeps a test waiting longer is "slow".
+        config.upstream_timeout = std::time::Duration::from_secs(3);
         let mut app = renkei::App::open(&database.url, config).await.unwrap();
         if demo {
             app.prepare_demo()
@@ -910,4 +912,99 @@ pub fn fixture_zip(name: &str, edit: impl Fn(&str, String) -> String) -> std::pa
         .collect();
     entries.sort();
     zip_of(&entries)
+}
+
+/// A real, independent OpenID Connect provider (`oidc-provider` from the npm registry, started
+/// by `tests/upstream/provider.mjs` on a loopback port) shaped like Google Workspace
+/// (`google`) or Microsoft Entra ID (`microsoft`, with a tenant), with its test controls: who
+/// signs in next, tampered ID tokens, delays, key rotation. Stopped when dropped.
+pub struct UpstreamProvider {
+    child: std::process::Child,
+    /// Its issuer.
+    pub issuer: String,
+    control: String,
+}
+
+impl UpstreamProvider {
+    /// Starts a `flavour` provider (`tenant` for `microsoft`) for the client `client_id` /
+    /// `client_secret` that returns to `redirect_uris`.
+    pub fn start(
+        flavour: &str,
+        tenant: Option<&str>,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[String],
+    ) -> Self {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/upstream");
+        assert!(
+            dir.join("node_modules/oidc-provider").is_dir(),
+            "oidc-provider is not installed: run `npm ci --prefix tests/upstream` (./scripts/test does)"
+        );
+        let mut command = Command::new("node");
+        command
+            .arg(dir.join("provider.mjs"))
+            .env("FLAVOUR", flavour)
+            .env("CLIENT_ID", client_id)
+            .env("CLIENT_SECRET", client_secret)
+            .env("REDIRECT_URIS", redirect_uris.join(","))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(tenant) = tenant {
+            command.env("TENANT", tenant);
+        }
+        let mut child = command.spawn().expect("node starts (Debian's nodejs)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let started: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("the upstream provider did not start ({e}): {line:?}"));
+        UpstreamProvider {
+            child,
+            issuer: started["issuer"].as_str().unwrap().to_owned(),
+            control: started["control"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn control(&self, path: &str, body: serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.control))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+    }
+
+    /// The account the next sign-ins at the upstream are (`sub`, `email`, `email_verified`,
+    /// `name`, `hd`, `amr`).
+    pub async fn sign_in_as(&self, account: serde_json::Value) {
+        self.control("/account", account).await;
+    }
+
+    /// From now on the ID token is broken this way (`audience`, `signature`, `nonce`,
+    /// `expired`, `issuer`, `tenant`), or the sign-in refused (`access_denied`); `None`: fixed.
+    pub async fn tamper(&self, mode: Option<&str>) {
+        self.control("/tamper", serde_json::json!({ "mode": mode })).await;
+    }
+
+    /// Every answer of discovery, keys and the token endpoint waits `ms` first.
+    pub async fn delay(&self, ms: u64) {
+        self.control("/delay", serde_json::json!({ "ms": ms })).await;
+    }
+
+    /// A new signing key replaces the old one (the old one leaves the key set).
+    pub async fn rotate_keys(&self) {
+        self.control("/rotate", serde_json::json!({})).await;
+    }
+}
+
+impl Drop for UpstreamProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -54,13 +54,15 @@ pub(super) async fn enter_teacher(
         Ok(session) => session,
         Err(error) => return Err(failure(error.into())),
     };
-    // A password session of a teacher who must now use a passkey (the board's rule, or the
-    // end of its grace period) no longer opens the class view.
+    // A one-factor session (a password, a recovery code, an upstream's password) of a teacher
+    // who must now use a passkey (the board's rule, or the end of its grace period) no longer
+    // opens the class view.
     let session = match session {
-        Some(s) if s.acr == renkei_idp::session::ACR_PASSWORD => {
-            match renkei_idp::assurance::password_still_counts(
+        Some(s) => {
+            match renkei_idp::assurance::sign_in_counts(
                 console.idp.store.as_ref(),
                 &s.user_id,
+                &s.amr,
                 renkei_platform::clock::now(),
             )
             .await
@@ -70,7 +72,7 @@ pub(super) async fn enter_teacher(
                 Err(error) => return Err(failure(error.into())),
             }
         }
-        other => other,
+        None => None,
     };
     let user = match session {
         Some(session) => console

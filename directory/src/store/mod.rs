@@ -95,6 +95,15 @@ pub struct Pupil {
     pub grade: Option<String>,
 }
 
+/// The roster field an upstream sign-in is matched on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RosterField {
+    /// The person's e-mail address (compared without case).
+    Email,
+    /// The person's username (as sign-in folds it).
+    Username,
+}
+
 /// What every part reads and writes of the roster directory.
 #[async_trait]
 pub trait Directory: Send + Sync + 'static {
@@ -111,6 +120,14 @@ pub trait Directory: Send + Sync + 'static {
     async fn children_of(&self, guardian: &str) -> StoreResult<Vec<String>>;
     /// An organisation (the board or a school) by id.
     async fn org(&self, id: &str) -> StoreResult<Option<OrgRow>>;
+    /// The accounts of roster people whose `field` is `value`: how a sign-in through an
+    /// upstream provider finds who it is. The roster is the authority: an account made outside
+    /// it is never found.
+    async fn roster_accounts_matching(
+        &self,
+        field: RosterField,
+        value: &str,
+    ) -> StoreResult<Vec<String>>;
     /// Whether the directory has this active school.
     async fn school_exists(&self, id: &str) -> StoreResult<bool>;
     /// Whether the directory has this active class.
@@ -427,6 +444,20 @@ macro_rules! directory_store {
                 .await?)
             }
 
+            async fn roster_accounts_matching(&self, field: RosterField, value: &str) -> StoreResult<Vec<String>> {
+                let (query, value) = match field {
+                    RosterField::Email => (
+                        "SELECT id FROM users WHERE sourced_id IS NOT NULL AND lower(email) = $1 ORDER BY id LIMIT 2",
+                        value.to_lowercase(),
+                    ),
+                    RosterField::Username => (
+                        "SELECT id FROM users WHERE sourced_id IS NOT NULL AND username = $1 ORDER BY id LIMIT 2",
+                        fold_username(value),
+                    ),
+                };
+                Ok(sqlx::query_scalar(query).bind(value).fetch_all(&self.pool).await?)
+            }
+
             async fn belongs_to_school(&self, sourced_id: &str, school_id: &str) -> StoreResult<bool> {
                 let found: Option<String> = sqlx::query_scalar(
                     "SELECT sourced_id FROM users WHERE sourced_id = $1 AND school_id = $2 \
@@ -554,12 +585,18 @@ macro_rules! directory_store {
                     format!("DELETE FROM affairs_records WHERE student_id IN ({departed})"),
                     format!("DELETE FROM consent_records WHERE student_id IN ({departed})"),
                     format!("DELETE FROM audit_children WHERE child_id IN ({departed})"),
-                    // Their sign-in cards and enrolment links (by account).
+                    // Their sign-in cards, enrolment links, recovery codes and upstream links (by account).
                     format!(
                         "DELETE FROM sign_in_cards WHERE user_id IN (SELECT id FROM users WHERE sourced_id IN ({departed}))"
                     ),
                     format!(
                         "DELETE FROM enrolment_links WHERE user_id IN (SELECT id FROM users WHERE sourced_id IN ({departed}))"
+                    ),
+                    format!(
+                        "DELETE FROM recovery_codes WHERE user_id IN (SELECT id FROM users WHERE sourced_id IN ({departed}))"
+                    ),
+                    format!(
+                        "DELETE FROM upstream_links WHERE user_id IN (SELECT id FROM users WHERE sourced_id IN ({departed}))"
                     ),
                 ] {
                     sqlx::query(&statement).bind(before).execute(&mut *tx).await?;

@@ -282,6 +282,92 @@ pub struct EnrolmentLinkRow {
     pub used_at: Option<i64>,
 }
 
+/// An upstream OpenID Connect provider people sign in through, as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UpstreamRow {
+    /// Short name, in the sign-in and callback addresses.
+    pub name: String,
+    /// The upstream's issuer (its discovery document is under it).
+    pub issuer: String,
+    /// Renkei's client id at the upstream.
+    pub client_id: String,
+    /// Renkei's client secret at the upstream (never shown).
+    pub client_secret: String,
+    /// Scopes asked for, space-separated (`openid` always among them).
+    pub scopes: String,
+    /// E-mail domains (Google's `hd`) accepted, space-separated; empty: any.
+    pub allowed_domains: String,
+    /// The Microsoft Entra tenant the `tid` claim must name, if set.
+    pub tenant: Option<String>,
+    /// The schools (sourcedIds) it is for, space-separated; empty: the whole board.
+    pub schools: String,
+    /// How an upstream account finds its roster account: `email`, `subject` or `claim:NAME`.
+    pub link_by: String,
+    /// The button's words in Japanese.
+    pub label_ja: String,
+    /// The button's words in English.
+    pub label_en: String,
+    /// Its schools sign in only through it (no password form on their sign-in page).
+    pub only_way: bool,
+    /// The board trusts the upstream's word that it checked more than a password (`amr`
+    /// with `mfa`).
+    pub trust_mfa: bool,
+    /// When it was switched off, if it was.
+    pub disabled_at: Option<i64>,
+    /// When it was added.
+    pub created_at: i64,
+    /// Who added it.
+    pub created_by: String,
+}
+
+/// Which Renkei account an upstream account (provider and subject) is.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UpstreamLinkRow {
+    /// The provider's name.
+    pub provider: String,
+    /// The upstream's `sub` for the person.
+    pub subject: String,
+    /// The Renkei account.
+    pub user_id: String,
+    /// When it was linked.
+    pub linked_at: i64,
+    /// How: `email`, `claim`, `subject` (pre-linked), `person` (by the person) or the
+    /// administrator's via.
+    pub linked_by: String,
+}
+
+/// A sign-in through an upstream in progress, as stored until its callback (once).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UpstreamFlowRow {
+    /// SHA-256 (base64url) of the `state` sent to the upstream.
+    pub state_hash: String,
+    /// The provider's name.
+    pub provider: String,
+    /// The nonce the ID token must carry.
+    pub nonce: String,
+    /// The PKCE verifier for the code.
+    pub pkce_verifier: String,
+    /// SHA-256 (base64url) of the cookie of the browser that started it.
+    pub browser_hash: String,
+    /// The pending authorization request it continues (empty: none).
+    pub request: String,
+    /// For a person linking an upstream account to their own: their account.
+    pub link_user: Option<String>,
+    /// When it started.
+    pub created_at: i64,
+    /// Until when its callback is taken.
+    pub expires_at: i64,
+}
+
+/// What is left of an account's recovery codes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryCodesLeft {
+    /// Unused codes.
+    pub left: u64,
+    /// When the codes were made, if the account has any (used or not).
+    pub created_at: Option<i64>,
+}
+
 /// A passkey (WebAuthn credential) registered to an account.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PasskeyRow {
@@ -442,6 +528,51 @@ pub trait Store: Send + Sync + 'static {
     /// Voids an account's unused enrolment links (locked, passkeys removed, a new password);
     /// how many.
     async fn void_enrolment_links(&self, user_id: &str) -> StoreResult<u64>;
+    /// Replaces an account's recovery codes (used or not) with new ones, by their digests.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &str,
+        code_hashes: &[String],
+        created_at: i64,
+    ) -> StoreResult<()>;
+    /// Uses one of the account's unused recovery codes, once: false if it has no such code.
+    async fn use_recovery_code(&self, user_id: &str, code_hash: &str, now: i64)
+    -> StoreResult<bool>;
+    /// How many unused recovery codes the account has, and when its codes were made.
+    async fn recovery_codes_left(&self, user_id: &str) -> StoreResult<RecoveryCodesLeft>;
+    /// Removes an account's recovery codes; how many unused ones there were.
+    async fn void_recovery_codes(&self, user_id: &str) -> StoreResult<u64>;
+    /// Every upstream provider, by name.
+    async fn upstreams(&self) -> StoreResult<Vec<UpstreamRow>>;
+    /// The upstream provider `name`.
+    async fn upstream(&self, name: &str) -> StoreResult<Option<UpstreamRow>>;
+    /// Adds an upstream provider (a taken name is a conflict).
+    async fn insert_upstream(&self, row: &UpstreamRow) -> StoreResult<()>;
+    /// Switches an upstream off (`Some(when)`) or on again (`None`): false if there is none.
+    async fn set_upstream_disabled(&self, name: &str, at: Option<i64>) -> StoreResult<bool>;
+    /// Removes an upstream with its links and flows: false if there is none.
+    async fn delete_upstream(&self, name: &str) -> StoreResult<bool>;
+    /// Keeps a new sign-in through an upstream (expired ones are dropped at `now`).
+    async fn insert_upstream_flow(&self, flow: &UpstreamFlowRow, now: i64) -> StoreResult<()>;
+    /// Takes the unexpired flow with this `state` digest, once (it is removed).
+    async fn take_upstream_flow(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<UpstreamFlowRow>>;
+    /// The link of an upstream account, if it is linked.
+    async fn upstream_link(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> StoreResult<Option<UpstreamLinkRow>>;
+    /// Links an upstream account (taken subject, or a person already linked at this provider:
+    /// a conflict).
+    async fn insert_upstream_link(&self, link: &UpstreamLinkRow) -> StoreResult<()>;
+    /// A person's linked upstream accounts.
+    async fn upstream_links_of(&self, user_id: &str) -> StoreResult<Vec<UpstreamLinkRow>>;
+    /// Unlinks a person's account at `provider`: false if there was none.
+    async fn delete_upstream_link(&self, provider: &str, user_id: &str) -> StoreResult<bool>;
     /// Stores a pupil's new sign-in card; their earlier live card is voided (at `now`).
     async fn issue_card(&self, card: &CardRow, now: i64) -> StoreResult<()>;
     /// The card with this digest, if it is live (not voided, not expired).

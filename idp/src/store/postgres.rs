@@ -1,9 +1,12 @@
 //! PostgreSQL implementation of [`Store`](super::Store): for boards that run several Renkei
 //! processes against one database.
 
-use super::sql::{INSERT_PASSKEY, passkey_columns, sql_store, user_columns};
+use super::sql::{
+    INSERT_PASSKEY, UPSTREAM_COLUMNS, UPSTREAM_FLOW_COLUMNS, passkey_columns, sql_store, user_columns,
+};
 use super::{
     ApprovalRow, AssuranceRow, CardRow, ClientRow, CodeRow, EnrolmentLinkRow, GrantRow, PasskeyRow,
+    RecoveryCodesLeft, UpstreamFlowRow, UpstreamLinkRow, UpstreamRow,
     Redemption, RefreshTokenRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
 };
 

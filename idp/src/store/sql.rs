@@ -489,6 +489,211 @@ macro_rules! sql_store {
                     .rows_affected())
             }
 
+            async fn replace_recovery_codes(&self, user_id: &str, code_hashes: &[String], created_at: i64) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for code_hash in code_hashes {
+                    sqlx::query("INSERT INTO recovery_codes (code_hash, user_id, created_at, used_at) VALUES ($1, $2, $3, NULL)")
+                        .bind(code_hash)
+                        .bind(user_id)
+                        .bind(created_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict_as("recovery code"))?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn use_recovery_code(&self, user_id: &str, code_hash: &str, now: i64) -> StoreResult<bool> {
+                Ok(sqlx::query(
+                    "UPDATE recovery_codes SET used_at = $3 WHERE code_hash = $2 AND user_id = $1 AND used_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(code_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn recovery_codes_left(&self, user_id: &str) -> StoreResult<RecoveryCodesLeft> {
+                let (left, created_at): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*) - COUNT(used_at), MAX(created_at) FROM recovery_codes WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(RecoveryCodesLeft {
+                    left: u64::try_from(left).unwrap_or(0),
+                    created_at,
+                })
+            }
+
+            async fn void_recovery_codes(&self, user_id: &str) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                let unused = sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(unused)
+            }
+
+            async fn upstreams(&self) -> StoreResult<Vec<UpstreamRow>> {
+                Ok(sqlx::query_as::<$db, UpstreamRow>(&format!("SELECT {UPSTREAM_COLUMNS} FROM upstream_providers ORDER BY name"))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn upstream(&self, name: &str) -> StoreResult<Option<UpstreamRow>> {
+                Ok(sqlx::query_as::<$db, UpstreamRow>(&format!("SELECT {UPSTREAM_COLUMNS} FROM upstream_providers WHERE name = $1"))
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn insert_upstream(&self, row: &UpstreamRow) -> StoreResult<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO upstream_providers ({UPSTREAM_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                ))
+                .bind(&row.name)
+                .bind(&row.issuer)
+                .bind(&row.client_id)
+                .bind(&row.client_secret)
+                .bind(&row.scopes)
+                .bind(&row.allowed_domains)
+                .bind(&row.tenant)
+                .bind(&row.schools)
+                .bind(&row.link_by)
+                .bind(&row.label_ja)
+                .bind(&row.label_en)
+                .bind(row.only_way)
+                .bind(row.trust_mfa)
+                .bind(row.disabled_at)
+                .bind(row.created_at)
+                .bind(&row.created_by)
+                .execute(&self.pool)
+                .await
+                .map_err(conflict_as("upstream provider"))?;
+                Ok(())
+            }
+
+            async fn set_upstream_disabled(&self, name: &str, at: Option<i64>) -> StoreResult<bool> {
+                Ok(sqlx::query("UPDATE upstream_providers SET disabled_at = $2 WHERE name = $1")
+                    .bind(name)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1)
+            }
+
+            async fn delete_upstream(&self, name: &str) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                for table in ["upstream_links", "upstream_flows"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE provider = $1"))
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let deleted = sqlx::query("DELETE FROM upstream_providers WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                tx.commit().await?;
+                Ok(deleted)
+            }
+
+            async fn insert_upstream_flow(&self, flow: &UpstreamFlowRow, now: i64) -> StoreResult<()> {
+                sqlx::query("DELETE FROM upstream_flows WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query(&format!(
+                    "INSERT INTO upstream_flows ({UPSTREAM_FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(&flow.state_hash)
+                .bind(&flow.provider)
+                .bind(&flow.nonce)
+                .bind(&flow.pkce_verifier)
+                .bind(&flow.browser_hash)
+                .bind(&flow.request)
+                .bind(&flow.link_user)
+                .bind(flow.created_at)
+                .bind(flow.expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(conflict_as("upstream sign-in"))?;
+                Ok(())
+            }
+
+            async fn take_upstream_flow(&self, state_hash: &str, now: i64) -> StoreResult<Option<UpstreamFlowRow>> {
+                Ok(sqlx::query_as::<$db, UpstreamFlowRow>(&format!(
+                    "DELETE FROM upstream_flows WHERE state_hash = $1 AND expires_at > $2 RETURNING {UPSTREAM_FLOW_COLUMNS}"
+                ))
+                .bind(state_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn upstream_link(&self, provider: &str, subject: &str) -> StoreResult<Option<UpstreamLinkRow>> {
+                Ok(sqlx::query_as::<$db, UpstreamLinkRow>(
+                    "SELECT provider, subject, user_id, linked_at, linked_by FROM upstream_links WHERE provider = $1 AND subject = $2",
+                )
+                .bind(provider)
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn insert_upstream_link(&self, link: &UpstreamLinkRow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO upstream_links (provider, subject, user_id, linked_at, linked_by) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&link.provider)
+                .bind(&link.subject)
+                .bind(&link.user_id)
+                .bind(link.linked_at)
+                .bind(&link.linked_by)
+                .execute(&self.pool)
+                .await
+                .map_err(conflict_as("upstream link"))?;
+                Ok(())
+            }
+
+            async fn upstream_links_of(&self, user_id: &str) -> StoreResult<Vec<UpstreamLinkRow>> {
+                Ok(sqlx::query_as::<$db, UpstreamLinkRow>(
+                    "SELECT provider, subject, user_id, linked_at, linked_by FROM upstream_links WHERE user_id = $1 ORDER BY provider",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn delete_upstream_link(&self, provider: &str, user_id: &str) -> StoreResult<bool> {
+                Ok(sqlx::query("DELETE FROM upstream_links WHERE provider = $1 AND user_id = $2")
+                    .bind(provider)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected()
+                    == 1)
+            }
+
             async fn set_lock(&self, user_id: &str, by: Option<&str>, now: i64) -> StoreResult<bool> {
                 let query = match by {
                     Some(by) => sqlx::query(
@@ -860,6 +1065,14 @@ macro_rules! user_columns {
 /// Stores a new passkey (registered from a session, or with an enrolment link).
 pub(crate) const INSERT_PASSKEY: &str = "INSERT INTO passkeys (credential_id, user_id, name, credential, created_at, last_used_at) \
      VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// The columns of [`UpstreamRow`](super::UpstreamRow), in its field order.
+pub(crate) const UPSTREAM_COLUMNS: &str = "name, issuer, client_id, client_secret, scopes, allowed_domains, tenant, schools, \
+     link_by, label_ja, label_en, only_way, trust_mfa, disabled_at, created_at, created_by";
+
+/// The columns of [`UpstreamFlowRow`](super::UpstreamFlowRow), in its field order.
+pub(crate) const UPSTREAM_FLOW_COLUMNS: &str = "state_hash, provider, nonce, pkce_verifier, browser_hash, request, link_user, \
+     created_at, expires_at";
 
 /// The columns of [`PasskeyRow`](super::PasskeyRow), in its field order.
 macro_rules! passkey_columns {

@@ -81,7 +81,9 @@ pub fn access_token(
         scope: scope.to_owned(),
         auth_time: grant.map(|g| g.auth_time),
         acr: grant.map(|g| g.acr.clone()),
-        amr: grant.map(|g| g.amr.split(' ').map(str::to_owned).collect()),
+        amr: grant
+            .map(|g| g.amr.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|amr| !amr.is_empty()),
         gid: grant.map(|g| g.id.clone()),
     };
     let token = state
@@ -114,10 +116,14 @@ pub async fn id_token(
         "iat": now,
         "auth_time": grant.auth_time,
         "acr": grant.acr,
-        "amr": grant.amr.split(' ').collect::<Vec<_>>(),
         "at_hash": token_hash(alg, access_token),
     });
     claims.extend(fixed.as_object().expect("object").clone());
+    // `amr` says what was checked; a brokered sign-in whose upstream said nothing has none.
+    let amr: Vec<&str> = grant.amr.split_whitespace().collect();
+    if !amr.is_empty() {
+        claims.insert("amr".into(), json!(amr));
+    }
     if let Some(sid) = &grant.sid {
         claims.insert("sid".into(), json!(sid));
     }

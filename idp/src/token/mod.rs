@@ -276,10 +276,9 @@ async fn refresh(state: &AppState, client: &ClientRow, form: &TokenForm) -> Resu
             "the refresh token has been revoked or has expired",
         ));
     }
-    // A password's or a card's grant, of a role that must now use a passkey.
-    if grant.acr != crate::passkey::ACR_PASSKEY
-        && !crate::assurance::password_still_counts(state.store.as_ref(), &grant.user_id, now)
-            .await?
+    // A one-factor sign-in's grant, of a role that must now use a passkey.
+    if !crate::assurance::sign_in_counts(state.store.as_ref(), &grant.user_id, &grant.amr, now)
+        .await?
     {
         state.store.revoke_grant(&grant.id, now).await?;
         return Err(Error::oauth(
