@@ -54,6 +54,10 @@ enum Command {
         /// Signing algorithm of access tokens: RS256 (default), ES256 or EdDSA.
         #[arg(long, env = "RENKEI_ACCESS_TOKEN_ALG", default_value = "RS256", value_parser = parse_signing_alg)]
         access_token_alg: SigningAlg,
+        /// Seconds to wait for an upstream sign-in provider (Google, Microsoft) before telling
+        /// the person it did not answer.
+        #[arg(long, env = "RENKEI_UPSTREAM_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+        upstream_timeout: u64,
     },
     /// Run the data gateway alone (OneRoster and school-affairs endpoints), for boards that
     /// keep it in another network zone; it shares the database with `renkei serve`.
@@ -556,6 +560,8 @@ enum CardCommand {
     },
 }
 
+// Parsed once per run: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum UpstreamCommand {
     /// Add an upstream provider (its client secret on standard input); prints it as one JSON
@@ -933,10 +939,17 @@ async fn upstream_command(url: &str, command: UpstreamCommand) -> Result<()> {
             print_json(&link);
         }
         UpstreamCommand::Unlink { name, username } => {
-            let unlinked =
-                upstream::unlink(store.as_ref(), audit, "renkei upstream unlink", &name, &username)
-                    .await?;
-            print_json(&serde_json::json!({"name": name, "username": username, "unlinked": unlinked}));
+            let unlinked = upstream::unlink(
+                store.as_ref(),
+                audit,
+                "renkei upstream unlink",
+                &name,
+                &username,
+            )
+            .await?;
+            print_json(
+                &serde_json::json!({"name": name, "username": username, "unlinked": unlinked}),
+            );
         }
     }
     Ok(())
@@ -1082,8 +1095,10 @@ async fn run(cli: Cli) -> Result<()> {
             demo,
             trusted_proxies,
             access_token_alg,
+            upstream_timeout,
         } => {
             let mut config = Config::new(&issuer)?;
+            config.upstream_timeout = std::time::Duration::from_secs(upstream_timeout);
             config.trusted_proxies = trusted_proxies;
             config.access_token_alg = access_token_alg;
             serve(url, &listen, config, demo).await

@@ -25,7 +25,8 @@ on_both_databases!(
     a_teacher_prints_a_new_slip_for_a_pupil_of_their_class,
     an_apps_reads_of_the_week_are_summed_up,
     a_teacher_enrols_a_passkey_with_a_one_time_link,
-    an_admin_app_limited_to_a_school_reaches_that_school_only
+    an_admin_app_limited_to_a_school_reaches_that_school_only,
+    the_board_manages_upstream_sign_in_in_the_console
 );
 
 const ROSTER_CORE: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
@@ -2401,4 +2402,215 @@ async fn an_admin_app_limited_to_a_school_reaches_that_school_only(backend: Back
     .await;
     assert_eq!(status, 200, "{seen}");
     server.stop().await;
+}
+
+/// The board's administrator adds an upstream provider through the API and the security page
+/// (the redirect URI to register shown, the secret never), switches it off and removes it, and
+/// unlinks a person's upstream account; an app's token changes nothing; a school administrator
+/// sees none of it.
+async fn the_board_manages_upstream_sign_in_in_the_console(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let callback = renkei_idp::upstream::redirect_uri(&server.state.config.issuer, "google");
+    let google = support::UpstreamProvider::start(
+        "google",
+        None,
+        "renkei",
+        "s3cret",
+        std::slice::from_ref(&callback),
+    );
+    let (browser, csrf) = passkey_browser(&server, "board-admin").await;
+    let body = json!({
+        "name": "google", "issuer": google.issuer, "client_id": "renkei",
+        "client_secret": "s3cret", "allowed_domains": ["sakura.ed.jp"],
+        "label_ja": "Googleでログイン", "label_en": "Sign in with Google",
+    });
+    // An app's token adds no sign-in method: a person does.
+    let app = admin_app_token(&server).await;
+    let (status, _) = call(
+        &server,
+        &app,
+        reqwest::Method::POST,
+        "/admin/api/upstreams",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let mut bad = body.clone();
+    bad["name"] = json!("Google!");
+    let (status, problem) = browser_call(
+        &browser,
+        &server,
+        &csrf,
+        reqwest::Method::POST,
+        "/admin/api/upstreams".into(),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("lower-case letters"),
+        "{problem}"
+    );
+    let (status, added) = browser_call(
+        &browser,
+        &server,
+        &csrf,
+        reqwest::Method::POST,
+        "/admin/api/upstreams".into(),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(added["upstream"]["redirect_uri"], callback);
+    assert_eq!(added["discovery"], "ok");
+    let (status, listed) = browser_call(
+        &browser,
+        &server,
+        &csrf,
+        reqwest::Method::GET,
+        "/admin/api/upstreams".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["name"], "google");
+    assert!(!listed.to_string().contains("s3cret"), "{listed}");
+
+    // The security page lists it with its redirect URI; its form explains a refusal.
+    let page = browser
+        .get(&server.url("/admin/security"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"upstream-list\"") && page.contains(&callback),
+        "{page}"
+    );
+    let form_csrf = hidden(&page, "csrf_token");
+    let refused = browser
+        .post_form(
+            &server.url("/admin/security/upstreams"),
+            &[
+                ("csrf_token", form_csrf.as_str()),
+                ("preset", "microsoft"),
+                ("name", "entra"),
+                ("client_id", "renkei"),
+                ("client_secret", "x"),
+                ("link_by", "email"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("--tenant") && html.contains("aria-invalid=\"true\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("value=\"x\""),
+        "the secret is not written back"
+    );
+
+    // A person's link, unlinked by the administrator.
+    let taro = server
+        .store
+        .user_by_username("taro")
+        .await
+        .unwrap()
+        .unwrap();
+    renkei_idp::upstream::link(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "google",
+        "taro",
+        "g-taro",
+    )
+    .await
+    .unwrap();
+    let (status, unlinked) = browser_call(
+        &browser,
+        &server,
+        &csrf,
+        reqwest::Method::POST,
+        format!("/admin/api/people/{}/upstreams/google/unlink", taro.id),
+        None,
+    )
+    .await;
+    assert_eq!((status, unlinked), (200, json!(true)));
+
+    // Switched off from the page, then removed.
+    let off = browser
+        .post_form(
+            &server.url("/admin/security/upstreams/google/disable"),
+            &[("csrf_token", form_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(location(&off), "/admin/security");
+    let page = browser
+        .get(&server.url("/admin/security"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("停止中") && page.contains("外部のログインを変更しました"),
+        "{page}"
+    );
+    let login = Browser::new()
+        .get(&server.url("/login"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!login.contains("/login/upstream/google"));
+    let (status, _) = browser_call(
+        &browser,
+        &server,
+        &csrf,
+        reqwest::Method::POST,
+        "/admin/api/upstreams/google/remove".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, listed) = browser_call(
+        &browser,
+        &server,
+        &csrf,
+        reqwest::Method::GET,
+        "/admin/api/upstreams".into(),
+        None,
+    )
+    .await;
+    assert_eq!(listed, json!([]));
+
+    // A school administrator sees none of it.
+    let (school, school_csrf) = passkey_browser(&server, "sakura-admin").await;
+    let (status, _) = browser_call(
+        &school,
+        &server,
+        &school_csrf,
+        reqwest::Method::GET,
+        "/admin/api/upstreams".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let details = admin_details(&server, &app, "upstream").await;
+    for expected in [
+        "upstream provider google added",
+        "account taro unlinked from upstream provider google",
+        "upstream provider google switched off",
+        "upstream provider google removed",
+    ] {
+        assert!(
+            details.iter().any(|d| d.contains(expected)),
+            "{expected}: {details:#?}"
+        );
+    }
 }

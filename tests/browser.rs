@@ -21,7 +21,8 @@ on_both_databases!(
     guardian_agrees_on_the_account_page_in_chromium,
     pupil_signs_in_and_approves_in_chromium,
     pupil_creates_a_passkey_and_signs_in_with_it_in_chromium,
-    a_class_signs_in_with_printed_cards_in_chromium
+    a_class_signs_in_with_printed_cards_in_chromium,
+    a_pupil_signs_in_through_the_boards_google_in_chromium
 );
 
 /// WebDriver's WebAuthn extension: gives the browsing session a virtual platform
@@ -1164,4 +1165,65 @@ async fn a_class_signs_in_with_printed_cards_in_chromium(backend: Backend) {
     tablet.close().await.unwrap();
     let _ = std::fs::remove_file(video);
     server.stop().await;
+}
+
+/// A pupil taps the board's Google button on Renkei's sign-in page; the upstream (a real
+/// oidc-provider on a loopback port, which signs its account in without asking) sends the
+/// browser back and Renkei signs the roster person in; home shows the linked account. The
+/// recovery sign-in page is looked at too.
+async fn a_pupil_signs_in_through_the_boards_google_in_chromium(backend: Backend) {
+    let server = TestServer::console_board(backend).await;
+    let callback = renkei_idp::upstream::redirect_uri(&server.state.config.issuer, "google");
+    let google = UpstreamProvider::start("google", None, "renkei", "s3cret", &[callback]);
+    let added = renkei_idp::upstream::add(
+        server.store.as_ref(),
+        server.directory.as_ref(),
+        &server.audit,
+        &server.state.upstreams,
+        "test",
+        &server.state.config.issuer,
+        renkei_idp::upstream::NewUpstream {
+            name: "google".into(),
+            issuer: Some(google.issuer.clone()),
+            client_id: "renkei".into(),
+            client_secret: "s3cret".into(),
+            link_by: Some("subject".into()),
+            label_ja: Some("Google アカウントでログイン".into()),
+            label_en: Some("Sign in with Google".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(added.discovery, "ok");
+    renkei_idp::upstream::link(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "google",
+        "hanako",
+        "g-hanako",
+    )
+    .await
+    .unwrap();
+    google
+        .sign_in_as(json!({"sub": "g-hanako", "name": "Hanako"}))
+        .await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&server.url("/login")).await.unwrap();
+    wait_for_heading(&client, "ログイン").await;
+    screenshot(&client, &format!("login-upstream-{backend:?}")).await;
+    click(&client, "ul.upstreams a[href='/login/upstream/google']").await;
+    wait_for_text(&client, "p.whose", "佐藤 花子").await;
+    let home = text_of(&client, "main").await;
+    assert!(
+        home.contains("佐藤 花子") && home.contains("Google アカウントでログイン"),
+        "{home}"
+    );
+    screenshot(&client, &format!("home-upstream-{backend:?}")).await;
+    client.goto(&server.url("/login/recovery")).await.unwrap();
+    wait_for_heading(&client, "回復コードでログイン").await;
+    screenshot(&client, &format!("recovery-sign-in-{backend:?}")).await;
+    client.close().await.unwrap();
 }

@@ -118,7 +118,11 @@ async fn register_with_codes(
     // A first passkey comes with recovery codes, shown once; a later one goes back to the list.
     let codes = if registered.status() == 200 {
         let codes = recovery_codes_of(&registered.text().await.unwrap());
-        assert_eq!(codes.len(), 10, "a first passkey comes with ten recovery codes");
+        assert_eq!(
+            codes.len(),
+            10,
+            "a first passkey comes with ten recovery codes"
+        );
         codes
     } else {
         assert_eq!(location(&registered), "/passkeys");
@@ -1186,7 +1190,10 @@ async fn a_recovery_code_brings_back_a_lost_passkey(backend: Backend) {
     let to_app = device
         .get(&code_request(&server, &app, "openid", &challenge, &[]))
         .await;
-    assert!(location(&to_app).starts_with("/login?request="), "{to_app:?}");
+    assert!(
+        location(&to_app).starts_with("/login?request="),
+        "{to_app:?}"
+    );
 
     // The recovery session adds a passkey (which the administrator's password alone may not).
     let (csrf, started) = script_page(&device, &server, "/passkeys", "/passkeys/options").await;
@@ -1212,7 +1219,10 @@ async fn a_recovery_code_brings_back_a_lost_passkey(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("action=\"/passkeys/recovery-codes\""), "{page}");
+    assert!(
+        page.contains("action=\"/passkeys/recovery-codes\""),
+        "{page}"
+    );
     let forged = browser
         .post_form(
             &server.url("/passkeys/recovery-codes"),
@@ -1253,10 +1263,22 @@ async fn a_recovery_code_brings_back_a_lost_passkey(backend: Backend) {
         &["user", "remove-passkeys", "--username", "kocho"],
         None,
     );
-    assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
     let reset: Value = serde_json::from_slice(&reset.stdout).unwrap();
     assert_eq!(reset["recovery_codes_voided"], 10);
-    let voided = recover(&Browser::new(), &server, "kocho", PASSWORD, &new_codes[0], "").await;
+    let voided = recover(
+        &Browser::new(),
+        &server,
+        "kocho",
+        PASSWORD,
+        &new_codes[0],
+        "",
+    )
+    .await;
     assert_eq!(voided.status(), 200);
     assert!(!passkey_signs_in(&server, &mut new_passkey).await);
 

@@ -15,8 +15,8 @@ use base64::Engine;
 use renkei_idp::upstream::{self, NewUpstream};
 use serde_json::{Value, json};
 use support::{
-    Backend, Browser, PASSWORD, TestServer, UpstreamProvider, code_request, hidden, location,
-    pkce, query_param,
+    Backend, Browser, PASSWORD, TestServer, UpstreamProvider, code_request, hidden, location, pkce,
+    query_param,
 };
 
 on_both_databases!(
@@ -159,7 +159,11 @@ async fn sign_in_through(server: &TestServer, name: &str) -> (Browser, reqwest::
 }
 
 /// The page of a refused sign-in: its status and text; and the browser has no session.
-async fn refused(server: &TestServer, browser: &Browser, answer: reqwest::Response) -> (u16, String) {
+async fn refused(
+    server: &TestServer,
+    browser: &Browser,
+    answer: reqwest::Response,
+) -> (u16, String) {
     let status = answer.status().as_u16();
     let page = answer.text().await.unwrap();
     assert_eq!(
@@ -207,9 +211,28 @@ async fn a_pupil_signs_in_to_an_app_through_the_boards_google(backend: Backend) 
         added.upstream.redirect_uri,
         server.url("/login/upstream/google/callback")
     );
-    let app = server.web_app().await;
-    let hanako = server.store.user_by_username("hanako").await.unwrap().unwrap();
-    assert!(hanako.password_hash.is_none(), "Hanako has no Renkei password");
+    // A learning app the board registered for the pupils' classes too.
+    let app = server
+        .client(renkei_idp::client::NewClient {
+            name: "さくら学習ドリル".into(),
+            redirect_uris: vec!["https://drill.example.jp/callback".into()],
+            grant_types: vec!["authorization_code".into()],
+            scopes: ["openid", "profile", "school", "classes"]
+                .map(str::to_owned)
+                .to_vec(),
+            ..Default::default()
+        })
+        .await;
+    let hanako = server
+        .store
+        .user_by_username("hanako")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        hanako.password_hash.is_none(),
+        "Hanako has no Renkei password"
+    );
     google
         .sign_in_as(json!({
             "sub": "g-hanako", "email": "Hanako@sakura.ed.jp", "email_verified": true,
@@ -224,7 +247,7 @@ async fn a_pupil_signs_in_to_an_app_through_the_boards_google(backend: Backend) 
         .get(&code_request(
             &server,
             &app,
-            "openid profile school",
+            "openid profile school classes",
             &challenge,
             &[("state", "s"), ("nonce", "n")],
         ))
@@ -242,7 +265,12 @@ async fn a_pupil_signs_in_to_an_app_through_the_boards_google(backend: Backend) 
     let back = through_upstream(&browser, &server.url(&button)).await;
     let consent = location(&back);
     assert!(consent.starts_with("/consent?request="), "{consent}");
-    let html = browser.get(&server.url(&consent)).await.text().await.unwrap();
+    let html = browser
+        .get(&server.url(&consent))
+        .await
+        .text()
+        .await
+        .unwrap();
     let approved = browser
         .post_form(
             &server.url("/consent"),
@@ -265,7 +293,11 @@ async fn a_pupil_signs_in_to_an_app_through_the_boards_google(backend: Backend) 
     // The Renkei person, never the upstream's identifiers; the roster's names and school.
     assert_eq!(claims["sub"], hanako.id);
     assert_eq!(claims["acr"], upstream::ACR_UPSTREAM);
-    assert_eq!(claims["amr"], json!(["pwd"]), "the upstream's mfa is not trusted");
+    assert_eq!(
+        claims["amr"],
+        json!(["pwd"]),
+        "the upstream's mfa is not trusted"
+    );
     assert_eq!(claims["family_name"], "佐藤");
     assert_eq!(claims["given_name#ja-Kana-JP"], "ハナコ");
     assert_eq!(claims["school"]["id"], "sakura");
@@ -279,7 +311,10 @@ async fn a_pupil_signs_in_to_an_app_through_the_boards_google(backend: Backend) 
         .await;
     let (again, answer) = sign_in_through(&server, "google").await;
     assert_eq!(location(&answer), "/");
-    assert_eq!(signed_in_as(&server, &again).await.contains("佐藤 花子"), true);
+    assert_eq!(
+        signed_in_as(&server, &again).await.contains("佐藤 花子"),
+        true
+    );
     let details = audit_details(&server).await;
     for expected in [
         "upstream provider google added",
@@ -300,7 +335,9 @@ async fn a_pupil_signs_in_to_an_app_through_the_boards_google(backend: Backend) 
 
     // A flow started on one process finishes on another (as behind a load balancer).
     let second = server.second_process().await;
-    google.sign_in_as(google_account("g-taro", "taro@sakura.ed.jp")).await;
+    google
+        .sign_in_as(google_account("g-taro", "taro@sakura.ed.jp"))
+        .await;
     let browser = Browser::new();
     let answer = answer_of(&browser, &server.url("/login/upstream/google")).await;
     let on_second = answer.replace(&server.base, &second.base);
@@ -339,13 +376,18 @@ async fn outsiders_and_broken_answers_sign_no_one_in(backend: Backend) {
         assert_eq!(status, 403, "{page}");
         assert!(page.contains(says), "{page}");
         assert!(
-            audit_details(&server).await.iter().any(|d| d.contains(expected)),
+            audit_details(&server)
+                .await
+                .iter()
+                .any(|d| d.contains(expected)),
             "{expected}"
         );
     }
 
     // Tampered ID tokens: Taro is on the roster, but nothing proves it.
-    google.sign_in_as(google_account("g-taro", "taro@sakura.ed.jp")).await;
+    google
+        .sign_in_as(google_account("g-taro", "taro@sakura.ed.jp"))
+        .await;
     for mode in ["audience", "signature", "nonce", "expired", "issuer"] {
         google.tamper(Some(mode)).await;
         let (browser, answer) = sign_in_through(&server, "google").await;
@@ -361,7 +403,9 @@ async fn outsiders_and_broken_answers_sign_no_one_in(backend: Backend) {
     assert!(page.contains("完了しませんでした"), "{page}");
     google.tamper(None).await;
     assert_eq!(
-        server.count_sql("SELECT COUNT(*) FROM upstream_links").await,
+        server
+            .count_sql("SELECT COUNT(*) FROM upstream_links")
+            .await,
         0,
         "nothing was linked"
     );
@@ -374,7 +418,11 @@ async fn outsiders_and_broken_answers_sign_no_one_in(backend: Backend) {
         5,
         "{details:#?}"
     );
-    assert!(details.iter().any(|d| d.contains("answered error access_denied")));
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("answered error access_denied"))
+    );
 
     // An answer works once, and only in the browser that started the sign-in.
     let browser = Browser::new();
@@ -426,13 +474,25 @@ async fn entra_checks_the_tenant_and_follows_key_rotation(backend: Backend) {
     let linked = support::run_renkei(
         &server.database.url,
         &[
-            "upstream", "link", "--name", "entra", "--username", "misaki", "--subject",
+            "upstream",
+            "link",
+            "--name",
+            "entra",
+            "--username",
+            "misaki",
+            "--subject",
             "m-misaki",
         ],
         None,
     );
-    assert!(linked.status.success(), "{}", String::from_utf8_lossy(&linked.stderr));
-    entra.sign_in_as(json!({"sub": "m-misaki", "name": "Misaki"})).await;
+    assert!(
+        linked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&linked.stderr)
+    );
+    entra
+        .sign_in_as(json!({"sub": "m-misaki", "name": "Misaki"}))
+        .await;
     let (browser, answer) = sign_in_through(&server, "entra").await;
     assert_eq!(location(&answer), "/");
     assert!(signed_in_as(&server, &browser).await.contains("田中 美咲"));
@@ -442,7 +502,10 @@ async fn entra_checks_the_tenant_and_follows_key_rotation(backend: Backend) {
     let (browser, answer) = sign_in_through(&server, "entra").await;
     let (status, page) = refused(&server, &browser, answer).await;
     assert_eq!(status, 403);
-    assert!(page.contains("この教育委員会・学校のアカウントではない"), "{page}");
+    assert!(
+        page.contains("この教育委員会・学校のアカウントではない"),
+        "{page}"
+    );
     entra.tamper(None).await;
     entra.sign_in_as(json!({"sub": "m-stranger"})).await;
     let (browser, answer) = sign_in_through(&server, "entra").await;
@@ -459,7 +522,14 @@ async fn entra_checks_the_tenant_and_follows_key_rotation(backend: Backend) {
     // Unlinked: the subject signs no one in any more.
     let unlinked = support::run_renkei(
         &server.database.url,
-        &["upstream", "unlink", "--name", "entra", "--username", "misaki"],
+        &[
+            "upstream",
+            "unlink",
+            "--name",
+            "entra",
+            "--username",
+            "misaki",
+        ],
         None,
     );
     assert!(unlinked.status.success());
@@ -483,7 +553,9 @@ async fn a_slow_or_unreachable_upstream_gets_a_clear_page(backend: Backend) {
     let server = board(backend).await;
     let google = provider(&server, "google", &["google"]);
     add(&server, &google, "google", |_| {}).await;
-    google.sign_in_as(google_account("g-taro", "taro@sakura.ed.jp")).await;
+    google
+        .sign_in_as(google_account("g-taro", "taro@sakura.ed.jp"))
+        .await;
 
     // Slower than Renkei waits (3 s in the tests): a page, an audit record, no session.
     google.delay(4000).await;
@@ -514,33 +586,70 @@ async fn a_person_links_their_own_account_and_the_board_rules_hold(backend: Back
     let google = provider(&server, "google", &["google", "google-mfa", "kaede"]);
     add(&server, &google, "google", |_| {}).await;
 
-    // Taro, signed in with his password, links his Google account from home.
+    // Taro, signed in with his password, links his Google account from home. With a password
+    // alone, only an account the roster confirms (his roster e-mail, verified) is linked.
     let browser = Browser::new();
     browser.sign_in(&server, "taro", PASSWORD).await;
-    let home = browser.get(&server.url("/")).await.text().await.unwrap();
-    assert!(home.contains("action=\"/login/upstream/google/link\""), "{home}");
+    let link_from_home = |browser: &Browser| {
+        let server = &server;
+        let browser = browser.clone();
+        async move {
+            let home = browser.get(&server.url("/")).await.text().await.unwrap();
+            assert!(
+                home.contains("action=\"/login/upstream/google/link\""),
+                "{home}"
+            );
+            let started = browser
+                .post_form(
+                    &server.url("/login/upstream/google/link"),
+                    &[("csrf_token", &hidden(&home, "csrf_token"))],
+                )
+                .await;
+            let upstream_url = location(&started);
+            through_upstream(&browser, &upstream_url).await
+        }
+    };
     google
-        .sign_in_as(google_account("g-taro-private", "taro.yamada@sakura.ed.jp"))
+        .sign_in_as(google_account("g-classmate", "hanako@sakura.ed.jp"))
         .await;
-    let started = browser
-        .post_form(
-            &server.url("/login/upstream/google/link"),
-            &[("csrf_token", &hidden(&home, "csrf_token"))],
-        )
+    let answer = link_from_home(&browser).await;
+    assert_eq!(answer.status(), 403);
+    assert!(
+        answer
+            .text()
+            .await
+            .unwrap()
+            .contains("確認できませんでした")
+    );
+    google
+        .sign_in_as(google_account("g-taro-tablet", "Taro@sakura.ed.jp"))
         .await;
-    let upstream_url = location(&started);
-    assert!(upstream_url.starts_with(&google.issuer), "{upstream_url}");
-    let answer = through_upstream(&browser, &upstream_url).await;
+    let answer = link_from_home(&browser).await;
     assert_eq!(location(&answer), "/");
     let home = browser.get(&server.url("/")).await.text().await.unwrap();
     assert!(
         home.contains("連携しました") && home.contains("action=\"/login/upstream/google/unlink\""),
         "{home}"
     );
-    // The linked account now signs Taro in (its e-mail is not on the roster).
+    // The linked account signs Taro in whatever its e-mail becomes.
+    google
+        .sign_in_as(google_account("g-taro-tablet", "renamed@sakura.ed.jp"))
+        .await;
     let (other, answer) = sign_in_through(&server, "google").await;
     assert_eq!(location(&answer), "/");
     assert!(signed_in_as(&server, &other).await.contains("山田 太郎"));
+    // The administrator's new password for Taro (a compromise) removes what he linked.
+    renkei_idp::user::set_password(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        "taro",
+        PASSWORD.to_owned(),
+    )
+    .await
+    .unwrap();
+    let (other, answer) = sign_in_through(&server, "google").await;
+    assert_eq!(refused(&server, &other, answer).await.0, 403);
 
     // The board: teachers must use a passkey. An upstream password does not count…
     assurance::set(
@@ -553,11 +662,12 @@ async fn a_person_links_their_own_account_and_the_board_rules_hold(backend: Back
     )
     .await
     .unwrap();
-    google.sign_in_as(json!({
-        "sub": "g-misaki", "email": "misaki@sakura.ed.jp", "email_verified": true,
-        "hd": "sakura.ed.jp", "amr": ["pwd", "mfa"],
-    }))
-    .await;
+    google
+        .sign_in_as(json!({
+            "sub": "g-misaki", "email": "misaki@sakura.ed.jp", "email_verified": true,
+            "hd": "sakura.ed.jp", "amr": ["pwd", "mfa"],
+        }))
+        .await;
     let (browser, answer) = sign_in_through(&server, "google").await;
     let (status, page) = refused(&server, &browser, answer).await;
     assert_eq!(status, 403);
@@ -581,7 +691,12 @@ async fn a_person_links_their_own_account_and_the_board_rules_hold(backend: Back
     )
     .await;
     let consent = location(&back);
-    let html = browser.get(&server.url(&consent)).await.text().await.unwrap();
+    let html = browser
+        .get(&server.url(&consent))
+        .await
+        .text()
+        .await
+        .unwrap();
     let approved = browser
         .post_form(
             &server.url("/consent"),
@@ -633,10 +748,28 @@ async fn a_person_links_their_own_account_and_the_board_rules_hold(backend: Back
             && !board_page.contains("/login/upstream/kaede"),
         "{board_page}"
     );
-    let kaede_admin = Browser::new();
-    let answer = kaede_admin.sign_in(&server, "kaede-admin", PASSWORD).await;
-    assert_eq!(answer.status(), 403);
-    assert!(answer.text().await.unwrap().contains("パスワードではログインできません"));
+    // A password neither signs its people in nor says whether it was right.
+    for password in [PASSWORD, "wrong password"] {
+        let answer = Browser::new()
+            .sign_in(&server, "kaede-admin", password)
+            .await;
+        assert_eq!(answer.status(), 403, "{password}");
+        assert!(
+            answer
+                .text()
+                .await
+                .unwrap()
+                .contains("パスワードではログインできません")
+        );
+    }
+    // A school's own upstream signs none of another school's people in.
+    google
+        .sign_in_as(google_account("g-hanako", "hanako@sakura.ed.jp"))
+        .await;
+    let (browser, answer) = sign_in_through(&server, "kaede").await;
+    let (status, page) = refused(&server, &browser, answer).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("あなたの学校では使えません"), "{page}");
 }
 
 async fn the_command_line_manages_upstreams(backend: Backend) {
@@ -675,13 +808,27 @@ async fn the_command_line_manages_upstreams(backend: Backend) {
     let refused = renkei(&bad_name, Some(SECRET));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("lower-case letters"));
     let refused = renkei(
-        &["upstream", "add", "--name", "entra", "--preset", "microsoft", "--client-id", "x", "--client-secret-stdin"],
+        &[
+            "upstream",
+            "add",
+            "--name",
+            "entra",
+            "--preset",
+            "microsoft",
+            "--client-id",
+            "x",
+            "--client-secret-stdin",
+        ],
         Some(SECRET),
     );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--tenant"));
 
     let added = renkei(&with_stdin, Some(SECRET));
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let printed: Value = serde_json::from_slice(&added.stdout).unwrap();
     assert_eq!(
         printed["redirect_uri"],
@@ -691,23 +838,61 @@ async fn the_command_line_manages_upstreams(backend: Backend) {
     assert_eq!(printed["link_by"], "email");
     let listed = renkei(&["upstream", "list", "--renkei-issuer", &issuer], None);
     let listed = String::from_utf8(listed.stdout).unwrap();
-    assert!(listed.contains("\"name\":\"google\"") && !listed.contains(SECRET), "{listed}");
+    assert!(
+        listed.contains("\"name\":\"google\"") && !listed.contains(SECRET),
+        "{listed}"
+    );
 
     // It signs people in; switched off, its button goes and its sign-ins are refused.
-    google.sign_in_as(google_account("g-taro", "taro@sakura.ed.jp")).await;
+    google
+        .sign_in_as(google_account("g-taro", "taro@sakura.ed.jp"))
+        .await;
     let (_, answer) = sign_in_through(&server, "google").await;
     assert_eq!(location(&answer), "/");
-    assert!(renkei(&["upstream", "disable", "--name", "google"], None).status.success());
-    let page = Browser::new().get(&server.url("/login")).await.text().await.unwrap();
+    let (signed_in, _) = sign_in_through(&server, "google").await;
+    assert!(
+        signed_in_as(&server, &signed_in)
+            .await
+            .contains("山田 太郎")
+    );
+    assert!(
+        renkei(&["upstream", "disable", "--name", "google"], None)
+            .status
+            .success()
+    );
+    assert_eq!(
+        signed_in_as(&server, &signed_in).await,
+        "",
+        "switching the upstream off ends its sign-ins"
+    );
+    let page = Browser::new()
+        .get(&server.url("/login"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!page.contains("/login/upstream/google"), "{page}");
     let (browser, answer) = sign_in_through(&server, "google").await;
     assert_eq!(refused_status(&server, &browser, answer).await, 404);
-    assert!(renkei(&["upstream", "enable", "--name", "google"], None).status.success());
+    assert!(
+        renkei(&["upstream", "enable", "--name", "google"], None)
+            .status
+            .success()
+    );
     let (_, answer) = sign_in_through(&server, "google").await;
     assert_eq!(location(&answer), "/");
     // Removed, with its links.
-    assert!(renkei(&["upstream", "remove", "--name", "google"], None).status.success());
-    assert_eq!(server.count_sql("SELECT COUNT(*) FROM upstream_links").await, 0);
+    assert!(
+        renkei(&["upstream", "remove", "--name", "google"], None)
+            .status
+            .success()
+    );
+    assert_eq!(
+        server
+            .count_sql("SELECT COUNT(*) FROM upstream_links")
+            .await,
+        0
+    );
     let gone = renkei(&["upstream", "remove", "--name", "google"], None);
     assert!(String::from_utf8_lossy(&gone.stderr).contains("renkei upstream list"));
     let details = audit_details(&server).await;

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::error::{Error, Problem, Result};
 use crate::{
     Console, actor, apps, assurance, audit, consents, keys, overview, people, policies, reference,
-    roster,
+    roster, upstreams,
 };
 
 /// The largest JSON body the API reads.
@@ -58,6 +58,10 @@ pub const MAX_BODY: usize = 64 * 1024;
         keys::api_rotate,
         assurance::api_rules,
         assurance::api_set,
+        upstreams::api_list,
+        upstreams::api_add,
+        upstreams::api_change,
+        upstreams::api_unlink,
         roster::api_upload,
         roster::api_confirm,
         roster::api_job,
@@ -72,7 +76,7 @@ pub const MAX_BODY: usize = 64 * 1024;
         (name = "consents", description = "Where each pupil stands with each app; consents given on paper"),
         (name = "audit", description = "Who read and changed what"),
         (name = "roster", description = "Importing the board's OneRoster export"),
-        (name = "security", description = "Sign-in rules per role; token-signing and capability keys"),
+        (name = "security", description = "Sign-in rules per role; token-signing and capability keys; upstream sign-in providers (Google, Microsoft)"),
     )
 )]
 pub struct AdminApi;
@@ -154,6 +158,18 @@ pub fn router() -> Router<Console> {
         .route(
             "/admin/api/apps/{client_id}/reads",
             get(audit::api_app_reads),
+        )
+        .route(
+            "/admin/api/upstreams",
+            get(upstreams::api_list).post(upstreams::api_add),
+        )
+        .route(
+            "/admin/api/upstreams/{name}/{change}",
+            post(upstreams::api_change),
+        )
+        .route(
+            "/admin/api/people/{account_id}/upstreams/{name}/unlink",
+            post(upstreams::api_unlink),
         )
         .route("/admin/api/keys", get(keys::api_list))
         .route("/admin/api/keys/rotate", post(keys::api_rotate))

@@ -13,6 +13,7 @@
 //! - [`audit`]: the audit log: search, export, verify.
 //! - [`keys`]: signing and capability keys, and their rotation.
 //! - [`assurance`]: which sign-in methods count for each role.
+//! - [`upstreams`]: the board's upstream sign-in providers (Google, Microsoft).
 //! - [`reference`]: what forms choose from.
 //! - [`roster`]: roster imports in the background.
 //! - [`read`]: auditing what the console shows of people.
@@ -38,6 +39,7 @@ pub mod policies;
 pub mod read;
 pub mod reference;
 pub mod roster;
+pub mod upstreams;
 
 use std::sync::Arc;
 

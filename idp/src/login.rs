@@ -10,16 +10,16 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
+use crate::assurance::PasswordSignIn;
 use crate::authorize::{self, ValidRequest};
 use crate::crypto::{decoy_password_hash, verify_password};
 use crate::error::{Error, Result};
-use crate::assurance::PasswordSignIn;
 use crate::pages::{Locale, LoginPage, Texts, render, toggle_href};
-use crate::store::UserRow;
 use crate::server::AppState;
 use crate::session::{self, ACR_PASSWORD};
 use crate::store::SignedIn;
 use crate::store::Store;
+use crate::store::UserRow;
 use renkei_platform::clock::now;
 
 /// Query of `GET /login`.
@@ -239,6 +239,9 @@ pub async fn submit(
                 PasswordCheck::Throttled(throttle) => {
                     return Ok(again(throttle.message(t), StatusCode::TOO_MANY_REQUESTS));
                 }
+                PasswordCheck::UpstreamOnly => {
+                    return Ok(again(t.upstream_only, StatusCode::FORBIDDEN));
+                }
                 PasswordCheck::Checked { user, verdict } => (user, verdict),
             };
         if verdict == crate::assurance::PasswordSignIn::Refused {
@@ -249,13 +252,7 @@ pub async fn submit(
             // The reserved attempt stays counted as the address's failure.
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         };
-        // A school that signs in only through its upstream provider: no password sign-in.
-        if crate::upstream::broker::only_way_for(&state, &user)
-            .await?
-            .is_some()
-        {
-            return Ok(again(t.upstream_only, StatusCode::FORBIDDEN));
-        }
+
         clear_account_failures(state.store.as_ref(), username).await?;
         release_address_attempt(&state, address_key.as_deref()).await?;
         // Within the grace period of a passkey requirement: signed in, asked to enrol one.
@@ -305,11 +302,14 @@ impl Throttle {
 pub(crate) enum PasswordCheck {
     /// Not checked: too many failures.
     Throttled(Throttle),
+    /// The account's school signs in only through its upstream provider: the same answer
+    /// whether the password is right or not (the attempt stays counted).
+    UpstreamOnly,
     /// Checked: the enabled account if the password is right, and the board's verdict on a
     /// password sign-in of its role (the same whether the password was right or not).
     Checked {
         /// The account, if the password is right.
-        user: Option<UserRow>,
+        user: Option<Box<UserRow>>,
         /// Whether a password sign-in counts for the account's role.
         verdict: PasswordSignIn,
     },
@@ -368,6 +368,13 @@ pub(crate) async fn check_password(
         .user_by_username(username)
         .await?
         .filter(|u| u.enabled);
+    if let Some(user) = &user
+        && crate::upstream::broker::only_way_for(state, user)
+            .await?
+            .is_some()
+    {
+        return Ok(PasswordCheck::UpstreamOnly);
+    }
     // (Passkeys exist only where the issuer has a domain name: elsewhere no rule can hold.)
     let verdict = match &user {
         Some(user) if state.passkeys.is_some() => {
@@ -393,7 +400,7 @@ pub(crate) async fn check_password(
     .await
     .map_err(|e| Error::internal(format!("password check failed: {e}")))?;
     Ok(PasswordCheck::Checked {
-        user: user.filter(|_| verified),
+        user: user.filter(|_| verified).map(Box::new),
         verdict,
     })
 }

@@ -555,6 +555,7 @@ static JA: Texts = Texts {
             "学校・学年・役割",
             "所属する学校、学年、児童生徒・教職員などの役割。",
         ),
+        ("classes", "学級", "在籍している学級（学級名を含みます）。"),
         (
             "offline_access",
             "ログアウト後の利用",
@@ -613,6 +614,7 @@ static JA_YOUNG: Texts = Texts {
             "｜学校《がっこう》と｜学年《がくねん》",
             "どの｜学校《がっこう》の、｜何年生《なんねんせい》か。",
         ),
+        ("classes", "クラス", "どのクラスか。"),
         (
             "offline_access",
             "ログアウトしたあと",
@@ -738,6 +740,11 @@ static EN: Texts = Texts {
             "school",
             "School, grade and role",
             "Your school, grade and role (student, teacher, …).",
+        ),
+        (
+            "classes",
+            "Classes",
+            "The classes you are enrolled in (with their names).",
         ),
         (
             "offline_access",

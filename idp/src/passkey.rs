@@ -461,9 +461,7 @@ async fn show(
         csrf_token: &csrf_token,
         suggested_name: suggested_name(t, headers),
         continue_to: continue_to.filter(|r| !r.is_empty()).map(str::to_owned),
-        recovery: codes
-            .created_at
-            .map(|made| (codes.left, locale.date(made))),
+        recovery: codes.created_at.map(|made| (codes.left, locale.date(made))),
         may_renew_recovery: session.acr == ACR_PASSKEY && signed_in_recently(session),
     };
     let mut response = render_with_script(&page);
@@ -675,22 +673,20 @@ pub async fn register(
         tracing::info!(user = %session.user_id, "passkey registered");
         let next = passkeys_page(&form.continue_to);
         // With a first passkey (or none left), the person gets recovery codes to print.
-        if crate::recovery::left(state.store.as_ref(), &session.user_id)
+        let none_left = crate::recovery::left(state.store.as_ref(), &session.user_id)
             .await?
             .left
-            == 0
-        {
-            if let Some(user) = state.store.user(&session.user_id).await? {
-                let codes =
-                    crate::recovery::renew(state.store.as_ref(), &state.audit, PAGE_PATH, &user)
-                        .await?;
-                return Ok(crate::recovery::show_codes(
-                    locale,
-                    Some(t.passkey_added_codes),
-                    &codes,
-                    &next,
-                ));
-            }
+            == 0;
+        if none_left && let Some(user) = state.store.user(&session.user_id).await? {
+            let codes =
+                crate::recovery::renew(state.store.as_ref(), &state.audit, PAGE_PATH, &user)
+                    .await?;
+            return Ok(crate::recovery::show_codes(
+                locale,
+                Some(t.passkey_added_codes),
+                &codes,
+                &next,
+            ));
         }
         Ok(crate::notice::after(&state, &next, "added"))
     }
@@ -803,6 +799,11 @@ pub async fn delete(
                 now(),
             )
             .await?;
+        // Without a passkey there is nothing left to recover (a new first passkey comes with
+        // new codes).
+        if state.store.passkeys_of(&session.user_id).await?.is_empty() {
+            state.store.void_recovery_codes(&session.user_id).await?;
+        }
         tracing::info!(user = %session.user_id, sessions_ended = ended, "passkey removed");
         Ok(crate::notice::after(&state, "/passkeys", "removed"))
     }
@@ -859,12 +860,14 @@ pub async fn remove(
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
     store.void_enrolment_links(&user.id).await?;
     // Without a passkey there is nothing to recover: the person starts again from an
-    // enrolment link, and a sheet of codes somebody else may hold stops working.
-    let codes_voided = if credential_id.is_none() {
+    // enrolment link, and a sheet of codes somebody else may hold stops working. Links to
+    // upstream accounts the person made go too (an administrator's reset after a compromise).
+    let codes_voided = if store.passkeys_of(&user.id).await?.is_empty() {
         store.void_recovery_codes(&user.id).await?
     } else {
         0
     };
+    store.delete_person_made_upstream_links(&user.id).await?;
     let names: Vec<&str> = chosen.iter().map(|p| p.name.as_str()).collect();
     audit
         .append(renkei_platform::AuditEvent::admin(
@@ -875,7 +878,7 @@ pub async fn remove(
                 user.username,
                 names.join(", "),
                 sessions_ended,
-                if credential_id.is_none() {
+                if codes_voided > 0 {
                     format!("; {codes_voided} unused recovery code(s) voided")
                 } else {
                     String::new()

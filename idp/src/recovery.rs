@@ -126,6 +126,7 @@ struct RecoveryTexts {
     codes_keep: &'static str,
     codes_once: &'static str,
     continue_label: &'static str,
+    other_way: &'static str,
 }
 
 static JA: RecoveryTexts = RecoveryTexts {
@@ -140,6 +141,7 @@ static JA: RecoveryTexts = RecoveryTexts {
     codes_keep: "このページを印刷するか書き写して、端末とは別の安全な場所に保管してください。このコードは二度と表示されません。",
     codes_once: "1つのコードは1回だけ使えます。新しいコードを作ると、これまでのコードは使えなくなります。",
     continue_label: "続ける",
+    other_way: "ほかの方法でログイン",
 };
 
 static EN: RecoveryTexts = RecoveryTexts {
@@ -154,6 +156,7 @@ static EN: RecoveryTexts = RecoveryTexts {
     codes_keep: "Print this page or copy the codes, and keep them safe, away from the device. They will not be shown again.",
     codes_once: "Each code works once. Making new codes voids these.",
     continue_label: "Continue",
+    other_way: "Sign in another way",
 };
 
 impl RecoveryTexts {
@@ -304,8 +307,7 @@ pub async fn submit(
         let address_key = login::address_key(&state, connect_info.as_ref(), &headers);
         let username = form.username.trim();
         let checked =
-            login::check_password(&state, address_key.as_deref(), username, &form.password)
-                .await?;
+            login::check_password(&state, address_key.as_deref(), username, &form.password).await?;
         // The board's passkey rule does not stop a recovery: the session it makes reaches no
         // app until a new passkey is registered and used.
         let user = match checked {
@@ -314,6 +316,9 @@ pub async fn submit(
                     throttle.message(locale.texts()),
                     StatusCode::TOO_MANY_REQUESTS,
                 ));
+            }
+            PasswordCheck::UpstreamOnly => {
+                return Ok(again(locale.texts().upstream_only, StatusCode::FORBIDDEN));
             }
             PasswordCheck::Checked { user: None, .. } => {
                 return Ok(again(r.failed, StatusCode::OK));
@@ -350,8 +355,7 @@ pub async fn submit(
             ))
             .await?;
         let (_, cookie) =
-            login::replace_session(&state, &headers, &user.id, &AMR_RECOVERY, ACR_RECOVERY)
-                .await?;
+            login::replace_session(&state, &headers, &user.id, &AMR_RECOVERY, ACR_RECOVERY).await?;
         let next = crate::passkey::passkeys_page(&form.request);
         let response = crate::notice::after(&state, &next, "recovered");
         Ok(renkei_platform::web::with_cookies(response, [cookie]))
@@ -380,7 +384,9 @@ pub async fn renew_page(
         let locale = state.locale(None, None, &headers);
         let session = crate::session::current(&state, &headers)
             .await?
-            .filter(|s| s.acr == crate::passkey::ACR_PASSKEY && crate::passkey::signed_in_recently(s))
+            .filter(|s| {
+                s.acr == crate::passkey::ACR_PASSKEY && crate::passkey::signed_in_recently(s)
+            })
             .ok_or_else(|| {
                 Error::page(
                     StatusCode::FORBIDDEN,
@@ -425,7 +431,10 @@ mod tests {
             })
             .collect();
         assert_eq!(normalized(&wide).as_deref(), Some(stored.as_str()));
-        assert_eq!(normalized(&format!(" {stored} ")).as_deref(), Some(stored.as_str()));
+        assert_eq!(
+            normalized(&format!(" {stored} ")).as_deref(),
+            Some(stored.as_str())
+        );
         assert_eq!(normalized("abcd-efgh"), None);
         assert_eq!(normalized("abcd-efgh-jkmn-pqr!"), None);
     }

@@ -5,7 +5,18 @@
 pub const ADMIN_SCOPE: &str = "urn:renkei:scope:admin";
 
 /// Scopes Renkei supports.
-pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "school", ADMIN_SCOPE];
+pub const SUPPORTED_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "school",
+    CLASSES_SCOPE,
+    ADMIN_SCOPE,
+];
+
+/// A pupil's classes (id, title, school): never a default, as a class's title can say it is a
+/// special-support class (特別支援学級); the board registers it for the apps that need it.
+pub const CLASSES_SCOPE: &str = "classes";
 
 /// The scopes a client registered without a list may ask for: sign-in's, not the admin API's.
 pub const DEFAULT_SCOPES: [&str; 4] = ["openid", "profile", "email", "school"];

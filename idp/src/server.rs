@@ -237,7 +237,10 @@ pub fn router(state: AppState, extra: Router) -> Router {
             post(crate::enrolment::options),
         )
         .route("/passkeys/delete", post(crate::passkey::delete))
-        .route("/login/upstream/{name}", get(crate::upstream::broker::start))
+        .route(
+            "/login/upstream/{name}",
+            get(crate::upstream::broker::start),
+        )
         .route(
             "/login/upstream/{name}/callback",
             get(crate::upstream::broker::callback),
@@ -254,7 +257,10 @@ pub fn router(state: AppState, extra: Router) -> Router {
             crate::recovery::PATH,
             get(crate::recovery::page).post(crate::recovery::submit),
         )
-        .route(crate::recovery::RENEW_PATH, post(crate::recovery::renew_page))
+        .route(
+            crate::recovery::RENEW_PATH,
+            post(crate::recovery::renew_page),
+        )
         .route(
             "/consent",
             get(crate::approval::page).post(crate::approval::submit),

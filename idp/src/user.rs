@@ -135,12 +135,14 @@ pub async fn set_password(
     crate::login::clear_account_failures(store, &user.username).await?;
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
     store.void_enrolment_links(&user.id).await?;
+    // An upstream account linked with the old password may be someone else's.
+    let unlinked = store.delete_person_made_upstream_links(&user.id).await?;
     audit
         .append(AuditEvent::admin_about(
             via,
             user.sourced_id.as_deref(),
             format!(
-                "password of account {} set; {sessions_ended} session(s) ended, grants revoked",
+                "password of account {} set; {sessions_ended} session(s) ended, grants revoked, {unlinked} upstream link(s) the person made removed",
                 user.username
             ),
         ))
@@ -167,11 +169,14 @@ pub async fn lock(
     }
     let sessions_ended = store.sign_out_everywhere(&user.id, now()).await?;
     store.void_enrolment_links(&user.id).await?;
+    let unlinked = store.delete_person_made_upstream_links(&user.id).await?;
     audit
         .append(AuditEvent::admin_about(
             via,
             user.sourced_id.as_deref(),
-            format!("account {username} locked; {sessions_ended} session(s) ended, grants revoked"),
+            format!(
+                "account {username} locked; {sessions_ended} session(s) ended, grants revoked, {unlinked} upstream link(s) the person made removed"
+            ),
         ))
         .await?;
     Ok(sessions_ended)
@@ -311,17 +316,22 @@ pub async fn claims(
                 .collect();
             put("roles", Some(json!(roles)));
             put("schools", Some(json!(schools)));
-            // A teacher's classes are those they teach; a pupil's, those they are enrolled in.
+            // A teacher's classes are those they teach; a pupil's, those they are enrolled in,
+            // only with the scope of their own (a class's title can say more than a class).
             let classes = match Role::parse(&user.role) {
                 Some(Role::Teacher) => Some(directory.classes_taught_by(sourced_id).await?),
-                Some(Role::Student) => Some(
-                    directory
-                        .enrolled_classes(std::slice::from_ref(sourced_id))
-                        .await?
-                        .into_iter()
-                        .map(|(_, class)| class)
-                        .collect(),
-                ),
+                Some(Role::Student)
+                    if crate::scope::contains(scope, crate::scope::CLASSES_SCOPE) =>
+                {
+                    Some(
+                        directory
+                            .enrolled_classes(std::slice::from_ref(sourced_id))
+                            .await?
+                            .into_iter()
+                            .map(|(_, class)| class)
+                            .collect(),
+                    )
+                }
                 _ => None,
             };
             if let Some(classes) = classes {

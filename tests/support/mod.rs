@@ -430,6 +430,7 @@ impl Drop for TestServer {
 }
 
 /// A browser: keeps cookies, does not follow redirects.
+#[derive(Clone)]
 pub struct Browser {
     pub http: reqwest::Client,
     /// Password typed on the sign-in page during [`Browser::authorize`].
@@ -976,7 +977,11 @@ impl UpstreamProvider {
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
     }
 
     /// The account the next sign-ins at the upstream are (`sub`, `email`, `email_verified`,
@@ -988,12 +993,14 @@ impl UpstreamProvider {
     /// From now on the ID token is broken this way (`audience`, `signature`, `nonce`,
     /// `expired`, `issuer`, `tenant`), or the sign-in refused (`access_denied`); `None`: fixed.
     pub async fn tamper(&self, mode: Option<&str>) {
-        self.control("/tamper", serde_json::json!({ "mode": mode })).await;
+        self.control("/tamper", serde_json::json!({ "mode": mode }))
+            .await;
     }
 
     /// Every answer of discovery, keys and the token endpoint waits `ms` first.
     pub async fn delay(&self, ms: u64) {
-        self.control("/delay", serde_json::json!({ "ms": ms })).await;
+        self.control("/delay", serde_json::json!({ "ms": ms }))
+            .await;
     }
 
     /// A new signing key replaces the old one (the old one leaves the key set).

@@ -78,6 +78,11 @@ pub fn router() -> Router<Console> {
         .route("/admin/security", get(security::page))
         .route("/admin/security/assurance", post(security::set_rule))
         .route("/admin/security/keys/rotate", post(security::rotate_keys))
+        .route("/admin/security/upstreams", post(security::add_upstream))
+        .route(
+            "/admin/security/upstreams/{name}/{change}",
+            post(security::change_upstream),
+        )
         .route("/class", get(class::page))
         .route("/class/pupils/{pupil_id}/password", post(class::issue_slip))
         .route("/class/{class_id}/cards", post(cards::teacher_class))

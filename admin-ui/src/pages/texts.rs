@@ -323,6 +323,86 @@ pub struct ConsoleTexts {
     pub stage_high: &'static str,
     pub label_separator: &'static str,
     pub sentence_break: &'static str,
+    /// Heading of the upstream providers on the security page.
+    pub upstreams_title: &'static str,
+    /// What upstream providers are.
+    pub upstreams_lead: &'static str,
+    /// No upstream providers.
+    pub upstreams_none: &'static str,
+    /// Column: provider name.
+    pub col_upstream: &'static str,
+    /// Column: button label.
+    pub col_button: &'static str,
+    /// Column: issuer.
+    pub col_issuer: &'static str,
+    /// Column: schools.
+    pub col_for: &'static str,
+    /// Column: link rule.
+    pub col_link_by: &'static str,
+    /// Column: redirect URI.
+    pub col_redirect: &'static str,
+    /// A board-wide provider.
+    pub upstream_whole_board: &'static str,
+    /// After schools that sign in only upstream.
+    pub upstream_only_mark: &'static str,
+    /// State: enabled.
+    pub upstream_on: &'static str,
+    /// State: disabled.
+    pub upstream_off: &'static str,
+    /// Button: disable.
+    pub upstream_disable: &'static str,
+    /// Button: enable.
+    pub upstream_enable: &'static str,
+    /// Button: remove.
+    pub upstream_remove: &'static str,
+    /// Heading of the add form.
+    pub upstream_form: &'static str,
+    /// Field: preset.
+    pub upstream_preset: &'static str,
+    /// Preset Google.
+    pub preset_google: &'static str,
+    /// Preset Microsoft.
+    pub preset_microsoft: &'static str,
+    /// No preset.
+    pub preset_other: &'static str,
+    /// Field: name.
+    pub upstream_name: &'static str,
+    /// Field: issuer.
+    pub upstream_issuer: &'static str,
+    /// Field: client id.
+    pub upstream_client_id: &'static str,
+    /// Field: client secret.
+    pub upstream_client_secret: &'static str,
+    /// Field: tenant.
+    pub upstream_tenant: &'static str,
+    /// Field: domains.
+    pub upstream_domains: &'static str,
+    /// Field: schools.
+    pub upstream_schools: &'static str,
+    /// Field: link rule.
+    pub upstream_link_by: &'static str,
+    /// Rule email.
+    pub link_by_email: &'static str,
+    /// Rule subject.
+    pub link_by_subject: &'static str,
+    /// Field: label ja.
+    pub upstream_label_ja: &'static str,
+    /// Field: label en.
+    pub upstream_label_en: &'static str,
+    /// Field: only.
+    pub upstream_only: &'static str,
+    /// Field: trust mfa.
+    pub upstream_trust_mfa: &'static str,
+    /// Hint under the add form.
+    pub upstream_hint: &'static str,
+    /// Button: add.
+    pub upstream_add: &'static str,
+    /// Notice after adding.
+    pub upstream_added: &'static str,
+    /// Notice after a change.
+    pub upstream_changed: &'static str,
+    /// After adding, when discovery failed.
+    pub upstream_discovery_failed: &'static str,
 }
 
 impl ConsoleTexts {
@@ -767,6 +847,46 @@ static JA: ConsoleTexts = ConsoleTexts {
     stage_high: "高",
     label_separator: "：",
     sentence_break: "",
+    upstreams_title: "外部のログイン（Google・Microsoft など）",
+    upstreams_lead: "教育委員会の Google Workspace や Microsoft Entra ID のアカウントでログインできるようにします。だれがだれかは名簿で決まり、名簿にいない人はログインできません。",
+    upstreams_none: "外部のログインはまだ設定されていません。",
+    col_upstream: "名前",
+    col_button: "ボタン",
+    col_issuer: "発行者（issuer）",
+    col_for: "対象",
+    col_link_by: "名簿との結び付け",
+    col_redirect: "リダイレクト URI",
+    upstream_whole_board: "教育委員会全体",
+    upstream_only_mark: "（この方法のみ）",
+    upstream_on: "使用中",
+    upstream_off: "停止中",
+    upstream_disable: "停止",
+    upstream_enable: "再開",
+    upstream_remove: "削除",
+    upstream_form: "外部のログインを追加",
+    upstream_preset: "種類",
+    preset_google: "Google Workspace",
+    preset_microsoft: "Microsoft Entra ID",
+    preset_other: "その他の OpenID Connect プロバイダー",
+    upstream_name: "名前（半角英小文字・数字・ハイフン）",
+    upstream_issuer: "発行者 URL（その他の場合）",
+    upstream_client_id: "クライアント ID",
+    upstream_client_secret: "クライアントシークレット",
+    upstream_tenant: "テナント ID（Microsoft）",
+    upstream_domains: "許可するドメイン（空白区切り）",
+    upstream_schools: "対象の学校の sourcedId（空白区切り、空欄は全体）",
+    upstream_link_by: "名簿との結び付け方",
+    link_by_email: "名簿のメールアドレス（確認済みのもの）",
+    link_by_subject: "事前に結び付けたアカウントのみ",
+    upstream_label_ja: "ボタンの文言（日本語）",
+    upstream_label_en: "ボタンの文言（英語）",
+    upstream_only: "対象の学校はこの方法でのみログインする",
+    upstream_trust_mfa: "外部サービスの多要素認証（mfa）を認める",
+    upstream_hint: "外部サービスには、下に表示されるリダイレクト URI を登録してください。",
+    upstream_add: "追加",
+    upstream_added: "外部のログインを追加しました。一覧にあるリダイレクト URI を、外部サービスに登録してください。",
+    upstream_changed: "外部のログインを変更しました。",
+    upstream_discovery_failed: "ただし、発行者の設定情報（discovery）を取得できませんでした。発行者 URL と、このサーバーから接続できるかを確認してください。",
 };
 
 static EN: ConsoleTexts = ConsoleTexts {
@@ -1089,4 +1209,44 @@ static EN: ConsoleTexts = ConsoleTexts {
     stage_high: "H",
     label_separator: ": ",
     sentence_break: " ",
+    upstreams_title: "Outside sign-in (Google, Microsoft, …)",
+    upstreams_lead: "Let people sign in with the board's Google Workspace or Microsoft Entra ID accounts. The roster decides who is who: nobody outside it signs in.",
+    upstreams_none: "No outside sign-in is set up yet.",
+    col_upstream: "Name",
+    col_button: "Button",
+    col_issuer: "Issuer",
+    col_for: "For",
+    col_link_by: "Linked by",
+    col_redirect: "Redirect URI",
+    upstream_whole_board: "The whole board",
+    upstream_only_mark: " (only this way)",
+    upstream_on: "On",
+    upstream_off: "Off",
+    upstream_disable: "Switch off",
+    upstream_enable: "Switch on",
+    upstream_remove: "Remove",
+    upstream_form: "Add an outside sign-in",
+    upstream_preset: "Kind",
+    preset_google: "Google Workspace",
+    preset_microsoft: "Microsoft Entra ID",
+    preset_other: "Another OpenID Connect provider",
+    upstream_name: "Name (lower-case letters, digits, hyphens)",
+    upstream_issuer: "Issuer URL (another provider)",
+    upstream_client_id: "Client ID",
+    upstream_client_secret: "Client secret",
+    upstream_tenant: "Tenant ID (Microsoft)",
+    upstream_domains: "Allowed domains (separated by spaces)",
+    upstream_schools: "Schools' sourcedIds (separated by spaces; empty: the whole board)",
+    upstream_link_by: "How accounts are linked to the roster",
+    link_by_email: "The roster e-mail (verified upstream)",
+    link_by_subject: "Only accounts linked beforehand",
+    upstream_label_ja: "Button words (Japanese)",
+    upstream_label_en: "Button words (English)",
+    upstream_only: "Its schools sign in only this way",
+    upstream_trust_mfa: "Accept the outside service's multi-factor sign-in (mfa)",
+    upstream_hint: "Register the redirect URI shown in the list at the outside service.",
+    upstream_add: "Add",
+    upstream_added: "The outside sign-in was added. Register the redirect URI shown in the list at the outside service.",
+    upstream_changed: "The outside sign-in was changed.",
+    upstream_discovery_failed: "However, the issuer's discovery document could not be read. Check the issuer URL and that this server can reach it.",
 };

@@ -283,7 +283,7 @@ pub struct EnrolmentLinkRow {
 }
 
 /// An upstream OpenID Connect provider people sign in through, as stored.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct UpstreamRow {
     /// Short name, in the sign-in and callback addresses.
     pub name: String,
@@ -318,6 +318,18 @@ pub struct UpstreamRow {
     pub created_at: i64,
     /// Who added it.
     pub created_by: String,
+}
+
+/// Its secret stays out of any debug output.
+impl std::fmt::Debug for UpstreamRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamRow")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"(hidden)")
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which Renkei account an upstream account (provider and subject) is.
@@ -536,8 +548,12 @@ pub trait Store: Send + Sync + 'static {
         created_at: i64,
     ) -> StoreResult<()>;
     /// Uses one of the account's unused recovery codes, once: false if it has no such code.
-    async fn use_recovery_code(&self, user_id: &str, code_hash: &str, now: i64)
-    -> StoreResult<bool>;
+    async fn use_recovery_code(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
     /// How many unused recovery codes the account has, and when its codes were made.
     async fn recovery_codes_left(&self, user_id: &str) -> StoreResult<RecoveryCodesLeft>;
     /// Removes an account's recovery codes; how many unused ones there were.
@@ -571,6 +587,12 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_upstream_link(&self, link: &UpstreamLinkRow) -> StoreResult<()>;
     /// A person's linked upstream accounts.
     async fn upstream_links_of(&self, user_id: &str) -> StoreResult<Vec<UpstreamLinkRow>>;
+    /// Removes the upstream links a person made themself (after a compromise, with the
+    /// administrator's lock, new password or passkey reset); how many.
+    async fn delete_person_made_upstream_links(&self, user_id: &str) -> StoreResult<u64>;
+    /// Ends every session signed in with `acr` and revokes the grants made from such sign-ins
+    /// (an upstream switched off or removed); how many sessions.
+    async fn end_sign_ins_with(&self, acr: &str, now: i64) -> StoreResult<u64>;
     /// Unlinks a person's account at `provider`: false if there was none.
     async fn delete_upstream_link(&self, provider: &str, user_id: &str) -> StoreResult<bool>;
     /// Stores a pupil's new sign-in card; their earlier live card is voided (at `now`).

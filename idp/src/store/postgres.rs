@@ -2,12 +2,13 @@
 //! processes against one database.
 
 use super::sql::{
-    INSERT_PASSKEY, UPSTREAM_COLUMNS, UPSTREAM_FLOW_COLUMNS, passkey_columns, sql_store, user_columns,
+    INSERT_PASSKEY, UPSTREAM_COLUMNS, UPSTREAM_FLOW_COLUMNS, passkey_columns, sql_store,
+    user_columns,
 };
 use super::{
     ApprovalRow, AssuranceRow, CardRow, ClientRow, CodeRow, EnrolmentLinkRow, GrantRow, PasskeyRow,
-    RecoveryCodesLeft, UpstreamFlowRow, UpstreamLinkRow, UpstreamRow,
-    Redemption, RefreshTokenRow, SessionRow, SigningKeyRow, StoreResult, UserRow, conflict_as,
+    RecoveryCodesLeft, Redemption, RefreshTokenRow, SessionRow, SigningKeyRow, StoreResult,
+    UpstreamFlowRow, UpstreamLinkRow, UpstreamRow, UserRow, conflict_as,
 };
 
 /// Renkei's storage in a PostgreSQL database.

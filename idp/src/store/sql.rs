@@ -684,6 +684,30 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn delete_person_made_upstream_links(&self, user_id: &str) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM upstream_links WHERE user_id = $1 AND linked_by = 'person'")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn end_sign_ins_with(&self, acr: &str, now: i64) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE grants SET revoked_at = $2 WHERE acr = $1 AND revoked_at IS NULL")
+                    .bind(acr)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE acr = $1")
+                    .bind(acr)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(ended)
+            }
+
             async fn delete_upstream_link(&self, provider: &str, user_id: &str) -> StoreResult<bool> {
                 Ok(sqlx::query("DELETE FROM upstream_links WHERE provider = $1 AND user_id = $2")
                     .bind(provider)

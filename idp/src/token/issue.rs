@@ -82,7 +82,12 @@ pub fn access_token(
         auth_time: grant.map(|g| g.auth_time),
         acr: grant.map(|g| g.acr.clone()),
         amr: grant
-            .map(|g| g.amr.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .map(|g| {
+                g.amr
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
             .filter(|amr| !amr.is_empty()),
         gid: grant.map(|g| g.id.clone()),
     };

@@ -132,9 +132,7 @@ pub async fn only_way_for(state: &AppState, user: &UserRow) -> Result<Option<Ups
         return Ok(None);
     };
     Ok(state.store.upstreams().await?.into_iter().find(|u| {
-        u.only_way
-            && u.disabled_at.is_none()
-            && u.schools.split_whitespace().any(|s| s == school)
+        u.only_way && u.disabled_at.is_none() && u.schools.split_whitespace().any(|s| s == school)
     }))
 }
 
@@ -216,14 +214,19 @@ pub async fn link(
         if !state.csrf.verify(&headers, &form.csrf_token) {
             return Err(Error::expired_form());
         }
+        // A recent sign-in of the person's own: not a printed card (anyone holding it) nor a
+        // recovery code (its session is for registering a new passkey).
         let session = crate::session::current(&state, &headers)
             .await?
             .filter(crate::passkey::signed_in_recently)
+            .filter(|s| {
+                s.acr != crate::card::ACR_CARD && s.acr != crate::recovery::ACR_RECOVERY
+            })
             .ok_or_else(|| {
                 Error::page(
                     StatusCode::FORBIDDEN,
-                    "アカウントを連携するには、もう一度ログインしてください。",
-                    "Please sign in again to link an account.",
+                    "アカウントを連携するには、パスワードかパスキーでもう一度ログインしてください。",
+                    "Please sign in again with your password or a passkey to link an account.",
                 )
             })?;
         let address = login::client_address(&state, connect_info.as_ref(), &headers);
@@ -404,7 +407,7 @@ enum Finished {
     /// grace period of the board's passkey rule (until `grace_until`) the person is asked to
     /// enrol one first.
     SignIn {
-        user: UserRow,
+        user: Box<UserRow>,
         amr: Vec<String>,
         request: String,
         grace_until: Option<i64>,
@@ -593,6 +596,9 @@ async fn finish(
             Err(refused) => return Ok(Err(refused)),
         },
     };
+    if !serves(state, &upstream, &user).await? {
+        return Ok(Err(not_served(&upstream, &user)));
+    }
     // Departed, disabled or locked: the upstream's word does not bring anyone back.
     if !user.enabled {
         return Ok(Err(Refused::new(
@@ -643,11 +649,48 @@ async fn finish(
         ))
         .await?;
     Ok(Ok(Finished::SignIn {
-        user,
+        user: Box::new(user),
         amr,
         request: flow.request,
         grace_until,
     }))
+}
+
+/// Whether `upstream` is for `user`'s school: one for the whole board is for everyone; one for
+/// some schools only for the people who belong to one of them.
+async fn serves(state: &AppState, upstream: &UpstreamRow, user: &UserRow) -> Result<bool> {
+    if upstream.schools.is_empty() {
+        return Ok(true);
+    }
+    for school in upstream.schools.split_whitespace() {
+        if user.school_id.as_deref() == Some(school) {
+            return Ok(true);
+        }
+        if let Some(sourced_id) = &user.sourced_id
+            && state
+                .directory
+                .belongs_to_school(sourced_id, school)
+                .await
+                .map_err(|e| Error::internal(format!("the roster could not be read: {e}")))?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The refusal for a person whose school the upstream is not for.
+fn not_served(upstream: &UpstreamRow, user: &UserRow) -> Refused {
+    Refused::new(
+        StatusCode::FORBIDDEN,
+        "このログイン方法は、あなたの学校では使えません。ログイン画面に戻って、ほかの方法でログインしてください。",
+        "This sign-in method is not for your school. Go back to the sign-in page and choose another.",
+        format!(
+            "account {} is not of a school upstream {} is for ({})",
+            user.username, upstream.name, upstream.schools
+        ),
+    )
+    .about(user)
 }
 
 /// The tenant (`tid`) and domain (`hd`, else the e-mail's) checks the administrator set.
@@ -694,15 +737,30 @@ fn organisation_matches(
     Ok(())
 }
 
+/// The e-mail address the upstream vouches for, lower-cased: one it verified (Entra says so
+/// with `xms_edov`, the e-mail domain owner verified), in ASCII; at Google, only a Workspace
+/// account's (`hd`) or a Gmail address — a consumer account of another address was verified
+/// once, and Google is not that address's authority.
+fn trusted_email(upstream: &UpstreamRow, verified: &Verified) -> Option<String> {
+    let email = verified.text("email")?.to_ascii_lowercase();
+    let vouched = verified.flag("email_verified") || verified.flag("xms_edov");
+    let authority = upstream.issuer != GOOGLE_ISSUER
+        || verified.text("hd").is_some()
+        || email.ends_with("@gmail.com");
+    (vouched && authority && email.is_ascii() && email.contains('@')).then_some(email)
+}
+
 /// The `amr` values repeated from the upstream: RFC 8176's only, and those that claim more
-/// than one factor only where the board trusts the upstream.
+/// than one factor only where the board trusts the upstream (a key alone, without `mfa`, is
+/// not taken for two factors).
 fn asserted_amr(upstream: &UpstreamRow, verified: &Verified) -> Vec<String> {
     let mut amr: Vec<String> = verified
         .amr()
         .into_iter()
         .filter(|m| KNOWN_AMR.contains(&m.as_str()))
-        .filter(|m| upstream.trust_mfa || !MULTI_FACTOR_AMR.contains(&m.as_str()))
         .collect();
+    let multi = upstream.trust_mfa && amr.iter().any(|m| m == "mfa");
+    amr.retain(|m| multi || !MULTI_FACTOR_AMR.contains(&m.as_str()));
     amr.sort();
     amr.dedup();
     amr
@@ -736,20 +794,15 @@ async fn person_of(
                 verified.subject, upstream.name
             ))));
         }
-        LinkRule::Email => {
-            // An address the upstream has not verified proves nothing (Entra says so with
-            // `xms_edov`, the e-mail domain owner verified).
-            let verified_email = verified.flag("email_verified") || verified.flag("xms_edov");
-            match verified.text("email").filter(|_| verified_email) {
-                Some(email) => (RosterField::Email, email.to_owned(), "email"),
-                None => {
-                    return Ok(Err(unknown_person(format!(
-                        "subject {} of upstream {} has no verified e-mail address",
-                        verified.subject, upstream.name
-                    ))));
-                }
+        LinkRule::Email => match trusted_email(upstream, verified) {
+            Some(email) => (RosterField::Email, email, "email"),
+            None => {
+                return Ok(Err(unknown_person(format!(
+                    "subject {} of upstream {} has no verified e-mail address",
+                    verified.subject, upstream.name
+                ))));
             }
-        }
+        },
         LinkRule::Claim(claim) => match verified.text(claim) {
             Some(value) => (RosterField::Username, value.to_owned(), "claim"),
             None => {
@@ -770,7 +823,11 @@ async fn person_of(
             "subject {} of upstream {}: {} roster account(s) match its {how} {value:?}",
             verified.subject,
             upstream.name,
-            if found.is_empty() { "no" } else { "more than one" }
+            if found.is_empty() {
+                "no"
+            } else {
+                "more than one"
+            }
         ))));
     };
     let Some(user) = state.store.user(user_id).await? else {
@@ -817,18 +874,49 @@ async fn link_own(
     verified: &Verified,
     user_id: &str,
 ) -> Result<std::result::Result<(), Refused>> {
-    let signed_in = crate::session::current(state, headers)
+    let session = crate::session::current(state, headers)
         .await?
-        .is_some_and(|s| s.user_id == user_id);
+        .filter(|s| s.user_id == user_id);
     let user = state.store.user(user_id).await?.filter(|u| u.enabled);
-    let (true, Some(user)) = (signed_in, user) else {
+    let (Some(session), Some(user)) = (session, user) else {
         return Ok(Err(Refused::new(
             StatusCode::FORBIDDEN,
             "連携を始めたときのログインが終わっています。もう一度ログインしてから連携してください。",
             "The sign-in that started linking has ended. Please sign in again and link again.",
-            format!("linking upstream {} without the session that asked", upstream.name),
+            format!(
+                "linking upstream {} without the session that asked",
+                upstream.name
+            ),
         )));
     };
+    if !serves(state, upstream, &user).await? {
+        return Ok(Err(not_served(upstream, &user)));
+    }
+    // The upstream account must be the person's by the board's own rule (their roster e-mail
+    // or username), or the person proves more than a password: a passkey sign-in.
+    let theirs = match LinkRule::parse(&upstream.link_by)? {
+        LinkRule::Email => trusted_email(upstream, verified).is_some_and(|email| {
+            user.email
+                .as_deref()
+                .is_some_and(|own| own.eq_ignore_ascii_case(&email))
+        }),
+        LinkRule::Claim(claim) => verified
+            .text(&claim)
+            .is_some_and(|value| renkei_directory::fold_username(value) == user.username),
+        LinkRule::Subject => false,
+    };
+    if !theirs && session.acr != crate::passkey::ACR_PASSKEY {
+        return Ok(Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            "このアカウントは、名簿に登録されたあなたのアカウントと確認できませんでした。パスキーでログインしてから連携するか、管理者に連絡してください。",
+            "This account could not be confirmed as yours from the roster. Sign in with a passkey and link again, or contact your administrator.",
+            format!(
+                "account {} asked to link subject {} of upstream {}, which the roster does not confirm, without a passkey sign-in",
+                user.username, verified.subject, upstream.name
+            ),
+        )
+        .about(&user)));
+    }
     let row = UpstreamLinkRow {
         provider: upstream.name.clone(),
         subject: verified.subject.clone(),
@@ -902,12 +990,57 @@ mod tests {
     #[test]
     fn only_known_and_trusted_amr_values_are_repeated() {
         let said = verified(json!({"amr": ["pwd", "mfa", "otp", "made-up", "pwd"]}));
-        assert_eq!(asserted_amr(&upstream(false, "", None), &said), ["otp", "pwd"]);
+        assert_eq!(
+            asserted_amr(&upstream(false, "", None), &said),
+            ["otp", "pwd"]
+        );
         assert_eq!(
             asserted_amr(&upstream(true, "", None), &said),
             ["mfa", "otp", "pwd"]
         );
+        let key_alone = verified(json!({"amr": ["hwk"]}));
+        assert!(asserted_amr(&upstream(true, "", None), &key_alone).is_empty());
         assert!(asserted_amr(&upstream(true, "", None), &verified(json!({}))).is_empty());
+    }
+
+    #[test]
+    fn google_vouches_for_workspace_and_gmail_addresses_only() {
+        let mut google = upstream(false, "", None);
+        google.issuer = GOOGLE_ISSUER.into();
+        let said = |claims| trusted_email(&google, &verified(claims));
+        assert_eq!(
+            said(
+                json!({"email": "Taro@Sakura.ed.jp", "email_verified": true, "hd": "sakura.ed.jp"})
+            ),
+            Some("taro@sakura.ed.jp".into())
+        );
+        assert_eq!(
+            said(json!({"email": "taro@gmail.com", "email_verified": true})),
+            Some("taro@gmail.com".into())
+        );
+        assert_eq!(
+            said(json!({"email": "taro@sakura.ed.jp", "email_verified": true})),
+            None,
+            "a consumer account of a school address"
+        );
+        assert_eq!(
+            said(
+                json!({"email": "taro@sakura.ed.jp", "email_verified": false, "hd": "sakura.ed.jp"})
+            ),
+            None
+        );
+        let entra = upstream(false, "", None);
+        assert_eq!(
+            trusted_email(
+                &entra,
+                &verified(json!({"email": "a@sakura.ed.jp", "xms_edov": true}))
+            ),
+            Some("a@sakura.ed.jp".into())
+        );
+        assert_eq!(
+            trusted_email(&entra, &verified(json!({"email": "a@sakura.ed.jp"}))),
+            None
+        );
     }
 
     #[test]
@@ -918,12 +1051,8 @@ mod tests {
         assert!(organisation_matches(&entra, &verified(json!({"tid": "other"}))).is_err());
         assert!(organisation_matches(&entra, &verified(json!({}))).is_err());
         let school = upstream(false, "sakura.ed.jp", None);
-        assert!(
-            organisation_matches(&school, &verified(json!({"hd": "sakura.ed.jp"}))).is_ok()
-        );
-        assert!(
-            organisation_matches(&school, &verified(json!({"hd": "other.ed.jp"}))).is_err()
-        );
+        assert!(organisation_matches(&school, &verified(json!({"hd": "sakura.ed.jp"}))).is_ok());
+        assert!(organisation_matches(&school, &verified(json!({"hd": "other.ed.jp"}))).is_err());
         assert!(
             organisation_matches(&school, &verified(json!({"email": "a@sakura.ed.jp"}))).is_ok()
         );

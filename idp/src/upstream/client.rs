@@ -25,7 +25,7 @@ use crate::store::UpstreamRow;
 
 /// How long a discovery document (and its keys) is kept.
 const KEPT_FOR: Duration = Duration::from_secs(3600);
-/// How far the upstream's clock may be ahead of ours for an ID token's expiry.
+/// How long after an ID token's expiry it is still taken (our clock ahead of the upstream's).
 const CLOCK_SKEW_SECONDS: i64 = 60;
 /// Upstreams kept in the cache at most (a board has a handful).
 const KEPT_UPSTREAMS: usize = 64;
@@ -128,7 +128,8 @@ impl Clients {
         fresh: bool,
     ) -> Result<CoreProviderMetadata, UpstreamError> {
         if !fresh
-            && let Some((at, metadata)) = self.cache.lock().ok().and_then(|c| c.get(issuer).cloned())
+            && let Some((at, metadata)) =
+                self.cache.lock().ok().and_then(|c| c.get(issuer).cloned())
             && at.elapsed() < KEPT_FOR
         {
             return Ok(metadata);
@@ -138,6 +139,21 @@ impl Clients {
         let metadata = CoreProviderMetadata::discover_async(url, &self.http)
             .await
             .map_err(|e| failure(&e, UpstreamError::Unreachable))?;
+        // The secret goes to the token endpoint: every endpoint must be as safe as the issuer.
+        let endpoints = [
+            Some(metadata.authorization_endpoint().url()),
+            metadata.token_endpoint().map(|t| t.url()),
+            Some(metadata.jwks_uri().url()),
+        ];
+        if let Some(bad) = endpoints
+            .into_iter()
+            .flatten()
+            .find(|endpoint| !endpoint_ok(issuer, endpoint))
+        {
+            return Err(UpstreamError::Unreachable(format!(
+                "the discovery document names the endpoint {bad}, which is not https (http only for an issuer on the loopback)"
+            )));
+        }
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= KEPT_UPSTREAMS {
                 cache.clear();
@@ -166,11 +182,17 @@ impl Clients {
         // Shared tablets: Google and Microsoft ask which account, not sign the last one in
         // (`select_account`, which other providers need not know).
         if upstream.issuer == super::GOOGLE_ISSUER
-            || upstream.issuer.starts_with("https://login.microsoftonline.com/")
+            || upstream
+                .issuer
+                .starts_with("https://login.microsoftonline.com/")
         {
             request = request.add_extra_param("prompt", "select_account");
         }
-        for scope in upstream.scopes.split_whitespace().filter(|s| *s != "openid") {
+        for scope in upstream
+            .scopes
+            .split_whitespace()
+            .filter(|s| *s != "openid")
+        {
             request = request.add_scope(Scope::new(scope.to_owned()));
         }
         // Google shows only the accounts of the one domain allowed.
@@ -211,9 +233,9 @@ impl Clients {
             .ok_or_else(|| UpstreamError::InvalidToken("the answer has no ID token".into()))?;
         let nonce = Nonce::new(nonce.to_owned());
         let verify = |client: &Client| {
-            let verifier = client.id_token_verifier().set_time_fn(|| {
-                chrono::Utc::now() - chrono::Duration::seconds(CLOCK_SKEW_SECONDS)
-            });
+            let verifier = client
+                .id_token_verifier()
+                .set_time_fn(|| chrono::Utc::now() - chrono::Duration::seconds(CLOCK_SKEW_SECONDS));
             id_token
                 .claims(&verifier, &nonce)
                 .map(|claims| claims.subject().as_str().to_owned())
@@ -237,12 +259,23 @@ impl Clients {
             .nth(1)
             .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-            .ok_or_else(|| UpstreamError::InvalidToken("the ID token's claims do not read".into()))?;
+            .ok_or_else(|| {
+                UpstreamError::InvalidToken("the ID token's claims do not read".into())
+            })?;
         Ok(Verified {
             subject,
             claims: payload,
         })
     }
+}
+
+/// Whether an upstream's `endpoint` is as safe as its `issuer`: https, or http on the
+/// loopback for an issuer there.
+fn endpoint_ok(issuer: &str, endpoint: &url::Url) -> bool {
+    let loopback = |host: Option<&str>| matches!(host, Some("127.0.0.1" | "localhost" | "[::1]"));
+    let issuer_on_loopback = url::Url::parse(issuer).is_ok_and(|u| loopback(u.host_str()));
+    endpoint.scheme() == "https"
+        || (endpoint.scheme() == "http" && issuer_on_loopback && loopback(endpoint.host_str()))
 }
 
 /// The client type discovery gives.

@@ -80,7 +80,7 @@ impl LinkRule {
 }
 
 /// What an administrator gives for a new upstream (the command line, the console, the API).
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Default, serde::Deserialize)]
 pub struct NewUpstream {
     /// Short name (lower-case letters, digits, `-`), in the sign-in addresses.
     pub name: String,
@@ -121,6 +121,18 @@ pub struct NewUpstream {
     /// Trust the upstream's `amr` `mfa` as a second factor.
     #[serde(default)]
     pub trust_mfa: bool,
+}
+
+/// Its secret stays out of any debug output.
+impl std::fmt::Debug for NewUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUpstream")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"(hidden)")
+            .finish_non_exhaustive()
+    }
 }
 
 /// An upstream as administrators see it (never its secret).
@@ -222,9 +234,11 @@ fn tenant_ok(tenant: &str) -> bool {
 fn domain_ok(domain: &str) -> bool {
     domain.len() <= 253
         && domain.contains('.')
-        && domain
-            .split('.')
-            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// Checks `new` and fills in its preset: the row to store (added by `by` at `at`).
@@ -260,7 +274,13 @@ async fn checked(
         ));
     }
     let (issuer, scopes, rule, label_ja, label_en) = match new.preset.as_deref() {
-        None => (new.issuer.clone(), "openid email profile", "email", name.clone(), name.clone()),
+        None => (
+            new.issuer.clone(),
+            "openid email profile",
+            "email",
+            name.clone(),
+            name.clone(),
+        ),
         Some("google") => (
             new.issuer.clone().or(Some(GOOGLE_ISSUER.to_owned())),
             "openid email profile",
@@ -275,9 +295,9 @@ async fn checked(
                 );
             };
             (
-                new.issuer
-                    .clone()
-                    .or(Some(format!("https://login.microsoftonline.com/{tenant}/v2.0"))),
+                new.issuer.clone().or(Some(format!(
+                    "https://login.microsoftonline.com/{tenant}/v2.0"
+                ))),
                 "openid email profile",
                 "email",
                 "Microsoftでログイン".to_owned(),
@@ -291,7 +311,10 @@ async fn checked(
         }
     };
     let Some(issuer) = issuer.map(|i| i.trim().trim_end_matches('/').to_owned()) else {
-        return invalid("--issuer is missing: give the upstream's issuer URL, or --preset google|microsoft".into());
+        return invalid(
+            "--issuer is missing: give the upstream's issuer URL, or --preset google|microsoft"
+                .into(),
+        );
     };
     if !issuer_ok(&issuer) {
         return invalid(format!(
@@ -314,9 +337,12 @@ async fn checked(
         scope_list.insert(0, "openid".into());
     }
     if scope_list.len() > MAX_LIST
-        || scope_list
-            .iter()
-            .any(|s| s.len() > 128 || !s.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\'))
+        || scope_list.iter().any(|s| {
+            s.len() > 128
+                || !s
+                    .bytes()
+                    .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        })
     {
         return invalid("--scope: at most 50 scopes of printable characters".into());
     }
@@ -424,7 +450,11 @@ pub async fn add(
                 } else {
                     format!("for schools {}", row.schools)
                 },
-                if row.only_way { ", their only way in" } else { "" }
+                if row.only_way {
+                    ", their only way in"
+                } else {
+                    ""
+                }
             ),
         ))
         .await?;
@@ -473,26 +503,46 @@ pub async fn set_enabled(
     store
         .set_upstream_disabled(name, (!enabled).then(now))
         .await?;
+    let ended = if enabled {
+        0
+    } else {
+        end_upstream_sign_ins(store).await?
+    };
     audit
         .append(AuditEvent::admin(
             via,
             format!(
                 "upstream provider {name} {}",
-                if enabled { "switched on" } else { "switched off" }
+                if enabled {
+                    "switched on".to_owned()
+                } else {
+                    format!("switched off; {ended} upstream session(s) ended, their grants revoked")
+                }
             ),
         ))
         .await?;
     Ok(())
 }
 
+/// Ends every sign-in made through an upstream, and revokes the grants made from them: what
+/// an upstream switched off or removed (a compromise, a distrusted provider) vouched for stops
+/// counting at once. Sessions do not say which upstream made them: people who signed in
+/// through another sign in again.
+async fn end_upstream_sign_ins(store: &dyn Store) -> Result<u64> {
+    Ok(store.end_sign_ins_with(ACR_UPSTREAM, now()).await?)
+}
+
 /// Removes upstream `name` with its links, audited through `via`.
 pub async fn remove(store: &dyn Store, audit: &AuditLog, via: &str, name: &str) -> Result<()> {
     named(store, name).await?;
     store.delete_upstream(name).await?;
+    let ended = end_upstream_sign_ins(store).await?;
     audit
         .append(AuditEvent::admin(
             via,
-            format!("upstream provider {name} removed with its account links"),
+            format!(
+                "upstream provider {name} removed with its account links; {ended} upstream session(s) ended, their grants revoked"
+            ),
         ))
         .await?;
     Ok(())
