@@ -311,10 +311,7 @@ async fn a_pupil_signs_in_to_an_app_through_the_boards_google(backend: Backend) 
         .await;
     let (again, answer) = sign_in_through(&server, "google").await;
     assert_eq!(location(&answer), "/");
-    assert_eq!(
-        signed_in_as(&server, &again).await.contains("佐藤 花子"),
-        true
-    );
+    assert!(signed_in_as(&server, &again).await.contains("佐藤 花子"));
     let details = audit_details(&server).await;
     for expected in [
         "upstream provider google added",
