@@ -142,12 +142,22 @@ pub async fn set_password(
             via,
             user.sourced_id.as_deref(),
             format!(
-                "password of account {} set; {sessions_ended} session(s) ended, grants revoked, {unlinked} upstream link(s) the person made removed",
-                user.username
+                "password of account {} set; {sessions_ended} session(s) ended, grants revoked{}",
+                user.username,
+                person_links_removed(unlinked)
             ),
         ))
         .await?;
     Ok(user)
+}
+
+/// The audit detail's words for `removed` upstream links the person had made (none: nothing).
+fn person_links_removed(removed: u64) -> String {
+    if removed == 0 {
+        String::new()
+    } else {
+        format!(", {removed} upstream link(s) the person made removed")
+    }
 }
 
 /// Locks an account (a lost sign-in card, a leaked password, a departure the roster does not
@@ -175,7 +185,8 @@ pub async fn lock(
             via,
             user.sourced_id.as_deref(),
             format!(
-                "account {username} locked; {sessions_ended} session(s) ended, grants revoked, {unlinked} upstream link(s) the person made removed"
+                "account {username} locked; {sessions_ended} session(s) ended, grants revoked{}",
+                person_links_removed(unlinked)
             ),
         ))
         .await?;
