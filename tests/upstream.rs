@@ -635,6 +635,50 @@ async fn a_person_links_their_own_account_and_the_board_rules_hold(backend: Back
     let (other, answer) = sign_in_through(&server, "google").await;
     assert_eq!(location(&answer), "/");
     assert!(signed_in_as(&server, &other).await.contains("山田 太郎"));
+    // Someone holding Taro's printed card cannot link an account of theirs.
+    let card = renkei_idp::card::issue(
+        server.store.as_ref(),
+        &server.audit,
+        "test",
+        &server.state.config.issuer,
+        "taro",
+        false,
+    )
+    .await
+    .unwrap();
+    let tablet = Browser::new();
+    let page = tablet
+        .get(&server.url("/login/card"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let signed = tablet
+        .post_form(
+            &server.url("/login/card"),
+            &[
+                ("csrf_token", hidden(&page, "csrf_token").as_str()),
+                ("request", ""),
+                ("code", card.code.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(location(&signed), "/");
+    let home = tablet.get(&server.url("/")).await.text().await.unwrap();
+    let refused_link = tablet
+        .post_form(
+            &server.url("/login/upstream/google/link"),
+            &[("csrf_token", &hidden(&home, "csrf_token"))],
+        )
+        .await;
+    assert_eq!(refused_link.status(), 403);
+    let unlink_by_card = tablet
+        .post_form(
+            &server.url("/login/upstream/google/unlink"),
+            &[("csrf_token", &hidden(&home, "csrf_token"))],
+        )
+        .await;
+    assert_eq!(unlink_by_card.status(), 403);
     // The administrator's new password for Taro (a compromise) removes what he linked.
     renkei_idp::user::set_password(
         server.store.as_ref(),
@@ -759,6 +803,14 @@ async fn a_person_links_their_own_account_and_the_board_rules_hold(backend: Back
                 .contains("パスワードではログインできません")
         );
     }
+    // Nor does the board's upstream sign in the people of a school that signs in only
+    // through its own.
+    google
+        .sign_in_as(google_account("g-ren", "ren@kaede.ed.jp"))
+        .await;
+    let (browser, answer) = sign_in_through(&server, "google").await;
+    let (status, page) = refused(&server, &browser, answer).await;
+    assert_eq!(status, 403, "{page}");
     // A school's own upstream signs none of another school's people in.
     google
         .sign_in_as(google_account("g-hanako", "hanako@sakura.ed.jp"))

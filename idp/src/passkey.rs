@@ -456,7 +456,7 @@ async fn show(
         toggle_href: toggle_href(t, "/passkeys", &[]),
         notice,
         error,
-        recent: signed_in_recently(session),
+        recent: may_add_passkey(session),
         passkeys,
         csrf_token: &csrf_token,
         suggested_name: suggested_name(t, headers),
@@ -516,10 +516,16 @@ pub(crate) fn signed_in_recently(session: &SessionRow) -> bool {
     now() - session.auth_time <= RECENT_SIGN_IN
 }
 
+/// Whether `session` may add a passkey: a recent sign-in, and not with a printed card
+/// (whoever holds a copy of it would get a credential of their own).
+fn may_add_passkey(session: &SessionRow) -> bool {
+    signed_in_recently(session) && session.acr != crate::card::ACR_CARD
+}
+
 /// The signed-in session that may add a passkey.
 async fn recent_session(state: &AppState, headers: &HeaderMap) -> Result<SessionRow> {
     let session = session::current(state, headers).await?;
-    session.filter(signed_in_recently).ok_or_else(|| {
+    session.filter(may_add_passkey).ok_or_else(|| {
         Error::page(
             StatusCode::FORBIDDEN,
             "パスキーを登録するには、もう一度ログインしてください。",
@@ -867,7 +873,7 @@ pub async fn remove(
     } else {
         0
     };
-    store.delete_person_made_upstream_links(&user.id).await?;
+    let unlinked = store.delete_person_made_upstream_links(&user.id).await?;
     let names: Vec<&str> = chosen.iter().map(|p| p.name.as_str()).collect();
     audit
         .append(renkei_platform::AuditEvent::admin(
@@ -878,10 +884,12 @@ pub async fn remove(
                 user.username,
                 names.join(", "),
                 sessions_ended,
-                if codes_voided > 0 {
-                    format!("; {codes_voided} unused recovery code(s) voided")
-                } else {
-                    String::new()
+                match (codes_voided, unlinked) {
+                    (0, 0) => String::new(),
+                    (codes, 0) => format!("; {codes} unused recovery code(s) voided"),
+                    (codes, links) => format!(
+                        "; {codes} unused recovery code(s) voided, {links} upstream link(s) the person made removed"
+                    ),
                 }
             ),
         ))

@@ -88,6 +88,8 @@ struct UpstreamItem {
     /// "Linked (date)" or "not linked".
     state: String,
     linked: bool,
+    /// The person made the link (and may undo it; an administrator's is theirs).
+    own_link: bool,
 }
 
 /// `GET /`.
@@ -255,6 +257,7 @@ async fn show(
                 None => p.upstream_not_linked.to_owned(),
             },
             linked: link.is_some(),
+            own_link: link.as_ref().is_some_and(|l| l.linked_by == "person"),
             name: upstream.name,
         })
         .collect();

@@ -250,6 +250,21 @@ pub async fn unlink(
         let Some(session) = crate::session::current(&state, &headers).await? else {
             return Ok(web::see_other("/login", []));
         };
+        // The person's own sign-in (not a card's), and a link they made themself: an
+        // administrator's link is the administrator's to undo.
+        let own_link = state
+            .store
+            .upstream_links_of(&session.user_id)
+            .await?
+            .into_iter()
+            .any(|l| l.provider == name && l.linked_by == "person");
+        if session.acr == crate::card::ACR_CARD || !own_link {
+            return Err(Error::page(
+                StatusCode::FORBIDDEN,
+                "この連携は、ここでは解除できません。管理者に連絡してください。",
+                "This link cannot be removed here. Please contact your administrator.",
+            ));
+        }
         let user = state
             .store
             .user(&session.user_id)
@@ -599,6 +614,13 @@ async fn finish(
     if !serves(state, &upstream, &user).await? {
         return Ok(Err(not_served(&upstream, &user)));
     }
+    // A school that signs in only through its own upstream: not through the board's either.
+    if only_way_for(state, &user)
+        .await?
+        .is_some_and(|only| only.name != upstream.name)
+    {
+        return Ok(Err(not_served(&upstream, &user)));
+    }
     // Departed, disabled or locked: the upstream's word does not bring anyone back.
     if !user.enabled {
         return Ok(Err(Refused::new(
@@ -833,6 +855,10 @@ async fn person_of(
     let Some(user) = state.store.user(user_id).await? else {
         return Ok(Err(gone()));
     };
+    // Nobody is linked whom this upstream would not sign in.
+    if !user.enabled || !serves(state, upstream, &user).await? {
+        return Ok(Err(not_served(upstream, &user)));
+    }
     let row = UpstreamLinkRow {
         provider: upstream.name.clone(),
         subject: verified.subject.clone(),
@@ -874,11 +900,11 @@ async fn link_own(
     verified: &Verified,
     user_id: &str,
 ) -> Result<std::result::Result<(), Refused>> {
-    let session = crate::session::current(state, headers)
+    let signed_in = crate::session::current(state, headers)
         .await?
-        .filter(|s| s.user_id == user_id);
+        .is_some_and(|s| s.user_id == user_id);
     let user = state.store.user(user_id).await?.filter(|u| u.enabled);
-    let (Some(session), Some(user)) = (session, user) else {
+    let (true, Some(user)) = (signed_in, user) else {
         return Ok(Err(Refused::new(
             StatusCode::FORBIDDEN,
             "連携を始めたときのログインが終わっています。もう一度ログインしてから連携してください。",
@@ -892,26 +918,34 @@ async fn link_own(
     if !serves(state, upstream, &user).await? {
         return Ok(Err(not_served(upstream, &user)));
     }
-    // The upstream account must be the person's by the board's own rule (their roster e-mail
-    // or username), or the person proves more than a password: a passkey sign-in.
-    let theirs = match LinkRule::parse(&upstream.link_by)? {
-        LinkRule::Email => trusted_email(upstream, verified).is_some_and(|email| {
-            user.email
-                .as_deref()
-                .is_some_and(|own| own.eq_ignore_ascii_case(&email))
-        }),
+    // The upstream account must be the person's by the board's own rule: their roster e-mail
+    // (verified upstream, and nobody else's) or username. Any other account is linked by an
+    // administrator, who can tell.
+    let matching = match LinkRule::parse(&upstream.link_by)? {
+        LinkRule::Email => trusted_email(upstream, verified).map(|e| (RosterField::Email, e)),
         LinkRule::Claim(claim) => verified
             .text(&claim)
-            .is_some_and(|value| renkei_directory::fold_username(value) == user.username),
-        LinkRule::Subject => false,
+            .map(|value| (RosterField::Username, value.to_owned())),
+        LinkRule::Subject => None,
     };
-    if !theirs && session.acr != crate::passkey::ACR_PASSKEY {
+    let theirs = match matching {
+        Some((field, value)) => {
+            state
+                .directory
+                .roster_accounts_matching(field, &value)
+                .await
+                .map_err(|e| Error::internal(format!("the roster could not be read: {e}")))?
+                == [user.id.clone()]
+        }
+        None => false,
+    };
+    if !theirs {
         return Ok(Err(Refused::new(
             StatusCode::FORBIDDEN,
-            "このアカウントは、名簿に登録されたあなたのアカウントと確認できませんでした。パスキーでログインしてから連携するか、管理者に連絡してください。",
-            "This account could not be confirmed as yours from the roster. Sign in with a passkey and link again, or contact your administrator.",
+            "このアカウントは、名簿に登録されたあなたのアカウントと確認できませんでした。学校の名簿に登録されたメールアドレスのアカウントを使うか、管理者に連携を依頼してください。",
+            "This account could not be confirmed as yours from the roster. Use the account of the e-mail address on the roster, or ask your administrator to link it.",
             format!(
-                "account {} asked to link subject {} of upstream {}, which the roster does not confirm, without a passkey sign-in",
+                "account {} asked to link subject {} of upstream {}, which the roster does not confirm",
                 user.username, verified.subject, upstream.name
             ),
         )

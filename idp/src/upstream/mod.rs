@@ -621,11 +621,17 @@ pub async fn unlink(
     let user = crate::user::by_username(store, username).await?;
     let removed = store.delete_upstream_link(name, &user.id).await?;
     if removed {
+        // What the unlinked account signed in stops counting (a wrong link's sessions too).
+        let ended = store
+            .end_other_sessions(&user.id, "", Some(ACR_UPSTREAM), now())
+            .await?;
         audit
             .append(AuditEvent::admin_about(
                 via,
                 user.sourced_id.as_deref(),
-                format!("account {username} unlinked from upstream provider {name}"),
+                format!(
+                    "account {username} unlinked from upstream provider {name}; {ended} upstream session(s) ended, their grants revoked"
+                ),
             ))
             .await?;
     }
