@@ -663,7 +663,17 @@ async fn register_passkey(browser: &reqwest::Client, base: &str) -> Option<SoftP
         .send()
         .await
         .ok()?;
-    (location(&registered) == "/passkeys").then_some(passkey)
+    // A first passkey comes with its recovery codes (a page); a later one goes back to the list.
+    let registered = if registered.status().is_success() {
+        registered
+            .text()
+            .await
+            .ok()?
+            .contains("class=\"recovery-codes\"")
+    } else {
+        location(&registered) == "/passkeys"
+    };
+    registered.then_some(passkey)
 }
 
 /// One passkey sign-in on a fresh browser: sign-in page, options, signed assertion.
