@@ -933,6 +933,41 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
             .contains("パスキー（パスワードだけでは不可）")
     );
     screenshot(&client, &format!("admin-security-{backend:?}")).await;
+    // The outside sign-in form, further down the same page: a refused provider says why.
+    client
+        .find(Locator::Css("#upstream-name"))
+        .await
+        .unwrap()
+        .send_keys("entra")
+        .await
+        .unwrap();
+    for (field, text) in [
+        ("#upstream-client-id", "renkei"),
+        ("#upstream-client-secret", "secret"),
+    ] {
+        client
+            .find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    click(&client, "#preset option[value=microsoft]").await;
+    click(
+        &client,
+        "form[action^='/admin/security/upstreams'] button[type=submit]",
+    )
+    .await;
+    wait_for_text(&client, "#upstream-error", "--tenant").await;
+    client
+        .execute(
+            "document.getElementById('upstream-form').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(&client, &format!("admin-upstreams-{backend:?}")).await;
     // Back to password sign-ins for teachers, for the class view below.
     click(&client, "input[name=require][value=password]").await;
     click(

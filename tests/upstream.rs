@@ -193,6 +193,35 @@ async fn audit_details(server: &TestServer) -> Vec<String> {
         .collect()
 }
 
+/// Approves the app on the consent page Renkei's answer `back` leads to, for the kept
+/// `request`: where the browser is sent then (the app's redirect URI with its code).
+async fn approve(
+    server: &TestServer,
+    browser: &Browser,
+    back: &reqwest::Response,
+    request: &str,
+) -> url::Url {
+    let consent = location(back);
+    assert!(consent.starts_with("/consent?request="), "{consent}");
+    let html = browser
+        .get(&server.url(&consent))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let approved = browser
+        .post_form(
+            &server.url("/consent"),
+            &[
+                ("csrf_token", &hidden(&html, "csrf_token")),
+                ("request", request),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    url::Url::parse(&location(&approved)).unwrap()
+}
+
 fn claims_of(id_token: &str) -> Value {
     let payload = id_token.split('.').nth(1).unwrap();
     serde_json::from_slice(
@@ -263,25 +292,7 @@ async fn a_pupil_signs_in_to_an_app_through_the_boards_google(backend: Backend) 
 
     // Through the upstream and back: approved once, the app gets its code.
     let back = through_upstream(&browser, &server.url(&button)).await;
-    let consent = location(&back);
-    assert!(consent.starts_with("/consent?request="), "{consent}");
-    let html = browser
-        .get(&server.url(&consent))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let approved = browser
-        .post_form(
-            &server.url("/consent"),
-            &[
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("request", &request),
-                ("decision", "approve"),
-            ],
-        )
-        .await;
-    let back = url::Url::parse(&location(&approved)).unwrap();
+    let back = approve(&server, &browser, &back, &request).await;
     assert_eq!(query_param(&back, "state").as_deref(), Some("s"));
     let code = query_param(&back, "code").unwrap();
     let tokens: Value = support::exchange(&server, &app, &code, &verifier)
@@ -731,24 +742,8 @@ async fn a_person_links_their_own_account_and_the_board_rules_hold(backend: Back
         &server.url(&format!("/login/upstream/google-mfa?request={request}")),
     )
     .await;
-    let consent = location(&back);
-    let html = browser
-        .get(&server.url(&consent))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let approved = browser
-        .post_form(
-            &server.url("/consent"),
-            &[
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("request", &request),
-                ("decision", "approve"),
-            ],
-        )
-        .await;
-    let code = query_param(&url::Url::parse(&location(&approved)).unwrap(), "code").unwrap();
+    let back = approve(&server, &browser, &back, &request).await;
+    let code = query_param(&back, "code").unwrap();
     let tokens: Value = support::exchange(&server, &app, &code, &verifier)
         .await
         .json()
