@@ -385,9 +385,9 @@ pub async fn callback(
                 grace_until,
             } => {
                 let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
+                let context = login::context(&state, &request).await?;
                 match grace_until {
                     Some(until) => {
-                        let context = login::context(&state, &request).await?;
                         let locale = state.locale(None, context.ui_locales(), &headers);
                         let (_, cookie) =
                             login::replace_session(&state, &headers, &user.id, &amr, ACR_UPSTREAM)
@@ -395,7 +395,6 @@ pub async fn callback(
                         login::enrol_prompt(&state, &headers, locale, &request, until, cookie)
                     }
                     None => {
-                        let context = login::context(&state, &request).await?;
                         login::complete(
                             &state,
                             &headers,
@@ -521,18 +520,16 @@ async fn finish(
     name: &str,
     query: CallbackQuery,
 ) -> Result<std::result::Result<Finished, Refused>> {
-    let expired = || {
+    let expired = |detail: String| {
         Refused::new(
             StatusCode::BAD_REQUEST,
             "このログインは有効期限が切れたか、すでに使われています。もう一度ログインしてください。",
             "This sign-in has expired or was already used. Please sign in again.",
-            String::new(),
+            detail,
         )
     };
     let Some(state_param) = query.state.filter(|s| !s.is_empty() && s.len() <= 512) else {
-        let mut refused = expired();
-        refused.detail = "an answer without state".into();
-        return Ok(Err(refused));
+        return Ok(Err(expired("an answer without state".into())));
     };
     let now = now();
     let flow = state
@@ -540,9 +537,9 @@ async fn finish(
         .take_upstream_flow(&sha256_base64url(state_param.as_bytes()), now)
         .await?;
     let Some(flow) = flow.filter(|f| f.provider == name) else {
-        let mut refused = expired();
-        refused.detail = "an unknown, used or expired state (a replayed answer?)".into();
-        return Ok(Err(refused));
+        return Ok(Err(expired(
+            "an unknown, used or expired state (a replayed answer?)".into(),
+        )));
     };
     // The browser that started the flow must be the one that finishes it: nobody can make
     // another browser sign in with their own upstream account.
@@ -551,9 +548,9 @@ async fn finish(
         sha256_base64url(cookie.as_bytes()).as_bytes(),
         flow.browser_hash.as_bytes(),
     ) {
-        let mut refused = expired();
-        refused.detail = "the answer reached another browser than the one that started".into();
-        return Ok(Err(refused));
+        return Ok(Err(expired(
+            "the answer reached another browser than the one that started".into(),
+        )));
     }
     let Some(upstream) = state
         .store
@@ -561,9 +558,9 @@ async fn finish(
         .await?
         .filter(|u| u.disabled_at.is_none())
     else {
-        let mut refused = expired();
-        refused.detail = format!("upstream {name} was switched off or removed meanwhile");
-        return Ok(Err(refused));
+        return Ok(Err(expired(format!(
+            "upstream {name} was switched off or removed meanwhile"
+        ))));
     };
     if let Some(error) = query.error {
         let code: String = error
@@ -579,9 +576,7 @@ async fn finish(
         )));
     }
     let Some(code) = query.code.filter(|c| !c.is_empty() && c.len() <= 4096) else {
-        let mut refused = expired();
-        refused.detail = "an answer without a code".into();
-        return Ok(Err(refused));
+        return Ok(Err(expired("an answer without a code".into())));
     };
     let redirect_uri = super::redirect_uri(&state.config.issuer, name);
     let verified = match state
