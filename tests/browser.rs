@@ -756,8 +756,16 @@ async fn administrator_runs_the_console_in_chromium(backend: Backend) {
             .await
             .unwrap();
     }
+    click(&client, "input[name=classes]").await;
     click(&client, "form[action='/admin/apps'] button[type=submit]").await;
     wait_for_heading(&client, "アプリを登録しました").await;
+    let registered = server.store.clients().await.unwrap();
+    let drill = registered.iter().find(|c| c.name == "算数ドリル").unwrap();
+    assert!(
+        drill.scopes.split_whitespace().any(|s| s == "classes"),
+        "the pupils' classes, asked for: {}",
+        drill.scopes
+    );
     let secret = text_of(&client, "#client-secret").await;
     assert!(secret.len() >= 32, "{secret}");
     screenshot(&client, &format!("admin-app-registered-{backend:?}")).await;

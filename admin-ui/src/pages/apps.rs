@@ -39,6 +39,8 @@ struct RegisterForm {
     redirect_uris: String,
     public: bool,
     app_only: bool,
+    /// The app also gets the pupils' classes (the `classes` scope).
+    classes: bool,
     name_error: Option<&'static str>,
     error: Option<String>,
     /// What the last form did (disabling an app), said once.
@@ -119,6 +121,7 @@ pub async fn register(State(console): State<Console>, headers: HeaderMap, body: 
         redirect_uris: fields.get("redirect_uris"),
         public: fields.get("kind") == "public",
         app_only: fields.get("app_only") == "yes",
+        classes: fields.get("classes") == "yes",
         ..RegisterForm::default()
     };
     if form.name.is_empty() {
@@ -142,7 +145,16 @@ pub async fn register(State(console): State<Console>, headers: HeaderMap, body: 
             .collect(),
         public: form.public,
         grant_types,
-        scopes: Vec::new(),
+        // The usual scopes, and the pupils' classes only when asked (never a default).
+        scopes: if form.classes {
+            renkei_idp::scope::DEFAULT_SCOPES
+                .iter()
+                .chain([&renkei_idp::scope::CLASSES_SCOPE])
+                .map(|s| (*s).to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
         admin_school: None,
     };
     match apps::register(&console, &visit.actor, new).await {

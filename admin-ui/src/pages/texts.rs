@@ -403,6 +403,10 @@ pub struct ConsoleTexts {
     pub upstream_changed: &'static str,
     /// After adding, when discovery failed.
     pub upstream_discovery_failed: &'static str,
+    /// Checkbox: the classes scope.
+    pub field_classes_scope: &'static str,
+    /// Why the classes scope is not a default.
+    pub hint_classes: &'static str,
 }
 
 impl ConsoleTexts {
@@ -887,6 +891,8 @@ static JA: ConsoleTexts = ConsoleTexts {
     upstream_added: "外部のログインを追加しました。一覧にあるリダイレクト URI を、外部サービスに登録してください。",
     upstream_changed: "外部のログインを変更しました。",
     upstream_discovery_failed: "ただし、発行者の設定情報（discovery）を取得できませんでした。発行者 URL と、このサーバーから接続できるかを確認してください。",
+    field_classes_scope: "児童生徒の学級（学級名を含む）もアプリに渡す",
+    hint_classes: "学級名から特別支援学級とわかる場合があります。学級の情報が必要なアプリだけに許可してください。",
 };
 
 static EN: ConsoleTexts = ConsoleTexts {
@@ -1249,4 +1255,6 @@ static EN: ConsoleTexts = ConsoleTexts {
     upstream_added: "The outside sign-in was added. Register the redirect URI shown in the list at the outside service.",
     upstream_changed: "The outside sign-in was changed.",
     upstream_discovery_failed: "However, the issuer's discovery document could not be read. Check the issuer URL and that this server can reach it.",
+    field_classes_scope: "Also give the app the pupils' classes (with their names)",
+    hint_classes: "A class's name can show it is a special-support class: allow it only for apps that need the classes.",
 };
