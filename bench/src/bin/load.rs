@@ -533,6 +533,9 @@ fn start(url: &str, alg: &str) -> Server {
             &format!("127.0.0.1:{port}"),
             "--issuer",
             &base,
+            // The load's tablets stand behind this proxy (see `upstream_sign_in`).
+            "--trusted-proxy",
+            "127.0.0.1",
         ])
         .env("RENKEI_DATABASE_URL", url)
         .env("RENKEI_ACCESS_TOKEN_ALG", alg)
@@ -625,6 +628,94 @@ async fn card_sign_in(
         .send()
         .await
         .is_ok_and(|r| r.status().as_u16() == 303)
+}
+
+/// Renkei's client secret at the load's upstream provider.
+const UPSTREAM_SECRET: &str = "load-upstream-secret";
+
+/// The upstream provider of the load (`tests/upstream/provider.mjs`, Google-like, its packages
+/// installed by `npm ci --prefix tests/upstream`), stopped when dropped.
+struct Upstream {
+    child: Child,
+    issuer: String,
+}
+
+impl Upstream {
+    /// Starts it for Renkei's client returning to `redirect_uri`.
+    fn start(redirect_uri: &str) -> Self {
+        use std::io::BufRead;
+        let script = Path::new("tests/upstream/provider.mjs");
+        assert!(
+            Path::new("tests/upstream/node_modules/oidc-provider").is_dir(),
+            "the upstream sign-in scenario needs `npm ci --prefix tests/upstream` (run from the repository)"
+        );
+        let mut child = Command::new("node")
+            .arg(script)
+            .env("FLAVOUR", "google")
+            .env("CLIENT_ID", "renkei")
+            .env("CLIENT_SECRET", UPSTREAM_SECRET)
+            .env("REDIRECT_URIS", redirect_uri)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node starts the upstream provider");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the upstream's first line");
+        let started: serde_json::Value =
+            serde_json::from_str(&line).expect("the upstream announces its issuer");
+        Upstream {
+            child,
+            issuer: started["issuer"].as_str().expect("issuer").to_owned(),
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One sign-in through the upstream `load` in a fresh browser: follows the redirects from
+/// the button to the upstream and back; true when Renkei's callback signs the person in.
+async fn upstream_sign_in(browser: &reqwest::Client, base: &str) -> bool {
+    let Ok(mut url) = url::Url::parse(&format!("{base}/login/upstream/load")) else {
+        return false;
+    };
+    // A tablet of its own, behind the board's proxy: the per-address limits on sign-ins in
+    // progress measure one address each, as in schools with many.
+    let tablet = format!(
+        "10.{}.{}.{}",
+        rand::random::<u8>(),
+        rand::random::<u8>(),
+        rand::random::<u8>()
+    );
+    for _ in 0..6 {
+        let Ok(response) = browser
+            .get(url.clone())
+            .header("x-forwarded-for", &tablet)
+            .send()
+            .await
+        else {
+            return false;
+        };
+        if !response.status().is_redirection() {
+            return false;
+        }
+        let next = location(&response);
+        if url.path().ends_with("/callback") {
+            return next == "/";
+        }
+        let Ok(joined) = url.join(&next) else {
+            return false;
+        };
+        url = joined;
+    }
+    false
 }
 
 /// The options a page's script fetches from `path`, with the page's CSRF token.
@@ -1004,6 +1095,64 @@ async fn scenarios(backend: &str, url: &str, settings: &Settings) -> (Vec<String
         drive("passkey sign-in", settings, &server, op).await,
         &server,
     );
+
+    // 3c. Sign-ins through an upstream provider: a real oidc-provider on a loopback port (the
+    // tests' `tests/upstream/provider.mjs`, signing its account in without asking), added and
+    // its account linked to a roster person with the command line; each sign-in is the
+    // button's redirect, the upstream's authorization, and the callback (code exchange, ID
+    // token validation, the roster person's session).
+    let wanted = settings
+        .only
+        .as_deref()
+        .is_none_or(|only| "upstream sign-in".contains(only));
+    if wanted {
+        let upstream = Upstream::start(&format!("{base}/login/upstream/load/callback"));
+        renkei(
+            url,
+            &[
+                "upstream",
+                "add",
+                "--name",
+                "load",
+                "--issuer",
+                &upstream.issuer,
+                "--client-id",
+                "renkei",
+                "--client-secret-stdin",
+                "--link-by",
+                "subject",
+                "--renkei-issuer",
+                &base,
+            ],
+            Some(UPSTREAM_SECRET),
+        );
+        renkei(
+            url,
+            &[
+                "upstream",
+                "link",
+                "--name",
+                "load",
+                "--username",
+                &fixture.users[0],
+                "--subject",
+                "upstream-default",
+            ],
+            None,
+        );
+        let op: Op = {
+            let base = base.clone();
+            Arc::new(move |_| {
+                let base = base.clone();
+                Box::pin(async move { upstream_sign_in(&client(), &base).await })
+            })
+        };
+        report(
+            drive("upstream sign-in", settings, &server, op).await,
+            &server,
+        );
+        drop(upstream);
+    }
 
     // 4. Refresh-token rotations, and introspections.
     let refresh_tokens = Arc::new(refresh_tokens);
