@@ -252,7 +252,6 @@ pub async fn submit(
             // The reserved attempt stays counted as the address's failure.
             return Ok(again(t.sign_in_failed, StatusCode::OK));
         };
-
         clear_account_failures(state.store.as_ref(), username).await?;
         release_address_attempt(&state, address_key.as_deref()).await?;
         // Within the grace period of a passkey requirement: signed in, asked to enrol one.

@@ -453,7 +453,7 @@ async fn show(
     let codes = crate::recovery::left(state.store.as_ref(), &session.user_id).await?;
     let page = PasskeysPage {
         t,
-        toggle_href: toggle_href(t, "/passkeys", &[]),
+        toggle_href: toggle_href(t, PAGE_PATH, &[]),
         notice,
         error,
         recent: may_add_passkey(session),
@@ -462,7 +462,7 @@ async fn show(
         suggested_name: suggested_name(t, headers),
         continue_to: continue_to.filter(|r| !r.is_empty()).map(str::to_owned),
         recovery: codes.created_at.map(|made| (codes.left, locale.date(made))),
-        may_renew_recovery: session.acr == ACR_PASSKEY && signed_in_recently(session),
+        may_renew_recovery: crate::recovery::may_renew(session),
     };
     let mut response = render_with_script(&page);
     *response.status_mut() = status;
@@ -479,7 +479,7 @@ pub const PAGE_PATH: &str = "/passkeys";
 /// any).
 pub fn passkeys_page(continue_to: &str) -> String {
     if continue_to.is_empty() {
-        "/passkeys".to_owned()
+        PAGE_PATH.to_owned()
     } else {
         format!(
             "/passkeys?{}",
@@ -794,7 +794,7 @@ pub async fn delete(
             .delete_passkey(&session.user_id, &form.credential_id)
             .await?
         {
-            return Ok(renkei_platform::web::see_other("/passkeys", []));
+            return Ok(renkei_platform::web::see_other(PAGE_PATH, []));
         }
         let ended = state
             .store
@@ -811,7 +811,7 @@ pub async fn delete(
             state.store.void_recovery_codes(&session.user_id).await?;
         }
         tracing::info!(user = %session.user_id, sessions_ended = ended, "passkey removed");
-        Ok(crate::notice::after(&state, "/passkeys", "removed"))
+        Ok(crate::notice::after(&state, PAGE_PATH, "removed"))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -364,6 +364,12 @@ pub async fn submit(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Whether `session` may make new codes: a recent passkey sign-in (a password alone must not
+/// make a second way in).
+pub(crate) fn may_renew(session: &crate::store::SessionRow) -> bool {
+    session.acr == crate::passkey::ACR_PASSKEY && crate::passkey::signed_in_recently(session)
+}
+
 /// Form of `POST /passkeys/recovery-codes`.
 #[derive(Debug, Deserialize)]
 pub struct RenewForm {
@@ -384,9 +390,7 @@ pub async fn renew_page(
         let locale = state.locale(None, None, &headers);
         let session = crate::session::current(&state, &headers)
             .await?
-            .filter(|s| {
-                s.acr == crate::passkey::ACR_PASSKEY && crate::passkey::signed_in_recently(s)
-            })
+            .filter(may_renew)
             .ok_or_else(|| {
                 Error::page(
                     StatusCode::FORBIDDEN,
@@ -401,7 +405,7 @@ pub async fn renew_page(
             .filter(|u| u.enabled)
             .ok_or_else(crate::token::issue::user_gone)?;
         let codes = renew(state.store.as_ref(), &state.audit, RENEW_PATH, &user).await?;
-        Ok(show_codes(locale, None, &codes, "/passkeys"))
+        Ok(show_codes(locale, None, &codes, crate::passkey::PAGE_PATH))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -224,7 +224,7 @@ pub fn router(state: AppState, extra: Router) -> Router {
             post(crate::passkey::sign_in_options),
         )
         .route(
-            "/passkeys",
+            crate::passkey::PAGE_PATH,
             get(crate::passkey::page).post(crate::passkey::register),
         )
         .route("/passkeys/options", post(crate::passkey::register_options))

@@ -91,18 +91,15 @@ pub async fn buttons(
     let upstreams = state.store.upstreams().await?;
     let enabled = upstreams.iter().filter(|u| u.disabled_at.is_none());
     let own: Vec<&UpstreamRow> = match school {
-        Some(school) => enabled
-            .clone()
-            .filter(|u| u.schools.split_whitespace().any(|s| s == school))
-            .collect(),
+        Some(school) => enabled.clone().filter(|u| names(u, school)).collect(),
         None => Vec::new(),
     };
+    let only = own.iter().any(|u| u.only_way);
     let shown: Vec<&UpstreamRow> = if own.is_empty() {
         enabled.filter(|u| u.schools.is_empty()).collect()
     } else {
-        own.clone()
+        own
     };
-    let only = own.iter().any(|u| u.only_way);
     let buttons = shown
         .into_iter()
         .map(|u| Button {
@@ -112,6 +109,11 @@ pub async fn buttons(
         })
         .collect();
     Ok((buttons, only))
+}
+
+/// Whether `upstream` names `school` among its schools.
+fn names(upstream: &UpstreamRow, school: &str) -> bool {
+    upstream.schools.split_whitespace().any(|s| s == school)
 }
 
 /// `path` with the pending request `request`, if any.
@@ -131,9 +133,12 @@ pub async fn only_way_for(state: &AppState, user: &UserRow) -> Result<Option<Ups
     let Some(school) = user.school_id.as_deref() else {
         return Ok(None);
     };
-    Ok(state.store.upstreams().await?.into_iter().find(|u| {
-        u.only_way && u.disabled_at.is_none() && u.schools.split_whitespace().any(|s| s == school)
-    }))
+    Ok(state
+        .store
+        .upstreams()
+        .await?
+        .into_iter()
+        .find(|u| u.only_way && u.disabled_at.is_none() && names(u, school)))
 }
 
 /// The upstreams a person may link: the board's and their school's, each with the person's
@@ -154,7 +159,7 @@ pub async fn for_person(
                     || user
                         .school_id
                         .as_deref()
-                        .is_some_and(|s| u.schools.split_whitespace().any(|o| o == s)))
+                        .is_some_and(|school| names(u, school)))
         })
         .map(|u| {
             let link = links.iter().find(|l| l.provider == u.name).cloned();
